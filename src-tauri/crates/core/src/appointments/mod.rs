@@ -1,0 +1,256 @@
+//! Appointments: booking, the day's schedule, rescheduling and cancelling.
+//!
+//! Invariants: a doctor (and a patient) is never in two open appointments at once — checked inside
+//! the same IMMEDIATE transaction that writes, so two desks booking at once cannot both succeed;
+//! nothing is booked or moved into the past; every change bumps `version`.
+
+pub mod local_time;
+mod model;
+
+pub use model::*;
+
+use crate::audit::{self, Actor};
+use crate::auth::{Caller, Permission};
+use crate::db::{ts, uuid_at};
+use crate::error::{CoreError, Result};
+use crate::Clinic;
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use uuid::Uuid;
+
+pub const MIN_MINUTES: u32 = 5;
+pub const MAX_MINUTES: u32 = 480;
+const MAX_REASON: usize = 500;
+
+const SELECT: &str = "SELECT a.id, a.booking_ref, a.patient_id, p.full_name, a.doctor_id, u.full_name, a.starts_at, a.ends_at,
+                             a.kind, a.status, a.cancel_reason, a.version
+                      FROM appointments a
+                      JOIN patients p ON p.id = a.patient_id
+                      JOIN doctors d ON d.id = a.doctor_id
+                      JOIN users u ON u.id = d.user_id";
+
+fn row_to_appointment(r: &rusqlite::Row<'_>, tz: Tz) -> rusqlite::Result<Appointment> {
+    let starts_at: DateTime<Utc> = r.get(6)?;
+    let ends_at: DateTime<Utc> = r.get(7)?;
+    let (ls, le) = (starts_at.with_timezone(&tz), ends_at.with_timezone(&tz));
+    Ok(Appointment {
+        id: uuid_at(r, 0)?,
+        booking_ref: r.get(1)?,
+        patient_id: uuid_at(r, 2)?,
+        patient_name: r.get(3)?,
+        doctor_id: uuid_at(r, 4)?,
+        doctor_name: r.get(5)?,
+        starts_at,
+        ends_at,
+        local_date: ls.format("%Y-%m-%d").to_string(),
+        local_start: ls.format("%H:%M").to_string(),
+        local_end: le.format("%H:%M").to_string(),
+        minutes: (ends_at - starts_at).num_minutes().max(0) as u32,
+        kind: AppointmentKind::parse(&r.get::<_, String>(8)?),
+        status: AppointmentStatus::parse(&r.get::<_, String>(9)?),
+        cancel_reason: r.get(10)?,
+        version: r.get(11)?,
+    })
+}
+
+fn find(conn: &Connection, id: Uuid, tz: Tz) -> Result<Appointment> {
+    conn.query_row(&format!("{SELECT} WHERE a.id = ?1"), [id.to_string()], |r| row_to_appointment(r, tz))
+        .optional()?
+        .ok_or_else(|| CoreError::NotFound("That appointment could not be found.".into()))
+}
+
+fn check_minutes(minutes: u32) -> Result<Duration> {
+    if (MIN_MINUTES..=MAX_MINUTES).contains(&minutes) {
+        Ok(Duration::minutes(minutes as i64))
+    } else {
+        Err(CoreError::invalid("minutes", format!("An appointment lasts between {MIN_MINUTES} and {MAX_MINUTES} minutes.")))
+    }
+}
+
+fn new_booking_ref() -> String {
+    use rand::Rng;
+    // No 0/O, 1/I/L: the code is read out over the phone.
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    let code: String = (0..6).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    format!("CD-{code}")
+}
+
+/// The slot [start, end) must be free for the doctor and the patient (ignoring `except`).
+fn ensure_free(conn: &Connection, tz: Tz, doctor: Uuid, patient: Uuid, start: DateTime<Utc>, end: DateTime<Utc>, except: Option<Uuid>) -> Result<()> {
+    let clash = |column: &str, who: Uuid| -> Result<Option<Appointment>> {
+        let sql = format!(
+            "{SELECT} WHERE a.{column} = ?1 AND a.status NOT IN ('cancelled', 'no_show')
+               AND a.starts_at < ?3 AND a.ends_at > ?2 AND a.id != ?4 ORDER BY a.starts_at LIMIT 1"
+        );
+        let except = except.map(|u| u.to_string()).unwrap_or_default();
+        Ok(conn.query_row(&sql, params![who.to_string(), ts(start), ts(end), except], |r| row_to_appointment(r, tz)).optional()?)
+    };
+    if let Some(other) = clash("doctor_id", doctor)? {
+        return Err(CoreError::Conflict(format!(
+            "{} is already booked from {} to {} on {} ({}). Choose another time or another doctor.",
+            other.doctor_name, other.local_start, other.local_end, other.local_date, other.booking_ref
+        )));
+    }
+    if let Some(other) = clash("patient_id", patient)? {
+        return Err(CoreError::Conflict(format!(
+            "{} already has an appointment with {} from {} to {} on {} ({}).",
+            other.patient_name, other.doctor_name, other.local_start, other.local_end, other.local_date, other.booking_ref
+        )));
+    }
+    Ok(())
+}
+
+pub struct Appointments<'a> {
+    pub(crate) clinic: &'a Clinic,
+}
+
+impl Appointments<'_> {
+    fn tz(&self) -> Result<Tz> {
+        self.clinic.settings().time_zone()
+    }
+
+    fn slot(&self, date: &str, time: &str, minutes: u32, tz: Tz) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+        let length = check_minutes(minutes)?;
+        let start = local_time::to_utc(local_time::parse_date(date)?, local_time::parse_time(time)?, tz)?;
+        if start < self.clinic.now() {
+            return Err(CoreError::invalid("time", "That time has already passed. Choose a time in the future."));
+        }
+        Ok((start, start + length))
+    }
+
+    pub fn book(&self, caller: &Caller, request: BookingRequest) -> Result<Appointment> {
+        caller.require(Permission::WriteSchedule)?;
+        let tz = self.tz()?;
+        let (start, end) = self.slot(&request.date, &request.time, request.minutes, tz)?;
+        let now = self.clinic.now();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        crate::patients::find(&tx, request.patient_id).map_err(|_| CoreError::invalid("patient", "Choose a patient for this appointment."))?;
+        let doctor = crate::doctors::find(&tx, request.doctor_id).map_err(|_| CoreError::invalid("doctor", "Choose a doctor for this appointment."))?;
+        if !doctor.active {
+            return Err(CoreError::invalid("doctor", format!("{} is not taking appointments at the moment.", doctor.full_name)));
+        }
+        ensure_free(&tx, tz, request.doctor_id, request.patient_id, start, end, None)?;
+        let id = Uuid::new_v4();
+        let mut attempts = 0;
+        loop {
+            let inserted = tx.execute(
+                "INSERT INTO appointments (id, booking_ref, patient_id, doctor_id, starts_at, ends_at, kind, status, created_by, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'scheduled', ?8, ?9, ?9)",
+                params![id.to_string(), new_booking_ref(), request.patient_id.to_string(), request.doctor_id.to_string(), ts(start), ts(end), request.kind.as_str(), caller.user_id.to_string(), ts(now)],
+            );
+            match inserted {
+                Ok(_) => break,
+                // A booking-ref collision (1 in ~900 million): draw another code.
+                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation && attempts < 5 => attempts += 1,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        audit::record(&tx, now, Actor::Staff(caller), "appointment.book", Some(("appointment", &id.to_string())), Some(&format!("patient {}", request.patient_id)))?;
+        let booked = find(&tx, id, tz)?;
+        tx.commit()?;
+        Ok(booked)
+    }
+
+    pub fn get(&self, caller: &Caller, id: Uuid) -> Result<Appointment> {
+        caller.require(Permission::ReadSchedule)?;
+        let conn = self.clinic.db().conn()?;
+        let appointment = find(&conn, id, self.tz()?)?;
+        audit::record(&conn, self.clinic.now(), Actor::Staff(caller), "patient.read", Some(("patient", &appointment.patient_id.to_string())), Some("appointment details"))?;
+        Ok(appointment)
+    }
+
+    /// One clinic day, optionally for one doctor, in start order (cancelled ones included).
+    pub fn day(&self, caller: &Caller, date: &str, doctor: Option<Uuid>) -> Result<DaySchedule> {
+        caller.require(Permission::ReadSchedule)?;
+        let tz = self.tz()?;
+        let day = local_time::parse_date(date)?;
+        let (from, to) = local_time::day_range(day, tz);
+        let conn = self.clinic.db().conn()?;
+        let mut stmt = conn.prepare(&format!(
+            "{SELECT} WHERE a.starts_at >= ?1 AND a.starts_at < ?2 AND (?3 IS NULL OR a.doctor_id = ?3) ORDER BY a.starts_at, u.full_name"
+        ))?;
+        let appointments = stmt
+            .query_map(params![ts(from), ts(to), doctor.map(|d| d.to_string())], |r| row_to_appointment(r, tz))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let now = self.clinic.now();
+        for a in &appointments {
+            audit::record(&conn, now, Actor::Staff(caller), "patient.read", Some(("patient", &a.patient_id.to_string())), Some("day schedule"))?;
+        }
+        Ok(DaySchedule { date: day.to_string(), time_zone: tz.name().to_owned(), appointments })
+    }
+
+    pub fn reschedule(&self, caller: &Caller, id: Uuid, request: RescheduleRequest) -> Result<Appointment> {
+        caller.require(Permission::WriteSchedule)?;
+        let tz = self.tz()?;
+        let now = self.clinic.now();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current = find(&tx, id, tz)?;
+        check_version(&current, request.expected_version)?;
+        if !current.status.is_open() {
+            return Err(CoreError::Conflict(format!("This appointment is {} and can no longer be moved.", status_words(current.status))));
+        }
+        let (start, end) = self.slot(&request.date, &request.time, request.minutes.unwrap_or(current.minutes), tz)?;
+        ensure_free(&tx, tz, current.doctor_id, current.patient_id, start, end, Some(id))?;
+        tx.execute(
+            "UPDATE appointments SET starts_at = ?2, ends_at = ?3, status = 'scheduled', version = version + 1, updated_at = ?4 WHERE id = ?1",
+            params![id.to_string(), ts(start), ts(end), ts(now)],
+        )?;
+        let detail = format!("patient {}; from {}", current.patient_id, ts(current.starts_at));
+        audit::record(&tx, now, Actor::Staff(caller), "appointment.reschedule", Some(("appointment", &id.to_string())), Some(&detail))?;
+        let moved = find(&tx, id, tz)?;
+        tx.commit()?;
+        Ok(moved)
+    }
+
+    pub fn cancel(&self, caller: &Caller, id: Uuid, reason: &str, expected_version: Option<i64>) -> Result<Appointment> {
+        caller.require(Permission::WriteSchedule)?;
+        let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+        if reason.is_empty() {
+            return Err(CoreError::invalid("reason", "Say why the appointment is cancelled, for example \"Patient called to cancel\"."));
+        }
+        if reason.chars().count() > MAX_REASON || reason.chars().any(char::is_control) {
+            return Err(CoreError::invalid("reason", format!("Keep the reason under {MAX_REASON} characters.")));
+        }
+        let tz = self.tz()?;
+        let now = self.clinic.now();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current = find(&tx, id, tz)?;
+        check_version(&current, expected_version)?;
+        if !current.status.is_open() {
+            return Err(CoreError::Conflict(format!("This appointment is already {}.", status_words(current.status))));
+        }
+        tx.execute(
+            "UPDATE appointments SET status = 'cancelled', cancel_reason = ?2, cancelled_at = ?3, version = version + 1, updated_at = ?3 WHERE id = ?1",
+            params![id.to_string(), reason, ts(now)],
+        )?;
+        audit::record(&tx, now, Actor::Staff(caller), "appointment.cancel", Some(("appointment", &id.to_string())), Some(&format!("patient {}", current.patient_id)))?;
+        let cancelled = find(&tx, id, tz)?;
+        tx.commit()?;
+        Ok(cancelled)
+    }
+}
+
+fn check_version(current: &Appointment, expected: Option<i64>) -> Result<()> {
+    match expected {
+        Some(v) if v != current.version => Err(CoreError::Conflict(
+            "Someone else changed this appointment a moment ago. Look at it again and repeat your change if it is still needed.".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn status_words(status: AppointmentStatus) -> &'static str {
+    match status {
+        AppointmentStatus::Completed => "completed",
+        AppointmentStatus::NoShow => "marked as a no-show",
+        AppointmentStatus::Cancelled => "cancelled",
+        AppointmentStatus::CheckedIn => "checked in",
+        AppointmentStatus::Scheduled => "scheduled",
+        AppointmentStatus::Confirmed => "confirmed",
+    }
+}

@@ -1,0 +1,80 @@
+//! Roles and what each may do. This table is the single source of truth: the shell and the CLI only
+//! ever ask `Caller::require`, so a rule cannot differ between the two front doors.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Role {
+    Admin,
+    Reception,
+    Doctor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Reception => "reception",
+            Role::Doctor => "doctor",
+        }
+    }
+    pub fn parse(text: &str) -> Option<Role> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "admin" => Some(Role::Admin),
+            "reception" => Some(Role::Reception),
+            "doctor" => Some(Role::Doctor),
+            _ => None,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Administrator",
+            Role::Reception => "Reception",
+            Role::Doctor => "Doctor",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    ManageUsers,
+    ManageSettings,
+    ReadAudit,
+    ReadPatients,
+    WritePatients,
+    ManageDoctors,
+    ReadSchedule,
+    WriteSchedule,
+    SeedDemoData,
+}
+
+impl Permission {
+    pub fn allows(self, role: Role) -> bool {
+        use Permission::*;
+        use Role::*;
+        match self {
+            ManageUsers | ManageSettings | ReadAudit | ManageDoctors | SeedDemoData => role == Admin,
+            ReadPatients | ReadSchedule => true,
+            WritePatients | WriteSchedule => matches!(role, Admin | Reception),
+        }
+    }
+
+    /// What the person was trying to do, for the refusal message.
+    pub fn describe(self) -> &'static str {
+        use Permission::*;
+        match self {
+            ManageUsers => "manage staff accounts",
+            ManageSettings => "change clinic settings",
+            ReadAudit => "read the audit log",
+            ReadPatients => "view patients",
+            WritePatients => "add or change patients",
+            ManageDoctors => "manage doctors",
+            ReadSchedule => "view appointments",
+            WriteSchedule => "book, move or cancel appointments",
+            SeedDemoData => "load the sample clinic",
+        }
+    }
+}

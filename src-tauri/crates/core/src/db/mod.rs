@@ -1,0 +1,139 @@
+//! The clinic database: one SQLCipher-encrypted SQLite file, reached through a small connection pool.
+//!
+//! Invariants:
+//! - every connection sets the key before anything else touches the file, then enables foreign keys
+//!   and a busy timeout (these are per-connection in SQLite);
+//! - a database written by a newer ClinicDesk is refused, never downgraded;
+//! - nothing here ever deletes or recreates a database file.
+
+pub mod migrations;
+
+use crate::error::{CoreError, Result};
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub type PooledConnection = r2d2::PooledConnection<SqlCipherConnections>;
+
+/// The 256-bit raw key, as 64 hex characters. Never logged (Debug is redacted).
+#[derive(Clone)]
+pub struct DatabaseKey(String);
+
+impl DatabaseKey {
+    pub fn from_hex(hex_key: &str) -> Result<Self> {
+        if hex_key.len() == 64 && hex_key.chars().all(|c| c.is_ascii_hexdigit()) {
+            Ok(DatabaseKey(hex_key.to_ascii_lowercase()))
+        } else {
+            Err(CoreError::Database(
+                "The database key in the system keyring is damaged, so the clinic database cannot be opened. Contact support; do not delete the database file.".into(),
+            ))
+        }
+    }
+    fn pragma(&self) -> String {
+        // Raw-key form: SQLCipher uses the bytes as-is instead of running its key derivation.
+        format!("PRAGMA key = \"x'{}'\";", self.0)
+    }
+}
+
+impl std::fmt::Debug for DatabaseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseKey(<redacted>)")
+    }
+}
+
+/// Opens keyed connections for the pool (r2d2's `ManageConnection`).
+#[derive(Debug)]
+pub struct SqlCipherConnections {
+    path: PathBuf,
+    key: DatabaseKey,
+}
+
+impl SqlCipherConnections {
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.execute_batch(&self.key.pragma())?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        Ok(conn)
+    }
+}
+
+impl r2d2::ManageConnection for SqlCipherConnections {
+    type Connection = Connection;
+    type Error = rusqlite::Error;
+
+    fn connect(&self) -> rusqlite::Result<Connection> {
+        self.open()
+    }
+    fn is_valid(&self, conn: &mut Connection) -> rusqlite::Result<()> {
+        conn.execute_batch("SELECT 1;")
+    }
+    fn has_broken(&self, _conn: &mut Connection) -> bool {
+        false
+    }
+}
+
+#[derive(Clone)]
+pub struct Database {
+    pool: r2d2::Pool<SqlCipherConnections>,
+    path: PathBuf,
+}
+
+impl Database {
+    /// Opens (creating if absent) the encrypted database at `path` and brings its schema up to date.
+    pub fn open(path: &Path, key: DatabaseKey) -> Result<Database> {
+        let manager = SqlCipherConnections { path: path.to_owned(), key };
+        // Probe once by hand so a wrong key gives a clear message instead of a pool timeout.
+        let mut first = manager.open().map_err(open_failure)?;
+        verify_key(&first)?;
+        first.pragma_update(None, "journal_mode", "WAL")?;
+        migrations::migrate(&mut first)?;
+        drop(first);
+        let pool = r2d2::Pool::builder()
+            .max_size(4)
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|err| {
+                tracing::error!(error = %err, "could not build the database pool");
+                CoreError::Storage
+            })?;
+        Ok(Database { pool, path: path.to_owned() })
+    }
+
+    pub fn conn(&self) -> Result<PooledConnection> {
+        Ok(self.pool.get()?)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// With a wrong key SQLCipher only notices on the first read: "file is not a database".
+fn verify_key(conn: &Connection) -> Result<()> {
+    match conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get::<_, i64>(0)) {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::NotADatabase => Err(CoreError::Database(
+            "The clinic database cannot be unlocked with the key in this computer's keyring. It may belong to another computer or user account. Nothing was changed; contact support.".into(),
+        )),
+        Err(err) => Err(open_failure(err)),
+    }
+}
+
+fn open_failure(err: rusqlite::Error) -> CoreError {
+    tracing::error!(error = %err, "could not open the clinic database");
+    CoreError::Database("The clinic database could not be opened. Check that the data folder exists and is writable; details are in the log.".into())
+}
+
+/// The one text form instants are stored in: RFC 3339, UTC, whole seconds ("2026-11-22T09:30:00Z").
+/// Fixed width, so text order is time order and range queries can compare strings.
+pub fn ts(instant: chrono::DateTime<chrono::Utc>) -> String {
+    instant.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Ids are stored as UUID text (readable in a support session), so they are parsed here.
+pub fn uuid_at(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<uuid::Uuid> {
+    let text: String = row.get(index)?;
+    uuid::Uuid::parse_str(&text).map_err(|err| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(err)))
+}

@@ -1,0 +1,22 @@
+//! clinicdesk-core: everything the clinic does, with no knowledge of windows or IPC.
+//!
+//! Open a [`Clinic`] on a data directory, sign in through [`Clinic::auth`] to get a [`auth::Caller`],
+//! then call the domains (`patients()`, `appointments()`, ...). Every operation checks the caller's
+//! role itself, so the desktop shell and the CLI cannot disagree about who may do what.
+
+pub mod appointments;
+pub mod audit;
+pub mod auth;
+mod clinic;
+pub mod clock;
+pub mod db;
+pub mod demo;
+pub mod doctors;
+pub mod error;
+pub mod patients;
+pub mod secrets;
+pub mod settings;
+pub mod users;
+
+pub use clinic::{resolve_data_dir, Clinic, DATA_DIR_ENV};
+pub use error::{CoreError, Result};

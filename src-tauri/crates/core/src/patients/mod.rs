@@ -1,0 +1,183 @@
+//! Patients: who the clinic treats and texts. Every read and write is written to the audit trail.
+
+pub mod phone;
+
+use crate::audit::{self, Actor};
+use crate::auth::{Caller, Permission};
+use crate::db::{ts, uuid_at};
+use crate::error::{CoreError, Result};
+use crate::Clinic;
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use uuid::Uuid;
+
+pub const MAX_SEARCH_RESULTS: u32 = 50;
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Patient {
+    pub id: Uuid,
+    pub full_name: String,
+    /// E.164, e.g. "+447700900123".
+    pub phone: String,
+    #[ts(type = "string | null")]
+    pub date_of_birth: Option<NaiveDate>,
+    pub sms_consent: bool,
+    pub opted_out_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A patient as typed at the desk, before checks.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct PatientInput {
+    pub full_name: String,
+    pub phone: String,
+    /// YYYY-MM-DD, or empty.
+    pub date_of_birth: Option<String>,
+    pub sms_consent: bool,
+}
+
+pub(crate) fn check_patient_name(text: &str) -> Result<String> {
+    let name = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() {
+        return Err(CoreError::invalid("full_name", "Enter the patient's full name."));
+    }
+    if name.chars().count() > 120 || name.chars().any(|c| c.is_control() || "<>{}".contains(c)) {
+        return Err(CoreError::invalid("full_name", "A name may have up to 120 characters and no symbols such as < > { }."));
+    }
+    Ok(name)
+}
+
+fn parse_date_of_birth(text: Option<&str>, today: NaiveDate) -> Result<Option<NaiveDate>> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| CoreError::invalid("date_of_birth", "Enter the date of birth as YYYY-MM-DD, for example 1984-03-27."))?;
+    if date > today {
+        return Err(CoreError::invalid("date_of_birth", "The date of birth cannot be in the future."));
+    }
+    if today.years_since(date).unwrap_or(0) > 130 {
+        return Err(CoreError::invalid("date_of_birth", "That date of birth is more than 130 years ago. Please check it."));
+    }
+    Ok(Some(date))
+}
+
+const SELECT: &str = "SELECT id, full_name, phone_e164, date_of_birth, sms_consent, opted_out_at, created_at FROM patients";
+
+fn row_to_patient(r: &rusqlite::Row<'_>) -> rusqlite::Result<Patient> {
+    let dob: Option<String> = r.get(3)?;
+    Ok(Patient {
+        id: uuid_at(r, 0)?,
+        full_name: r.get(1)?,
+        phone: r.get(2)?,
+        date_of_birth: dob.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+        sms_consent: r.get(4)?,
+        opted_out_at: r.get(5)?,
+        created_at: r.get(6)?,
+    })
+}
+
+pub(crate) fn find(conn: &Connection, id: Uuid) -> Result<Patient> {
+    conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id.to_string()], row_to_patient)
+        .optional()?
+        .ok_or_else(|| CoreError::NotFound("That patient could not be found. They may have been removed.".into()))
+}
+
+pub struct Patients<'a> {
+    pub(crate) clinic: &'a Clinic,
+}
+
+impl Patients<'_> {
+    fn validated(&self, input: &PatientInput) -> Result<(String, String, Option<NaiveDate>)> {
+        let settings = self.clinic.settings().current()?;
+        let today = self.clinic.now().with_timezone(&self.clinic.settings().time_zone()?).date_naive();
+        let name = check_patient_name(&input.full_name)?;
+        let phone = phone::normalise(&input.phone, &settings.default_country)?;
+        let dob = parse_date_of_birth(input.date_of_birth.as_deref(), today)?;
+        Ok((name, phone, dob))
+    }
+
+    pub fn add(&self, caller: &Caller, input: PatientInput) -> Result<Patient> {
+        caller.require(Permission::WritePatients)?;
+        let (name, phone, dob) = self.validated(&input)?;
+        let now = self.clinic.now();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let duplicate: Option<String> = tx
+            .query_row("SELECT id FROM patients WHERE phone_e164 = ?1 AND full_name = ?2 COLLATE NOCASE", params![phone, name], |r| r.get(0))
+            .optional()?;
+        if duplicate.is_some() {
+            return Err(CoreError::Conflict(format!("{name} is already registered with this phone number. Search for them instead of adding them again.")));
+        }
+        let id = Uuid::new_v4();
+        tx.execute(
+            "INSERT INTO patients (id, full_name, phone_e164, date_of_birth, sms_consent, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            params![id.to_string(), name, phone, dob.map(|d| d.to_string()), input.sms_consent, ts(now)],
+        )?;
+        audit::record(&tx, now, Actor::Staff(caller), "patient.create", Some(("patient", &id.to_string())), None)?;
+        let patient = find(&tx, id)?;
+        tx.commit()?;
+        Ok(patient)
+    }
+
+    pub fn update(&self, caller: &Caller, id: Uuid, input: PatientInput) -> Result<Patient> {
+        caller.require(Permission::WritePatients)?;
+        let (name, phone, dob) = self.validated(&input)?;
+        let now = self.clinic.now();
+        let conn = self.clinic.db().conn()?;
+        find(&conn, id)?;
+        conn.execute(
+            "UPDATE patients SET full_name = ?2, phone_e164 = ?3, date_of_birth = ?4, sms_consent = ?5, updated_at = ?6 WHERE id = ?1",
+            params![id.to_string(), name, phone, dob.map(|d| d.to_string()), input.sms_consent, ts(now)],
+        )?;
+        audit::record(&conn, now, Actor::Staff(caller), "patient.update", Some(("patient", &id.to_string())), None)?;
+        find(&conn, id)
+    }
+
+    pub fn get(&self, caller: &Caller, id: Uuid) -> Result<Patient> {
+        caller.require(Permission::ReadPatients)?;
+        let conn = self.clinic.db().conn()?;
+        let patient = find(&conn, id)?;
+        audit::record(&conn, self.clinic.now(), Actor::Staff(caller), "patient.read", Some(("patient", &id.to_string())), None)?;
+        Ok(patient)
+    }
+
+    /// Patients whose name contains `text`, or whose phone number contains its digits. An empty
+    /// search lists patients alphabetically. Each patient shown is audited as read.
+    pub fn search(&self, caller: &Caller, text: &str, limit: u32) -> Result<Vec<Patient>> {
+        caller.require(Permission::ReadPatients)?;
+        let text = text.trim();
+        if text.chars().count() > 120 {
+            return Err(CoreError::invalid("search", "Search with up to 120 characters."));
+        }
+        let limit = limit.clamp(1, 500);
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        // Typed national numbers start with a trunk 0 that E.164 drops; match the rest.
+        let digits = digits.trim_start_matches('0').to_owned();
+        let like_name = format!("%{}%", escape_like(text));
+        let like_phone = if digits.len() >= 3 { Some(format!("%{digits}%")) } else { None };
+        let conn = self.clinic.db().conn()?;
+        let mut stmt = conn.prepare(&format!(
+            "{SELECT} WHERE full_name LIKE ?1 ESCAPE '\\' OR (?2 IS NOT NULL AND phone_e164 LIKE ?2)
+             ORDER BY full_name COLLATE NOCASE LIMIT ?3"
+        ))?;
+        let patients = stmt.query_map(params![like_name, like_phone, limit], row_to_patient)?.collect::<Result<Vec<_>, _>>()?;
+        let now = self.clinic.now();
+        for p in &patients {
+            audit::record(&conn, now, Actor::Staff(caller), "patient.read", Some(("patient", &p.id.to_string())), Some("search result"))?;
+        }
+        Ok(patients)
+    }
+
+    pub fn count(&self, caller: &Caller) -> Result<u64> {
+        caller.require(Permission::ReadPatients)?;
+        let conn = self.clinic.db().conn()?;
+        Ok(conn.query_row("SELECT count(*) FROM patients", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}

@@ -1,0 +1,81 @@
+//! Phone numbers as Twilio needs them: E.164 ("+447700900123"), read with the clinic's default
+//! country when typed without one. Parsing and validity come from libphonenumber's metadata (the
+//! `phonenumber` crate) rather than hand-written rules, which could never keep up with numbering plans.
+
+use crate::error::{CoreError, Result};
+use phonenumber::{country, Mode};
+
+const MAX_INPUT: usize = 40;
+
+/// Normalises `input` to E.164, or explains in plain words why it cannot be a patient's number.
+pub fn normalise(input: &str, default_country: &str) -> Result<String> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        return Err(CoreError::invalid("phone", "Enter the patient's mobile number."));
+    }
+    if trimmed.chars().count() > MAX_INPUT || trimmed.chars().any(|c| !(c.is_ascii_digit() || " +-().".contains(c))) {
+        return Err(CoreError::invalid("phone", "A phone number may only contain digits, spaces, brackets, dashes and a leading +."));
+    }
+    let region = default_country.parse::<country::Id>().ok();
+    let number = phonenumber::parse(region, trimmed).map_err(|_| not_valid(trimmed, default_country))?;
+    if !number.is_valid() {
+        return Err(not_valid(trimmed, default_country));
+    }
+    Ok(number.format().mode(Mode::E164).to_string())
+}
+
+fn not_valid(input: &str, default_country: &str) -> CoreError {
+    CoreError::invalid(
+        "phone",
+        format!("\"{input}\" is not a valid phone number. Check the digits, or start with + and the country code if it is not a {default_country} number."),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn national_numbers_take_the_default_country() {
+        assert_eq!(normalise("07400 123456", "GB").unwrap(), "+447400123456");
+        assert_eq!(normalise("(201) 555-0123", "US").unwrap(), "+12015550123");
+    }
+
+    #[test]
+    fn international_numbers_keep_their_own_country() {
+        assert_eq!(normalise("+44 7400 123456", "US").unwrap(), "+447400123456");
+        assert_eq!(normalise("+353 85 123 4567", "GB").unwrap(), "+353851234567");
+    }
+
+    #[test]
+    fn invalid_numbers_are_refused_with_the_field_named() {
+        // 07700 900xxx is Ofcom's drama range: well-formed but never assigned, so not valid.
+        for bad in ["", "12", "07700", "+44 1", "not a number", "0740012345<script>", "+999 123 456 789", "07700 900123"] {
+            let err = normalise(bad, "GB").unwrap_err();
+            assert_eq!(err.field(), Some("phone"), "{bad:?} gave {err}");
+        }
+    }
+
+    proptest! {
+        // Whatever a person types, normalising never panics, and anything accepted is E.164 that
+        // normalises to itself (idempotent), so stored numbers are stable.
+        #[test]
+        fn accepted_numbers_are_stable_e164(input in "[0-9 +()\\-]{0,24}") {
+            if let Ok(e164) = normalise(&input, "GB") {
+                prop_assert!(e164.starts_with('+'));
+                prop_assert!(e164[1..].chars().all(|c| c.is_ascii_digit()));
+                prop_assert!(e164.len() <= 16);
+                prop_assert_eq!(normalise(&e164, "US").unwrap(), e164);
+            }
+        }
+
+        #[test]
+        fn uk_mobiles_in_any_spacing_normalise_to_the_same_number(n in 0u32..1000, spaces in proptest::collection::vec(0usize..11, 0..4)) {
+            let digits = format!("07400123{n:03}");
+            let mut typed = digits.clone();
+            for s in spaces { if s < typed.len() { typed.insert(s, ' '); } }
+            prop_assert_eq!(normalise(&typed, "GB").unwrap(), format!("+447400123{n:03}"));
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Clinic settings: name, IANA time zone, default phone country, idle sign-out. Stored as key/value
+//! rows so later issues can add keys (quiet hours, SMS pace) without a schema change.
+
+use crate::audit::{self, Actor};
+use crate::auth::{Caller, Permission};
+use crate::db::ts;
+use crate::error::{CoreError, Result};
+use crate::Clinic;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+pub const KEY_NAME: &str = "clinic.name";
+pub const KEY_TIME_ZONE: &str = "clinic.time_zone";
+pub const KEY_COUNTRY: &str = "clinic.default_country";
+pub const KEY_IDLE: &str = "security.idle_timeout_minutes";
+pub const DEFAULT_IDLE_MINUTES: u32 = 15;
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ClinicSettings {
+    pub clinic_name: String,
+    /// IANA name, e.g. "Europe/London".
+    pub time_zone: String,
+    /// ISO 3166 alpha-2, e.g. "GB": numbers typed without +country are read as this country's.
+    pub default_country: String,
+    pub idle_timeout_minutes: u32,
+}
+
+/// The same fields as typed by a person, before validation.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct ClinicSettingsInput {
+    pub clinic_name: String,
+    pub time_zone: String,
+    pub default_country: String,
+    pub idle_timeout_minutes: Option<u32>,
+}
+
+impl ClinicSettingsInput {
+    pub fn validate(&self) -> Result<ClinicSettings> {
+        let name = self.clinic_name.trim();
+        if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
+            return Err(CoreError::invalid("clinic_name", "Enter the clinic's name (up to 120 characters)."));
+        }
+        let tz = parse_time_zone(&self.time_zone)?;
+        let country = parse_country(&self.default_country)?;
+        let idle = self.idle_timeout_minutes.unwrap_or(DEFAULT_IDLE_MINUTES);
+        if !(1..=240).contains(&idle) {
+            return Err(CoreError::invalid("idle_timeout_minutes", "Automatic sign-out must be between 1 and 240 minutes."));
+        }
+        Ok(ClinicSettings { clinic_name: name.to_owned(), time_zone: tz.name().to_owned(), default_country: country, idle_timeout_minutes: idle })
+    }
+}
+
+pub fn parse_time_zone(text: &str) -> Result<Tz> {
+    text.trim().parse::<Tz>().map_err(|_| CoreError::invalid("time_zone", format!("\"{}\" is not a time zone ClinicDesk knows. Use a name such as Europe/London or America/New_York.", text.trim())))
+}
+
+pub fn parse_country(text: &str) -> Result<String> {
+    let code = text.trim().to_ascii_uppercase();
+    code.parse::<phonenumber::country::Id>()
+        .map(|_| code.clone())
+        .map_err(|_| CoreError::invalid("default_country", format!("\"{}\" is not a two-letter country code ClinicDesk knows (for example GB, US, IE).", text.trim())))
+}
+
+/// The computer's own time zone, as a sensible first suggestion during setup.
+pub fn system_time_zone() -> String {
+    iana_time_zone::get_timezone().ok().filter(|z| z.parse::<Tz>().is_ok()).unwrap_or_else(|| "UTC".to_owned())
+}
+
+pub(crate) fn write_all(conn: &Connection, s: &ClinicSettings, now: DateTime<Utc>) -> Result<()> {
+    for (key, value) in [
+        (KEY_NAME, s.clinic_name.clone()),
+        (KEY_TIME_ZONE, s.time_zone.clone()),
+        (KEY_COUNTRY, s.default_country.clone()),
+        (KEY_IDLE, s.idle_timeout_minutes.to_string()),
+    ] {
+        conn.execute(
+            "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            params![key, value, ts(now)],
+        )?;
+    }
+    Ok(())
+}
+
+pub struct Settings<'a> {
+    pub(crate) clinic: &'a Clinic,
+}
+
+impl Settings<'_> {
+    fn raw(&self, key: &str) -> Result<Option<String>> {
+        let conn = self.clinic.db().conn()?;
+        Ok(conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    }
+
+    /// Settings as stored, with defaults for anything not yet set (before setup, for example).
+    pub(crate) fn current(&self) -> Result<ClinicSettings> {
+        Ok(ClinicSettings {
+            clinic_name: self.raw(KEY_NAME)?.unwrap_or_else(|| "ClinicDesk".into()),
+            time_zone: self.raw(KEY_TIME_ZONE)?.unwrap_or_else(|| "UTC".into()),
+            default_country: self.raw(KEY_COUNTRY)?.unwrap_or_else(|| "GB".into()),
+            idle_timeout_minutes: self.raw(KEY_IDLE)?.and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_IDLE_MINUTES),
+        })
+    }
+
+    pub fn get(&self, _caller: &Caller) -> Result<ClinicSettings> {
+        // Every signed-in role needs the time zone and country to read the schedule correctly.
+        self.current()
+    }
+
+    /// The clinic's name for the sign-in screen; nothing else is readable before sign-in.
+    pub fn clinic_name(&self) -> Result<String> {
+        Ok(self.current()?.clinic_name)
+    }
+
+    pub fn update(&self, caller: &Caller, input: ClinicSettingsInput) -> Result<ClinicSettings> {
+        caller.require(Permission::ManageSettings)?;
+        let settings = input.validate()?;
+        let now = self.clinic.now();
+        let conn = self.clinic.db().conn()?;
+        write_all(&conn, &settings, now)?;
+        audit::record(&conn, now, Actor::Staff(caller), "settings.update", None, None)?;
+        Ok(settings)
+    }
+
+    /// Sets one setting by its key, as `clinicdesk settings set KEY VALUE` does.
+    pub fn set(&self, caller: &Caller, key: &str, value: &str) -> Result<ClinicSettings> {
+        let current = self.current()?;
+        let mut input = ClinicSettingsInput {
+            clinic_name: current.clinic_name,
+            time_zone: current.time_zone,
+            default_country: current.default_country,
+            idle_timeout_minutes: Some(current.idle_timeout_minutes),
+        };
+        match key {
+            KEY_NAME => input.clinic_name = value.to_owned(),
+            KEY_TIME_ZONE => input.time_zone = value.to_owned(),
+            KEY_COUNTRY => input.default_country = value.to_owned(),
+            KEY_IDLE => {
+                input.idle_timeout_minutes = Some(value.trim().parse().map_err(|_| CoreError::invalid("idle_timeout_minutes", "Enter a whole number of minutes."))?)
+            }
+            other => {
+                return Err(CoreError::invalid("key", format!("There is no setting called \"{other}\". Known settings: {KEY_NAME}, {KEY_TIME_ZONE}, {KEY_COUNTRY}, {KEY_IDLE}.")))
+            }
+        }
+        self.update(caller, input)
+    }
+
+    pub fn time_zone(&self) -> Result<Tz> {
+        parse_time_zone(&self.current()?.time_zone)
+    }
+
+    pub fn idle_timeout_minutes(&self) -> Result<u32> {
+        Ok(self.current()?.idle_timeout_minutes)
+    }
+
+    /// "14:05 on Tue 3 Mar" in the clinic's time zone.
+    pub fn local_time_label(&self, instant: DateTime<Utc>) -> Result<String> {
+        Ok(instant.with_timezone(&self.time_zone()?).format("%H:%M on %a %-d %b").to_string())
+    }
+}
