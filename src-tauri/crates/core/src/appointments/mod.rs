@@ -154,6 +154,19 @@ impl Appointments<'_> {
         Ok(booked)
     }
 
+    /// The appointment a person means by `text`: its id, or its booking reference ("CD-7KQ2XM").
+    pub fn resolve(&self, caller: &Caller, text: &str) -> Result<Uuid> {
+        caller.require(Permission::ReadSchedule)?;
+        let text = text.trim();
+        if let Ok(id) = Uuid::parse_str(text) {
+            return Ok(id);
+        }
+        let conn = self.clinic.db().conn()?;
+        conn.query_row("SELECT id FROM appointments WHERE booking_ref = ?1", [text.to_ascii_uppercase()], |r| uuid_at(r, 0))
+            .optional()?
+            .ok_or_else(|| CoreError::NotFound(format!("There is no appointment with the reference \"{text}\".")))
+    }
+
     pub fn get(&self, caller: &Caller, id: Uuid) -> Result<Appointment> {
         caller.require(Permission::ReadSchedule)?;
         let conn = self.clinic.db().conn()?;

@@ -1,0 +1,175 @@
+//! The real `clinicdesk` binary against a real data folder and the real keyring
+//! (run through scripts/test.sh, which provides an unlocked Secret Service).
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const ADMIN: &str = "admin@clinic.example";
+const PASSWORD: &str = "admin password 1";
+
+struct Terminal {
+    dir: tempfile::TempDir,
+}
+
+impl Terminal {
+    fn new() -> Terminal {
+        Terminal { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::cargo_bin("clinicdesk").unwrap();
+        cmd.arg("--data-dir").arg(self.dir.path()).args(args).env("CLINICDESK_PASSWORD", PASSWORD).env_remove("CLINICDESK_NEW_PASSWORD");
+        cmd
+    }
+
+    fn admin_json(&self, args: &[&str]) -> Value {
+        let mut full = vec!["--as", ADMIN, "--json"];
+        full.extend_from_slice(args);
+        let out = self.cmd(&full).output().unwrap();
+        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn initialised() -> Terminal {
+        let t = Terminal::new();
+        t.cmd(&["init", "--admin-email", ADMIN, "--clinic-name", "Riverside Clinic", "--time-zone", "Europe/London", "--country", "GB"]).assert().success();
+        t
+    }
+
+    /// A doctor and a patient, returning (doctor id, patient id).
+    fn with_doctor_and_patient(&self) -> (String, String) {
+        self.cmd(&["--as", ADMIN, "user", "add", "--email", "okafor@clinic.example", "--role", "doctor", "--name", "Dr Amara Okafor"])
+            .env("CLINICDESK_NEW_PASSWORD", "doctor password 1")
+            .assert()
+            .success();
+        let doctor = self.admin_json(&["doctor", "add", "--user", "okafor@clinic.example", "--specialization", "General practice"]);
+        let patient = self.admin_json(&["patient", "add", "--name", "Olivia Smith", "--phone", "07400 123456", "--dob", "1984-03-27"]);
+        (doctor["id"].as_str().unwrap().to_owned(), patient["id"].as_str().unwrap().to_owned())
+    }
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn init_creates_the_administrator_once() {
+    let t = Terminal::initialised();
+    let out = t.cmd(&["init", "--admin-email", "other@clinic.example"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("already set up"), "{}", stderr(&out));
+    let users = t.admin_json(&["user", "list"]);
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!(users[0]["role"], "admin");
+}
+
+#[test]
+fn commands_need_a_signed_in_user_and_a_right_password() {
+    let t = Terminal::initialised();
+    let out = t.cmd(&["patient", "list"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--as EMAIL"));
+    let out = t.cmd(&["--as", ADMIN, "--json", "patient", "list"]).env("CLINICDESK_PASSWORD", "wrong password").output().unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["code"], "bad_credentials");
+    assert_eq!(err["message"], "The email or password is not correct.");
+}
+
+#[test]
+fn roles_are_enforced_for_cli_users_too() {
+    let t = Terminal::initialised();
+    t.cmd(&["--as", ADMIN, "user", "add", "--email", "desk@clinic.example", "--role", "reception", "--name", "Rita Reception"])
+        .env("CLINICDESK_NEW_PASSWORD", "desk password 1")
+        .assert()
+        .success();
+    let out = t.cmd(&["--as", "desk@clinic.example", "--json", "user", "list"]).env("CLINICDESK_PASSWORD", "desk password 1").output().unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["code"], "forbidden");
+    // Reception can add patients.
+    t.cmd(&["--as", "desk@clinic.example", "patient", "add", "--name", "Noah Jones", "--phone", "07400 123457"])
+        .env("CLINICDESK_PASSWORD", "desk password 1")
+        .assert()
+        .success();
+}
+
+#[test]
+fn book_list_reschedule_and_cancel_an_appointment() {
+    let t = Terminal::initialised();
+    let (doctor, patient) = t.with_doctor_and_patient();
+    let booked = t.admin_json(&["appointment", "book", "--patient", &patient, "--doctor", &doctor, "--at", "2031-01-06 09:30", "--video"]);
+    assert_eq!(booked["local_start"], "09:30");
+    assert_eq!(booked["kind"], "video");
+    assert_eq!(booked["starts_at"], "2031-01-06T09:30:00Z");
+    let reference = booked["booking_ref"].as_str().unwrap().to_owned();
+
+    let day = t.admin_json(&["appointment", "list", "--date", "2031-01-06", "--doctor", &doctor]);
+    assert_eq!(day["appointments"].as_array().unwrap().len(), 1);
+
+    // Double booking is refused with a sentence and exit code 5.
+    let out = t.cmd(&["--as", ADMIN, "appointment", "book", "--patient", &patient, "--doctor", &doctor, "--at", "2031-01-06 09:45"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(stderr(&out).contains("already booked from 09:30 to 10:00"), "{}", stderr(&out));
+
+    let moved = t.admin_json(&["appointment", "reschedule", &reference, "--at", "2031-07-06 10:00"]);
+    assert_eq!(moved["local_start"], "10:00");
+    assert_eq!(moved["starts_at"], "2031-07-06T09:00:00Z", "summer time in London");
+
+    let cancelled = t.admin_json(&["appointment", "cancel", &reference, "--reason", "Patient is travelling"]);
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["cancel_reason"], "Patient is travelling");
+}
+
+#[test]
+fn bad_input_is_explained_and_nothing_is_saved() {
+    let t = Terminal::initialised();
+    let (doctor, patient) = t.with_doctor_and_patient();
+    let cases: &[(&[&str], &str)] = &[
+        (&["patient", "add", "--name", "Amy Pond", "--phone", "12345"], "not a valid phone number"),
+        (&["patient", "add", "--name", "Amy Pond", "--phone", "07400 123450", "--dob", "31/12/1990"], "YYYY-MM-DD"),
+        (&["appointment", "book", "--patient", &patient, "--doctor", &doctor, "--at", "2020-01-06 09:30"], "already passed"),
+        (&["appointment", "book", "--patient", &patient, "--doctor", &doctor, "--at", "tomorrow"], "YYYY-MM-DD HH:MM"),
+        (&["appointment", "book", "--patient", "nobody", "--doctor", &doctor, "--at", "2031-01-06 09:30"], "not a patient id"),
+        (&["appointment", "cancel", "CD-NOPE99", "--reason", "x"], "no appointment with the reference"),
+        (&["settings", "set", "clinic.time_zone", "Moon/Base"], "not a time zone"),
+    ];
+    for (args, expected) in cases {
+        let mut full = vec!["--as", ADMIN];
+        full.extend_from_slice(args);
+        let out = t.cmd(&full).output().unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("Error {") && !stderr(&out).contains("panicked"), "no debug output: {}", stderr(&out));
+    }
+    assert_eq!(t.admin_json(&["patient", "list"]).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn settings_can_be_listed_and_changed() {
+    let t = Terminal::initialised();
+    let s = t.admin_json(&["settings", "set", "security.idle_timeout_minutes", "30"]);
+    assert_eq!(s["idle_timeout_minutes"], 30);
+    assert_eq!(t.admin_json(&["settings", "list"])["time_zone"], "Europe/London");
+}
+
+#[test]
+fn demo_seed_fills_an_empty_clinic() {
+    let t = Terminal::initialised();
+    let summary = t.admin_json(&["demo-seed"]);
+    assert_eq!(summary["doctors"], 5);
+    assert_eq!(summary["patients"], 200);
+    assert!(summary["appointments"].as_u64().unwrap() > 2000);
+    assert_eq!(t.admin_json(&["doctor", "list"]).as_array().unwrap().len(), 5);
+    let found = t.admin_json(&["patient", "search", "Smith"]);
+    assert!(!found.as_array().unwrap().is_empty());
+}
+
+#[test]
+fn the_data_folder_can_come_from_the_environment() {
+    let t = Terminal::new();
+    let mut cmd = Command::cargo_bin("clinicdesk").unwrap();
+    cmd.env("CLINICDESK_DATA_DIR", t.dir.path()).env("CLINICDESK_PASSWORD", PASSWORD).args(["init", "--admin-email", ADMIN]).assert().success();
+    assert!(t.dir.path().join("clinicdesk.db").exists());
+    assert!(t.dir.path().join("installation.json").exists());
+}
