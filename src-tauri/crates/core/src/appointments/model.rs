@@ -85,6 +85,7 @@ pub struct Appointment {
     pub status: AppointmentStatus,
     pub cancel_reason: Option<String>,
     /// Bumped on every change; pass it back to refuse edits made on a stale copy.
+    #[ts(type = "number")]
     pub version: i64,
 }
 
@@ -109,6 +110,7 @@ pub struct RescheduleRequest {
     pub time: String,
     /// Keep the current length when absent.
     pub minutes: Option<u32>,
+    #[ts(type = "number | null")]
     pub expected_version: Option<i64>,
 }
 

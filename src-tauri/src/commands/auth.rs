@@ -1,0 +1,103 @@
+//! Start-up status, first-run setup, sign-in and sign-out.
+
+use crate::error::ApiResult;
+use crate::state::AppState;
+use clinicdesk_core::auth::{Channel, SetupRequest, StaffProfile};
+use clinicdesk_core::error::SessionEnd;
+use clinicdesk_core::settings::system_time_zone;
+use serde::Serialize;
+use tauri::State;
+use ts_rs::TS;
+
+#[derive(Debug, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum AppPhase {
+    /// The clinic could not be opened; `problem` says why and what to do.
+    Unavailable,
+    NeedsSetup,
+    SignedOut,
+    SignedIn,
+}
+
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct AppStatus {
+    pub phase: AppPhase,
+    pub problem: Option<String>,
+    pub clinic_name: Option<String>,
+    pub profile: Option<StaffProfile>,
+    /// This computer's time zone, offered as the default during setup.
+    pub suggested_time_zone: String,
+    pub data_dir: String,
+}
+
+#[tauri::command]
+pub async fn app_status(state: State<'_, AppState>) -> ApiResult<AppStatus> {
+    let mut status = AppStatus {
+        phase: AppPhase::Unavailable,
+        problem: state.problem().map(str::to_owned),
+        clinic_name: None,
+        profile: None,
+        suggested_time_zone: system_time_zone(),
+        data_dir: state.data_dir.display().to_string(),
+    };
+    let Ok(clinic) = state.clinic() else { return Ok(status) };
+    if clinic.needs_setup()? {
+        status.phase = AppPhase::NeedsSetup;
+        return Ok(status);
+    }
+    status.clinic_name = Some(clinic.settings().clinic_name()?);
+    status.phase = AppPhase::SignedOut;
+    if let Ok((clinic, caller)) = state.caller() {
+        status.profile = Some(clinic.auth().profile(&caller)?);
+        status.phase = AppPhase::SignedIn;
+    }
+    Ok(status)
+}
+
+/// Creates the clinic and its first administrator, signs them in, and optionally loads the sample clinic.
+#[tauri::command]
+pub async fn set_up(state: State<'_, AppState>, request: SetupRequest, load_sample: bool) -> ApiResult<StaffProfile> {
+    let clinic = state.clinic()?;
+    let email = request.admin_email.clone();
+    let password = request.admin_password.clone();
+    clinic.auth().set_up(request)?;
+    let signed = clinic.auth().sign_in(&email, &password, Channel::App)?;
+    if load_sample {
+        clinicdesk_core::demo::seed(clinic, &signed.caller, None)?;
+    }
+    state.set_token(Some(signed.token));
+    Ok(signed.profile)
+}
+
+#[tauri::command]
+pub async fn sign_in(state: State<'_, AppState>, email: String, password: String) -> ApiResult<StaffProfile> {
+    let clinic = state.clinic()?;
+    if let Some(old) = state.token() {
+        let _ = clinic.auth().sign_out(&old, SessionEnd::SignedOut);
+    }
+    let signed = clinic.auth().sign_in(&email, &password, Channel::App)?;
+    state.set_token(Some(signed.token));
+    tracing::info!(user = %signed.profile.user_id, "signed in");
+    Ok(signed.profile)
+}
+
+/// `idle` is true when the window signs out after the idle time without input.
+#[tauri::command]
+pub async fn sign_out(state: State<'_, AppState>, idle: bool) -> ApiResult<()> {
+    if let Some(token) = state.token() {
+        let reason = if idle { SessionEnd::Idle } else { SessionEnd::SignedOut };
+        state.clinic()?.auth().sign_out(&token, reason)?;
+    }
+    state.set_token(None);
+    Ok(())
+}
+
+/// Called while the person is using the window (typing, clicking) so the core's idle clock,
+/// which otherwise only sees commands, knows they are still there.
+#[tauri::command]
+pub async fn session_touch(state: State<'_, AppState>) -> ApiResult<StaffProfile> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.auth().profile(&caller)?)
+}

@@ -1,0 +1,93 @@
+// The only module that talks to Rust. Every command is typed with the bindings generated from the
+// Rust types (ts-rs, in ./bindings), so a change on either side fails type-checking here.
+import { invoke } from '@tauri-apps/api/core';
+import type { ApiError } from './bindings/ApiError';
+import type { ApiErrorCode } from './bindings/ApiErrorCode';
+import type { AppStatus } from './bindings/AppStatus';
+import type { Appointment } from './bindings/Appointment';
+import type { BookingRequest } from './bindings/BookingRequest';
+import type { ClinicSettings } from './bindings/ClinicSettings';
+import type { ClinicSettingsInput } from './bindings/ClinicSettingsInput';
+import type { DaySchedule } from './bindings/DaySchedule';
+import type { DemoSummary } from './bindings/DemoSummary';
+import type { Doctor } from './bindings/Doctor';
+import type { NewStaffUser } from './bindings/NewStaffUser';
+import type { Patient } from './bindings/Patient';
+import type { PatientInput } from './bindings/PatientInput';
+import type { RescheduleRequest } from './bindings/RescheduleRequest';
+import type { SetupRequest } from './bindings/SetupRequest';
+import type { StaffProfile } from './bindings/StaffProfile';
+import type { StaffUser } from './bindings/StaffUser';
+import type { StaffUserChange } from './bindings/StaffUserChange';
+
+
+/** A refusal from the core, carrying its code, a sentence for staff, and the field it is about. */
+export class ApiFailure extends Error {
+  readonly code: ApiErrorCode;
+  readonly field: string | null;
+  constructor(error: ApiError) {
+    super(error.message);
+    this.name = 'ApiFailure';
+    this.code = error.code;
+    this.field = error.field;
+  }
+}
+
+type SessionEndedListener = (message: string) => void;
+const sessionEndedListeners = new Set<SessionEndedListener>();
+
+/** Called whenever any command finds the session gone (idle, expired, account changed). */
+export function onSessionEnded(listener: SessionEndedListener): () => void {
+  sessionEndedListeners.add(listener);
+  return () => sessionEndedListeners.delete(listener);
+}
+
+function isApiError(value: unknown): value is ApiError {
+  return typeof value === 'object' && value !== null && 'code' in value && 'message' in value;
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (raw) {
+    const failure = isApiError(raw)
+      ? new ApiFailure(raw)
+      : new ApiFailure({ code: 'storage', message: `ClinicDesk could not complete that (${String(raw)}).`, field: null });
+    if (failure.code === 'not_signed_in' && command !== 'sign_in' && command !== 'app_status') {
+      sessionEndedListeners.forEach((listener) => listener(failure.message));
+    }
+    throw failure;
+  }
+}
+
+export const api = {
+  appStatus: () => call<AppStatus>('app_status'),
+  setUp: (request: SetupRequest, loadSample: boolean) => call<StaffProfile>('set_up', { request, loadSample }),
+  signIn: (email: string, password: string) => call<StaffProfile>('sign_in', { email, password }),
+  signOut: (idle = false) => call<void>('sign_out', { idle }),
+  sessionTouch: () => call<StaffProfile>('session_touch'),
+
+  usersList: () => call<StaffUser[]>('users_list'),
+  userAdd: (user: NewStaffUser) => call<StaffUser>('user_add', { user }),
+  userUpdate: (id: string, change: StaffUserChange) => call<StaffUser>('user_update', { id, change }),
+  userResetPassword: (id: string, password: string) => call<void>('user_reset_password', { id, password }),
+  userUnlock: (id: string) => call<StaffUser>('user_unlock', { id }),
+
+  patientsSearch: (text: string) => call<Patient[]>('patients_search', { text }),
+  patientAdd: (patient: PatientInput) => call<Patient>('patient_add', { patient }),
+  patientUpdate: (id: string, patient: PatientInput) => call<Patient>('patient_update', { id, patient }),
+  doctorsList: () => call<Doctor[]>('doctors_list'),
+  doctorAdd: (email: string, specialization: string) => call<Doctor>('doctor_add', { email, specialization }),
+  demoSeed: () => call<DemoSummary>('demo_seed'),
+
+  appointmentsDay: (date: string, doctorId: string | null) => call<DaySchedule>('appointments_day', { date, doctorId }),
+  appointmentBook: (request: BookingRequest) => call<Appointment>('appointment_book', { request }),
+  appointmentReschedule: (id: string, request: RescheduleRequest) => call<Appointment>('appointment_reschedule', { id, request }),
+  appointmentCancel: (id: string, reason: string, expectedVersion: number | null) =>
+    call<Appointment>('appointment_cancel', { id, reason, expectedVersion }),
+
+  settingsGet: () => call<ClinicSettings>('settings_get'),
+  settingsUpdate: (settings: ClinicSettingsInput) => call<ClinicSettings>('settings_update', { settings }),
+};
+
+export type Api = typeof api;
