@@ -1,15 +1,26 @@
 // Dates as the clinic sees them: "YYYY-MM-DD" strings in the clinic's time zone, never the
 // computer's, so a receptionist on a laptop set to another zone still sees the clinic's day.
 
+/** The parts of `now` on the wall clock of `timeZone`. Built from formatToParts because the
+ *  formatted string differs between engines (WebKit writes en-CA dates as MM/DD/YYYY). */
+function wallClock(timeZone: string, now: Date): Record<'year' | 'month' | 'day' | 'hour' | 'minute', string> {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+  }).formatToParts(now);
+  const get = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '00';
+  return { year: get('year'), month: get('month'), day: get('day'), hour: get('hour') === '24' ? '00' : get('hour'), minute: get('minute') };
+}
+
 /** Today's date in `timeZone`, as YYYY-MM-DD. */
 export function todayIn(timeZone: string, now: Date = new Date()): string {
-  // en-CA formats dates as YYYY-MM-DD.
-  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+  const c = wallClock(timeZone, now);
+  return `${c.year}-${c.month}-${c.day}`;
 }
 
 /** The current wall-clock time in `timeZone`, as HH:MM. */
 export function timeIn(timeZone: string, now: Date = new Date()): string {
-  return new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(now);
+  const c = wallClock(timeZone, now);
+  return `${c.hour}:${c.minute}`;
 }
 
 /** `date` moved by `days` calendar days (DST-proof: works on the date alone). */
@@ -19,12 +30,13 @@ export function addDays(date: string, days: number): string {
   return moved.toISOString().slice(0, 10);
 }
 
-/** "Monday 2 March 2026". */
+/** "Monday 2 March 2026" (assembled from parts: engines disagree about the comma). */
 export function longDate(date: string): string {
   const [y, m, d] = date.split('-').map(Number);
-  return new Intl.DateTimeFormat('en-GB', { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }).format(
-    new Date(Date.UTC(y, m - 1, d)),
-  );
+  const parts = new Intl.DateTimeFormat('en-GB', { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' })
+    .formatToParts(new Date(Date.UTC(y, m - 1, d)));
+  const get = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${get('weekday')} ${get('day')} ${get('month')} ${get('year')}`;
 }
 
 /** Minutes since midnight for "HH:MM". */

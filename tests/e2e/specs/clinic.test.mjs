@@ -1,0 +1,144 @@
+// The real ClinicDesk window: first-run setup, sign in, book an appointment, see it in the day view,
+// refuse a double booking and a bad phone number next to the field, sign out. Screenshots of every
+// main screen are kept in tests/artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startApp, screenshot, setValue, type, click, textOf } from '../driver.mjs';
+
+const ADMIN = { name: 'Ada Lovelace', email: 'ada@riverside.example', password: 'correct horse battery' };
+
+/** The next Sunday (the sample clinic books weekdays only, so its slots are free). */
+function nextSunday() {
+  const d = new Date();
+  d.setUTCDate(d.getUTCDate() + ((7 - d.getUTCDay()) % 7 || 7));
+  return d.toISOString().slice(0, 10);
+}
+
+let app;
+let browser;
+
+before(async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'clinicdesk-e2e-'));
+  app = await startApp({ dataDir });
+  browser = app.browser;
+});
+
+after(async () => {
+  await app?.stop();
+});
+
+test('first run: the setup screen creates the clinic and its administrator', async () => {
+  assert.equal(await textOf(browser, 'h1'), 'Welcome to ClinicDesk');
+  await type(browser, '#setup-clinic-name', 'Riverside Clinic');
+  await setValue(browser, '#setup-time-zone', 'Europe/London');
+  await setValue(browser, '#setup-country', 'GB');
+  await type(browser, '#setup-admin-name', ADMIN.name);
+  await type(browser, '#setup-email', ADMIN.email);
+  await type(browser, '#setup-password', ADMIN.password);
+  await type(browser, '#setup-confirm', 'a different password');
+  await screenshot(browser, '01-setup');
+  await click(browser, 'button[type=submit]');
+  // A mismatch is caught next to the field, and nothing is created.
+  assert.match(await textOf(browser, '#setup-confirm-error'), /different/);
+  await (await browser.$('#setup-confirm')).setValue(ADMIN.password);
+  await click(browser, 'button[type=submit]');
+  // Setup signs the administrator in and opens the schedule (the sample clinic is loaded too).
+  await (await browser.$('#schedule-title')).waitForDisplayed({ timeout: 60_000 });
+  assert.match(await textOf(browser, '.topbar .brand'), /Riverside Clinic/);
+});
+
+test('sign out and sign in again, with a wrong password refused first', async () => {
+  await click(browser, 'button=Sign out');
+  await (await browser.$('#sign-in-email')).waitForDisplayed({ timeout: 10_000 });
+  assert.match(await textOf(browser, '[role=status]'), /signed out/);
+  await type(browser, '#sign-in-email', ADMIN.email);
+  await type(browser, '#sign-in-password', 'not my password');
+  await click(browser, 'button[type=submit]');
+  assert.equal(await textOf(browser, '[role=alert]'), 'The email or password is not correct.');
+  await screenshot(browser, '02-sign-in');
+  await type(browser, '#sign-in-password', ADMIN.password);
+  await click(browser, 'button[type=submit]');
+  await (await browser.$('#schedule-title')).waitForDisplayed({ timeout: 10_000 });
+  await (await browser.$('.grid .head')).waitForDisplayed({ timeout: 10_000 });
+  // The day view opens on today's date in the clinic's time zone, with no error.
+  await browser.waitUntil(async () => /^\w+day \d{1,2} \w+ \d{4}$/.test(await (await browser.$('#schedule-title')).getText()), {
+    timeout: 10_000, timeoutMsg: 'the schedule title should be a long date such as "Monday 2 March 2026"',
+  });
+  assert.equal(await browser.$('.banner.error').isExisting(), false, 'no error on the schedule');
+  await screenshot(browser, '03-schedule-today');
+});
+
+test('reception books an appointment and sees it in the day view', async () => {
+  const sunday = nextSunday();
+  await setValue(browser, 'input[aria-label="Go to date"]', sunday);
+  await browser.waitUntil(async () => (await browser.$$('.grid .appt')).length === 0, { timeout: 10_000, timeoutMsg: 'Sunday should be empty' });
+  await click(browser, 'button*=Book appointment');
+  await (await browser.$('#booking-patient')).waitForDisplayed({ timeout: 10_000 });
+
+  // A new patient with a bad number is refused next to the phone field.
+  await click(browser, 'button=+ New patient');
+  await type(browser, '#booking-new-patient-name', 'Grace Hopper');
+  await type(browser, '#booking-new-patient-phone', '12345');
+  await click(browser, 'button=Add patient');
+  assert.match(await textOf(browser, '#booking-new-patient-phone-error'), /not a valid phone number/);
+  await (await browser.$('#booking-new-patient-phone')).setValue('07400 123456');
+  await click(browser, 'button=Add patient');
+  await (await browser.$('.chosen')).waitForDisplayed({ timeout: 10_000 });
+  assert.match(await textOf(browser, '.chosen'), /Grace Hopper.*\+447400123456/);
+
+  const doctorId = await browser.execute(() => document.querySelector('#booking-doctor option:not([disabled])').value);
+  await setValue(browser, '#booking-doctor', doctorId);
+  await setValue(browser, '#booking-date', sunday);
+  await setValue(browser, '#booking-time', '10:30');
+  await setValue(browser, '#booking-minutes', '30');
+  await screenshot(browser, '04-booking-dialog');
+  await click(browser, 'button=Book appointment');
+
+  assert.match(await textOf(browser, '.banner.ok'), /Booked Grace Hopper .* at 10:30/);
+  const booked = await browser.$('button.appt[aria-label*="Grace Hopper"]');
+  await booked.waitForDisplayed({ timeout: 10_000 });
+  assert.match(await booked.getAttribute('aria-label'), /^10:30 to 11:00, Grace Hopper, in person, Scheduled$/);
+  await screenshot(browser, '05-schedule-booked');
+});
+
+test('a double booking is refused with the reason, and the form keeps what was typed', async () => {
+  const sunday = nextSunday();
+  await click(browser, 'button*=Book appointment');
+  await type(browser, '#booking-patient', 'Smith');
+  // (WebKit's displayed-check rejects role=option items, so wait for them to exist.)
+  await (await browser.$('.results li')).waitForExist({ timeout: 10_000 });
+  assert.match(await textOf(browser, '.results'), /Smith/);
+  await browser.keys('Enter');
+  await (await browser.$('.chosen')).waitForDisplayed({ timeout: 10_000 });
+  const doctorId = await browser.execute(() => document.querySelector('#booking-doctor option:not([disabled])').value);
+  await setValue(browser, '#booking-doctor', doctorId);
+  await setValue(browser, '#booking-date', sunday);
+  await setValue(browser, '#booking-time', '10:45');
+  await click(browser, 'button=Book appointment');
+  assert.match(await textOf(browser, 'dialog .banner.error'), /already booked from 10:30 to 11:00/);
+  assert.equal(await (await browser.$('#booking-time')).getValue(), '10:45');
+  await screenshot(browser, '06-double-booking-refused');
+  await (await browser.$('dialog').$('button=Cancel')).click();
+  await browser.waitUntil(async () => !(await browser.$('dialog[open]').isExisting()), { timeout: 10_000, timeoutMsg: 'the dialog should close' });
+});
+
+test('the other main screens open for an administrator', async () => {
+  await click(browser, 'button.tab=Patients');
+  await (await browser.$('table.list tbody tr')).waitForDisplayed({ timeout: 10_000 });
+  await screenshot(browser, '07-patients');
+  await click(browser, 'button.tab=Staff');
+  await (await browser.$('td*=ada@riverside.example')).waitForDisplayed({ timeout: 10_000 });
+  await screenshot(browser, '08-staff');
+  await click(browser, 'button.tab=Settings');
+  await browser.waitUntil(async () => (await (await browser.$('#settings-zone')).getValue()) === 'Europe/London', { timeout: 10_000 });
+  await screenshot(browser, '09-settings');
+});
+
+test('signing out returns to the sign-in screen', async () => {
+  await click(browser, 'button=Sign out');
+  await (await browser.$('#sign-in-email')).waitForDisplayed({ timeout: 10_000 });
+  assert.equal(await textOf(browser, 'h1'), 'Riverside Clinic');
+});

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { addDays, longDate, minutesOf, nextQuarter, timeIn, timeOf, todayIn } from './dates';
+
+describe('clinic dates', () => {
+  it("gives today's date and time on the clinic's clock, not the computer's", () => {
+    const instant = new Date('2026-03-01T23:30:00Z');
+    expect(todayIn('Europe/London', instant)).toBe('2026-03-01');
+    expect(todayIn('Pacific/Auckland', instant)).toBe('2026-03-02');
+    expect(todayIn('America/New_York', instant)).toBe('2026-03-01');
+    expect(timeIn('Europe/London', instant)).toBe('23:30');
+    expect(timeIn('Asia/Kolkata', instant)).toBe('05:00');
+  });
+
+  it('moves across month, year and clock-change boundaries by whole days', () => {
+    expect(addDays('2026-01-31', 1)).toBe('2026-02-01');
+    expect(addDays('2026-12-31', 1)).toBe('2027-01-01');
+    expect(addDays('2026-03-29', -1)).toBe('2026-03-28');
+    expect(addDays('2028-02-28', 1)).toBe('2028-02-29');
+  });
+
+  it('formats and parses wall-clock times', () => {
+    expect(longDate('2026-03-02')).toBe('Monday 2 March 2026');
+    expect(minutesOf('09:30')).toBe(570);
+    expect(timeOf(570)).toBe('09:30');
+    expect(nextQuarter('09:31')).toBe('09:45');
+    expect(nextQuarter('09:45')).toBe('09:45');
+    expect(nextQuarter('23:59')).toBe('23:45');
+  });
+});
