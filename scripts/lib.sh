@@ -1,0 +1,47 @@
+# Shared by run.sh and test.sh: install what a fresh Debian/Ubuntu machine lacks, idempotently.
+# shellcheck shell=bash
+
+say() { printf '\033[1;36m==> %s\033[0m\n' "$*"; }
+fail() { printf '\033[1;31mclinicdesk: %s\033[0m\n' "$*" >&2; exit 1; }
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# System packages needed to build and run the Tauri app (DESIGN.md's recipe).
+APP_PACKAGES=(libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev libayatana-appindicator3-dev
+  librsvg2-dev libxdo-dev pkg-config dbus-x11 gnome-keyring libsecret-1-dev)
+# Extra packages for the test suite: a virtual display, the WebKit WebDriver, screenshots.
+TEST_PACKAGES=(xvfb xauth webkit2gtk-driver)
+
+install_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "Installing system packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq -o DPkg::Lock::Timeout=600
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
+}
+
+ensure_toolchains() {
+  command -v cargo >/dev/null || fail "Rust is not installed. Install it from https://rustup.rs, then run this again."
+  if ! command -v node >/dev/null; then
+    install_packages nodejs npm
+  fi
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  [ "$major" -ge 20 ] || fail "ClinicDesk's UI needs Node.js 20 or newer (found $(node --version)). Install a current Node.js, then run this again."
+}
+
+ensure_ui_packages() {
+  say "Installing the UI's npm packages"
+  (cd "$ROOT/ui" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+build_ui() {
+  say "Building the UI"
+  (cd "$ROOT/ui" && npm run --silent build)
+}

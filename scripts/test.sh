@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The README's second command: install what is missing, then run every test — Rust (core, CLI,
+# shell), the generated-types and no-Tauri-in-core checks, UI type-check and component tests, and
+# the end-to-end test of the real window. Everything runs against the real OS keyring, inside a
+# private D-Bus session with a throwaway unlocked GNOME Keyring.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+if [ "${CLINICDESK_IN_KEYRING_SESSION:-}" != 1 ]; then
+  ensure_toolchains
+  install_packages "${APP_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+  ensure_ui_packages
+  say "Installing the end-to-end test's npm packages"
+  (cd "$ROOT/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error)
+  if ! command -v tauri-driver >/dev/null; then
+    say "Installing tauri-driver"
+    cargo install tauri-driver --locked --version '^2' --quiet
+  fi
+  exec "$ROOT/scripts/with-keyring.sh" "$0" "$@"
+fi
+
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say "Rust tests (core, CLI, shell)"
+cargo test --workspace --no-fail-fast
+
+say "Checking the generated TypeScript types match the Rust types"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  if ! git diff --exit-code --stat -- ui/src/lib/platform/bindings || [ -n "$(git status --porcelain -- ui/src/lib/platform/bindings)" ]; then
+    fail "ui/src/lib/platform/bindings is out of date: run the Rust tests and commit the regenerated files."
+  fi
+fi
+
+say "Checking the core does not depend on Tauri"
+if tree="$(cargo tree -q -p clinicdesk-core -e normal -i tauri 2>&1)"; then
+  fail "clinicdesk-core depends on tauri:
+$tree"
+fi
+grep -q 'did not match any packages' <<<"$tree" || fail "cargo tree failed unexpectedly: $tree"
+
+say "UI: type-check and component tests"
+(cd ui && npm run --silent check && npm test --silent)
+
+say "End to end: the real window under Xvfb"
+build_ui
+cargo build -p clinicdesk --features custom-protocol
+DISPLAY_NUMBER=$((90 + RANDOM % 100))
+Xvfb ":$DISPLAY_NUMBER" -screen 0 1400x900x24 -nolisten tcp >/dev/null 2>&1 &
+XVFB_PID=$!
+trap 'kill $XVFB_PID 2>/dev/null || true' EXIT
+export DISPLAY=":$DISPLAY_NUMBER"
+export CLINICDESK_APP_BINARY="$ROOT/target/debug/clinicdesk-app"
+# GTK's portal and accessibility chatter is noise here; test failures still print in full.
+(cd tests/e2e && npm test --silent 2> >(grep -vE 'dbus-daemon|portal|Gtk-WARNING|pw\.conf|No skeleton|PipeWire|RealtimeKit|max threads|^$' >&2))
+say "Screenshots of every main screen: tests/artifacts/"
