@@ -3,7 +3,7 @@
 // main screen are kept in tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startApp, screenshot, setValue, type, click, textOf } from '../driver.mjs';
@@ -19,9 +19,10 @@ function nextSunday() {
 
 let app;
 let browser;
+let dataDir;
 
 before(async () => {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'clinicdesk-e2e-'));
+  dataDir = await mkdtemp(path.join(tmpdir(), 'clinicdesk-e2e-'));
   app = await startApp({ dataDir });
   browser = app.browser;
 });
@@ -125,6 +126,16 @@ test('a double booking is refused with the reason, and the form keeps what was t
   await browser.waitUntil(async () => !(await browser.$('dialog[open]').isExisting()), { timeout: 10_000, timeoutMsg: 'the dialog should close' });
 });
 
+test("a weekday of the sample clinic shows every doctor's appointments", async () => {
+  const monday = new Date(nextSunday() + 'T12:00:00Z');
+  monday.setUTCDate(monday.getUTCDate() + 1);
+  await setValue(browser, 'input[aria-label="Go to date"]', monday.toISOString().slice(0, 10));
+  await browser.waitUntil(async () => (await browser.$$('.grid .appt')).length > 10, { timeout: 10_000, timeoutMsg: 'sample appointments should show' });
+  assert.equal((await browser.$$('.grid .head')).length, 5, 'a column per sample doctor');
+  assert.match(await textOf(browser, '#schedule-title'), /^Monday /);
+  await screenshot(browser, '10-schedule-weekday');
+});
+
 test('the other main screens open for an administrator', async () => {
   await click(browser, 'button.tab=Patients');
   await (await browser.$('table.list tbody tr')).waitForDisplayed({ timeout: 10_000 });
@@ -141,4 +152,16 @@ test('signing out returns to the sign-in screen', async () => {
   await click(browser, 'button=Sign out');
   await (await browser.$('#sign-in-email')).waitForDisplayed({ timeout: 10_000 });
   assert.equal(await textOf(browser, 'h1'), 'Riverside Clinic');
+});
+
+test('the log file records the session without passwords or patient details', async () => {
+  const logs = path.join(dataDir, 'logs');
+  const files = await readdir(logs);
+  assert.ok(files.length > 0, 'a log file is written in <data dir>/logs');
+  const text = (await Promise.all(files.map((f) => readFile(path.join(logs, f), 'utf8')))).join('\n');
+  assert.match(text, /ClinicDesk starting/);
+  assert.match(text, /signed in/);
+  for (const secret of [ADMIN.password, 'Grace Hopper', '+447400123456', '07400 123456', 'Smith']) {
+    assert.ok(!text.includes(secret), `the log must not contain ${secret}`);
+  }
 });

@@ -38,6 +38,14 @@ pub enum Command {
     Settings(SettingsCommand),
     /// Fill an empty clinic with sample doctors, patients and three months of appointments.
     DemoSeed,
+    /// The audit trail, newest first (administrators).
+    Audit {
+        /// Only entries about this record (a patient, appointment or user id).
+        #[arg(long, value_name = "ID")]
+        record: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 #[derive(Args)]

@@ -38,6 +38,25 @@ fn dispatch(clinic: &Clinic, caller: &Caller, json: bool, command: Command) -> R
         Command::Doctor(c) => doctor(clinic, caller, json, c),
         Command::Appointment(c) => appointment(clinic, caller, json, c),
         Command::Settings(c) => settings_cmd(clinic, caller, json, c),
+        Command::Audit { record, limit } => {
+            let entries = clinic.audit().recent(caller, record.as_deref(), limit)?;
+            show(json, &entries, |entries| {
+                table(
+                    &["WHEN (UTC)", "WHO", "ACTION", "RECORD", "DETAIL"],
+                    entries
+                        .iter()
+                        .map(|e| {
+                            let record = match (&e.record_type, &e.record_id) {
+                                (Some(t), Some(id)) => format!("{t} {id}"),
+                                _ => String::new(),
+                            };
+                            vec![e.at.format("%Y-%m-%d %H:%M:%S").to_string(), e.actor.clone(), e.action.clone(), record, e.detail.clone().unwrap_or_default()]
+                        })
+                        .collect(),
+                )
+            });
+            Ok(())
+        }
         Command::DemoSeed => {
             let doctor_password = std::env::var(NEW_PASSWORD_ENV).ok().filter(|p| !p.is_empty());
             let summary = clinicdesk_core::demo::seed(clinic, caller, doctor_password.as_deref())?;

@@ -173,3 +173,21 @@ fn the_data_folder_can_come_from_the_environment() {
     assert!(t.dir.path().join("clinicdesk.db").exists());
     assert!(t.dir.path().join("installation.json").exists());
 }
+
+#[test]
+fn the_audit_trail_shows_who_read_a_patient() {
+    let t = Terminal::initialised();
+    let (_, patient) = t.with_doctor_and_patient();
+    t.admin_json(&["patient", "search", "Olivia"]);
+    let entries = t.admin_json(&["audit", "--record", &patient]);
+    let actions: Vec<&str> = entries.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"patient.create") && actions.contains(&"patient.read"), "{actions:?}");
+    assert!(entries.as_array().unwrap().iter().all(|e| e["actor"] == ADMIN));
+    // Reception may not read the trail.
+    t.cmd(&["--as", ADMIN, "user", "add", "--email", "desk@clinic.example", "--role", "reception", "--name", "Rita"])
+        .env("CLINICDESK_NEW_PASSWORD", "desk password 1")
+        .assert()
+        .success();
+    let out = t.cmd(&["--as", "desk@clinic.example", "audit"]).env("CLINICDESK_PASSWORD", "desk password 1").output().unwrap();
+    assert_eq!(out.status.code(), Some(6));
+}
