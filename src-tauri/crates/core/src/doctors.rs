@@ -35,11 +35,7 @@ pub(crate) fn find(conn: &Connection, id: Uuid) -> Result<Doctor> {
 }
 
 fn check_specialization(text: &str) -> Result<String> {
-    let s = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.is_empty() || s.chars().count() > 80 || s.chars().any(char::is_control) {
-        return Err(CoreError::invalid("specialization", "Enter the specialization, for example General practice (up to 80 characters)."));
-    }
-    Ok(s)
+    crate::text::one_line(text, "specialization", 80, "Enter the specialization, for example General practice (up to 80 characters).")
 }
 
 pub struct Doctors<'a> {

@@ -16,6 +16,7 @@ pub mod error;
 pub mod patients;
 pub mod secrets;
 pub mod settings;
+mod text;
 pub mod users;
 
 pub use clinic::{resolve_data_dir, Clinic, DATA_DIR_ENV};

@@ -55,11 +55,7 @@ pub fn normalise_email(text: &str) -> Result<String> {
 }
 
 pub fn check_name(text: &str) -> Result<String> {
-    let name = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
-        return Err(CoreError::invalid("full_name", "Enter the person's name (up to 120 characters)."));
-    }
-    Ok(name)
+    crate::text::one_line(text, "full_name", 120, "Enter the person's name (up to 120 characters).")
 }
 
 pub struct Users<'a> {

@@ -221,13 +221,10 @@ impl Appointments<'_> {
 
     pub fn cancel(&self, caller: &Caller, id: Uuid, reason: &str, expected_version: Option<i64>) -> Result<Appointment> {
         caller.require(Permission::WriteSchedule)?;
-        let reason = reason.split_whitespace().collect::<Vec<_>>().join(" ");
-        if reason.is_empty() {
+        if reason.trim().is_empty() {
             return Err(CoreError::invalid("reason", "Say why the appointment is cancelled, for example \"Patient called to cancel\"."));
         }
-        if reason.chars().count() > MAX_REASON || reason.chars().any(char::is_control) {
-            return Err(CoreError::invalid("reason", format!("Keep the reason under {MAX_REASON} characters.")));
-        }
+        let reason = crate::text::one_line(reason, "reason", MAX_REASON, &format!("Keep the reason under {MAX_REASON} characters, on one line."))?;
         let tz = self.tz()?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;

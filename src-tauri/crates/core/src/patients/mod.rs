@@ -41,11 +41,11 @@ pub struct PatientInput {
 }
 
 pub(crate) fn check_patient_name(text: &str) -> Result<String> {
-    let name = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if name.is_empty() {
+    if text.trim().is_empty() {
         return Err(CoreError::invalid("full_name", "Enter the patient's full name."));
     }
-    if name.chars().count() > 120 || name.chars().any(|c| c.is_control() || "<>{}".contains(c)) {
+    let name = crate::text::one_line(text, "full_name", 120, "A name may have up to 120 characters and no symbols such as < > { }.")?;
+    if name.chars().any(|c| "<>{}".contains(c)) {
         return Err(CoreError::invalid("full_name", "A name may have up to 120 characters and no symbols such as < > { }."));
     }
     Ok(name)
