@@ -16,7 +16,9 @@ pub mod error;
 pub mod patients;
 pub mod secrets;
 pub mod settings;
+pub mod sms;
 mod text;
+pub mod twilio;
 pub mod users;
 
 pub use clinic::{resolve_data_dir, Clinic, DATA_DIR_ENV};
