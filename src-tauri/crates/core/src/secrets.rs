@@ -23,6 +23,10 @@ pub enum SecretName {
     DatabaseKey,
     /// 32 random bytes (hex) that sign staff sessions.
     SessionSigningKey,
+    /// The Twilio account's Auth Token (account checks, Messages).
+    TwilioAuthToken,
+    /// The Twilio API Key's secret (tokens, Video, Conversations).
+    TwilioApiKeySecret,
 }
 
 impl SecretName {
@@ -30,6 +34,8 @@ impl SecretName {
         match self {
             SecretName::DatabaseKey => "database-key",
             SecretName::SessionSigningKey => "session-signing-key",
+            SecretName::TwilioAuthToken => "twilio-auth-token",
+            SecretName::TwilioApiKeySecret => "twilio-api-key-secret",
         }
     }
 }

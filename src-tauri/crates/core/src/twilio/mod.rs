@@ -1,4 +1,11 @@
-//! Everything ClinicDesk says to Twilio: access tokens, and (below) the REST client, messages, rooms
-//! and conversations.
+//! Everything ClinicDesk says to Twilio: the account configuration, access tokens, the one HTTP
+//! client, and the Messages, Rooms and Conversations resources.
 
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod messages;
 pub mod token;
+
+pub use error::TwilioError;
+pub use http::{Endpoints, TwilioHttp};

@@ -1,0 +1,190 @@
+//! The clinic's Twilio account: identifiers in the settings table, the two secrets in the keyring.
+//! Nothing here ever hands a secret to the UI; `TwilioStatus` says only what is configured.
+
+use crate::audit::{self, Actor};
+use crate::auth::{Caller, Permission};
+use crate::db::ts;
+use crate::error::{CoreError, Result};
+use crate::secrets::SecretName;
+use crate::Clinic;
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+pub const MEDIA_REGIONS: [&str; 10] = ["gll", "au1", "br1", "de1", "ie1", "in1", "jp1", "sg1", "us1", "us2"];
+
+const KEY_ACCOUNT: &str = "twilio.account_sid";
+const KEY_API_KEY: &str = "twilio.api_key_sid";
+const KEY_FROM: &str = "twilio.from";
+const KEY_MESSAGING_SERVICE: &str = "twilio.messaging_service_sid";
+const KEY_CONVERSATIONS: &str = "twilio.conversations_service_sid";
+const KEY_REGION: &str = "twilio.media_region";
+
+/// What an administrator types to connect the clinic's Twilio account.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct TwilioSettingsInput {
+    pub account_sid: String,
+    pub api_key_sid: String,
+    /// A phone number the account owns (E.164) — or use a Messaging Service instead.
+    pub from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    pub conversations_service_sid: Option<String>,
+    pub media_region: Option<String>,
+    /// Secrets: written to the keyring only. Absent keeps the stored one.
+    pub auth_token: Option<String>,
+    pub api_key_secret: Option<String>,
+}
+
+/// The non-secret half, safe to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct TwilioSettings {
+    pub account_sid: String,
+    pub api_key_sid: String,
+    pub from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    pub conversations_service_sid: Option<String>,
+    pub media_region: Option<String>,
+}
+
+/// Everything needed to call Twilio. Debug never prints the secrets.
+#[derive(Clone)]
+pub struct TwilioAccount {
+    pub settings: TwilioSettings,
+    pub auth_token: Option<String>,
+    pub api_key_secret: String,
+}
+
+impl std::fmt::Debug for TwilioAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioAccount").field("settings", &self.settings).field("secrets", &"<redacted>").finish()
+    }
+}
+
+impl TwilioAccount {
+    /// Messages are sent with the Auth Token when there is one, otherwise the API key.
+    pub fn messages_auth(&self) -> super::http::Auth<'_> {
+        match &self.auth_token {
+            Some(token) => super::http::Auth { user: &self.settings.account_sid, password: token },
+            None => self.key_auth(),
+        }
+    }
+    pub fn key_auth(&self) -> super::http::Auth<'_> {
+        super::http::Auth { user: &self.settings.api_key_sid, password: &self.api_key_secret }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct TwilioStatus {
+    pub configured: bool,
+    pub settings: Option<TwilioSettings>,
+    pub has_auth_token: bool,
+}
+
+pub(crate) fn check_sid(value: &str, prefix: &str, field: &'static str, what: &str) -> Result<String> {
+    let v = value.trim();
+    let ok = v.len() == 34 && v.starts_with(prefix) && v[2..].chars().all(|c| c.is_ascii_hexdigit());
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err(CoreError::invalid(field, format!("{what} starts with {prefix} followed by 32 letters and digits (0-9, a-f). Copy it from the Twilio Console.")))
+    }
+}
+
+fn optional(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+pub struct TwilioSetup<'a> {
+    pub(crate) clinic: &'a Clinic,
+}
+
+impl TwilioSetup<'_> {
+    pub fn configure(&self, caller: &Caller, input: TwilioSettingsInput) -> Result<TwilioStatus> {
+        caller.require(Permission::ManageSettings)?;
+        let account_sid = check_sid(&input.account_sid, "AC", "account_sid", "An Account SID")?;
+        let api_key_sid = check_sid(&input.api_key_sid, "SK", "api_key_sid", "An API Key SID")?;
+        let from = optional(input.from.as_deref())
+            .map(|f| {
+                if f.starts_with('+') {
+                    crate::patients::phone::normalise(f, "US").map_err(|_| CoreError::invalid("from", "The sender must be a phone number in +country format, e.g. +447400123456."))
+                } else {
+                    Err(CoreError::invalid("from", "The sender must be a phone number in +country format, e.g. +447400123456."))
+                }
+            })
+            .transpose()?;
+        let messaging_service_sid = optional(input.messaging_service_sid.as_deref()).map(|v| check_sid(v, "MG", "messaging_service_sid", "A Messaging Service SID")).transpose()?;
+        if from.is_none() && messaging_service_sid.is_none() {
+            return Err(CoreError::invalid("from", "Give the phone number texts come from, or a Messaging Service SID."));
+        }
+        let conversations_service_sid = optional(input.conversations_service_sid.as_deref()).map(|v| check_sid(v, "IS", "conversations_service_sid", "A Conversations Service SID")).transpose()?;
+        let media_region = optional(input.media_region.as_deref()).map(str::to_ascii_lowercase);
+        if let Some(region) = &media_region {
+            if !MEDIA_REGIONS.contains(&region.as_str()) {
+                return Err(CoreError::invalid("media_region", format!("Choose a media region from: {}.", MEDIA_REGIONS.join(", "))));
+            }
+        }
+        let secrets = self.clinic.secrets();
+        let api_key_secret = optional(input.api_key_secret.as_deref());
+        if api_key_secret.is_none() && secrets.get(SecretName::TwilioApiKeySecret)?.is_none() {
+            return Err(CoreError::invalid("api_key_secret", "Give the API Key's secret (shown once by Twilio when the key was created)."));
+        }
+        if let Some(secret) = api_key_secret {
+            secrets.set(SecretName::TwilioApiKeySecret, secret)?;
+        }
+        if let Some(token) = optional(input.auth_token.as_deref()) {
+            secrets.set(SecretName::TwilioAuthToken, token)?;
+        }
+        let now = self.clinic.now();
+        let conn = self.clinic.db().conn()?;
+        for (key, value) in [
+            (KEY_ACCOUNT, Some(account_sid)),
+            (KEY_API_KEY, Some(api_key_sid)),
+            (KEY_FROM, from),
+            (KEY_MESSAGING_SERVICE, messaging_service_sid),
+            (KEY_CONVERSATIONS, conversations_service_sid),
+            (KEY_REGION, media_region),
+        ] {
+            match value {
+                Some(v) => conn.execute(
+                    "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    params![key, v, ts(now)],
+                )?,
+                None => conn.execute("DELETE FROM settings WHERE key = ?1", [key])?,
+            };
+        }
+        audit::record(&conn, now, Actor::Staff(caller), "twilio.configure", None, None)?;
+        drop(conn);
+        self.status(caller)
+    }
+
+    /// The configured account with its secrets, or `None` when Twilio is not set up here.
+    pub fn account(&self) -> Result<Option<TwilioAccount>> {
+        let conn = self.clinic.db().conn()?;
+        let get = |key: &str| -> Result<Option<String>> { Ok(conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?) };
+        let (Some(account_sid), Some(api_key_sid)) = (get(KEY_ACCOUNT)?, get(KEY_API_KEY)?) else { return Ok(None) };
+        let settings = TwilioSettings {
+            account_sid,
+            api_key_sid,
+            from: get(KEY_FROM)?,
+            messaging_service_sid: get(KEY_MESSAGING_SERVICE)?,
+            conversations_service_sid: get(KEY_CONVERSATIONS)?,
+            media_region: get(KEY_REGION)?,
+        };
+        drop(conn);
+        let secrets = self.clinic.secrets();
+        let Some(api_key_secret) = secrets.get(SecretName::TwilioApiKeySecret)? else { return Ok(None) };
+        Ok(Some(TwilioAccount { settings, auth_token: secrets.get(SecretName::TwilioAuthToken)?, api_key_secret }))
+    }
+
+    pub fn status(&self, _caller: &Caller) -> Result<TwilioStatus> {
+        let account = self.account()?;
+        Ok(TwilioStatus {
+            configured: account.is_some(),
+            has_auth_token: account.as_ref().is_some_and(|a| a.auth_token.is_some()),
+            settings: account.map(|a| a.settings),
+        })
+    }
+}

@@ -1,0 +1,179 @@
+//! The one HTTP client for Twilio: form-encoded requests, basic auth, connect and request timeouts,
+//! and retries only where Twilio certainly did not act (429, 5xx, no connection), with exponential
+//! backoff, jitter and `Retry-After`, a bounded number of times.
+
+use super::error::TwilioError;
+use rand::Rng;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+pub const API_URL_ENV: &str = "CLINICDESK_TWILIO_API_URL";
+pub const VIDEO_URL_ENV: &str = "CLINICDESK_TWILIO_VIDEO_URL";
+pub const CONVERSATIONS_URL_ENV: &str = "CLINICDESK_TWILIO_CONVERSATIONS_URL";
+
+/// Where Twilio's three REST APIs live. Overridable so tests reach a fake or a Prism mock; the
+/// defaults are Twilio's own hosts and no test host appears in production code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    pub api: String,
+    pub video: String,
+    pub conversations: String,
+}
+
+impl Endpoints {
+    pub fn twilio() -> Self {
+        Endpoints { api: "https://api.twilio.com".into(), video: "https://video.twilio.com".into(), conversations: "https://conversations.twilio.com".into() }
+    }
+
+    /// Twilio's hosts, with any `CLINICDESK_TWILIO_*_URL` override applied.
+    pub fn from_env() -> Self {
+        let pick = |var: &str, default: String| std::env::var(var).ok().filter(|v| !v.trim().is_empty()).map(|v| v.trim().trim_end_matches('/').to_owned()).unwrap_or(default);
+        let defaults = Self::twilio();
+        Endpoints { api: pick(API_URL_ENV, defaults.api), video: pick(VIDEO_URL_ENV, defaults.video), conversations: pick(CONVERSATIONS_URL_ENV, defaults.conversations) }
+    }
+
+    /// All three at one base URL (the fake Twilio serves every API on one port).
+    pub fn all_at(base: &str) -> Self {
+        let base = base.trim_end_matches('/').to_owned();
+        Endpoints { api: base.clone(), video: base.clone(), conversations: base }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all, including the first.
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { max_attempts: 4, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(30) }
+    }
+}
+
+impl RetryPolicy {
+    /// Delay before attempt `attempt + 1`: exponential with "equal jitter", never shorter than what
+    /// Twilio asked for in Retry-After, never longer than `max_delay`.
+    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let exponential = self.base_delay.saturating_mul(2u32.saturating_pow(attempt)).min(self.max_delay);
+        let half = exponential / 2;
+        let jittered = half + half.mul_f64(rand::thread_rng().gen_range(0.0..=1.0));
+        jittered.max(retry_after.unwrap_or_default()).min(self.max_delay.max(retry_after.unwrap_or_default()))
+    }
+}
+
+pub struct Auth<'a> {
+    pub user: &'a str,
+    pub password: &'a str,
+}
+
+#[derive(Clone)]
+pub struct TwilioHttp {
+    client: reqwest::Client,
+    pub endpoints: Endpoints,
+    pub retry: RetryPolicy,
+}
+
+impl TwilioHttp {
+    pub fn new(endpoints: Endpoints) -> Self {
+        Self::with_timeouts(endpoints, Duration::from_secs(5), Duration::from_secs(20))
+    }
+
+    pub fn with_timeouts(endpoints: Endpoints, connect: Duration, request: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(connect)
+            .timeout(request)
+            .user_agent(concat!("ClinicDesk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("HTTP client configuration is valid");
+        TwilioHttp { client, endpoints, retry: RetryPolicy::default() }
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, url: &str, auth: &Auth<'_>, query: &[(&str, String)]) -> Result<T, TwilioError> {
+        self.call(Method::GET, url, auth, query, &[]).await
+    }
+
+    pub async fn post<T: DeserializeOwned>(&self, url: &str, auth: &Auth<'_>, form: &[(&str, String)]) -> Result<T, TwilioError> {
+        self.call(Method::POST, url, auth, &[], form).await
+    }
+
+    async fn call<T: DeserializeOwned>(&self, method: Method, url: &str, auth: &Auth<'_>, query: &[(&str, String)], form: &[(&str, String)]) -> Result<T, TwilioError> {
+        let idempotent = method == Method::GET;
+        let mut attempt = 0;
+        loop {
+            let result = self.once(method.clone(), url, auth, query, form).await;
+            let err = match result {
+                Ok(value) => return Ok(value),
+                Err(err) => err,
+            };
+            // A GET may always be repeated; anything else only when Twilio certainly did not act.
+            let may_retry = err.is_retryable() || (idempotent && matches!(err, TwilioError::NoAnswer { .. }));
+            attempt += 1;
+            if !may_retry || attempt >= self.retry.max_attempts {
+                return Err(err);
+            }
+            let retry_after = match &err {
+                TwilioError::Api { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            let delay = self.retry.delay(attempt - 1, retry_after);
+            tracing::warn!(attempt, delay_ms = delay.as_millis() as u64, code = ?err.code(), "Twilio request will be retried");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn once<T: DeserializeOwned>(&self, method: Method, url: &str, auth: &Auth<'_>, query: &[(&str, String)], form: &[(&str, String)]) -> Result<T, TwilioError> {
+        let mut request = self.client.request(method, url).basic_auth(auth.user, Some(auth.password));
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if !form.is_empty() {
+            request = request.form(form);
+        }
+        let response = request.send().await.map_err(no_answer)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response.bytes().await.map_err(|err| TwilioError::NoAnswer { maybe_processed: true, detail: format!("answer cut off: {err}") })?;
+        if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            return serde_json::from_slice(&body).map_err(|err| TwilioError::Unreadable(err.to_string()));
+        }
+        Err(TwilioError::from_answer(status.as_u16(), &body, retry_after))
+    }
+}
+
+/// Classifies a transport failure: a request that never left (connect failure) was certainly not
+/// processed; one that timed out or lost its connection afterwards might have been.
+fn no_answer(err: reqwest::Error) -> TwilioError {
+    let never_sent = err.is_connect() || err.is_builder();
+    TwilioError::NoAnswer { maybe_processed: !never_sent, detail: err.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_jittered_bounded_and_honours_retry_after() {
+        let policy = RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(2) };
+        for attempt in 0..6 {
+            let full = Duration::from_millis(100 * 2u64.pow(attempt)).min(Duration::from_secs(2));
+            let d = policy.delay(attempt, None);
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} not within [{:?}, {full:?}]", full / 2);
+        }
+        assert_eq!(policy.delay(0, Some(Duration::from_secs(5))), Duration::from_secs(5), "Retry-After wins over the ceiling");
+    }
+
+    #[test]
+    fn endpoints_default_to_twilio_and_trim_overrides() {
+        assert_eq!(Endpoints::twilio().api, "https://api.twilio.com");
+        assert_eq!(Endpoints::all_at("http://127.0.0.1:9/").video, "http://127.0.0.1:9");
+    }
+}
