@@ -1,0 +1,159 @@
+//! A fake Twilio that behaves like Twilio where ClinicDesk can tell: it keeps state (messages,
+//! accounts, numbers, rooms, participants, conversations), checks basic auth, answers with
+//! Twilio-shaped errors, advances message status as it is polled, and can be told to misbehave:
+//! error codes, 429 with Retry-After, 5xx, slow answers, and connections dropped after the request
+//! was processed. It listens on a loopback port; tests start one per test.
+
+mod conversations;
+mod faults;
+mod messages;
+mod state;
+mod video;
+
+pub use faults::{Fault, Route};
+pub use state::{FakeMessage, Outcome};
+
+use axum::extract::{Request, State as AxState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use state::{Shared, State};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+pub const ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
+pub const AUTH_TOKEN: &str = "fake-auth-token-0123456789abcdef";
+pub const API_KEY_SID: &str = "SK11111111111111111111111111111111";
+pub const API_KEY_SECRET: &str = "test-api-key-secret-0123456789abcdef";
+pub const FROM_NUMBER: &str = "+15005550006";
+pub const CHAT_SERVICE_SID: &str = "IS22222222222222222222222222222222";
+
+pub struct FakeTwilio {
+    pub addr: SocketAddr,
+    state: Shared,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl FakeTwilio {
+    /// Starts on 127.0.0.1 with a free port, with one active full account owning `FROM_NUMBER`.
+    pub async fn start() -> FakeTwilio {
+        let state: Shared = Arc::new(Mutex::new(State::new()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let app = router(state.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).with_graceful_shutdown(async { let _ = rx.await; }).await;
+        });
+        FakeTwilio { addr, state, shutdown: Some(tx) }
+    }
+
+    /// The base URL for all three APIs (set CLINICDESK_TWILIO_*_URL to it).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queue a misbehaviour for the next `fault.times()` requests on `route`.
+    pub fn inject(&self, route: Route, fault: Fault) {
+        self.state.lock().unwrap().faults.push(route, fault);
+    }
+
+    /// What happens to texts sent to `number` (delivered by default).
+    pub fn set_outcome(&self, number: &str, outcome: Outcome) {
+        self.state.lock().unwrap().outcomes.insert(number.to_owned(), outcome);
+    }
+
+    pub fn messages(&self) -> Vec<FakeMessage> {
+        self.state.lock().unwrap().messages.clone()
+    }
+
+    pub fn messages_to(&self, number: &str) -> Vec<FakeMessage> {
+        self.messages().into_iter().filter(|m| m.to == number).collect()
+    }
+
+    /// Requests seen, as "METHOD /path".
+    pub fn requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    pub fn set_account(&self, status: &str, kind: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.account_status = status.to_owned();
+        s.account_type = kind.to_owned();
+    }
+
+    /// Adds a participant who joined and left a room (seconds in the room).
+    pub fn add_participant(&self, room_sid: &str, identity: &str, seconds: u32) {
+        self.state.lock().unwrap().add_participant(room_sid, identity, seconds);
+    }
+
+    /// Adds a chat message to a conversation, as if a participant had typed it.
+    pub fn add_chat_message(&self, conversation_sid: &str, author: &str, body: &str) {
+        self.state.lock().unwrap().add_chat_message(conversation_sid, author, body);
+    }
+}
+
+impl Drop for FakeTwilio {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/2010-04-01/Accounts/{account}", get(messages::account))
+        .route("/2010-04-01/Accounts/{account}/Messages.json", post(messages::create).get(messages::list))
+        .route("/2010-04-01/Accounts/{account}/Messages/{sid}", get(messages::fetch))
+        .route("/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json", get(messages::incoming_numbers))
+        .route("/v1/Rooms", post(video::create).get(video::list))
+        .route("/v1/Rooms/{room}", get(video::fetch).post(video::update))
+        .route("/v1/Rooms/{room}/Participants", get(video::participants))
+        .route("/v1/Configuration", get(conversations::configuration))
+        .route("/v1/Conversations", post(conversations::create))
+        .route("/v1/Conversations/{conversation}/Participants", post(conversations::add_participant))
+        .route("/v1/Conversations/{conversation}/Messages", get(conversations::messages))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found") })
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate_and_log))
+        .with_state(state)
+}
+
+/// Who is calling: Twilio accepts the account's Auth Token, or an API key with its secret.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    AuthToken,
+    ApiKey,
+}
+
+async fn authenticate_and_log(AxState(state): AxState<Shared>, headers: HeaderMap, mut request: Request, next: Next) -> Response {
+    let line = format!("{} {}", request.method(), request.uri().path());
+    state.lock().unwrap().requests.push(line);
+    let credentials = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    let caller = match credentials.as_deref().and_then(|c| c.split_once(':')) {
+        Some((ACCOUNT_SID, AUTH_TOKEN)) => Caller::AuthToken,
+        Some((API_KEY_SID, API_KEY_SECRET)) => Caller::ApiKey,
+        _ => return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate"),
+    };
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// A classic Twilio error body.
+pub(crate) fn error(status: StatusCode, code: u32, message: &str) -> Response {
+    let body = serde_json::json!({
+        "code": code,
+        "message": message,
+        "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+        "status": status.as_u16(),
+    });
+    (status, Json(body)).into_response()
+}

@@ -1,0 +1,150 @@
+//! The fake's memory: one account, its numbers, messages, rooms and conversations.
+
+use crate::faults::Faults;
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub(crate) type Shared = Arc<Mutex<State>>;
+
+/// What becomes of a text sent to a number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// queued -> sending -> sent -> delivered, one step per poll.
+    Delivered,
+    /// ... -> undelivered with this carrier code (e.g. 30003).
+    Undelivered(u32),
+    /// ... -> failed with this code.
+    Failed(u32),
+    /// Refused when sent, with this HTTP status and code (e.g. 400 / 21610 for STOP).
+    Refused { status: u16, code: u32, message: String },
+    /// Stays "sending" however often it is polled.
+    Stuck,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeMessage {
+    pub sid: String,
+    pub to: String,
+    pub from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    pub body: String,
+    pub status: String,
+    pub error_code: Option<u32>,
+    pub date_created: DateTime<Utc>,
+    pub date_sent: Option<DateTime<Utc>>,
+    pub num_segments: u32,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Room {
+    pub sid: String,
+    pub unique_name: String,
+    pub status: String,
+    pub kind: String,
+    pub max_participants: u32,
+    pub media_region: String,
+    pub created: DateTime<Utc>,
+    pub ended: Option<DateTime<Utc>>,
+    pub participants: Vec<Participant>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Participant {
+    pub sid: String,
+    pub identity: String,
+    pub start: DateTime<Utc>,
+    pub seconds: u32,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Conversation {
+    pub sid: String,
+    pub unique_name: Option<String>,
+    pub friendly_name: Option<String>,
+    pub attributes: String,
+    pub created: DateTime<Utc>,
+    pub participants: Vec<(String, String)>,
+    pub messages: Vec<ChatMessage>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ChatMessage {
+    pub sid: String,
+    pub index: u32,
+    pub author: String,
+    pub body: String,
+    pub created: DateTime<Utc>,
+}
+
+pub(crate) struct State {
+    pub account_status: String,
+    pub account_type: String,
+    pub numbers: Vec<String>,
+    pub messages: Vec<FakeMessage>,
+    pub outcomes: HashMap<String, Outcome>,
+    pub rooms: Vec<Room>,
+    pub conversations: Vec<Conversation>,
+    pub faults: Faults,
+    pub requests: Vec<String>,
+}
+
+pub(crate) fn sid(prefix: &str) -> String {
+    let mut rng = rand::thread_rng();
+    format!("{prefix}{}", (0..32).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect::<String>())
+}
+
+impl State {
+    pub fn new() -> State {
+        State {
+            account_status: "active".into(),
+            account_type: "Full".into(),
+            numbers: vec![crate::FROM_NUMBER.into()],
+            messages: Vec::new(),
+            outcomes: HashMap::new(),
+            rooms: Vec::new(),
+            conversations: Vec::new(),
+            faults: Faults::default(),
+            requests: Vec::new(),
+        }
+    }
+
+    pub fn add_participant(&mut self, room: &str, identity: &str, seconds: u32) {
+        if let Some(r) = self.rooms.iter_mut().find(|r| r.sid == room || r.unique_name == room) {
+            let start = r.created;
+            r.participants.push(Participant { sid: sid("PA"), identity: identity.into(), start, seconds });
+        }
+    }
+
+    pub fn add_chat_message(&mut self, conversation: &str, author: &str, body: &str) {
+        if let Some(c) = self.conversations.iter_mut().find(|c| c.sid == conversation || c.unique_name.as_deref() == Some(conversation)) {
+            let index = c.messages.len() as u32;
+            c.messages.push(ChatMessage { sid: sid("IM"), index, author: author.into(), body: body.into(), created: Utc::now() });
+        }
+    }
+
+    /// Moves a message one step along its road to a final state (called on each fetch).
+    pub fn advance(&mut self, index: usize) {
+        let outcome = self.outcomes.get(&self.messages[index].to).cloned().unwrap_or(Outcome::Delivered);
+        let m = &mut self.messages[index];
+        let next = match (m.status.as_str(), &outcome) {
+            ("queued" | "accepted", _) => "sending",
+            ("sending", Outcome::Stuck) => "sending",
+            ("sending", _) => "sent",
+            ("sent", Outcome::Delivered) => "delivered",
+            ("sent", Outcome::Undelivered(_)) => "undelivered",
+            ("sent", Outcome::Failed(_)) => "failed",
+            (other, _) => other,
+        }
+        .to_owned();
+        if next == "sent" && m.date_sent.is_none() {
+            m.date_sent = Some(Utc::now());
+        }
+        m.error_code = match (&next[..], &outcome) {
+            ("undelivered", Outcome::Undelivered(code)) | ("failed", Outcome::Failed(code)) => Some(*code),
+            _ => m.error_code,
+        };
+        m.status = next;
+    }
+}

@@ -1,0 +1,171 @@
+//! Video Rooms and their Participants (v1), with Twilio's paging (`meta.next_page_url`).
+
+use crate::faults::{after, before, Route};
+use crate::state::{sid, Room, Shared};
+use crate::{error, Caller};
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form, Json};
+use chrono::Utc;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+const TYPES: [&str; 4] = ["group", "group-small", "peer-to-peer", "go"];
+
+fn render(r: &Room) -> Value {
+    json!({
+        "sid": r.sid, "unique_name": r.unique_name, "status": r.status, "type": r.kind, "max_participants": r.max_participants,
+        "media_region": r.media_region, "date_created": r.created.to_rfc3339(), "date_updated": Utc::now().to_rfc3339(),
+        "end_time": r.ended.map(|e| e.to_rfc3339()), "duration": r.ended.map(|e| (e - r.created).num_seconds()),
+        "url": format!("https://video.twilio.com/v1/Rooms/{}", r.sid),
+        "links": { "participants": format!("https://video.twilio.com/v1/Rooms/{}/Participants", r.sid) },
+    })
+}
+
+/// One page of `items` plus Twilio's `meta`, with `next_page_url` pointing back at this fake.
+pub(crate) fn page(headers: &HeaderMap, uri: &str, key: &str, items: Vec<Value>, query: &HashMap<String, String>) -> Value {
+    let size = query.get("PageSize").and_then(|p| p.parse::<usize>().ok()).unwrap_or(50).clamp(1, 1000);
+    let number = query.get("Page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(0);
+    let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let path = uri.split('?').next().unwrap_or(uri);
+    let others: String = query.iter().filter(|(k, _)| *k != "Page" && *k != "PageSize").map(|(k, v)| format!("&{k}={v}")).collect();
+    let url = |p: usize| format!("http://{host}{path}?PageSize={size}&Page={p}{others}");
+    let total = items.len();
+    let slice: Vec<Value> = items.into_iter().skip(number * size).take(size).collect();
+    let has_next = (number + 1) * size < total;
+    json!({
+        key: slice,
+        "meta": { "page": number, "page_size": size, "first_page_url": url(0), "previous_page_url": if number > 0 { Some(url(number - 1)) } else { None },
+                  "url": url(number), "next_page_url": if has_next { Some(url(number + 1)) } else { None }, "key": key },
+    })
+}
+
+fn needs_key(caller: Caller) -> Option<Response> {
+    (caller != Caller::ApiKey).then(|| error(StatusCode::UNAUTHORIZED, 20003, "Authenticate"))
+}
+
+pub(crate) async fn create(State(state): State<Shared>, Extension(caller): Extension<Caller>, Form(form): Form<HashMap<String, String>>) -> Response {
+    if let Some(r) = needs_key(caller) {
+        return r;
+    }
+    let fault = match before(&state, Route::CreateRoom).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let kind = form.get("Type").cloned().unwrap_or_else(|| "group".into());
+    if !TYPES.contains(&kind.as_str()) {
+        return error(StatusCode::BAD_REQUEST, 53105, "Invalid room type");
+    }
+    let max = form.get("MaxParticipants").and_then(|m| m.parse().ok()).unwrap_or(50);
+    if !(1..=50).contains(&max) {
+        return error(StatusCode::BAD_REQUEST, 53107, "MaxParticipants is out of range");
+    }
+    let answer = create_now(&state, &form, kind, max);
+    after(fault, answer).await
+}
+
+fn create_now(state: &Shared, form: &HashMap<String, String>, kind: String, max: u32) -> Response {
+    let mut s = state.lock().unwrap();
+    let name = form.get("UniqueName").cloned().unwrap_or_else(|| sid("RM"));
+    if s.rooms.iter().any(|r| r.unique_name == name && r.status == "in-progress") {
+        return error(StatusCode::BAD_REQUEST, 53113, "Room exists");
+    }
+    let room = Room {
+        sid: sid("RM"),
+        unique_name: name,
+        status: "in-progress".into(),
+        kind,
+        max_participants: max,
+        media_region: form.get("MediaRegion").cloned().unwrap_or_else(|| "gll".into()),
+        created: Utc::now(),
+        ended: None,
+        participants: Vec::new(),
+    };
+    let answer = (StatusCode::CREATED, Json(render(&room))).into_response();
+    s.rooms.push(room);
+    answer
+}
+
+fn find<'a>(rooms: &'a mut [Room], key: &str) -> Option<&'a mut Room> {
+    // A UniqueName names the in-progress room; a SID names exactly one.
+    rooms.iter_mut().rev().find(|r| r.sid == key || (r.unique_name == key && r.status == "in-progress"))
+}
+
+pub(crate) async fn fetch(State(state): State<Shared>, Extension(caller): Extension<Caller>, Path(room): Path<String>) -> Response {
+    if let Some(r) = needs_key(caller) {
+        return r;
+    }
+    let mut s = state.lock().unwrap();
+    match find(&mut s.rooms, &room) {
+        Some(r) => Json(render(r)).into_response(),
+        None => error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource /Rooms/{room} was not found")),
+    }
+}
+
+pub(crate) async fn update(State(state): State<Shared>, Extension(caller): Extension<Caller>, Path(room): Path<String>, Form(form): Form<HashMap<String, String>>) -> Response {
+    if let Some(r) = needs_key(caller) {
+        return r;
+    }
+    if let Err(r) = before(&state, Route::UpdateRoom).await {
+        return r;
+    }
+    if form.get("Status").map(String::as_str) != Some("completed") {
+        return error(StatusCode::BAD_REQUEST, 53120, "Invalid Room status");
+    }
+    let mut s = state.lock().unwrap();
+    match find(&mut s.rooms, &room) {
+        Some(r) => {
+            if r.status == "in-progress" {
+                r.status = "completed".into();
+                r.ended = Some(Utc::now());
+            }
+            (StatusCode::ACCEPTED, Json(render(r))).into_response()
+        }
+        None => error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource /Rooms/{room} was not found")),
+    }
+}
+
+pub(crate) async fn list(State(state): State<Shared>, Extension(caller): Extension<Caller>, headers: HeaderMap, OriginalUri(uri): OriginalUri, Query(query): Query<HashMap<String, String>>) -> Response {
+    if let Some(r) = needs_key(caller) {
+        return r;
+    }
+    if let Err(r) = before(&state, Route::ListRooms).await {
+        return r;
+    }
+    let s = state.lock().unwrap();
+    let rooms: Vec<Value> = s
+        .rooms
+        .iter()
+        .filter(|r| query.get("Status").is_none_or(|st| &r.status == st))
+        .filter(|r| query.get("UniqueName").is_none_or(|n| &r.unique_name == n))
+        .map(render)
+        .collect();
+    Json(page(&headers, &uri.to_string(), "rooms", rooms, &query)).into_response()
+}
+
+pub(crate) async fn participants(State(state): State<Shared>, Extension(caller): Extension<Caller>, headers: HeaderMap, OriginalUri(uri): OriginalUri, Path(room): Path<String>, Query(query): Query<HashMap<String, String>>) -> Response {
+    if let Some(r) = needs_key(caller) {
+        return r;
+    }
+    if let Err(r) = before(&state, Route::ListParticipants).await {
+        return r;
+    }
+    let mut s = state.lock().unwrap();
+    let Some(r) = s.rooms.iter_mut().find(|r| r.sid == room) else {
+        return error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource /Rooms/{room}/Participants was not found"));
+    };
+    let room_sid = r.sid.clone();
+    let wanted = query.get("Status").cloned();
+    let items: Vec<Value> = r
+        .participants
+        .iter()
+        .filter(|_| wanted.as_deref().is_none_or(|w| w == "disconnected"))
+        .map(|p| {
+            let end = p.start + chrono::Duration::seconds(p.seconds as i64);
+            json!({ "sid": p.sid, "room_sid": room_sid, "identity": p.identity, "status": "disconnected",
+                    "start_time": p.start.to_rfc3339(), "end_time": end.to_rfc3339(), "duration": p.seconds })
+        })
+        .collect();
+    Json(page(&headers, &uri.to_string(), "participants", items, &query)).into_response()
+}
