@@ -90,6 +90,7 @@ fn init(clinic: &Clinic, json: bool, args: &InitArgs) -> Result<()> {
             time_zone: args.time_zone.clone().unwrap_or_else(settings::system_time_zone),
             default_country: args.country.clone(),
             idle_timeout_minutes: None,
+            sms_messages_per_second: None,
         },
         admin_email: args.admin_email.clone(),
         admin_name: args.admin_name.clone(),
@@ -264,6 +265,7 @@ fn settings_cmd(clinic: &Clinic, caller: &Caller, json: bool, command: SettingsC
                 vec![settings::KEY_TIME_ZONE.into(), s.time_zone.clone()],
                 vec![settings::KEY_COUNTRY.into(), s.default_country.clone()],
                 vec![settings::KEY_IDLE.into(), s.idle_timeout_minutes.to_string()],
+                vec![settings::KEY_SMS_RATE.into(), s.sms_messages_per_second.to_string()],
             ],
         )
     });

@@ -129,6 +129,9 @@ impl Clinic {
     pub fn appointments(&self) -> crate::appointments::Appointments<'_> {
         crate::appointments::Appointments { clinic: self }
     }
+    pub fn texts(&self) -> crate::sms::Texts<'_> {
+        crate::sms::Texts { clinic: self }
+    }
     pub fn twilio(&self) -> crate::twilio::config::TwilioSetup<'_> {
         crate::twilio::config::TwilioSetup { clinic: self }
     }

@@ -16,6 +16,7 @@ pub const KEY_NAME: &str = "clinic.name";
 pub const KEY_TIME_ZONE: &str = "clinic.time_zone";
 pub const KEY_COUNTRY: &str = "clinic.default_country";
 pub const KEY_IDLE: &str = "security.idle_timeout_minutes";
+pub const KEY_SMS_RATE: &str = "sms.messages_per_second";
 pub const DEFAULT_IDLE_MINUTES: u32 = 15;
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -27,6 +28,8 @@ pub struct ClinicSettings {
     /// ISO 3166 alpha-2, e.g. "GB": numbers typed without +country are read as this country's.
     pub default_country: String,
     pub idle_timeout_minutes: u32,
+    /// The most texts sent in any one second (0 = no pacing, for testing only).
+    pub sms_messages_per_second: u32,
 }
 
 /// The same fields as typed by a person, before validation.
@@ -37,6 +40,7 @@ pub struct ClinicSettingsInput {
     pub time_zone: String,
     pub default_country: String,
     pub idle_timeout_minutes: Option<u32>,
+    pub sms_messages_per_second: Option<u32>,
 }
 
 impl ClinicSettingsInput {
@@ -51,7 +55,11 @@ impl ClinicSettingsInput {
         if !(1..=240).contains(&idle) {
             return Err(CoreError::invalid("idle_timeout_minutes", "Automatic sign-out must be between 1 and 240 minutes."));
         }
-        Ok(ClinicSettings { clinic_name: name.to_owned(), time_zone: tz.name().to_owned(), default_country: country, idle_timeout_minutes: idle })
+        let rate = self.sms_messages_per_second.unwrap_or(1);
+        if rate > 100 {
+            return Err(CoreError::invalid("sms_messages_per_second", "Send at most 100 texts a second (a single phone number carries about 1)."));
+        }
+        Ok(ClinicSettings { clinic_name: name.to_owned(), time_zone: tz.name().to_owned(), default_country: country, idle_timeout_minutes: idle, sms_messages_per_second: rate })
     }
 }
 
@@ -77,6 +85,7 @@ pub(crate) fn write_all(conn: &Connection, s: &ClinicSettings, now: DateTime<Utc
         (KEY_TIME_ZONE, s.time_zone.clone()),
         (KEY_COUNTRY, s.default_country.clone()),
         (KEY_IDLE, s.idle_timeout_minutes.to_string()),
+        (KEY_SMS_RATE, s.sms_messages_per_second.to_string()),
     ] {
         conn.execute(
             "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
@@ -104,6 +113,7 @@ impl Settings<'_> {
             time_zone: self.raw(KEY_TIME_ZONE)?.unwrap_or_else(|| "UTC".into()),
             default_country: self.raw(KEY_COUNTRY)?.unwrap_or_else(|| "GB".into()),
             idle_timeout_minutes: self.raw(KEY_IDLE)?.and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_IDLE_MINUTES),
+            sms_messages_per_second: self.raw(KEY_SMS_RATE)?.and_then(|v| v.parse().ok()).unwrap_or(1),
         })
     }
 
@@ -135,6 +145,7 @@ impl Settings<'_> {
             time_zone: current.time_zone,
             default_country: current.default_country,
             idle_timeout_minutes: Some(current.idle_timeout_minutes),
+            sms_messages_per_second: Some(current.sms_messages_per_second),
         };
         match key {
             KEY_NAME => input.clinic_name = value.to_owned(),
@@ -143,8 +154,11 @@ impl Settings<'_> {
             KEY_IDLE => {
                 input.idle_timeout_minutes = Some(value.trim().parse().map_err(|_| CoreError::invalid("idle_timeout_minutes", "Enter a whole number of minutes."))?)
             }
+            KEY_SMS_RATE => {
+                input.sms_messages_per_second = Some(value.trim().parse().map_err(|_| CoreError::invalid("sms_messages_per_second", "Enter a whole number of texts per second."))?)
+            }
             other => {
-                return Err(CoreError::invalid("key", format!("There is no setting called \"{other}\". Known settings: {KEY_NAME}, {KEY_TIME_ZONE}, {KEY_COUNTRY}, {KEY_IDLE}.")))
+                return Err(CoreError::invalid("key", format!("There is no setting called \"{other}\". Known settings: {KEY_NAME}, {KEY_TIME_ZONE}, {KEY_COUNTRY}, {KEY_IDLE}, {KEY_SMS_RATE}.")))
             }
         }
         self.update(caller, input)

@@ -22,7 +22,7 @@ fn first_run_needs_setup_and_setup_happens_only_once() {
     let t = TestClinic::set_up();
     assert!(!t.clinic.needs_setup().unwrap());
     let again = t.clinic.auth().set_up(SetupRequest {
-        clinic: ClinicSettingsInput { clinic_name: "Other".into(), time_zone: "UTC".into(), default_country: "US".into(), idle_timeout_minutes: None },
+        clinic: ClinicSettingsInput { clinic_name: "Other".into(), time_zone: "UTC".into(), default_country: "US".into(), idle_timeout_minutes: None, sms_messages_per_second: None },
         admin_email: "second@clinic.example".into(),
         admin_name: "Second".into(),
         admin_password: PASSWORD.into(),
@@ -37,7 +37,7 @@ fn setup_refuses_a_bad_time_zone_naming_the_field() {
         .clinic
         .auth()
         .set_up(SetupRequest {
-            clinic: ClinicSettingsInput { clinic_name: "X".into(), time_zone: "Mars/Olympus".into(), default_country: "GB".into(), idle_timeout_minutes: None },
+            clinic: ClinicSettingsInput { clinic_name: "X".into(), time_zone: "Mars/Olympus".into(), default_country: "GB".into(), idle_timeout_minutes: None, sms_messages_per_second: None },
             admin_email: ADMIN_EMAIL.into(),
             admin_name: "Ada".into(),
             admin_password: PASSWORD.into(),

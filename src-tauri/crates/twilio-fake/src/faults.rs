@@ -33,6 +33,8 @@ pub enum Fault {
     SlowAfter(Duration),
     /// Do the work, then cut the connection in the middle of the answer.
     DropAfterProcessing,
+    /// Cut the connection without doing anything (the client cannot tell this from the above).
+    DropBeforeProcessing,
 }
 
 #[derive(Default)]
@@ -70,6 +72,7 @@ pub(crate) async fn before(state: &Shared, route: Route) -> Result<Option<Fault>
             Err(response)
         }
         Some(Fault::Unavailable) => Err((StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/html")], "<html><body>503 Service Unavailable</body></html>").into_response()),
+        Some(Fault::DropBeforeProcessing) => Err(after(Some(Fault::DropAfterProcessing), StatusCode::CREATED.into_response()).await),
         Some(Fault::SlowBefore(delay)) => {
             tokio::time::sleep(delay).await;
             Ok(None)

@@ -48,6 +48,7 @@ pub enum Permission {
     ManageDoctors,
     ReadSchedule,
     WriteSchedule,
+    SendTexts,
     SeedDemoData,
 }
 
@@ -58,7 +59,7 @@ impl Permission {
         match self {
             ManageUsers | ManageSettings | ReadAudit | ManageDoctors | SeedDemoData => role == Admin,
             ReadPatients | ReadSchedule => true,
-            WritePatients | WriteSchedule => matches!(role, Admin | Reception),
+            WritePatients | WriteSchedule | SendTexts => matches!(role, Admin | Reception),
         }
     }
 
@@ -74,6 +75,7 @@ impl Permission {
             ManageDoctors => "manage doctors",
             ReadSchedule => "view appointments",
             WriteSchedule => "book, move or cancel appointments",
+            SendTexts => "send text messages",
             SeedDemoData => "load the sample clinic",
         }
     }

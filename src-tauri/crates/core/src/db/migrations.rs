@@ -10,6 +10,7 @@ use rusqlite::Connection;
 pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init.sql", include_str!("../../../../../migrations/0001_init.sql")),
     ("0002_directory.sql", include_str!("../../../../../migrations/0002_directory.sql")),
+    ("0003_sms_outbox.sql", include_str!("../../../../../migrations/0003_sms_outbox.sql")),
 ];
 
 /// The schema version this build writes.

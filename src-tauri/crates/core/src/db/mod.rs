@@ -126,10 +126,11 @@ fn open_failure(err: rusqlite::Error) -> CoreError {
     CoreError::Database("The clinic database could not be opened. Check that the data folder exists and is writable; details are in the log.".into())
 }
 
-/// The one text form instants are stored in: RFC 3339, UTC, whole seconds ("2026-11-22T09:30:00Z").
-/// Fixed width, so text order is time order and range queries can compare strings.
+/// The one text form instants are stored in: RFC 3339, UTC, milliseconds ("2026-11-22T09:30:00.000Z").
+/// Fixed width, so text order is time order and range queries can compare strings. Milliseconds
+/// because the outbox schedules retries and polls less than a second apart.
 pub fn ts(instant: chrono::DateTime<chrono::Utc>) -> String {
-    instant.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    instant.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Ids are stored as UUID text (readable in a support session), so they are parsed here.

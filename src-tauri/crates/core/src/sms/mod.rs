@@ -1,4 +1,68 @@
 //! Text messages to patients: segment counting, the outbox that never loses or repeats a text, and
 //! the worker that sends it through Twilio.
 
+mod model;
+pub mod outbox;
+pub mod pacer;
 pub mod segments;
+pub mod worker;
+
+pub use model::{NewText, TextKind, TextMessage, TextState};
+
+use crate::audit::{self, Actor};
+use crate::auth::{Caller, Permission};
+use crate::error::Result;
+use crate::Clinic;
+use uuid::Uuid;
+
+pub struct Texts<'a> {
+    pub(crate) clinic: &'a Clinic,
+}
+
+impl Texts<'_> {
+    /// Puts a one-off text to `to` in the outbox (the worker sends it).
+    pub fn send(&self, caller: &Caller, to: &str, body: &str) -> Result<TextMessage> {
+        caller.require(Permission::SendTexts)?;
+        let country = self.clinic.settings().current()?.default_country;
+        let to = crate::patients::phone::normalise(to, &country)?;
+        outbox::check_body(body)?;
+        let configured = self.clinic.twilio().account()?.is_some();
+        let now = self.clinic.now();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction()?;
+        let patient: Option<Uuid> = tx
+            .query_row("SELECT id FROM patients WHERE phone_e164 = ?1 ORDER BY created_at LIMIT 1", [&to], |r| crate::db::uuid_at(r, 0))
+            .ok();
+        let text = NewText {
+            kind: TextKind::Custom,
+            to,
+            body: body.to_owned(),
+            patient_id: patient,
+            appointment_id: None,
+            idempotency_key: format!("custom:{}", Uuid::new_v4()),
+            due_at: now,
+        };
+        let (id, _) = outbox::enqueue(&tx, now, Some(caller.user_id), &text, configured)?;
+        audit::record(&tx, now, Actor::Staff(caller), "sms.send", Some(("sms", &id.to_string())), patient.map(|p| format!("patient {p}")).as_deref())?;
+        let stored = outbox::find(&tx, id)?;
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    pub fn list(&self, caller: &Caller, state: Option<TextState>, limit: u32) -> Result<Vec<TextMessage>> {
+        caller.require(Permission::ReadPatients)?;
+        let conn = self.clinic.db().conn()?;
+        outbox::list(&conn, state, limit)
+    }
+
+    pub fn get(&self, caller: &Caller, id: Uuid) -> Result<TextMessage> {
+        caller.require(Permission::ReadPatients)?;
+        let conn = self.clinic.db().conn()?;
+        outbox::find(&conn, id)
+    }
+
+    /// The worker's configuration from the clinic's settings.
+    pub fn worker_config(&self) -> Result<worker::OutboxConfig> {
+        Ok(worker::OutboxConfig { messages_per_second: self.clinic.settings().current()?.sms_messages_per_second, ..Default::default() })
+    }
+}

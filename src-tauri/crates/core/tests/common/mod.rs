@@ -36,7 +36,17 @@ impl TestClinic {
 
     /// A clinic in London with its first administrator.
     pub fn set_up() -> TestClinic {
-        let t = TestClinic::fresh();
+        Self::set_up_from(TestClinic::fresh())
+    }
+
+    /// Like `set_up`, but on the real clock: for the outbox worker, which waits for due times.
+    pub fn set_up_live() -> TestClinic {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let clinic = Clinic::open(dir.path()).expect("open clinic (is the Secret Service running? use scripts/test.sh)");
+        Self::set_up_from(TestClinic { dir, clock: Arc::new(ManualClock::at(Utc::now())), clinic })
+    }
+
+    fn set_up_from(t: TestClinic) -> TestClinic {
         t.clinic
             .auth()
             .set_up(SetupRequest {
@@ -45,6 +55,7 @@ impl TestClinic {
                     time_zone: "Europe/London".into(),
                     default_country: "GB".into(),
                     idle_timeout_minutes: None,
+            sms_messages_per_second: None,
                 },
                 admin_email: ADMIN_EMAIL.into(),
                 admin_name: "Ada Admin".into(),

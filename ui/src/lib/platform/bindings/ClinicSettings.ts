@@ -8,4 +8,8 @@ time_zone: string,
 /**
  * ISO 3166 alpha-2, e.g. "GB": numbers typed without +country are read as this country's.
  */
-default_country: string, idle_timeout_minutes: number, };
+default_country: string, idle_timeout_minutes: number, 
+/**
+ * The most texts sent in any one second (0 = no pacing, for testing only).
+ */
+sms_messages_per_second: number, };

@@ -3,4 +3,4 @@
 /**
  * The same fields as typed by a person, before validation.
  */
-export type ClinicSettingsInput = { clinic_name: string, time_zone: string, default_country: string, idle_timeout_minutes: number | null, };
+export type ClinicSettingsInput = { clinic_name: string, time_zone: string, default_country: string, idle_timeout_minutes: number | null, sms_messages_per_second: number | null, };

@@ -1,0 +1,135 @@
+//! The outbox table: putting texts in, reading them back, and the state changes the worker makes.
+//! Every change is one UPDATE guarded by the state it expects, so a stale worker changes nothing.
+
+use super::model::{NewText, TextKind, TextMessage, TextState};
+use super::segments;
+use crate::db::{ts, uuid_at};
+use crate::error::{CoreError, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use uuid::Uuid;
+
+pub const MAX_BODY_CHARS: usize = 1600;
+pub const NOT_CONFIGURED: &str = "SMS not configured";
+const OPTED_OUT: &str = "The patient replied STOP to the clinic's texts, so no texts are sent until they reply START.";
+const NO_CONSENT: &str = "The patient has not agreed to receive text messages.";
+
+pub(crate) const SELECT: &str = "SELECT id, kind, to_e164, body, segments, encoding, state, twilio_sid, twilio_status, error_code, error_message,
+        attempts, patient_id, appointment_id, created_at, sent_at, final_at FROM sms_notifications";
+
+pub(crate) fn row_to_text(r: &rusqlite::Row<'_>) -> rusqlite::Result<TextMessage> {
+    let opt_uuid = |i: usize| -> rusqlite::Result<Option<Uuid>> { Ok(r.get::<_, Option<String>>(i)?.and_then(|s| Uuid::parse_str(&s).ok())) };
+    Ok(TextMessage {
+        id: uuid_at(r, 0)?,
+        kind: TextKind::parse(&r.get::<_, String>(1)?),
+        to: r.get(2)?,
+        body: r.get(3)?,
+        segments: r.get(4)?,
+        encoding: if r.get::<_, String>(5)? == "ucs2" { segments::Encoding::Ucs2 } else { segments::Encoding::Gsm7 },
+        state: TextState::parse(&r.get::<_, String>(6)?).unwrap_or(TextState::Pending),
+        twilio_sid: r.get(7)?,
+        twilio_status: r.get(8)?,
+        error_code: r.get(9)?,
+        error_message: r.get(10)?,
+        attempts: r.get(11)?,
+        patient_id: opt_uuid(12)?,
+        appointment_id: opt_uuid(13)?,
+        created_at: r.get(14)?,
+        sent_at: r.get(15)?,
+        final_at: r.get(16)?,
+    })
+}
+
+pub fn check_body(body: &str) -> Result<()> {
+    if body.trim().is_empty() {
+        return Err(CoreError::invalid("body", "Write the text to send."));
+    }
+    if body.chars().count() > MAX_BODY_CHARS {
+        return Err(CoreError::invalid("body", format!("A text can have at most {MAX_BODY_CHARS} characters (this one has {}).", body.chars().count())));
+    }
+    if body.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(CoreError::invalid("body", "The text contains invisible control characters. Retype it without them."));
+    }
+    Ok(())
+}
+
+/// Why a text must not be sent, if it must not.
+fn reason_to_skip(conn: &Connection, text: &NewText, configured: bool) -> Result<Option<&'static str>> {
+    if !configured {
+        return Ok(Some(NOT_CONFIGURED));
+    }
+    let opted_out: bool = conn.query_row("SELECT EXISTS(SELECT 1 FROM patients WHERE phone_e164 = ?1 AND opted_out_at IS NOT NULL)", [&text.to], |r| r.get(0))?;
+    if opted_out {
+        return Ok(Some(OPTED_OUT));
+    }
+    if let Some(patient) = text.patient_id {
+        let consent: Option<bool> = conn.query_row("SELECT sms_consent FROM patients WHERE id = ?1", [patient.to_string()], |r| r.get(0)).optional()?;
+        if consent == Some(false) {
+            return Ok(Some(NO_CONSENT));
+        }
+    }
+    Ok(None)
+}
+
+/// Puts a text in the outbox (inside the caller's transaction). Returns its id, and whether it is
+/// new (`false` when a text with the same idempotency key was already there).
+pub fn enqueue(conn: &Connection, now: DateTime<Utc>, created_by: Option<Uuid>, text: &NewText, configured: bool) -> Result<(Uuid, bool)> {
+    check_body(&text.body)?;
+    if let Some(existing) = conn.query_row("SELECT id FROM sms_notifications WHERE idempotency_key = ?1", [&text.idempotency_key], |r| uuid_at(r, 0)).optional()? {
+        return Ok((existing, false));
+    }
+    let count = segments::count(&text.body);
+    let skip = reason_to_skip(conn, text, configured)?;
+    let id = Uuid::new_v4();
+    let state = if skip.is_some() { TextState::Skipped } else { TextState::Pending };
+    conn.execute(
+        "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_e164, body, segments, encoding, idempotency_key, state,
+                                        error_message, next_attempt_at, created_by, created_at, updated_at, final_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15)
+         ON CONFLICT(idempotency_key) DO NOTHING",
+        params![
+            id.to_string(), text.appointment_id.map(|u| u.to_string()), text.patient_id.map(|u| u.to_string()), text.kind.as_str(), text.to, text.body,
+            count.segments, count.encoding.as_str(), text.idempotency_key, state.as_str(), skip, ts(text.due_at), created_by.map(|u| u.to_string()),
+            ts(now), skip.map(|_| ts(now)),
+        ],
+    )?;
+    Ok((id, true))
+}
+
+pub(crate) fn find(conn: &Connection, id: Uuid) -> Result<TextMessage> {
+    conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id.to_string()], row_to_text)
+        .optional()?
+        .ok_or_else(|| CoreError::NotFound("That text message could not be found.".into()))
+}
+
+pub(crate) fn list(conn: &Connection, state: Option<TextState>, limit: u32) -> Result<Vec<TextMessage>> {
+    let mut stmt = conn.prepare(&format!("{SELECT} WHERE (?1 IS NULL OR state = ?1) ORDER BY created_at DESC, id LIMIT ?2"))?;
+    let rows = stmt.query_map(params![state.map(|s| s.as_str()), limit.clamp(1, 1000)], row_to_text)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Texts still on their way: waiting to be sent, being sent, or sent and awaiting a final status.
+pub(crate) fn unfinished(conn: &Connection) -> Result<u32> {
+    Ok(conn.query_row("SELECT count(*) FROM sms_notifications WHERE state IN ('pending', 'sending', 'sent')", [], |r| r.get(0))?)
+}
+
+/// The earliest time the worker has something to do, if anything is waiting.
+pub(crate) fn next_due(conn: &Connection) -> Result<Option<DateTime<Utc>>> {
+    let text: Option<String> = conn.query_row(
+        "SELECT min(t) FROM (SELECT min(next_attempt_at) AS t FROM sms_notifications WHERE state = 'pending'
+                             UNION ALL SELECT min(next_poll_at) FROM sms_notifications WHERE state = 'sent')",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(text.and_then(|t| crate::auth::parse_instant(&t)))
+}
+
+/// Marks a patient's number as opted out (Twilio 21610) and skips their waiting texts.
+pub(crate) fn opt_out(conn: &Connection, number: &str, now: DateTime<Utc>) -> Result<()> {
+    conn.execute("UPDATE patients SET opted_out_at = coalesce(opted_out_at, ?2), updated_at = ?2 WHERE phone_e164 = ?1", params![number, ts(now)])?;
+    conn.execute(
+        "UPDATE sms_notifications SET state = 'skipped', error_message = ?2, final_at = ?3, updated_at = ?3 WHERE to_e164 = ?1 AND state = 'pending'",
+        params![number, OPTED_OUT, ts(now)],
+    )?;
+    Ok(())
+}

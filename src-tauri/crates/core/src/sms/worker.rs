@@ -1,0 +1,395 @@
+//! The outbox worker: sends due texts at the configured pace, records Twilio's SID before a text
+//! counts as sent, reconciles any attempt that ended without an answer before trying again, and
+//! polls sent texts until Twilio reports a final status.
+//!
+//! Crash safety: a row is set to 'sending' (committed) before its HTTP request. If the process dies
+//! at any instant, the next worker finds the row 'sending' (or marked `needs_reconcile`) and looks
+//! for the text in Twilio's Messages list before it may send again: no text is lost, none is doubled.
+
+use super::model::TextState;
+use super::outbox::{self, row_to_text, SELECT};
+use super::pacer::Pacer;
+use crate::db::ts;
+use crate::error::Result;
+use crate::twilio::config::TwilioAccount;
+use crate::twilio::error::{explain_code, TwilioError};
+use crate::twilio::{messages, TwilioHttp};
+use crate::Clinic;
+use chrono::Duration;
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use std::time::Duration as StdDuration;
+
+/// How the worker paces, retries and polls. `from_settings` gives the clinic's configuration.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    pub messages_per_second: u32,
+    pub max_attempts: u32,
+    pub retry_base: StdDuration,
+    pub first_poll: StdDuration,
+    pub max_poll: StdDuration,
+    /// A lock whose heartbeat is older than this belongs to a worker that died.
+    pub lock_stale_after: StdDuration,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            messages_per_second: 1,
+            max_attempts: 6,
+            retry_base: StdDuration::from_secs(30),
+            first_poll: StdDuration::from_secs(2),
+            max_poll: StdDuration::from_secs(15 * 60),
+            lock_stale_after: StdDuration::from_secs(60),
+        }
+    }
+}
+
+/// What one pass of the worker did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RunReport {
+    pub sent: u32,
+    pub adopted: u32,
+    pub retrying: u32,
+    pub failed: u32,
+    pub polled: u32,
+    pub finished: u32,
+}
+
+pub struct OutboxWorker<'a> {
+    clinic: &'a Clinic,
+    http: &'a TwilioHttp,
+    config: OutboxConfig,
+    pacer: Pacer,
+    holder: String,
+}
+
+fn backoff(base: StdDuration, step: u32, max: StdDuration) -> Duration {
+    let d = base.saturating_mul(2u32.saturating_pow(step.min(16))).min(max);
+    Duration::from_std(d).unwrap_or(Duration::minutes(15))
+}
+
+fn pid_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        true // elsewhere the heartbeat alone decides
+    }
+}
+
+impl<'a> OutboxWorker<'a> {
+    pub fn new(clinic: &'a Clinic, http: &'a TwilioHttp, config: OutboxConfig) -> Self {
+        let pacer = Pacer::new(config.messages_per_second);
+        OutboxWorker { clinic, http, config, pacer, holder: uuid::Uuid::new_v4().to_string() }
+    }
+
+    /// Takes the one-worker lock (or refreshes it). `false` means another live worker holds it.
+    /// On taking it from a dead worker, its in-flight texts are marked for reconciliation.
+    pub fn acquire(&self) -> Result<bool> {
+        let now = self.clinic.now();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: Option<(String, u32, String)> = tx.query_row("SELECT holder, pid, heartbeat_at FROM outbox_lock WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
+        let ours = match &current {
+            None => true,
+            Some((holder, _, _)) if *holder == self.holder => true,
+            Some((_, pid, beat)) => {
+                let stale = crate::auth::parse_instant(beat).is_none_or(|b| now - b > Duration::from_std(self.config.lock_stale_after).unwrap_or(Duration::minutes(1)));
+                stale || !pid_alive(*pid)
+            }
+        };
+        if !ours {
+            return Ok(false);
+        }
+        let taking_over = current.as_ref().is_some_and(|(h, _, _)| *h != self.holder) || current.is_none();
+        tx.execute(
+            "INSERT INTO outbox_lock (id, holder, pid, heartbeat_at) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT(id) DO UPDATE SET holder = excluded.holder, pid = excluded.pid, heartbeat_at = excluded.heartbeat_at",
+            params![self.holder, std::process::id(), ts(now)],
+        )?;
+        if taking_over {
+            let orphans = tx.execute(
+                "UPDATE sms_notifications SET state = 'pending', needs_reconcile = 1, next_attempt_at = ?1, updated_at = ?1 WHERE state = 'sending'",
+                [ts(now)],
+            )?;
+            if orphans > 0 {
+                tracing::warn!(orphans, "texts were mid-send when the last worker stopped; they will be reconciled");
+            }
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    pub fn release(&self) -> Result<()> {
+        let conn = self.clinic.db().conn()?;
+        conn.execute("DELETE FROM outbox_lock WHERE holder = ?1", [&self.holder])?;
+        Ok(())
+    }
+
+    /// One pass: send what is due (paced), then poll what awaits a final status.
+    pub async fn run_once(&mut self) -> Result<RunReport> {
+        let mut report = RunReport::default();
+        if !self.acquire()? {
+            return Ok(report);
+        }
+        let account = self.clinic.twilio().account()?;
+        // One attempt per text per pass: only texts due when the pass began are claimed, so a
+        // text rescheduled during this pass waits for the next one.
+        let pass_started = self.clinic.now();
+        while let Some(text) = self.claim_next(pass_started)? {
+            match &account {
+                Some(account) => self.deliver(account, text, &mut report).await?,
+                None => self.skip_unconfigured(&text)?,
+            }
+            self.acquire()?; // heartbeat
+        }
+        if let Some(account) = &account {
+            self.poll_due(account, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// Runs passes until nothing is waiting to be sent or awaiting a final status.
+    pub async fn run_until_empty(&mut self, give_up_after: StdDuration) -> Result<RunReport> {
+        let started = tokio::time::Instant::now();
+        let mut total = RunReport::default();
+        loop {
+            let r = self.run_once().await?;
+            total.sent += r.sent;
+            total.adopted += r.adopted;
+            total.retrying += r.retrying;
+            total.failed += r.failed;
+            total.polled += r.polled;
+            total.finished += r.finished;
+            let conn = self.clinic.db().conn()?;
+            if outbox::unfinished(&conn)? == 0 || started.elapsed() >= give_up_after {
+                drop(conn);
+                self.release()?;
+                return Ok(total);
+            }
+            let next = outbox::next_due(&conn)?;
+            drop(conn);
+            let wait = next.map(|t| (t - self.clinic.now()).to_std().unwrap_or_default()).unwrap_or(StdDuration::from_millis(200));
+            tokio::time::sleep(wait.clamp(StdDuration::from_millis(20), StdDuration::from_secs(5))).await;
+        }
+    }
+
+    /// Marks the next text due by `due_by` 'sending' (committed before anything is sent) and returns it.
+    fn claim_next(&self, due_by: chrono::DateTime<chrono::Utc>) -> Result<Option<Claimed>> {
+        let now = ts(self.clinic.now());
+        let due_by = ts(due_by);
+        let conn = self.clinic.db().conn()?;
+        let claimed = conn
+            .query_row(
+                "UPDATE sms_notifications SET state = 'sending', attempts = attempts + 1, attempt_started_at = ?1, updated_at = ?1
+                 WHERE id = (SELECT id FROM sms_notifications WHERE state = 'pending' AND next_attempt_at <= ?2 ORDER BY next_attempt_at, created_at LIMIT 1)
+                 RETURNING id, to_e164, body, attempts, needs_reconcile, created_at",
+                [&now, &due_by],
+                |r| Ok(Claimed { id: r.get(0)?, to: r.get(1)?, body: r.get(2)?, attempts: r.get(3)?, needs_reconcile: r.get(4)?, created_at: r.get(5)? }),
+            )
+            .optional()?;
+        Ok(claimed)
+    }
+
+    fn skip_unconfigured(&self, text: &Claimed) -> Result<()> {
+        let now = ts(self.clinic.now());
+        let conn = self.clinic.db().conn()?;
+        conn.execute(
+            "UPDATE sms_notifications SET state = 'skipped', error_message = ?2, final_at = ?3, updated_at = ?3 WHERE id = ?1 AND state = 'sending'",
+            params![text.id, outbox::NOT_CONFIGURED, now],
+        )?;
+        Ok(())
+    }
+
+    async fn deliver(&mut self, account: &TwilioAccount, text: Claimed, report: &mut RunReport) -> Result<()> {
+        if text.needs_reconcile {
+            match self.find_at_twilio(account, &text).await {
+                Ok(Some(found)) => {
+                    tracing::info!(text = %text.id, sid = %found.sid, "adopted a text Twilio already had");
+                    self.record_accepted(&text.id, &found)?;
+                    report.adopted += 1;
+                    return Ok(());
+                }
+                Ok(None) => {} // Twilio never got it: sending now is safe.
+                Err(err) => {
+                    // Cannot tell whether it went out: never guess, try again later.
+                    self.record_retry(&text, &err, true)?;
+                    report.retrying += 1;
+                    return Ok(());
+                }
+            }
+        }
+        self.pacer.wait_turn().await;
+        match messages::create(self.http, account, &text.to, &text.body, None).await {
+            Ok(message) => {
+                self.record_accepted(&text.id, &message)?;
+                report.sent += 1;
+            }
+            Err(err) if err.outcome_unknown() => {
+                tracing::warn!(text = %text.id, "send ended without an answer; will reconcile before any retry");
+                self.record_retry(&text, &err, true)?;
+                report.retrying += 1;
+            }
+            Err(err) if err.is_retryable() && text.attempts < self.config.max_attempts => {
+                self.record_retry(&text, &err, false)?;
+                report.retrying += 1;
+            }
+            Err(err) => {
+                self.record_failed(&text, &err)?;
+                report.failed += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The text in Twilio's Messages list, if this attempt (or an earlier one) reached Twilio.
+    async fn find_at_twilio(&self, account: &TwilioAccount, text: &Claimed) -> Result<Option<messages::Message>, TwilioError> {
+        let since = crate::auth::parse_instant(&text.created_at).unwrap_or_else(|| self.clinic.now()) - Duration::minutes(1);
+        let known: Vec<String> = {
+            let conn = self.clinic.db().conn().map_err(|_| TwilioError::Unreadable("database".into()))?;
+            let mut stmt = conn.prepare("SELECT twilio_sid FROM sms_notifications WHERE to_e164 = ?1 AND twilio_sid IS NOT NULL").map_err(|_| TwilioError::Unreadable("database".into()))?;
+            let rows = stmt.query_map([&text.to], |r| r.get(0)).map_err(|_| TwilioError::Unreadable("database".into()))?;
+            rows.filter_map(|r| r.ok()).collect()
+        };
+        let matches = |m: &messages::Message| m.body.as_deref() == Some(text.body.as_str()) && m.created_at().is_none_or(|c| c >= since) && !known.contains(&m.sid);
+        // Sent messages by DateSent (a day early, for clock skew), then the newest few, which also
+        // covers messages still queued (they have no DateSent yet).
+        let sent = messages::list_to(self.http, account, &text.to, Some((since - Duration::days(1)).date_naive()), 100).await?;
+        if let Some(found) = sent.into_iter().find(|m| matches(m)) {
+            return Ok(Some(found));
+        }
+        let newest = messages::list_to(self.http, account, &text.to, None, 50).await?;
+        Ok(newest.into_iter().find(|m| matches(m)))
+    }
+
+    fn record_accepted(&self, id: &str, message: &messages::Message) -> Result<()> {
+        let now = self.clinic.now();
+        let state = match message.status.as_str() {
+            "delivered" => TextState::Delivered,
+            "undelivered" => TextState::Undelivered,
+            "failed" => TextState::Failed,
+            _ => TextState::Sent,
+        };
+        let explanation = message.error_code.and_then(|c| explain_code(c as u32)).map(str::to_owned);
+        let conn = self.clinic.db().conn()?;
+        conn.execute(
+            "UPDATE sms_notifications SET state = ?2, twilio_sid = ?3, twilio_status = ?4, error_code = ?5, error_message = ?6, needs_reconcile = 0,
+                    sent_at = coalesce(sent_at, ?7), next_poll_at = ?8, final_at = CASE WHEN ?9 THEN ?7 ELSE NULL END, updated_at = ?7
+             WHERE id = ?1",
+            params![
+                id, state.as_str(), message.sid, message.status, message.error_code, explanation, ts(now),
+                ts(now + Duration::from_std(self.config.first_poll).unwrap_or(Duration::seconds(5))), state.is_final(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn record_retry(&self, text: &Claimed, err: &TwilioError, reconcile: bool) -> Result<()> {
+        let now = self.clinic.now();
+        let retry_after = match err {
+            TwilioError::Api { retry_after: Some(r), .. } => Duration::from_std(*r).unwrap_or_default(),
+            _ => Duration::zero(),
+        };
+        let next = now + backoff(self.config.retry_base, text.attempts.saturating_sub(1), StdDuration::from_secs(30 * 60)).max(retry_after);
+        let conn = self.clinic.db().conn()?;
+        conn.execute(
+            "UPDATE sms_notifications SET state = 'pending', needs_reconcile = max(needs_reconcile, ?2), next_attempt_at = ?3,
+                    error_code = ?4, error_message = ?5, updated_at = ?6 WHERE id = ?1 AND state = 'sending'",
+            params![text.id, reconcile, ts(next), err.code(), err.explain(), ts(now)],
+        )?;
+        Ok(())
+    }
+
+    fn record_failed(&self, text: &Claimed, err: &TwilioError) -> Result<()> {
+        let now = self.clinic.now();
+        let message = if err.is_retryable() {
+            format!("Twilio could not take the text after {} attempts. {}", text.attempts, err.explain())
+        } else {
+            err.explain()
+        };
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE sms_notifications SET state = 'failed', error_code = ?2, error_message = ?3, final_at = ?4, updated_at = ?4 WHERE id = ?1 AND state = 'sending'",
+            params![text.id, err.code(), message, ts(now)],
+        )?;
+        if err.code() == Some(21610) {
+            outbox::opt_out(&tx, &text.to, now)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    async fn poll_due(&self, account: &TwilioAccount, report: &mut RunReport) -> Result<()> {
+        let due: Vec<(String, String, u32, String)> = {
+            let conn = self.clinic.db().conn()?;
+            let mut stmt = conn.prepare("SELECT id, twilio_sid, polls, to_e164 FROM sms_notifications WHERE state = 'sent' AND next_poll_at <= ?1 ORDER BY next_poll_at LIMIT 100")?;
+            let rows = stmt.query_map([ts(self.clinic.now())], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (id, sid, polls, to) in due {
+            report.polled += 1;
+            let now = self.clinic.now();
+            let next = now + backoff(self.config.first_poll, polls + 1, self.config.max_poll);
+            let conn = self.clinic.db().conn()?;
+            match messages::fetch(self.http, account, &sid).await {
+                Ok(m) if m.is_final() => {
+                    let state = match m.status.as_str() {
+                        "delivered" | "read" => TextState::Delivered,
+                        "undelivered" => TextState::Undelivered,
+                        _ => TextState::Failed,
+                    };
+                    let explanation = m.error_code.map(|c| explain_code(c as u32).map(str::to_owned).unwrap_or_else(|| format!("Twilio reported error {c}.")));
+                    conn.execute(
+                        "UPDATE sms_notifications SET state = ?2, twilio_status = ?3, error_code = ?4, error_message = ?5, polls = polls + 1, final_at = ?6, updated_at = ?6
+                         WHERE id = ?1 AND state = 'sent'",
+                        params![id, state.as_str(), m.status, m.error_code, explanation, ts(now)],
+                    )?;
+                    if m.error_code == Some(21610) {
+                        outbox::opt_out(&conn, &to, now)?;
+                    }
+                    report.finished += 1;
+                }
+                Ok(m) => {
+                    conn.execute(
+                        "UPDATE sms_notifications SET twilio_status = ?2, polls = polls + 1, next_poll_at = ?3, updated_at = ?4 WHERE id = ?1",
+                        params![id, m.status, ts(next), ts(now)],
+                    )?;
+                }
+                Err(err) => {
+                    tracing::warn!(text = %id, code = ?err.code(), "status poll failed; will poll again");
+                    conn.execute("UPDATE sms_notifications SET polls = polls + 1, next_poll_at = ?2, updated_at = ?3 WHERE id = ?1", params![id, ts(next), ts(now)])?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OutboxWorker<'_> {
+    /// A worker that ends normally hands the lock back at once; one whose process is killed cannot,
+    /// and the next worker takes over when it sees the process gone or the heartbeat stale.
+    fn drop(&mut self) {
+        if let Err(err) = self.release() {
+            tracing::warn!(error = %err, "could not release the outbox lock");
+        }
+    }
+}
+
+struct Claimed {
+    id: String,
+    to: String,
+    body: String,
+    attempts: u32,
+    needs_reconcile: bool,
+    created_at: String,
+}
+
+/// A text as the worker last left it (for `sms send` to report the first attempt).
+pub fn text_state(clinic: &Clinic, id: uuid::Uuid) -> Result<super::model::TextMessage> {
+    let conn = clinic.db().conn()?;
+    Ok(conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id.to_string()], row_to_text)?)
+}
+
