@@ -121,3 +121,14 @@ pub(crate) async fn messages(State(state): State<Shared>, Extension(caller): Ext
     }
     Json(page(&headers, &uri.to_string(), "messages", items, &query)).into_response()
 }
+
+pub(crate) async fn fetch(State(state): State<Shared>, Extension(caller): Extension<Caller>, Path(key): Path<String>) -> Response {
+    if let Some(r) = needs_key(caller) {
+        return r;
+    }
+    let s = state.lock().unwrap();
+    match s.conversations.iter().find(|c| c.sid == key || c.unique_name.as_deref() == Some(&key)) {
+        Some(c) => Json(render(c)).into_response(),
+        None => error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource /Conversations/{key} was not found")),
+    }
+}

@@ -115,6 +115,7 @@ fn router(state: Shared) -> Router {
         .route("/v1/Rooms/{room}/Participants", get(video::participants))
         .route("/v1/Configuration", get(conversations::configuration))
         .route("/v1/Conversations", post(conversations::create))
+        .route("/v1/Conversations/{conversation}", get(conversations::fetch))
         .route("/v1/Conversations/{conversation}/Participants", post(conversations::add_participant))
         .route("/v1/Conversations/{conversation}/Messages", get(conversations::messages))
         .fallback(|| async { error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found") })
