@@ -38,6 +38,30 @@ pub enum Command {
     Settings(SettingsCommand),
     /// Fill an empty clinic with sample doctors, patients and three months of appointments.
     DemoSeed,
+    /// Connect and check the clinic's Twilio account.
+    #[command(subcommand)]
+    Twilio(TwilioCommand),
+    /// Print a Twilio Access Token for the video/chat SDKs.
+    Token {
+        /// An opaque id (no emails or names).
+        #[arg(long)]
+        identity: String,
+        /// Grant access to this video room.
+        #[arg(long)]
+        room: Option<String>,
+        /// Grant chat on the clinic's Conversations service.
+        #[arg(long)]
+        chat: bool,
+        /// Lifetime in seconds (default 3600, at most 14400).
+        #[arg(long)]
+        ttl: Option<u32>,
+    },
+    /// Text messages.
+    #[command(subcommand)]
+    Sms(SmsCommand),
+    /// The outbox worker: send what is due and follow up on delivery.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     /// The audit trail, newest first (administrators).
     Audit {
         /// Only entries about this record (a patient, appointment or user id).
@@ -164,4 +188,59 @@ pub enum AppointmentCommand {
 pub enum SettingsCommand {
     List,
     Set { key: String, value: String },
+}
+
+#[derive(Subcommand)]
+pub enum TwilioCommand {
+    /// Save the account's identifiers; the Auth Token and API Key Secret come from
+    /// TWILIO_AUTH_TOKEN / TWILIO_API_KEY_SECRET (or a hidden prompt) and go to the keyring only.
+    Configure {
+        #[arg(long, value_name = "AC...")]
+        account_sid: String,
+        #[arg(long, value_name = "SK...")]
+        api_key_sid: String,
+        /// The number texts come from (E.164).
+        #[arg(long, value_name = "+E164", required_unless_present = "messaging_service", conflicts_with = "messaging_service")]
+        from: Option<String>,
+        #[arg(long, value_name = "MG...")]
+        messaging_service: Option<String>,
+        #[arg(long, value_name = "IS...")]
+        conversations_service: Option<String>,
+        #[arg(long, value_name = "REGION")]
+        media_region: Option<String>,
+    },
+    /// Check the account, API key, sender and Conversations service.
+    Check,
+}
+
+#[derive(Subcommand)]
+pub enum SmsCommand {
+    /// Put a text in the outbox; without --no-wait, also make the first attempt and report it.
+    Send {
+        #[arg(long, value_name = "NUMBER")]
+        to: String,
+        #[arg(long)]
+        body: String,
+        #[arg(long)]
+        no_wait: bool,
+    },
+    List {
+        /// pending, sending, sent, delivered, undelivered, failed or skipped.
+        #[arg(long, value_name = "S")]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OutboxCommand {
+    /// One pass; with --until-empty, keep going until nothing is pending or awaiting a final status.
+    Run {
+        #[arg(long)]
+        until_empty: bool,
+        /// Give up (exit 1) after this many seconds with --until-empty.
+        #[arg(long, default_value_t = 900)]
+        max_wait: u64,
+    },
 }

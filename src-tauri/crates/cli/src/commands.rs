@@ -38,6 +38,13 @@ fn dispatch(clinic: &Clinic, caller: &Caller, json: bool, command: Command) -> R
         Command::Doctor(c) => doctor(clinic, caller, json, c),
         Command::Appointment(c) => appointment(clinic, caller, json, c),
         Command::Settings(c) => settings_cmd(clinic, caller, json, c),
+        Command::Twilio(c) => crate::messaging::twilio(clinic, caller, json, c),
+        Command::Token { identity, room, chat, ttl } => crate::messaging::token(clinic, caller, &identity, room.as_deref(), chat, ttl),
+        Command::Sms(c) => crate::messaging::sms(clinic, caller, json, c),
+        Command::Outbox(c) => {
+            caller.require(clinicdesk_core::auth::Permission::SendTexts)?;
+            crate::messaging::outbox(clinic, json, c)
+        }
         Command::Audit { record, limit } => {
             let entries = clinic.audit().recent(caller, record.as_deref(), limit)?;
             show(json, &entries, |entries| {
@@ -70,7 +77,7 @@ fn dispatch(clinic: &Clinic, caller: &Caller, json: bool, command: Command) -> R
 }
 
 /// A password from the environment, or typed at a hidden prompt when a person is at the terminal.
-fn secret_from_env(var: &str, prompt: &str) -> Result<String> {
+pub fn secret_from_env(var: &str, prompt: &str) -> Result<String> {
     if let Ok(value) = std::env::var(var) {
         if !value.is_empty() {
             return Ok(value);

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod messaging;
 mod output;
 
 use clap::Parser;

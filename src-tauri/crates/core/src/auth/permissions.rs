@@ -49,6 +49,7 @@ pub enum Permission {
     ReadSchedule,
     WriteSchedule,
     SendTexts,
+    MintTokens,
     SeedDemoData,
 }
 
@@ -59,6 +60,7 @@ impl Permission {
         match self {
             ManageUsers | ManageSettings | ReadAudit | ManageDoctors | SeedDemoData => role == Admin,
             ReadPatients | ReadSchedule => true,
+            MintTokens => matches!(role, Admin | Doctor),
             WritePatients | WriteSchedule | SendTexts => matches!(role, Admin | Reception),
         }
     }
@@ -76,6 +78,7 @@ impl Permission {
             ReadSchedule => "view appointments",
             WriteSchedule => "book, move or cancel appointments",
             SendTexts => "send text messages",
+            MintTokens => "start video consultations",
             SeedDemoData => "load the sample clinic",
         }
     }

@@ -61,6 +61,12 @@ impl Texts<'_> {
         outbox::find(&conn, id)
     }
 
+    /// Texts waiting to be sent or awaiting a final status.
+    pub fn list_unfinished_count(&self) -> Result<u32> {
+        let conn = self.clinic.db().conn()?;
+        outbox::unfinished(&conn)
+    }
+
     /// The worker's configuration from the clinic's settings.
     pub fn worker_config(&self) -> Result<worker::OutboxConfig> {
         Ok(worker::OutboxConfig { messages_per_second: self.clinic.settings().current()?.sms_messages_per_second, ..Default::default() })

@@ -179,6 +179,46 @@ impl TwilioSetup<'_> {
         Ok(Some(TwilioAccount { settings, auth_token: secrets.get(SecretName::TwilioAuthToken)?, api_key_secret }))
     }
 
+    /// Keeps the account's default Conversations service (found by the check) when none is set.
+    pub fn remember_conversations_service(&self, sid: &str) -> Result<()> {
+        let sid = check_sid(sid, "IS", "conversations_service_sid", "A Conversations Service SID")?;
+        let conn = self.clinic.db().conn()?;
+        conn.execute(
+            "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO NOTHING",
+            params![KEY_CONVERSATIONS, sid, ts(self.clinic.now())],
+        )?;
+        Ok(())
+    }
+
+    /// An Access Token for the JS SDKs, minted for an opaque identity (see `token::mint`).
+    pub fn access_token(&self, caller: &Caller, identity: &str, room: Option<&str>, chat: bool, ttl_seconds: Option<u32>) -> Result<String> {
+        caller.require(Permission::MintTokens)?;
+        let account = self.account()?.ok_or_else(|| CoreError::invalid("twilio", "Twilio is not set up on this computer. An administrator can set it up in Settings."))?;
+        let chat_service_sid = if chat {
+            Some(account.settings.conversations_service_sid.clone().ok_or_else(|| {
+                CoreError::invalid("chat", "No Conversations service is known yet. Run the Twilio check (Settings, or `clinicdesk twilio check`) to find the account's default.")
+            })?)
+        } else {
+            None
+        };
+        let request = super::token::TokenRequest {
+            identity: identity.to_owned(),
+            video_room: room.map(str::to_owned),
+            chat_service_sid,
+            ttl_seconds: ttl_seconds.unwrap_or(super::token::DEFAULT_TTL_SECONDS),
+        };
+        let key = super::token::TokenKey {
+            account_sid: &account.settings.account_sid,
+            api_key_sid: &account.settings.api_key_sid,
+            api_key_secret: &account.api_key_secret,
+            region: None,
+        };
+        let token = super::token::mint(&key, &request, self.clinic.now().timestamp(), super::token::DEFAULT_MAX_TTL_SECONDS)?;
+        let conn = self.clinic.db().conn()?;
+        audit::record(&conn, self.clinic.now(), Actor::Staff(caller), "twilio.token", None, Some(&format!("identity {identity}")))?;
+        Ok(token)
+    }
+
     pub fn status(&self, _caller: &Caller) -> Result<TwilioStatus> {
         let account = self.account()?;
         Ok(TwilioStatus {
