@@ -39,6 +39,9 @@ $tree"
 fi
 grep -q 'did not match any packages' <<<"$tree" || fail "cargo tree failed unexpectedly: $tree"
 
+say "Contract: the core's Twilio requests against Prism mocks of Twilio's official specs"
+"$ROOT/scripts/contract.sh"
+
 say "UI: type-check and component tests"
 (cd ui && npm run --silent check && npm test --silent)
 

@@ -332,7 +332,7 @@ impl<'a> OutboxWorker<'a> {
         for (id, sid, polls, to) in due {
             report.polled += 1;
             let now = self.clinic.now();
-            let next = now + backoff(self.config.first_poll, polls + 1, self.config.max_poll);
+            let next = now + backoff(self.config.first_poll, polls, self.config.max_poll);
             let conn = self.clinic.db().conn()?;
             match messages::fetch(self.http, account, &sid).await {
                 Ok(m) if m.is_final() => {

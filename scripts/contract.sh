@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Contract tests: start Prism mocks of Twilio's three official OpenAPI specs on free loopback
+# ports, send the core's real requests to them, stop them. Called by scripts/test.sh.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+SPECS="${CLINICDESK_TWILIO_SPECS:-$ROOT/../shared/twilio-oai}"
+[ -d "$SPECS" ] || fail "Twilio's OpenAPI specs are not at $SPECS (set CLINICDESK_TWILIO_SPECS)."
+(cd "$ROOT/tests/contract" && npm ci --no-audit --no-fund --loglevel=error)
+PRISM="$ROOT/tests/contract/node_modules/.bin/prism"
+LOGS="$(mktemp -d)"
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+start() { # name spec -> sets URL_<name>
+  local port; port="$(free_port)"
+  "$PRISM" mock -h 127.0.0.1 -p "$port" "$SPECS/$2" >"$LOGS/$1.log" 2>&1 &
+  PIDS+=($!)
+  printf -v "URL_$1" 'http://127.0.0.1:%s' "$port"
+}
+start API twilio_api_v2010.json
+start VIDEO twilio_video_v1.json
+start CONVERSATIONS twilio_conversations_v1.json
+for name in API VIDEO CONVERSATIONS; do
+  for _ in $(seq 1 120); do grep -q 'Prism is listening' "$LOGS/$name.log" && break; sleep 0.5; done
+  grep -q 'Prism is listening' "$LOGS/$name.log" || { cat "$LOGS/$name.log"; fail "Prism did not start for $name"; }
+done
+say "Contract tests against Prism ($URL_API, $URL_VIDEO, $URL_CONVERSATIONS)"
+CLINICDESK_PRISM_API_URL="$URL_API" CLINICDESK_PRISM_VIDEO_URL="$URL_VIDEO" CLINICDESK_PRISM_CONVERSATIONS_URL="$URL_CONVERSATIONS" \
+  cargo test -p clinicdesk-core --test contract -- --include-ignored
