@@ -48,10 +48,19 @@ say "UI: type-check and component tests"
 say "End to end: the real window under Xvfb"
 build_ui
 cargo build -p clinicdesk --features custom-protocol
+cargo build -p clinicdesk-cli -p clinicdesk-twilio-fake
 DISPLAY_NUMBER=$((90 + RANDOM % 100))
 Xvfb ":$DISPLAY_NUMBER" -screen 0 1400x900x24 -nolisten tcp >/dev/null 2>&1 &
 XVFB_PID=$!
-trap 'kill $XVFB_PID 2>/dev/null || true' EXIT
+# The app talks to the project's fake Twilio on a loopback port for the whole run.
+FAKE_URL_FILE="$(mktemp)"
+"$ROOT/target/debug/twilio-fake" >"$FAKE_URL_FILE" &
+FAKE_PID=$!
+trap 'kill $XVFB_PID $FAKE_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do [ -s "$FAKE_URL_FILE" ] && break; sleep 0.1; done
+FAKE_URL="$(head -n1 "$FAKE_URL_FILE")"
+export CLINICDESK_TWILIO_API_URL="$FAKE_URL" CLINICDESK_TWILIO_VIDEO_URL="$FAKE_URL" CLINICDESK_TWILIO_CONVERSATIONS_URL="$FAKE_URL"
+export CLINICDESK_CLI_BINARY="$ROOT/target/debug/clinicdesk"
 export DISPLAY=":$DISPLAY_NUMBER"
 export CLINICDESK_APP_BINARY="$ROOT/target/debug/clinicdesk-app"
 # GTK's portal and accessibility chatter is noise here; test failures still print in full.

@@ -23,6 +23,10 @@ pub const COMMANDS: &[&str] = &[
     "appointment_cancel",
     "settings_get",
     "settings_update",
+    "twilio_overview",
+    "twilio_configure",
+    "twilio_check",
+    "texts_list",
 ];
 
 fn main() {

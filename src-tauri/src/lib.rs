@@ -1,6 +1,7 @@
 //! The ClinicDesk desktop shell: opens the clinic, sets up logging, and exposes thin commands over
 //! `clinicdesk-core` to the webview. Clinic rules live in the core, never here.
 
+mod background;
 mod commands;
 pub mod error;
 mod state;
@@ -82,7 +83,15 @@ pub fn run() {
             commands::appointments::appointment_cancel,
             commands::settings::settings_get,
             commands::settings::settings_update,
+            commands::messaging::twilio_overview,
+            commands::messaging::twilio_configure,
+            commands::messaging::twilio_check,
+            commands::messaging::texts_list,
         ])
+        .setup(|app| {
+            background::start(app.handle());
+            Ok(())
+        })
         .run(tauri::generate_context!())
         .expect("ClinicDesk could not start its window");
 }

@@ -1,25 +1,33 @@
-//! The app's one piece of state: the opened clinic (or why it could not be opened) and the
-//! signed-in session. The session token lives only here, in Rust; the webview never sees it.
+//! The app's one piece of state: the opened clinic (or why it could not be opened), the signed-in
+//! session, and the last Twilio health check. The session token lives only here, in Rust; the
+//! webview never sees it, nor any Twilio secret.
 
 use crate::error::{ApiError, ApiErrorCode, ApiResult};
 use clinicdesk_core::auth::Caller;
+use clinicdesk_core::twilio::check::TwilioHealth;
 use clinicdesk_core::{Clinic, CoreError};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 pub struct AppState {
-    clinic: Result<Clinic, String>,
+    clinic: Result<Arc<Clinic>, String>,
     pub data_dir: PathBuf,
     session: Mutex<Option<String>>,
+    health: Mutex<Option<TwilioHealth>>,
 }
 
 impl AppState {
     pub fn new(data_dir: PathBuf, clinic: Result<Clinic, CoreError>) -> Self {
-        AppState { clinic: clinic.map_err(|e| e.to_string()), data_dir, session: Mutex::new(None) }
+        AppState { clinic: clinic.map(Arc::new).map_err(|e| e.to_string()), data_dir, session: Mutex::new(None), health: Mutex::new(None) }
     }
 
     pub fn clinic(&self) -> ApiResult<&Clinic> {
-        self.clinic.as_ref().map_err(|problem| ApiError::new(ApiErrorCode::Unavailable, problem.clone()))
+        self.clinic.as_deref().map_err(|problem| ApiError::new(ApiErrorCode::Unavailable, problem.clone()))
+    }
+
+    /// A handle for background tasks that outlive a command.
+    pub fn shared_clinic(&self) -> Option<Arc<Clinic>> {
+        self.clinic.as_ref().ok().cloned()
     }
 
     /// Why the clinic could not be opened, if it could not.
@@ -33,6 +41,14 @@ impl AppState {
 
     pub fn set_token(&self, token: Option<String>) {
         *self.session.lock().expect("session lock") = token;
+    }
+
+    pub fn health(&self) -> Option<TwilioHealth> {
+        self.health.lock().expect("health lock").clone()
+    }
+
+    pub fn set_health(&self, health: Option<TwilioHealth>) {
+        *self.health.lock().expect("health lock") = health;
     }
 
     /// The signed-in caller, checked by the core (signature, sign-out, idle time) on every call.

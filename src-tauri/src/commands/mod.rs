@@ -4,5 +4,6 @@
 pub mod appointments;
 pub mod auth;
 pub mod directory;
+pub mod messaging;
 pub mod settings;
 pub mod users;

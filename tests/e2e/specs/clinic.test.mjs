@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startApp, screenshot, setValue, type, click, textOf } from '../driver.mjs';
@@ -146,6 +147,38 @@ test('the other main screens open for an administrator', async () => {
   await click(browser, 'button.tab=Settings');
   await browser.waitUntil(async () => (await (await browser.$('#settings-zone')).getValue()) === 'Europe/London', { timeout: 10_000 });
   await screenshot(browser, '09-settings');
+});
+
+test('an administrator connects Twilio in Settings and the check passes', async () => {
+  assert.ok(process.env.CLINICDESK_TWILIO_API_URL, 'scripts/test.sh points the app at the fake Twilio');
+  await click(browser, 'button.tab=Settings');
+  await type(browser, '#tw-account', 'AC00000000000000000000000000000000');
+  await type(browser, '#tw-token', 'fake-auth-token-0123456789abcdef');
+  await type(browser, '#tw-key', 'SK11111111111111111111111111111111');
+  await type(browser, '#tw-secret', 'test-api-key-secret-0123456789abcdef');
+  await type(browser, '#tw-from', '+15005550006');
+  await click(browser, 'button=Save and check');
+  await browser.waitUntil(async () => (await browser.$$('.health li.ok')).length === 4, { timeout: 20_000, timeoutMsg: 'all four parts of the check should pass' });
+  assert.equal(await (await browser.$('#tw-secret')).getValue(), '', 'secrets are never shown back');
+  await browser.waitUntil(async () => /Texts: working/.test(await (await browser.$('.badge')).getText()), { timeout: 40_000, timeoutMsg: 'the indicator turns green' });
+  await (await browser.$('#twilio-title')).scrollIntoView();
+  await screenshot(browser, '11-settings-twilio');
+});
+
+test('a text queued from the CLI is sent by the open app and shown as delivered', async () => {
+  execFileSync(process.env.CLINICDESK_CLI_BINARY, ['--as', ADMIN.email, 'sms', 'send', '--no-wait', '--to', '07400 123456', '--body', 'Your appointment is confirmed for Monday at 10:30.'], {
+    env: { ...process.env, CLINICDESK_DATA_DIR: dataDir, CLINICDESK_PASSWORD: ADMIN.password },
+  });
+  await click(browser, 'button.tab=Texts');
+  await browser.waitUntil(
+    async () => {
+      await click(browser, 'button=All');
+      return /Delivered/.test(await (await browser.$('table.list')).getText().catch(() => ''));
+    },
+    { timeout: 60_000, interval: 2000, timeoutMsg: 'the app\'s outbox worker should send and confirm the text' },
+  );
+  assert.match(await textOf(browser, 'table.list'), /Your appointment is confirmed/);
+  await screenshot(browser, '12-texts');
 });
 
 test('signing out returns to the sign-in screen', async () => {

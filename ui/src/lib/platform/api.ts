@@ -19,6 +19,10 @@ import type { SetupRequest } from './bindings/SetupRequest';
 import type { StaffProfile } from './bindings/StaffProfile';
 import type { StaffUser } from './bindings/StaffUser';
 import type { StaffUserChange } from './bindings/StaffUserChange';
+import type { TextMessage } from './bindings/TextMessage';
+import type { TextState } from './bindings/TextState';
+import type { TwilioOverview } from './bindings/TwilioOverview';
+import type { TwilioSettingsInput } from './bindings/TwilioSettingsInput';
 
 
 /** A refusal from the core, carrying its code, a sentence for staff, and the field it is about. */
@@ -88,6 +92,11 @@ export const api = {
 
   settingsGet: () => call<ClinicSettings>('settings_get'),
   settingsUpdate: (settings: ClinicSettingsInput) => call<ClinicSettings>('settings_update', { settings }),
+
+  twilioOverview: () => call<TwilioOverview>('twilio_overview'),
+  twilioConfigure: (settings: TwilioSettingsInput) => call<TwilioOverview>('twilio_configure', { settings }),
+  twilioCheck: () => call<TwilioOverview>('twilio_check'),
+  textsList: (status: TextState | null) => call<TextMessage[]>('texts_list', { status }),
 };
 
 export type Api = typeof api;

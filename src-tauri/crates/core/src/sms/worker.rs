@@ -333,8 +333,10 @@ impl<'a> OutboxWorker<'a> {
             report.polled += 1;
             let now = self.clinic.now();
             let next = now + backoff(self.config.first_poll, polls, self.config.max_poll);
+            // Ask Twilio first: no pooled connection is held across the request.
+            let answer = messages::fetch(self.http, account, &sid).await;
             let conn = self.clinic.db().conn()?;
-            match messages::fetch(self.http, account, &sid).await {
+            match answer {
                 Ok(m) if m.is_final() => {
                     let state = match m.status.as_str() {
                         "delivered" | "read" => TextState::Delivered,

@@ -1,0 +1,55 @@
+//! Work the app does while it is open: the SMS outbox worker, and a Twilio credential check at
+//! start-up (and whenever the settings change). Both are the core's; this only schedules them.
+
+use crate::state::AppState;
+use clinicdesk_core::sms::worker::OutboxWorker;
+use clinicdesk_core::twilio::check::check;
+use clinicdesk_core::twilio::{Endpoints, TwilioHttp};
+use clinicdesk_core::Clinic;
+use std::sync::Arc;
+use std::time::Duration;
+use tauri::{AppHandle, Manager};
+
+const OUTBOX_PASS_EVERY: Duration = Duration::from_secs(3);
+
+pub fn start(app: &AppHandle) {
+    let Some(clinic) = app.state::<AppState>().shared_clinic() else { return };
+    let http = TwilioHttp::new(Endpoints::from_env());
+    tauri::async_runtime::spawn(run_outbox(clinic, http.clone()));
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move { check_twilio(&handle, &http).await });
+}
+
+/// Sends due texts and follows up on delivery for as long as the app runs. One worker per
+/// database: if the CLI is running one, this waits its turn.
+async fn run_outbox(clinic: Arc<Clinic>, http: TwilioHttp) {
+    let config = match clinic.texts().worker_config() {
+        Ok(config) => config,
+        Err(err) => return tracing::error!(code = err.code(), "outbox worker not started"),
+    };
+    let mut worker = OutboxWorker::new(&clinic, &http, config);
+    loop {
+        match worker.run_once().await {
+            Ok(report) if report != Default::default() => tracing::info!(?report, "outbox pass"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(code = err.code(), "outbox pass failed; will try again"),
+        }
+        tokio::time::sleep(OUTBOX_PASS_EVERY).await;
+    }
+}
+
+/// Checks the Twilio setup and keeps the result for the health indicator.
+pub async fn check_twilio(app: &AppHandle, http: &TwilioHttp) {
+    let state = app.state::<AppState>();
+    let Ok(clinic) = state.clinic() else { return };
+    let account = match clinic.twilio().account() {
+        Ok(Some(account)) => account,
+        _ => return state.set_health(None),
+    };
+    let health = check(http, &account, clinic.now()).await;
+    if let (None, Some(found)) = (&account.settings.conversations_service_sid, &health.conversations_service_sid) {
+        let _ = clinic.twilio().remember_conversations_service(found);
+    }
+    tracing::info!(overall = ?health.overall, "Twilio check");
+    state.set_health(Some(health));
+}
