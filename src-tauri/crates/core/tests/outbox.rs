@@ -25,6 +25,7 @@ struct Rig {
 fn fast_config() -> OutboxConfig {
     OutboxConfig {
         messages_per_second: 0,
+        concurrency: 1,
         max_attempts: 4,
         retry_base: Duration::from_millis(20),
         first_poll: Duration::from_millis(10),
@@ -266,6 +267,7 @@ async fn only_one_worker_sends_at_a_time() {
 async fn pacing_never_exceeds_the_rate_in_any_second() {
     let mut r = rig().await;
     r.config.messages_per_second = 2;
+    r.config.concurrency = 3; // the limit holds across texts in flight together
     for i in 0..6 {
         r.send(&format!("Paced text {i}"));
     }
@@ -290,4 +292,21 @@ async fn segments_and_encoding_are_stored_and_bad_bodies_refused() {
     assert_eq!(r.t.clinic.texts().send(&desk, "12345", "Hello").unwrap_err().field(), Some("phone"));
     let doctor = r.t.add_user("doc@clinic.example", Role::Doctor);
     assert_eq!(r.t.clinic.texts().send(&doctor, PATIENT, "Hello").unwrap_err().code(), "forbidden");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sending_still_sends_each_text_exactly_once() {
+    let mut r = rig().await;
+    r.config.concurrency = 4;
+    r.fake.inject(Route::CreateMessage, Fault::DropAfterProcessing);
+    r.fake.inject(Route::CreateMessage, Fault::TooManyRequests { retry_after_secs: 0 });
+    let ids: Vec<_> = (0..12).map(|i| r.send(&format!("Concurrent text {i}"))).collect();
+    r.drain().await;
+    let at_twilio = r.fake.messages_to(PATIENT);
+    assert_eq!(at_twilio.len(), 12);
+    for id in ids {
+        let text = r.state(id);
+        assert_eq!(text.state, TextState::Delivered);
+        assert_eq!(at_twilio.iter().filter(|m| m.body == text.body).count(), 1, "{} sent once", text.body);
+    }
 }

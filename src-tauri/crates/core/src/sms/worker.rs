@@ -23,6 +23,8 @@ use std::time::Duration as StdDuration;
 #[derive(Debug, Clone)]
 pub struct OutboxConfig {
     pub messages_per_second: u32,
+    /// Texts in flight at once (pacing still applies across all of them).
+    pub concurrency: u32,
     pub max_attempts: u32,
     pub retry_base: StdDuration,
     pub first_poll: StdDuration,
@@ -35,6 +37,7 @@ impl Default for OutboxConfig {
     fn default() -> Self {
         OutboxConfig {
             messages_per_second: 1,
+            concurrency: 1,
             max_attempts: 6,
             retry_base: StdDuration::from_secs(30),
             first_poll: StdDuration::from_secs(2),
@@ -59,7 +62,7 @@ pub struct OutboxWorker<'a> {
     clinic: &'a Clinic,
     http: &'a TwilioHttp,
     config: OutboxConfig,
-    pacer: Pacer,
+    pacer: tokio::sync::Mutex<Pacer>,
     holder: String,
 }
 
@@ -81,7 +84,7 @@ fn pid_alive(pid: u32) -> bool {
 
 impl<'a> OutboxWorker<'a> {
     pub fn new(clinic: &'a Clinic, http: &'a TwilioHttp, config: OutboxConfig) -> Self {
-        let pacer = Pacer::new(config.messages_per_second);
+        let pacer = tokio::sync::Mutex::new(Pacer::new(config.messages_per_second));
         OutboxWorker { clinic, http, config, pacer, holder: uuid::Uuid::new_v4().to_string() }
     }
 
@@ -138,10 +141,29 @@ impl<'a> OutboxWorker<'a> {
         // One attempt per text per pass: only texts due when the pass began are claimed, so a
         // text rescheduled during this pass waits for the next one.
         let pass_started = self.clinic.now();
-        while let Some(text) = self.claim_next(pass_started)? {
+        loop {
+            let mut batch = Vec::new();
+            while batch.len() < self.config.concurrency.max(1) as usize {
+                match self.claim_next(pass_started)? {
+                    Some(text) => batch.push(text),
+                    None => break,
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
             match &account {
-                Some(account) => self.deliver(account, text, &mut report).await?,
-                None => self.skip_unconfigured(&text)?,
+                Some(account) => {
+                    let outcomes = futures_util::future::join_all(batch.into_iter().map(|text| self.deliver(account, text))).await;
+                    for outcome in outcomes {
+                        report.add(outcome?);
+                    }
+                }
+                None => {
+                    for text in &batch {
+                        self.skip_unconfigured(text)?;
+                    }
+                }
             }
             self.acquire()?; // heartbeat
         }
@@ -203,45 +225,43 @@ impl<'a> OutboxWorker<'a> {
         Ok(())
     }
 
-    async fn deliver(&mut self, account: &TwilioAccount, text: Claimed, report: &mut RunReport) -> Result<()> {
+    /// One attempt at one claimed text; returns what became of it.
+    async fn deliver(&self, account: &TwilioAccount, text: Claimed) -> Result<Outcome> {
         if text.needs_reconcile {
             match self.find_at_twilio(account, &text).await {
                 Ok(Some(found)) => {
                     tracing::info!(text = %text.id, sid = %found.sid, "adopted a text Twilio already had");
                     self.record_accepted(&text.id, &found)?;
-                    report.adopted += 1;
-                    return Ok(());
+                    return Ok(Outcome::Adopted);
                 }
                 Ok(None) => {} // Twilio never got it: sending now is safe.
                 Err(err) => {
                     // Cannot tell whether it went out: never guess, try again later.
                     self.record_retry(&text, &err, true)?;
-                    report.retrying += 1;
-                    return Ok(());
+                    return Ok(Outcome::Retrying);
                 }
             }
         }
-        self.pacer.wait_turn().await;
+        self.pacer.lock().await.wait_turn().await;
         match messages::create(self.http, account, &text.to, &text.body, None).await {
             Ok(message) => {
                 self.record_accepted(&text.id, &message)?;
-                report.sent += 1;
+                Ok(Outcome::Sent)
             }
             Err(err) if err.outcome_unknown() => {
                 tracing::warn!(text = %text.id, "send ended without an answer; will reconcile before any retry");
                 self.record_retry(&text, &err, true)?;
-                report.retrying += 1;
+                Ok(Outcome::Retrying)
             }
             Err(err) if err.is_retryable() && text.attempts < self.config.max_attempts => {
                 self.record_retry(&text, &err, false)?;
-                report.retrying += 1;
+                Ok(Outcome::Retrying)
             }
             Err(err) => {
                 self.record_failed(&text, &err)?;
-                report.failed += 1;
+                Ok(Outcome::Failed)
             }
         }
-        Ok(())
     }
 
     /// The text in Twilio's Messages list, if this attempt (or an earlier one) reached Twilio.
@@ -376,6 +396,24 @@ impl Drop for OutboxWorker<'_> {
     fn drop(&mut self) {
         if let Err(err) = self.release() {
             tracing::warn!(error = %err, "could not release the outbox lock");
+        }
+    }
+}
+
+enum Outcome {
+    Sent,
+    Adopted,
+    Retrying,
+    Failed,
+}
+
+impl RunReport {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Sent => self.sent += 1,
+            Outcome::Adopted => self.adopted += 1,
+            Outcome::Retrying => self.retrying += 1,
+            Outcome::Failed => self.failed += 1,
         }
     }
 }
