@@ -28,8 +28,11 @@ CREATE TABLE sms_notifications (
     sent_at            TEXT,
     final_at           TEXT
 );
-CREATE INDEX sms_due ON sms_notifications(state, next_attempt_at);
-CREATE INDEX sms_poll ON sms_notifications(state, next_poll_at);
+-- Partial indexes: only texts waiting to be sent or polled are indexed, so most state changes
+-- touch one small B-tree instead of rewriting entries in two large ones.
+CREATE INDEX sms_due ON sms_notifications(next_attempt_at, created_at) WHERE state = 'pending';
+CREATE INDEX sms_poll ON sms_notifications(next_poll_at) WHERE state = 'sent';
+CREATE INDEX sms_state ON sms_notifications(state, created_at);
 CREATE INDEX sms_patient ON sms_notifications(patient_id);
 CREATE INDEX sms_to ON sms_notifications(to_e164);
 

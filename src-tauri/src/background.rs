@@ -27,7 +27,10 @@ async fn run_outbox(clinic: Arc<Clinic>, http: TwilioHttp) {
         Ok(config) => config,
         Err(err) => return tracing::error!(code = err.code(), "outbox worker not started"),
     };
-    let mut worker = OutboxWorker::new(&clinic, &http, config);
+    let mut worker = match OutboxWorker::new(&clinic, &http, config) {
+        Ok(worker) => worker,
+        Err(err) => return tracing::error!(code = err.code(), "outbox worker not started"),
+    };
     loop {
         match worker.run_once().await {
             Ok(report) if report != Default::default() => tracing::info!(?report, "outbox pass"),

@@ -91,7 +91,7 @@ pub fn sms(clinic: &Clinic, caller: &Caller, json: bool, command: SmsCommand) ->
             } else {
                 let http = http();
                 let config = clinic.texts().worker_config()?;
-                runtime().block_on(async { OutboxWorker::new(clinic, &http, config).run_once().await })?;
+                runtime().block_on(async { OutboxWorker::new(clinic, &http, config)?.run_once().await })?;
                 text_state(clinic, queued.id)?
             };
             show(json, &text, |t| describe(t));
@@ -128,7 +128,7 @@ pub fn outbox(clinic: &Clinic, json: bool, command: OutboxCommand) -> Result<()>
     let http = http();
     let config = clinic.texts().worker_config()?;
     let report = runtime().block_on(async {
-        let mut worker = OutboxWorker::new(clinic, &http, config);
+        let mut worker = OutboxWorker::new(clinic, &http, config)?;
         if !worker.acquire()? {
             return Err(CoreError::Conflict("Another ClinicDesk (probably the app) is sending texts right now; it will send these too.".into()));
         }

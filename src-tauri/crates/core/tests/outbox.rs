@@ -68,10 +68,10 @@ impl Rig {
         self.t.clinic.texts().get(&self.t.admin(), id).unwrap()
     }
     async fn drain(&self) {
-        OutboxWorker::new(&self.t.clinic, &self.http, self.config.clone()).run_until_empty(Duration::from_secs(20)).await.unwrap();
+        OutboxWorker::new(&self.t.clinic, &self.http, self.config.clone()).unwrap().run_until_empty(Duration::from_secs(20)).await.unwrap();
     }
     async fn once(&self) {
-        OutboxWorker::new(&self.t.clinic, &self.http, self.config.clone()).run_once().await.unwrap();
+        OutboxWorker::new(&self.t.clinic, &self.http, self.config.clone()).unwrap().run_once().await.unwrap();
     }
 }
 
@@ -255,8 +255,8 @@ async fn a_text_mid_send_when_the_worker_died_is_reconciled_by_the_next_worker()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_one_worker_sends_at_a_time() {
     let r = rig().await;
-    let a = OutboxWorker::new(&r.t.clinic, &r.http, r.config.clone());
-    let b = OutboxWorker::new(&r.t.clinic, &r.http, r.config.clone());
+    let a = OutboxWorker::new(&r.t.clinic, &r.http, r.config.clone()).unwrap();
+    let b = OutboxWorker::new(&r.t.clinic, &r.http, r.config.clone()).unwrap();
     assert!(a.acquire().unwrap());
     assert!(!b.acquire().unwrap(), "a live worker's lock is respected");
     a.release().unwrap();

@@ -42,7 +42,7 @@ impl std::fmt::Debug for DatabaseKey {
 }
 
 /// Opens keyed connections for the pool (r2d2's `ManageConnection`).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SqlCipherConnections {
     path: PathBuf,
     key: DatabaseKey,
@@ -54,7 +54,12 @@ impl SqlCipherConnections {
         let conn = Connection::open_with_flags(&self.path, flags)?;
         conn.execute_batch(&self.key.pragma())?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        // WAL + synchronous=NORMAL: a commit survives the application being killed at any
+        // instant and the file is never corrupted; only an OS crash or power cut can lose the
+        // last few commits. That is safe here because a text is enqueued in the same
+        // transaction as its cause (both or neither are lost) and a lost Twilio SID is
+        // recovered by reconciliation. FULL costs an fsync per commit (~200 us vs ~9 us here).
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
         Ok(conn)
     }
 }
@@ -77,8 +82,12 @@ impl r2d2::ManageConnection for SqlCipherConnections {
 #[derive(Clone)]
 pub struct Database {
     pool: r2d2::Pool<SqlCipherConnections>,
+    opener: SqlCipherConnections,
     path: PathBuf,
 }
+
+/// The outbox worker's own connection: kept for the worker's life so its page cache stays warm
+/// (with SQLCipher every page read from disk is decrypted and authenticated).
 
 impl Database {
     /// Opens (creating if absent) the encrypted database at `path` and brings its schema up to date.
@@ -90,6 +99,7 @@ impl Database {
         first.pragma_update(None, "journal_mode", "WAL")?;
         migrations::migrate(&mut first)?;
         drop(first);
+        let opener = manager.clone();
         let pool = r2d2::Pool::builder()
             .max_size(4)
             .connection_timeout(Duration::from_secs(10))
@@ -98,11 +108,19 @@ impl Database {
                 tracing::error!(error = %err, "could not build the database pool");
                 CoreError::Storage
             })?;
-        Ok(Database { pool, path: path.to_owned() })
+        Ok(Database { pool, opener, path: path.to_owned() })
     }
 
     pub fn conn(&self) -> Result<PooledConnection> {
         Ok(self.pool.get()?)
+    }
+
+    /// A keyed connection of its own, outside the pool, for a long-lived worker.
+    pub fn dedicated(&self) -> Result<Connection> {
+        self.opener.open().map_err(|err| {
+            tracing::error!(error = %err, "could not open a worker connection");
+            CoreError::Storage
+        })
     }
 
     pub fn path(&self) -> &Path {

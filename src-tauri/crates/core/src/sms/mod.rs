@@ -49,6 +49,21 @@ impl Texts<'_> {
         Ok(stored)
     }
 
+    /// Puts many texts in the outbox in one transaction (schedulers, imports). Each is a no-op if
+    /// its idempotency key is already there; returns (id, newly added) for each.
+    pub fn enqueue(&self, caller: &Caller, texts: &[NewText]) -> Result<Vec<(Uuid, bool)>> {
+        caller.require(Permission::SendTexts)?;
+        let configured = self.clinic.twilio().account()?.is_some();
+        let now = self.clinic.now();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction()?;
+        let results = texts.iter().map(|t| outbox::enqueue(&tx, now, Some(caller.user_id), t, configured)).collect::<Result<Vec<_>>>()?;
+        let added = results.iter().filter(|(_, new)| *new).count();
+        audit::record(&tx, now, Actor::Staff(caller), "sms.enqueue", None, Some(&format!("{added} of {} texts added", texts.len())))?;
+        tx.commit()?;
+        Ok(results)
+    }
+
     pub fn list(&self, caller: &Caller, state: Option<TextState>, limit: u32) -> Result<Vec<TextMessage>> {
         caller.require(Permission::ReadPatients)?;
         let conn = self.clinic.db().conn()?;

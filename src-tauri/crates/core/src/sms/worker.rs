@@ -61,9 +61,13 @@ pub struct RunReport {
 pub struct OutboxWorker<'a> {
     clinic: &'a Clinic,
     http: &'a TwilioHttp,
+    /// The worker's own connection (warm page cache). Locked only for synchronous work, never
+    /// across an await, so concurrent sends can share it.
+    db: std::sync::Mutex<rusqlite::Connection>,
     config: OutboxConfig,
     pacer: tokio::sync::Mutex<Pacer>,
     holder: String,
+    last_beat: std::sync::Mutex<std::time::Instant>,
 }
 
 fn backoff(base: StdDuration, step: u32, max: StdDuration) -> Duration {
@@ -83,16 +87,21 @@ fn pid_alive(pid: u32) -> bool {
 }
 
 impl<'a> OutboxWorker<'a> {
-    pub fn new(clinic: &'a Clinic, http: &'a TwilioHttp, config: OutboxConfig) -> Self {
+    pub fn new(clinic: &'a Clinic, http: &'a TwilioHttp, config: OutboxConfig) -> Result<Self> {
         let pacer = tokio::sync::Mutex::new(Pacer::new(config.messages_per_second));
-        OutboxWorker { clinic, http, config, pacer, holder: uuid::Uuid::new_v4().to_string() }
+        let db = std::sync::Mutex::new(clinic.db().dedicated()?);
+        Ok(OutboxWorker { clinic, http, db, config, pacer, holder: uuid::Uuid::new_v4().to_string(), last_beat: std::sync::Mutex::new(std::time::Instant::now()) })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Takes the one-worker lock (or refreshes it). `false` means another live worker holds it.
     /// On taking it from a dead worker, its in-flight texts are marked for reconciliation.
     pub fn acquire(&self) -> Result<bool> {
         let now = self.clinic.now();
-        let mut conn = self.clinic.db().conn()?;
+        let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current: Option<(String, u32, String)> = tx.query_row("SELECT holder, pid, heartbeat_at FROM outbox_lock WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
         let ours = match &current {
@@ -125,8 +134,19 @@ impl<'a> OutboxWorker<'a> {
         Ok(true)
     }
 
+    /// Refreshes the lock's heartbeat every few seconds (each refresh is a commit).
+    fn heartbeat(&self) -> Result<()> {
+        let mut last = self.last_beat.lock().unwrap_or_else(|p| p.into_inner());
+        if last.elapsed() >= StdDuration::from_secs(5) {
+            *last = std::time::Instant::now();
+            drop(last);
+            self.acquire()?;
+        }
+        Ok(())
+    }
+
     pub fn release(&self) -> Result<()> {
-        let conn = self.clinic.db().conn()?;
+        let conn = self.conn();
         conn.execute("DELETE FROM outbox_lock WHERE holder = ?1", [&self.holder])?;
         Ok(())
     }
@@ -142,22 +162,14 @@ impl<'a> OutboxWorker<'a> {
         // text rescheduled during this pass waits for the next one.
         let pass_started = self.clinic.now();
         loop {
-            let mut batch = Vec::new();
-            while batch.len() < self.config.concurrency.max(1) as usize {
-                match self.claim_next(pass_started)? {
-                    Some(text) => batch.push(text),
-                    None => break,
-                }
-            }
+            let batch = self.claim_batch(pass_started, self.config.concurrency.max(1))?;
             if batch.is_empty() {
                 break;
             }
             match &account {
                 Some(account) => {
                     let outcomes = futures_util::future::join_all(batch.into_iter().map(|text| self.deliver(account, text))).await;
-                    for outcome in outcomes {
-                        report.add(outcome?);
-                    }
+                    self.record(outcomes, &mut report)?;
                 }
                 None => {
                     for text in &batch {
@@ -165,7 +177,7 @@ impl<'a> OutboxWorker<'a> {
                     }
                 }
             }
-            self.acquire()?; // heartbeat
+            self.heartbeat()?;
         }
         if let Some(account) = &account {
             self.poll_due(account, &mut report).await?;
@@ -185,7 +197,7 @@ impl<'a> OutboxWorker<'a> {
             total.failed += r.failed;
             total.polled += r.polled;
             total.finished += r.finished;
-            let conn = self.clinic.db().conn()?;
+            let conn = self.conn();
             if outbox::unfinished(&conn)? == 0 || started.elapsed() >= give_up_after {
                 drop(conn);
                 self.release()?;
@@ -198,26 +210,28 @@ impl<'a> OutboxWorker<'a> {
         }
     }
 
-    /// Marks the next text due by `due_by` 'sending' (committed before anything is sent) and returns it.
-    fn claim_next(&self, due_by: chrono::DateTime<chrono::Utc>) -> Result<Option<Claimed>> {
+    /// Marks up to `limit` texts due by `due_by` 'sending' in one commit (before anything is sent)
+    /// and returns them, oldest due first.
+    fn claim_batch(&self, due_by: chrono::DateTime<chrono::Utc>, limit: u32) -> Result<Vec<Claimed>> {
         let now = ts(self.clinic.now());
-        let due_by = ts(due_by);
-        let conn = self.clinic.db().conn()?;
-        let claimed = conn
-            .query_row(
-                "UPDATE sms_notifications SET state = 'sending', attempts = attempts + 1, attempt_started_at = ?1, updated_at = ?1
-                 WHERE id = (SELECT id FROM sms_notifications WHERE state = 'pending' AND next_attempt_at <= ?2 ORDER BY next_attempt_at, created_at LIMIT 1)
-                 RETURNING id, to_e164, body, attempts, needs_reconcile, created_at",
-                [&now, &due_by],
-                |r| Ok(Claimed { id: r.get(0)?, to: r.get(1)?, body: r.get(2)?, attempts: r.get(3)?, needs_reconcile: r.get(4)?, created_at: r.get(5)? }),
-            )
-            .optional()?;
-        Ok(claimed)
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "UPDATE sms_notifications SET state = 'sending', attempts = attempts + 1, attempt_started_at = ?1, updated_at = ?1
+             WHERE id IN (SELECT id FROM sms_notifications WHERE state = 'pending' AND next_attempt_at <= ?2 ORDER BY next_attempt_at, created_at LIMIT ?3)
+             RETURNING id, to_e164, body, attempts, needs_reconcile, created_at, next_attempt_at",
+        )?;
+        let mut claimed: Vec<(Claimed, String)> = stmt
+            .query_map(params![now, ts(due_by), limit], |r| {
+                Ok((Claimed { id: r.get(0)?, to: r.get(1)?, body: r.get(2)?, attempts: r.get(3)?, needs_reconcile: r.get(4)?, created_at: r.get(5)? }, r.get(6)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        claimed.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.created_at.cmp(&b.0.created_at)));
+        Ok(claimed.into_iter().map(|(c, _)| c).collect())
     }
 
     fn skip_unconfigured(&self, text: &Claimed) -> Result<()> {
         let now = ts(self.clinic.now());
-        let conn = self.clinic.db().conn()?;
+        let conn = self.conn();
         conn.execute(
             "UPDATE sms_notifications SET state = 'skipped', error_message = ?2, final_at = ?3, updated_at = ?3 WHERE id = ?1 AND state = 'sending'",
             params![text.id, outbox::NOT_CONFIGURED, now],
@@ -225,50 +239,67 @@ impl<'a> OutboxWorker<'a> {
         Ok(())
     }
 
-    /// One attempt at one claimed text; returns what became of it.
-    async fn deliver(&self, account: &TwilioAccount, text: Claimed) -> Result<Outcome> {
+    /// One attempt at one claimed text. Writes nothing: the batch's outcomes are recorded together.
+    async fn deliver(&self, account: &TwilioAccount, text: Claimed) -> (Claimed, Decision) {
         if text.needs_reconcile {
             match self.find_at_twilio(account, &text).await {
                 Ok(Some(found)) => {
                     tracing::info!(text = %text.id, sid = %found.sid, "adopted a text Twilio already had");
-                    self.record_accepted(&text.id, &found)?;
-                    return Ok(Outcome::Adopted);
+                    return (text, Decision::Adopted(found));
                 }
                 Ok(None) => {} // Twilio never got it: sending now is safe.
-                Err(err) => {
-                    // Cannot tell whether it went out: never guess, try again later.
-                    self.record_retry(&text, &err, true)?;
-                    return Ok(Outcome::Retrying);
-                }
+                // Cannot tell whether it went out: never guess, try again later.
+                Err(err) => return (text, Decision::Retry { err, reconcile: true }),
             }
         }
         self.pacer.lock().await.wait_turn().await;
-        match messages::create(self.http, account, &text.to, &text.body, None).await {
-            Ok(message) => {
-                self.record_accepted(&text.id, &message)?;
-                Ok(Outcome::Sent)
-            }
+        let decision = match messages::create(self.http, account, &text.to, &text.body, None).await {
+            Ok(message) => Decision::Accepted(message),
             Err(err) if err.outcome_unknown() => {
                 tracing::warn!(text = %text.id, "send ended without an answer; will reconcile before any retry");
-                self.record_retry(&text, &err, true)?;
-                Ok(Outcome::Retrying)
+                Decision::Retry { err, reconcile: true }
             }
-            Err(err) if err.is_retryable() && text.attempts < self.config.max_attempts => {
-                self.record_retry(&text, &err, false)?;
-                Ok(Outcome::Retrying)
-            }
-            Err(err) => {
-                self.record_failed(&text, &err)?;
-                Ok(Outcome::Failed)
+            Err(err) if err.is_retryable() && text.attempts < self.config.max_attempts => Decision::Retry { err, reconcile: false },
+            Err(err) => Decision::Failed(err),
+        };
+        (text, decision)
+    }
+
+    /// Records a batch's outcomes in one commit. Until then its texts stay 'sending', so a crash
+    /// here leaves them to reconciliation, never to a second send.
+    fn record(&self, outcomes: Vec<(Claimed, Decision)>, report: &mut RunReport) -> Result<()> {
+        let now = self.clinic.now();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for (text, decision) in outcomes {
+            match decision {
+                Decision::Accepted(message) => {
+                    record_accepted(&tx, &self.config, now, &text.id, &message)?;
+                    report.sent += 1;
+                }
+                Decision::Adopted(message) => {
+                    record_accepted(&tx, &self.config, now, &text.id, &message)?;
+                    report.adopted += 1;
+                }
+                Decision::Retry { err, reconcile } => {
+                    record_retry(&tx, &self.config, now, &text, &err, reconcile)?;
+                    report.retrying += 1;
+                }
+                Decision::Failed(err) => {
+                    record_failed(&tx, now, &text, &err)?;
+                    report.failed += 1;
+                }
             }
         }
+        tx.commit()?;
+        Ok(())
     }
 
     /// The text in Twilio's Messages list, if this attempt (or an earlier one) reached Twilio.
     async fn find_at_twilio(&self, account: &TwilioAccount, text: &Claimed) -> Result<Option<messages::Message>, TwilioError> {
         let since = crate::auth::parse_instant(&text.created_at).unwrap_or_else(|| self.clinic.now()) - Duration::minutes(1);
         let known: Vec<String> = {
-            let conn = self.clinic.db().conn().map_err(|_| TwilioError::Unreadable("database".into()))?;
+            let conn = self.conn();
             let mut stmt = conn.prepare("SELECT twilio_sid FROM sms_notifications WHERE to_e164 = ?1 AND twilio_sid IS NOT NULL").map_err(|_| TwilioError::Unreadable("database".into()))?;
             let rows = stmt.query_map([&text.to], |r| r.get(0)).map_err(|_| TwilioError::Unreadable("database".into()))?;
             rows.filter_map(|r| r.ok()).collect()
@@ -284,67 +315,9 @@ impl<'a> OutboxWorker<'a> {
         Ok(newest.into_iter().find(|m| matches(m)))
     }
 
-    fn record_accepted(&self, id: &str, message: &messages::Message) -> Result<()> {
-        let now = self.clinic.now();
-        let state = match message.status.as_str() {
-            "delivered" => TextState::Delivered,
-            "undelivered" => TextState::Undelivered,
-            "failed" => TextState::Failed,
-            _ => TextState::Sent,
-        };
-        let explanation = message.error_code.and_then(|c| explain_code(c as u32)).map(str::to_owned);
-        let conn = self.clinic.db().conn()?;
-        conn.execute(
-            "UPDATE sms_notifications SET state = ?2, twilio_sid = ?3, twilio_status = ?4, error_code = ?5, error_message = ?6, needs_reconcile = 0,
-                    sent_at = coalesce(sent_at, ?7), next_poll_at = ?8, final_at = CASE WHEN ?9 THEN ?7 ELSE NULL END, updated_at = ?7
-             WHERE id = ?1",
-            params![
-                id, state.as_str(), message.sid, message.status, message.error_code, explanation, ts(now),
-                ts(now + Duration::from_std(self.config.first_poll).unwrap_or(Duration::seconds(5))), state.is_final(),
-            ],
-        )?;
-        Ok(())
-    }
-
-    fn record_retry(&self, text: &Claimed, err: &TwilioError, reconcile: bool) -> Result<()> {
-        let now = self.clinic.now();
-        let retry_after = match err {
-            TwilioError::Api { retry_after: Some(r), .. } => Duration::from_std(*r).unwrap_or_default(),
-            _ => Duration::zero(),
-        };
-        let next = now + backoff(self.config.retry_base, text.attempts.saturating_sub(1), StdDuration::from_secs(30 * 60)).max(retry_after);
-        let conn = self.clinic.db().conn()?;
-        conn.execute(
-            "UPDATE sms_notifications SET state = 'pending', needs_reconcile = max(needs_reconcile, ?2), next_attempt_at = ?3,
-                    error_code = ?4, error_message = ?5, updated_at = ?6 WHERE id = ?1 AND state = 'sending'",
-            params![text.id, reconcile, ts(next), err.code(), err.explain(), ts(now)],
-        )?;
-        Ok(())
-    }
-
-    fn record_failed(&self, text: &Claimed, err: &TwilioError) -> Result<()> {
-        let now = self.clinic.now();
-        let message = if err.is_retryable() {
-            format!("Twilio could not take the text after {} attempts. {}", text.attempts, err.explain())
-        } else {
-            err.explain()
-        };
-        let mut conn = self.clinic.db().conn()?;
-        let tx = conn.transaction()?;
-        tx.execute(
-            "UPDATE sms_notifications SET state = 'failed', error_code = ?2, error_message = ?3, final_at = ?4, updated_at = ?4 WHERE id = ?1 AND state = 'sending'",
-            params![text.id, err.code(), message, ts(now)],
-        )?;
-        if err.code() == Some(21610) {
-            outbox::opt_out(&tx, &text.to, now)?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
     async fn poll_due(&self, account: &TwilioAccount, report: &mut RunReport) -> Result<()> {
         let due: Vec<(String, String, u32, String)> = {
-            let conn = self.clinic.db().conn()?;
+            let conn = self.conn();
             let mut stmt = conn.prepare("SELECT id, twilio_sid, polls, to_e164 FROM sms_notifications WHERE state = 'sent' AND next_poll_at <= ?1 ORDER BY next_poll_at LIMIT 100")?;
             let rows = stmt.query_map([ts(self.clinic.now())], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
             rows.collect::<Result<_, _>>()?
@@ -355,7 +328,7 @@ impl<'a> OutboxWorker<'a> {
             let next = now + backoff(self.config.first_poll, polls, self.config.max_poll);
             // Ask Twilio first: no pooled connection is held across the request.
             let answer = messages::fetch(self.http, account, &sid).await;
-            let conn = self.clinic.db().conn()?;
+            let conn = self.conn();
             match answer {
                 Ok(m) if m.is_final() => {
                     let state = match m.status.as_str() {
@@ -400,22 +373,57 @@ impl Drop for OutboxWorker<'_> {
     }
 }
 
-enum Outcome {
-    Sent,
-    Adopted,
-    Retrying,
-    Failed,
+enum Decision {
+    Accepted(messages::Message),
+    Adopted(messages::Message),
+    Retry { err: TwilioError, reconcile: bool },
+    Failed(TwilioError),
 }
 
-impl RunReport {
-    fn add(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Sent => self.sent += 1,
-            Outcome::Adopted => self.adopted += 1,
-            Outcome::Retrying => self.retrying += 1,
-            Outcome::Failed => self.failed += 1,
-        }
+fn record_accepted(conn: &rusqlite::Connection, config: &OutboxConfig, now: chrono::DateTime<chrono::Utc>, id: &str, message: &messages::Message) -> Result<()> {
+    let state = match message.status.as_str() {
+        "delivered" => TextState::Delivered,
+        "undelivered" => TextState::Undelivered,
+        "failed" => TextState::Failed,
+        _ => TextState::Sent,
+    };
+    let explanation = message.error_code.and_then(|c| explain_code(c as u32)).map(str::to_owned);
+    conn.execute(
+        "UPDATE sms_notifications SET state = ?2, twilio_sid = ?3, twilio_status = ?4, error_code = ?5, error_message = ?6, needs_reconcile = 0,
+                sent_at = coalesce(sent_at, ?7), next_poll_at = ?8, final_at = CASE WHEN ?9 THEN ?7 ELSE NULL END, updated_at = ?7
+         WHERE id = ?1",
+        params![
+            id, state.as_str(), message.sid, message.status, message.error_code, explanation, ts(now),
+            ts(now + Duration::from_std(config.first_poll).unwrap_or(Duration::seconds(2))), state.is_final(),
+        ],
+    )?;
+    Ok(())
+}
+
+fn record_retry(conn: &rusqlite::Connection, config: &OutboxConfig, now: chrono::DateTime<chrono::Utc>, text: &Claimed, err: &TwilioError, reconcile: bool) -> Result<()> {
+    let retry_after = match err {
+        TwilioError::Api { retry_after: Some(r), .. } => Duration::from_std(*r).unwrap_or_default(),
+        _ => Duration::zero(),
+    };
+    let next = now + backoff(config.retry_base, text.attempts.saturating_sub(1), StdDuration::from_secs(30 * 60)).max(retry_after);
+    conn.execute(
+        "UPDATE sms_notifications SET state = 'pending', needs_reconcile = max(needs_reconcile, ?2), next_attempt_at = ?3,
+                error_code = ?4, error_message = ?5, updated_at = ?6 WHERE id = ?1 AND state = 'sending'",
+        params![text.id, reconcile, ts(next), err.code(), err.explain(), ts(now)],
+    )?;
+    Ok(())
+}
+
+fn record_failed(conn: &rusqlite::Connection, now: chrono::DateTime<chrono::Utc>, text: &Claimed, err: &TwilioError) -> Result<()> {
+    let message = if err.is_retryable() { format!("Twilio could not take the text after {} attempts. {}", text.attempts, err.explain()) } else { err.explain() };
+    conn.execute(
+        "UPDATE sms_notifications SET state = 'failed', error_code = ?2, error_message = ?3, final_at = ?4, updated_at = ?4 WHERE id = ?1 AND state = 'sending'",
+        params![text.id, err.code(), message, ts(now)],
+    )?;
+    if err.code() == Some(21610) {
+        outbox::opt_out(conn, &text.to, now)?;
     }
+    Ok(())
 }
 
 struct Claimed {

@@ -3,12 +3,15 @@
 //! Format (TWILIO.md): an HS256 JWT signed with the API Key *secret*, header
 //! `{"alg","cty":"twilio-fpa;v=1",["twr"],"typ"}` and payload `jti, grants, iss, exp, nbf, sub` with no
 //! `iat`. Keys are serialised in exactly the official library's order (structs, not maps), so the
-//! official test vector is reproduced byte for byte.
+//! official test vector is reproduced byte for byte. Signed with HMAC-SHA256 directly (the same
+//! primitive jsonwebtoken uses) so one keyed HMAC serves every token of a key.
 
 use crate::error::{CoreError, Result};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, EncodingKey};
+use hmac::{Hmac, Mac};
 use serde::Serialize;
+use sha2::Sha256;
 
 /// Twilio refuses tokens that live longer than a day (error 20157).
 pub const TWILIO_MAX_TTL_SECONDS: u32 = 24 * 3600;
@@ -88,43 +91,65 @@ pub fn check_identity(identity: &str) -> Result<()> {
     }
 }
 
-/// Mints a token valid from `now` for `request.ttl_seconds`, refusing lifetimes over `max_ttl`.
-pub fn mint(key: &TokenKey<'_>, request: &TokenRequest, now_unix: i64, max_ttl_seconds: u32) -> Result<String> {
-    check_identity(&request.identity)?;
-    let max = max_ttl_seconds.min(TWILIO_MAX_TTL_SECONDS);
-    if request.ttl_seconds == 0 || request.ttl_seconds > max {
-        return Err(CoreError::invalid("ttl", format!("A token may live between 1 and {max} seconds.")));
+/// Mints tokens for one API key: the header is encoded and the HMAC keyed once, then each token
+/// costs one payload serialisation and one HMAC over the signing input.
+pub struct TokenMinter {
+    account_sid: String,
+    api_key_sid: String,
+    header_b64: String,
+    mac: Hmac<Sha256>,
+    max_ttl_seconds: u32,
+}
+
+impl TokenMinter {
+    pub fn new(key: &TokenKey<'_>, max_ttl_seconds: u32) -> Self {
+        let header = Header { alg: "HS256", cty: "twilio-fpa;v=1", twr: key.region, typ: "JWT" };
+        let header_b64 = B64.encode(serde_json::to_vec(&header).expect("header serialises"));
+        let mac = Hmac::<Sha256>::new_from_slice(key.api_key_secret.as_bytes()).expect("HMAC takes keys of any length");
+        TokenMinter { account_sid: key.account_sid.to_owned(), api_key_sid: key.api_key_sid.to_owned(), header_b64, mac, max_ttl_seconds: max_ttl_seconds.min(TWILIO_MAX_TTL_SECONDS) }
     }
-    let header = Header { alg: "HS256", cty: "twilio-fpa;v=1", twr: key.region, typ: "JWT" };
-    let payload = Payload {
-        jti: format!("{}-{}", key.api_key_sid, now_unix),
-        grants: Grants {
-            video: request.video_room.as_deref().map(|room| VideoGrant { room: Some(room) }),
-            chat: request.chat_service_sid.as_deref().map(|service_sid| ChatGrant { service_sid }),
-            identity: &request.identity,
-        },
-        iss: key.api_key_sid,
-        exp: now_unix + i64::from(request.ttl_seconds),
-        nbf: now_unix,
-        sub: key.account_sid,
-    };
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let signing_input = format!(
-        "{}.{}",
-        b64.encode(serde_json::to_vec(&header).expect("header serialises")),
-        b64.encode(serde_json::to_vec(&payload).expect("payload serialises"))
-    );
-    let signature = jsonwebtoken::crypto::sign(signing_input.as_bytes(), &EncodingKey::from_secret(key.api_key_secret.as_bytes()), Algorithm::HS256)
-        .map_err(|err| {
-            tracing::error!(error = %err, "token signing failed");
-            CoreError::Storage
-        })?;
-    Ok(format!("{signing_input}.{signature}"))
+
+    /// A token valid from `now_unix` for `request.ttl_seconds`, refusing lifetimes over the cap.
+    pub fn mint(&self, request: &TokenRequest, now_unix: i64) -> Result<String> {
+        check_identity(&request.identity)?;
+        let max = self.max_ttl_seconds;
+        if request.ttl_seconds == 0 || request.ttl_seconds > max {
+            return Err(CoreError::invalid("ttl", format!("A token may live between 1 and {max} seconds.")));
+        }
+        let payload = Payload {
+            jti: format!("{}-{}", self.api_key_sid, now_unix),
+            grants: Grants {
+                video: request.video_room.as_deref().map(|room| VideoGrant { room: Some(room) }),
+                chat: request.chat_service_sid.as_deref().map(|service_sid| ChatGrant { service_sid }),
+                identity: &request.identity,
+            },
+            iss: &self.api_key_sid,
+            exp: now_unix + i64::from(request.ttl_seconds),
+            nbf: now_unix,
+            sub: &self.account_sid,
+        };
+        let json = serde_json::to_vec(&payload).expect("payload serialises");
+        let mut token = String::with_capacity(self.header_b64.len() + json.len() * 4 / 3 + 48);
+        token.push_str(&self.header_b64);
+        token.push('.');
+        B64.encode_string(&json, &mut token);
+        let mut mac = self.mac.clone();
+        mac.update(token.as_bytes());
+        token.push('.');
+        B64.encode_string(mac.finalize().into_bytes(), &mut token);
+        Ok(token)
+    }
+}
+
+/// Mints one token (see `TokenMinter` to mint many with one key).
+pub fn mint(key: &TokenKey<'_>, request: &TokenRequest, now_unix: i64, max_ttl_seconds: u32) -> Result<String> {
+    TokenMinter::new(key, max_ttl_seconds).mint(request, now_unix)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::Algorithm;
 
     const VECTOR: &str = "eyJhbGciOiJIUzI1NiIsImN0eSI6InR3aWxpby1mcGE7dj0xIiwidHlwIjoiSldUIn0.eyJqdGkiOiJTSzExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExLTE3MDAwMDAwMDAiLCJncmFudHMiOnsidmlkZW8iOnsicm9vbSI6ImFwcHQtNDIifSwiY2hhdCI6eyJzZXJ2aWNlX3NpZCI6IklTMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIifSwiaWRlbnRpdHkiOiJkci5zbWl0aCJ9LCJpc3MiOiJTSzExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExIiwiZXhwIjoxNzAwMDAzNjAwLCJuYmYiOjE3MDAwMDAwMDAsInN1YiI6IkFDMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAifQ.RTX77yj_tN9myiLFXzvPci-JaPOxZ3p5Q9hi2N9BbTM";
 
