@@ -13,6 +13,7 @@ cd "$ROOT"
 say "Building the benchmark and the fake Twilio (release)"
 cargo build --release -q -p clinicdesk-bench -p clinicdesk-twilio-fake
 VENV="$ROOT/target/bench-venv"
+python3 -m venv --help >/dev/null 2>&1 || install_packages python3-venv
 if [ ! -x "$VENV/bin/python" ]; then
   say "Making a Python venv with the official twilio library"
   python3 -m venv "$VENV"
@@ -35,7 +36,7 @@ r = {j["bench"]: j for j in map(json.loads, open(sys.argv[1]))}
 rate = lambda k: r[k]["per_second"]
 print()
 print(f"{'figure':<34}{'per second':>14}")
-for k in ["rust_tokens", "python_tokens", "fake_ceiling", "rust_outbox_sequential", "rust_outbox_concurrent", "python_sequential_send"]:
+for k in ["rust_tokens", "python_tokens", "fake_ceiling", "rust_plain_sequential_send", "python_sequential_send", "rust_outbox_sequential", "rust_outbox_concurrent"]:
     print(f"{k:<34}{rate(k):>14,.0f}")
 t = rate("rust_tokens") / rate("python_tokens")
 s = rate("rust_outbox_sequential") / rate("python_sequential_send")

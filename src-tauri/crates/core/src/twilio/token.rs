@@ -68,15 +68,6 @@ struct Grants<'a> {
     identity: &'a str,
 }
 
-#[derive(Serialize)]
-struct Payload<'a> {
-    jti: String,
-    grants: Grants<'a>,
-    iss: &'a str,
-    exp: i64,
-    nbf: i64,
-    sub: &'a str,
-}
 
 /// Checks an identity is an opaque id Twilio accepts and that reveals nothing about a person.
 pub fn check_identity(identity: &str) -> Result<()> {
@@ -94,9 +85,13 @@ pub fn check_identity(identity: &str) -> Result<()> {
 /// Mints tokens for one API key: the header is encoded and the HMAC keyed once, then each token
 /// costs one payload serialisation and one HMAC over the signing input.
 pub struct TokenMinter {
-    account_sid: String,
-    api_key_sid: String,
     header_b64: String,
+    /// `{"jti":"SK…-` — the payload up to the issue time.
+    payload_start: String,
+    /// `","iss":"SK…","exp":` — between the grants and the expiry.
+    payload_iss: String,
+    /// `,"sub":"AC…"}` — after the not-before time.
+    payload_end: String,
     mac: Hmac<Sha256>,
     max_ttl_seconds: u32,
 }
@@ -106,7 +101,18 @@ impl TokenMinter {
         let header = Header { alg: "HS256", cty: "twilio-fpa;v=1", twr: key.region, typ: "JWT" };
         let header_b64 = B64.encode(serde_json::to_vec(&header).expect("header serialises"));
         let mac = Hmac::<Sha256>::new_from_slice(key.api_key_secret.as_bytes()).expect("HMAC takes keys of any length");
-        TokenMinter { account_sid: key.account_sid.to_owned(), api_key_sid: key.api_key_sid.to_owned(), header_b64, mac, max_ttl_seconds: max_ttl_seconds.min(TWILIO_MAX_TTL_SECONDS) }
+        // The payload's constant parts, JSON-escaped once. Field order is the official one:
+        // jti, grants, iss, exp, nbf, sub.
+        let sid = serde_json::to_string(key.api_key_sid).expect("string serialises");
+        let account = serde_json::to_string(key.account_sid).expect("string serialises");
+        TokenMinter {
+            header_b64,
+            payload_start: format!("{{\"jti\":{}-", &sid[..sid.len() - 1]),
+            payload_iss: format!(",\"iss\":{sid},\"exp\":"),
+            payload_end: format!(",\"sub\":{account}}}"),
+            mac,
+            max_ttl_seconds: max_ttl_seconds.min(TWILIO_MAX_TTL_SECONDS),
+        }
     }
 
     /// A token valid from `now_unix` for `request.ttl_seconds`, refusing lifetimes over the cap.
@@ -116,19 +122,21 @@ impl TokenMinter {
         if request.ttl_seconds == 0 || request.ttl_seconds > max {
             return Err(CoreError::invalid("ttl", format!("A token may live between 1 and {max} seconds.")));
         }
-        let payload = Payload {
-            jti: format!("{}-{}", self.api_key_sid, now_unix),
-            grants: Grants {
-                video: request.video_room.as_deref().map(|room| VideoGrant { room: Some(room) }),
-                chat: request.chat_service_sid.as_deref().map(|service_sid| ChatGrant { service_sid }),
-                identity: &request.identity,
-            },
-            iss: &self.api_key_sid,
-            exp: now_unix + i64::from(request.ttl_seconds),
-            nbf: now_unix,
-            sub: &self.account_sid,
+        let grants = Grants {
+            video: request.video_room.as_deref().map(|room| VideoGrant { room: Some(room) }),
+            chat: request.chat_service_sid.as_deref().map(|service_sid| ChatGrant { service_sid }),
+            identity: &request.identity,
         };
-        let json = serde_json::to_vec(&payload).expect("payload serialises");
+        let mut json = String::with_capacity(320);
+        json.push_str(&self.payload_start);
+        json.push_str(itoa::Buffer::new().format(now_unix));
+        json.push_str("\",\"grants\":");
+        json.push_str(&serde_json::to_string(&grants).expect("grants serialise"));
+        json.push_str(&self.payload_iss);
+        json.push_str(itoa::Buffer::new().format(now_unix + i64::from(request.ttl_seconds)));
+        json.push_str(",\"nbf\":");
+        json.push_str(itoa::Buffer::new().format(now_unix));
+        json.push_str(&self.payload_end);
         let mut token = String::with_capacity(self.header_b64.len() + json.len() * 4 / 3 + 48);
         token.push_str(&self.header_b64);
         token.push('.');
