@@ -66,3 +66,7 @@ export CLINICDESK_APP_BINARY="$ROOT/target/debug/clinicdesk-app"
 # GTK's portal and accessibility chatter is noise here; test failures still print in full.
 (cd tests/e2e && npm test --silent 2> >(grep -vE 'dbus-daemon|portal|Gtk-WARNING|pw\.conf|No skeleton|PipeWire|RealtimeKit|max threads|^$' >&2))
 say "Screenshots of every main screen: tests/artifacts/"
+
+# Figures, not tests: printed so every CI run records them; targets are reported, never asserted.
+say "Benchmarks (see BENCHMARKS.md)"
+"$ROOT/scripts/bench.sh"
