@@ -19,12 +19,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check twilio
 fi
-URL_FILE="$(mktemp)"
-"$ROOT/target/release/twilio-fake" >"$URL_FILE" &
-FAKE=$!
-trap 'kill $FAKE 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do [ -s "$URL_FILE" ] && break; sleep 0.1; done
-URL="$(head -n1 "$URL_FILE")"
+start_fake_twilio release
+trap 'kill $FAKE_TWILIO_PID 2>/dev/null || true' EXIT
+URL="$FAKE_TWILIO_URL"
 RESULTS="$(mktemp)"
 say "Python (twilio $("$VENV/bin/python" -c 'import twilio; print(twilio.__version__)'))"
 "$VENV/bin/python" benches/python/bench_twilio.py "$URL" | tee -a "$RESULTS"

@@ -45,3 +45,15 @@ build_ui() {
   say "Building the UI"
   (cd "$ROOT/ui" && npm run --silent build)
 }
+
+# Starts the project's fake Twilio (binary built beforehand) on a free loopback port and sets
+# FAKE_TWILIO_URL and FAKE_TWILIO_PID. Usage: start_fake_twilio PROFILE   (debug or release)
+start_fake_twilio() {
+  local url_file
+  url_file="$(mktemp)"
+  "$ROOT/target/$1/twilio-fake" >"$url_file" &
+  FAKE_TWILIO_PID=$!
+  for _ in $(seq 1 100); do [ -s "$url_file" ] && break; sleep 0.1; done
+  FAKE_TWILIO_URL="$(head -n1 "$url_file")"
+  [ -n "$FAKE_TWILIO_URL" ] || fail "the fake Twilio did not start"
+}

@@ -53,13 +53,9 @@ DISPLAY_NUMBER=$((90 + RANDOM % 100))
 Xvfb ":$DISPLAY_NUMBER" -screen 0 1400x900x24 -nolisten tcp >/dev/null 2>&1 &
 XVFB_PID=$!
 # The app talks to the project's fake Twilio on a loopback port for the whole run.
-FAKE_URL_FILE="$(mktemp)"
-"$ROOT/target/debug/twilio-fake" >"$FAKE_URL_FILE" &
-FAKE_PID=$!
-trap 'kill $XVFB_PID $FAKE_PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do [ -s "$FAKE_URL_FILE" ] && break; sleep 0.1; done
-FAKE_URL="$(head -n1 "$FAKE_URL_FILE")"
-export CLINICDESK_TWILIO_API_URL="$FAKE_URL" CLINICDESK_TWILIO_VIDEO_URL="$FAKE_URL" CLINICDESK_TWILIO_CONVERSATIONS_URL="$FAKE_URL"
+start_fake_twilio debug
+trap 'kill $XVFB_PID $FAKE_TWILIO_PID 2>/dev/null || true' EXIT
+export CLINICDESK_TWILIO_API_URL="$FAKE_TWILIO_URL" CLINICDESK_TWILIO_VIDEO_URL="$FAKE_TWILIO_URL" CLINICDESK_TWILIO_CONVERSATIONS_URL="$FAKE_TWILIO_URL"
 export CLINICDESK_CLI_BINARY="$ROOT/target/debug/clinicdesk"
 export DISPLAY=":$DISPLAY_NUMBER"
 export CLINICDESK_APP_BINARY="$ROOT/target/debug/clinicdesk-app"
@@ -69,4 +65,4 @@ say "Screenshots of every main screen: tests/artifacts/"
 
 # Figures, not tests: printed so every CI run records them; targets are reported, never asserted.
 say "Benchmarks (see BENCHMARKS.md)"
-"$ROOT/scripts/bench.sh"
+env -u CLINICDESK_TWILIO_API_URL -u CLINICDESK_TWILIO_VIDEO_URL -u CLINICDESK_TWILIO_CONVERSATIONS_URL "$ROOT/scripts/bench.sh"

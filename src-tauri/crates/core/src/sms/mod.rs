@@ -4,6 +4,7 @@
 mod model;
 pub mod outbox;
 pub mod pacer;
+mod record;
 pub mod segments;
 pub mod worker;
 

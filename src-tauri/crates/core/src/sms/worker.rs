@@ -9,6 +9,7 @@
 use super::model::TextState;
 use super::outbox::{self, row_to_text, SELECT};
 use super::pacer::Pacer;
+use super::record::{record_accepted, record_failed, record_retry, Decision};
 use crate::db::ts;
 use crate::error::Result;
 use crate::twilio::config::TwilioAccount;
@@ -70,7 +71,7 @@ pub struct OutboxWorker<'a> {
     last_beat: std::sync::Mutex<std::time::Instant>,
 }
 
-fn backoff(base: StdDuration, step: u32, max: StdDuration) -> Duration {
+pub(super) fn backoff(base: StdDuration, step: u32, max: StdDuration) -> Duration {
     let d = base.saturating_mul(2u32.saturating_pow(step.min(16))).min(max);
     Duration::from_std(d).unwrap_or(Duration::minutes(15))
 }
@@ -373,67 +374,15 @@ impl Drop for OutboxWorker<'_> {
     }
 }
 
-enum Decision {
-    Accepted(messages::Message),
-    Adopted(messages::Message),
-    Retry { err: TwilioError, reconcile: bool },
-    Failed(TwilioError),
+pub(super) struct Claimed {
+    pub(super) id: String,
+    pub(super) to: String,
+    pub(super) body: String,
+    pub(super) attempts: u32,
+    pub(super) needs_reconcile: bool,
+    pub(super) created_at: String,
 }
 
-fn record_accepted(conn: &rusqlite::Connection, config: &OutboxConfig, now: chrono::DateTime<chrono::Utc>, id: &str, message: &messages::Message) -> Result<()> {
-    let state = match message.status.as_str() {
-        "delivered" => TextState::Delivered,
-        "undelivered" => TextState::Undelivered,
-        "failed" => TextState::Failed,
-        _ => TextState::Sent,
-    };
-    let explanation = message.error_code.and_then(|c| explain_code(c as u32)).map(str::to_owned);
-    conn.execute(
-        "UPDATE sms_notifications SET state = ?2, twilio_sid = ?3, twilio_status = ?4, error_code = ?5, error_message = ?6, needs_reconcile = 0,
-                sent_at = coalesce(sent_at, ?7), next_poll_at = ?8, final_at = CASE WHEN ?9 THEN ?7 ELSE NULL END, updated_at = ?7
-         WHERE id = ?1",
-        params![
-            id, state.as_str(), message.sid, message.status, message.error_code, explanation, ts(now),
-            ts(now + Duration::from_std(config.first_poll).unwrap_or(Duration::seconds(2))), state.is_final(),
-        ],
-    )?;
-    Ok(())
-}
-
-fn record_retry(conn: &rusqlite::Connection, config: &OutboxConfig, now: chrono::DateTime<chrono::Utc>, text: &Claimed, err: &TwilioError, reconcile: bool) -> Result<()> {
-    let retry_after = match err {
-        TwilioError::Api { retry_after: Some(r), .. } => Duration::from_std(*r).unwrap_or_default(),
-        _ => Duration::zero(),
-    };
-    let next = now + backoff(config.retry_base, text.attempts.saturating_sub(1), StdDuration::from_secs(30 * 60)).max(retry_after);
-    conn.execute(
-        "UPDATE sms_notifications SET state = 'pending', needs_reconcile = max(needs_reconcile, ?2), next_attempt_at = ?3,
-                error_code = ?4, error_message = ?5, updated_at = ?6 WHERE id = ?1 AND state = 'sending'",
-        params![text.id, reconcile, ts(next), err.code(), err.explain(), ts(now)],
-    )?;
-    Ok(())
-}
-
-fn record_failed(conn: &rusqlite::Connection, now: chrono::DateTime<chrono::Utc>, text: &Claimed, err: &TwilioError) -> Result<()> {
-    let message = if err.is_retryable() { format!("Twilio could not take the text after {} attempts. {}", text.attempts, err.explain()) } else { err.explain() };
-    conn.execute(
-        "UPDATE sms_notifications SET state = 'failed', error_code = ?2, error_message = ?3, final_at = ?4, updated_at = ?4 WHERE id = ?1 AND state = 'sending'",
-        params![text.id, err.code(), message, ts(now)],
-    )?;
-    if err.code() == Some(21610) {
-        outbox::opt_out(conn, &text.to, now)?;
-    }
-    Ok(())
-}
-
-struct Claimed {
-    id: String,
-    to: String,
-    body: String,
-    attempts: u32,
-    needs_reconcile: bool,
-    created_at: String,
-}
 
 /// A text as the worker last left it (for `sms send` to report the first attempt).
 pub fn text_state(clinic: &Clinic, id: uuid::Uuid) -> Result<super::model::TextMessage> {
