@@ -11,6 +11,7 @@ pub const COMMANDS: &[&str] = &[
     "user_update",
     "user_reset_password",
     "user_unlock",
+    "audit_recent",
     "patients_search",
     "patient_add",
     "patient_update",

@@ -71,6 +71,7 @@ pub fn run() {
             commands::users::user_update,
             commands::users::user_reset_password,
             commands::users::user_unlock,
+            commands::users::audit_recent,
             commands::directory::patients_search,
             commands::directory::patient_add,
             commands::directory::patient_update,

@@ -147,6 +147,10 @@ test('the other main screens open for an administrator', async () => {
   await click(browser, 'button.tab=Settings');
   await browser.waitUntil(async () => (await (await browser.$('#settings-zone')).getValue()) === 'Europe/London', { timeout: 10_000 });
   await screenshot(browser, '09-settings');
+  await click(browser, 'button.tab=Audit');
+  await (await browser.$('td=Appointment booked')).waitForDisplayed({ timeout: 10_000 });
+  assert.match(await textOf(browser, 'table.list'), /Sign-in refused/, 'the refused sign-in is on the record');
+  await screenshot(browser, '13-audit');
 });
 
 test('an administrator connects Twilio in Settings and the check passes', async () => {

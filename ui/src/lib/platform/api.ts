@@ -4,6 +4,7 @@ import { invoke } from '@tauri-apps/api/core';
 import type { ApiError } from './bindings/ApiError';
 import type { ApiErrorCode } from './bindings/ApiErrorCode';
 import type { AppStatus } from './bindings/AppStatus';
+import type { AuditEntry } from './bindings/AuditEntry';
 import type { Appointment } from './bindings/Appointment';
 import type { BookingRequest } from './bindings/BookingRequest';
 import type { ClinicSettings } from './bindings/ClinicSettings';
@@ -76,6 +77,7 @@ export const api = {
   userUpdate: (id: string, change: StaffUserChange) => call<StaffUser>('user_update', { id, change }),
   userResetPassword: (id: string, password: string) => call<void>('user_reset_password', { id, password }),
   userUnlock: (id: string) => call<StaffUser>('user_unlock', { id }),
+  auditRecent: (recordId: string | null) => call<AuditEntry[]>('audit_recent', { recordId }),
 
   patientsSearch: (text: string) => call<Patient[]>('patients_search', { text }),
   patientAdd: (patient: PatientInput) => call<Patient>('patient_add', { patient }),
