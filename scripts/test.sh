@@ -21,6 +21,9 @@ fi
 
 cd "$ROOT"
 export PATH="$HOME/.cargo/bin:$PATH"
+# Keep a copy of everything printed, to add up the test runners' own counts at the end.
+RUN_LOG="$(mktemp)"
+exec > >(tee "$RUN_LOG") 2>&1
 
 say "Rust tests (core, CLI, shell)"
 cargo test --workspace --no-fail-fast
@@ -66,3 +69,19 @@ say "Screenshots of every main screen: tests/artifacts/"
 # Figures, not tests: printed so every CI run records them; targets are reported, never asserted.
 say "Benchmarks (see BENCHMARKS.md)"
 env -u CLINICDESK_TWILIO_API_URL -u CLINICDESK_TWILIO_VIDEO_URL -u CLINICDESK_TWILIO_CONVERSATIONS_URL "$ROOT/scripts/bench.sh"
+
+# One closing line over every runner: cargo's "test result", Vitest's "Tests", node's "# pass/# fail".
+sleep 0.2
+python3 - "$RUN_LOG" <<'PY'
+import re, sys
+text = re.sub(r"\x1b\[[0-9;]*m", "", open(sys.argv[1], errors="replace").read())
+passed = failed = 0
+for p, f in re.findall(r"test result: \w+\. (\d+) passed; (\d+) failed", text):
+    passed += int(p); failed += int(f)
+for line in re.findall(r"^\s*Tests\s+(.*)$", text, re.M):
+    m = re.search(r"(\d+) passed", line); passed += int(m.group(1)) if m else 0
+    m = re.search(r"(\d+) failed", line); failed += int(m.group(1)) if m else 0
+passed += sum(int(n) for n in re.findall(r"^# pass (\d+)$", text, re.M))
+failed += sum(int(n) for n in re.findall(r"^# fail (\d+)$", text, re.M))
+print(f"total: {passed} passed, {failed} failed")
+PY
