@@ -49,7 +49,7 @@ test('first run: the setup screen creates the clinic and its administrator', asy
   await click(browser, 'button[type=submit]');
   // Setup signs the administrator in and opens the schedule (the sample clinic is loaded too).
   await (await browser.$('#schedule-title')).waitForDisplayed({ timeout: 60_000 });
-  assert.match(await textOf(browser, '.topbar .brand'), /Riverside Clinic/);
+  assert.match(await textOf(browser, '.topbar .clinic'), /Riverside Clinic/);
 });
 
 test('sign out and sign in again, with a wrong password refused first', async () => {
