@@ -28,9 +28,10 @@ pub async fn twilio_overview(state: State<'_, AppState>) -> ApiResult<TwilioOver
 #[tauri::command]
 pub async fn twilio_configure(app: AppHandle, state: State<'_, AppState>, settings: TwilioSettingsInput) -> ApiResult<TwilioOverview> {
     let (clinic, caller) = state.caller()?;
-    let status = clinic.twilio().configure(&caller, settings)?;
+    clinic.twilio().configure(&caller, settings)?;
     crate::background::check_twilio(&app, &TwilioHttp::new(Endpoints::from_env())).await;
-    Ok(TwilioOverview { status, health: state.health() })
+    // Read back after the check: it may have found and kept the account's Conversations service.
+    Ok(TwilioOverview { status: clinic.twilio().status(&caller)?, health: state.health() })
 }
 
 #[tauri::command]

@@ -164,6 +164,7 @@ test('an administrator connects Twilio in Settings and the check passes', async 
   await click(browser, 'button=Save and check');
   await browser.waitUntil(async () => (await browser.$$('.health li.ok')).length === 4, { timeout: 20_000, timeoutMsg: 'all four parts of the check should pass' });
   assert.equal(await (await browser.$('#tw-secret')).getValue(), '', 'secrets are never shown back');
+  assert.equal(await (await browser.$('#tw-is')).getValue(), 'IS22222222222222222222222222222222', 'the account default found by the check is kept');
   await browser.waitUntil(async () => /Texts: working/.test(await (await browser.$('.badge')).getText()), { timeout: 40_000, timeoutMsg: 'the indicator turns green' });
   await (await browser.$('#twilio-title')).scrollIntoView();
   await screenshot(browser, '11-settings-twilio');
