@@ -8,7 +8,7 @@ use crate::error::{CoreError, Result};
 use crate::Clinic;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -101,19 +101,22 @@ pub struct Settings<'a> {
 }
 
 impl Settings<'_> {
-    fn raw(&self, key: &str) -> Result<Option<String>> {
-        let conn = self.clinic.db().conn()?;
-        Ok(conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
-    }
-
     /// Settings as stored, with defaults for anything not yet set (before setup, for example).
+    /// One query on one connection: this runs on every command (idle time, time zone, country).
     pub(crate) fn current(&self) -> Result<ClinicSettings> {
+        let conn = self.clinic.db().conn()?;
+        let mut stmt = conn.prepare_cached("SELECT key, value FROM settings WHERE key IN (?1, ?2, ?3, ?4, ?5)")?;
+        let stored: std::collections::HashMap<String, String> = stmt
+            .query_map([KEY_NAME, KEY_TIME_ZONE, KEY_COUNTRY, KEY_IDLE, KEY_SMS_RATE], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let text = |key: &str, default: &str| stored.get(key).cloned().unwrap_or_else(|| default.to_owned());
+        let number = |key: &str, default: u32| stored.get(key).and_then(|v| v.parse().ok()).unwrap_or(default);
         Ok(ClinicSettings {
-            clinic_name: self.raw(KEY_NAME)?.unwrap_or_else(|| "ClinicDesk".into()),
-            time_zone: self.raw(KEY_TIME_ZONE)?.unwrap_or_else(|| "UTC".into()),
-            default_country: self.raw(KEY_COUNTRY)?.unwrap_or_else(|| "GB".into()),
-            idle_timeout_minutes: self.raw(KEY_IDLE)?.and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_IDLE_MINUTES),
-            sms_messages_per_second: self.raw(KEY_SMS_RATE)?.and_then(|v| v.parse().ok()).unwrap_or(1),
+            clinic_name: text(KEY_NAME, "ClinicDesk"),
+            time_zone: text(KEY_TIME_ZONE, "UTC"),
+            default_country: text(KEY_COUNTRY, "GB"),
+            idle_timeout_minutes: number(KEY_IDLE, DEFAULT_IDLE_MINUTES),
+            sms_messages_per_second: number(KEY_SMS_RATE, 1),
         })
     }
 

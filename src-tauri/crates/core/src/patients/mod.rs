@@ -92,7 +92,8 @@ pub struct Patients<'a> {
 impl Patients<'_> {
     fn validated(&self, input: &PatientInput) -> Result<(String, String, Option<NaiveDate>)> {
         let settings = self.clinic.settings().current()?;
-        let today = self.clinic.now().with_timezone(&self.clinic.settings().time_zone()?).date_naive();
+        let tz = crate::settings::parse_time_zone(&settings.time_zone)?;
+        let today = self.clinic.now().with_timezone(&tz).date_naive();
         let name = check_patient_name(&input.full_name)?;
         let phone = phone::normalise(&input.phone, &settings.default_country)?;
         let dob = parse_date_of_birth(input.date_of_birth.as_deref(), today)?;
