@@ -50,7 +50,8 @@ fn start_logging(data_dir: &std::path::Path) -> Option<tracing_appender::non_blo
 }
 
 pub fn run() {
-    let data_dir = clinicdesk_core::resolve_data_dir(data_dir_argument()).unwrap_or_else(|_| PathBuf::from("clinicdesk-data"));
+    let data_dir =
+        clinicdesk_core::resolve_data_dir(data_dir_argument()).unwrap_or_else(|_| PathBuf::from("clinicdesk-data"));
     let _ = std::fs::create_dir_all(&data_dir);
     let _log_guard = start_logging(&data_dir);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "ClinicDesk starting");
@@ -106,9 +107,13 @@ mod tests {
         let build = include_str!("../build.rs");
         let lib = include_str!("lib.rs");
         let capability: serde_json::Value = serde_json::from_str(include_str!("../capabilities/main.json")).unwrap();
-        let declared: Vec<String> = build.lines().filter_map(|l| l.trim().strip_prefix('"')?.strip_suffix("\",").map(str::to_owned)).collect();
+        let declared: Vec<String> =
+            build.lines().filter_map(|l| l.trim().strip_prefix('"')?.strip_suffix("\",").map(str::to_owned)).collect();
         let handler = &lib[lib.find("generate_handler![").unwrap()..lib.find("])").unwrap()];
-        let mut registered: Vec<String> = handler.lines().filter_map(|l| l.trim().strip_suffix(',')?.rsplit("::").next().map(str::to_owned)).collect();
+        let mut registered: Vec<String> = handler
+            .lines()
+            .filter_map(|l| l.trim().strip_suffix(',')?.rsplit("::").next().map(str::to_owned))
+            .collect();
         let mut granted: Vec<String> = capability["permissions"]
             .as_array()
             .unwrap()

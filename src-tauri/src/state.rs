@@ -18,7 +18,12 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(data_dir: PathBuf, clinic: Result<Clinic, CoreError>) -> Self {
-        AppState { clinic: clinic.map(Arc::new).map_err(|e| e.to_string()), data_dir, session: Mutex::new(None), health: Mutex::new(None) }
+        AppState {
+            clinic: clinic.map(Arc::new).map_err(|e| e.to_string()),
+            data_dir,
+            session: Mutex::new(None),
+            health: Mutex::new(None),
+        }
     }
 
     pub fn clinic(&self) -> ApiResult<&Clinic> {

@@ -7,7 +7,11 @@ use tauri::State;
 use uuid::Uuid;
 
 #[tauri::command]
-pub async fn appointments_day(state: State<'_, AppState>, date: String, doctor_id: Option<Uuid>) -> ApiResult<DaySchedule> {
+pub async fn appointments_day(
+    state: State<'_, AppState>,
+    date: String,
+    doctor_id: Option<Uuid>,
+) -> ApiResult<DaySchedule> {
     let (clinic, caller) = state.caller()?;
     Ok(clinic.appointments().day(&caller, &date, doctor_id)?)
 }
@@ -19,13 +23,22 @@ pub async fn appointment_book(state: State<'_, AppState>, request: BookingReques
 }
 
 #[tauri::command]
-pub async fn appointment_reschedule(state: State<'_, AppState>, id: Uuid, request: RescheduleRequest) -> ApiResult<Appointment> {
+pub async fn appointment_reschedule(
+    state: State<'_, AppState>,
+    id: Uuid,
+    request: RescheduleRequest,
+) -> ApiResult<Appointment> {
     let (clinic, caller) = state.caller()?;
     Ok(clinic.appointments().reschedule(&caller, id, request)?)
 }
 
 #[tauri::command]
-pub async fn appointment_cancel(state: State<'_, AppState>, id: Uuid, reason: String, expected_version: Option<i64>) -> ApiResult<Appointment> {
+pub async fn appointment_cancel(
+    state: State<'_, AppState>,
+    id: Uuid,
+    reason: String,
+    expected_version: Option<i64>,
+) -> ApiResult<Appointment> {
     let (clinic, caller) = state.caller()?;
     Ok(clinic.appointments().cancel(&caller, id, &reason, expected_version)?)
 }

@@ -26,7 +26,11 @@ pub async fn twilio_overview(state: State<'_, AppState>) -> ApiResult<TwilioOver
 
 /// Saves the settings (secrets to the keyring), then checks them at once.
 #[tauri::command]
-pub async fn twilio_configure(app: AppHandle, state: State<'_, AppState>, settings: TwilioSettingsInput) -> ApiResult<TwilioOverview> {
+pub async fn twilio_configure(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    settings: TwilioSettingsInput,
+) -> ApiResult<TwilioOverview> {
     let (clinic, caller) = state.caller()?;
     clinic.twilio().configure(&caller, settings)?;
     crate::background::check_twilio(&app, &TwilioHttp::new(Endpoints::from_env())).await;

@@ -38,7 +38,10 @@ pub async fn user_unlock(state: State<'_, AppState>, id: Uuid) -> ApiResult<Staf
 
 /// The audit trail, newest first, optionally about one record (administrators).
 #[tauri::command]
-pub async fn audit_recent(state: State<'_, AppState>, record_id: Option<String>) -> ApiResult<Vec<clinicdesk_core::audit::AuditEntry>> {
+pub async fn audit_recent(
+    state: State<'_, AppState>,
+    record_id: Option<String>,
+) -> ApiResult<Vec<clinicdesk_core::audit::AuditEntry>> {
     let (clinic, caller) = state.caller()?;
     let record = record_id.as_deref().map(str::trim).filter(|r| !r.is_empty());
     Ok(clinic.audit().recent(&caller, record, 300)?)

@@ -9,8 +9,8 @@
 use clinicdesk_core::auth::{Channel, SetupRequest};
 use clinicdesk_core::settings::ClinicSettingsInput;
 use clinicdesk_core::sms::worker::{OutboxConfig, OutboxWorker};
-use clinicdesk_core::twilio::config::TwilioSettingsInput;
 use clinicdesk_core::sms::{NewText, TextKind};
+use clinicdesk_core::twilio::config::TwilioSettingsInput;
 use clinicdesk_core::twilio::token::{TokenKey, TokenMinter, TokenRequest, DEFAULT_MAX_TTL_SECONDS};
 use clinicdesk_core::twilio::{Endpoints, TwilioHttp};
 use clinicdesk_core::Clinic;
@@ -23,7 +23,10 @@ const AUTH_TOKEN: &str = "fake-auth-token-0123456789abcdef";
 
 fn report(name: &str, count: usize, elapsed: Duration, extra: serde_json::Value) {
     let per_second = count as f64 / elapsed.as_secs_f64();
-    println!("{}", serde_json::json!({ "bench": name, "count": count, "seconds": elapsed.as_secs_f64(), "per_second": per_second, "detail": extra }));
+    println!(
+        "{}",
+        serde_json::json!({ "bench": name, "count": count, "seconds": elapsed.as_secs_f64(), "per_second": per_second, "detail": extra })
+    );
 }
 
 fn tokens(count: usize) {
@@ -50,8 +53,18 @@ async fn fake_ceiling(url: &str, count: usize, in_flight: usize) {
     let sends = (0..count).map(|i| {
         let (client, endpoint) = (client.clone(), endpoint.clone());
         async move {
-            let form = [("To", "+447400000001".to_owned()), ("From", "+15005550006".to_owned()), ("Body", format!("ceiling {i}"))];
-            let answer = client.post(&endpoint).basic_auth(ACCOUNT, Some(AUTH_TOKEN)).form(&form).send().await.expect("fake answers");
+            let form = [
+                ("To", "+447400000001".to_owned()),
+                ("From", "+15005550006".to_owned()),
+                ("Body", format!("ceiling {i}")),
+            ];
+            let answer = client
+                .post(&endpoint)
+                .basic_auth(ACCOUNT, Some(AUTH_TOKEN))
+                .form(&form)
+                .send()
+                .await
+                .expect("fake answers");
             assert!(answer.status().is_success());
         }
     });
@@ -66,25 +79,35 @@ fn clinic(dir: &std::path::Path, url: &str) -> Clinic {
     clinic
         .auth()
         .set_up(SetupRequest {
-            clinic: ClinicSettingsInput { clinic_name: "Bench".into(), time_zone: "UTC".into(), default_country: "GB".into(), idle_timeout_minutes: None, sms_messages_per_second: Some(0) },
+            clinic: ClinicSettingsInput {
+                clinic_name: "Bench".into(),
+                time_zone: "UTC".into(),
+                default_country: "GB".into(),
+                idle_timeout_minutes: None,
+                sms_messages_per_second: Some(0),
+            },
             admin_email: "bench@clinic.example".into(),
             admin_name: "Bench".into(),
             admin_password: "bench password 1".into(),
         })
         .expect("set up");
-    let admin = clinic.auth().sign_in("bench@clinic.example", "bench password 1", Channel::Cli).expect("sign in").caller;
+    let admin =
+        clinic.auth().sign_in("bench@clinic.example", "bench password 1", Channel::Cli).expect("sign in").caller;
     clinic
         .twilio()
-        .configure(&admin, TwilioSettingsInput {
-            account_sid: ACCOUNT.into(),
-            api_key_sid: KEY.into(),
-            from: Some("+15005550006".into()),
-            messaging_service_sid: None,
-            conversations_service_sid: None,
-            media_region: None,
-            auth_token: Some(AUTH_TOKEN.into()),
-            api_key_secret: Some(SECRET.into()),
-        })
+        .configure(
+            &admin,
+            TwilioSettingsInput {
+                account_sid: ACCOUNT.into(),
+                api_key_sid: KEY.into(),
+                from: Some("+15005550006".into()),
+                messaging_service_sid: None,
+                conversations_service_sid: None,
+                media_region: None,
+                auth_token: Some(AUTH_TOKEN.into()),
+                api_key_secret: Some(SECRET.into()),
+            },
+        )
         .expect("configure");
     let _ = url;
     clinic
@@ -93,7 +116,8 @@ fn clinic(dir: &std::path::Path, url: &str) -> Clinic {
 async fn outbox(url: &str, count: usize, concurrency: u32) {
     let dir = tempfile::tempdir().expect("temp dir");
     let clinic = clinic(dir.path(), url);
-    let admin = clinic.auth().sign_in("bench@clinic.example", "bench password 1", Channel::Cli).expect("sign in").caller;
+    let admin =
+        clinic.auth().sign_in("bench@clinic.example", "bench password 1", Channel::Cli).expect("sign in").caller;
     let http = TwilioHttp::new(Endpoints::all_at(url));
     let config = OutboxConfig { messages_per_second: 0, concurrency, ..Default::default() };
     let now = chrono::Utc::now();
@@ -122,7 +146,12 @@ async fn outbox(url: &str, count: usize, concurrency: u32) {
     let elapsed = started.elapsed();
     let sent = clinic.texts().list(&admin, Some(clinicdesk_core::sms::TextState::Sent), 1000).expect("list").len();
     let name = if concurrency > 1 { "rust_outbox_concurrent" } else { "rust_outbox_sequential" };
-    report(name, count, elapsed, serde_json::json!({ "concurrency": concurrency, "enqueue_seconds": enqueued.as_secs_f64(), "with_sid_in_db": sent.min(count) }));
+    report(
+        name,
+        count,
+        elapsed,
+        serde_json::json!({ "concurrency": concurrency, "enqueue_seconds": enqueued.as_secs_f64(), "with_sid_in_db": sent.min(count) }),
+    );
 }
 
 /// The core's Twilio client alone, one text after another, no database: the like-for-like
@@ -134,14 +163,17 @@ async fn plain_sequential(url: &str, count: usize) {
     let http = TwilioHttp::new(Endpoints::all_at(url));
     let started = Instant::now();
     for i in 0..count {
-        clinicdesk_core::twilio::messages::create(&http, &account, "+447400300001", &format!("Plain {i}"), None).await.expect("send");
+        clinicdesk_core::twilio::messages::create(&http, &account, "+447400300001", &format!("Plain {i}"), None)
+            .await
+            .expect("send");
     }
     report("rust_plain_sequential_send", count, started.elapsed(), serde_json::json!({}));
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let url = std::env::var("CLINICDESK_BENCH_FAKE_URL").expect("CLINICDESK_BENCH_FAKE_URL (scripts/bench.sh starts the fake)");
+    let url = std::env::var("CLINICDESK_BENCH_FAKE_URL")
+        .expect("CLINICDESK_BENCH_FAKE_URL (scripts/bench.sh starts the fake)");
     let scale: usize = std::env::var("CLINICDESK_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
     if std::env::var("CLINICDESK_BENCH_ONLY").as_deref() == Ok("outbox_sequential") {
         return outbox(&url, 1_000 * scale, 1).await;

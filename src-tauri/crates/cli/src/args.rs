@@ -4,8 +4,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "clinicdesk", version, about = "ClinicDesk from a terminal: staff, patients, doctors and appointments.")]
-#[command(after_help = "Passwords come from CLINICDESK_PASSWORD (yours, with --as) and CLINICDESK_NEW_PASSWORD (for a new account), or a hidden prompt.")]
+#[command(
+    name = "clinicdesk",
+    version,
+    about = "ClinicDesk from a terminal: staff, patients, doctors and appointments."
+)]
+#[command(
+    after_help = "Passwords come from CLINICDESK_PASSWORD (yours, with --as) and CLINICDESK_NEW_PASSWORD (for a new account), or a hidden prompt."
+)]
 pub struct Cli {
     /// The clinic's data folder (default: $CLINICDESK_DATA_DIR, else the app's data folder).
     #[arg(long, global = true, value_name = "DIR")]
@@ -101,7 +107,9 @@ pub enum UserCommand {
     },
     List,
     /// Unlock an account locked after failed sign-ins.
-    Unlock { email: String },
+    Unlock {
+        email: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -200,7 +208,12 @@ pub enum TwilioCommand {
         #[arg(long, value_name = "SK...")]
         api_key_sid: String,
         /// The number texts come from (E.164).
-        #[arg(long, value_name = "+E164", required_unless_present = "messaging_service", conflicts_with = "messaging_service")]
+        #[arg(
+            long,
+            value_name = "+E164",
+            required_unless_present = "messaging_service",
+            conflicts_with = "messaging_service"
+        )]
         from: Option<String>,
         #[arg(long, value_name = "MG...")]
         messaging_service: Option<String>,

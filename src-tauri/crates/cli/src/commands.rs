@@ -39,7 +39,9 @@ fn dispatch(clinic: &Clinic, caller: &Caller, json: bool, command: Command) -> R
         Command::Appointment(c) => appointment(clinic, caller, json, c),
         Command::Settings(c) => settings_cmd(clinic, caller, json, c),
         Command::Twilio(c) => crate::messaging::twilio(clinic, caller, json, c),
-        Command::Token { identity, room, chat, ttl } => crate::messaging::token(clinic, caller, &identity, room.as_deref(), chat, ttl),
+        Command::Token { identity, room, chat, ttl } => {
+            crate::messaging::token(clinic, caller, &identity, room.as_deref(), chat, ttl)
+        }
         Command::Sms(c) => crate::messaging::sms(clinic, caller, json, c),
         Command::Outbox(c) => {
             caller.require(clinicdesk_core::auth::Permission::SendTexts)?;
@@ -57,7 +59,13 @@ fn dispatch(clinic: &Clinic, caller: &Caller, json: bool, command: Command) -> R
                                 (Some(t), Some(id)) => format!("{t} {id}"),
                                 _ => String::new(),
                             };
-                            vec![e.at.format("%Y-%m-%d %H:%M:%S").to_string(), e.actor.clone(), e.action.clone(), record, e.detail.clone().unwrap_or_default()]
+                            vec![
+                                e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                                e.actor.clone(),
+                                e.action.clone(),
+                                record,
+                                e.detail.clone().unwrap_or_default(),
+                            ]
                         })
                         .collect(),
                 )
@@ -68,8 +76,15 @@ fn dispatch(clinic: &Clinic, caller: &Caller, json: bool, command: Command) -> R
             let doctor_password = std::env::var(NEW_PASSWORD_ENV).ok().filter(|p| !p.is_empty());
             let summary = clinicdesk_core::demo::seed(clinic, caller, doctor_password.as_deref())?;
             show(json, &summary, |s| {
-                let login = if doctor_password.is_some() { "with the password in CLINICDESK_NEW_PASSWORD" } else { "without a known password (set one with the app's Staff screen)" };
-                format!("Loaded the sample clinic: {} doctors ({login}), {} patients, {} appointments.", s.doctors, s.patients, s.appointments)
+                let login = if doctor_password.is_some() {
+                    "with the password in CLINICDESK_NEW_PASSWORD"
+                } else {
+                    "without a known password (set one with the app's Staff screen)"
+                };
+                format!(
+                    "Loaded the sample clinic: {} doctors ({login}), {} patients, {} appointments.",
+                    s.doctors, s.patients, s.appointments
+                )
             });
             Ok(())
         }
@@ -84,7 +99,8 @@ pub fn secret_from_env(var: &str, prompt: &str) -> Result<String> {
         }
     }
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        return rpassword::prompt_password(prompt).map_err(|_| CoreError::invalid("password", "Could not read the password from the terminal."));
+        return rpassword::prompt_password(prompt)
+            .map_err(|_| CoreError::invalid("password", "Could not read the password from the terminal."));
     }
     Err(CoreError::invalid("password", format!("Set {var} to the password (no terminal to ask on).")))
 }
@@ -103,7 +119,9 @@ fn init(clinic: &Clinic, json: bool, args: &InitArgs) -> Result<()> {
         admin_name: args.admin_name.clone(),
         admin_password: password,
     })?;
-    show(json, &profile, |p| format!("ClinicDesk is set up in {}. Administrator: {}.", clinic.data_dir().display(), p.email));
+    show(json, &profile, |p| {
+        format!("ClinicDesk is set up in {}. Administrator: {}.", clinic.data_dir().display(), p.email)
+    });
     Ok(())
 }
 
@@ -131,7 +149,13 @@ fn user(clinic: &Clinic, caller: &Caller, json: bool, command: UserCommand) -> R
                     users
                         .iter()
                         .map(|u| {
-                            let status = if !u.active { "deactivated".into() } else if let Some(t) = u.locked_until { format!("locked until {}", t.format("%H:%M UTC")) } else { "active".into() };
+                            let status = if !u.active {
+                                "deactivated".into()
+                            } else if let Some(t) = u.locked_until {
+                                format!("locked until {}", t.format("%H:%M UTC"))
+                            } else {
+                                "active".into()
+                            };
                             vec![u.id.to_string(), u.full_name.clone(), u.email.clone(), u.role.label().into(), status]
                         })
                         .collect(),
@@ -155,7 +179,15 @@ fn patient_rows(patients: &[clinicdesk_core::patients::Patient]) -> String {
         &["ID", "NAME", "PHONE", "BORN", "SMS"],
         patients
             .iter()
-            .map(|p| vec![p.id.to_string(), p.full_name.clone(), p.phone.clone(), p.date_of_birth.map(|d| d.to_string()).unwrap_or_default(), if p.sms_consent { "yes".into() } else { "no".into() }])
+            .map(|p| {
+                vec![
+                    p.id.to_string(),
+                    p.full_name.clone(),
+                    p.phone.clone(),
+                    p.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
+                    if p.sms_consent { "yes".into() } else { "no".into() },
+                ]
+            })
             .collect(),
     )
 }
@@ -164,7 +196,9 @@ fn patient(clinic: &Clinic, caller: &Caller, json: bool, command: PatientCommand
     use clinicdesk_core::patients::PatientInput;
     match command {
         PatientCommand::Add { name, phone, dob, no_sms } => {
-            let p = clinic.patients().add(caller, PatientInput { full_name: name, phone, date_of_birth: dob, sms_consent: !no_sms })?;
+            let p = clinic
+                .patients()
+                .add(caller, PatientInput { full_name: name, phone, date_of_birth: dob, sms_consent: !no_sms })?;
             show(json, &p, |p| format!("Added {} ({}).\nid: {}", p.full_name, p.phone, p.id));
         }
         PatientCommand::List { limit } => {
@@ -189,9 +223,15 @@ fn doctor(clinic: &Clinic, caller: &Caller, json: bool, command: DoctorCommand) 
             let doctors = clinic.doctors().list(caller)?;
             show(json, &doctors, |ds| {
                 if ds.is_empty() {
-                    return "No doctors yet. Add one with: clinicdesk doctor add --user EMAIL --specialization TEXT".into();
+                    return "No doctors yet. Add one with: clinicdesk doctor add --user EMAIL --specialization TEXT"
+                        .into();
                 }
-                table(&["ID", "NAME", "SPECIALIZATION", "EMAIL"], ds.iter().map(|d| vec![d.id.to_string(), d.full_name.clone(), d.specialization.clone(), d.email.clone()]).collect())
+                table(
+                    &["ID", "NAME", "SPECIALIZATION", "EMAIL"],
+                    ds.iter()
+                        .map(|d| vec![d.id.to_string(), d.full_name.clone(), d.specialization.clone(), d.email.clone()])
+                        .collect(),
+                )
             });
         }
     }
@@ -199,7 +239,9 @@ fn doctor(clinic: &Clinic, caller: &Caller, json: bool, command: DoctorCommand) 
 }
 
 fn parse_id(text: &str, field: &'static str, what: &str) -> Result<Uuid> {
-    Uuid::parse_str(text.trim()).map_err(|_| CoreError::invalid(field, format!("\"{text}\" is not a {what} id. Find ids with `clinicdesk {what} list`.")))
+    Uuid::parse_str(text.trim()).map_err(|_| {
+        CoreError::invalid(field, format!("\"{text}\" is not a {what} id. Find ids with `clinicdesk {what} list`."))
+    })
 }
 
 /// "YYYY-MM-DD HH:MM" into its date and time parts (checked by the core).
@@ -216,15 +258,29 @@ fn appointment(clinic: &Clinic, caller: &Caller, json: bool, command: Appointmen
     let one = |a: &clinicdesk_core::appointments::Appointment| {
         format!(
             "{} {} {}-{} {} with {} ({}, {})\nid: {}",
-            a.booking_ref, a.local_date, a.local_start, a.local_end, a.patient_name, a.doctor_name,
-            a.kind.as_str().replace('_', "-"), a.status.as_str().replace('_', " "), a.id
+            a.booking_ref,
+            a.local_date,
+            a.local_start,
+            a.local_end,
+            a.patient_name,
+            a.doctor_name,
+            a.kind.as_str().replace('_', "-"),
+            a.status.as_str().replace('_', " "),
+            a.id
         )
     };
     match command {
         AppointmentCommand::Book { patient, doctor, at, minutes, video } => {
             let (date, time) = split_at(&at)?;
             let kind = if video { AppointmentKind::Video } else { AppointmentKind::InPerson };
-            let request = BookingRequest { patient_id: parse_id(&patient, "patient", "patient")?, doctor_id: parse_id(&doctor, "doctor", "doctor")?, date, time, minutes, kind };
+            let request = BookingRequest {
+                patient_id: parse_id(&patient, "patient", "patient")?,
+                doctor_id: parse_id(&doctor, "doctor", "doctor")?,
+                date,
+                time,
+                minutes,
+                kind,
+            };
             let a = appointments.book(caller, request)?;
             show(json, &a, |a| format!("Booked {}", one(a)));
         }
@@ -239,7 +295,17 @@ fn appointment(clinic: &Clinic, caller: &Caller, json: bool, command: Appointmen
                     &["REF", "TIME", "PATIENT", "DOCTOR", "KIND", "STATUS", "ID"],
                     day.appointments
                         .iter()
-                        .map(|a| vec![a.booking_ref.clone(), format!("{}-{}", a.local_start, a.local_end), a.patient_name.clone(), a.doctor_name.clone(), a.kind.as_str().replace('_', "-"), a.status.as_str().replace('_', " "), a.id.to_string()])
+                        .map(|a| {
+                            vec![
+                                a.booking_ref.clone(),
+                                format!("{}-{}", a.local_start, a.local_end),
+                                a.patient_name.clone(),
+                                a.doctor_name.clone(),
+                                a.kind.as_str().replace('_', "-"),
+                                a.status.as_str().replace('_', " "),
+                                a.id.to_string(),
+                            ]
+                        })
                         .collect(),
                 )
             });
@@ -247,7 +313,11 @@ fn appointment(clinic: &Clinic, caller: &Caller, json: bool, command: Appointmen
         AppointmentCommand::Reschedule { appointment, at, minutes } => {
             let id = appointments.resolve(caller, &appointment)?;
             let (date, time) = split_at(&at)?;
-            let a = appointments.reschedule(caller, id, RescheduleRequest { date, time, minutes, expected_version: None })?;
+            let a = appointments.reschedule(
+                caller,
+                id,
+                RescheduleRequest { date, time, minutes, expected_version: None },
+            )?;
             show(json, &a, |a| format!("Moved {}", one(a)));
         }
         AppointmentCommand::Cancel { appointment, reason } => {

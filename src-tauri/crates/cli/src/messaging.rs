@@ -26,7 +26,14 @@ fn http() -> TwilioHttp {
 
 pub fn twilio(clinic: &Clinic, caller: &Caller, json: bool, command: TwilioCommand) -> Result<()> {
     match command {
-        TwilioCommand::Configure { account_sid, api_key_sid, from, messaging_service, conversations_service, media_region } => {
+        TwilioCommand::Configure {
+            account_sid,
+            api_key_sid,
+            from,
+            messaging_service,
+            conversations_service,
+            media_region,
+        } => {
             caller.require(clinicdesk_core::auth::Permission::ManageSettings)?;
             let already = clinic.twilio().account()?.is_some();
             let api_key_secret = match std::env::var(API_KEY_SECRET_ENV).ok().filter(|v| !v.is_empty()) {
@@ -37,15 +44,30 @@ pub fn twilio(clinic: &Clinic, caller: &Caller, json: bool, command: TwilioComma
             let auth_token = std::env::var(AUTH_TOKEN_ENV).ok().filter(|v| !v.is_empty());
             let status = clinic.twilio().configure(
                 caller,
-                TwilioSettingsInput { account_sid, api_key_sid, from, messaging_service_sid: messaging_service, conversations_service_sid: conversations_service, media_region, auth_token, api_key_secret },
+                TwilioSettingsInput {
+                    account_sid,
+                    api_key_sid,
+                    from,
+                    messaging_service_sid: messaging_service,
+                    conversations_service_sid: conversations_service,
+                    media_region,
+                    auth_token,
+                    api_key_secret,
+                },
             )?;
-            show(json, &status, |_| "Twilio is set up. The secrets are in this computer's keyring. Run `clinicdesk twilio check` to test the connection.".into());
+            show(json, &status, |_| {
+                "Twilio is set up. The secrets are in this computer's keyring. Run `clinicdesk twilio check` to test the connection.".into()
+            });
             Ok(())
         }
         TwilioCommand::Check => {
-            let account = clinic.twilio().account()?.ok_or_else(|| CoreError::invalid("twilio", "Twilio is not set up yet. Run `clinicdesk twilio configure` first."))?;
+            let account = clinic.twilio().account()?.ok_or_else(|| {
+                CoreError::invalid("twilio", "Twilio is not set up yet. Run `clinicdesk twilio configure` first.")
+            })?;
             let health = runtime().block_on(check(&http(), &account, clinic.now()));
-            if let (None, Some(found)) = (&account.settings.conversations_service_sid, &health.conversations_service_sid) {
+            if let (None, Some(found)) =
+                (&account.settings.conversations_service_sid, &health.conversations_service_sid)
+            {
                 clinic.twilio().remember_conversations_service(found)?;
             }
             show(json, &health, |h| {
@@ -54,7 +76,11 @@ pub fn twilio(clinic: &Clinic, caller: &Caller, json: bool, command: TwilioComma
                     Health::Warning => "WARNING",
                     Health::Problem => "PROBLEM",
                 };
-                h.items.iter().map(|i| format!("{:<8} {:<14} {}", mark(i.health), i.part, i.message)).collect::<Vec<_>>().join("\n")
+                h.items
+                    .iter()
+                    .map(|i| format!("{:<8} {:<14} {}", mark(i.health), i.part, i.message))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             });
             if health.overall == Health::Problem {
                 return Err(CoreError::Conflict("The Twilio setup has a problem (see above).".into()));
@@ -64,7 +90,14 @@ pub fn twilio(clinic: &Clinic, caller: &Caller, json: bool, command: TwilioComma
     }
 }
 
-pub fn token(clinic: &Clinic, caller: &Caller, identity: &str, room: Option<&str>, chat: bool, ttl: Option<u32>) -> Result<()> {
+pub fn token(
+    clinic: &Clinic,
+    caller: &Caller,
+    identity: &str,
+    room: Option<&str>,
+    chat: bool,
+    ttl: Option<u32>,
+) -> Result<()> {
     println!("{}", clinic.twilio().access_token(caller, identity, room, chat, ttl)?);
     Ok(())
 }
@@ -74,9 +107,13 @@ fn describe(t: &TextMessage) -> String {
         TextState::Pending if t.attempts == 0 => "Queued; it will be sent shortly.".to_owned(),
         TextState::Pending => format!("Not sent yet; will try again. {}", t.error_message.clone().unwrap_or_default()),
         TextState::Sending => "Being sent.".to_owned(),
-        TextState::Sent => format!("Accepted by Twilio ({}); delivery is being followed up.", t.twilio_sid.clone().unwrap_or_default()),
+        TextState::Sent => {
+            format!("Accepted by Twilio ({}); delivery is being followed up.", t.twilio_sid.clone().unwrap_or_default())
+        }
         TextState::Delivered => "Delivered.".to_owned(),
-        TextState::Undelivered | TextState::Failed => format!("Not delivered: {}", t.error_message.clone().unwrap_or_default()),
+        TextState::Undelivered | TextState::Failed => {
+            format!("Not delivered: {}", t.error_message.clone().unwrap_or_default())
+        }
         TextState::Skipped => format!("Not sent: {}", t.error_message.clone().unwrap_or_default()),
     };
     format!("{what}\n{} segment(s), {}; id {}", t.segments, t.encoding.as_str().to_uppercase(), t.id)
@@ -96,7 +133,9 @@ pub fn sms(clinic: &Clinic, caller: &Caller, json: bool, command: SmsCommand) ->
             };
             show(json, &text, |t| describe(t));
             if matches!(text.state, TextState::Failed | TextState::Undelivered) {
-                return Err(CoreError::Conflict(text.error_message.unwrap_or_else(|| "The text was not delivered.".into())));
+                return Err(CoreError::Conflict(
+                    text.error_message.unwrap_or_else(|| "The text was not delivered.".into()),
+                ));
             }
             Ok(())
         }
@@ -114,7 +153,16 @@ pub fn sms(clinic: &Clinic, caller: &Caller, json: bool, command: SmsCommand) ->
                     &["CREATED (UTC)", "TO", "KIND", "STATUS", "SEGMENTS", "DETAIL"],
                     texts
                         .iter()
-                        .map(|t| vec![t.created_at.format("%Y-%m-%d %H:%M").to_string(), t.to.clone(), t.kind.as_str().into(), t.state.as_str().into(), t.segments.to_string(), t.error_message.clone().unwrap_or_default()])
+                        .map(|t| {
+                            vec![
+                                t.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                                t.to.clone(),
+                                t.kind.as_str().into(),
+                                t.state.as_str().into(),
+                                t.segments.to_string(),
+                                t.error_message.clone().unwrap_or_default(),
+                            ]
+                        })
                         .collect(),
                 )
             });
@@ -130,9 +178,15 @@ pub fn outbox(clinic: &Clinic, json: bool, command: OutboxCommand) -> Result<()>
     let report = runtime().block_on(async {
         let mut worker = OutboxWorker::new(clinic, &http, config)?;
         if !worker.acquire()? {
-            return Err(CoreError::Conflict("Another ClinicDesk (probably the app) is sending texts right now; it will send these too.".into()));
+            return Err(CoreError::Conflict(
+                "Another ClinicDesk (probably the app) is sending texts right now; it will send these too.".into(),
+            ));
         }
-        if until_empty { worker.run_until_empty(Duration::from_secs(max_wait)).await } else { worker.run_once().await }
+        if until_empty {
+            worker.run_until_empty(Duration::from_secs(max_wait)).await
+        } else {
+            worker.run_once().await
+        }
     })?;
     let left = clinic.texts().list_unfinished_count()?;
     show(json, &serde_json::json!({ "report": report, "unfinished": left }), |_| {

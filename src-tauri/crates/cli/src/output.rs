@@ -32,7 +32,8 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
         }
     }
     let line = |cells: Vec<String>| -> String {
-        let padded: Vec<String> = cells.iter().enumerate().map(|(i, c)| format!("{c:<width$}", width = widths[i])).collect();
+        let padded: Vec<String> =
+            cells.iter().enumerate().map(|(i, c)| format!("{c:<width$}", width = widths[i])).collect();
         padded.join("  ").trim_end().to_owned()
     };
     let mut out = vec![line(header.iter().map(|h| h.to_string()).collect())];

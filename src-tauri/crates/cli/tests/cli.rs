@@ -18,7 +18,11 @@ impl Terminal {
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin("clinicdesk").unwrap();
-        cmd.arg("--data-dir").arg(self.dir.path()).args(args).env("CLINICDESK_PASSWORD", PASSWORD).env_remove("CLINICDESK_NEW_PASSWORD");
+        cmd.arg("--data-dir")
+            .arg(self.dir.path())
+            .args(args)
+            .env("CLINICDESK_PASSWORD", PASSWORD)
+            .env_remove("CLINICDESK_NEW_PASSWORD");
         cmd
     }
 
@@ -32,18 +36,57 @@ impl Terminal {
 
     fn initialised() -> Terminal {
         let t = Terminal::new();
-        t.cmd(&["init", "--admin-email", ADMIN, "--clinic-name", "Riverside Clinic", "--time-zone", "Europe/London", "--country", "GB"]).assert().success();
+        t.cmd(&[
+            "init",
+            "--admin-email",
+            ADMIN,
+            "--clinic-name",
+            "Riverside Clinic",
+            "--time-zone",
+            "Europe/London",
+            "--country",
+            "GB",
+        ])
+        .assert()
+        .success();
         t
     }
 
     /// A doctor and a patient, returning (doctor id, patient id).
     fn with_doctor_and_patient(&self) -> (String, String) {
-        self.cmd(&["--as", ADMIN, "user", "add", "--email", "okafor@clinic.example", "--role", "doctor", "--name", "Dr Amara Okafor"])
-            .env("CLINICDESK_NEW_PASSWORD", "doctor password 1")
-            .assert()
-            .success();
-        let doctor = self.admin_json(&["doctor", "add", "--user", "okafor@clinic.example", "--specialization", "General practice"]);
-        let patient = self.admin_json(&["patient", "add", "--name", "Olivia Smith", "--phone", "07400 123456", "--dob", "1984-03-27"]);
+        self.cmd(&[
+            "--as",
+            ADMIN,
+            "user",
+            "add",
+            "--email",
+            "okafor@clinic.example",
+            "--role",
+            "doctor",
+            "--name",
+            "Dr Amara Okafor",
+        ])
+        .env("CLINICDESK_NEW_PASSWORD", "doctor password 1")
+        .assert()
+        .success();
+        let doctor = self.admin_json(&[
+            "doctor",
+            "add",
+            "--user",
+            "okafor@clinic.example",
+            "--specialization",
+            "General practice",
+        ]);
+        let patient = self.admin_json(&[
+            "patient",
+            "add",
+            "--name",
+            "Olivia Smith",
+            "--phone",
+            "07400 123456",
+            "--dob",
+            "1984-03-27",
+        ]);
         (doctor["id"].as_str().unwrap().to_owned(), patient["id"].as_str().unwrap().to_owned())
     }
 }
@@ -69,7 +112,11 @@ fn commands_need_a_signed_in_user_and_a_right_password() {
     let out = t.cmd(&["patient", "list"]).output().unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--as EMAIL"));
-    let out = t.cmd(&["--as", ADMIN, "--json", "patient", "list"]).env("CLINICDESK_PASSWORD", "wrong password").output().unwrap();
+    let out = t
+        .cmd(&["--as", ADMIN, "--json", "patient", "list"])
+        .env("CLINICDESK_PASSWORD", "wrong password")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(6));
     let err: Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["code"], "bad_credentials");
@@ -79,11 +126,26 @@ fn commands_need_a_signed_in_user_and_a_right_password() {
 #[test]
 fn roles_are_enforced_for_cli_users_too() {
     let t = Terminal::initialised();
-    t.cmd(&["--as", ADMIN, "user", "add", "--email", "desk@clinic.example", "--role", "reception", "--name", "Rita Reception"])
-        .env("CLINICDESK_NEW_PASSWORD", "desk password 1")
-        .assert()
-        .success();
-    let out = t.cmd(&["--as", "desk@clinic.example", "--json", "user", "list"]).env("CLINICDESK_PASSWORD", "desk password 1").output().unwrap();
+    t.cmd(&[
+        "--as",
+        ADMIN,
+        "user",
+        "add",
+        "--email",
+        "desk@clinic.example",
+        "--role",
+        "reception",
+        "--name",
+        "Rita Reception",
+    ])
+    .env("CLINICDESK_NEW_PASSWORD", "desk password 1")
+    .assert()
+    .success();
+    let out = t
+        .cmd(&["--as", "desk@clinic.example", "--json", "user", "list"])
+        .env("CLINICDESK_PASSWORD", "desk password 1")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(6));
     let err: Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["code"], "forbidden");
@@ -98,7 +160,17 @@ fn roles_are_enforced_for_cli_users_too() {
 fn book_list_reschedule_and_cancel_an_appointment() {
     let t = Terminal::initialised();
     let (doctor, patient) = t.with_doctor_and_patient();
-    let booked = t.admin_json(&["appointment", "book", "--patient", &patient, "--doctor", &doctor, "--at", "2031-01-06 09:30", "--video"]);
+    let booked = t.admin_json(&[
+        "appointment",
+        "book",
+        "--patient",
+        &patient,
+        "--doctor",
+        &doctor,
+        "--at",
+        "2031-01-06 09:30",
+        "--video",
+    ]);
     assert_eq!(booked["local_start"], "09:30");
     assert_eq!(booked["kind"], "video");
     assert_eq!(booked["starts_at"], "2031-01-06T09:30:00Z");
@@ -108,7 +180,21 @@ fn book_list_reschedule_and_cancel_an_appointment() {
     assert_eq!(day["appointments"].as_array().unwrap().len(), 1);
 
     // Double booking is refused with a sentence and exit code 5.
-    let out = t.cmd(&["--as", ADMIN, "appointment", "book", "--patient", &patient, "--doctor", &doctor, "--at", "2031-01-06 09:45"]).output().unwrap();
+    let out = t
+        .cmd(&[
+            "--as",
+            ADMIN,
+            "appointment",
+            "book",
+            "--patient",
+            &patient,
+            "--doctor",
+            &doctor,
+            "--at",
+            "2031-01-06 09:45",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(5));
     assert!(stderr(&out).contains("already booked from 09:30 to 10:00"), "{}", stderr(&out));
 
@@ -128,9 +214,15 @@ fn bad_input_is_explained_and_nothing_is_saved() {
     let cases: &[(&[&str], &str)] = &[
         (&["patient", "add", "--name", "Amy Pond", "--phone", "12345"], "not a valid phone number"),
         (&["patient", "add", "--name", "Amy Pond", "--phone", "07400 123450", "--dob", "31/12/1990"], "YYYY-MM-DD"),
-        (&["appointment", "book", "--patient", &patient, "--doctor", &doctor, "--at", "2020-01-06 09:30"], "already passed"),
+        (
+            &["appointment", "book", "--patient", &patient, "--doctor", &doctor, "--at", "2020-01-06 09:30"],
+            "already passed",
+        ),
         (&["appointment", "book", "--patient", &patient, "--doctor", &doctor, "--at", "tomorrow"], "YYYY-MM-DD HH:MM"),
-        (&["appointment", "book", "--patient", "nobody", "--doctor", &doctor, "--at", "2031-01-06 09:30"], "not a patient id"),
+        (
+            &["appointment", "book", "--patient", "nobody", "--doctor", &doctor, "--at", "2031-01-06 09:30"],
+            "not a patient id",
+        ),
         (&["appointment", "cancel", "CD-NOPE99", "--reason", "x"], "no appointment with the reference"),
         (&["settings", "set", "clinic.time_zone", "Moon/Base"], "not a time zone"),
     ];
@@ -140,7 +232,11 @@ fn bad_input_is_explained_and_nothing_is_saved() {
         let out = t.cmd(&full).output().unwrap();
         assert!(!out.status.success(), "{args:?} should fail");
         assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
-        assert!(!stderr(&out).contains("Error {") && !stderr(&out).contains("panicked"), "no debug output: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("Error {") && !stderr(&out).contains("panicked"),
+            "no debug output: {}",
+            stderr(&out)
+        );
     }
     assert_eq!(t.admin_json(&["patient", "list"]).as_array().unwrap().len(), 1);
 }
@@ -169,7 +265,11 @@ fn demo_seed_fills_an_empty_clinic() {
 fn the_data_folder_can_come_from_the_environment() {
     let t = Terminal::new();
     let mut cmd = Command::cargo_bin("clinicdesk").unwrap();
-    cmd.env("CLINICDESK_DATA_DIR", t.dir.path()).env("CLINICDESK_PASSWORD", PASSWORD).args(["init", "--admin-email", ADMIN]).assert().success();
+    cmd.env("CLINICDESK_DATA_DIR", t.dir.path())
+        .env("CLINICDESK_PASSWORD", PASSWORD)
+        .args(["init", "--admin-email", ADMIN])
+        .assert()
+        .success();
     assert!(t.dir.path().join("clinicdesk.db").exists());
     assert!(t.dir.path().join("installation.json").exists());
 }
@@ -188,6 +288,10 @@ fn the_audit_trail_shows_who_read_a_patient() {
         .env("CLINICDESK_NEW_PASSWORD", "desk password 1")
         .assert()
         .success();
-    let out = t.cmd(&["--as", "desk@clinic.example", "audit"]).env("CLINICDESK_PASSWORD", "desk password 1").output().unwrap();
+    let out = t
+        .cmd(&["--as", "desk@clinic.example", "audit"])
+        .env("CLINICDESK_PASSWORD", "desk password 1")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(6));
 }

@@ -49,11 +49,20 @@ impl Desk {
     }
 
     fn configure(&self) {
-        self.admin(&["twilio", "configure", "--account-sid", fake::ACCOUNT_SID, "--api-key-sid", fake::API_KEY_SID, "--from", fake::FROM_NUMBER])
-            .env("TWILIO_AUTH_TOKEN", fake::AUTH_TOKEN)
-            .env("TWILIO_API_KEY_SECRET", fake::API_KEY_SECRET)
-            .assert()
-            .success();
+        self.admin(&[
+            "twilio",
+            "configure",
+            "--account-sid",
+            fake::ACCOUNT_SID,
+            "--api-key-sid",
+            fake::API_KEY_SID,
+            "--from",
+            fake::FROM_NUMBER,
+        ])
+        .env("TWILIO_AUTH_TOKEN", fake::AUTH_TOKEN)
+        .env("TWILIO_API_KEY_SECRET", fake::API_KEY_SECRET)
+        .assert()
+        .success();
     }
 }
 
@@ -70,7 +79,10 @@ async fn configure_check_and_mint_a_token() {
     let settings = desk.json(&["settings", "list"]);
     assert!(!settings.to_string().contains(fake::AUTH_TOKEN) && !settings.to_string().contains(fake::API_KEY_SECRET));
 
-    let out = desk.cmd(&["--as", ADMIN, "token", "--identity", "doctor-7", "--room", "appt-42", "--chat", "--ttl", "900"]).output().unwrap();
+    let out = desk
+        .cmd(&["--as", ADMIN, "token", "--identity", "doctor-7", "--room", "appt-42", "--chat", "--ttl", "900"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let token = String::from_utf8(out.stdout).unwrap();
     let claims: Value = {

@@ -59,7 +59,14 @@ impl AuditTrail<'_> {
              WHERE (?1 IS NULL OR record_id = ?1) ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![record_id, limit.min(1000)], |r| {
-            Ok(AuditEntry { at: r.get(0)?, actor: r.get(1)?, action: r.get(2)?, record_type: r.get(3)?, record_id: r.get(4)?, detail: r.get(5)? })
+            Ok(AuditEntry {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                record_type: r.get(3)?,
+                record_id: r.get(4)?,
+                detail: r.get(5)?,
+            })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

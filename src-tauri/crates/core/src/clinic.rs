@@ -23,9 +23,11 @@ pub fn resolve_data_dir(explicit: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
-    platform_data_dir()
-        .map(|base| base.join(crate::secrets::SERVICE))
-        .ok_or_else(|| CoreError::Database("No data folder could be found for this user. Set CLINICDESK_DATA_DIR to a writable folder.".into()))
+    platform_data_dir().map(|base| base.join(crate::secrets::SERVICE)).ok_or_else(|| {
+        CoreError::Database(
+            "No data folder could be found for this user. Set CLINICDESK_DATA_DIR to a writable folder.".into(),
+        )
+    })
 }
 
 fn platform_data_dir() -> Option<PathBuf> {
@@ -67,7 +69,10 @@ impl Clinic {
     pub fn open_with_clock(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<Clinic> {
         std::fs::create_dir_all(data_dir).map_err(|err| {
             tracing::error!(error = %err, "cannot create the data folder");
-            CoreError::Database(format!("The data folder {} could not be created. Check that it is writable.", data_dir.display()))
+            CoreError::Database(format!(
+                "The data folder {} could not be created. Check that it is writable.",
+                data_dir.display()
+            ))
         })?;
         let db_path = data_dir.join(DATABASE_FILE);
         let db_exists = db_path.exists();
@@ -82,8 +87,10 @@ impl Clinic {
             secrets.get_or_create(SecretName::DatabaseKey, random_key_hex)?
         };
         let db = Database::open(&db_path, DatabaseKey::from_hex(&key_hex)?)?;
-        let session_key = hex::decode(secrets.get_or_create(SecretName::SessionSigningKey, random_key_hex)?)
-            .map_err(|_| CoreError::SecretStore("The session key in the system keyring is damaged. Contact support.".into()))?;
+        let session_key =
+            hex::decode(secrets.get_or_create(SecretName::SessionSigningKey, random_key_hex)?).map_err(|_| {
+                CoreError::SecretStore("The session key in the system keyring is damaged. Contact support.".into())
+            })?;
         tracing::info!(installation = %installation.id, "clinic opened");
         Ok(Clinic { db, secrets, session_key, clock, data_dir: data_dir.to_owned() })
     }

@@ -30,14 +30,16 @@ pub const DAYS_BACK: i64 = 45;
 pub const DAYS_AHEAD: i64 = 45;
 
 const FIRST: [&str; 40] = [
-    "Olivia", "Noah", "Amelia", "Oliver", "Isla", "George", "Ava", "Arthur", "Mia", "Leo", "Ivy", "Harry", "Grace", "Oscar", "Freya", "Theo",
-    "Lily", "Finley", "Emily", "Jack", "Sophie", "Mohammed", "Ella", "Aisha", "Ruby", "Yusuf", "Chloe", "Kai", "Zara", "Ethan", "Niamh", "Liam",
-    "Hana", "Tomasz", "Maya", "Daniel", "Elena", "Samuel", "Priya", "Lucas",
+    "Olivia", "Noah", "Amelia", "Oliver", "Isla", "George", "Ava", "Arthur", "Mia", "Leo", "Ivy", "Harry", "Grace",
+    "Oscar", "Freya", "Theo", "Lily", "Finley", "Emily", "Jack", "Sophie", "Mohammed", "Ella", "Aisha", "Ruby",
+    "Yusuf", "Chloe", "Kai", "Zara", "Ethan", "Niamh", "Liam", "Hana", "Tomasz", "Maya", "Daniel", "Elena", "Samuel",
+    "Priya", "Lucas",
 ];
 const LAST: [&str; 40] = [
-    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Robinson", "Wright", "Thompson", "Evans", "Walker",
-    "White", "Roberts", "Green", "Hall", "Wood", "Jackson", "Clarke", "Khan", "Lewis", "Harris", "Martin", "Cooper", "King", "Lee", "Baker",
-    "Hughes", "Kowalski", "Nguyen", "Murphy", "Ali", "Singh", "Okoye", "Moreau", "Rossi", "Novak", "Campbell",
+    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Robinson", "Wright",
+    "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Wood", "Jackson", "Clarke", "Khan", "Lewis",
+    "Harris", "Martin", "Cooper", "King", "Lee", "Baker", "Hughes", "Kowalski", "Nguyen", "Murphy", "Ali", "Singh",
+    "Okoye", "Moreau", "Rossi", "Novak", "Campbell",
 ];
 
 /// North American 555-0100..0199 numbers are reserved for fiction in every area code: valid to
@@ -76,12 +78,17 @@ pub fn seed(clinic: &Clinic, caller: &Caller, doctor_password: Option<&str>) -> 
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let existing: i64 = tx.query_row("SELECT count(*) FROM patients", [], |r| r.get(0))?;
     if existing > 0 {
-        return Err(CoreError::Conflict("The sample clinic can only be loaded into an empty clinic, and this one already has patients.".into()));
+        return Err(CoreError::Conflict(
+            "The sample clinic can only be loaded into an empty clinic, and this one already has patients.".into(),
+        ));
     }
 
     let mut doctor_ids = Vec::new();
     for (name, email, specialization) in DOCTORS {
-        let user_id: String = match tx.query_row("SELECT id FROM users WHERE email = ?1", [email], |r| r.get(0)).optional()? {
+        let user_id: String = match tx
+            .query_row("SELECT id FROM users WHERE email = ?1", [email], |r| r.get(0))
+            .optional()?
+        {
             Some(id) => id,
             None => {
                 let id = Uuid::new_v4().to_string();
@@ -92,14 +99,18 @@ pub fn seed(clinic: &Clinic, caller: &Caller, doctor_password: Option<&str>) -> 
                 id
             }
         };
-        let doctor_id: String = match tx.query_row("SELECT id FROM doctors WHERE user_id = ?1", [&user_id], |r| r.get(0)).optional()? {
-            Some(id) => id,
-            None => {
-                let id = Uuid::new_v4().to_string();
-                tx.execute("INSERT INTO doctors (id, user_id, specialization, created_at) VALUES (?1, ?2, ?3, ?4)", params![id, user_id, specialization, ts(now)])?;
-                id
-            }
-        };
+        let doctor_id: String =
+            match tx.query_row("SELECT id FROM doctors WHERE user_id = ?1", [&user_id], |r| r.get(0)).optional()? {
+                Some(id) => id,
+                None => {
+                    let id = Uuid::new_v4().to_string();
+                    tx.execute(
+                        "INSERT INTO doctors (id, user_id, specialization, created_at) VALUES (?1, ?2, ?3, ?4)",
+                        params![id, user_id, specialization, ts(now)],
+                    )?;
+                    id
+                }
+            };
         doctor_ids.push(doctor_id);
     }
 
@@ -137,7 +148,11 @@ pub fn seed(clinic: &Clinic, caller: &Caller, doctor_password: Option<&str>) -> 
                 if (12 * 60 + 30..13 * 60 + 30).contains(&minutes) || !rng.gen_bool(0.55) {
                     continue; // lunch, or a free slot
                 }
-                let Ok(start) = local_time::to_utc(day, NaiveTime::from_hms_opt(minutes / 60, minutes % 60, 0).unwrap(), tz) else { continue };
+                let Ok(start) =
+                    local_time::to_utc(day, NaiveTime::from_hms_opt(minutes / 60, minutes % 60, 0).unwrap(), tz)
+                else {
+                    continue;
+                };
                 let patient = &patient_ids[rng.gen_range(0..patient_ids.len())];
                 if !patient_busy.insert((patient.clone(), start)) {
                     continue;
@@ -154,8 +169,18 @@ pub fn seed(clinic: &Clinic, caller: &Caller, doctor_password: Option<&str>) -> 
                 let kind = if rng.gen_bool(0.2) { "video" } else { "in_person" };
                 let reference = format!("CD-D{:05}", booked);
                 insert.execute(params![
-                    Uuid::new_v4().to_string(), reference, patient, doctor, ts(start), ts(start + Duration::minutes(30)), kind, status,
-                    reason, reason.map(|_| ts(start - Duration::days(1))), caller.user_id.to_string(), ts(now)
+                    Uuid::new_v4().to_string(),
+                    reference,
+                    patient,
+                    doctor,
+                    ts(start),
+                    ts(start + Duration::minutes(30)),
+                    kind,
+                    status,
+                    reason,
+                    reason.map(|_| ts(start - Duration::days(1))),
+                    caller.user_id.to_string(),
+                    ts(now)
                 ])?;
                 booked += 1;
             }
@@ -163,7 +188,17 @@ pub fn seed(clinic: &Clinic, caller: &Caller, doctor_password: Option<&str>) -> 
     }
     drop(insert);
     let summary = DemoSummary { doctors: doctor_ids.len() as u32, patients: PATIENTS as u32, appointments: booked };
-    audit::record(&tx, now, Actor::Staff(caller), "demo.seed", None, Some(&format!("{} doctors, {} patients, {} appointments", summary.doctors, summary.patients, summary.appointments)))?;
+    audit::record(
+        &tx,
+        now,
+        Actor::Staff(caller),
+        "demo.seed",
+        None,
+        Some(&format!(
+            "{} doctors, {} patients, {} appointments",
+            summary.doctors, summary.patients, summary.appointments
+        )),
+    )?;
     tx.commit()?;
     Ok(summary)
 }

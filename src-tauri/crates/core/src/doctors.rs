@@ -25,7 +25,14 @@ const SELECT: &str = "SELECT d.id, d.user_id, u.full_name, u.email, d.specializa
                       FROM doctors d JOIN users u ON u.id = d.user_id";
 
 fn row_to_doctor(r: &rusqlite::Row<'_>) -> rusqlite::Result<Doctor> {
-    Ok(Doctor { id: uuid_at(r, 0)?, user_id: uuid_at(r, 1)?, full_name: r.get(2)?, email: r.get(3)?, specialization: r.get(4)?, active: r.get(5)? })
+    Ok(Doctor {
+        id: uuid_at(r, 0)?,
+        user_id: uuid_at(r, 1)?,
+        full_name: r.get(2)?,
+        email: r.get(3)?,
+        specialization: r.get(4)?,
+        active: r.get(5)?,
+    })
 }
 
 pub(crate) fn find(conn: &Connection, id: Uuid) -> Result<Doctor> {
@@ -35,7 +42,12 @@ pub(crate) fn find(conn: &Connection, id: Uuid) -> Result<Doctor> {
 }
 
 fn check_specialization(text: &str) -> Result<String> {
-    crate::text::one_line(text, "specialization", 80, "Enter the specialization, for example General practice (up to 80 characters).")
+    crate::text::one_line(
+        text,
+        "specialization",
+        80,
+        "Enter the specialization, for example General practice (up to 80 characters).",
+    )
 }
 
 pub struct Doctors<'a> {
@@ -58,11 +70,16 @@ impl Doctors<'_> {
         let specialization = check_specialization(specialization)?;
         let user = self.clinic.users().find_by_email(caller, user_email)?;
         if user.role != Role::Doctor {
-            return Err(CoreError::invalid("user", format!("{} has the {} role. Give the account the Doctor role first.", user.email, user.role.label())));
+            return Err(CoreError::invalid(
+                "user",
+                format!("{} has the {} role. Give the account the Doctor role first.", user.email, user.role.label()),
+            ));
         }
         let now = self.clinic.now();
         let conn = self.clinic.db().conn()?;
-        let existing: Option<String> = conn.query_row("SELECT id FROM doctors WHERE user_id = ?1", [user.id.to_string()], |r| r.get(0)).optional()?;
+        let existing: Option<String> = conn
+            .query_row("SELECT id FROM doctors WHERE user_id = ?1", [user.id.to_string()], |r| r.get(0))
+            .optional()?;
         if existing.is_some() {
             return Err(CoreError::Conflict(format!("{} is already listed as a doctor.", user.full_name)));
         }

@@ -51,7 +51,9 @@ pub enum SessionEnd {
 impl fmt::Display for SessionEnd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            SessionEnd::Idle => "You were signed out because ClinicDesk was not used for a while. Please sign in again.",
+            SessionEnd::Idle => {
+                "You were signed out because ClinicDesk was not used for a while. Please sign in again."
+            }
             SessionEnd::Expired => "Your session has expired. Please sign in again.",
             SessionEnd::SignedOut => "You have signed out. Please sign in again.",
             SessionEnd::AccountChanged => "Your account was changed by an administrator. Please sign in again.",

@@ -82,7 +82,8 @@ impl SecretStore {
         match self.get(name)? {
             Some(stored) if stored == value => Ok(value),
             _ => Err(CoreError::SecretStore(
-                "The system keyring did not keep a new secret. Check that the keyring is unlocked and try again.".into(),
+                "The system keyring did not keep a new secret. Check that the keyring is unlocked and try again."
+                    .into(),
             )),
         }
     }

@@ -53,25 +53,48 @@ impl ClinicSettingsInput {
         let country = parse_country(&self.default_country)?;
         let idle = self.idle_timeout_minutes.unwrap_or(DEFAULT_IDLE_MINUTES);
         if !(1..=240).contains(&idle) {
-            return Err(CoreError::invalid("idle_timeout_minutes", "Automatic sign-out must be between 1 and 240 minutes."));
+            return Err(CoreError::invalid(
+                "idle_timeout_minutes",
+                "Automatic sign-out must be between 1 and 240 minutes.",
+            ));
         }
         let rate = self.sms_messages_per_second.unwrap_or(1);
         if rate > 100 {
-            return Err(CoreError::invalid("sms_messages_per_second", "Send at most 100 texts a second (a single phone number carries about 1)."));
+            return Err(CoreError::invalid(
+                "sms_messages_per_second",
+                "Send at most 100 texts a second (a single phone number carries about 1).",
+            ));
         }
-        Ok(ClinicSettings { clinic_name: name.to_owned(), time_zone: tz.name().to_owned(), default_country: country, idle_timeout_minutes: idle, sms_messages_per_second: rate })
+        Ok(ClinicSettings {
+            clinic_name: name.to_owned(),
+            time_zone: tz.name().to_owned(),
+            default_country: country,
+            idle_timeout_minutes: idle,
+            sms_messages_per_second: rate,
+        })
     }
 }
 
 pub fn parse_time_zone(text: &str) -> Result<Tz> {
-    text.trim().parse::<Tz>().map_err(|_| CoreError::invalid("time_zone", format!("\"{}\" is not a time zone ClinicDesk knows. Use a name such as Europe/London or America/New_York.", text.trim())))
+    text.trim().parse::<Tz>().map_err(|_| {
+        CoreError::invalid(
+            "time_zone",
+            format!(
+                "\"{}\" is not a time zone ClinicDesk knows. Use a name such as Europe/London or America/New_York.",
+                text.trim()
+            ),
+        )
+    })
 }
 
 pub fn parse_country(text: &str) -> Result<String> {
     let code = text.trim().to_ascii_uppercase();
-    code.parse::<phonenumber::country::Id>()
-        .map(|_| code.clone())
-        .map_err(|_| CoreError::invalid("default_country", format!("\"{}\" is not a two-letter country code ClinicDesk knows (for example GB, US, IE).", text.trim())))
+    code.parse::<phonenumber::country::Id>().map(|_| code.clone()).map_err(|_| {
+        CoreError::invalid(
+            "default_country",
+            format!("\"{}\" is not a two-letter country code ClinicDesk knows (for example GB, US, IE).", text.trim()),
+        )
+    })
 }
 
 /// The computer's own time zone, as a sensible first suggestion during setup.

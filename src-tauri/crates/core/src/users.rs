@@ -84,10 +84,13 @@ impl Users<'_> {
         let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY active DESC, full_name COLLATE NOCASE"))?;
         let now = self.clinic.now();
         let users = stmt.query_map([], row_to_user)?.collect::<Result<Vec<_>, _>>()?;
-        Ok(users.into_iter().map(|mut u| {
-            u.locked_until = u.locked_until.filter(|t| *t > now);
-            u
-        }).collect())
+        Ok(users
+            .into_iter()
+            .map(|mut u| {
+                u.locked_until = u.locked_until.filter(|t| *t > now);
+                u
+            })
+            .collect())
     }
 
     pub fn get(&self, caller: &Caller, id: Uuid) -> Result<StaffUser> {
@@ -104,7 +107,8 @@ impl Users<'_> {
         let hash = hash_password(&new.password)?;
         let now = self.clinic.now();
         let conn = self.clinic.db().conn()?;
-        let taken: bool = conn.query_row("SELECT EXISTS(SELECT 1 FROM users WHERE email = ?1)", [&email], |r| r.get(0))?;
+        let taken: bool =
+            conn.query_row("SELECT EXISTS(SELECT 1 FROM users WHERE email = ?1)", [&email], |r| r.get(0))?;
         if taken {
             return Err(CoreError::invalid("email", format!("There is already an account for {email}.")));
         }
@@ -113,7 +117,14 @@ impl Users<'_> {
             "INSERT INTO users (id, email, full_name, role, password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
             params![id.to_string(), email, name, new.role.as_str(), hash, ts(now)],
         )?;
-        audit::record(&conn, now, Actor::Staff(caller), "user.add", Some(("user", &id.to_string())), Some(new.role.as_str()))?;
+        audit::record(
+            &conn,
+            now,
+            Actor::Staff(caller),
+            "user.add",
+            Some(("user", &id.to_string())),
+            Some(new.role.as_str()),
+        )?;
         find(&conn, id)
     }
 
@@ -128,15 +139,25 @@ impl Users<'_> {
         let active = change.active.unwrap_or(before.active);
         let loses_admin = before.role == Role::Admin && before.active && (role != Role::Admin || !active);
         if loses_admin {
-            let admins: i64 = tx.query_row("SELECT count(*) FROM users WHERE role = 'admin' AND active = 1", [], |r| r.get(0))?;
+            let admins: i64 =
+                tx.query_row("SELECT count(*) FROM users WHERE role = 'admin' AND active = 1", [], |r| r.get(0))?;
             if admins <= 1 {
-                return Err(CoreError::Conflict("This is the only active administrator. Make another person an administrator first.".into()));
+                return Err(CoreError::Conflict(
+                    "This is the only active administrator. Make another person an administrator first.".into(),
+                ));
             }
         }
         if role != Role::Doctor && before.role == Role::Doctor {
-            let has_doctor: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM doctors WHERE user_id = ?1 AND active = 1)", [id.to_string()], |r| r.get(0))?;
+            let has_doctor: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM doctors WHERE user_id = ?1 AND active = 1)",
+                [id.to_string()],
+                |r| r.get(0),
+            )?;
             if has_doctor {
-                return Err(CoreError::Conflict("This person is listed as a doctor. Remove them from the doctors list before changing their role.".into()));
+                return Err(CoreError::Conflict(
+                    "This person is listed as a doctor. Remove them from the doctors list before changing their role."
+                        .into(),
+                ));
             }
         }
         tx.execute(
@@ -175,7 +196,10 @@ impl Users<'_> {
         let now = self.clinic.now();
         let conn = self.clinic.db().conn()?;
         find(&conn, id)?;
-        conn.execute("UPDATE users SET failed_attempts = 0, locked_until = NULL, updated_at = ?2 WHERE id = ?1", params![id.to_string(), ts(now)])?;
+        conn.execute(
+            "UPDATE users SET failed_attempts = 0, locked_until = NULL, updated_at = ?2 WHERE id = ?1",
+            params![id.to_string(), ts(now)],
+        )?;
         audit::record(&conn, now, Actor::Staff(caller), "user.unlock", Some(("user", &id.to_string())), None)?;
         find(&conn, id)
     }

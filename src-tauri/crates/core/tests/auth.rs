@@ -22,7 +22,13 @@ fn first_run_needs_setup_and_setup_happens_only_once() {
     let t = TestClinic::set_up();
     assert!(!t.clinic.needs_setup().unwrap());
     let again = t.clinic.auth().set_up(SetupRequest {
-        clinic: ClinicSettingsInput { clinic_name: "Other".into(), time_zone: "UTC".into(), default_country: "US".into(), idle_timeout_minutes: None, sms_messages_per_second: None },
+        clinic: ClinicSettingsInput {
+            clinic_name: "Other".into(),
+            time_zone: "UTC".into(),
+            default_country: "US".into(),
+            idle_timeout_minutes: None,
+            sms_messages_per_second: None,
+        },
         admin_email: "second@clinic.example".into(),
         admin_name: "Second".into(),
         admin_password: PASSWORD.into(),
@@ -37,7 +43,13 @@ fn setup_refuses_a_bad_time_zone_naming_the_field() {
         .clinic
         .auth()
         .set_up(SetupRequest {
-            clinic: ClinicSettingsInput { clinic_name: "X".into(), time_zone: "Mars/Olympus".into(), default_country: "GB".into(), idle_timeout_minutes: None, sms_messages_per_second: None },
+            clinic: ClinicSettingsInput {
+                clinic_name: "X".into(),
+                time_zone: "Mars/Olympus".into(),
+                default_country: "GB".into(),
+                idle_timeout_minutes: None,
+                sms_messages_per_second: None,
+            },
             admin_email: ADMIN_EMAIL.into(),
             admin_name: "Ada".into(),
             admin_password: PASSWORD.into(),
@@ -138,7 +150,10 @@ fn a_successful_sign_in_resets_the_failure_count() {
     }
     t.clinic.auth().sign_in(ADMIN_EMAIL, PASSWORD, Channel::App).unwrap();
     for _ in 0..4 {
-        assert_eq!(t.clinic.auth().sign_in(ADMIN_EMAIL, "wrong password!", Channel::App).err().unwrap().code(), "bad_credentials");
+        assert_eq!(
+            t.clinic.auth().sign_in(ADMIN_EMAIL, "wrong password!", Channel::App).err().unwrap().code(),
+            "bad_credentials"
+        );
     }
 }
 
@@ -170,10 +185,19 @@ fn changing_a_role_or_deactivating_ends_that_persons_sessions() {
     let admin = t.admin();
     t.add_user("desk@clinic.example", Role::Reception);
     let signed = t.clinic.auth().sign_in("desk@clinic.example", PASSWORD, Channel::App).unwrap();
-    t.clinic.users().update(&admin, signed.caller.user_id, StaffUserChange { role: Some(Role::Doctor), ..Default::default() }).unwrap();
-    assert!(matches!(t.clinic.auth().caller(&signed.token).unwrap_err(), CoreError::SessionEnded(SessionEnd::AccountChanged)));
+    t.clinic
+        .users()
+        .update(&admin, signed.caller.user_id, StaffUserChange { role: Some(Role::Doctor), ..Default::default() })
+        .unwrap();
+    assert!(matches!(
+        t.clinic.auth().caller(&signed.token).unwrap_err(),
+        CoreError::SessionEnded(SessionEnd::AccountChanged)
+    ));
 
-    t.clinic.users().update(&admin, signed.caller.user_id, StaffUserChange { active: Some(false), ..Default::default() }).unwrap();
+    t.clinic
+        .users()
+        .update(&admin, signed.caller.user_id, StaffUserChange { active: Some(false), ..Default::default() })
+        .unwrap();
     let err = t.clinic.auth().sign_in("desk@clinic.example", PASSWORD, Channel::App).err().unwrap();
     assert_eq!(err.code(), "forbidden");
     assert!(err.to_string().contains("deactivated"));
@@ -183,9 +207,17 @@ fn changing_a_role_or_deactivating_ends_that_persons_sessions() {
 fn the_last_administrator_cannot_be_removed() {
     let t = TestClinic::set_up();
     let admin = t.admin();
-    let err = t.clinic.users().update(&admin, admin.user_id, StaffUserChange { role: Some(Role::Reception), ..Default::default() }).unwrap_err();
+    let err = t
+        .clinic
+        .users()
+        .update(&admin, admin.user_id, StaffUserChange { role: Some(Role::Reception), ..Default::default() })
+        .unwrap_err();
     assert_eq!(err.code(), "conflict");
-    let err = t.clinic.users().update(&admin, admin.user_id, StaffUserChange { active: Some(false), ..Default::default() }).unwrap_err();
+    let err = t
+        .clinic
+        .users()
+        .update(&admin, admin.user_id, StaffUserChange { active: Some(false), ..Default::default() })
+        .unwrap_err();
     assert_eq!(err.code(), "conflict");
 }
 
@@ -200,7 +232,15 @@ fn only_administrators_manage_users() {
         let err = t
             .clinic
             .users()
-            .add(caller, NewStaffUser { email: "x@clinic.example".into(), full_name: "X".into(), role: Role::Admin, password: PASSWORD.into() })
+            .add(
+                caller,
+                NewStaffUser {
+                    email: "x@clinic.example".into(),
+                    full_name: "X".into(),
+                    role: Role::Admin,
+                    password: PASSWORD.into(),
+                },
+            )
             .unwrap_err();
         assert_eq!(err.code(), "forbidden");
     }
@@ -211,7 +251,15 @@ fn duplicate_emails_and_bad_emails_are_refused() {
     let t = TestClinic::set_up();
     let admin = t.admin();
     let add = |email: &str| {
-        t.clinic.users().add(&admin, NewStaffUser { email: email.into(), full_name: "Someone".into(), role: Role::Reception, password: PASSWORD.into() })
+        t.clinic.users().add(
+            &admin,
+            NewStaffUser {
+                email: email.into(),
+                full_name: "Someone".into(),
+                role: Role::Reception,
+                password: PASSWORD.into(),
+            },
+        )
     };
     assert_eq!(add("ADMIN@clinic.example").unwrap_err().field(), Some("email"));
     assert_eq!(add("no-at-sign").unwrap_err().field(), Some("email"));
@@ -224,7 +272,14 @@ fn sign_ins_and_failures_are_audited() {
     let _ = t.clinic.auth().sign_in(ADMIN_EMAIL, "wrong password!", Channel::App);
     let _ = t.clinic.auth().sign_in("nobody@clinic.example", "wrong password!", Channel::App);
     let admin = t.admin();
-    let actions: Vec<String> = t.clinic.audit().recent(&admin, None, 50).unwrap().into_iter().map(|e| format!("{} {}", e.action, e.actor)).collect();
+    let actions: Vec<String> = t
+        .clinic
+        .audit()
+        .recent(&admin, None, 50)
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{} {}", e.action, e.actor))
+        .collect();
     assert!(actions.contains(&format!("auth.sign_in {ADMIN_EMAIL}")), "{actions:?}");
     assert!(actions.contains(&format!("auth.sign_in_failed {ADMIN_EMAIL}")), "{actions:?}");
     assert!(actions.contains(&"auth.sign_in_failed nobody@clinic.example".to_string()), "{actions:?}");

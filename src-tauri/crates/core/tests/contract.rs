@@ -22,7 +22,8 @@ fn prism() -> TwilioHttp {
         video: url("CLINICDESK_PRISM_VIDEO_URL"),
         conversations: url("CLINICDESK_PRISM_CONVERSATIONS_URL"),
     });
-    http.retry = RetryPolicy { max_attempts: 1, base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(10) };
+    http.retry =
+        RetryPolicy { max_attempts: 1, base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(10) };
     http
 }
 
@@ -44,7 +45,9 @@ fn account(service: Option<&str>) -> TwilioAccount {
 fn accepted<T: std::fmt::Debug>(what: &str, result: Result<T, TwilioError>) -> T {
     match result {
         Ok(value) => value,
-        Err(TwilioError::Api { status: 422, message, .. }) => panic!("{what}: Prism says the request breaks Twilio's spec: {message}"),
+        Err(TwilioError::Api { status: 422, message, .. }) => {
+            panic!("{what}: Prism says the request breaks Twilio's spec: {message}")
+        }
         Err(err) => panic!("{what}: {err:?}"),
     }
 }
@@ -55,9 +58,21 @@ async fn prism_rejects_a_request_that_breaks_the_spec() {
     // Proof the mocks validate: without this, passing calls would prove nothing.
     let http = prism();
     let url = format!("{}/2010-04-01/Accounts/{ACCOUNT}/Messages.json", http.endpoints.api);
-    let missing_to = http.post::<serde_json::Value>(&url, &Auth { user: ACCOUNT, password: "x" }, &[("Body", "no To".into()), ("From", "+15005550006".into())]).await;
+    let missing_to = http
+        .post::<serde_json::Value>(
+            &url,
+            &Auth { user: ACCOUNT, password: "x" },
+            &[("Body", "no To".into()), ("From", "+15005550006".into())],
+        )
+        .await;
     assert!(matches!(missing_to, Err(TwilioError::Api { status: 422, .. })), "{missing_to:?}");
-    let bad_sid = http.get::<serde_json::Value>(&format!("{}/2010-04-01/Accounts/{ACCOUNT}/Messages/XX123.json", http.endpoints.api), &Auth { user: ACCOUNT, password: "x" }, &[]).await;
+    let bad_sid = http
+        .get::<serde_json::Value>(
+            &format!("{}/2010-04-01/Accounts/{ACCOUNT}/Messages/XX123.json", http.endpoints.api),
+            &Auth { user: ACCOUNT, password: "x" },
+            &[],
+        )
+        .await;
     assert!(matches!(bad_sid, Err(TwilioError::Api { status: 422, .. })), "{bad_sid:?}");
 }
 
@@ -65,9 +80,16 @@ async fn prism_rejects_a_request_that_breaks_the_spec() {
 #[ignore = "needs the Prism mocks of Twilio's specs; run by scripts/contract.sh"]
 async fn messages_send_fetch_and_list_follow_the_spec() {
     let http = prism();
-    let sent = accepted("send (From)", messages::create(&http, &account(None), "+447400123456", "Your appointment is confirmed.", Some(3600)).await);
+    let sent = accepted(
+        "send (From)",
+        messages::create(&http, &account(None), "+447400123456", "Your appointment is confirmed.", Some(3600)).await,
+    );
     assert!(sent.sid.starts_with("SM") || sent.sid.starts_with("MM"), "{sent:?}");
-    accepted("send (Messaging Service)", messages::create(&http, &account(Some("MG33333333333333333333333333333333")), "+447400123456", "Hello", None).await);
+    accepted(
+        "send (Messaging Service)",
+        messages::create(&http, &account(Some("MG33333333333333333333333333333333")), "+447400123456", "Hello", None)
+            .await,
+    );
     accepted("fetch", messages::fetch(&http, &account(None), "SM44444444444444444444444444444444").await);
     let since = chrono::NaiveDate::from_ymd_opt(2026, 3, 1);
     accepted("list by To and DateSent>", messages::list_to(&http, &account(None), "+447400123456", since, 100).await);
@@ -80,7 +102,12 @@ async fn the_credential_check_follows_the_spec() {
     // Account fetch, a Rooms list with the API key, IncomingPhoneNumbers, /v1/Configuration.
     let health = check(&prism(), &account(None), chrono::Utc::now()).await;
     for item in &health.items {
-        assert!(!item.message.contains("422") && !item.message.contains("could not be reached"), "{}: {}", item.part, item.message);
+        assert!(
+            !item.message.contains("422") && !item.message.contains("could not be reached"),
+            "{}: {}",
+            item.part,
+            item.message
+        );
     }
     assert_eq!(health.items.len(), 4);
 }
@@ -89,18 +116,41 @@ async fn the_credential_check_follows_the_spec() {
 #[ignore = "needs the Prism mocks of Twilio's specs; run by scripts/contract.sh"]
 async fn rooms_follow_the_spec() {
     let http = prism();
-    let room = accepted("create room", rooms::create_or_reuse(&http, &account(None), "appt-42", &RoomOptions { record: true, ..Default::default() }).await);
+    let room = accepted(
+        "create room",
+        rooms::create_or_reuse(&http, &account(None), "appt-42", &RoomOptions { record: true, ..Default::default() })
+            .await,
+    );
     assert!(room.sid.starts_with("RM"));
     accepted("complete room", rooms::complete(&http, &account(None), "RM55555555555555555555555555555555").await);
-    accepted("list participants", rooms::participants(&http, &account(None), "RM55555555555555555555555555555555").await);
+    accepted(
+        "list participants",
+        rooms::participants(&http, &account(None), "RM55555555555555555555555555555555").await,
+    );
 }
 
 #[tokio::test]
 #[ignore = "needs the Prism mocks of Twilio's specs; run by scripts/contract.sh"]
 async fn conversations_follow_the_spec() {
     let http = prism();
-    let c = accepted("create conversation", conversations::ensure(&http, &account(None), "consult-a1", "Consultation", &serde_json::json!({"appointment": "a1"})).await);
+    let c = accepted(
+        "create conversation",
+        conversations::ensure(
+            &http,
+            &account(None),
+            "consult-a1",
+            "Consultation",
+            &serde_json::json!({"appointment": "a1"}),
+        )
+        .await,
+    );
     assert!(c.sid.starts_with("CH"));
-    accepted("add participant", conversations::add_participant(&http, &account(None), "CH66666666666666666666666666666666", "doctor-1").await);
-    accepted("list messages", conversations::transcript(&http, &account(None), "CH66666666666666666666666666666666").await);
+    accepted(
+        "add participant",
+        conversations::add_participant(&http, &account(None), "CH66666666666666666666666666666666", "doctor-1").await,
+    );
+    accepted(
+        "list messages",
+        conversations::transcript(&http, &account(None), "CH66666666666666666666666666666666").await,
+    );
 }

@@ -54,8 +54,10 @@ async fn rig() -> Rig {
             },
         )
         .unwrap();
-    let mut http = TwilioHttp::with_timeouts(Endpoints::all_at(&fake.url()), Duration::from_secs(2), Duration::from_millis(800));
-    http.retry = RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(100) };
+    let mut http =
+        TwilioHttp::with_timeouts(Endpoints::all_at(&fake.url()), Duration::from_secs(2), Duration::from_millis(800));
+    http.retry =
+        RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(100) };
     Rig { t, fake, http, config: fast_config() }
 }
 
@@ -68,7 +70,11 @@ impl Rig {
         self.t.clinic.texts().get(&self.t.admin(), id).unwrap()
     }
     async fn drain(&self) {
-        OutboxWorker::new(&self.t.clinic, &self.http, self.config.clone()).unwrap().run_until_empty(Duration::from_secs(20)).await.unwrap();
+        OutboxWorker::new(&self.t.clinic, &self.http, self.config.clone())
+            .unwrap()
+            .run_until_empty(Duration::from_secs(20))
+            .await
+            .unwrap();
     }
     async fn once(&self) {
         OutboxWorker::new(&self.t.clinic, &self.http, self.config.clone()).unwrap().run_once().await.unwrap();
@@ -78,7 +84,10 @@ impl Rig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn texts_are_sent_once_with_their_sid_recorded_and_polled_to_delivered() {
     let r = rig().await;
-    let ids: Vec<_> = ["Your appointment is confirmed.", "See you at 09:30.", "Reply STOP to opt out."].iter().map(|b| r.send(b)).collect();
+    let ids: Vec<_> = ["Your appointment is confirmed.", "See you at 09:30.", "Reply STOP to opt out."]
+        .iter()
+        .map(|b| r.send(b))
+        .collect();
     r.drain().await;
     let at_twilio = r.fake.messages_to(PATIENT);
     assert_eq!(at_twilio.len(), 3);
@@ -153,7 +162,10 @@ async fn a_twilio_outage_is_waited_out_and_explained_meanwhile() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_is_final_and_explained_in_words() {
     let r = rig().await;
-    r.fake.set_outcome(PATIENT, Outcome::Refused { status: 400, code: 21614, message: "'To' number is not a valid mobile number".into() });
+    r.fake.set_outcome(
+        PATIENT,
+        Outcome::Refused { status: 400, code: 21614, message: "'To' number is not a valid mobile number".into() },
+    );
     let id = r.send("This cannot reach a landline.");
     r.drain().await;
     let text = r.state(id);
@@ -168,8 +180,23 @@ async fn a_refusal_is_final_and_explained_in_words() {
 async fn stop_marks_the_patient_opted_out_and_later_texts_are_skipped() {
     let r = rig().await;
     let admin = r.t.admin();
-    let patient = r.t.clinic.patients().add(&admin, PatientInput { full_name: "Olivia Smith".into(), phone: "07400 123456".into(), date_of_birth: None, sms_consent: true }).unwrap();
-    r.fake.set_outcome(PATIENT, Outcome::Refused { status: 400, code: 21610, message: "Attempt to send to unsubscribed recipient".into() });
+    let patient =
+        r.t.clinic
+            .patients()
+            .add(
+                &admin,
+                PatientInput {
+                    full_name: "Olivia Smith".into(),
+                    phone: "07400 123456".into(),
+                    date_of_birth: None,
+                    sms_consent: true,
+                },
+            )
+            .unwrap();
+    r.fake.set_outcome(
+        PATIENT,
+        Outcome::Refused { status: 400, code: 21610, message: "Attempt to send to unsubscribed recipient".into() },
+    );
     let id = r.send("First text.");
     r.drain().await;
     assert_eq!(r.state(id).state, TextState::Failed);
@@ -236,8 +263,13 @@ async fn a_text_mid_send_when_the_worker_died_is_reconciled_by_the_next_worker()
     // Simulate a worker that marked the text 'sending' (committed) and died holding the lock.
     {
         let conn = r.t.clinic.db().conn().unwrap();
-        conn.execute("UPDATE sms_notifications SET state = 'sending', attempts = 1 WHERE id = ?1", [id.to_string()]).unwrap();
-        conn.execute("INSERT INTO outbox_lock (id, holder, pid, heartbeat_at) VALUES (1, 'dead-worker', 999999999, ?1)", [clinicdesk_core::db::ts(chrono::Utc::now())]).unwrap();
+        conn.execute("UPDATE sms_notifications SET state = 'sending', attempts = 1 WHERE id = ?1", [id.to_string()])
+            .unwrap();
+        conn.execute(
+            "INSERT INTO outbox_lock (id, holder, pid, heartbeat_at) VALUES (1, 'dead-worker', 999999999, ?1)",
+            [clinicdesk_core::db::ts(chrono::Utc::now())],
+        )
+        .unwrap();
     }
     // ...and Twilio had received it.
     let conn = r.t.clinic.db().conn().unwrap();

@@ -16,7 +16,18 @@ struct Desk {
 }
 
 fn new_patient(t: &TestClinic, who: &Caller, name: &str, phone: &str) -> Patient {
-    t.clinic.patients().add(who, PatientInput { full_name: name.into(), phone: phone.into(), date_of_birth: Some("1984-03-27".into()), sms_consent: true }).unwrap()
+    t.clinic
+        .patients()
+        .add(
+            who,
+            PatientInput {
+                full_name: name.into(),
+                phone: phone.into(),
+                date_of_birth: Some("1984-03-27".into()),
+                sms_consent: true,
+            },
+        )
+        .unwrap()
 }
 
 fn desk() -> Desk {
@@ -34,7 +45,14 @@ fn desk() -> Desk {
 
 /// A booking on the test day (Monday 2 March 2026; the clock stands at 08:00 London time).
 fn booking(patient: &Patient, doctor: &Doctor, time: &str, minutes: u32) -> BookingRequest {
-    BookingRequest { patient_id: patient.id, doctor_id: doctor.id, date: "2026-03-02".into(), time: time.into(), minutes, kind: AppointmentKind::InPerson }
+    BookingRequest {
+        patient_id: patient.id,
+        doctor_id: doctor.id,
+        date: "2026-03-02".into(),
+        time: time.into(),
+        minutes,
+        kind: AppointmentKind::InPerson,
+    }
 }
 
 #[test]
@@ -48,7 +66,14 @@ fn reception_books_and_the_day_view_shows_it_in_clinic_time() {
     let day = d.t.clinic.appointments().day(&d.desk, "2026-03-02", Some(d.doctor.id)).unwrap();
     assert_eq!(day.appointments.len(), 1);
     assert_eq!(day.appointments[0].patient_name, "Olivia Smith");
-    assert!(d.t.clinic.appointments().day(&d.desk, "2026-03-02", Some(d.other_doctor.id)).unwrap().appointments.is_empty());
+    assert!(d
+        .t
+        .clinic
+        .appointments()
+        .day(&d.desk, "2026-03-02", Some(d.other_doctor.id))
+        .unwrap()
+        .appointments
+        .is_empty());
     assert!(d.t.clinic.appointments().day(&d.desk, "2026-03-03", None).unwrap().appointments.is_empty());
 }
 
@@ -68,7 +93,8 @@ fn a_doctor_cannot_be_double_booked_and_is_told_why() {
     let d = desk();
     d.t.clinic.appointments().book(&d.desk, booking(&d.patient, &d.doctor, "09:30", 30)).unwrap();
     for (time, minutes) in [("09:30", 30), ("09:15", 30), ("09:45", 10), ("09:00", 120)] {
-        let err = d.t.clinic.appointments().book(&d.desk, booking(&d.other_patient, &d.doctor, time, minutes)).unwrap_err();
+        let err =
+            d.t.clinic.appointments().book(&d.desk, booking(&d.other_patient, &d.doctor, time, minutes)).unwrap_err();
         assert_eq!(err.code(), "conflict", "{time} for {minutes} minutes");
         assert!(err.to_string().contains("already booked from 09:30 to 10:00"), "{err}");
     }
@@ -92,8 +118,14 @@ fn times_in_the_past_and_silly_lengths_are_refused() {
     let err = d.t.clinic.appointments().book(&d.desk, booking(&d.patient, &d.doctor, "07:30", 30)).unwrap_err();
     assert_eq!(err.field(), Some("time"));
     assert!(err.to_string().contains("already passed"));
-    assert_eq!(d.t.clinic.appointments().book(&d.desk, booking(&d.patient, &d.doctor, "10:00", 0)).unwrap_err().field(), Some("minutes"));
-    assert_eq!(d.t.clinic.appointments().book(&d.desk, booking(&d.patient, &d.doctor, "10:00", 600)).unwrap_err().field(), Some("minutes"));
+    assert_eq!(
+        d.t.clinic.appointments().book(&d.desk, booking(&d.patient, &d.doctor, "10:00", 0)).unwrap_err().field(),
+        Some("minutes")
+    );
+    assert_eq!(
+        d.t.clinic.appointments().book(&d.desk, booking(&d.patient, &d.doctor, "10:00", 600)).unwrap_err().field(),
+        Some("minutes")
+    );
     let mut bad_date = booking(&d.patient, &d.doctor, "10:00", 30);
     bad_date.date = "02/03/2026".into();
     assert_eq!(d.t.clinic.appointments().book(&d.desk, bad_date).unwrap_err().field(), Some("date"));
@@ -105,14 +137,48 @@ fn rescheduling_moves_the_slot_and_refuses_clashes_and_stale_copies() {
     let a = d.t.clinic.appointments().book(&d.desk, booking(&d.patient, &d.doctor, "09:30", 30)).unwrap();
     d.t.clinic.appointments().book(&d.desk, booking(&d.other_patient, &d.doctor, "11:00", 30)).unwrap();
 
-    let clash = d.t.clinic.appointments().reschedule(&d.desk, a.id, RescheduleRequest { date: "2026-03-02".into(), time: "11:15".into(), minutes: None, expected_version: Some(a.version) });
+    let clash = d.t.clinic.appointments().reschedule(
+        &d.desk,
+        a.id,
+        RescheduleRequest {
+            date: "2026-03-02".into(),
+            time: "11:15".into(),
+            minutes: None,
+            expected_version: Some(a.version),
+        },
+    );
     assert_eq!(clash.unwrap_err().code(), "conflict");
 
     // Moving within its own slot is not a clash with itself.
-    let moved = d.t.clinic.appointments().reschedule(&d.desk, a.id, RescheduleRequest { date: "2026-03-02".into(), time: "09:45".into(), minutes: Some(45), expected_version: Some(a.version) }).unwrap();
-    assert_eq!((moved.local_start.as_str(), moved.local_end.as_str(), moved.version), ("09:45", "10:30", a.version + 1));
+    let moved =
+        d.t.clinic
+            .appointments()
+            .reschedule(
+                &d.desk,
+                a.id,
+                RescheduleRequest {
+                    date: "2026-03-02".into(),
+                    time: "09:45".into(),
+                    minutes: Some(45),
+                    expected_version: Some(a.version),
+                },
+            )
+            .unwrap();
+    assert_eq!(
+        (moved.local_start.as_str(), moved.local_end.as_str(), moved.version),
+        ("09:45", "10:30", a.version + 1)
+    );
 
-    let stale = d.t.clinic.appointments().reschedule(&d.desk, a.id, RescheduleRequest { date: "2026-03-03".into(), time: "09:00".into(), minutes: None, expected_version: Some(a.version) });
+    let stale = d.t.clinic.appointments().reschedule(
+        &d.desk,
+        a.id,
+        RescheduleRequest {
+            date: "2026-03-03".into(),
+            time: "09:00".into(),
+            minutes: None,
+            expected_version: Some(a.version),
+        },
+    );
     let err = stale.unwrap_err();
     assert_eq!(err.code(), "conflict");
     assert!(err.to_string().contains("Someone else changed"));
@@ -123,7 +189,8 @@ fn cancelling_needs_a_reason_frees_the_slot_and_cannot_happen_twice() {
     let d = desk();
     let a = d.t.clinic.appointments().book(&d.desk, booking(&d.patient, &d.doctor, "09:30", 30)).unwrap();
     assert_eq!(d.t.clinic.appointments().cancel(&d.desk, a.id, "   ", None).unwrap_err().field(), Some("reason"));
-    let cancelled = d.t.clinic.appointments().cancel(&d.desk, a.id, "Patient  called to cancel", Some(a.version)).unwrap();
+    let cancelled =
+        d.t.clinic.appointments().cancel(&d.desk, a.id, "Patient  called to cancel", Some(a.version)).unwrap();
     assert_eq!(cancelled.status, AppointmentStatus::Cancelled);
     assert_eq!(cancelled.cancel_reason.as_deref(), Some("Patient called to cancel"));
     assert_eq!(d.t.clinic.appointments().cancel(&d.desk, a.id, "again", None).unwrap_err().code(), "conflict");
@@ -139,7 +206,19 @@ fn doctors_can_see_the_schedule_but_not_book() {
     let err = d.t.clinic.appointments().book(&doctor, booking(&d.patient, &d.doctor, "09:30", 30)).unwrap_err();
     assert_eq!(err.code(), "forbidden");
     assert!(err.to_string().contains("not allowed to book"));
-    let err = d.t.clinic.patients().add(&doctor, PatientInput { full_name: "X Y".into(), phone: "07400 123450".into(), date_of_birth: None, sms_consent: false }).unwrap_err();
+    let err =
+        d.t.clinic
+            .patients()
+            .add(
+                &doctor,
+                PatientInput {
+                    full_name: "X Y".into(),
+                    phone: "07400 123450".into(),
+                    date_of_birth: None,
+                    sms_consent: false,
+                },
+            )
+            .unwrap_err();
     assert_eq!(err.code(), "forbidden");
 }
 
@@ -155,7 +234,15 @@ fn patients_are_normalised_validated_and_found_by_name_or_number() {
     assert!(d.t.clinic.patients().search(&d.desk, "%", 10).unwrap().is_empty());
 
     let add = |name: &str, phone: &str, dob: Option<&str>| {
-        d.t.clinic.patients().add(&d.desk, PatientInput { full_name: name.into(), phone: phone.into(), date_of_birth: dob.map(Into::into), sms_consent: true })
+        d.t.clinic.patients().add(
+            &d.desk,
+            PatientInput {
+                full_name: name.into(),
+                phone: phone.into(),
+                date_of_birth: dob.map(Into::into),
+                sms_consent: true,
+            },
+        )
     };
     assert_eq!(add("", "07400 123450", None).unwrap_err().field(), Some("full_name"));
     assert_eq!(add("<script>alert(1)</script>", "07400 123450", None).unwrap_err().field(), Some("full_name"));
@@ -176,7 +263,10 @@ fn reading_and_writing_patients_is_audited() {
     let actions: Vec<_> = entries.iter().map(|e| (e.action.as_str(), e.actor.as_str())).collect();
     assert!(actions.contains(&("patient.create", "desk@clinic.example")), "{actions:?}");
     assert!(actions.contains(&("patient.read", "desk@clinic.example")), "{actions:?}");
-    assert!(entries.iter().all(|e| !e.detail.clone().unwrap_or_default().contains("Olivia")), "no names in the audit detail");
+    assert!(
+        entries.iter().all(|e| !e.detail.clone().unwrap_or_default().contains("Olivia")),
+        "no names in the audit detail"
+    );
 }
 
 #[test]

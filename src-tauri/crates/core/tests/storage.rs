@@ -36,7 +36,8 @@ fn the_database_file_is_encrypted_and_unreadable_without_the_key() {
     assert!(wrong.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0)).is_err());
 
     // The key in the keyring opens it.
-    let key = SecretStore::for_installation(&installation_id(t.dir.path())).get(SecretName::DatabaseKey).unwrap().unwrap();
+    let key =
+        SecretStore::for_installation(&installation_id(t.dir.path())).get(SecretName::DatabaseKey).unwrap().unwrap();
     let keyed = Connection::open(&path).unwrap();
     keyed.execute_batch(&format!("PRAGMA key = \"x'{key}'\";")).unwrap();
     assert_eq!(keyed.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
@@ -121,7 +122,11 @@ fn upgrading_from_every_earlier_version_gives_the_same_schema_as_a_fresh_databas
 #[test]
 fn every_migration_file_is_compiled_in_and_in_order() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../migrations");
-    let mut files: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.ends_with(".sql")).collect();
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
     files.sort();
     let compiled: Vec<&str> = MIGRATIONS.iter().map(|(name, _)| *name).collect();
     assert_eq!(files, compiled);
@@ -146,7 +151,8 @@ fn the_audit_log_cannot_be_edited_or_deleted() {
 fn no_password_or_secret_is_stored_in_the_database() {
     let t = TestClinic::set_up();
     let conn = t.clinic.db().conn().unwrap();
-    let key = SecretStore::for_installation(&installation_id(t.dir.path())).get(SecretName::DatabaseKey).unwrap().unwrap();
+    let key =
+        SecretStore::for_installation(&installation_id(t.dir.path())).get(SecretName::DatabaseKey).unwrap().unwrap();
     let mut stmt = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '%_fts%'").unwrap();
     let tables: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
     for table in tables {

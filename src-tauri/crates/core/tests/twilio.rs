@@ -80,8 +80,15 @@ async fn a_healthy_setup_checks_out_in_every_part() {
     let (_fake, http) = setup().await;
     let health = check(&http, &account(), chrono::Utc::now()).await;
     assert_eq!(health.overall, Health::Ok, "{health:?}");
-    assert_eq!(health.items.iter().map(|i| i.part.as_str()).collect::<Vec<_>>(), ["Account", "API key", "Sender", "Conversations"]);
-    assert_eq!(health.conversations_service_sid.as_deref(), Some(fake::CHAT_SERVICE_SID), "the account's default service");
+    assert_eq!(
+        health.items.iter().map(|i| i.part.as_str()).collect::<Vec<_>>(),
+        ["Account", "API key", "Sender", "Conversations"]
+    );
+    assert_eq!(
+        health.conversations_service_sid.as_deref(),
+        Some(fake::CHAT_SERVICE_SID),
+        "the account's default service"
+    );
 }
 
 #[tokio::test]
@@ -109,7 +116,11 @@ async fn each_broken_part_is_explained() {
 #[tokio::test]
 async fn an_unreachable_twilio_is_reported_not_hung_on() {
     let mut http = TwilioHttp::new(Endpoints::all_at("http://127.0.0.1:9"));
-    http.retry = clinicdesk_core::twilio::http::RetryPolicy { max_attempts: 2, base_delay: std::time::Duration::from_millis(10), max_delay: std::time::Duration::from_millis(20) };
+    http.retry = clinicdesk_core::twilio::http::RetryPolicy {
+        max_attempts: 2,
+        base_delay: std::time::Duration::from_millis(10),
+        max_delay: std::time::Duration::from_millis(20),
+    };
     let health = check(&http, &account(), chrono::Utc::now()).await;
     assert_eq!(health.overall, Health::Problem);
     assert!(health.items.iter().all(|i| i.message.contains("could not be reached")), "{health:?}");

@@ -40,7 +40,11 @@ fn render(c: &Conversation) -> Value {
     })
 }
 
-pub(crate) async fn create(State(state): State<Shared>, Extension(caller): Extension<Caller>, Form(form): Form<HashMap<String, String>>) -> Response {
+pub(crate) async fn create(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     if let Some(r) = needs_key(caller) {
         return r;
     }
@@ -76,7 +80,12 @@ fn create_now(state: &Shared, form: &HashMap<String, String>, attributes: String
     answer
 }
 
-pub(crate) async fn add_participant(State(state): State<Shared>, Extension(caller): Extension<Caller>, Path(key): Path<String>, Form(form): Form<HashMap<String, String>>) -> Response {
+pub(crate) async fn add_participant(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     if let Some(r) = needs_key(caller) {
         return r;
     }
@@ -88,7 +97,11 @@ pub(crate) async fn add_participant(State(state): State<Shared>, Extension(calle
     };
     let mut s = state.lock().unwrap();
     let Some(c) = s.conversations.iter_mut().find(|c| c.sid == key || c.unique_name.as_deref() == Some(&key)) else {
-        return error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource /Conversations/{key}/Participants was not found"));
+        return error(
+            StatusCode::NOT_FOUND,
+            20404,
+            &format!("The requested resource /Conversations/{key}/Participants was not found"),
+        );
     };
     if c.participants.iter().any(|(_, i)| *i == identity) {
         return error(StatusCode::CONFLICT, 50433, "Participant already exists");
@@ -98,7 +111,14 @@ pub(crate) async fn add_participant(State(state): State<Shared>, Extension(calle
     (StatusCode::CREATED, Json(json!({ "sid": participant_sid, "conversation_sid": c.sid, "account_sid": ACCOUNT_SID, "identity": identity, "attributes": "{}" }))).into_response()
 }
 
-pub(crate) async fn messages(State(state): State<Shared>, Extension(caller): Extension<Caller>, headers: HeaderMap, OriginalUri(uri): OriginalUri, Path(key): Path<String>, Query(query): Query<HashMap<String, String>>) -> Response {
+pub(crate) async fn messages(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path(key): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     if let Some(r) = needs_key(caller) {
         return r;
     }
@@ -107,14 +127,20 @@ pub(crate) async fn messages(State(state): State<Shared>, Extension(caller): Ext
     }
     let s = state.lock().unwrap();
     let Some(c) = s.conversations.iter().find(|c| c.sid == key || c.unique_name.as_deref() == Some(&key)) else {
-        return error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource /Conversations/{key}/Messages was not found"));
+        return error(
+            StatusCode::NOT_FOUND,
+            20404,
+            &format!("The requested resource /Conversations/{key}/Messages was not found"),
+        );
     };
     let mut items: Vec<Value> = c
         .messages
         .iter()
-        .map(|m| json!({ "sid": m.sid, "index": m.index, "author": m.author, "body": m.body, "media": null,
+        .map(|m| {
+            json!({ "sid": m.sid, "index": m.index, "author": m.author, "body": m.body, "media": null,
                          "participant_sid": c.participants.iter().find(|(_, i)| *i == m.author).map(|(p, _)| p.clone()),
-                         "date_created": m.created.to_rfc3339(), "conversation_sid": c.sid }))
+                         "date_created": m.created.to_rfc3339(), "conversation_sid": c.sid })
+        })
         .collect();
     if query.get("Order").map(String::as_str) == Some("desc") {
         items.reverse();
@@ -122,13 +148,19 @@ pub(crate) async fn messages(State(state): State<Shared>, Extension(caller): Ext
     Json(page(&headers, &uri.to_string(), "messages", items, &query)).into_response()
 }
 
-pub(crate) async fn fetch(State(state): State<Shared>, Extension(caller): Extension<Caller>, Path(key): Path<String>) -> Response {
+pub(crate) async fn fetch(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+) -> Response {
     if let Some(r) = needs_key(caller) {
         return r;
     }
     let s = state.lock().unwrap();
     match s.conversations.iter().find(|c| c.sid == key || c.unique_name.as_deref() == Some(&key)) {
         Some(c) => Json(render(c)).into_response(),
-        None => error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource /Conversations/{key} was not found")),
+        None => {
+            error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource /Conversations/{key} was not found"))
+        }
     }
 }

@@ -53,7 +53,6 @@ impl Faults {
     }
 }
 
-
 use crate::state::Shared;
 use axum::body::{Body, Bytes};
 use axum::http::{header, StatusCode};
@@ -65,14 +64,23 @@ pub(crate) async fn before(state: &Shared, route: Route) -> Result<Option<Fault>
     let fault = state.lock().unwrap().faults.take(route);
     match fault {
         None => Ok(None),
-        Some(Fault::Error { status, code, message }) => Err(crate::error(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), code, &message)),
+        Some(Fault::Error { status, code, message }) => {
+            Err(crate::error(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), code, &message))
+        }
         Some(Fault::TooManyRequests { retry_after_secs }) => {
             let mut response = crate::error(StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests");
             response.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.to_string().parse().unwrap());
             Err(response)
         }
-        Some(Fault::Unavailable) => Err((StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "text/html")], "<html><body>503 Service Unavailable</body></html>").into_response()),
-        Some(Fault::DropBeforeProcessing) => Err(after(Some(Fault::DropAfterProcessing), StatusCode::CREATED.into_response()).await),
+        Some(Fault::Unavailable) => Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body>503 Service Unavailable</body></html>",
+        )
+            .into_response()),
+        Some(Fault::DropBeforeProcessing) => {
+            Err(after(Some(Fault::DropAfterProcessing), StatusCode::CREATED.into_response()).await)
+        }
         Some(Fault::SlowBefore(delay)) => {
             tokio::time::sleep(delay).await;
             Ok(None)
@@ -90,7 +98,8 @@ pub(crate) async fn after(fault: Option<Fault>, response: Response) -> Response 
         }
         Some(Fault::DropAfterProcessing) => {
             // Promise a long body, send a little, then fail the stream: the connection is cut.
-            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![Ok(Bytes::from_static(b"{\"sid\": \"SM")), Err(std::io::Error::other("connection dropped"))];
+            let chunks: Vec<Result<Bytes, std::io::Error>> =
+                vec![Ok(Bytes::from_static(b"{\"sid\": \"SM")), Err(std::io::Error::other("connection dropped"))];
             let mut cut = Response::new(Body::from_stream(futures_util::stream::iter(chunks)));
             *cut.status_mut() = response.status();
             cut.headers_mut().insert(header::CONTENT_LENGTH, "4096".parse().unwrap());

@@ -46,7 +46,11 @@ impl FakeTwilio {
         let app = router(state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app).with_graceful_shutdown(async { let _ = rx.await; }).await;
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
         });
         FakeTwilio { addr, state, shutdown: Some(tx) }
     }
@@ -130,7 +134,12 @@ pub(crate) enum Caller {
     ApiKey,
 }
 
-async fn authenticate_and_log(AxState(state): AxState<Shared>, headers: HeaderMap, mut request: Request, next: Next) -> Response {
+async fn authenticate_and_log(
+    AxState(state): AxState<Shared>,
+    headers: HeaderMap,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let line = format!("{} {}", request.method(), request.uri().path());
     state.lock().unwrap().requests.push(line);
     let credentials = headers

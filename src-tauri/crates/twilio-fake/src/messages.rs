@@ -12,12 +12,18 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 
 fn wrong_account(account: &str) -> Option<Response> {
-    (account.trim_end_matches(".json") != ACCOUNT_SID).then(|| error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found"))
+    (account.trim_end_matches(".json") != ACCOUNT_SID)
+        .then(|| error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found"))
 }
 
 fn segments(body: &str) -> u32 {
-    let (single, part, units) = if body.is_ascii() { (160, 153, body.len()) } else { (70, 67, body.encode_utf16().count()) };
-    if units <= single { 1 } else { units.div_ceil(part) as u32 }
+    let (single, part, units) =
+        if body.is_ascii() { (160, 153, body.len()) } else { (70, 67, body.encode_utf16().count()) };
+    if units <= single {
+        1
+    } else {
+        units.div_ceil(part) as u32
+    }
 }
 
 fn is_e164(number: &str) -> bool {
@@ -50,7 +56,11 @@ pub(crate) fn render(m: &FakeMessage) -> Value {
     })
 }
 
-pub(crate) async fn create(State(state): State<Shared>, Path(account): Path<String>, Form(form): Form<HashMap<String, String>>) -> Response {
+pub(crate) async fn create(
+    State(state): State<Shared>,
+    Path(account): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     if let Some(r) = wrong_account(&account) {
         return r;
     }
@@ -72,14 +82,30 @@ fn create_now(state: &Shared, form: &HashMap<String, String>) -> Response {
         return error(StatusCode::BAD_REQUEST, 21602, "Message body is required.");
     }
     if body.chars().count() > 1600 {
-        return error(StatusCode::BAD_REQUEST, 21617, "The concatenated message body exceeds the 1600 character limit.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            21617,
+            "The concatenated message body exceeds the 1600 character limit.",
+        );
     }
     let from = form.get("From").cloned();
     let service = form.get("MessagingServiceSid").cloned();
     let mut s = state.lock().unwrap();
     match (&from, &service) {
-        (Some(f), _) if !s.numbers.contains(f) => return error(StatusCode::BAD_REQUEST, 21606, "The From phone number is not a valid, SMS-capable inbound phone number for your account."),
-        (None, None) => return error(StatusCode::BAD_REQUEST, 21603, "A 'From' or 'MessagingServiceSid' parameter is required to send a message."),
+        (Some(f), _) if !s.numbers.contains(f) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                21606,
+                "The From phone number is not a valid, SMS-capable inbound phone number for your account.",
+            )
+        }
+        (None, None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                21603,
+                "A 'From' or 'MessagingServiceSid' parameter is required to send a message.",
+            )
+        }
         _ => {}
     }
     if let Some(Outcome::Refused { status, code, message }) = s.outcomes.get(&to).cloned() {
@@ -117,13 +143,21 @@ pub(crate) async fn fetch(State(state): State<Shared>, Path((account, sid)): Pat
 fn fetch_now(state: &Shared, sid: &str) -> Response {
     let mut s = state.lock().unwrap();
     let Some(index) = s.messages.iter().position(|m| m.sid == sid) else {
-        return error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource /2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json was not found"));
+        return error(
+            StatusCode::NOT_FOUND,
+            20404,
+            &format!("The requested resource /2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json was not found"),
+        );
     };
     s.advance(index);
     Json(render(&s.messages[index])).into_response()
 }
 
-pub(crate) async fn list(State(state): State<Shared>, Path(account): Path<String>, Query(query): Query<HashMap<String, String>>) -> Response {
+pub(crate) async fn list(
+    State(state): State<Shared>,
+    Path(account): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     if let Some(r) = wrong_account(&account) {
         return r;
     }
@@ -162,7 +196,11 @@ fn list_now(state: &Shared, query: &HashMap<String, String>) -> Response {
     .into_response()
 }
 
-pub(crate) async fn account(State(state): State<Shared>, Extension(caller): Extension<Caller>, Path(account): Path<String>) -> Response {
+pub(crate) async fn account(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(account): Path<String>,
+) -> Response {
     if let Some(r) = wrong_account(&account) {
         return r;
     }
@@ -182,7 +220,11 @@ pub(crate) async fn account(State(state): State<Shared>, Extension(caller): Exte
     .into_response()
 }
 
-pub(crate) async fn incoming_numbers(State(state): State<Shared>, Path(account): Path<String>, Query(query): Query<HashMap<String, String>>) -> Response {
+pub(crate) async fn incoming_numbers(
+    State(state): State<Shared>,
+    Path(account): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     if let Some(r) = wrong_account(&account) {
         return r;
     }
@@ -196,5 +238,6 @@ pub(crate) async fn incoming_numbers(State(state): State<Shared>, Path(account):
         .filter(|n| query.get("PhoneNumber").is_none_or(|want| want == *n))
         .map(|n| json!({ "sid": format!("PN{:0>32}", n.trim_start_matches('+')), "phone_number": n, "capabilities": { "sms": true, "mms": false, "voice": true } }))
         .collect();
-    Json(json!({ "incoming_phone_numbers": numbers, "page": 0, "page_size": 50, "next_page_uri": null })).into_response()
+    Json(json!({ "incoming_phone_numbers": numbers, "page": 0, "page_size": 50, "next_page_uri": null }))
+        .into_response()
 }

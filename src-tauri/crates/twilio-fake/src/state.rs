@@ -118,9 +118,19 @@ impl State {
     }
 
     pub fn add_chat_message(&mut self, conversation: &str, author: &str, body: &str) {
-        if let Some(c) = self.conversations.iter_mut().find(|c| c.sid == conversation || c.unique_name.as_deref() == Some(conversation)) {
+        if let Some(c) = self
+            .conversations
+            .iter_mut()
+            .find(|c| c.sid == conversation || c.unique_name.as_deref() == Some(conversation))
+        {
             let index = c.messages.len() as u32;
-            c.messages.push(ChatMessage { sid: sid("IM"), index, author: author.into(), body: body.into(), created: Utc::now() });
+            c.messages.push(ChatMessage {
+                sid: sid("IM"),
+                index,
+                author: author.into(),
+                body: body.into(),
+                created: Utc::now(),
+            });
         }
     }
 

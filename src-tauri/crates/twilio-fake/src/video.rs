@@ -24,12 +24,19 @@ fn render(r: &Room) -> Value {
 }
 
 /// One page of `items` plus Twilio's `meta`, with `next_page_url` pointing back at this fake.
-pub(crate) fn page(headers: &HeaderMap, uri: &str, key: &str, items: Vec<Value>, query: &HashMap<String, String>) -> Value {
+pub(crate) fn page(
+    headers: &HeaderMap,
+    uri: &str,
+    key: &str,
+    items: Vec<Value>,
+    query: &HashMap<String, String>,
+) -> Value {
     let size = query.get("PageSize").and_then(|p| p.parse::<usize>().ok()).unwrap_or(50).clamp(1, 1000);
     let number = query.get("Page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(0);
     let host = headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
     let path = uri.split('?').next().unwrap_or(uri);
-    let others: String = query.iter().filter(|(k, _)| *k != "Page" && *k != "PageSize").map(|(k, v)| format!("&{k}={v}")).collect();
+    let others: String =
+        query.iter().filter(|(k, _)| *k != "Page" && *k != "PageSize").map(|(k, v)| format!("&{k}={v}")).collect();
     let url = |p: usize| format!("http://{host}{path}?PageSize={size}&Page={p}{others}");
     let total = items.len();
     let slice: Vec<Value> = items.into_iter().skip(number * size).take(size).collect();
@@ -45,7 +52,11 @@ fn needs_key(caller: Caller) -> Option<Response> {
     (caller != Caller::ApiKey).then(|| error(StatusCode::UNAUTHORIZED, 20003, "Authenticate"))
 }
 
-pub(crate) async fn create(State(state): State<Shared>, Extension(caller): Extension<Caller>, Form(form): Form<HashMap<String, String>>) -> Response {
+pub(crate) async fn create(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     if let Some(r) = needs_key(caller) {
         return r;
     }
@@ -92,7 +103,11 @@ fn find<'a>(rooms: &'a mut [Room], key: &str) -> Option<&'a mut Room> {
     rooms.iter_mut().rev().find(|r| r.sid == key || (r.unique_name == key && r.status == "in-progress"))
 }
 
-pub(crate) async fn fetch(State(state): State<Shared>, Extension(caller): Extension<Caller>, Path(room): Path<String>) -> Response {
+pub(crate) async fn fetch(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(room): Path<String>,
+) -> Response {
     if let Some(r) = needs_key(caller) {
         return r;
     }
@@ -103,7 +118,12 @@ pub(crate) async fn fetch(State(state): State<Shared>, Extension(caller): Extens
     }
 }
 
-pub(crate) async fn update(State(state): State<Shared>, Extension(caller): Extension<Caller>, Path(room): Path<String>, Form(form): Form<HashMap<String, String>>) -> Response {
+pub(crate) async fn update(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(room): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     if let Some(r) = needs_key(caller) {
         return r;
     }
@@ -126,7 +146,13 @@ pub(crate) async fn update(State(state): State<Shared>, Extension(caller): Exten
     }
 }
 
-pub(crate) async fn list(State(state): State<Shared>, Extension(caller): Extension<Caller>, headers: HeaderMap, OriginalUri(uri): OriginalUri, Query(query): Query<HashMap<String, String>>) -> Response {
+pub(crate) async fn list(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     if let Some(r) = needs_key(caller) {
         return r;
     }
@@ -144,7 +170,14 @@ pub(crate) async fn list(State(state): State<Shared>, Extension(caller): Extensi
     Json(page(&headers, &uri.to_string(), "rooms", rooms, &query)).into_response()
 }
 
-pub(crate) async fn participants(State(state): State<Shared>, Extension(caller): Extension<Caller>, headers: HeaderMap, OriginalUri(uri): OriginalUri, Path(room): Path<String>, Query(query): Query<HashMap<String, String>>) -> Response {
+pub(crate) async fn participants(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path(room): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     if let Some(r) = needs_key(caller) {
         return r;
     }
@@ -153,7 +186,11 @@ pub(crate) async fn participants(State(state): State<Shared>, Extension(caller):
     }
     let mut s = state.lock().unwrap();
     let Some(r) = s.rooms.iter_mut().find(|r| r.sid == room) else {
-        return error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource /Rooms/{room}/Participants was not found"));
+        return error(
+            StatusCode::NOT_FOUND,
+            20404,
+            &format!("The requested resource /Rooms/{room}/Participants was not found"),
+        );
     };
     let room_sid = r.sid.clone();
     let wanted = query.get("Status").cloned();

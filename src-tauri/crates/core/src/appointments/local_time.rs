@@ -6,11 +6,14 @@ use chrono::{DateTime, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 pub fn parse_date(text: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| CoreError::invalid("date", "Enter the date as YYYY-MM-DD, for example 2026-03-14."))
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| CoreError::invalid("date", "Enter the date as YYYY-MM-DD, for example 2026-03-14."))
 }
 
 pub fn parse_time(text: &str) -> Result<NaiveTime> {
-    NaiveTime::parse_from_str(text.trim(), "%H:%M").map_err(|_| CoreError::invalid("time", "Enter the time as HH:MM on the 24-hour clock, for example 09:30 or 14:15."))
+    NaiveTime::parse_from_str(text.trim(), "%H:%M").map_err(|_| {
+        CoreError::invalid("time", "Enter the time as HH:MM on the 24-hour clock, for example 09:30 or 14:15.")
+    })
 }
 
 /// The instant a clinic wall-clock time denotes. When clocks go back the earlier of the two
@@ -21,7 +24,12 @@ pub fn to_utc(date: NaiveDate, time: NaiveTime, tz: Tz) -> Result<DateTime<Utc>>
         LocalResult::Ambiguous(earliest, _) => Ok(earliest.with_timezone(&Utc)),
         LocalResult::None => Err(CoreError::invalid(
             "time",
-            format!("{} does not exist on {} in {} because the clocks go forward. Choose another time.", time.format("%H:%M"), date.format("%-d %b %Y"), tz.name()),
+            format!(
+                "{} does not exist on {} in {} because the clocks go forward. Choose another time.",
+                time.format("%H:%M"),
+                date.format("%-d %b %Y"),
+                tz.name()
+            ),
         )),
     }
 }
@@ -32,7 +40,12 @@ pub fn day_range(date: NaiveDate, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
         // Midnight may itself be skipped (some zones change at 00:00); take the first instant of the day.
         (0..=120)
             .step_by(15)
-            .find_map(|m| tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap().checked_add_signed(chrono::Duration::minutes(m))?).earliest())
+            .find_map(|m| {
+                tz.from_local_datetime(
+                    &d.and_hms_opt(0, 0, 0).unwrap().checked_add_signed(chrono::Duration::minutes(m))?,
+                )
+                .earliest()
+            })
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_else(|| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap()))
     };
@@ -50,8 +63,14 @@ mod tests {
     #[test]
     fn summer_and_winter_times_convert_with_the_right_offset() {
         let london: Tz = "Europe/London".parse().unwrap();
-        assert_eq!(to_utc(d("2026-07-01"), parse_time("09:30").unwrap(), london).unwrap().to_rfc3339(), "2026-07-01T08:30:00+00:00");
-        assert_eq!(to_utc(d("2026-12-01"), parse_time("09:30").unwrap(), london).unwrap().to_rfc3339(), "2026-12-01T09:30:00+00:00");
+        assert_eq!(
+            to_utc(d("2026-07-01"), parse_time("09:30").unwrap(), london).unwrap().to_rfc3339(),
+            "2026-07-01T08:30:00+00:00"
+        );
+        assert_eq!(
+            to_utc(d("2026-12-01"), parse_time("09:30").unwrap(), london).unwrap().to_rfc3339(),
+            "2026-12-01T09:30:00+00:00"
+        );
     }
 
     #[test]

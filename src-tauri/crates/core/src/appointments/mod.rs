@@ -23,7 +23,8 @@ pub const MIN_MINUTES: u32 = 5;
 pub const MAX_MINUTES: u32 = 480;
 const MAX_REASON: usize = 500;
 
-const SELECT: &str = "SELECT a.id, a.booking_ref, a.patient_id, p.full_name, a.doctor_id, u.full_name, a.starts_at, a.ends_at,
+const SELECT: &str =
+    "SELECT a.id, a.booking_ref, a.patient_id, p.full_name, a.doctor_id, u.full_name, a.starts_at, a.ends_at,
                              a.kind, a.status, a.cancel_reason, a.version
                       FROM appointments a
                       JOIN patients p ON p.id = a.patient_id
@@ -64,7 +65,10 @@ fn check_minutes(minutes: u32) -> Result<Duration> {
     if (MIN_MINUTES..=MAX_MINUTES).contains(&minutes) {
         Ok(Duration::minutes(minutes as i64))
     } else {
-        Err(CoreError::invalid("minutes", format!("An appointment lasts between {MIN_MINUTES} and {MAX_MINUTES} minutes.")))
+        Err(CoreError::invalid(
+            "minutes",
+            format!("An appointment lasts between {MIN_MINUTES} and {MAX_MINUTES} minutes."),
+        ))
     }
 }
 
@@ -78,14 +82,24 @@ fn new_booking_ref() -> String {
 }
 
 /// The slot [start, end) must be free for the doctor and the patient (ignoring `except`).
-fn ensure_free(conn: &Connection, tz: Tz, doctor: Uuid, patient: Uuid, start: DateTime<Utc>, end: DateTime<Utc>, except: Option<Uuid>) -> Result<()> {
+fn ensure_free(
+    conn: &Connection,
+    tz: Tz,
+    doctor: Uuid,
+    patient: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    except: Option<Uuid>,
+) -> Result<()> {
     let clash = |column: &str, who: Uuid| -> Result<Option<Appointment>> {
         let sql = format!(
             "{SELECT} WHERE a.{column} = ?1 AND a.status NOT IN ('cancelled', 'no_show')
                AND a.starts_at < ?3 AND a.ends_at > ?2 AND a.id != ?4 ORDER BY a.starts_at LIMIT 1"
         );
         let except = except.map(|u| u.to_string()).unwrap_or_default();
-        Ok(conn.query_row(&sql, params![who.to_string(), ts(start), ts(end), except], |r| row_to_appointment(r, tz)).optional()?)
+        Ok(conn
+            .query_row(&sql, params![who.to_string(), ts(start), ts(end), except], |r| row_to_appointment(r, tz))
+            .optional()?)
     };
     if let Some(other) = clash("doctor_id", doctor)? {
         return Err(CoreError::Conflict(format!(
@@ -96,7 +110,12 @@ fn ensure_free(conn: &Connection, tz: Tz, doctor: Uuid, patient: Uuid, start: Da
     if let Some(other) = clash("patient_id", patient)? {
         return Err(CoreError::Conflict(format!(
             "{} already has an appointment with {} from {} to {} on {} ({}).",
-            other.patient_name, other.doctor_name, other.local_start, other.local_end, other.local_date, other.booking_ref
+            other.patient_name,
+            other.doctor_name,
+            other.local_start,
+            other.local_end,
+            other.local_date,
+            other.booking_ref
         )));
     }
     Ok(())
@@ -127,10 +146,15 @@ impl Appointments<'_> {
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        crate::patients::find(&tx, request.patient_id).map_err(|_| CoreError::invalid("patient", "Choose a patient for this appointment."))?;
-        let doctor = crate::doctors::find(&tx, request.doctor_id).map_err(|_| CoreError::invalid("doctor", "Choose a doctor for this appointment."))?;
+        crate::patients::find(&tx, request.patient_id)
+            .map_err(|_| CoreError::invalid("patient", "Choose a patient for this appointment."))?;
+        let doctor = crate::doctors::find(&tx, request.doctor_id)
+            .map_err(|_| CoreError::invalid("doctor", "Choose a doctor for this appointment."))?;
         if !doctor.active {
-            return Err(CoreError::invalid("doctor", format!("{} is not taking appointments at the moment.", doctor.full_name)));
+            return Err(CoreError::invalid(
+                "doctor",
+                format!("{} is not taking appointments at the moment.", doctor.full_name),
+            ));
         }
         ensure_free(&tx, tz, request.doctor_id, request.patient_id, start, end, None)?;
         let id = Uuid::new_v4();
@@ -144,11 +168,22 @@ impl Appointments<'_> {
             match inserted {
                 Ok(_) => break,
                 // A booking-ref collision (1 in ~900 million): draw another code.
-                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation && attempts < 5 => attempts += 1,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation && attempts < 5 =>
+                {
+                    attempts += 1
+                }
                 Err(err) => return Err(err.into()),
             }
         }
-        audit::record(&tx, now, Actor::Staff(caller), "appointment.book", Some(("appointment", &id.to_string())), Some(&format!("patient {}", request.patient_id)))?;
+        audit::record(
+            &tx,
+            now,
+            Actor::Staff(caller),
+            "appointment.book",
+            Some(("appointment", &id.to_string())),
+            Some(&format!("patient {}", request.patient_id)),
+        )?;
         let booked = find(&tx, id, tz)?;
         tx.commit()?;
         Ok(booked)
@@ -162,16 +197,25 @@ impl Appointments<'_> {
             return Ok(id);
         }
         let conn = self.clinic.db().conn()?;
-        conn.query_row("SELECT id FROM appointments WHERE booking_ref = ?1", [text.to_ascii_uppercase()], |r| uuid_at(r, 0))
-            .optional()?
-            .ok_or_else(|| CoreError::NotFound(format!("There is no appointment with the reference \"{text}\".")))
+        conn.query_row("SELECT id FROM appointments WHERE booking_ref = ?1", [text.to_ascii_uppercase()], |r| {
+            uuid_at(r, 0)
+        })
+        .optional()?
+        .ok_or_else(|| CoreError::NotFound(format!("There is no appointment with the reference \"{text}\".")))
     }
 
     pub fn get(&self, caller: &Caller, id: Uuid) -> Result<Appointment> {
         caller.require(Permission::ReadSchedule)?;
         let conn = self.clinic.db().conn()?;
         let appointment = find(&conn, id, self.tz()?)?;
-        audit::record(&conn, self.clinic.now(), Actor::Staff(caller), "patient.read", Some(("patient", &appointment.patient_id.to_string())), Some("appointment details"))?;
+        audit::record(
+            &conn,
+            self.clinic.now(),
+            Actor::Staff(caller),
+            "patient.read",
+            Some(("patient", &appointment.patient_id.to_string())),
+            Some("appointment details"),
+        )?;
         Ok(appointment)
     }
 
@@ -190,7 +234,14 @@ impl Appointments<'_> {
             .collect::<Result<Vec<_>, _>>()?;
         let now = self.clinic.now();
         for a in &appointments {
-            audit::record(&conn, now, Actor::Staff(caller), "patient.read", Some(("patient", &a.patient_id.to_string())), Some("day schedule"))?;
+            audit::record(
+                &conn,
+                now,
+                Actor::Staff(caller),
+                "patient.read",
+                Some(("patient", &a.patient_id.to_string())),
+                Some("day schedule"),
+            )?;
         }
         Ok(DaySchedule { date: day.to_string(), time_zone: tz.name().to_owned(), appointments })
     }
@@ -204,7 +255,10 @@ impl Appointments<'_> {
         let current = find(&tx, id, tz)?;
         check_version(&current, request.expected_version)?;
         if !current.status.is_open() {
-            return Err(CoreError::Conflict(format!("This appointment is {} and can no longer be moved.", status_words(current.status))));
+            return Err(CoreError::Conflict(format!(
+                "This appointment is {} and can no longer be moved.",
+                status_words(current.status)
+            )));
         }
         let (start, end) = self.slot(&request.date, &request.time, request.minutes.unwrap_or(current.minutes), tz)?;
         ensure_free(&tx, tz, current.doctor_id, current.patient_id, start, end, Some(id))?;
@@ -213,18 +267,39 @@ impl Appointments<'_> {
             params![id.to_string(), ts(start), ts(end), ts(now)],
         )?;
         let detail = format!("patient {}; from {}", current.patient_id, ts(current.starts_at));
-        audit::record(&tx, now, Actor::Staff(caller), "appointment.reschedule", Some(("appointment", &id.to_string())), Some(&detail))?;
+        audit::record(
+            &tx,
+            now,
+            Actor::Staff(caller),
+            "appointment.reschedule",
+            Some(("appointment", &id.to_string())),
+            Some(&detail),
+        )?;
         let moved = find(&tx, id, tz)?;
         tx.commit()?;
         Ok(moved)
     }
 
-    pub fn cancel(&self, caller: &Caller, id: Uuid, reason: &str, expected_version: Option<i64>) -> Result<Appointment> {
+    pub fn cancel(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        reason: &str,
+        expected_version: Option<i64>,
+    ) -> Result<Appointment> {
         caller.require(Permission::WriteSchedule)?;
         if reason.trim().is_empty() {
-            return Err(CoreError::invalid("reason", "Say why the appointment is cancelled, for example \"Patient called to cancel\"."));
+            return Err(CoreError::invalid(
+                "reason",
+                "Say why the appointment is cancelled, for example \"Patient called to cancel\".",
+            ));
         }
-        let reason = crate::text::one_line(reason, "reason", MAX_REASON, &format!("Keep the reason under {MAX_REASON} characters, on one line."))?;
+        let reason = crate::text::one_line(
+            reason,
+            "reason",
+            MAX_REASON,
+            &format!("Keep the reason under {MAX_REASON} characters, on one line."),
+        )?;
         let tz = self.tz()?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
@@ -238,7 +313,14 @@ impl Appointments<'_> {
             "UPDATE appointments SET status = 'cancelled', cancel_reason = ?2, cancelled_at = ?3, version = version + 1, updated_at = ?3 WHERE id = ?1",
             params![id.to_string(), reason, ts(now)],
         )?;
-        audit::record(&tx, now, Actor::Staff(caller), "appointment.cancel", Some(("appointment", &id.to_string())), Some(&format!("patient {}", current.patient_id)))?;
+        audit::record(
+            &tx,
+            now,
+            Actor::Staff(caller),
+            "appointment.cancel",
+            Some(("appointment", &id.to_string())),
+            Some(&format!("patient {}", current.patient_id)),
+        )?;
         let cancelled = find(&tx, id, tz)?;
         tx.commit()?;
         Ok(cancelled)

@@ -21,7 +21,11 @@ impl AppointmentKind {
         }
     }
     pub(crate) fn parse(s: &str) -> AppointmentKind {
-        if s == "video" { AppointmentKind::Video } else { AppointmentKind::InPerson }
+        if s == "video" {
+            AppointmentKind::Video
+        } else {
+            AppointmentKind::InPerson
+        }
     }
 }
 

@@ -5,8 +5,8 @@ mod permissions;
 mod session;
 
 pub use password::MIN_LENGTH as MIN_PASSWORD_LENGTH;
-pub use permissions::{Permission, Role};
 pub(crate) use password::{check_new as check_new_password, hash as hash_password};
+pub use permissions::{Permission, Role};
 
 use crate::audit::{self, Actor};
 use crate::db::ts;
@@ -118,9 +118,22 @@ impl Auth<'_> {
             params![id.to_string(), email, name, hash, ts(now)],
         )?;
         crate::settings::write_all(&tx, &settings, now)?;
-        audit::record(&tx, now, Actor::Anonymous { label: &email, user_id: Some(&id.to_string()) }, "setup.first_admin", Some(("user", &id.to_string())), None)?;
+        audit::record(
+            &tx,
+            now,
+            Actor::Anonymous { label: &email, user_id: Some(&id.to_string()) },
+            "setup.first_admin",
+            Some(("user", &id.to_string())),
+            None,
+        )?;
         tx.commit()?;
-        Ok(StaffProfile { user_id: id, email, full_name: name, role: Role::Admin, idle_timeout_minutes: settings.idle_timeout_minutes })
+        Ok(StaffProfile {
+            user_id: id,
+            email,
+            full_name: name,
+            role: Role::Admin,
+            idle_timeout_minutes: settings.idle_timeout_minutes,
+        })
     }
 
     pub fn sign_in(&self, email: &str, password: &str, channel: Channel) -> Result<SignedIn> {
@@ -150,7 +163,14 @@ impl Auth<'_> {
             .optional()?;
         let Some(user) = user else {
             password::verify_against_nothing(password);
-            audit::record(&conn, now, Actor::Anonymous { label: &email, user_id: None }, "auth.sign_in_failed", None, Some("unknown email"))?;
+            audit::record(
+                &conn,
+                now,
+                Actor::Anonymous { label: &email, user_id: None },
+                "auth.sign_in_failed",
+                None,
+                Some("unknown email"),
+            )?;
             return Err(CoreError::BadCredentials);
         };
         let anon = Actor::Anonymous { label: &email, user_id: Some(&user.id) };
@@ -162,8 +182,18 @@ impl Auth<'_> {
             let failed = user.failed + 1;
             if failed >= LOCK_AFTER_FAILURES {
                 let until = now + Duration::minutes(LOCK_MINUTES);
-                conn.execute("UPDATE users SET failed_attempts = 0, locked_until = ?2 WHERE id = ?1", params![user.id, ts(until)])?;
-                audit::record(&conn, now, anon, "auth.account_locked", Some(("user", &user.id)), Some(&format!("{failed} failed attempts")))?;
+                conn.execute(
+                    "UPDATE users SET failed_attempts = 0, locked_until = ?2 WHERE id = ?1",
+                    params![user.id, ts(until)],
+                )?;
+                audit::record(
+                    &conn,
+                    now,
+                    anon,
+                    "auth.account_locked",
+                    Some(("user", &user.id)),
+                    Some(&format!("{failed} failed attempts")),
+                )?;
                 return Err(CoreError::AccountLocked { until: clinic.settings().local_time_label(until)? });
             }
             conn.execute("UPDATE users SET failed_attempts = ?2 WHERE id = ?1", params![user.id, failed])?;
@@ -171,8 +201,17 @@ impl Auth<'_> {
             return Err(CoreError::BadCredentials);
         }
         if !user.active {
-            audit::record(&conn, now, anon, "auth.sign_in_failed", Some(("user", &user.id)), Some("account deactivated"))?;
-            return Err(CoreError::Forbidden("This account has been deactivated. Ask an administrator to reactivate it.".into()));
+            audit::record(
+                &conn,
+                now,
+                anon,
+                "auth.sign_in_failed",
+                Some(("user", &user.id)),
+                Some("account deactivated"),
+            )?;
+            return Err(CoreError::Forbidden(
+                "This account has been deactivated. Ask an administrator to reactivate it.".into(),
+            ));
         }
         let role = Role::parse(&user.role).ok_or(CoreError::Storage)?;
         let session_id = Uuid::new_v4().to_string();
@@ -183,7 +222,13 @@ impl Auth<'_> {
             params![session_id, user.id, channel.as_str(), ts(now), ts(expires)],
         )?;
         audit::record(&conn, now, anon, "auth.sign_in", Some(("user", &user.id)), Some(channel.as_str()))?;
-        let claims = session::Claims { sid: session_id.clone(), sub: user.id.clone(), role, iat: now.timestamp(), exp: expires.timestamp() };
+        let claims = session::Claims {
+            sid: session_id.clone(),
+            sub: user.id.clone(),
+            role,
+            iat: now.timestamp(),
+            exp: expires.timestamp(),
+        };
         let token = session::sign(clinic.session_key(), &claims)?;
         let user_id = Uuid::parse_str(&user.id).map_err(|_| CoreError::Storage)?;
         let caller = Caller { user_id, role, email: email.clone(), full_name: user.full_name.clone(), session_id };
@@ -203,7 +248,17 @@ impl Auth<'_> {
                 "SELECT s.last_seen_at, s.ended_at, s.end_reason, u.email, u.full_name, u.role, u.active
                  FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?1 AND s.user_id = ?2",
                 params![claims.sid, claims.sub],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get::<_, String>(5)?, r.get::<_, bool>(6)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, bool>(6)?,
+                    ))
+                },
             )
             .optional()?
             .ok_or(CoreError::NotSignedIn)?;
@@ -248,7 +303,14 @@ impl Auth<'_> {
         if end_session(&conn, &claims.sid, now, reason)? {
             let label: String = conn.query_row("SELECT email FROM users WHERE id = ?1", [&claims.sub], |r| r.get(0))?;
             let action = if reason == SessionEnd::Idle { "auth.signed_out_idle" } else { "auth.sign_out" };
-            audit::record(&conn, now, Actor::Anonymous { label: &label, user_id: Some(&claims.sub) }, action, Some(("user", &claims.sub)), None)?;
+            audit::record(
+                &conn,
+                now,
+                Actor::Anonymous { label: &label, user_id: Some(&claims.sub) },
+                action,
+                Some(("user", &claims.sub)),
+                None,
+            )?;
         }
         Ok(())
     }
@@ -286,7 +348,10 @@ fn end_session(conn: &rusqlite::Connection, sid: &str, now: DateTime<Utc>, reaso
         SessionEnd::SignedOut => "signed_out",
         SessionEnd::AccountChanged => "account_changed",
     };
-    let changed = conn.execute("UPDATE sessions SET ended_at = ?2, end_reason = ?3 WHERE id = ?1 AND ended_at IS NULL", params![sid, ts(now), text])?;
+    let changed = conn.execute(
+        "UPDATE sessions SET ended_at = ?2, end_reason = ?3 WHERE id = ?1 AND ended_at IS NULL",
+        params![sid, ts(now), text],
+    )?;
     Ok(changed > 0)
 }
 

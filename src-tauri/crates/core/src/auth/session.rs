@@ -31,7 +31,8 @@ pub(crate) fn verify(key: &[u8], token: &str, now: DateTime<Utc>) -> Result<Clai
     let mut validation = Validation::new(Algorithm::HS256);
     validation.validate_exp = false; // checked below against the clinic's clock
     validation.required_spec_claims = ["exp", "sub"].into_iter().map(String::from).collect();
-    let data = decode::<Claims>(token, &DecodingKey::from_secret(key), &validation).map_err(|_| CoreError::NotSignedIn)?;
+    let data =
+        decode::<Claims>(token, &DecodingKey::from_secret(key), &validation).map_err(|_| CoreError::NotSignedIn)?;
     if data.claims.exp <= now.timestamp() {
         return Err(CoreError::SessionEnded(SessionEnd::Expired));
     }

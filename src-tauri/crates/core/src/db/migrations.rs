@@ -41,7 +41,9 @@ pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32> {
         let tx = conn.transaction()?;
         tx.execute_batch(sql).map_err(|err| {
             tracing::error!(migration = name, error = %err, "migration failed");
-            CoreError::Database(format!("The database could not be upgraded (step {name}). Nothing was changed; contact support."))
+            CoreError::Database(format!(
+                "The database could not be upgraded (step {name}). Nothing was changed; contact support."
+            ))
         })?;
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;

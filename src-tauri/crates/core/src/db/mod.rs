@@ -100,14 +100,13 @@ impl Database {
         migrations::migrate(&mut first)?;
         drop(first);
         let opener = manager.clone();
-        let pool = r2d2::Pool::builder()
-            .max_size(4)
-            .connection_timeout(Duration::from_secs(10))
-            .build(manager)
-            .map_err(|err| {
-                tracing::error!(error = %err, "could not build the database pool");
-                CoreError::Storage
-            })?;
+        let pool =
+            r2d2::Pool::builder().max_size(4).connection_timeout(Duration::from_secs(10)).build(manager).map_err(
+                |err| {
+                    tracing::error!(error = %err, "could not build the database pool");
+                    CoreError::Storage
+                },
+            )?;
         Ok(Database { pool, opener, path: path.to_owned() })
     }
 
@@ -154,5 +153,6 @@ pub fn ts(instant: chrono::DateTime<chrono::Utc>) -> String {
 /// Ids are stored as UUID text (readable in a support session), so they are parsed here.
 pub fn uuid_at(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<uuid::Uuid> {
     let text: String = row.get(index)?;
-    uuid::Uuid::parse_str(&text).map_err(|err| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(err)))
+    uuid::Uuid::parse_str(&text)
+        .map_err(|err| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(err)))
 }

@@ -44,27 +44,40 @@ pub(crate) fn check_patient_name(text: &str) -> Result<String> {
     if text.trim().is_empty() {
         return Err(CoreError::invalid("full_name", "Enter the patient's full name."));
     }
-    let name = crate::text::one_line(text, "full_name", 120, "A name may have up to 120 characters and no symbols such as < > { }.")?;
+    let name = crate::text::one_line(
+        text,
+        "full_name",
+        120,
+        "A name may have up to 120 characters and no symbols such as < > { }.",
+    )?;
     if name.chars().any(|c| "<>{}".contains(c)) {
-        return Err(CoreError::invalid("full_name", "A name may have up to 120 characters and no symbols such as < > { }."));
+        return Err(CoreError::invalid(
+            "full_name",
+            "A name may have up to 120 characters and no symbols such as < > { }.",
+        ));
     }
     Ok(name)
 }
 
 fn parse_date_of_birth(text: Option<&str>, today: NaiveDate) -> Result<Option<NaiveDate>> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| CoreError::invalid("date_of_birth", "Enter the date of birth as YYYY-MM-DD, for example 1984-03-27."))?;
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        CoreError::invalid("date_of_birth", "Enter the date of birth as YYYY-MM-DD, for example 1984-03-27.")
+    })?;
     if date > today {
         return Err(CoreError::invalid("date_of_birth", "The date of birth cannot be in the future."));
     }
     if today.years_since(date).unwrap_or(0) > 130 {
-        return Err(CoreError::invalid("date_of_birth", "That date of birth is more than 130 years ago. Please check it."));
+        return Err(CoreError::invalid(
+            "date_of_birth",
+            "That date of birth is more than 130 years ago. Please check it.",
+        ));
     }
     Ok(Some(date))
 }
 
-const SELECT: &str = "SELECT id, full_name, phone_e164, date_of_birth, sms_consent, opted_out_at, created_at FROM patients";
+const SELECT: &str =
+    "SELECT id, full_name, phone_e164, date_of_birth, sms_consent, opted_out_at, created_at FROM patients";
 
 fn row_to_patient(r: &rusqlite::Row<'_>) -> rusqlite::Result<Patient> {
     let dob: Option<String> = r.get(3)?;
@@ -107,10 +120,16 @@ impl Patients<'_> {
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let duplicate: Option<String> = tx
-            .query_row("SELECT id FROM patients WHERE phone_e164 = ?1 AND full_name = ?2 COLLATE NOCASE", params![phone, name], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM patients WHERE phone_e164 = ?1 AND full_name = ?2 COLLATE NOCASE",
+                params![phone, name],
+                |r| r.get(0),
+            )
             .optional()?;
         if duplicate.is_some() {
-            return Err(CoreError::Conflict(format!("{name} is already registered with this phone number. Search for them instead of adding them again.")));
+            return Err(CoreError::Conflict(format!(
+                "{name} is already registered with this phone number. Search for them instead of adding them again."
+            )));
         }
         let id = Uuid::new_v4();
         tx.execute(
@@ -141,7 +160,14 @@ impl Patients<'_> {
         caller.require(Permission::ReadPatients)?;
         let conn = self.clinic.db().conn()?;
         let patient = find(&conn, id)?;
-        audit::record(&conn, self.clinic.now(), Actor::Staff(caller), "patient.read", Some(("patient", &id.to_string())), None)?;
+        audit::record(
+            &conn,
+            self.clinic.now(),
+            Actor::Staff(caller),
+            "patient.read",
+            Some(("patient", &id.to_string())),
+            None,
+        )?;
         Ok(patient)
     }
 
@@ -164,10 +190,18 @@ impl Patients<'_> {
             "{SELECT} WHERE full_name LIKE ?1 ESCAPE '\\' OR (?2 IS NOT NULL AND phone_e164 LIKE ?2)
              ORDER BY full_name COLLATE NOCASE LIMIT ?3"
         ))?;
-        let patients = stmt.query_map(params![like_name, like_phone, limit], row_to_patient)?.collect::<Result<Vec<_>, _>>()?;
+        let patients =
+            stmt.query_map(params![like_name, like_phone, limit], row_to_patient)?.collect::<Result<Vec<_>, _>>()?;
         let now = self.clinic.now();
         for p in &patients {
-            audit::record(&conn, now, Actor::Staff(caller), "patient.read", Some(("patient", &p.id.to_string())), Some("search result"))?;
+            audit::record(
+                &conn,
+                now,
+                Actor::Staff(caller),
+                "patient.read",
+                Some(("patient", &p.id.to_string())),
+                Some("search result"),
+            )?;
         }
         Ok(patients)
     }

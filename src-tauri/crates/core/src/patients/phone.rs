@@ -14,7 +14,10 @@ pub fn normalise(input: &str, default_country: &str) -> Result<String> {
         return Err(CoreError::invalid("phone", "Enter the patient's mobile number."));
     }
     if trimmed.chars().count() > MAX_INPUT || trimmed.chars().any(|c| !(c.is_ascii_digit() || " +-().".contains(c))) {
-        return Err(CoreError::invalid("phone", "A phone number may only contain digits, spaces, brackets, dashes and a leading +."));
+        return Err(CoreError::invalid(
+            "phone",
+            "A phone number may only contain digits, spaces, brackets, dashes and a leading +.",
+        ));
     }
     let region = default_country.parse::<country::Id>().ok();
     let number = phonenumber::parse(region, trimmed).map_err(|_| not_valid(trimmed, default_country))?;
@@ -51,7 +54,9 @@ mod tests {
     #[test]
     fn invalid_numbers_are_refused_with_the_field_named() {
         // 07700 900xxx is Ofcom's drama range: well-formed but never assigned, so not valid.
-        for bad in ["", "12", "07700", "+44 1", "not a number", "0740012345<script>", "+999 123 456 789", "07700 900123"] {
+        for bad in
+            ["", "12", "07700", "+44 1", "not a number", "0740012345<script>", "+999 123 456 789", "07700 900123"]
+        {
             let err = normalise(bad, "GB").unwrap_err();
             assert_eq!(err.field(), Some("phone"), "{bad:?} gave {err}");
         }

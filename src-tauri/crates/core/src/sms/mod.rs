@@ -32,7 +32,9 @@ impl Texts<'_> {
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction()?;
         let patient: Option<Uuid> = tx
-            .query_row("SELECT id FROM patients WHERE phone_e164 = ?1 ORDER BY created_at LIMIT 1", [&to], |r| crate::db::uuid_at(r, 0))
+            .query_row("SELECT id FROM patients WHERE phone_e164 = ?1 ORDER BY created_at LIMIT 1", [&to], |r| {
+                crate::db::uuid_at(r, 0)
+            })
             .ok();
         let text = NewText {
             kind: TextKind::Custom,
@@ -44,7 +46,14 @@ impl Texts<'_> {
             due_at: now,
         };
         let (id, _) = outbox::enqueue(&tx, now, Some(caller.user_id), &text, configured)?;
-        audit::record(&tx, now, Actor::Staff(caller), "sms.send", Some(("sms", &id.to_string())), patient.map(|p| format!("patient {p}")).as_deref())?;
+        audit::record(
+            &tx,
+            now,
+            Actor::Staff(caller),
+            "sms.send",
+            Some(("sms", &id.to_string())),
+            patient.map(|p| format!("patient {p}")).as_deref(),
+        )?;
         let stored = outbox::find(&tx, id)?;
         tx.commit()?;
         Ok(stored)
@@ -58,9 +67,19 @@ impl Texts<'_> {
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction()?;
-        let results = texts.iter().map(|t| outbox::enqueue(&tx, now, Some(caller.user_id), t, configured)).collect::<Result<Vec<_>>>()?;
+        let results = texts
+            .iter()
+            .map(|t| outbox::enqueue(&tx, now, Some(caller.user_id), t, configured))
+            .collect::<Result<Vec<_>>>()?;
         let added = results.iter().filter(|(_, new)| *new).count();
-        audit::record(&tx, now, Actor::Staff(caller), "sms.enqueue", None, Some(&format!("{added} of {} texts added", texts.len())))?;
+        audit::record(
+            &tx,
+            now,
+            Actor::Staff(caller),
+            "sms.enqueue",
+            None,
+            Some(&format!("{added} of {} texts added", texts.len())),
+        )?;
         tx.commit()?;
         Ok(results)
     }
@@ -85,6 +104,9 @@ impl Texts<'_> {
 
     /// The worker's configuration from the clinic's settings.
     pub fn worker_config(&self) -> Result<worker::OutboxConfig> {
-        Ok(worker::OutboxConfig { messages_per_second: self.clinic.settings().current()?.sms_messages_per_second, ..Default::default() })
+        Ok(worker::OutboxConfig {
+            messages_per_second: self.clinic.settings().current()?.sms_messages_per_second,
+            ..Default::default()
+        })
     }
 }

@@ -14,11 +14,14 @@ pub const NOT_CONFIGURED: &str = "SMS not configured";
 const OPTED_OUT: &str = "The patient replied STOP to the clinic's texts, so no texts are sent until they reply START.";
 const NO_CONSENT: &str = "The patient has not agreed to receive text messages.";
 
-pub(crate) const SELECT: &str = "SELECT id, kind, to_e164, body, segments, encoding, state, twilio_sid, twilio_status, error_code, error_message,
+pub(crate) const SELECT: &str =
+    "SELECT id, kind, to_e164, body, segments, encoding, state, twilio_sid, twilio_status, error_code, error_message,
         attempts, patient_id, appointment_id, created_at, sent_at, final_at FROM sms_notifications";
 
 pub(crate) fn row_to_text(r: &rusqlite::Row<'_>) -> rusqlite::Result<TextMessage> {
-    let opt_uuid = |i: usize| -> rusqlite::Result<Option<Uuid>> { Ok(r.get::<_, Option<String>>(i)?.and_then(|s| Uuid::parse_str(&s).ok())) };
+    let opt_uuid = |i: usize| -> rusqlite::Result<Option<Uuid>> {
+        Ok(r.get::<_, Option<String>>(i)?.and_then(|s| Uuid::parse_str(&s).ok()))
+    };
     Ok(TextMessage {
         id: uuid_at(r, 0)?,
         kind: TextKind::parse(&r.get::<_, String>(1)?),
@@ -45,10 +48,16 @@ pub fn check_body(body: &str) -> Result<()> {
         return Err(CoreError::invalid("body", "Write the text to send."));
     }
     if body.chars().count() > MAX_BODY_CHARS {
-        return Err(CoreError::invalid("body", format!("A text can have at most {MAX_BODY_CHARS} characters (this one has {}).", body.chars().count())));
+        return Err(CoreError::invalid(
+            "body",
+            format!("A text can have at most {MAX_BODY_CHARS} characters (this one has {}).", body.chars().count()),
+        ));
     }
     if body.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(CoreError::invalid("body", "The text contains invisible control characters. Retype it without them."));
+        return Err(CoreError::invalid(
+            "body",
+            "The text contains invisible control characters. Retype it without them.",
+        ));
     }
     Ok(())
 }
@@ -58,12 +67,18 @@ fn reason_to_skip(conn: &Connection, text: &NewText, configured: bool) -> Result
     if !configured {
         return Ok(Some(NOT_CONFIGURED));
     }
-    let opted_out: bool = conn.query_row("SELECT EXISTS(SELECT 1 FROM patients WHERE phone_e164 = ?1 AND opted_out_at IS NOT NULL)", [&text.to], |r| r.get(0))?;
+    let opted_out: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM patients WHERE phone_e164 = ?1 AND opted_out_at IS NOT NULL)",
+        [&text.to],
+        |r| r.get(0),
+    )?;
     if opted_out {
         return Ok(Some(OPTED_OUT));
     }
     if let Some(patient) = text.patient_id {
-        let consent: Option<bool> = conn.query_row("SELECT sms_consent FROM patients WHERE id = ?1", [patient.to_string()], |r| r.get(0)).optional()?;
+        let consent: Option<bool> = conn
+            .query_row("SELECT sms_consent FROM patients WHERE id = ?1", [patient.to_string()], |r| r.get(0))
+            .optional()?;
         if consent == Some(false) {
             return Ok(Some(NO_CONSENT));
         }
@@ -73,9 +88,20 @@ fn reason_to_skip(conn: &Connection, text: &NewText, configured: bool) -> Result
 
 /// Puts a text in the outbox (inside the caller's transaction). Returns its id, and whether it is
 /// new (`false` when a text with the same idempotency key was already there).
-pub fn enqueue(conn: &Connection, now: DateTime<Utc>, created_by: Option<Uuid>, text: &NewText, configured: bool) -> Result<(Uuid, bool)> {
+pub fn enqueue(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    created_by: Option<Uuid>,
+    text: &NewText,
+    configured: bool,
+) -> Result<(Uuid, bool)> {
     check_body(&text.body)?;
-    if let Some(existing) = conn.query_row("SELECT id FROM sms_notifications WHERE idempotency_key = ?1", [&text.idempotency_key], |r| uuid_at(r, 0)).optional()? {
+    if let Some(existing) = conn
+        .query_row("SELECT id FROM sms_notifications WHERE idempotency_key = ?1", [&text.idempotency_key], |r| {
+            uuid_at(r, 0)
+        })
+        .optional()?
+    {
         return Ok((existing, false));
     }
     let count = segments::count(&text.body);
@@ -103,14 +129,19 @@ pub(crate) fn find(conn: &Connection, id: Uuid) -> Result<TextMessage> {
 }
 
 pub(crate) fn list(conn: &Connection, state: Option<TextState>, limit: u32) -> Result<Vec<TextMessage>> {
-    let mut stmt = conn.prepare(&format!("{SELECT} WHERE (?1 IS NULL OR state = ?1) ORDER BY created_at DESC, id LIMIT ?2"))?;
+    let mut stmt =
+        conn.prepare(&format!("{SELECT} WHERE (?1 IS NULL OR state = ?1) ORDER BY created_at DESC, id LIMIT ?2"))?;
     let rows = stmt.query_map(params![state.map(|s| s.as_str()), limit.clamp(1, 1000)], row_to_text)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Texts still on their way: waiting to be sent, being sent, or sent and awaiting a final status.
 pub(crate) fn unfinished(conn: &Connection) -> Result<u32> {
-    Ok(conn.query_row("SELECT count(*) FROM sms_notifications WHERE state IN ('pending', 'sending', 'sent')", [], |r| r.get(0))?)
+    Ok(conn.query_row(
+        "SELECT count(*) FROM sms_notifications WHERE state IN ('pending', 'sending', 'sent')",
+        [],
+        |r| r.get(0),
+    )?)
 }
 
 /// The earliest time the worker has something to do, if anything is waiting.
@@ -126,7 +157,10 @@ pub(crate) fn next_due(conn: &Connection) -> Result<Option<DateTime<Utc>>> {
 
 /// Marks a patient's number as opted out (Twilio 21610) and skips their waiting texts.
 pub(crate) fn opt_out(conn: &Connection, number: &str, now: DateTime<Utc>) -> Result<()> {
-    conn.execute("UPDATE patients SET opted_out_at = coalesce(opted_out_at, ?2), updated_at = ?2 WHERE phone_e164 = ?1", params![number, ts(now)])?;
+    conn.execute(
+        "UPDATE patients SET opted_out_at = coalesce(opted_out_at, ?2), updated_at = ?2 WHERE phone_e164 = ?1",
+        params![number, ts(now)],
+    )?;
     conn.execute(
         "UPDATE sms_notifications SET state = 'skipped', error_message = ?2, final_at = ?3, updated_at = ?3 WHERE to_e164 = ?1 AND state = 'pending'",
         params![number, OPTED_OUT, ts(now)],

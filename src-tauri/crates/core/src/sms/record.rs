@@ -18,7 +18,13 @@ pub(super) enum Decision {
     Failed(TwilioError),
 }
 
-pub(super) fn record_accepted(conn: &Connection, config: &OutboxConfig, now: DateTime<Utc>, id: &str, message: &messages::Message) -> Result<()> {
+pub(super) fn record_accepted(
+    conn: &Connection,
+    config: &OutboxConfig,
+    now: DateTime<Utc>,
+    id: &str,
+    message: &messages::Message,
+) -> Result<()> {
     let state = match message.status.as_str() {
         "delivered" => TextState::Delivered,
         "undelivered" => TextState::Undelivered,
@@ -38,12 +44,20 @@ pub(super) fn record_accepted(conn: &Connection, config: &OutboxConfig, now: Dat
     Ok(())
 }
 
-pub(super) fn record_retry(conn: &Connection, config: &OutboxConfig, now: DateTime<Utc>, text: &Claimed, err: &TwilioError, reconcile: bool) -> Result<()> {
+pub(super) fn record_retry(
+    conn: &Connection,
+    config: &OutboxConfig,
+    now: DateTime<Utc>,
+    text: &Claimed,
+    err: &TwilioError,
+    reconcile: bool,
+) -> Result<()> {
     let retry_after = match err {
         TwilioError::Api { retry_after: Some(r), .. } => Duration::from_std(*r).unwrap_or_default(),
         _ => Duration::zero(),
     };
-    let next = now + backoff(config.retry_base, text.attempts.saturating_sub(1), StdDuration::from_secs(30 * 60)).max(retry_after);
+    let next = now
+        + backoff(config.retry_base, text.attempts.saturating_sub(1), StdDuration::from_secs(30 * 60)).max(retry_after);
     conn.execute(
         "UPDATE sms_notifications SET state = 'pending', needs_reconcile = max(needs_reconcile, ?2), next_attempt_at = ?3,
                 error_code = ?4, error_message = ?5, updated_at = ?6 WHERE id = ?1 AND state = 'sending'",
@@ -53,7 +67,11 @@ pub(super) fn record_retry(conn: &Connection, config: &OutboxConfig, now: DateTi
 }
 
 pub(super) fn record_failed(conn: &Connection, now: DateTime<Utc>, text: &Claimed, err: &TwilioError) -> Result<()> {
-    let message = if err.is_retryable() { format!("Twilio could not take the text after {} attempts. {}", text.attempts, err.explain()) } else { err.explain() };
+    let message = if err.is_retryable() {
+        format!("Twilio could not take the text after {} attempts. {}", text.attempts, err.explain())
+    } else {
+        err.explain()
+    };
     conn.execute(
         "UPDATE sms_notifications SET state = 'failed', error_code = ?2, error_message = ?3, final_at = ?4, updated_at = ?4 WHERE id = ?1 AND state = 'sending'",
         params![text.id, err.code(), message, ts(now)],
@@ -63,4 +81,3 @@ pub(super) fn record_failed(conn: &Connection, now: DateTime<Utc>, text: &Claime
     }
     Ok(())
 }
-

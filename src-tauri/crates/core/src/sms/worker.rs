@@ -91,7 +91,15 @@ impl<'a> OutboxWorker<'a> {
     pub fn new(clinic: &'a Clinic, http: &'a TwilioHttp, config: OutboxConfig) -> Result<Self> {
         let pacer = tokio::sync::Mutex::new(Pacer::new(config.messages_per_second));
         let db = std::sync::Mutex::new(clinic.db().dedicated()?);
-        Ok(OutboxWorker { clinic, http, db, config, pacer, holder: uuid::Uuid::new_v4().to_string(), last_beat: std::sync::Mutex::new(std::time::Instant::now()) })
+        Ok(OutboxWorker {
+            clinic,
+            http,
+            db,
+            config,
+            pacer,
+            holder: uuid::Uuid::new_v4().to_string(),
+            last_beat: std::sync::Mutex::new(std::time::Instant::now()),
+        })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
@@ -104,12 +112,18 @@ impl<'a> OutboxWorker<'a> {
         let now = self.clinic.now();
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current: Option<(String, u32, String)> = tx.query_row("SELECT holder, pid, heartbeat_at FROM outbox_lock WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
+        let current: Option<(String, u32, String)> = tx
+            .query_row("SELECT holder, pid, heartbeat_at FROM outbox_lock WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
         let ours = match &current {
             None => true,
             Some((holder, _, _)) if *holder == self.holder => true,
             Some((_, pid, beat)) => {
-                let stale = crate::auth::parse_instant(beat).is_none_or(|b| now - b > Duration::from_std(self.config.lock_stale_after).unwrap_or(Duration::minutes(1)));
+                let stale = crate::auth::parse_instant(beat).is_none_or(|b| {
+                    now - b > Duration::from_std(self.config.lock_stale_after).unwrap_or(Duration::minutes(1))
+                });
                 stale || !pid_alive(*pid)
             }
         };
@@ -169,7 +183,8 @@ impl<'a> OutboxWorker<'a> {
             }
             match &account {
                 Some(account) => {
-                    let outcomes = futures_util::future::join_all(batch.into_iter().map(|text| self.deliver(account, text))).await;
+                    let outcomes =
+                        futures_util::future::join_all(batch.into_iter().map(|text| self.deliver(account, text))).await;
                     self.record(outcomes, &mut report)?;
                 }
                 None => {
@@ -206,7 +221,9 @@ impl<'a> OutboxWorker<'a> {
             }
             let next = outbox::next_due(&conn)?;
             drop(conn);
-            let wait = next.map(|t| (t - self.clinic.now()).to_std().unwrap_or_default()).unwrap_or(StdDuration::from_millis(200));
+            let wait = next
+                .map(|t| (t - self.clinic.now()).to_std().unwrap_or_default())
+                .unwrap_or(StdDuration::from_millis(200));
             tokio::time::sleep(wait.clamp(StdDuration::from_millis(20), StdDuration::from_secs(5))).await;
         }
     }
@@ -223,7 +240,17 @@ impl<'a> OutboxWorker<'a> {
         )?;
         let mut claimed: Vec<(Claimed, String)> = stmt
             .query_map(params![now, ts(due_by), limit], |r| {
-                Ok((Claimed { id: r.get(0)?, to: r.get(1)?, body: r.get(2)?, attempts: r.get(3)?, needs_reconcile: r.get(4)?, created_at: r.get(5)? }, r.get(6)?))
+                Ok((
+                    Claimed {
+                        id: r.get(0)?,
+                        to: r.get(1)?,
+                        body: r.get(2)?,
+                        attempts: r.get(3)?,
+                        needs_reconcile: r.get(4)?,
+                        created_at: r.get(5)?,
+                    },
+                    r.get(6)?,
+                ))
             })?
             .collect::<Result<_, _>>()?;
         claimed.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.created_at.cmp(&b.0.created_at)));
@@ -260,7 +287,9 @@ impl<'a> OutboxWorker<'a> {
                 tracing::warn!(text = %text.id, "send ended without an answer; will reconcile before any retry");
                 Decision::Retry { err, reconcile: true }
             }
-            Err(err) if err.is_retryable() && text.attempts < self.config.max_attempts => Decision::Retry { err, reconcile: false },
+            Err(err) if err.is_retryable() && text.attempts < self.config.max_attempts => {
+                Decision::Retry { err, reconcile: false }
+            }
             Err(err) => Decision::Failed(err),
         };
         (text, decision)
@@ -297,18 +326,31 @@ impl<'a> OutboxWorker<'a> {
     }
 
     /// The text in Twilio's Messages list, if this attempt (or an earlier one) reached Twilio.
-    async fn find_at_twilio(&self, account: &TwilioAccount, text: &Claimed) -> Result<Option<messages::Message>, TwilioError> {
-        let since = crate::auth::parse_instant(&text.created_at).unwrap_or_else(|| self.clinic.now()) - Duration::minutes(1);
+    async fn find_at_twilio(
+        &self,
+        account: &TwilioAccount,
+        text: &Claimed,
+    ) -> Result<Option<messages::Message>, TwilioError> {
+        let since =
+            crate::auth::parse_instant(&text.created_at).unwrap_or_else(|| self.clinic.now()) - Duration::minutes(1);
         let known: Vec<String> = {
             let conn = self.conn();
-            let mut stmt = conn.prepare("SELECT twilio_sid FROM sms_notifications WHERE to_e164 = ?1 AND twilio_sid IS NOT NULL").map_err(|_| TwilioError::Unreadable("database".into()))?;
-            let rows = stmt.query_map([&text.to], |r| r.get(0)).map_err(|_| TwilioError::Unreadable("database".into()))?;
+            let mut stmt = conn
+                .prepare("SELECT twilio_sid FROM sms_notifications WHERE to_e164 = ?1 AND twilio_sid IS NOT NULL")
+                .map_err(|_| TwilioError::Unreadable("database".into()))?;
+            let rows =
+                stmt.query_map([&text.to], |r| r.get(0)).map_err(|_| TwilioError::Unreadable("database".into()))?;
             rows.filter_map(|r| r.ok()).collect()
         };
-        let matches = |m: &messages::Message| m.body.as_deref() == Some(text.body.as_str()) && m.created_at().is_none_or(|c| c >= since) && !known.contains(&m.sid);
+        let matches = |m: &messages::Message| {
+            m.body.as_deref() == Some(text.body.as_str())
+                && m.created_at().is_none_or(|c| c >= since)
+                && !known.contains(&m.sid)
+        };
         // Sent messages by DateSent (a day early, for clock skew), then the newest few, which also
         // covers messages still queued (they have no DateSent yet).
-        let sent = messages::list_to(self.http, account, &text.to, Some((since - Duration::days(1)).date_naive()), 100).await?;
+        let sent = messages::list_to(self.http, account, &text.to, Some((since - Duration::days(1)).date_naive()), 100)
+            .await?;
         if let Some(found) = sent.into_iter().find(|m| matches(m)) {
             return Ok(Some(found));
         }
@@ -337,7 +379,11 @@ impl<'a> OutboxWorker<'a> {
                         "undelivered" => TextState::Undelivered,
                         _ => TextState::Failed,
                     };
-                    let explanation = m.error_code.map(|c| explain_code(c as u32).map(str::to_owned).unwrap_or_else(|| format!("Twilio reported error {c}.")));
+                    let explanation = m.error_code.map(|c| {
+                        explain_code(c as u32)
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| format!("Twilio reported error {c}."))
+                    });
                     conn.execute(
                         "UPDATE sms_notifications SET state = ?2, twilio_status = ?3, error_code = ?4, error_message = ?5, polls = polls + 1, final_at = ?6, updated_at = ?6
                          WHERE id = ?1 AND state = 'sent'",
@@ -383,10 +429,8 @@ pub(super) struct Claimed {
     pub(super) created_at: String,
 }
 
-
 /// A text as the worker last left it (for `sms send` to report the first attempt).
 pub fn text_state(clinic: &Clinic, id: uuid::Uuid) -> Result<super::model::TextMessage> {
     let conn = clinic.db().conn()?;
     Ok(conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id.to_string()], row_to_text)?)
 }
-

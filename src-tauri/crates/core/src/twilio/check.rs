@@ -60,7 +60,11 @@ fn item(part: &str, health: Health, message: impl Into<String>) -> CheckItem {
 
 fn unreachable(part: &str, err: &TwilioError) -> CheckItem {
     match err {
-        TwilioError::NoAnswer { .. } => item(part, Health::Problem, "Twilio could not be reached. Check this computer's internet connection, then check again."),
+        TwilioError::NoAnswer { .. } => item(
+            part,
+            Health::Problem,
+            "Twilio could not be reached. Check this computer's internet connection, then check again.",
+        ),
         _ => item(part, Health::Problem, err.explain()),
     }
 }
@@ -71,7 +75,11 @@ pub async fn check(http: &TwilioHttp, account: &TwilioAccount, now: DateTime<Utc
 
     // 1. The account, with the Auth Token (API keys cannot read /Accounts).
     match &account.auth_token {
-        None => items.push(item("Account", Health::Warning, "No Auth Token was given, so the account's status could not be checked. Texts are sent with the API key.")),
+        None => items.push(item(
+            "Account",
+            Health::Warning,
+            "No Auth Token was given, so the account's status could not be checked. Texts are sent with the API key.",
+        )),
         Some(_) => {
             let url = format!("{}/2010-04-01/Accounts/{}.json", http.endpoints.api, s.account_sid);
             items.push(match http.get::<AccountInfo>(&url, &account.messages_auth(), &[]).await {

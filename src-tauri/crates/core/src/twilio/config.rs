@@ -109,27 +109,48 @@ impl TwilioSetup<'_> {
         let from = optional(input.from.as_deref())
             .map(|f| {
                 if f.starts_with('+') {
-                    crate::patients::phone::normalise(f, "US").map_err(|_| CoreError::invalid("from", "The sender must be a phone number in +country format, e.g. +447400123456."))
+                    crate::patients::phone::normalise(f, "US").map_err(|_| {
+                        CoreError::invalid(
+                            "from",
+                            "The sender must be a phone number in +country format, e.g. +447400123456.",
+                        )
+                    })
                 } else {
-                    Err(CoreError::invalid("from", "The sender must be a phone number in +country format, e.g. +447400123456."))
+                    Err(CoreError::invalid(
+                        "from",
+                        "The sender must be a phone number in +country format, e.g. +447400123456.",
+                    ))
                 }
             })
             .transpose()?;
-        let messaging_service_sid = optional(input.messaging_service_sid.as_deref()).map(|v| check_sid(v, "MG", "messaging_service_sid", "A Messaging Service SID")).transpose()?;
+        let messaging_service_sid = optional(input.messaging_service_sid.as_deref())
+            .map(|v| check_sid(v, "MG", "messaging_service_sid", "A Messaging Service SID"))
+            .transpose()?;
         if from.is_none() && messaging_service_sid.is_none() {
-            return Err(CoreError::invalid("from", "Give the phone number texts come from, or a Messaging Service SID."));
+            return Err(CoreError::invalid(
+                "from",
+                "Give the phone number texts come from, or a Messaging Service SID.",
+            ));
         }
-        let conversations_service_sid = optional(input.conversations_service_sid.as_deref()).map(|v| check_sid(v, "IS", "conversations_service_sid", "A Conversations Service SID")).transpose()?;
+        let conversations_service_sid = optional(input.conversations_service_sid.as_deref())
+            .map(|v| check_sid(v, "IS", "conversations_service_sid", "A Conversations Service SID"))
+            .transpose()?;
         let media_region = optional(input.media_region.as_deref()).map(str::to_ascii_lowercase);
         if let Some(region) = &media_region {
             if !MEDIA_REGIONS.contains(&region.as_str()) {
-                return Err(CoreError::invalid("media_region", format!("Choose a media region from: {}.", MEDIA_REGIONS.join(", "))));
+                return Err(CoreError::invalid(
+                    "media_region",
+                    format!("Choose a media region from: {}.", MEDIA_REGIONS.join(", ")),
+                ));
             }
         }
         let secrets = self.clinic.secrets();
         let api_key_secret = optional(input.api_key_secret.as_deref());
         if api_key_secret.is_none() && secrets.get(SecretName::TwilioApiKeySecret)?.is_none() {
-            return Err(CoreError::invalid("api_key_secret", "Give the API Key's secret (shown once by Twilio when the key was created)."));
+            return Err(CoreError::invalid(
+                "api_key_secret",
+                "Give the API Key's secret (shown once by Twilio when the key was created).",
+            ));
         }
         if let Some(secret) = api_key_secret {
             secrets.set(SecretName::TwilioApiKeySecret, secret)?;
@@ -163,7 +184,9 @@ impl TwilioSetup<'_> {
     /// The configured account with its secrets, or `None` when Twilio is not set up here.
     pub fn account(&self) -> Result<Option<TwilioAccount>> {
         let conn = self.clinic.db().conn()?;
-        let get = |key: &str| -> Result<Option<String>> { Ok(conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?) };
+        let get = |key: &str| -> Result<Option<String>> {
+            Ok(conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+        };
         let (Some(account_sid), Some(api_key_sid)) = (get(KEY_ACCOUNT)?, get(KEY_API_KEY)?) else { return Ok(None) };
         let settings = TwilioSettings {
             account_sid,
@@ -191,9 +214,21 @@ impl TwilioSetup<'_> {
     }
 
     /// An Access Token for the JS SDKs, minted for an opaque identity (see `token::mint`).
-    pub fn access_token(&self, caller: &Caller, identity: &str, room: Option<&str>, chat: bool, ttl_seconds: Option<u32>) -> Result<String> {
+    pub fn access_token(
+        &self,
+        caller: &Caller,
+        identity: &str,
+        room: Option<&str>,
+        chat: bool,
+        ttl_seconds: Option<u32>,
+    ) -> Result<String> {
         caller.require(Permission::MintTokens)?;
-        let account = self.account()?.ok_or_else(|| CoreError::invalid("twilio", "Twilio is not set up on this computer. An administrator can set it up in Settings."))?;
+        let account = self.account()?.ok_or_else(|| {
+            CoreError::invalid(
+                "twilio",
+                "Twilio is not set up on this computer. An administrator can set it up in Settings.",
+            )
+        })?;
         let chat_service_sid = if chat {
             Some(account.settings.conversations_service_sid.clone().ok_or_else(|| {
                 CoreError::invalid("chat", "No Conversations service is known yet. Run the Twilio check (Settings, or `clinicdesk twilio check`) to find the account's default.")
@@ -213,9 +248,17 @@ impl TwilioSetup<'_> {
             api_key_secret: &account.api_key_secret,
             region: None,
         };
-        let token = super::token::mint(&key, &request, self.clinic.now().timestamp(), super::token::DEFAULT_MAX_TTL_SECONDS)?;
+        let token =
+            super::token::mint(&key, &request, self.clinic.now().timestamp(), super::token::DEFAULT_MAX_TTL_SECONDS)?;
         let conn = self.clinic.db().conn()?;
-        audit::record(&conn, self.clinic.now(), Actor::Staff(caller), "twilio.token", None, Some(&format!("identity {identity}")))?;
+        audit::record(
+            &conn,
+            self.clinic.now(),
+            Actor::Staff(caller),
+            "twilio.token",
+            None,
+            Some(&format!("identity {identity}")),
+        )?;
         Ok(token)
     }
 

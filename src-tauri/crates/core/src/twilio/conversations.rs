@@ -32,17 +32,34 @@ pub struct ChatMessage {
 }
 
 /// The conversation named `unique_name`, created if it does not exist yet (50353 = it does).
-pub async fn ensure(http: &TwilioHttp, account: &TwilioAccount, unique_name: &str, friendly_name: &str, attributes: &serde_json::Value) -> Result<Conversation, TwilioError> {
+pub async fn ensure(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    unique_name: &str,
+    friendly_name: &str,
+    attributes: &serde_json::Value,
+) -> Result<Conversation, TwilioError> {
     let url = format!("{}/v1/Conversations", http.endpoints.conversations);
-    let form = [("UniqueName", unique_name.to_owned()), ("FriendlyName", friendly_name.to_owned()), ("Attributes", attributes.to_string())];
+    let form = [
+        ("UniqueName", unique_name.to_owned()),
+        ("FriendlyName", friendly_name.to_owned()),
+        ("Attributes", attributes.to_string()),
+    ];
     match http.post::<Conversation>(&url, &account.key_auth(), &form).await {
-        Err(err) if err.code() == Some(50353) => http.get(&format!("{url}/{unique_name}"), &account.key_auth(), &[]).await,
+        Err(err) if err.code() == Some(50353) => {
+            http.get(&format!("{url}/{unique_name}"), &account.key_auth(), &[]).await
+        }
         other => other,
     }
 }
 
 /// Adds `identity` to the conversation; already being a participant (50433) is fine.
-pub async fn add_participant(http: &TwilioHttp, account: &TwilioAccount, conversation: &str, identity: &str) -> Result<(), TwilioError> {
+pub async fn add_participant(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    conversation: &str,
+    identity: &str,
+) -> Result<(), TwilioError> {
     let url = format!("{}/v1/Conversations/{}/Participants", http.endpoints.conversations, conversation);
     match http.post::<serde_json::Value>(&url, &account.key_auth(), &[("Identity", identity.to_owned())]).await {
         Ok(_) => Ok(()),
@@ -52,7 +69,11 @@ pub async fn add_participant(http: &TwilioHttp, account: &TwilioAccount, convers
 }
 
 /// Every message, oldest first, across all pages.
-pub async fn transcript(http: &TwilioHttp, account: &TwilioAccount, conversation_sid: &str) -> Result<Vec<ChatMessage>, TwilioError> {
+pub async fn transcript(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    conversation_sid: &str,
+) -> Result<Vec<ChatMessage>, TwilioError> {
     let url = format!("{}/v1/Conversations/{}/Messages", http.endpoints.conversations, conversation_sid);
     let query = [("Order", "asc".to_owned()), ("PageSize", "100".to_owned())];
     pages::all(http, &http.endpoints.conversations, &url, &query, &account.key_auth(), "messages", 1000).await

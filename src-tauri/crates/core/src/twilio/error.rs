@@ -58,7 +58,9 @@ impl TwilioError {
     /// True when Twilio certainly did not act on the request, so sending it again is safe.
     pub fn is_retryable(&self) -> bool {
         match self {
-            TwilioError::Api { status, code, .. } => *status == 429 || *code == Some(20429) || (500..600).contains(status),
+            TwilioError::Api { status, code, .. } => {
+                *status == 429 || *code == Some(20429) || (500..600).contains(status)
+            }
             TwilioError::NoAnswer { maybe_processed, .. } => !maybe_processed,
             TwilioError::Unreadable(_) | TwilioError::NotConfigured => false,
         }
@@ -72,16 +74,27 @@ impl TwilioError {
     /// What happened, for staff: a sentence naming the Twilio code and what to do.
     pub fn explain(&self) -> String {
         match self {
-            TwilioError::Api { code: Some(code), message, .. } => explain_code(*code).map(str::to_owned).unwrap_or_else(|| {
-                format!("Twilio refused the request (Twilio {code}): {}", message.trim_end_matches('.'))
-            }),
-            TwilioError::Api { status, .. } if *status >= 500 => format!("Twilio had a problem of its own (HTTP {status}). ClinicDesk will try again."),
-            TwilioError::Api { status, message, .. } => format!("Twilio refused the request (HTTP {status}): {message}"),
-            TwilioError::NoAnswer { maybe_processed: true, .. } => {
-                "Twilio did not answer in time. ClinicDesk will check whether the text went out before trying again.".into()
+            TwilioError::Api { code: Some(code), message, .. } => {
+                explain_code(*code).map(str::to_owned).unwrap_or_else(|| {
+                    format!("Twilio refused the request (Twilio {code}): {}", message.trim_end_matches('.'))
+                })
             }
-            TwilioError::NoAnswer { .. } => "ClinicDesk could not reach Twilio (no internet connection?). It will try again.".into(),
-            TwilioError::Unreadable(_) => "Twilio's answer could not be read. ClinicDesk will check whether the text went out.".into(),
+            TwilioError::Api { status, .. } if *status >= 500 => {
+                format!("Twilio had a problem of its own (HTTP {status}). ClinicDesk will try again.")
+            }
+            TwilioError::Api { status, message, .. } => {
+                format!("Twilio refused the request (HTTP {status}): {message}")
+            }
+            TwilioError::NoAnswer { maybe_processed: true, .. } => {
+                "Twilio did not answer in time. ClinicDesk will check whether the text went out before trying again."
+                    .into()
+            }
+            TwilioError::NoAnswer { .. } => {
+                "ClinicDesk could not reach Twilio (no internet connection?). It will try again.".into()
+            }
+            TwilioError::Unreadable(_) => {
+                "Twilio's answer could not be read. ClinicDesk will check whether the text went out.".into()
+            }
             TwilioError::NotConfigured => "SMS not configured".into(),
         }
     }

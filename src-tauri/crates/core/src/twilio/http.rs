@@ -23,14 +23,28 @@ pub struct Endpoints {
 
 impl Endpoints {
     pub fn twilio() -> Self {
-        Endpoints { api: "https://api.twilio.com".into(), video: "https://video.twilio.com".into(), conversations: "https://conversations.twilio.com".into() }
+        Endpoints {
+            api: "https://api.twilio.com".into(),
+            video: "https://video.twilio.com".into(),
+            conversations: "https://conversations.twilio.com".into(),
+        }
     }
 
     /// Twilio's hosts, with any `CLINICDESK_TWILIO_*_URL` override applied.
     pub fn from_env() -> Self {
-        let pick = |var: &str, default: String| std::env::var(var).ok().filter(|v| !v.trim().is_empty()).map(|v| v.trim().trim_end_matches('/').to_owned()).unwrap_or(default);
+        let pick = |var: &str, default: String| {
+            std::env::var(var)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| v.trim().trim_end_matches('/').to_owned())
+                .unwrap_or(default)
+        };
         let defaults = Self::twilio();
-        Endpoints { api: pick(API_URL_ENV, defaults.api), video: pick(VIDEO_URL_ENV, defaults.video), conversations: pick(CONVERSATIONS_URL_ENV, defaults.conversations) }
+        Endpoints {
+            api: pick(API_URL_ENV, defaults.api),
+            video: pick(VIDEO_URL_ENV, defaults.video),
+            conversations: pick(CONVERSATIONS_URL_ENV, defaults.conversations),
+        }
     }
 
     /// All three at one base URL (the fake Twilio serves every API on one port).
@@ -92,15 +106,32 @@ impl TwilioHttp {
         TwilioHttp { client, endpoints, retry: RetryPolicy::default() }
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, url: &str, auth: &Auth<'_>, query: &[(&str, String)]) -> Result<T, TwilioError> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        auth: &Auth<'_>,
+        query: &[(&str, String)],
+    ) -> Result<T, TwilioError> {
         self.call(Method::GET, url, auth, query, &[]).await
     }
 
-    pub async fn post<T: DeserializeOwned>(&self, url: &str, auth: &Auth<'_>, form: &[(&str, String)]) -> Result<T, TwilioError> {
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        auth: &Auth<'_>,
+        form: &[(&str, String)],
+    ) -> Result<T, TwilioError> {
         self.call(Method::POST, url, auth, &[], form).await
     }
 
-    async fn call<T: DeserializeOwned>(&self, method: Method, url: &str, auth: &Auth<'_>, query: &[(&str, String)], form: &[(&str, String)]) -> Result<T, TwilioError> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        auth: &Auth<'_>,
+        query: &[(&str, String)],
+        form: &[(&str, String)],
+    ) -> Result<T, TwilioError> {
         let idempotent = method == Method::GET;
         let mut attempt = 0;
         loop {
@@ -125,7 +156,14 @@ impl TwilioHttp {
         }
     }
 
-    async fn once<T: DeserializeOwned>(&self, method: Method, url: &str, auth: &Auth<'_>, query: &[(&str, String)], form: &[(&str, String)]) -> Result<T, TwilioError> {
+    async fn once<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        auth: &Auth<'_>,
+        query: &[(&str, String)],
+        form: &[(&str, String)],
+    ) -> Result<T, TwilioError> {
         let mut request = self.client.request(method, url).basic_auth(auth.user, Some(auth.password));
         if !query.is_empty() {
             request = request.query(query);
@@ -141,7 +179,10 @@ impl TwilioHttp {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = response.bytes().await.map_err(|err| TwilioError::NoAnswer { maybe_processed: true, detail: format!("answer cut off: {err}") })?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| TwilioError::NoAnswer { maybe_processed: true, detail: format!("answer cut off: {err}") })?;
         if status.is_success() || status == StatusCode::NOT_MODIFIED {
             return serde_json::from_slice(&body).map_err(|err| TwilioError::Unreadable(err.to_string()));
         }
@@ -162,13 +203,18 @@ mod tests {
 
     #[test]
     fn backoff_grows_is_jittered_bounded_and_honours_retry_after() {
-        let policy = RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(2) };
+        let policy =
+            RetryPolicy { max_attempts: 6, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(2) };
         for attempt in 0..6 {
             let full = Duration::from_millis(100 * 2u64.pow(attempt)).min(Duration::from_secs(2));
             let d = policy.delay(attempt, None);
             assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} not within [{:?}, {full:?}]", full / 2);
         }
-        assert_eq!(policy.delay(0, Some(Duration::from_secs(5))), Duration::from_secs(5), "Retry-After wins over the ceiling");
+        assert_eq!(
+            policy.delay(0, Some(Duration::from_secs(5))),
+            Duration::from_secs(5),
+            "Retry-After wins over the ceiling"
+        );
     }
 
     #[test]

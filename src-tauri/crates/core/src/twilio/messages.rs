@@ -62,7 +62,13 @@ fn collection_url(http: &TwilioHttp, account: &TwilioAccount) -> String {
 }
 
 /// `ValidityPeriod` keeps a reminder from arriving hours late after a carrier backlog.
-pub async fn create(http: &TwilioHttp, account: &TwilioAccount, to: &str, body: &str, validity_seconds: Option<u32>) -> Result<Message, TwilioError> {
+pub async fn create(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    to: &str,
+    body: &str,
+    validity_seconds: Option<u32>,
+) -> Result<Message, TwilioError> {
     let sender = Sender::of(account).ok_or(TwilioError::NotConfigured)?;
     let mut form = vec![("To", to.to_owned()), ("Body", body.to_owned())];
     match sender {
@@ -76,12 +82,19 @@ pub async fn create(http: &TwilioHttp, account: &TwilioAccount, to: &str, body: 
 }
 
 pub async fn fetch(http: &TwilioHttp, account: &TwilioAccount, sid: &str) -> Result<Message, TwilioError> {
-    let url = format!("{}/2010-04-01/Accounts/{}/Messages/{}.json", http.endpoints.api, account.settings.account_sid, sid);
+    let url =
+        format!("{}/2010-04-01/Accounts/{}/Messages/{}.json", http.endpoints.api, account.settings.account_sid, sid);
     http.get(&url, &account.messages_auth(), &[]).await
 }
 
 /// Messages to `to` sent on or after `since_date` (Twilio's `DateSent>` filter is by day), newest first.
-pub async fn list_to(http: &TwilioHttp, account: &TwilioAccount, to: &str, since_date: Option<NaiveDate>, page_size: u32) -> Result<Vec<Message>, TwilioError> {
+pub async fn list_to(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    to: &str,
+    since_date: Option<NaiveDate>,
+    page_size: u32,
+) -> Result<Vec<Message>, TwilioError> {
     let mut query = vec![("To", to.to_owned()), ("PageSize", page_size.clamp(1, 1000).to_string())];
     if let Some(date) = since_date {
         query.push(("DateSent>", date.format("%Y-%m-%d").to_string()));

@@ -27,7 +27,15 @@ pub fn rebase(base: &str, next: &str) -> String {
 }
 
 /// Every item under `key` across all pages, starting at `first_url` with `query`.
-pub async fn all<T: DeserializeOwned>(http: &TwilioHttp, base: &str, first_url: &str, query: &[(&str, String)], auth: &Auth<'_>, key: &str, max_pages: usize) -> Result<Vec<T>, TwilioError> {
+pub async fn all<T: DeserializeOwned>(
+    http: &TwilioHttp,
+    base: &str,
+    first_url: &str,
+    query: &[(&str, String)],
+    auth: &Auth<'_>,
+    key: &str,
+    max_pages: usize,
+) -> Result<Vec<T>, TwilioError> {
     let mut items = Vec::new();
     let mut page: Page = http.get(first_url, auth, query).await?;
     for _ in 0..max_pages {
@@ -46,9 +54,15 @@ mod tests {
     #[test]
     fn next_pages_stay_on_the_configured_host() {
         assert_eq!(
-            super::rebase("http://127.0.0.1:4012", "https://video.twilio.com/v1/Rooms/RM1/Participants?PageSize=50&Page=1&PageToken=PA2"),
+            super::rebase(
+                "http://127.0.0.1:4012",
+                "https://video.twilio.com/v1/Rooms/RM1/Participants?PageSize=50&Page=1&PageToken=PA2"
+            ),
             "http://127.0.0.1:4012/v1/Rooms/RM1/Participants?PageSize=50&Page=1&PageToken=PA2"
         );
-        assert_eq!(super::rebase("https://video.twilio.com/", "https://evil.example/v1/x?a=1"), "https://video.twilio.com/v1/x?a=1");
+        assert_eq!(
+            super::rebase("https://video.twilio.com/", "https://evil.example/v1/x?a=1"),
+            "https://video.twilio.com/v1/x?a=1"
+        );
     }
 }

@@ -48,7 +48,12 @@ impl Default for RoomOptions {
 
 /// Creates the group room `unique_name`; if one by that name is already in progress (53113), that
 /// room is fetched and reused, so starting a consultation twice joins the same room.
-pub async fn create_or_reuse(http: &TwilioHttp, account: &TwilioAccount, unique_name: &str, options: &RoomOptions) -> Result<Room, TwilioError> {
+pub async fn create_or_reuse(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    unique_name: &str,
+    options: &RoomOptions,
+) -> Result<Room, TwilioError> {
     let url = format!("{}/v1/Rooms", http.endpoints.video);
     let mut form = vec![
         ("UniqueName", unique_name.to_owned()),
@@ -75,11 +80,20 @@ pub async fn fetch(http: &TwilioHttp, account: &TwilioAccount, sid_or_name: &str
 
 /// Ends the room for everyone in it.
 pub async fn complete(http: &TwilioHttp, account: &TwilioAccount, sid_or_name: &str) -> Result<Room, TwilioError> {
-    http.post(&format!("{}/v1/Rooms/{}", http.endpoints.video, sid_or_name), &account.key_auth(), &[("Status", "completed".to_owned())]).await
+    http.post(
+        &format!("{}/v1/Rooms/{}", http.endpoints.video, sid_or_name),
+        &account.key_auth(),
+        &[("Status", "completed".to_owned())],
+    )
+    .await
 }
 
 /// Everyone who has left the room, across all pages.
-pub async fn participants(http: &TwilioHttp, account: &TwilioAccount, room_sid: &str) -> Result<Vec<RoomParticipant>, TwilioError> {
+pub async fn participants(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    room_sid: &str,
+) -> Result<Vec<RoomParticipant>, TwilioError> {
     let url = format!("{}/v1/Rooms/{}/Participants", http.endpoints.video, room_sid);
     let query = [("Status", "disconnected".to_owned()), ("PageSize", "50".to_owned())];
     pages::all(http, &http.endpoints.video, &url, &query, &account.key_auth(), "participants", 200).await

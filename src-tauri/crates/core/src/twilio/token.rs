@@ -68,7 +68,6 @@ struct Grants<'a> {
     identity: &'a str,
 }
 
-
 /// Checks an identity is an opaque id Twilio accepts and that reveals nothing about a person.
 pub fn check_identity(identity: &str) -> Result<()> {
     let ok = !identity.is_empty()
@@ -78,7 +77,10 @@ pub fn check_identity(identity: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(CoreError::invalid("identity", "An identity must be an opaque id of letters, digits, '-', '_' or '.' (no emails or names)."))
+        Err(CoreError::invalid(
+            "identity",
+            "An identity must be an opaque id of letters, digits, '-', '_' or '.' (no emails or names).",
+        ))
     }
 }
 
@@ -186,22 +188,39 @@ mod tests {
 
     #[test]
     fn verifies_with_the_secret_and_carries_the_grants() {
-        let token = mint(&key(), &TokenRequest { video_room: None, ..request() }, 1_700_000_000, DEFAULT_MAX_TTL_SECONDS).unwrap();
+        let token =
+            mint(&key(), &TokenRequest { video_room: None, ..request() }, 1_700_000_000, DEFAULT_MAX_TTL_SECONDS)
+                .unwrap();
         let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
         validation.validate_exp = false;
-        let data = jsonwebtoken::decode::<serde_json::Value>(&token, &jsonwebtoken::DecodingKey::from_secret(b"test-api-key-secret-0123456789abcdef"), &validation).unwrap();
+        let data = jsonwebtoken::decode::<serde_json::Value>(
+            &token,
+            &jsonwebtoken::DecodingKey::from_secret(b"test-api-key-secret-0123456789abcdef"),
+            &validation,
+        )
+        .unwrap();
         assert_eq!(data.header.cty.as_deref(), Some("twilio-fpa;v=1"));
         assert!(data.claims.get("iat").is_none(), "Twilio tokens carry no iat");
         assert!(data.claims["grants"].get("video").is_none());
         assert_eq!(data.claims["grants"]["chat"]["service_sid"], "IS22222222222222222222222222222222");
-        assert!(jsonwebtoken::decode::<serde_json::Value>(&token, &jsonwebtoken::DecodingKey::from_secret(b"another secret"), &validation).is_err());
+        assert!(jsonwebtoken::decode::<serde_json::Value>(
+            &token,
+            &jsonwebtoken::DecodingKey::from_secret(b"another secret"),
+            &validation
+        )
+        .is_err());
     }
 
     #[test]
     fn a_region_adds_twr_to_the_header() {
-        let token = mint(&TokenKey { region: Some("ie1"), ..key() }, &request(), 1_700_000_000, DEFAULT_MAX_TTL_SECONDS).unwrap();
+        let token =
+            mint(&TokenKey { region: Some("ie1"), ..key() }, &request(), 1_700_000_000, DEFAULT_MAX_TTL_SECONDS)
+                .unwrap();
         let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
-        assert_eq!(String::from_utf8(header).unwrap(), r#"{"alg":"HS256","cty":"twilio-fpa;v=1","twr":"ie1","typ":"JWT"}"#);
+        assert_eq!(
+            String::from_utf8(header).unwrap(),
+            r#"{"alg":"HS256","cty":"twilio-fpa;v=1","twr":"ie1","typ":"JWT"}"#
+        );
     }
 
     #[test]
@@ -217,7 +236,10 @@ mod tests {
     #[test]
     fn identities_must_be_opaque() {
         for bad in ["", "ada@clinic.org", "Ada Lovelace", "a/b"] {
-            assert!(mint(&key(), &TokenRequest { identity: bad.into(), ..request() }, 0, DEFAULT_MAX_TTL_SECONDS).is_err(), "{bad:?}");
+            assert!(
+                mint(&key(), &TokenRequest { identity: bad.into(), ..request() }, 0, DEFAULT_MAX_TTL_SECONDS).is_err(),
+                "{bad:?}"
+            );
         }
     }
 }

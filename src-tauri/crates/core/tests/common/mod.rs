@@ -30,7 +30,8 @@ impl TestClinic {
     pub fn fresh() -> TestClinic {
         let dir = tempfile::tempdir().expect("temp dir");
         let clock = Arc::new(ManualClock::at(monday_morning()));
-        let clinic = Clinic::open_with_clock(dir.path(), clock.clone()).expect("open clinic (is the Secret Service running? use scripts/test.sh)");
+        let clinic = Clinic::open_with_clock(dir.path(), clock.clone())
+            .expect("open clinic (is the Secret Service running? use scripts/test.sh)");
         TestClinic { dir, clock, clinic }
     }
 
@@ -42,7 +43,8 @@ impl TestClinic {
     /// Like `set_up`, but on the real clock: for the outbox worker, which waits for due times.
     pub fn set_up_live() -> TestClinic {
         let dir = tempfile::tempdir().expect("temp dir");
-        let clinic = Clinic::open(dir.path()).expect("open clinic (is the Secret Service running? use scripts/test.sh)");
+        let clinic =
+            Clinic::open(dir.path()).expect("open clinic (is the Secret Service running? use scripts/test.sh)");
         Self::set_up_from(TestClinic { dir, clock: Arc::new(ManualClock::at(Utc::now())), clinic })
     }
 
@@ -55,7 +57,7 @@ impl TestClinic {
                     time_zone: "Europe/London".into(),
                     default_country: "GB".into(),
                     idle_timeout_minutes: None,
-            sms_messages_per_second: None,
+                    sms_messages_per_second: None,
                 },
                 admin_email: ADMIN_EMAIL.into(),
                 admin_name: "Ada Admin".into(),
@@ -77,7 +79,15 @@ impl TestClinic {
         let admin = self.admin();
         self.clinic
             .users()
-            .add(&admin, NewStaffUser { email: email.into(), full_name: format!("Test {}", role.label()), role, password: PASSWORD.into() })
+            .add(
+                &admin,
+                NewStaffUser {
+                    email: email.into(),
+                    full_name: format!("Test {}", role.label()),
+                    role,
+                    password: PASSWORD.into(),
+                },
+            )
             .expect("add user");
         self.sign_in(email)
     }
