@@ -5,7 +5,7 @@ use crate::args::{OutboxCommand, SmsCommand, TwilioCommand};
 use crate::commands::secret_from_env;
 use crate::output::{show, table};
 use clinicdesk_core::auth::Caller;
-use clinicdesk_core::sms::worker::{text_state, OutboxWorker};
+use clinicdesk_core::sms::worker::OutboxWorker;
 use clinicdesk_core::sms::{TextMessage, TextState};
 use clinicdesk_core::twilio::check::{check, Health};
 use clinicdesk_core::twilio::config::TwilioSettingsInput;
@@ -129,7 +129,7 @@ pub fn sms(clinic: &Clinic, caller: &Caller, json: bool, command: SmsCommand) ->
                 let http = http();
                 let config = clinic.texts().worker_config()?;
                 runtime().block_on(async { OutboxWorker::new(clinic, &http, config)?.run_once().await })?;
-                text_state(clinic, queued.id)?
+                clinic.texts().get(caller, queued.id)?
             };
             show(json, &text, |t| describe(t));
             if matches!(text.state, TextState::Failed | TextState::Undelivered) {

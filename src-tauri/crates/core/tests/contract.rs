@@ -91,9 +91,12 @@ async fn messages_send_fetch_and_list_follow_the_spec() {
             .await,
     );
     accepted("fetch", messages::fetch(&http, &account(None), "SM44444444444444444444444444444444").await);
-    let since = chrono::NaiveDate::from_ymd_opt(2026, 3, 1);
-    accepted("list by To and DateSent>", messages::list_to(&http, &account(None), "+447400123456", since, 100).await);
-    accepted("list by To", messages::list_to(&http, &account(None), "+447400123456", None, 50).await);
+    // Reconciliation's list: by To, newest first, following next_page_uri (re-rooted on our host).
+    let long_ago = chrono::DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    accepted(
+        "list by To, every page",
+        messages::list_to_since(&http, &account(None), "+447400123456", long_ago, 2).await,
+    );
 }
 
 #[tokio::test]

@@ -35,6 +35,9 @@ pub enum Fault {
     DropAfterProcessing,
     /// Cut the connection without doing anything (the client cannot tell this from the above).
     DropBeforeProcessing,
+    /// Do the work, then answer this 5xx status anyway (a gateway that lost Twilio's answer:
+    /// 500, 502, 503 or 504). The client cannot tell this from `Unavailable`.
+    ErrorAfterProcessing { status: u16 },
 }
 
 #[derive(Default)]
@@ -96,6 +99,12 @@ pub(crate) async fn after(fault: Option<Fault>, response: Response) -> Response 
             tokio::time::sleep(delay).await;
             response
         }
+        Some(Fault::ErrorAfterProcessing { status }) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body>Bad gateway</body></html>",
+        )
+            .into_response(),
         Some(Fault::DropAfterProcessing) => {
             // Promise a long body, send a little, then fail the stream: the connection is cut.
             let chunks: Vec<Result<Bytes, std::io::Error>> =

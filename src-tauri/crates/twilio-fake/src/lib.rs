@@ -83,6 +83,42 @@ impl FakeTwilio {
         self.state.lock().unwrap().requests.clone()
     }
 
+    /// Moves Twilio's clock (its timestamps and `Date` header) away from this computer's.
+    pub fn set_clock_offset(&self, offset: chrono::Duration) {
+        self.state.lock().unwrap().clock_offset = offset;
+    }
+
+    /// Hides each new message from the Messages list for this long after it is created.
+    pub fn set_list_lag(&self, lag: chrono::Duration) {
+        self.state.lock().unwrap().list_lag = lag;
+    }
+
+    /// Refuses (`true`) or accepts again (`false`) every request's credentials, as Twilio does
+    /// after the Auth Token or API key was rotated.
+    pub fn reject_credentials(&self, rejected: bool) {
+        self.state.lock().unwrap().credentials_rejected = rejected;
+    }
+
+    /// Adds a message as if sent earlier by this or another program (for reconciliation tests).
+    pub fn add_message(&self, to: &str, body: &str, created: chrono::DateTime<chrono::Utc>) -> String {
+        let mut s = self.state.lock().unwrap();
+        let message = FakeMessage {
+            sid: state::sid("SM"),
+            to: to.into(),
+            from: Some(FROM_NUMBER.into()),
+            messaging_service_sid: None,
+            body: body.into(),
+            status: "delivered".into(),
+            error_code: None,
+            date_created: created,
+            date_sent: Some(created),
+            num_segments: 1,
+        };
+        let sid = message.sid.clone();
+        s.messages.push(message);
+        sid
+    }
+
     pub fn set_account(&self, status: &str, kind: &str) {
         let mut s = self.state.lock().unwrap();
         s.account_status = status.to_owned();
@@ -141,7 +177,11 @@ async fn authenticate_and_log(
     next: Next,
 ) -> Response {
     let line = format!("{} {}", request.method(), request.uri().path());
-    state.lock().unwrap().requests.push(line);
+    let (rejected, now) = {
+        let mut s = state.lock().unwrap();
+        s.requests.push(line);
+        (s.credentials_rejected, s.now())
+    };
     let credentials = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -151,10 +191,22 @@ async fn authenticate_and_log(
     let caller = match credentials.as_deref().and_then(|c| c.split_once(':')) {
         Some((ACCOUNT_SID, AUTH_TOKEN)) => Caller::AuthToken,
         Some((API_KEY_SID, API_KEY_SECRET)) => Caller::ApiKey,
-        _ => return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate"),
+        _ => return dated(error(StatusCode::UNAUTHORIZED, 20003, "Authenticate"), now),
     };
+    if rejected {
+        return dated(error(StatusCode::UNAUTHORIZED, 20003, "Authenticate"), now);
+    }
     request.extensions_mut().insert(caller);
-    next.run(request).await
+    dated(next.run(request).await, now)
+}
+
+/// Every answer carries Twilio's own clock in its `Date` header, as a real HTTP server's does.
+fn dated(mut response: Response, now: chrono::DateTime<chrono::Utc>) -> Response {
+    let value = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    if let Ok(value) = value.parse() {
+        response.headers_mut().insert(axum::http::header::DATE, value);
+    }
+    response
 }
 
 /// A classic Twilio error body.

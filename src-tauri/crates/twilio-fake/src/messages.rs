@@ -1,7 +1,7 @@
 //! Messages, the account, and its phone numbers (API 2010-04-01).
 
 use crate::faults::{after, before, Route};
-use crate::state::{sid, FakeMessage, Outcome, Shared};
+use crate::state::{sid, FakeMessage, Outcome, Shared, TRIAL_PREFIX};
 use crate::{error, Caller, ACCOUNT_SID};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -91,6 +91,9 @@ fn create_now(state: &Shared, form: &HashMap<String, String>) -> Response {
     let from = form.get("From").cloned();
     let service = form.get("MessagingServiceSid").cloned();
     let mut s = state.lock().unwrap();
+    if s.account_status != "active" {
+        return error(StatusCode::UNAUTHORIZED, 10001, "Account is not active");
+    }
     match (&from, &service) {
         (Some(f), _) if !s.numbers.contains(f) => {
             return error(
@@ -111,6 +114,8 @@ fn create_now(state: &Shared, form: &HashMap<String, String>) -> Response {
     if let Some(Outcome::Refused { status, code, message }) = s.outcomes.get(&to).cloned() {
         return error(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), code, &message);
     }
+    // A trial account puts its notice before every text: what Twilio keeps is the longer body.
+    let body = if s.account_type.eq_ignore_ascii_case("trial") { format!("{TRIAL_PREFIX}{body}") } else { body };
     let message = FakeMessage {
         sid: sid("SM"),
         to,
@@ -120,7 +125,7 @@ fn create_now(state: &Shared, form: &HashMap<String, String>) -> Response {
         body,
         status: "queued".into(),
         error_code: None,
-        date_created: Utc::now(),
+        date_created: s.now(),
         date_sent: None,
     };
     let answer = (StatusCode::CREATED, Json(render(&message))).into_response();
@@ -173,10 +178,14 @@ fn list_now(state: &Shared, query: &HashMap<String, String>) -> Response {
     let date = |key: &str| query.get(key).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
     let (after_date, before_date, on_date) = (date("DateSent>"), date("DateSent<"), date("DateSent"));
     let page_size = query.get("PageSize").and_then(|p| p.parse::<usize>().ok()).unwrap_or(50).clamp(1, 1000);
+    let page = query.get("Page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(0);
     let s = state.lock().unwrap();
+    // Like Twilio's, the list lags a moment behind a send.
+    let visible_before = s.now() - s.list_lag;
     let mut found: Vec<&FakeMessage> = s
         .messages
         .iter()
+        .filter(|m| m.date_created <= visible_before)
         .filter(|m| query.get("To").is_none_or(|to| &m.to == to))
         .filter(|m| query.get("From").is_none_or(|from| m.from.as_ref() == Some(from)))
         .filter(|m| {
@@ -188,12 +197,40 @@ fn list_now(state: &Shared, query: &HashMap<String, String>) -> Response {
         })
         .collect();
     found.sort_by(|a, b| b.date_created.cmp(&a.date_created));
-    let messages: Vec<Value> = found.into_iter().take(page_size).map(render).collect();
+    let total = found.len();
+    let messages: Vec<Value> = found.into_iter().skip(page * page_size).take(page_size).map(render).collect();
+    let uri = |page: usize| {
+        let mut uri = format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json?");
+        for key in ["To", "From", "DateSent>", "DateSent<", "DateSent"] {
+            if let Some(value) = query.get(key) {
+                uri.push_str(&format!("{}={}&", encode(key), encode(value)));
+            }
+        }
+        uri.push_str(&format!("PageSize={page_size}&Page={page}"));
+        if page > 0 {
+            uri.push_str(&format!("&PageToken=PA{page}"));
+        }
+        uri
+    };
+    let next = ((page + 1) * page_size < total).then(|| uri(page + 1));
+    let start = page * page_size;
     Json(json!({
-        "messages": messages, "page": 0, "page_size": page_size, "first_page_uri": "", "next_page_uri": null,
-        "previous_page_uri": null, "uri": format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"), "end": 0, "start": 0,
+        "messages": messages, "page": page, "page_size": page_size, "first_page_uri": uri(0), "next_page_uri": next,
+        "previous_page_uri": (page > 0).then(|| uri(page - 1)), "uri": uri(page), "start": start,
+        "end": (start + page_size).min(total).saturating_sub(1),
     }))
     .into_response()
+}
+
+/// Percent-encodes a query value the way Twilio's page URIs do (enough for numbers and dates).
+fn encode(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '_' | '.' | '~' => c.to_string(),
+            other => other.to_string().bytes().map(|b| format!("%{b:02X}")).collect(),
+        })
+        .collect()
 }
 
 pub(crate) async fn account(

@@ -88,7 +88,17 @@ pub(crate) struct State {
     pub conversations: Vec<Conversation>,
     pub faults: Faults,
     pub requests: Vec<String>,
+    /// How far Twilio's clock is from this computer's (its `Date` header and timestamps use it).
+    pub clock_offset: chrono::Duration,
+    /// A new message shows in the Messages list only this long after it was created, as Twilio's
+    /// list can lag just after a send.
+    pub list_lag: chrono::Duration,
+    /// While true every request is refused with 401 / 20003, as after a rotated Auth Token.
+    pub credentials_rejected: bool,
 }
+
+/// What a trial account puts before every text (TWILIO.md: trial accounts prefix a notice).
+pub const TRIAL_PREFIX: &str = "Sent from your Twilio trial account - ";
 
 pub(crate) fn sid(prefix: &str) -> String {
     let mut rng = rand::thread_rng();
@@ -107,7 +117,15 @@ impl State {
             conversations: Vec::new(),
             faults: Faults::default(),
             requests: Vec::new(),
+            clock_offset: chrono::Duration::zero(),
+            list_lag: chrono::Duration::zero(),
+            credentials_rejected: false,
         }
+    }
+
+    /// Twilio's idea of the time.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.clock_offset
     }
 
     pub fn add_participant(&mut self, room: &str, identity: &str, seconds: u32) {
@@ -149,7 +167,7 @@ impl State {
         }
         .to_owned();
         if next == "sent" && m.date_sent.is_none() {
-            m.date_sent = Some(Utc::now());
+            m.date_sent = Some(Utc::now() + self.clock_offset);
         }
         m.error_code = match (&next[..], &outcome) {
             ("undelivered", Outcome::Undelivered(code)) | ("failed", Outcome::Failed(code)) => Some(*code),

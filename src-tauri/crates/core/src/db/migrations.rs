@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init.sql", include_str!("../../../../../migrations/0001_init.sql")),
     ("0002_directory.sql", include_str!("../../../../../migrations/0002_directory.sql")),
     ("0003_sms_outbox.sql", include_str!("../../../../../migrations/0003_sms_outbox.sql")),
+    ("0004_outbox_fencing.sql", include_str!("../../../../../migrations/0004_outbox_fencing.sql")),
 ];
 
 /// The schema version this build writes.

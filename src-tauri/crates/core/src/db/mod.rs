@@ -54,12 +54,12 @@ impl SqlCipherConnections {
         let conn = Connection::open_with_flags(&self.path, flags)?;
         conn.execute_batch(&self.key.pragma())?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        // WAL + synchronous=NORMAL: a commit survives the application being killed at any
-        // instant and the file is never corrupted; only an OS crash or power cut can lose the
-        // last few commits. That is safe here because a text is enqueued in the same
-        // transaction as its cause (both or neither are lost) and a lost Twilio SID is
-        // recovered by reconciliation. FULL costs an fsync per commit (~200 us vs ~9 us here).
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+        // WAL + synchronous=FULL: every commit is on the disk before it returns, so what ClinicDesk
+        // said was done (a booking, a text claimed before its send, Twilio's SID recorded before
+        // the text counts as sent) survives a power cut or OS crash, not only a killed process.
+        // With NORMAL an OS crash could forget a claim whose request reached Twilio, and the
+        // text would go out twice. The price is an fsync per commit (see BENCHMARKS.md).
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
         Ok(conn)
     }
 }

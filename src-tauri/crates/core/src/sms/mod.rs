@@ -1,13 +1,18 @@
 //! Text messages to patients: segment counting, the outbox that never loses or repeats a text, and
 //! the worker that sends it through Twilio.
 
+pub mod hold;
+mod lock;
 mod model;
 pub mod outbox;
 pub mod pacer;
+mod poll;
+mod reconcile;
 mod record;
 pub mod segments;
 pub mod worker;
 
+pub use hold::SendingPaused;
 pub use model::{NewText, TextKind, TextMessage, TextState};
 
 use crate::audit::{self, Actor};
@@ -27,7 +32,7 @@ impl Texts<'_> {
         let country = self.clinic.settings().current()?.default_country;
         let to = crate::patients::phone::normalise(to, &country)?;
         outbox::check_body(body)?;
-        let configured = self.clinic.twilio().account()?.is_some();
+        let configured = self.clinic.twilio().is_configured()?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction()?;
@@ -63,7 +68,7 @@ impl Texts<'_> {
     /// its idempotency key is already there; returns (id, newly added) for each.
     pub fn enqueue(&self, caller: &Caller, texts: &[NewText]) -> Result<Vec<(Uuid, bool)>> {
         caller.require(Permission::SendTexts)?;
-        let configured = self.clinic.twilio().account()?.is_some();
+        let configured = self.clinic.twilio().is_configured()?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction()?;
@@ -94,6 +99,13 @@ impl Texts<'_> {
         caller.require(Permission::ReadPatients)?;
         let conn = self.clinic.db().conn()?;
         outbox::find(&conn, id)
+    }
+
+    /// Why sending is paused, if it is (the clinic's Twilio setup is broken). Every signed-in
+    /// member of staff may know that texts are waiting and why; the setup's details are for admins.
+    pub fn sending_paused(&self, _caller: &Caller) -> Result<Option<SendingPaused>> {
+        let conn = self.clinic.db().conn()?;
+        hold::current(&conn)
     }
 
     /// Texts waiting to be sent or awaiting a final status.

@@ -81,6 +81,17 @@ impl TextState {
             _ => return None,
         })
     }
+    /// The one place a Twilio message status becomes a text's state. Twilio's own non-final
+    /// states (queued, accepted, scheduled, sending, sent) are all "sent": Twilio has the text.
+    pub fn from_twilio(status: &str) -> TextState {
+        match status {
+            "delivered" | "read" => TextState::Delivered,
+            "undelivered" => TextState::Undelivered,
+            "failed" | "canceled" => TextState::Failed,
+            _ => TextState::Sent,
+        }
+    }
+
     pub fn is_final(self) -> bool {
         matches!(self, TextState::Delivered | TextState::Undelivered | TextState::Failed | TextState::Skipped)
     }

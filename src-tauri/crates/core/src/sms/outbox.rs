@@ -13,6 +13,9 @@ pub const MAX_BODY_CHARS: usize = 1600;
 pub const NOT_CONFIGURED: &str = "SMS not configured";
 const OPTED_OUT: &str = "The patient replied STOP to the clinic's texts, so no texts are sent until they reply START.";
 const NO_CONSENT: &str = "The patient has not agreed to receive text messages.";
+const CONSENT_WITHDRAWN: &str =
+    "The patient withdrew their agreement to receive texts before this one went out, so it was not sent.";
+const NUMBER_CHANGED: &str = "The patient's phone number changed after this text was written, so it was not sent to the old number. Send it again if it is still needed.";
 
 pub(crate) const SELECT: &str =
     "SELECT id, kind, to_e164, body, segments, encoding, state, twilio_sid, twilio_status, error_code, error_message,
@@ -84,6 +87,31 @@ fn reason_to_skip(conn: &Connection, text: &NewText, configured: bool) -> Result
         }
     }
     Ok(None)
+}
+
+/// Why a queued text must not go out now, judged on the patient's record as it is at the moment
+/// of sending (not as it was when the text was written): they replied STOP, withdrew consent, or
+/// changed number. The rule for a changed number is to skip, never to re-address: the text was
+/// written for the old number, and whoever has it now must not get it; reception sees why.
+pub(crate) fn reason_not_to_send_now(conn: &Connection, text_id: &str) -> Result<Option<&'static str>> {
+    let verdict: Option<String> = conn.query_row(
+        "SELECT CASE
+                  WHEN p.opted_out_at IS NOT NULL
+                       OR EXISTS (SELECT 1 FROM patients o WHERE o.phone_e164 = n.to_e164 AND o.opted_out_at IS NOT NULL)
+                    THEN 'opted_out'
+                  WHEN p.id IS NOT NULL AND p.sms_consent = 0 THEN 'no_consent'
+                  WHEN p.id IS NOT NULL AND p.phone_e164 IS NOT n.to_e164 THEN 'number_changed'
+                END
+         FROM sms_notifications n LEFT JOIN patients p ON p.id = n.patient_id WHERE n.id = ?1",
+        [text_id],
+        |r| r.get(0),
+    )?;
+    Ok(match verdict.as_deref() {
+        Some("opted_out") => Some(OPTED_OUT),
+        Some("no_consent") => Some(CONSENT_WITHDRAWN),
+        Some("number_changed") => Some(NUMBER_CHANGED),
+        _ => None,
+    })
 }
 
 /// Puts a text in the outbox (inside the caller's transaction). Returns its id, and whether it is

@@ -1,4 +1,5 @@
-//! Recording what became of each text of a batch (one commit per batch, see the worker).
+//! Recording what became of each text of a batch (one fenced commit per batch, see the worker).
+//! Every UPDATE is guarded by `state = 'sending'`, so nothing but the claimed row changes.
 
 use super::model::TextState;
 use super::outbox;
@@ -6,16 +7,33 @@ use super::worker::{backoff, Claimed, OutboxConfig};
 use crate::db::ts;
 use crate::error::Result;
 use crate::twilio::error::{explain_code, TwilioError};
+use crate::twilio::http::MAX_RETRY_AFTER;
 use crate::twilio::messages;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection};
 use std::time::Duration as StdDuration;
 
 pub(super) enum Decision {
+    /// Twilio took the text: its SID is recorded before the text counts as sent.
     Accepted(messages::Message),
+    /// Found in Twilio's records after an attempt without an answer: adopted, not resent.
     Adopted(messages::Message),
-    Retry { err: TwilioError, reconcile: bool },
+    Retry {
+        err: TwilioError,
+        /// The attempt may have reached Twilio: look in its records before any resend.
+        reconcile: bool,
+    },
     Failed(TwilioError),
+    /// Not in Twilio's records after every attempt: certainly not sent, and no more tries.
+    GaveUp,
+    /// The patient's latest record says not to send (opted out, consent withdrawn, new number).
+    Skipped(String),
+    /// The clinic's Twilio setup is broken: the text waits, its attempt not counted.
+    Held(TwilioError),
+    /// Not attempted after all (the lock was lost before the request, or the patient's record
+    /// could not be read): if the lock is still ours the text goes back to the queue, otherwise
+    /// the new holder reconciles it.
+    Abandoned,
 }
 
 pub(super) fn record_accepted(
@@ -25,20 +43,22 @@ pub(super) fn record_accepted(
     id: &str,
     message: &messages::Message,
 ) -> Result<()> {
-    let state = match message.status.as_str() {
-        "delivered" => TextState::Delivered,
-        "undelivered" => TextState::Undelivered,
-        "failed" => TextState::Failed,
-        _ => TextState::Sent,
-    };
+    let state = TextState::from_twilio(&message.status);
     let explanation = message.error_code.and_then(|c| explain_code(c as u32)).map(str::to_owned);
     conn.execute(
         "UPDATE sms_notifications SET state = ?2, twilio_sid = ?3, twilio_status = ?4, error_code = ?5, error_message = ?6, needs_reconcile = 0,
                 sent_at = coalesce(sent_at, ?7), next_poll_at = ?8, final_at = CASE WHEN ?9 THEN ?7 ELSE NULL END, updated_at = ?7
-         WHERE id = ?1",
+         WHERE id = ?1 AND state = 'sending'",
         params![
-            id, state.as_str(), message.sid, message.status, message.error_code, explanation, ts(now),
-            ts(now + Duration::from_std(config.first_poll).unwrap_or(Duration::seconds(2))), state.is_final(),
+            id,
+            state.as_str(),
+            message.sid,
+            message.status,
+            message.error_code,
+            explanation,
+            ts(now),
+            ts(now + Duration::from_std(config.first_poll).unwrap_or(Duration::seconds(2))),
+            state.is_final(),
         ],
     )?;
     Ok(())
@@ -53,7 +73,9 @@ pub(super) fn record_retry(
     reconcile: bool,
 ) -> Result<()> {
     let retry_after = match err {
-        TwilioError::Api { retry_after: Some(r), .. } => Duration::from_std(*r).unwrap_or_default(),
+        TwilioError::Api { retry_after: Some(r), .. } => {
+            Duration::from_std((*r).min(MAX_RETRY_AFTER)).unwrap_or_default()
+        }
         _ => Duration::zero(),
     };
     let next = now
@@ -72,12 +94,58 @@ pub(super) fn record_failed(conn: &Connection, now: DateTime<Utc>, text: &Claime
     } else {
         err.explain()
     };
-    conn.execute(
-        "UPDATE sms_notifications SET state = 'failed', error_code = ?2, error_message = ?3, final_at = ?4, updated_at = ?4 WHERE id = ?1 AND state = 'sending'",
-        params![text.id, err.code(), message, ts(now)],
-    )?;
+    finish(conn, now, &text.id, "failed", err.code(), &message)?;
     if err.code() == Some(21610) {
         outbox::opt_out(conn, &text.to, now)?;
     }
+    Ok(())
+}
+
+pub(super) fn record_gave_up(conn: &Connection, now: DateTime<Utc>, text: &Claimed) -> Result<()> {
+    let message = format!(
+        "Twilio did not confirm this text in {} attempts, and it is not in Twilio's records, so it was not sent. Check the Twilio setup, then send it again if it is still needed.",
+        text.attempts.saturating_sub(1)
+    );
+    finish(conn, now, &text.id, "failed", None, &message)
+}
+
+pub(super) fn record_skipped(conn: &Connection, now: DateTime<Utc>, text: &Claimed, reason: &str) -> Result<()> {
+    finish(conn, now, &text.id, "skipped", None, reason)
+}
+
+/// The text goes back to the queue, due at once, without using up an attempt: the problem is
+/// the clinic's setup, and it will be sent as soon as that works again.
+pub(super) fn record_held(conn: &Connection, now: DateTime<Utc>, text: &Claimed, err: &TwilioError) -> Result<()> {
+    conn.execute(
+        "UPDATE sms_notifications SET state = 'pending', attempts = max(attempts - 1, 0), next_attempt_at = ?2,
+                error_code = ?3, error_message = ?4, updated_at = ?2 WHERE id = ?1 AND state = 'sending'",
+        params![text.id, ts(now), err.code(), format!("Waiting: sending is paused. {}", err.explain())],
+    )?;
+    Ok(())
+}
+
+/// Back to the queue, due at once, attempt not counted: it was claimed but never sent.
+pub(super) fn record_put_back(conn: &Connection, now: DateTime<Utc>, text: &Claimed) -> Result<()> {
+    conn.execute(
+        "UPDATE sms_notifications SET state = 'pending', attempts = max(attempts - 1, 0), next_attempt_at = ?2, updated_at = ?2
+         WHERE id = ?1 AND state = 'sending'",
+        params![text.id, ts(now)],
+    )?;
+    Ok(())
+}
+
+fn finish(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    id: &str,
+    state: &str,
+    code: Option<u32>,
+    message: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE sms_notifications SET state = ?2, error_code = ?3, error_message = ?4, final_at = ?5, updated_at = ?5
+         WHERE id = ?1 AND state = 'sending'",
+        params![id, state, code, message, ts(now)],
+    )?;
     Ok(())
 }

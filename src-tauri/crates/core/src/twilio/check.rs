@@ -69,6 +69,16 @@ fn unreachable(part: &str, err: &TwilioError) -> CheckItem {
     }
 }
 
+/// The first problem in `health` that stops texts going out (the account or the sender), in
+/// words; `None` when texts can be sent. Chat and video problems do not hold texts back.
+pub fn sending_problem(health: &TwilioHealth) -> Option<String> {
+    health
+        .items
+        .iter()
+        .find(|i| i.health == Health::Problem && matches!(i.part.as_str(), "Account" | "Sender"))
+        .map(|i| i.message.clone())
+}
+
 pub async fn check(http: &TwilioHttp, account: &TwilioAccount, now: DateTime<Utc>) -> TwilioHealth {
     let s = &account.settings;
     let mut items = Vec::new();

@@ -75,6 +75,16 @@ impl TwilioAccount {
     }
 }
 
+/// Whether Twilio is set up on this computer.
+#[derive(Debug)]
+pub enum AccountState {
+    /// Never set up: texts are recorded as "SMS not configured".
+    NotConfigured,
+    /// Set up, but a secret is gone from the keyring: texts wait until an administrator restores it.
+    MissingSecret(&'static str),
+    Ready(TwilioAccount),
+}
+
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct TwilioStatus {
@@ -176,18 +186,41 @@ impl TwilioSetup<'_> {
                 None => conn.execute("DELETE FROM settings WHERE key = ?1", [key])?,
             };
         }
+        // If sending was paused for a setup problem, the worker checks the new setup at once.
+        crate::sms::hold::check_soon(&conn, now)?;
         audit::record(&conn, now, Actor::Staff(caller), "twilio.configure", None, None)?;
         drop(conn);
         self.status(caller)
     }
 
-    /// The configured account with its secrets, or `None` when Twilio is not set up here.
+    /// The configured account with its secrets, or `None` when Twilio is not (completely) set up.
     pub fn account(&self) -> Result<Option<TwilioAccount>> {
+        Ok(match self.account_state()? {
+            AccountState::Ready(account) => Some(account),
+            _ => None,
+        })
+    }
+
+    /// True once an administrator has set Twilio up, even if a secret has since gone missing:
+    /// texts are then queued (and wait), not skipped as "not configured".
+    pub fn is_configured(&self) -> Result<bool> {
+        let conn = self.clinic.db().conn()?;
+        Ok(conn.query_row(
+            "SELECT count(*) = 2 FROM settings WHERE key IN (?1, ?2)",
+            params![KEY_ACCOUNT, KEY_API_KEY],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Whether Twilio is set up here, and with what.
+    pub fn account_state(&self) -> Result<AccountState> {
         let conn = self.clinic.db().conn()?;
         let get = |key: &str| -> Result<Option<String>> {
             Ok(conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
         };
-        let (Some(account_sid), Some(api_key_sid)) = (get(KEY_ACCOUNT)?, get(KEY_API_KEY)?) else { return Ok(None) };
+        let (Some(account_sid), Some(api_key_sid)) = (get(KEY_ACCOUNT)?, get(KEY_API_KEY)?) else {
+            return Ok(AccountState::NotConfigured);
+        };
         let settings = TwilioSettings {
             account_sid,
             api_key_sid,
@@ -198,8 +231,16 @@ impl TwilioSetup<'_> {
         };
         drop(conn);
         let secrets = self.clinic.secrets();
-        let Some(api_key_secret) = secrets.get(SecretName::TwilioApiKeySecret)? else { return Ok(None) };
-        Ok(Some(TwilioAccount { settings, auth_token: secrets.get(SecretName::TwilioAuthToken)?, api_key_secret }))
+        let Some(api_key_secret) = secrets.get(SecretName::TwilioApiKeySecret)? else {
+            return Ok(AccountState::MissingSecret(
+                "The Twilio API Key Secret is missing from this computer's keyring. An administrator should enter it again in Settings (Twilio).",
+            ));
+        };
+        Ok(AccountState::Ready(TwilioAccount {
+            settings,
+            auth_token: secrets.get(SecretName::TwilioAuthToken)?,
+            api_key_secret,
+        }))
     }
 
     /// Keeps the account's default Conversations service (found by the check) when none is set.

@@ -55,20 +55,41 @@ impl TwilioError {
         }
     }
 
-    /// True when Twilio certainly did not act on the request, so sending it again is safe.
+    /// True when Twilio certainly did not act on the request, so sending it again is safe: it
+    /// refused it for load (429 / 20429) or the connection was never made. A 5xx is NOT such an
+    /// answer: a gateway can lose Twilio's "201 Created" and answer 500-504 instead.
     pub fn is_retryable(&self) -> bool {
         match self {
-            TwilioError::Api { status, code, .. } => {
-                *status == 429 || *code == Some(20429) || (500..600).contains(status)
-            }
+            TwilioError::Api { status, code, .. } => *status == 429 || *code == Some(20429),
             TwilioError::NoAnswer { maybe_processed, .. } => !maybe_processed,
             TwilioError::Unreadable(_) | TwilioError::NotConfigured => false,
         }
     }
 
-    /// True when the request may or may not have been acted on (must be reconciled, not resent).
+    /// True for Twilio's (or a gateway's) own failures, 500-599.
+    pub fn is_server_error(&self) -> bool {
+        matches!(self, TwilioError::Api { status, .. } if (500..600).contains(status))
+    }
+
+    /// True when a request that creates something may or may not have been acted on: a 5xx, a
+    /// timeout or dropped connection after sending, an unreadable answer. Such a create must be
+    /// reconciled against Twilio's records, never simply sent again.
     pub fn outcome_unknown(&self) -> bool {
-        matches!(self, TwilioError::NoAnswer { maybe_processed: true, .. } | TwilioError::Unreadable(_))
+        self.is_server_error()
+            || matches!(self, TwilioError::NoAnswer { maybe_processed: true, .. } | TwilioError::Unreadable(_))
+    }
+
+    /// True when the problem is the clinic's Twilio setup, not this text: refused credentials,
+    /// an inactive or suspended account, a sender the account does not own. Sending pauses (the
+    /// texts wait, none fails) until the setup works again.
+    pub fn is_setup_problem(&self) -> bool {
+        match self {
+            TwilioError::Api { status, code, .. } => {
+                matches!(status, 401 | 403) || code.is_some_and(|c| SETUP_CODES.contains(&c))
+            }
+            TwilioError::NotConfigured => true,
+            _ => false,
+        }
     }
 
     /// What happened, for staff: a sentence naming the Twilio code and what to do.
@@ -79,9 +100,9 @@ impl TwilioError {
                     format!("Twilio refused the request (Twilio {code}): {}", message.trim_end_matches('.'))
                 })
             }
-            TwilioError::Api { status, .. } if *status >= 500 => {
-                format!("Twilio had a problem of its own (HTTP {status}). ClinicDesk will try again.")
-            }
+            TwilioError::Api { status, .. } if *status >= 500 => format!(
+                "Twilio had a problem of its own (HTTP {status}). ClinicDesk will check whether the text went out before trying again."
+            ),
             TwilioError::Api { status, message, .. } => {
                 format!("Twilio refused the request (HTTP {status}): {message}")
             }
@@ -100,10 +121,20 @@ impl TwilioError {
     }
 }
 
+/// Twilio codes that mean the clinic's setup is wrong, whatever the text: 20003 authentication,
+/// 10001 / 20005 account not active, 21606 / 21212 a sender the account cannot use, 21603 no
+/// sender at all.
+pub const SETUP_CODES: [u32; 6] = [20003, 10001, 20005, 21606, 21212, 21603];
+
 /// Staff-facing sentences for the error codes in TWILIO.md.
 pub fn explain_code(code: u32) -> Option<&'static str> {
     Some(match code {
         20003 => "Twilio refused ClinicDesk's credentials (Twilio 20003). An administrator should check the Account SID, API key and secrets in Settings.",
+        10001 => "The clinic's Twilio account is not active (suspended or closed), so Twilio refuses to send (Twilio 10001). An administrator should contact Twilio.",
+        20005 => "The clinic's Twilio account is not active (suspended or closed), so Twilio refuses to send (Twilio 20005). An administrator should contact Twilio.",
+        21606 => "Twilio will not send from the clinic's sending number: the account does not own it or it cannot send texts (Twilio 21606). An administrator should choose a number listed in the Twilio Console.",
+        21212 => "The clinic's sending number is not a valid number (Twilio 21212). An administrator should correct it in Settings.",
+        21603 => "No sending number or Messaging Service is set (Twilio 21603). An administrator should set one in Settings.",
         20404 => "Twilio could not find that item (Twilio 20404). It may have been deleted, or the settings point at another account.",
         20429 => "Twilio asked ClinicDesk to slow down (Twilio 20429). The text will be retried automatically.",
         20157 => "Twilio refused an access token that lives longer than a day (Twilio 20157).",
@@ -138,12 +169,28 @@ mod tests {
     }
 
     #[test]
-    fn throttling_and_server_errors_are_retried_and_explained() {
+    fn throttling_is_safe_to_retry_but_a_server_error_is_an_unknown_outcome() {
         let throttled = TwilioError::from_answer(429, b"", Some(Duration::from_secs(3)));
         assert_eq!(throttled.code(), Some(20429));
-        assert!(throttled.is_retryable());
-        assert!(TwilioError::from_answer(503, b"<html>busy</html>", None).is_retryable());
-        assert!(TwilioError::from_answer(503, b"", None).explain().contains("try again"));
+        assert!(throttled.is_retryable() && !throttled.outcome_unknown());
+        for status in [500, 502, 503, 504] {
+            let gateway = TwilioError::from_answer(status, b"<html>busy</html>", None);
+            assert!(!gateway.is_retryable(), "{status}: Twilio may have created the message before the gateway failed");
+            assert!(gateway.outcome_unknown(), "{status}");
+            assert!(gateway.explain().contains("check whether the text went out"), "{status}");
+        }
+    }
+
+    #[test]
+    fn setup_problems_are_told_apart_from_problems_with_one_text() {
+        for (status, code) in [(401, 20003), (401, 10001), (400, 21606), (400, 21212), (403, 20005)] {
+            assert!(TwilioError::from_answer(status, format!(r#"{{"code":{code},"message":"x"}}"#).as_bytes(), None)
+                .is_setup_problem());
+        }
+        for (status, code) in [(400, 21211), (400, 21614), (400, 21610), (400, 21608), (429, 20429)] {
+            assert!(!TwilioError::from_answer(status, format!(r#"{{"code":{code},"message":"x"}}"#).as_bytes(), None)
+                .is_setup_problem());
+        }
     }
 
     #[test]

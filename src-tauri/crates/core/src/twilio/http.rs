@@ -1,12 +1,28 @@
 //! The one HTTP client for Twilio: form-encoded requests, basic auth, connect and request timeouts,
-//! and retries only where Twilio certainly did not act (429, 5xx, no connection), with exponential
-//! backoff, jitter and `Retry-After`, a bounded number of times.
+//! and bounded retries with exponential backoff, jitter and a capped `Retry-After`.
+//!
+//! Which failures are retried depends on the method. A GET may be repeated after any failure. A
+//! POST creates something (a text, a room), and a 5xx, a timeout or a dropped connection may come
+//! AFTER Twilio created it, so a POST is only repeated when Twilio certainly did not act: 429, or a
+//! connection that was never made. Everything else is the caller's "outcome unknown" to resolve.
+//!
+//! Every answer's `Date` header tells Twilio's clock; the last offset seen is kept so that
+//! reconciliation can compare Twilio's timestamps with ours even when this computer's clock is off.
 
 use super::error::TwilioError;
 use rand::Rng;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// The longest `Retry-After` honoured. Twilio asks for seconds; anything longer (a misbehaving
+/// proxy asking for hours) would leave a worker asleep, so it is capped and the text rescheduled.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// Marks "no `Date` header seen yet" in `TwilioHttp::clock_offset_ms`.
+const UNKNOWN_OFFSET: i64 = i64::MIN;
 
 pub const API_URL_ENV: &str = "CLINICDESK_TWILIO_API_URL";
 pub const VIDEO_URL_ENV: &str = "CLINICDESK_TWILIO_VIDEO_URL";
@@ -84,11 +100,14 @@ pub struct Auth<'a> {
     pub password: &'a str,
 }
 
+/// Cheap to clone: clones share the connection pool and the clock offset. The app keeps one.
 #[derive(Clone)]
 pub struct TwilioHttp {
     client: reqwest::Client,
     pub endpoints: Endpoints,
     pub retry: RetryPolicy,
+    /// Twilio's clock minus ours, in milliseconds, from the last answer's `Date` header.
+    clock_offset_ms: Arc<AtomicI64>,
 }
 
 impl TwilioHttp {
@@ -103,7 +122,32 @@ impl TwilioHttp {
             .user_agent(concat!("ClinicDesk/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("HTTP client configuration is valid");
-        TwilioHttp { client, endpoints, retry: RetryPolicy::default() }
+        TwilioHttp {
+            client,
+            endpoints,
+            retry: RetryPolicy::default(),
+            clock_offset_ms: Arc::new(AtomicI64::new(UNKNOWN_OFFSET)),
+        }
+    }
+
+    /// How far Twilio's clock is ahead of this computer's (negative: behind), as last seen in an
+    /// answer's `Date` header (whole seconds, so about a second of error). `None` before any answer.
+    pub fn twilio_clock_offset(&self) -> Option<chrono::Duration> {
+        match self.clock_offset_ms.load(Ordering::Relaxed) {
+            UNKNOWN_OFFSET => None,
+            ms => Some(chrono::Duration::milliseconds(ms)),
+        }
+    }
+
+    fn note_twilio_clock(&self, headers: &reqwest::header::HeaderMap) {
+        let twilio_now = headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok());
+        if let Some(twilio_now) = twilio_now {
+            let offset = twilio_now.with_timezone(&chrono::Utc) - chrono::Utc::now();
+            self.clock_offset_ms.store(offset.num_milliseconds(), Ordering::Relaxed);
+        }
     }
 
     pub async fn get<T: DeserializeOwned>(
@@ -115,6 +159,7 @@ impl TwilioHttp {
         self.call(Method::GET, url, auth, query, &[]).await
     }
 
+    /// A POST, repeated only when Twilio certainly did not act on it (429, no connection).
     pub async fn post<T: DeserializeOwned>(
         &self,
         url: &str,
@@ -122,6 +167,17 @@ impl TwilioHttp {
         form: &[(&str, String)],
     ) -> Result<T, TwilioError> {
         self.call(Method::POST, url, auth, &[], form).await
+    }
+
+    /// A POST made exactly once: the caller decides about any retry (the outbox does, so that it
+    /// can check its lock and reschedule instead of waiting here).
+    pub async fn post_once<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        auth: &Auth<'_>,
+        form: &[(&str, String)],
+    ) -> Result<T, TwilioError> {
+        self.once(Method::POST, url, auth, &[], form).await
     }
 
     async fn call<T: DeserializeOwned>(
@@ -141,7 +197,8 @@ impl TwilioHttp {
                 Err(err) => err,
             };
             // A GET may always be repeated; anything else only when Twilio certainly did not act.
-            let may_retry = err.is_retryable() || (idempotent && matches!(err, TwilioError::NoAnswer { .. }));
+            let may_retry = err.is_retryable()
+                || (idempotent && (err.is_server_error() || matches!(err, TwilioError::NoAnswer { .. })));
             attempt += 1;
             if !may_retry || attempt >= self.retry.max_attempts {
                 return Err(err);
@@ -173,12 +230,13 @@ impl TwilioHttp {
         }
         let response = request.send().await.map_err(no_answer)?;
         let status = response.status();
+        self.note_twilio_clock(response.headers());
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER));
         let body = response
             .bytes()
             .await

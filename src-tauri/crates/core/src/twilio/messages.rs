@@ -4,7 +4,7 @@
 use super::config::TwilioAccount;
 use super::error::TwilioError;
 use super::http::TwilioHttp;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 /// The fields ClinicDesk reads from a Message (a subset of Twilio's answer).
@@ -34,13 +34,25 @@ impl Message {
     }
     /// Twilio's terminal states: no further status change will come.
     pub fn is_final(&self) -> bool {
-        matches!(self.status.as_str(), "delivered" | "undelivered" | "failed" | "canceled" | "read")
+        crate::sms::TextState::from_twilio(&self.status).is_final()
     }
 }
 
 #[derive(Deserialize)]
 struct MessagePage {
     messages: Vec<Message>,
+    /// The 2010 API's paging: a path (with query) on the same host, or null on the last page.
+    #[serde(default)]
+    next_page_uri: Option<String>,
+}
+
+/// What a trial account puts before every text; what Twilio keeps is the longer body.
+pub const TRIAL_PREFIX: &str = "Sent from your Twilio trial account - ";
+
+/// True when `theirs` (a body in Twilio's records) is the text ClinicDesk asked to send as
+/// `ours`, allowing for the trial account's notice.
+pub fn same_body(ours: &str, theirs: &str) -> bool {
+    theirs == ours || theirs.strip_prefix(TRIAL_PREFIX) == Some(ours)
 }
 
 /// Who the text is from: a number the account owns, or a Messaging Service.
@@ -78,7 +90,8 @@ pub async fn create(
     if let Some(v) = validity_seconds {
         form.push(("ValidityPeriod", v.clamp(1, 36_000).to_string()));
     }
-    http.post(&collection_url(http, account), &account.messages_auth(), &form).await
+    // Exactly one request: a create that failed in an unknown way is reconciled, never repeated here.
+    http.post_once(&collection_url(http, account), &account.messages_auth(), &form).await
 }
 
 pub async fn fetch(http: &TwilioHttp, account: &TwilioAccount, sid: &str) -> Result<Message, TwilioError> {
@@ -87,18 +100,28 @@ pub async fn fetch(http: &TwilioHttp, account: &TwilioAccount, sid: &str) -> Res
     http.get(&url, &account.messages_auth(), &[]).await
 }
 
-/// Messages to `to` sent on or after `since_date` (Twilio's `DateSent>` filter is by day), newest first.
-pub async fn list_to(
+/// Every message to `to` created at or after `not_before` (by Twilio's clock), newest first,
+/// across as many pages as that takes (at most `max_pages` of 100). Twilio lists newest first,
+/// so paging stops at the first page that reaches back before `not_before`. No `DateSent`
+/// filter: it would hide messages still queued, which have no send date yet.
+pub async fn list_to_since(
     http: &TwilioHttp,
     account: &TwilioAccount,
     to: &str,
-    since_date: Option<NaiveDate>,
-    page_size: u32,
+    not_before: DateTime<Utc>,
+    max_pages: usize,
 ) -> Result<Vec<Message>, TwilioError> {
-    let mut query = vec![("To", to.to_owned()), ("PageSize", page_size.clamp(1, 1000).to_string())];
-    if let Some(date) = since_date {
-        query.push(("DateSent>", date.format("%Y-%m-%d").to_string()));
+    let auth = account.messages_auth();
+    let query = vec![("To", to.to_owned()), ("PageSize", "100".to_owned())];
+    let mut page: MessagePage = http.get(&collection_url(http, account), &auth, &query).await?;
+    let mut found = Vec::new();
+    for _ in 0..max_pages.max(1) {
+        let reached_back = page.messages.iter().any(|m| m.created_at().is_some_and(|c| c < not_before));
+        found.extend(page.messages.into_iter().filter(|m| m.created_at().is_none_or(|c| c >= not_before)));
+        match page.next_page_uri.filter(|next| !next.is_empty() && !reached_back) {
+            Some(next) => page = http.get(&super::pages::rebase(&http.endpoints.api, &next), &auth, &[]).await?,
+            None => break,
+        }
     }
-    let page: MessagePage = http.get(&collection_url(http, account), &account.messages_auth(), &query).await?;
-    Ok(page.messages)
+    Ok(found)
 }
