@@ -53,6 +53,9 @@ pub async fn check_twilio(app: &AppHandle, http: &TwilioHttp) {
     if let (None, Some(found)) = (&account.settings.conversations_service_sid, &health.conversations_service_sid) {
         let _ = clinic.twilio().remember_conversations_service(found);
     }
+    if clinicdesk_core::twilio::check::sending_problem(&health).is_none() {
+        let _ = clinic.texts().setup_checked_ok();
+    }
     tracing::info!(overall = ?health.overall, "Twilio check");
     state.set_health(Some(health));
 }

@@ -45,7 +45,7 @@ fn dispatch(clinic: &Clinic, caller: &Caller, json: bool, command: Command) -> R
         Command::Sms(c) => crate::messaging::sms(clinic, caller, json, c),
         Command::Outbox(c) => {
             caller.require(clinicdesk_core::auth::Permission::SendTexts)?;
-            crate::messaging::outbox(clinic, json, c)
+            crate::messaging::outbox(clinic, caller, json, c)
         }
         Command::Audit { record, limit } => {
             let entries = clinic.audit().recent(caller, record.as_deref(), limit)?;

@@ -6,9 +6,10 @@ use crate::commands::secret_from_env;
 use crate::output::{show, table};
 use clinicdesk_core::auth::Caller;
 use clinicdesk_core::sms::worker::OutboxWorker;
+use clinicdesk_core::sms::SendingPaused;
 use clinicdesk_core::sms::{TextMessage, TextState};
-use clinicdesk_core::twilio::check::{check, Health};
-use clinicdesk_core::twilio::config::TwilioSettingsInput;
+use clinicdesk_core::twilio::check::{check, sending_problem, CheckItem, Health};
+use clinicdesk_core::twilio::config::{AccountState, TwilioSettingsInput};
 use clinicdesk_core::twilio::{Endpoints, TwilioHttp};
 use clinicdesk_core::{Clinic, CoreError, Result};
 use std::time::Duration;
@@ -61,32 +62,62 @@ pub fn twilio(clinic: &Clinic, caller: &Caller, json: bool, command: TwilioComma
             Ok(())
         }
         TwilioCommand::Check => {
-            let account = clinic.twilio().account()?.ok_or_else(|| {
-                CoreError::invalid("twilio", "Twilio is not set up yet. Run `clinicdesk twilio configure` first.")
-            })?;
+            caller.require(clinicdesk_core::auth::Permission::ManageSettings)?;
+            let account = match clinic.twilio().account_state()? {
+                AccountState::Ready(account) => account,
+                AccountState::MissingSecret(reason) => return Err(CoreError::Conflict(reason.into())),
+                AccountState::NotConfigured => {
+                    return Err(CoreError::invalid(
+                        "twilio",
+                        "Twilio is not set up yet. Run `clinicdesk twilio configure` first.",
+                    ))
+                }
+            };
             let health = runtime().block_on(check(&http(), &account, clinic.now()));
+            let paused = clinic.texts().sending_paused(caller)?;
+            if sending_problem(&health).is_none() {
+                clinic.texts().setup_checked_ok()?;
+            }
             if let (None, Some(found)) =
                 (&account.settings.conversations_service_sid, &health.conversations_service_sid)
             {
                 clinic.twilio().remember_conversations_service(found)?;
             }
-            show(json, &health, |h| {
+            #[derive(serde::Serialize)]
+            struct CheckReport<'a> {
+                #[serde(flatten)]
+                health: &'a clinicdesk_core::twilio::check::TwilioHealth,
+                sending_paused: &'a Option<SendingPaused>,
+            }
+            show(json, &CheckReport { health: &health, sending_paused: &paused }, |r| {
+                let h = r.health;
                 let mark = |health: Health| match health {
                     Health::Ok => "ok",
                     Health::Warning => "WARNING",
                     Health::Problem => "PROBLEM",
                 };
-                h.items
-                    .iter()
-                    .map(|i| format!("{:<8} {:<14} {}", mark(i.health), i.part, i.message))
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                let mut lines: Vec<String> =
+                    h.items.iter().map(|i| format!("{:<8} {:<14} {}", mark(i.health), i.part, i.message)).collect();
+                if let Some(paused) = &paused {
+                    lines.push(format!("PAUSED   {:<14} {}", "Sending", paused_sentence(paused, &h.items)));
+                }
+                lines.join("\n")
             });
             if health.overall == Health::Problem {
                 return Err(CoreError::Conflict("The Twilio setup has a problem (see above).".into()));
             }
             Ok(())
         }
+    }
+}
+
+/// Sending paused since when and why; and whether it resumes now.
+fn paused_sentence(paused: &SendingPaused, items: &[CheckItem]) -> String {
+    let since = paused.since.format("%Y-%m-%d %H:%M UTC");
+    if items.iter().any(|i| i.health == Health::Problem && matches!(i.part.as_str(), "Account" | "Sender")) {
+        format!("Texts have been waiting since {since}: {}", paused.reason)
+    } else {
+        format!("Texts have been waiting since {since}; the setup works now, so sending resumes within a minute.")
     }
 }
 
@@ -171,7 +202,7 @@ pub fn sms(clinic: &Clinic, caller: &Caller, json: bool, command: SmsCommand) ->
     }
 }
 
-pub fn outbox(clinic: &Clinic, json: bool, command: OutboxCommand) -> Result<()> {
+pub fn outbox(clinic: &Clinic, caller: &Caller, json: bool, command: OutboxCommand) -> Result<()> {
     let OutboxCommand::Run { until_empty, max_wait } = command;
     let http = http();
     let config = clinic.texts().worker_config()?;
@@ -189,11 +220,16 @@ pub fn outbox(clinic: &Clinic, json: bool, command: OutboxCommand) -> Result<()>
         }
     })?;
     let left = clinic.texts().list_unfinished_count()?;
-    show(json, &serde_json::json!({ "report": report, "unfinished": left }), |_| {
-        format!(
-            "Sent {}, found already sent {}, to retry {}, failed {}, delivery checks {}, finished {}. Still on their way: {left}.",
-            report.sent, report.adopted, report.retrying, report.failed, report.polled, report.finished
-        )
+    let paused = clinic.texts().sending_paused(caller)?;
+    show(json, &serde_json::json!({ "report": report, "unfinished": left, "sending_paused": paused }), |_| {
+        let mut line = format!(
+            "Sent {}, found already sent {}, to retry {}, failed {}, not sent {}, delivery checks {}, finished {}. Still on their way: {left}.",
+            report.sent, report.adopted, report.retrying, report.failed, report.skipped, report.polled, report.finished
+        );
+        if let Some(paused) = &paused {
+            line.push_str(&format!("\nSending is paused: {}", paused.reason));
+        }
+        line
     });
     if until_empty && left > 0 {
         return Err(CoreError::Conflict(format!("{left} text(s) are still on their way after {max_wait} seconds.")));

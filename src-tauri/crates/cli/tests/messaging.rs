@@ -190,3 +190,71 @@ async fn killing_the_process_before_twilio_saw_the_text_sends_it_exactly_once() 
     assert_eq!(fake.messages_to(PATIENT).len(), 1);
     assert_eq!(desk.json(&["sms", "list"])[0]["state"], "delivered");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_outbox_run_during_a_long_retry_after_sends_nothing_twice() {
+    let fake = FakeTwilio::start().await;
+    let desk = Desk::new(&fake);
+    desk.configure();
+    desk.json(&["settings", "set", "sms.messages_per_second", "0"]);
+    desk.json(&["sms", "send", "--no-wait", "--to", "07400 123456", "--body", "One text, two workers."]);
+    fake.inject(Route::CreateMessage, Fault::TooManyRequests { retry_after_secs: 4 });
+    let first = std::process::Command::new(assert_cmd::cargo::cargo_bin("clinicdesk"))
+        .args(["--data-dir", desk.dir.path().to_str().unwrap(), "--as", ADMIN, "outbox", "run", "--until-empty"])
+        .env("CLINICDESK_PASSWORD", PASSWORD)
+        .env("CLINICDESK_TWILIO_API_URL", &desk.url)
+        .env("CLINICDESK_TWILIO_VIDEO_URL", &desk.url)
+        .env("CLINICDESK_TWILIO_CONVERSATIONS_URL", &desk.url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first worker's refused attempt: it is now waiting out Retry-After.
+    for _ in 0..200 {
+        if fake.requests().iter().any(|l| l.starts_with("POST") && l.ends_with("Messages.json")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = desk.admin(&["outbox", "run", "--until-empty", "--max-wait", "2"]).output().unwrap();
+    assert_eq!(second.status.code(), Some(5), "the second worker stands aside");
+    assert!(String::from_utf8_lossy(&second.stderr).contains("Another ClinicDesk"));
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert_eq!(fake.messages_to(PATIENT).len(), 1, "sent exactly once");
+    assert_eq!(desk.json(&["sms", "list"])[0]["state"], "delivered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_pause_sending_and_the_check_says_so_to_admins_only() {
+    let fake = FakeTwilio::start().await;
+    let desk = Desk::new(&fake);
+    desk.configure();
+    desk.json(&["settings", "set", "sms.messages_per_second", "0"]);
+    desk.admin(&["user", "add", "--email", "rita@clinic.example", "--role", "reception", "--name", "Rita Desk"])
+        .env("CLINICDESK_NEW_PASSWORD", "reception password 1")
+        .assert()
+        .success();
+    fake.reject_credentials(true);
+    let queued = desk.json(&["sms", "send", "--to", "07400 123456", "--body", "Sent after the outage."]);
+    assert_eq!(queued["state"], "pending", "held, not failed");
+    let check = desk.admin(&["twilio", "check"]).output().unwrap();
+    assert_eq!(check.status.code(), Some(5), "the check reports the problem");
+    let report: Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(report["overall"], "problem");
+    assert_eq!(report["sending_paused"]["code"], 20003);
+    let reception = desk
+        .cmd(&["--as", "rita@clinic.example", "twilio", "check"])
+        .env("CLINICDESK_PASSWORD", "reception password 1")
+        .output()
+        .unwrap();
+    assert_eq!(reception.status.code(), Some(6), "the check's details are for administrators");
+    fake.reject_credentials(false);
+    let plain = desk.cmd(&["--as", ADMIN, "twilio", "check"]).output().unwrap();
+    assert!(plain.status.success());
+    assert!(String::from_utf8_lossy(&plain.stdout).contains("sending resumes"));
+    desk.json(&["outbox", "run", "--until-empty", "--max-wait", "60"]);
+    assert_eq!(fake.messages_to(PATIENT).len(), 1);
+    assert_eq!(desk.json(&["sms", "list"])[0]["state"], "delivered");
+}

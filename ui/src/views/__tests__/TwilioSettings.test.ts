@@ -6,6 +6,9 @@ import type { TwilioOverview } from '$lib/platform/bindings/TwilioOverview';
 import TwilioSettings from '../TwilioSettings.svelte';
 
 const configured: TwilioOverview = {
+  configured: true,
+  overall: 'warning',
+  sending_paused: null,
   status: {
     configured: true,
     has_auth_token: true,

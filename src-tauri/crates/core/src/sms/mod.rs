@@ -108,6 +108,13 @@ impl Texts<'_> {
         hold::current(&conn)
     }
 
+    /// After a passing setup check: a paused worker checks again at its next pass, instead of
+    /// waiting out its own interval.
+    pub fn setup_checked_ok(&self) -> Result<()> {
+        let conn = self.clinic.db().conn()?;
+        hold::check_soon(&conn, self.clinic.now())
+    }
+
     /// Texts waiting to be sent or awaiting a final status.
     pub fn list_unfinished_count(&self) -> Result<u32> {
         let conn = self.clinic.db().conn()?;

@@ -303,7 +303,9 @@ impl TwilioSetup<'_> {
         Ok(token)
     }
 
-    pub fn status(&self, _caller: &Caller) -> Result<TwilioStatus> {
+    /// The non-secret settings: for administrators (everyone else sees only the indicator).
+    pub fn status(&self, caller: &Caller) -> Result<TwilioStatus> {
+        caller.require(Permission::ManageSettings)?;
         let account = self.account()?;
         Ok(TwilioStatus {
             configured: account.is_some(),

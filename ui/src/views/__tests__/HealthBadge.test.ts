@@ -1,0 +1,39 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { render, screen } from '@testing-library/svelte';
+import { fakeBackend } from '$lib/platform/testing';
+import type { TwilioOverview } from '$lib/platform/bindings/TwilioOverview';
+import HealthBadge from '../HealthBadge.svelte';
+
+// What a receptionist's window receives: the verdict and any pause, never the check's details.
+const forReception = (over: Partial<TwilioOverview>): TwilioOverview => ({
+  configured: true, overall: 'ok', sending_paused: null, status: null, health: null, ...over,
+});
+
+describe('Texts indicator in the top bar', () => {
+  let backend: ReturnType<typeof fakeBackend>;
+  afterEach(() => backend?.reset());
+
+  it('says texts are working', async () => {
+    backend = fakeBackend({ twilio_overview: () => forReception({}) });
+    render(HealthBadge, { onOpen: vi.fn() });
+    expect(await screen.findByRole('button', { name: /Texts: working/ })).toBeTruthy();
+  });
+
+  it('says sending is paused, why, and that nothing is lost', async () => {
+    const reason = "Twilio refused ClinicDesk's credentials (Twilio 20003). An administrator should check the Account SID, API key and secrets in Settings.";
+    backend = fakeBackend({
+      twilio_overview: () => forReception({ overall: 'problem', sending_paused: { code: 20003, reason, since: '2026-11-23T09:00:00Z' } }),
+    });
+    render(HealthBadge, { onOpen: vi.fn() });
+    const badge = await screen.findByRole('button', { name: /Texts: paused/ });
+    expect(badge.getAttribute('title')).toContain('none is lost');
+    expect(badge.getAttribute('title')).toContain('(Twilio 20003)');
+  });
+
+  it('tells staff without the details to ask an administrator', async () => {
+    backend = fakeBackend({ twilio_overview: () => forReception({ overall: 'problem' }) });
+    render(HealthBadge, { onOpen: vi.fn() });
+    const badge = await screen.findByRole('button', { name: /Texts: problem/ });
+    expect(badge.getAttribute('title')).toContain('An administrator can see what is wrong in Settings');
+  });
+});
