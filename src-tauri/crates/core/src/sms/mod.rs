@@ -10,6 +10,7 @@ mod poll;
 mod reconcile;
 mod record;
 pub mod segments;
+mod tuning;
 pub mod worker;
 
 pub use hold::SendingPaused;
