@@ -162,7 +162,7 @@ pub fn sms(clinic: &Clinic, caller: &Caller, json: bool, command: SmsCommand) ->
                 runtime().block_on(async { OutboxWorker::new(clinic, &http, config)?.run_once().await })?;
                 clinic.texts().get(caller, queued.id)?
             };
-            show(json, &text, |t| describe(t));
+            show(json, &text, describe);
             if matches!(text.state, TextState::Failed | TextState::Undelivered) {
                 return Err(CoreError::Conflict(
                     text.error_message.unwrap_or_else(|| "The text was not delivered.".into()),

@@ -36,7 +36,7 @@ pub(crate) fn render(m: &FakeMessage) -> Value {
         "account_sid": ACCOUNT_SID,
         "api_version": "2010-04-01",
         "body": m.body,
-        "date_created": m.date_created.to_rfc2822().replace("+0000", "+0000"),
+        "date_created": m.date_created.to_rfc2822(),
         "date_sent": m.date_sent.map(|d| d.to_rfc2822()),
         "date_updated": Utc::now().to_rfc2822(),
         "direction": "outbound-api",
@@ -196,7 +196,7 @@ fn list_now(state: &Shared, query: &HashMap<String, String>) -> Response {
                 && on_date.is_none_or(|d| sent == Some(d))
         })
         .collect();
-    found.sort_by(|a, b| b.date_created.cmp(&a.date_created));
+    found.sort_by_key(|m| std::cmp::Reverse(m.date_created));
     let total = found.len();
     let messages: Vec<Value> = found.into_iter().skip(page * page_size).take(page_size).map(render).collect();
     let uri = |page: usize| {

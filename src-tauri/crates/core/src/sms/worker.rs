@@ -161,17 +161,18 @@ impl<'a> OutboxWorker<'a> {
         let mut total = RunReport::default();
         loop {
             total.add(&self.run_once().await?);
-            let conn = self.conn();
-            if outbox::unfinished(&conn)? == 0 || started.elapsed() >= give_up_after || self.lock.is_lost() {
-                drop(conn);
+            let (unfinished, next) = {
+                let conn = self.conn();
+                let next = match hold::next_check(&conn)? {
+                    Some(check) => Some(check),
+                    None => outbox::next_due(&conn)?,
+                };
+                (outbox::unfinished(&conn)?, next)
+            };
+            if unfinished == 0 || started.elapsed() >= give_up_after || self.lock.is_lost() {
                 self.release()?;
                 return Ok(total);
             }
-            let next = match hold::next_check(&conn)? {
-                Some(check) => Some(check),
-                None => outbox::next_due(&conn)?,
-            };
-            drop(conn);
             let wait = next
                 .map(|t| (t - self.clinic.now()).to_std().unwrap_or_default())
                 .unwrap_or(StdDuration::from_millis(200));
