@@ -87,6 +87,15 @@ fn booking_or_moving_to_a_far_future_date_says_how_far_ahead_is_allowed() {
 }
 
 #[test]
+fn the_last_days_chrono_can_represent_are_refused_not_overflowed() {
+    let d = desk();
+    for date in ["262142-12-31", "+262142-12-31", "+262143-12-31"] {
+        let err = d.t.clinic.appointments().book(&d.desk, booking(&d, date, "23:59", 480)).unwrap_err();
+        assert_eq!(err.field(), Some("date"), "{date}");
+    }
+}
+
+#[test]
 fn the_day_view_refuses_absurd_dates_in_words() {
     let d = desk();
     for date in FAR.iter().chain(&["1900-01-01", "-0001-01-01", "0000-01-01"]) {
@@ -123,6 +132,9 @@ fn a_far_future_date_of_birth_is_refused_in_words() {
 fn any_date() -> impl Strategy<Value = String> {
     prop_oneof![
         (-300_000i64..300_000, 0u32..14, 0u32..33).prop_map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}")),
+        // The edge of what chrono represents, where adding a length used to overflow.
+        (prop::sample::select(vec!["", "+"]), 262_140i64..262_145, 12u32..13, 28u32..32)
+            .prop_map(|(sign, y, m, d)| format!("{sign}{y}-{m:02}-{d:02}")),
         (2026i32..2033, 1u32..13, 1u32..29).prop_map(|(y, m, d)| format!("{y}-{m:02}-{d:02}")),
         "\\PC{0,20}",
     ]
