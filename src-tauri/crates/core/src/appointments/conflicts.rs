@@ -3,8 +3,8 @@
 //! backstop for any writer that skipped it. If a trigger ever refuses one of the core's own
 //! writes, the refusal is still a conflict explained in words, never a storage error.
 
-use super::{row_to_appointment, Appointment, SELECT};
-use crate::db::ts;
+use super::Appointment;
+use crate::db::{ts, uuid_at};
 use crate::error::{CoreError, Result};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -24,23 +24,26 @@ pub(crate) fn ensure_free(
     end: DateTime<Utc>,
     except: Option<Uuid>,
 ) -> Result<()> {
-    let clash = |column: &str, who: Uuid| -> Result<Option<Appointment>> {
+    // By (who, ends_at): only appointments ending after `start` can clash, so a future slot reads a
+    // handful of index entries instead of the person's whole history (see migration 0005).
+    let clash = |who: &str, id: Uuid| -> Result<Option<Appointment>> {
         let sql = format!(
-            "{SELECT} WHERE a.{column} = ?1 AND a.status NOT IN {INACTIVE}
+            "SELECT a.id FROM appointments a INDEXED BY appointments_{who}_end
+             WHERE a.{who}_id = ?1 AND a.status NOT IN {INACTIVE}
                AND a.starts_at < ?3 AND a.ends_at > ?2 AND a.id != ?4 ORDER BY a.starts_at LIMIT 1"
         );
         let except = except.map(|u| u.to_string()).unwrap_or_default();
-        Ok(conn
-            .query_row(&sql, params![who.to_string(), ts(start), ts(end), except], |r| row_to_appointment(r, tz))
-            .optional()?)
+        let found =
+            conn.query_row(&sql, params![id.to_string(), ts(start), ts(end), except], |r| uuid_at(r, 0)).optional()?;
+        found.map(|other| super::find(conn, other, tz)).transpose()
     };
-    if let Some(other) = clash("doctor_id", doctor)? {
+    if let Some(other) = clash("doctor", doctor)? {
         return Err(CoreError::Conflict(format!(
             "{} is already booked from {} to {} on {} ({}). Choose another time or another doctor.",
             other.doctor_name, other.local_start, other.local_end, other.local_date, other.booking_ref
         )));
     }
-    if let Some(other) = clash("patient_id", patient)? {
+    if let Some(other) = clash("patient", patient)? {
         return Err(CoreError::Conflict(format!(
             "{} already has an appointment with {} from {} to {} on {} ({}).",
             other.patient_name,
