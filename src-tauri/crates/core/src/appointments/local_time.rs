@@ -2,7 +2,7 @@
 //! only place the two meet, so daylight-saving edge cases are handled once.
 //!
 //! Dates typed by a person are bounded before they become instants, so that no input can overflow
-//! chrono (it panics on arithmetic past year 262143) and every stored instant keeps a four-digit
+//! chrono (it panics on arithmetic past its last year, 262142) and every stored instant keeps a four-digit
 //! year (stored text must stay fixed-width for string order to be time order):
 //! - booking and moving: from today up to [`BOOKING_HORIZON_YEARS`] ahead; later is a typo (long
 //!   recalls such as three- or five-year screening are the furthest a clinic books);
@@ -23,7 +23,7 @@ const DATE_FORMAT_HELP: &str = "Enter the date as YYYY-MM-DD, for example 2026-0
 enum Unreadable {
     /// Not in the YYYY-MM-DD form (or no such day, like 2026-02-30).
     NotADate,
-    /// Well formed, but the year is beyond what chrono represents (past 262143); a date picker may
+    /// Well formed, but the year is beyond what chrono represents (past 262142); a date picker may
     /// still offer one, so it is answered with the caller's range sentence.
     OutOfReach,
 }
