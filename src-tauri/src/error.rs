@@ -42,7 +42,7 @@ impl From<CoreError> for ApiError {
         let code = match &err {
             CoreError::Invalid { .. } => ApiErrorCode::Invalid,
             CoreError::NotFound(_) => ApiErrorCode::NotFound,
-            CoreError::Conflict(_) => ApiErrorCode::Conflict,
+            CoreError::Conflict(_) | CoreError::Unconfirmed { .. } => ApiErrorCode::Conflict,
             CoreError::NotSignedIn | CoreError::SessionEnded(_) => ApiErrorCode::NotSignedIn,
             CoreError::Forbidden(_) => ApiErrorCode::Forbidden,
             CoreError::BadCredentials => ApiErrorCode::BadCredentials,

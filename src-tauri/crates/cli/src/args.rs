@@ -164,8 +164,9 @@ pub enum AppointmentCommand {
         /// Clinic-local time, "YYYY-MM-DD HH:MM".
         #[arg(long, value_name = "YYYY-MM-DD HH:MM")]
         at: String,
-        #[arg(long, default_value_t = 30)]
-        minutes: u32,
+        /// Length in minutes (5 to 480); checked by the core, so any text gets a sentence back.
+        #[arg(long, default_value = "30")]
+        minutes: String,
         /// A video consultation instead of an in-person visit.
         #[arg(long)]
         video: bool,
@@ -182,7 +183,7 @@ pub enum AppointmentCommand {
         #[arg(long, value_name = "YYYY-MM-DD HH:MM")]
         at: String,
         #[arg(long)]
-        minutes: Option<u32>,
+        minutes: Option<String>,
     },
     /// Cancel an appointment (by id or booking reference).
     Cancel {
@@ -195,7 +196,13 @@ pub enum AppointmentCommand {
 #[derive(Subcommand)]
 pub enum SettingsCommand {
     List,
-    Set { key: String, value: String },
+    Set {
+        key: String,
+        value: String,
+        /// Accept what a new clinic.time_zone does to upcoming appointments (their clock times change).
+        #[arg(long)]
+        confirm: bool,
+    },
 }
 
 #[derive(Subcommand)]

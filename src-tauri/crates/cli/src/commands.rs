@@ -278,7 +278,7 @@ fn appointment(clinic: &Clinic, caller: &Caller, json: bool, command: Appointmen
                 doctor_id: parse_id(&doctor, "doctor", "doctor")?,
                 date,
                 time,
-                minutes,
+                minutes: clinicdesk_core::appointments::parse_minutes(&minutes)?,
                 kind,
             };
             let a = appointments.book(caller, request)?;
@@ -313,6 +313,7 @@ fn appointment(clinic: &Clinic, caller: &Caller, json: bool, command: Appointmen
         AppointmentCommand::Reschedule { appointment, at, minutes } => {
             let id = appointments.resolve(caller, &appointment)?;
             let (date, time) = split_at(&at)?;
+            let minutes = minutes.as_deref().map(clinicdesk_core::appointments::parse_minutes).transpose()?;
             let a = appointments.reschedule(
                 caller,
                 id,
@@ -332,7 +333,16 @@ fn appointment(clinic: &Clinic, caller: &Caller, json: bool, command: Appointmen
 fn settings_cmd(clinic: &Clinic, caller: &Caller, json: bool, command: SettingsCommand) -> Result<()> {
     let current = match command {
         SettingsCommand::List => clinic.settings().get(caller)?,
-        SettingsCommand::Set { key, value } => clinic.settings().set(caller, &key, &value)?,
+        SettingsCommand::Set { key, value, confirm } => {
+            let zone_change = settings::TimeZoneChange::confirmed_if(confirm);
+            clinic.settings().set_with(caller, &key, &value, zone_change).map_err(|err| match err {
+                CoreError::Unconfirmed { field, message } => CoreError::Unconfirmed {
+                    field,
+                    message: format!("{message} To change it anyway, run the command again with --confirm."),
+                },
+                other => other,
+            })?
+        }
     };
     show(json, &current, |s| {
         table(

@@ -15,6 +15,10 @@ pub enum CoreError {
     /// The request clashes with what is already recorded (a double booking, a duplicate email).
     #[error("{0}")]
     Conflict(String),
+    /// Allowed, but with consequences the person must see and accept first (a time-zone change
+    /// with appointments booked). Reported as a conflict on `field`; repeat with confirmation.
+    #[error("{message}")]
+    Unconfirmed { field: Field, message: String },
     #[error("Please sign in to continue.")]
     NotSignedIn,
     #[error("{0}")]
@@ -71,7 +75,7 @@ impl CoreError {
         match self {
             CoreError::Invalid { .. } => "invalid",
             CoreError::NotFound(_) => "not_found",
-            CoreError::Conflict(_) => "conflict",
+            CoreError::Conflict(_) | CoreError::Unconfirmed { .. } => "conflict",
             CoreError::NotSignedIn | CoreError::SessionEnded(_) => "not_signed_in",
             CoreError::Forbidden(_) => "forbidden",
             CoreError::BadCredentials => "bad_credentials",
@@ -87,7 +91,7 @@ impl CoreError {
     /// The input field the error is about, if any.
     pub fn field(&self) -> Option<Field> {
         match self {
-            CoreError::Invalid { field, .. } => Some(field),
+            CoreError::Invalid { field, .. } | CoreError::Unconfirmed { field, .. } => Some(field),
             _ => None,
         }
     }

@@ -8,7 +8,7 @@ use crate::error::{CoreError, Result};
 use crate::Clinic;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -18,6 +18,26 @@ pub const KEY_COUNTRY: &str = "clinic.default_country";
 pub const KEY_IDLE: &str = "security.idle_timeout_minutes";
 pub const KEY_SMS_RATE: &str = "sms.messages_per_second";
 pub const DEFAULT_IDLE_MINUTES: u32 = 15;
+
+/// Whether the person has seen and accepted what a time-zone change does to the appointments
+/// already booked (they keep their moment in time, so their clock times change).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TimeZoneChange {
+    /// Refuse a change that affects upcoming appointments, explaining what it would do.
+    #[default]
+    Unconfirmed,
+    Confirmed,
+}
+
+impl TimeZoneChange {
+    pub fn confirmed_if(confirmed: bool) -> TimeZoneChange {
+        if confirmed {
+            TimeZoneChange::Confirmed
+        } else {
+            TimeZoneChange::Unconfirmed
+        }
+    }
+}
 
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
@@ -153,18 +173,56 @@ impl Settings<'_> {
         Ok(self.current()?.clinic_name)
     }
 
+    /// Saves the settings; a time-zone change that affects upcoming appointments is refused with
+    /// an explanation (see [`Settings::update_with`]).
     pub fn update(&self, caller: &Caller, input: ClinicSettingsInput) -> Result<ClinicSettings> {
+        self.update_with(caller, input, TimeZoneChange::Unconfirmed)
+    }
+
+    /// Saves the settings. Changing the time zone while upcoming appointments exist needs
+    /// `TimeZoneChange::Confirmed`; without it the refusal (a conflict on `time_zone`) says how
+    /// many appointments are affected and how a real one's clock time changes. The check and the
+    /// write share one IMMEDIATE transaction, so the explanation matches what is changed.
+    pub fn update_with(
+        &self,
+        caller: &Caller,
+        input: ClinicSettingsInput,
+        zone_change: TimeZoneChange,
+    ) -> Result<ClinicSettings> {
         caller.require(Permission::ManageSettings)?;
         let settings = input.validate()?;
         let now = self.clinic.now();
-        let conn = self.clinic.db().conn()?;
-        write_all(&conn, &settings, now)?;
-        audit::record(&conn, now, Actor::Staff(caller), "settings.update", None, None)?;
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored: Option<String> =
+            tx.query_row("SELECT value FROM settings WHERE key = ?1", [KEY_TIME_ZONE], |r| r.get(0)).optional()?;
+        // Before setup nothing is stored and appointments are shown in UTC (see `current`).
+        let from = stored.as_deref().and_then(|z| z.parse::<Tz>().ok()).unwrap_or(Tz::UTC);
+        let to = parse_time_zone(&settings.time_zone)?;
+        let impact = crate::appointments::zone_change::impact(&tx, now, from, to)?;
+        if let (Some(message), TimeZoneChange::Unconfirmed) = (&impact, zone_change) {
+            return Err(CoreError::Unconfirmed { field: "time_zone", message: message.clone() });
+        }
+        write_all(&tx, &settings, now)?;
+        let detail = (from != to).then(|| format!("time zone {} to {}", from.name(), to.name()));
+        audit::record(&tx, now, Actor::Staff(caller), "settings.update", None, detail.as_deref())?;
+        tx.commit()?;
         Ok(settings)
     }
 
     /// Sets one setting by its key, as `clinicdesk settings set KEY VALUE` does.
     pub fn set(&self, caller: &Caller, key: &str, value: &str) -> Result<ClinicSettings> {
+        self.set_with(caller, key, value, TimeZoneChange::Unconfirmed)
+    }
+
+    /// Like [`Settings::set`], with the confirmation a time-zone change may need (`--confirm`).
+    pub fn set_with(
+        &self,
+        caller: &Caller,
+        key: &str,
+        value: &str,
+        zone_change: TimeZoneChange,
+    ) -> Result<ClinicSettings> {
         let current = self.current()?;
         let mut input = ClinicSettingsInput {
             clinic_name: current.clinic_name,
@@ -187,7 +245,7 @@ impl Settings<'_> {
                 return Err(CoreError::invalid("key", format!("There is no setting called \"{other}\". Known settings: {KEY_NAME}, {KEY_TIME_ZONE}, {KEY_COUNTRY}, {KEY_IDLE}, {KEY_SMS_RATE}.")))
             }
         }
-        self.update(caller, input)
+        self.update_with(caller, input, zone_change)
     }
 
     pub fn time_zone(&self) -> Result<Tz> {

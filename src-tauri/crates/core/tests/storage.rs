@@ -106,6 +106,20 @@ fn a_database_from_a_newer_clinicdesk_is_refused_unchanged() {
 }
 
 #[test]
+fn a_running_clinic_whose_database_a_newer_clinicdesk_upgraded_says_so_in_words() {
+    let t = TestClinic::set_up();
+    let admin = t.admin();
+    assert!(t.clinic.settings().get(&admin).is_ok());
+    // A newer binary (the CLI, say) upgrades the database while this clinic is open.
+    keyed_connection(t.dir.path()).pragma_update(None, "user_version", migrations::latest_version() + 1).unwrap();
+    let err = t.clinic.settings().get(&admin).unwrap_err();
+    assert_eq!(err.code(), "database");
+    assert!(err.to_string().contains("written by a newer version of ClinicDesk"), "{err}");
+    let err = t.clinic.auth().sign_in(ADMIN_EMAIL, PASSWORD, clinicdesk_core::auth::Channel::Cli).err().unwrap();
+    assert!(err.to_string().contains("written by a newer version of ClinicDesk"), "{err}");
+}
+
+#[test]
 fn upgrading_from_every_earlier_version_gives_the_same_schema_as_a_fresh_database() {
     let mut fresh = Connection::open_in_memory().unwrap();
     migrations::migrate(&mut fresh).unwrap();

@@ -93,7 +93,9 @@ export const api = {
     call<Appointment>('appointment_cancel', { id, reason, expectedVersion }),
 
   settingsGet: () => call<ClinicSettings>('settings_get'),
-  settingsUpdate: (settings: ClinicSettingsInput) => call<ClinicSettings>('settings_update', { settings }),
+  /** Pass `confirmTimeZoneChange` only after showing the core's explanation of a time-zone change. */
+  settingsUpdate: (settings: ClinicSettingsInput, confirmTimeZoneChange = false) =>
+    call<ClinicSettings>('settings_update', { settings, confirmTimeZoneChange }),
 
   twilioOverview: () => call<TwilioOverview>('twilio_overview'),
   twilioConfigure: (settings: TwilioSettingsInput) => call<TwilioOverview>('twilio_configure', { settings }),

@@ -1,13 +1,104 @@
 //! The clinic thinks in its own wall-clock time; the database stores UTC. These conversions are the
 //! only place the two meet, so daylight-saving edge cases are handled once.
+//!
+//! Dates typed by a person are bounded before they become instants, so that no input can overflow
+//! chrono (it panics on arithmetic past its last year, 262142) and every stored instant keeps a four-digit
+//! year (stored text must stay fixed-width for string order to be time order):
+//! - booking and moving: from today up to [`BOOKING_HORIZON_YEARS`] ahead; later is a typo (long
+//!   recalls such as three- or five-year screening are the furthest a clinic books);
+//! - the day view: from [`HISTORY_YEARS`] back to the booking horizon (nothing exists beyond).
 
 use crate::error::{CoreError, Result};
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, LocalResult, Months, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
+/// How far ahead an appointment may be booked or moved, in years from the clinic's today.
+pub const BOOKING_HORIZON_YEARS: u32 = 5;
+/// How far back the day view goes, in years from the clinic's today.
+pub const HISTORY_YEARS: u32 = 50;
+
+const DATE_FORMAT_HELP: &str = "Enter the date as YYYY-MM-DD, for example 2026-03-14.";
+
+/// Why typed text is not a usable date.
+enum Unreadable {
+    /// Not in the YYYY-MM-DD form (or no such day, like 2026-02-30).
+    NotADate,
+    /// Well formed, but the year is beyond what chrono represents (past 262142); a date picker may
+    /// still offer one, so it is answered with the caller's range sentence.
+    OutOfReach,
+}
+
+fn parse_ymd(text: &str) -> std::result::Result<NaiveDate, Unreadable> {
+    let text = text.trim();
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date);
+    }
+    let digits =
+        |s: &str, len: std::ops::RangeInclusive<usize>| len.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    match unsigned.split('-').collect::<Vec<_>>().as_slice() {
+        [y, m, d] if digits(y, 5..=usize::MAX) && digits(m, 1..=2) && digits(d, 1..=2) => Err(Unreadable::OutOfReach),
+        _ => Err(Unreadable::NotADate),
+    }
+}
+
 pub fn parse_date(text: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| CoreError::invalid("date", "Enter the date as YYYY-MM-DD, for example 2026-03-14."))
+    parse_ymd(text).map_err(|_| CoreError::invalid("date", DATE_FORMAT_HELP))
+}
+
+/// Parses a date for `field` and keeps it within [earliest, latest]; outside that (including years
+/// too large to represent) the answer is `out_of_range`.
+pub fn parse_date_within(
+    text: &str,
+    field: crate::error::Field,
+    earliest: NaiveDate,
+    latest: NaiveDate,
+    out_of_range: &str,
+) -> Result<NaiveDate> {
+    match parse_ymd(text) {
+        Ok(date) if (earliest..=latest).contains(&date) => Ok(date),
+        Ok(_) | Err(Unreadable::OutOfReach) => Err(CoreError::invalid(field, out_of_range)),
+        Err(Unreadable::NotADate) => Err(CoreError::invalid(field, DATE_FORMAT_HELP)),
+    }
+}
+
+/// "23 Nov 2031": how dates appear in sentences for staff.
+pub fn words(date: NaiveDate) -> String {
+    date.format("%-d %b %Y").to_string()
+}
+
+/// The last day a booking may fall on, counted from the clinic's today.
+pub fn booking_horizon(today: NaiveDate) -> NaiveDate {
+    today.checked_add_months(Months::new(12 * BOOKING_HORIZON_YEARS)).unwrap_or(today)
+}
+
+/// A booking's date: not before today, not past the booking horizon.
+pub fn parse_booking_date(text: &str, today: NaiveDate) -> Result<NaiveDate> {
+    let latest = booking_horizon(today);
+    let date = parse_date_within(
+        text,
+        "date",
+        NaiveDate::MIN,
+        latest,
+        &format!("Choose a date within the next {BOOKING_HORIZON_YEARS} years (up to {}).", words(latest)),
+    )?;
+    if date < today {
+        return Err(CoreError::invalid("date", "That date has already passed. Choose a date in the future."));
+    }
+    Ok(date)
+}
+
+/// A day-view date: within [`HISTORY_YEARS`] back and the booking horizon ahead.
+pub fn parse_view_date(text: &str, today: NaiveDate) -> Result<NaiveDate> {
+    let earliest = today.checked_sub_months(Months::new(12 * HISTORY_YEARS)).unwrap_or(today);
+    let latest = booking_horizon(today);
+    parse_date_within(
+        text,
+        "date",
+        earliest,
+        latest,
+        &format!("Choose a date between {} and {}.", words(earliest), words(latest)),
+    )
 }
 
 pub fn parse_time(text: &str) -> Result<NaiveTime> {

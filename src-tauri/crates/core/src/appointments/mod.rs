@@ -1,20 +1,27 @@
 //! Appointments: booking, the day's schedule, rescheduling and cancelling.
 //!
 //! Invariants: a doctor (and a patient) is never in two open appointments at once — checked inside
-//! the same IMMEDIATE transaction that writes, so two desks booking at once cannot both succeed;
-//! nothing is booked or moved into the past; every change bumps `version`.
+//! the same IMMEDIATE transaction that writes, so two desks booking at once cannot both succeed,
+//! and refused by the database itself for any other writer (conflicts.rs); nothing is booked or
+//! moved into the past or beyond the booking horizon (slot.rs); every change bumps `version`.
 
+mod conflicts;
 pub mod local_time;
 mod model;
+mod slot;
+pub(crate) mod zone_change;
 
 pub use model::*;
+pub use slot::{booking_slot, parse_minutes};
+
+use conflicts::{ensure_free, write_error};
 
 use crate::audit::{self, Actor};
 use crate::auth::{Caller, Permission};
 use crate::db::{ts, uuid_at};
 use crate::error::{CoreError, Result};
 use crate::Clinic;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
@@ -61,17 +68,6 @@ fn find(conn: &Connection, id: Uuid, tz: Tz) -> Result<Appointment> {
         .ok_or_else(|| CoreError::NotFound("That appointment could not be found.".into()))
 }
 
-fn check_minutes(minutes: u32) -> Result<Duration> {
-    if (MIN_MINUTES..=MAX_MINUTES).contains(&minutes) {
-        Ok(Duration::minutes(minutes as i64))
-    } else {
-        Err(CoreError::invalid(
-            "minutes",
-            format!("An appointment lasts between {MIN_MINUTES} and {MAX_MINUTES} minutes."),
-        ))
-    }
-}
-
 fn new_booking_ref() -> String {
     use rand::Rng;
     // No 0/O, 1/I/L: the code is read out over the phone.
@@ -79,46 +75,6 @@ fn new_booking_ref() -> String {
     let mut rng = rand::thread_rng();
     let code: String = (0..6).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
     format!("CD-{code}")
-}
-
-/// The slot [start, end) must be free for the doctor and the patient (ignoring `except`).
-fn ensure_free(
-    conn: &Connection,
-    tz: Tz,
-    doctor: Uuid,
-    patient: Uuid,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    except: Option<Uuid>,
-) -> Result<()> {
-    let clash = |column: &str, who: Uuid| -> Result<Option<Appointment>> {
-        let sql = format!(
-            "{SELECT} WHERE a.{column} = ?1 AND a.status NOT IN ('cancelled', 'no_show')
-               AND a.starts_at < ?3 AND a.ends_at > ?2 AND a.id != ?4 ORDER BY a.starts_at LIMIT 1"
-        );
-        let except = except.map(|u| u.to_string()).unwrap_or_default();
-        Ok(conn
-            .query_row(&sql, params![who.to_string(), ts(start), ts(end), except], |r| row_to_appointment(r, tz))
-            .optional()?)
-    };
-    if let Some(other) = clash("doctor_id", doctor)? {
-        return Err(CoreError::Conflict(format!(
-            "{} is already booked from {} to {} on {} ({}). Choose another time or another doctor.",
-            other.doctor_name, other.local_start, other.local_end, other.local_date, other.booking_ref
-        )));
-    }
-    if let Some(other) = clash("patient_id", patient)? {
-        return Err(CoreError::Conflict(format!(
-            "{} already has an appointment with {} from {} to {} on {} ({}).",
-            other.patient_name,
-            other.doctor_name,
-            other.local_start,
-            other.local_end,
-            other.local_date,
-            other.booking_ref
-        )));
-    }
-    Ok(())
 }
 
 pub struct Appointments<'a> {
@@ -131,12 +87,7 @@ impl Appointments<'_> {
     }
 
     fn slot(&self, date: &str, time: &str, minutes: u32, tz: Tz) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
-        let length = check_minutes(minutes)?;
-        let start = local_time::to_utc(local_time::parse_date(date)?, local_time::parse_time(time)?, tz)?;
-        if start < self.clinic.now() {
-            return Err(CoreError::invalid("time", "That time has already passed. Choose a time in the future."));
-        }
-        Ok((start, start + length))
+        booking_slot(date, time, minutes, tz, self.clinic.now())
     }
 
     pub fn book(&self, caller: &Caller, request: BookingRequest) -> Result<Appointment> {
@@ -167,13 +118,14 @@ impl Appointments<'_> {
             );
             match inserted {
                 Ok(_) => break,
-                // A booking-ref collision (1 in ~900 million): draw another code.
+                // A booking-ref collision (1 in ~900 million): draw another code. Only a UNIQUE
+                // failure: a double-booking trigger is also a constraint failure, and final.
                 Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == rusqlite::ErrorCode::ConstraintViolation && attempts < 5 =>
+                    if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE && attempts < 5 =>
                 {
                     attempts += 1
                 }
-                Err(err) => return Err(err.into()),
+                Err(err) => return Err(write_error(err)),
             }
         }
         audit::record(
@@ -223,7 +175,7 @@ impl Appointments<'_> {
     pub fn day(&self, caller: &Caller, date: &str, doctor: Option<Uuid>) -> Result<DaySchedule> {
         caller.require(Permission::ReadSchedule)?;
         let tz = self.tz()?;
-        let day = local_time::parse_date(date)?;
+        let day = local_time::parse_view_date(date, self.clinic.now().with_timezone(&tz).date_naive())?;
         let (from, to) = local_time::day_range(day, tz);
         let conn = self.clinic.db().conn()?;
         let mut stmt = conn.prepare(&format!(
@@ -265,7 +217,8 @@ impl Appointments<'_> {
         tx.execute(
             "UPDATE appointments SET starts_at = ?2, ends_at = ?3, status = 'scheduled', version = version + 1, updated_at = ?4 WHERE id = ?1",
             params![id.to_string(), ts(start), ts(end), ts(now)],
-        )?;
+        )
+        .map_err(write_error)?;
         let detail = format!("patient {}; from {}", current.patient_id, ts(current.starts_at));
         audit::record(
             &tx,

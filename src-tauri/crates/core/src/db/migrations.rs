@@ -2,9 +2,14 @@
 //!
 //! `PRAGMA user_version` holds the number of migrations applied. Each migration runs in its own
 //! transaction together with the version bump, so a crash leaves the database at a whole version.
+//!
+//! The desktop app and the CLI may open the same old database at the same moment. Each step
+//! therefore takes the write lock first (`BEGIN EXCLUSIVE`) and only then reads `user_version`:
+//! the second process waits for the first, sees the version it committed, and skips what is done,
+//! so every migration runs exactly once and neither process fails.
 
 use crate::error::{CoreError, Result};
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 /// Every migration, in order. A test checks that this list matches the files in `migrations/`.
 pub const MIGRATIONS: &[(&str, &str)] = &[
@@ -12,6 +17,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_directory.sql", include_str!("../../../../../migrations/0002_directory.sql")),
     ("0003_sms_outbox.sql", include_str!("../../../../../migrations/0003_sms_outbox.sql")),
     ("0004_outbox_fencing.sql", include_str!("../../../../../migrations/0004_outbox_fencing.sql")),
+    ("0005_booking_backstop.sql", include_str!("../../../../../migrations/0005_booking_backstop.sql")),
 ];
 
 /// The schema version this build writes.
@@ -23,6 +29,24 @@ pub fn current_version(conn: &Connection) -> Result<u32> {
     Ok(conn.pragma_query_value(None, "user_version", |row| row.get::<_, u32>(0))?)
 }
 
+/// The one sentence for a database this build is too old for: at start-up, and when a newer
+/// ClinicDesk upgrades the database underneath a running one.
+pub fn newer_schema(found: u32) -> CoreError {
+    CoreError::Database(format!(
+        "This clinic database was written by a newer version of ClinicDesk (schema {found}; this version knows up to {}). Install the newer ClinicDesk; the database was not changed.",
+        latest_version()
+    ))
+}
+
+/// Refuses a database whose schema is newer than this build knows.
+pub fn ensure_not_newer(conn: &Connection) -> Result<u32> {
+    let found = current_version(conn)?;
+    if found > latest_version() {
+        return Err(newer_schema(found));
+    }
+    Ok(found)
+}
+
 /// Applies every migration newer than the database. Refuses a database from a newer build.
 pub fn migrate(conn: &mut Connection) -> Result<u32> {
     migrate_to(conn, latest_version())
@@ -30,16 +54,21 @@ pub fn migrate(conn: &mut Connection) -> Result<u32> {
 
 /// Applies migrations up to `target` (tests use this to build every historical version).
 pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32> {
-    let found = current_version(conn)?;
-    if found > latest_version() {
-        return Err(CoreError::Database(format!(
-            "This clinic database was written by a newer version of ClinicDesk (schema {found}; this version knows up to {}). Install the newer ClinicDesk; the database was not changed.",
-            latest_version()
-        )));
+    // Usually nothing is due: answer without the write lock, so opening the clinic (every CLI
+    // command does) never waits for another process's write.
+    let found = ensure_not_newer(conn)?;
+    if found >= target {
+        return Ok(found);
     }
-    for (index, (name, sql)) in MIGRATIONS.iter().enumerate().take(target as usize).skip(found as usize) {
-        let version = index as u32 + 1;
-        let tx = conn.transaction()?;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).map_err(busy_upgrading)?;
+        // Read inside the lock: another process may have migrated while this one waited.
+        let found = ensure_not_newer(&tx)?;
+        if found >= target {
+            return Ok(found);
+        }
+        let (name, sql) = MIGRATIONS[found as usize];
+        let version = found + 1;
         tx.execute_batch(sql).map_err(|err| {
             tracing::error!(migration = name, error = %err, "migration failed");
             CoreError::Database(format!(
@@ -50,5 +79,17 @@ pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32> {
         tx.commit()?;
         tracing::info!(migration = name, version, "applied migration");
     }
-    current_version(conn)
+}
+
+/// The lock is held by another ClinicDesk for longer than the busy timeout (a long upgrade).
+fn busy_upgrading(err: rusqlite::Error) -> CoreError {
+    match err.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            tracing::warn!(error = %err, "database busy while checking its schema");
+            CoreError::Database(
+                "Another ClinicDesk window or command is using the clinic database and has not finished. Wait a minute and try again.".into(),
+            )
+        }
+        _ => err.into(),
+    }
 }

@@ -15,6 +15,9 @@ use std::time::Duration;
 
 pub type PooledConnection = r2d2::PooledConnection<SqlCipherConnections>;
 
+/// How long opening waits for another process that holds the write lock (an upgrade in progress).
+const MIGRATION_WAIT: Duration = Duration::from_secs(120);
+
 /// The 256-bit raw key, as 64 hex characters. Never logged (Debug is redacted).
 #[derive(Clone)]
 pub struct DatabaseKey(String);
@@ -86,9 +89,6 @@ pub struct Database {
     path: PathBuf,
 }
 
-/// The outbox worker's own connection: kept for the worker's life so its page cache stays warm
-/// (with SQLCipher every page read from disk is decrypted and authenticated).
-
 impl Database {
     /// Opens (creating if absent) the encrypted database at `path` and brings its schema up to date.
     pub fn open(path: &Path, key: DatabaseKey) -> Result<Database> {
@@ -96,30 +96,46 @@ impl Database {
         // Probe once by hand so a wrong key gives a clear message instead of a pool timeout.
         let mut first = manager.open().map_err(open_failure)?;
         verify_key(&first)?;
+        // Another process may be upgrading this database right now: wait for it (migrations take
+        // the write lock) rather than fail after the usual five seconds.
+        first.busy_timeout(MIGRATION_WAIT)?;
         first.pragma_update(None, "journal_mode", "WAL")?;
         migrations::migrate(&mut first)?;
         drop(first);
         let opener = manager.clone();
-        let pool =
-            r2d2::Pool::builder().max_size(4).connection_timeout(Duration::from_secs(10)).build(manager).map_err(
-                |err| {
-                    tracing::error!(error = %err, "could not build the database pool");
-                    CoreError::Storage
-                },
-            )?;
+        // No r2d2 test query on check-out: `conn()` runs its own check (the schema version), which
+        // also proves the connection works.
+        let pool = r2d2::Pool::builder()
+            .max_size(4)
+            .connection_timeout(Duration::from_secs(10))
+            .test_on_check_out(false)
+            .build(manager)
+            .map_err(|err| {
+                tracing::error!(error = %err, "could not build the database pool");
+                CoreError::Storage
+            })?;
         Ok(Database { pool, opener, path: path.to_owned() })
     }
 
+    /// A pooled connection. A newer ClinicDesk (or CLI) may have upgraded the database while this
+    /// one runs; its tables may no longer be what this build's SQL expects, so every hand-out
+    /// checks `user_version` (one header read) and refuses in words instead of failing oddly.
     pub fn conn(&self) -> Result<PooledConnection> {
-        Ok(self.pool.get()?)
+        let conn = self.pool.get()?;
+        migrations::ensure_not_newer(&conn)?;
+        Ok(conn)
     }
 
-    /// A keyed connection of its own, outside the pool, for a long-lived worker.
+    /// A keyed connection of its own, outside the pool, for a long-lived worker (the outbox): kept
+    /// for the worker's life so its page cache stays warm (with SQLCipher every page read from
+    /// disk is decrypted and authenticated).
     pub fn dedicated(&self) -> Result<Connection> {
-        self.opener.open().map_err(|err| {
+        let conn = self.opener.open().map_err(|err| {
             tracing::error!(error = %err, "could not open a worker connection");
             CoreError::Storage
-        })
+        })?;
+        migrations::ensure_not_newer(&conn)?;
+        Ok(conn)
     }
 
     pub fn path(&self) -> &Path {
