@@ -1,6 +1,7 @@
 //! Sign-in, sessions and the caller identity every core operation is checked against.
 
 mod caller;
+mod own_password;
 mod password;
 mod permissions;
 mod session;
@@ -12,6 +13,7 @@ pub use caller::Caller;
 pub use password::MIN_LENGTH as MIN_PASSWORD_LENGTH;
 pub(crate) use password::{check_new as check_new_password, hash as hash_password};
 pub use permissions::{Permission, Role};
+pub use sessions::Touch;
 
 use crate::error::Result;
 use crate::settings::ClinicSettingsInput;
