@@ -20,7 +20,7 @@ pub struct TwilioOverview {
 
 #[tauri::command]
 pub async fn twilio_overview(state: State<'_, AppState>) -> ApiResult<TwilioOverview> {
-    let (clinic, caller) = state.caller()?;
+    let (clinic, caller) = state.caller_passive()?; // the top bar's badge polls this
     Ok(TwilioOverview { status: clinic.twilio().status(&caller)?, health: state.health() })
 }
 
@@ -47,6 +47,6 @@ pub async fn twilio_check(app: AppHandle, state: State<'_, AppState>) -> ApiResu
 
 #[tauri::command]
 pub async fn texts_list(state: State<'_, AppState>, status: Option<TextState>) -> ApiResult<Vec<TextMessage>> {
-    let (clinic, caller) = state.caller()?;
+    let (clinic, caller) = state.caller_passive()?; // the Texts screen refreshes this on a timer
     Ok(clinic.texts().list(&caller, status, 200)?)
 }
