@@ -28,7 +28,13 @@ pub fn run(cli: Cli) -> Result<()> {
     })?;
     let password = secret_from_env(PASSWORD_ENV, &format!("Password for {email}: "))?;
     let signed = clinic.auth().sign_in(email, &password, Channel::Cli)?;
-    let result = dispatch(&clinic, &signed.caller, json, cli.command);
+    let result = match cli.command {
+        // The password just used to sign in is the current one the change is checked against.
+        Command::Password(PasswordCommand::Change) => {
+            users::change_own_password(&clinic, &signed.caller, &password, json)
+        }
+        command => dispatch(&clinic, &signed.caller, json, command),
+    };
     // One command, one session: close it so it never lingers as an open session.
     let _ = clinic.auth().sign_out(&signed.token, SessionEnd::SignedOut);
     result
@@ -37,6 +43,7 @@ pub fn run(cli: Cli) -> Result<()> {
 fn dispatch(clinic: &Clinic, caller: &Caller, json: bool, command: Command) -> Result<()> {
     match command {
         Command::Init(_) => unreachable!("handled before sign-in"),
+        Command::Password(_) => unreachable!("handled with the password used to sign in"),
         Command::User(c) => users::user(clinic, caller, json, c),
         Command::Patient(c) => directory::patient(clinic, caller, json, c),
         Command::Doctor(c) => directory::doctor(clinic, caller, json, c),
