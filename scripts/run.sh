@@ -27,11 +27,14 @@ if secret_service_running; then
 fi
 
 # No desktop keyring (a bare X session or a remote shell): keep ClinicDesk's keys in a keyring of
-# its own under ~/.local/share/clinicdesk-keyring, so they survive between runs.
+# its own under ~/.local/share/clinicdesk-keyring, so they survive between runs. Its unlock password
+# is public (with-keyring.sh), so the keys are not protected: CLINICDESK_TRIAL_KEYRING=1 makes the
+# window say so on every screen, so nobody enters real patient data without knowing.
 say "No desktop keyring is running; using ClinicDesk's own keyring in ~/.local/share/clinicdesk-keyring"
+say "TRIAL MODE: that keyring's password is public. Do not enter real patient data."
 KEYRING_HOME="${HOME}/.local/share/clinicdesk-keyring"
 mkdir -p "$KEYRING_HOME"
 # Resolved here because with-keyring.sh points XDG_DATA_HOME at the keyring.
 DATA_DIR="${CLINICDESK_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/org.clinicdesk.app}"
-export CLINICDESK_KEYRING_HOME="$KEYRING_HOME" CLINICDESK_DATA_DIR="$DATA_DIR"
+export CLINICDESK_KEYRING_HOME="$KEYRING_HOME" CLINICDESK_DATA_DIR="$DATA_DIR" CLINICDESK_TRIAL_KEYRING=1
 exec "$ROOT/scripts/with-keyring.sh" "$APP" "$@"

@@ -6,6 +6,7 @@ pub const COMMANDS: &[&str] = &[
     "sign_in",
     "sign_out",
     "session_touch",
+    "password_change",
     "users_list",
     "user_add",
     "user_update",

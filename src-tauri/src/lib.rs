@@ -9,6 +9,9 @@ mod state;
 use state::AppState;
 use std::path::PathBuf;
 
+/// Set to 1 by `scripts/run.sh` when it falls back to its own keyring (public unlock password).
+const TRIAL_KEYRING_ENV: &str = "CLINICDESK_TRIAL_KEYRING";
+
 /// `--data-dir DIR` (or `--data-dir=DIR`) from the command line, if given.
 fn data_dir_argument() -> Option<PathBuf> {
     let mut args = std::env::args().skip(1);
@@ -59,14 +62,19 @@ pub fn run() {
     if let Err(err) = &clinic {
         tracing::error!(code = err.code(), "the clinic could not be opened");
     }
+    let trial_keyring = std::env::var(TRIAL_KEYRING_ENV).is_ok_and(|v| v == "1");
+    if trial_keyring {
+        tracing::warn!("trial keyring: the keys are protected by a public password");
+    }
     tauri::Builder::default()
-        .manage(AppState::new(data_dir, clinic))
+        .manage(AppState::new(data_dir, clinic, trial_keyring))
         .invoke_handler(tauri::generate_handler![
             commands::auth::app_status,
             commands::auth::set_up,
             commands::auth::sign_in,
             commands::auth::sign_out,
             commands::auth::session_touch,
+            commands::auth::password_change,
             commands::users::users_list,
             commands::users::user_add,
             commands::users::user_update,

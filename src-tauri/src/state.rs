@@ -3,7 +3,8 @@
 //! webview never sees it, nor any Twilio secret.
 
 use crate::error::{ApiError, ApiErrorCode, ApiResult};
-use clinicdesk_core::auth::Caller;
+use clinicdesk_core::auth::{Caller, Touch};
+use clinicdesk_core::error::SessionEnd;
 use clinicdesk_core::twilio::check::TwilioHealth;
 use clinicdesk_core::{Clinic, CoreError};
 use std::path::PathBuf;
@@ -12,15 +13,19 @@ use std::sync::{Arc, Mutex};
 pub struct AppState {
     clinic: Result<Arc<Clinic>, String>,
     pub data_dir: PathBuf,
+    /// The keys sit in `scripts/run.sh`'s own keyring, whose unlock password is public
+    /// (`CLINICDESK_TRIAL_KEYRING=1`): the window warns on every screen.
+    pub trial_keyring: bool,
     session: Mutex<Option<String>>,
     health: Mutex<Option<TwilioHealth>>,
 }
 
 impl AppState {
-    pub fn new(data_dir: PathBuf, clinic: Result<Clinic, CoreError>) -> Self {
+    pub fn new(data_dir: PathBuf, clinic: Result<Clinic, CoreError>, trial_keyring: bool) -> Self {
         AppState {
             clinic: clinic.map(Arc::new).map_err(|e| e.to_string()),
             data_dir,
+            trial_keyring,
             session: Mutex::new(None),
             health: Mutex::new(None),
         }
@@ -56,12 +61,23 @@ impl AppState {
         *self.health.lock().expect("health lock") = health;
     }
 
-    /// The signed-in caller, checked by the core (signature, sign-out, idle time) on every call.
-    /// A session the core has ended is forgotten here too.
+    /// The signed-in caller, checked by the core (signature, sign-out, idle time) on every call,
+    /// for a command the person asked for: the session counts as just used.
     pub fn caller(&self) -> ApiResult<(&Clinic, Caller)> {
+        self.check(Touch::Yes)
+    }
+
+    /// The same check for commands the window runs on a timer (the Twilio badge, the Texts
+    /// screen's refresh, the start-up status): they must not keep an unattended window signed in.
+    pub fn caller_passive(&self) -> ApiResult<(&Clinic, Caller)> {
+        self.check(Touch::No)
+    }
+
+    /// A session the core has ended is forgotten here too.
+    fn check(&self, touch: Touch) -> ApiResult<(&Clinic, Caller)> {
         let clinic = self.clinic()?;
         let token = self.token().ok_or_else(|| ApiError::from(CoreError::NotSignedIn))?;
-        match clinic.auth().caller(&token) {
+        match clinic.auth().check(&token, touch) {
             Ok(caller) => Ok((clinic, caller)),
             Err(err) => {
                 if err.code() == "not_signed_in" {
@@ -70,5 +86,29 @@ impl AppState {
                 Err(err.into())
             }
         }
+    }
+
+    /// Signs out. The token is forgotten first, so the window is signed out even when the core
+    /// cannot record it (the error is still reported).
+    pub fn sign_out(&self, reason: SessionEnd) -> ApiResult<()> {
+        let Some(token) = self.session.lock().expect("session lock").take() else { return Ok(()) };
+        self.clinic()?.auth().sign_out(&token, reason)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_out_forgets_the_session_even_when_the_core_cannot_end_it() {
+        let broken = Err(CoreError::Database("The clinic database could not be opened.".into()));
+        let state = AppState::new(PathBuf::from("unused"), broken, false);
+        state.set_token(Some("a session token".into()));
+        let err = state.sign_out(SessionEnd::SignedOut).unwrap_err();
+        assert_eq!(err.code, ApiErrorCode::Unavailable);
+        assert_eq!(state.token(), None, "the shell must not stay signed in");
+        assert!(state.caller().is_err());
     }
 }

@@ -1,4 +1,4 @@
-//! Start-up status, first-run setup, sign-in and sign-out.
+//! Start-up status, first-run setup, sign-in, sign-out and the person's own password.
 
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -30,6 +30,9 @@ pub struct AppStatus {
     /// This computer's time zone, offered as the default during setup.
     pub suggested_time_zone: String,
     pub data_dir: String,
+    /// True when `scripts/run.sh` fell back to a keyring of its own whose unlock password is public:
+    /// the window then warns on every screen not to enter real patient data.
+    pub trial_keyring: bool,
 }
 
 #[tauri::command]
@@ -41,6 +44,7 @@ pub async fn app_status(state: State<'_, AppState>) -> ApiResult<AppStatus> {
         profile: None,
         suggested_time_zone: system_time_zone(),
         data_dir: state.data_dir.display().to_string(),
+        trial_keyring: state.trial_keyring,
     };
     let Ok(clinic) = state.clinic() else { return Ok(status) };
     if clinic.needs_setup()? {
@@ -49,7 +53,8 @@ pub async fn app_status(state: State<'_, AppState>) -> ApiResult<AppStatus> {
     }
     status.clinic_name = Some(clinic.settings().clinic_name()?);
     status.phase = AppPhase::SignedOut;
-    if let Ok((clinic, caller)) = state.caller() {
+    // Asking who is signed in is not using ClinicDesk: it must not restart the idle time.
+    if let Ok((clinic, caller)) = state.caller_passive() {
         status.profile = Some(clinic.auth().profile(&caller)?);
         status.phase = AppPhase::SignedIn;
     }
@@ -83,15 +88,11 @@ pub async fn sign_in(state: State<'_, AppState>, email: String, password: String
     Ok(signed.profile)
 }
 
-/// `idle` is true when the window signs out after the idle time without input.
+/// `idle` is true when the window signs out after the idle time without input. The shell forgets
+/// the session even if the core fails to record the sign-out.
 #[tauri::command]
 pub async fn sign_out(state: State<'_, AppState>, idle: bool) -> ApiResult<()> {
-    if let Some(token) = state.token() {
-        let reason = if idle { SessionEnd::Idle } else { SessionEnd::SignedOut };
-        state.clinic()?.auth().sign_out(&token, reason)?;
-    }
-    state.set_token(None);
-    Ok(())
+    state.sign_out(if idle { SessionEnd::Idle } else { SessionEnd::SignedOut })
 }
 
 /// Called while the person is using the window (typing, clicking) so the core's idle clock,
@@ -100,4 +101,22 @@ pub async fn sign_out(state: State<'_, AppState>, idle: bool) -> ApiResult<()> {
 pub async fn session_touch(state: State<'_, AppState>) -> ApiResult<StaffProfile> {
     let (clinic, caller) = state.caller()?;
     Ok(clinic.auth().profile(&caller)?)
+}
+
+/// The signed-in person changes their own password; their other sessions end, this one stays.
+#[tauri::command]
+pub async fn password_change(
+    state: State<'_, AppState>,
+    current_password: String,
+    new_password: String,
+) -> ApiResult<()> {
+    let (clinic, caller) = state.caller()?;
+    let result = clinic.auth().change_password(&caller, &current_password, &new_password);
+    if let Err(err) = &result {
+        // Too many wrong guesses locked the account and ended this session in the core too.
+        if err.code() == "account_locked" {
+            state.set_token(None);
+        }
+    }
+    Ok(result?)
 }

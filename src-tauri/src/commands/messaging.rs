@@ -30,7 +30,7 @@ pub struct TwilioOverview {
 
 fn overview(state: &AppState, clinic: &Clinic, caller: &Caller) -> ApiResult<TwilioOverview> {
     let health = state.health();
-    let admin = Permission::ManageSettings.allows(caller.role);
+    let admin = Permission::ManageSettings.allows(caller.role());
     Ok(TwilioOverview {
         configured: clinic.twilio().is_configured()?,
         overall: health.as_ref().map(|h| h.overall),
@@ -42,7 +42,7 @@ fn overview(state: &AppState, clinic: &Clinic, caller: &Caller) -> ApiResult<Twi
 
 #[tauri::command]
 pub async fn twilio_overview(state: State<'_, AppState>) -> ApiResult<TwilioOverview> {
-    let (clinic, caller) = state.caller()?;
+    let (clinic, caller) = state.caller_passive()?; // the top bar's badge polls this
     overview(&state, clinic, &caller)
 }
 
@@ -70,6 +70,6 @@ pub async fn twilio_check(app: AppHandle, state: State<'_, AppState>) -> ApiResu
 
 #[tauri::command]
 pub async fn texts_list(state: State<'_, AppState>, status: Option<TextState>) -> ApiResult<Vec<TextMessage>> {
-    let (clinic, caller) = state.caller()?;
+    let (clinic, caller) = state.caller_passive()?; // the Texts screen refreshes this on a timer
     Ok(clinic.texts().list(&caller, status, 200)?)
 }

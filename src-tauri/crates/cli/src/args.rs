@@ -10,7 +10,7 @@ use std::path::PathBuf;
     about = "ClinicDesk from a terminal: staff, patients, doctors and appointments."
 )]
 #[command(
-    after_help = "Passwords come from CLINICDESK_PASSWORD (yours, with --as) and CLINICDESK_NEW_PASSWORD (for a new account), or a hidden prompt."
+    after_help = "Passwords come from CLINICDESK_PASSWORD (yours, with --as) and CLINICDESK_NEW_PASSWORD (for a new account or `password change`), or a hidden prompt."
 )]
 pub struct Cli {
     /// The clinic's data folder (default: $CLINICDESK_DATA_DIR, else the app's data folder).
@@ -33,6 +33,9 @@ pub enum Command {
     /// Staff accounts (administrators only).
     #[command(subcommand)]
     User(UserCommand),
+    /// Your own password.
+    #[command(subcommand)]
+    Password(PasswordCommand),
     #[command(subcommand)]
     Patient(PatientCommand),
     #[command(subcommand)]
@@ -110,6 +113,14 @@ pub enum UserCommand {
     Unlock {
         email: String,
     },
+}
+
+#[derive(Subcommand)]
+pub enum PasswordCommand {
+    /// Change your own password. The current one is the one you sign in with (CLINICDESK_PASSWORD
+    /// or a prompt); the new one comes from CLINICDESK_NEW_PASSWORD or a hidden prompt, asked twice.
+    /// Your other ClinicDesk sessions are signed out.
+    Change,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -295,3 +295,64 @@ fn the_audit_trail_shows_who_read_a_patient() {
         .unwrap();
     assert_eq!(out.status.code(), Some(6));
 }
+
+#[test]
+fn staff_change_their_own_password_with_the_documented_exit_codes() {
+    let t = Terminal::initialised();
+    const NEW: &str = "a brand new passphrase";
+    let change = |current: &str, new: Option<&str>| {
+        let mut cmd = t.cmd(&["--as", ADMIN, "--json", "password", "change"]);
+        cmd.env("CLINICDESK_PASSWORD", current);
+        if let Some(new) = new {
+            cmd.env("CLINICDESK_NEW_PASSWORD", new);
+        }
+        cmd.output().unwrap()
+    };
+    let code_of = |out: &std::process::Output| -> String {
+        serde_json::from_slice::<Value>(&out.stderr).unwrap()["code"].as_str().unwrap().to_owned()
+    };
+
+    // 3: the new password breaks the rules, is the same, or is missing (no terminal to ask on).
+    let short = change(PASSWORD, Some("short"));
+    assert_eq!((short.status.code(), code_of(&short)), (Some(3), "invalid".into()));
+    assert!(stderr(&short).contains("at least 10 characters"), "{}", stderr(&short));
+    assert_eq!(change(PASSWORD, Some(PASSWORD)).status.code(), Some(3));
+    let missing = change(PASSWORD, None);
+    assert_eq!(missing.status.code(), Some(3));
+    assert!(stderr(&missing).contains("CLINICDESK_NEW_PASSWORD"), "{}", stderr(&missing));
+    // 6: the current password is wrong.
+    let wrong = change("not the password", Some(NEW));
+    assert_eq!((wrong.status.code(), code_of(&wrong)), (Some(6), "bad_credentials".into()));
+
+    // 0: changed; the old password no longer works, the new one does.
+    let done = change(PASSWORD, Some(NEW));
+    assert!(done.status.success(), "{}", stderr(&done));
+    let json: Value = serde_json::from_slice(&done.stdout).unwrap();
+    assert_eq!(json["password_changed"], true);
+    assert_eq!(change(PASSWORD, Some("yet another passphrase")).status.code(), Some(6));
+    let out = t.cmd(&["--as", ADMIN, "user", "list"]).env("CLINICDESK_PASSWORD", NEW).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let trail = t.cmd(&["--as", ADMIN, "--json", "audit"]).env("CLINICDESK_PASSWORD", NEW).output().unwrap();
+    let trail: Value = serde_json::from_slice(&trail.stdout).unwrap();
+    assert!(trail.as_array().unwrap().iter().any(|e| e["action"] == "auth.password_changed"));
+}
+
+#[test]
+fn a_refused_command_is_in_the_audit_trail() {
+    let t = Terminal::initialised();
+    t.cmd(&["--as", ADMIN, "user", "add", "--email", "desk@clinic.example", "--role", "reception", "--name", "Rita"])
+        .env("CLINICDESK_NEW_PASSWORD", "desk password 1")
+        .assert()
+        .success();
+    let out = t
+        .cmd(&["--as", "desk@clinic.example", "settings", "set", "security.idle_timeout_minutes", "240"])
+        .env("CLINICDESK_PASSWORD", "desk password 1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    let trail = t.admin_json(&["audit"]);
+    let refused: Vec<&Value> = trail.as_array().unwrap().iter().filter(|e| e["action"] == "access.refused").collect();
+    assert_eq!(refused.len(), 1, "{trail:#}");
+    assert_eq!(refused[0]["actor"], "desk@clinic.example");
+    assert_eq!(refused[0]["detail"], "manage_settings");
+}

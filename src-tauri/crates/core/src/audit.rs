@@ -14,6 +14,27 @@ pub enum Actor<'a> {
     Anonymous { label: &'a str, user_id: Option<&'a str> },
 }
 
+/// The longest actor label kept: an email address's maximum length.
+pub const MAX_ACTOR_LABEL_CHARS: usize = 254;
+
+/// An actor label safe to show as one line of the trail. The label can be typed text (the email
+/// given at a failed sign-in), so line breaks, terminal escapes, invisible and direction-changing
+/// characters are dropped and the length is capped: nobody can forge extra lines or flood the trail.
+pub fn clean_label(text: &str) -> String {
+    let mut kept = text.chars().filter(|c| !c.is_control() && !is_invisible_format(*c));
+    let mut label: String = kept.by_ref().take(MAX_ACTOR_LABEL_CHARS).collect();
+    if kept.next().is_some() {
+        label.push('…');
+    }
+    label
+}
+
+/// Unicode format characters that change how a line reads without being seen: zero-width
+/// characters, bidirectional overrides and isolates, line/paragraph separators, the BOM.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}')
+}
+
 pub fn record(
     conn: &Connection,
     at: DateTime<Utc>,
@@ -23,8 +44,8 @@ pub fn record(
     detail: Option<&str>,
 ) -> Result<()> {
     let (actor_id, label) = match actor {
-        Actor::Staff(c) => (Some(c.user_id.to_string()), c.email.clone()),
-        Actor::Anonymous { label, user_id } => (user_id.map(str::to_owned), label.to_owned()),
+        Actor::Staff(c) => (Some(c.user_id.to_string()), clean_label(&c.email)),
+        Actor::Anonymous { label, user_id } => (user_id.map(str::to_owned), clean_label(label)),
     };
     conn.execute(
         "INSERT INTO audit_log (at, actor_id, actor_label, action, record_type, record_id, detail)
@@ -61,7 +82,8 @@ impl AuditTrail<'_> {
         let rows = stmt.query_map(params![record_id, limit.min(1000)], |r| {
             Ok(AuditEntry {
                 at: r.get(0)?,
-                actor: r.get(1)?,
+                // Rows written before labels were cleaned are cleaned on the way out.
+                actor: clean_label(&r.get::<_, String>(1)?),
                 action: r.get(2)?,
                 record_type: r.get(3)?,
                 record_id: r.get(4)?,
@@ -69,5 +91,22 @@ impl AuditTrail<'_> {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_lose_line_breaks_escapes_and_invisible_characters_and_are_capped() {
+        assert_eq!(clean_label("ada@clinic.org"), "ada@clinic.org");
+        assert_eq!(clean_label("x@y.org\n2026-01-01 admin user.add"), "x@y.org2026-01-01 admin user.add");
+        assert_eq!(clean_label("\u{1b}[2Jeve@y.org\r\t"), "[2Jeve@y.org");
+        assert_eq!(clean_label("eve\u{202E}gro.y@"), "evegro.y@");
+        let long = clean_label(&"a".repeat(10_000));
+        assert_eq!(long.chars().count(), MAX_ACTOR_LABEL_CHARS + 1);
+        assert!(long.ends_with('…'));
+        assert_eq!(clean_label(&"a".repeat(MAX_ACTOR_LABEL_CHARS)).chars().count(), MAX_ACTOR_LABEL_CHARS);
     }
 }

@@ -107,6 +107,10 @@ impl Clinic {
     pub fn secrets(&self) -> &SecretStore {
         &self.secrets
     }
+    /// For records made outside a domain call (a refused action is audited by the `Caller`).
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
     pub(crate) fn session_key(&self) -> &[u8] {
         &self.session_key
     }

@@ -50,6 +50,10 @@ pub enum SessionEnd {
     Expired,
     SignedOut,
     AccountChanged,
+    /// The person changed their own password on another computer (or in the CLI).
+    PasswordChanged,
+    /// Too many wrong passwords locked the account.
+    AccountLocked,
 }
 
 impl fmt::Display for SessionEnd {
@@ -61,6 +65,12 @@ impl fmt::Display for SessionEnd {
             SessionEnd::Expired => "Your session has expired. Please sign in again.",
             SessionEnd::SignedOut => "You have signed out. Please sign in again.",
             SessionEnd::AccountChanged => "Your account was changed by an administrator. Please sign in again.",
+            SessionEnd::PasswordChanged => {
+                "Your password was changed, so you were signed out here. Please sign in with the new password."
+            }
+            SessionEnd::AccountLocked => {
+                "You were signed out because of too many wrong passwords. Wait 15 minutes or ask an administrator to unlock your account."
+            }
         })
     }
 }

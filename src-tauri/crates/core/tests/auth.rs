@@ -65,7 +65,7 @@ fn a_session_token_identifies_the_caller_until_sign_out() {
     let signed = t.clinic.auth().sign_in(" Admin@Clinic.Example ", PASSWORD, Channel::App).unwrap();
     assert_eq!(signed.profile.role, Role::Admin);
     let caller = t.clinic.auth().caller(&signed.token).unwrap();
-    assert_eq!(caller.email, ADMIN_EMAIL);
+    assert_eq!(caller.email(), ADMIN_EMAIL);
 
     t.clinic.auth().sign_out(&signed.token, SessionEnd::SignedOut).unwrap();
     let err = t.clinic.auth().caller(&signed.token).unwrap_err();
@@ -187,7 +187,7 @@ fn changing_a_role_or_deactivating_ends_that_persons_sessions() {
     let signed = t.clinic.auth().sign_in("desk@clinic.example", PASSWORD, Channel::App).unwrap();
     t.clinic
         .users()
-        .update(&admin, signed.caller.user_id, StaffUserChange { role: Some(Role::Doctor), ..Default::default() })
+        .update(&admin, signed.caller.user_id(), StaffUserChange { role: Some(Role::Doctor), ..Default::default() })
         .unwrap();
     assert!(matches!(
         t.clinic.auth().caller(&signed.token).unwrap_err(),
@@ -196,7 +196,7 @@ fn changing_a_role_or_deactivating_ends_that_persons_sessions() {
 
     t.clinic
         .users()
-        .update(&admin, signed.caller.user_id, StaffUserChange { active: Some(false), ..Default::default() })
+        .update(&admin, signed.caller.user_id(), StaffUserChange { active: Some(false), ..Default::default() })
         .unwrap();
     let err = t.clinic.auth().sign_in("desk@clinic.example", PASSWORD, Channel::App).err().unwrap();
     assert_eq!(err.code(), "forbidden");
@@ -210,13 +210,13 @@ fn the_last_administrator_cannot_be_removed() {
     let err = t
         .clinic
         .users()
-        .update(&admin, admin.user_id, StaffUserChange { role: Some(Role::Reception), ..Default::default() })
+        .update(&admin, admin.user_id(), StaffUserChange { role: Some(Role::Reception), ..Default::default() })
         .unwrap_err();
     assert_eq!(err.code(), "conflict");
     let err = t
         .clinic
         .users()
-        .update(&admin, admin.user_id, StaffUserChange { active: Some(false), ..Default::default() })
+        .update(&admin, admin.user_id(), StaffUserChange { active: Some(false), ..Default::default() })
         .unwrap_err();
     assert_eq!(err.code(), "conflict");
 }

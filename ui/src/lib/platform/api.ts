@@ -71,6 +71,8 @@ export const api = {
   signIn: (email: string, password: string) => call<StaffProfile>('sign_in', { email, password }),
   signOut: (idle = false) => call<void>('sign_out', { idle }),
   sessionTouch: () => call<StaffProfile>('session_touch'),
+  passwordChange: (currentPassword: string, newPassword: string) =>
+    call<void>('password_change', { currentPassword, newPassword }),
 
   usersList: () => call<StaffUser[]>('users_list'),
   userAdd: (user: NewStaffUser) => call<StaffUser>('user_add', { user }),

@@ -65,6 +65,24 @@ impl Permission {
         }
     }
 
+    /// A stable name for the audit trail (`access.refused` rows).
+    pub fn as_str(self) -> &'static str {
+        use Permission::*;
+        match self {
+            ManageUsers => "manage_users",
+            ManageSettings => "manage_settings",
+            ReadAudit => "read_audit",
+            ReadPatients => "read_patients",
+            WritePatients => "write_patients",
+            ManageDoctors => "manage_doctors",
+            ReadSchedule => "read_schedule",
+            WriteSchedule => "write_schedule",
+            SendTexts => "send_texts",
+            MintTokens => "mint_tokens",
+            SeedDemoData => "seed_demo_data",
+        }
+    }
+
     /// What the person was trying to do, for the refusal message.
     pub fn describe(self) -> &'static str {
         use Permission::*;

@@ -6,4 +6,9 @@ export type AppStatus = { phase: AppPhase, problem: string | null, clinic_name: 
 /**
  * This computer's time zone, offered as the default during setup.
  */
-suggested_time_zone: string, data_dir: string, };
+suggested_time_zone: string, data_dir: string, 
+/**
+ * True when `scripts/run.sh` fell back to a keyring of its own whose unlock password is public:
+ * the window then warns on every screen not to enter real patient data.
+ */
+trial_keyring: boolean, };

@@ -1,0 +1,73 @@
+//! Patients and doctors.
+
+use crate::args::{DoctorCommand, PatientCommand};
+use crate::output::{show, table};
+use clinicdesk_core::auth::Caller;
+use clinicdesk_core::{Clinic, Result};
+
+fn patient_rows(patients: &[clinicdesk_core::patients::Patient]) -> String {
+    if patients.is_empty() {
+        return "No patients found.".into();
+    }
+    table(
+        &["ID", "NAME", "PHONE", "BORN", "SMS"],
+        patients
+            .iter()
+            .map(|p| {
+                vec![
+                    p.id.to_string(),
+                    p.full_name.clone(),
+                    p.phone.clone(),
+                    p.date_of_birth.map(|d| d.to_string()).unwrap_or_default(),
+                    if p.sms_consent { "yes".into() } else { "no".into() },
+                ]
+            })
+            .collect(),
+    )
+}
+
+pub(super) fn patient(clinic: &Clinic, caller: &Caller, json: bool, command: PatientCommand) -> Result<()> {
+    use clinicdesk_core::patients::PatientInput;
+    match command {
+        PatientCommand::Add { name, phone, dob, no_sms } => {
+            let p = clinic
+                .patients()
+                .add(caller, PatientInput { full_name: name, phone, date_of_birth: dob, sms_consent: !no_sms })?;
+            show(json, &p, |p| format!("Added {} ({}).\nid: {}", p.full_name, p.phone, p.id));
+        }
+        PatientCommand::List { limit } => {
+            let found = clinic.patients().search(caller, "", limit)?;
+            show(json, &found, |p| patient_rows(p));
+        }
+        PatientCommand::Search { text } => {
+            let found = clinic.patients().search(caller, &text, clinicdesk_core::patients::MAX_SEARCH_RESULTS)?;
+            show(json, &found, |p| patient_rows(p));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn doctor(clinic: &Clinic, caller: &Caller, json: bool, command: DoctorCommand) -> Result<()> {
+    match command {
+        DoctorCommand::Add { user, specialization } => {
+            let d = clinic.doctors().add(caller, &user, &specialization)?;
+            show(json, &d, |d| format!("{} ({}) can now be booked.\nid: {}", d.full_name, d.specialization, d.id));
+        }
+        DoctorCommand::List => {
+            let doctors = clinic.doctors().list(caller)?;
+            show(json, &doctors, |ds| {
+                if ds.is_empty() {
+                    return "No doctors yet. Add one with: clinicdesk doctor add --user EMAIL --specialization TEXT"
+                        .into();
+                }
+                table(
+                    &["ID", "NAME", "SPECIALIZATION", "EMAIL"],
+                    ds.iter()
+                        .map(|d| vec![d.id.to_string(), d.full_name.clone(), d.specialization.clone(), d.email.clone()])
+                        .collect(),
+                )
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! Clinic settings and the sample clinic.
+
+use crate::args::SettingsCommand;
+use crate::commands::NEW_PASSWORD_ENV;
+use crate::output::{show, table};
+use clinicdesk_core::auth::Caller;
+use clinicdesk_core::settings;
+use clinicdesk_core::{Clinic, CoreError, Result};
+
+pub(super) fn settings_cmd(clinic: &Clinic, caller: &Caller, json: bool, command: SettingsCommand) -> Result<()> {
+    let current = match command {
+        SettingsCommand::List => clinic.settings().get(caller)?,
+        SettingsCommand::Set { key, value, confirm } => {
+            let zone_change = settings::TimeZoneChange::confirmed_if(confirm);
+            clinic.settings().set_with(caller, &key, &value, zone_change).map_err(|err| match err {
+                CoreError::Unconfirmed { field, message } => CoreError::Unconfirmed {
+                    field,
+                    message: format!("{message} To change it anyway, run the command again with --confirm."),
+                },
+                other => other,
+            })?
+        }
+    };
+    show(json, &current, |s| {
+        table(
+            &["KEY", "VALUE"],
+            vec![
+                vec![settings::KEY_NAME.into(), s.clinic_name.clone()],
+                vec![settings::KEY_TIME_ZONE.into(), s.time_zone.clone()],
+                vec![settings::KEY_COUNTRY.into(), s.default_country.clone()],
+                vec![settings::KEY_IDLE.into(), s.idle_timeout_minutes.to_string()],
+                vec![settings::KEY_SMS_RATE.into(), s.sms_messages_per_second.to_string()],
+            ],
+        )
+    });
+    Ok(())
+}
+
+pub(super) fn demo_seed(clinic: &Clinic, caller: &Caller, json: bool) -> Result<()> {
+    let doctor_password = std::env::var(NEW_PASSWORD_ENV).ok().filter(|p| !p.is_empty());
+    let summary = clinicdesk_core::demo::seed(clinic, caller, doctor_password.as_deref())?;
+    show(json, &summary, |s| {
+        let login = if doctor_password.is_some() {
+            "with the password in CLINICDESK_NEW_PASSWORD"
+        } else {
+            "without a known password (set one with the app's Staff screen)"
+        };
+        format!(
+            "Loaded the sample clinic: {} doctors ({login}), {} patients, {} appointments.",
+            s.doctors, s.patients, s.appointments
+        )
+    });
+    Ok(())
+}

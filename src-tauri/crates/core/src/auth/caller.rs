@@ -1,0 +1,105 @@
+//! The caller identity every core operation is checked against.
+
+use crate::audit::{self, Actor};
+use crate::auth::{Permission, Role};
+use crate::clock::Clock;
+use crate::db::Database;
+use crate::error::{CoreError, Result};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// A verified, live session. Only the core can make one (from a checked token or a fresh sign-in),
+/// so holding a `Caller` proves who is asking. Its fields are readable but not writable outside the
+/// core, so no front door can turn a receptionist into an administrator:
+///
+/// ```compile_fail
+/// fn promote(caller: &mut clinicdesk_core::auth::Caller) {
+///     caller.role = clinicdesk_core::auth::Role::Admin;
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Caller {
+    pub(crate) user_id: Uuid,
+    pub(crate) role: Role,
+    pub(crate) email: String,
+    pub(crate) full_name: String,
+    session_id: String,
+    refusals: RefusalLog,
+}
+
+/// Where a refused action is written down: the clinic's database and clock. A refusal is recorded
+/// where it happens, inside `require`, so neither a front door nor a domain can forget to.
+#[derive(Clone)]
+struct RefusalLog {
+    db: Database,
+    clock: Arc<dyn Clock>,
+}
+
+impl Caller {
+    pub(super) fn new(
+        clinic: &crate::Clinic,
+        user_id: Uuid,
+        role: Role,
+        email: String,
+        full_name: String,
+        session_id: String,
+    ) -> Caller {
+        let refusals = RefusalLog { db: clinic.db().clone(), clock: clinic.clock() };
+        Caller { user_id, role, email, full_name, session_id, refusals }
+    }
+
+    pub fn user_id(&self) -> Uuid {
+        self.user_id
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+    pub fn full_name(&self) -> &str {
+        &self.full_name
+    }
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// Allows the action or refuses it with a sentence; a refusal is written to the audit trail as
+    /// `access.refused` with the permission's name.
+    ///
+    /// Call it before opening a transaction (every operation checks first): the refusal is written
+    /// on a connection of its own and must not wait behind the caller's own write lock.
+    pub fn require(&self, permission: Permission) -> Result<()> {
+        if permission.allows(self.role) {
+            return Ok(());
+        }
+        self.record_refusal(permission);
+        Err(CoreError::Forbidden(format!(
+            "Your role ({}) is not allowed to {}. Ask an administrator if you need this.",
+            self.role.label(),
+            permission.describe()
+        )))
+    }
+
+    /// A failure to write the row is logged, never turned into a different answer: the action
+    /// stays refused either way.
+    fn record_refusal(&self, permission: Permission) {
+        let now = self.refusals.clock.now();
+        let written = self.refusals.db.conn().and_then(|conn| {
+            audit::record(&conn, now, Actor::Staff(self), "access.refused", None, Some(permission.as_str()))
+        });
+        if let Err(err) = written {
+            tracing::error!(code = err.code(), permission = permission.as_str(), "a refused action was not audited");
+        }
+    }
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("user_id", &self.user_id)
+            .field("role", &self.role)
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
+}
