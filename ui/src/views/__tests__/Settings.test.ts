@@ -7,7 +7,7 @@ import type { TwilioOverview } from '$lib/platform/bindings/TwilioOverview';
 import Settings from '../Settings.svelte';
 
 const stored: ClinicSettings = { clinic_name: 'Riverside Clinic', time_zone: 'Europe/London', default_country: 'GB', idle_timeout_minutes: 15, sms_messages_per_second: 1 };
-const noTwilio: TwilioOverview = { status: { configured: false, has_auth_token: false, settings: null }, health: null };
+const noTwilio: TwilioOverview = { configured: false, overall: null, sending_paused: null, status: { configured: false, has_auth_token: false, settings: null }, health: null };
 const explanation = '12 upcoming appointments will keep their moment in time; their clock times will show in the new zone, Europe/Paris, e.g. 09:00 on Tue 3 Mar becomes 10:00.';
 
 /** A core that asks for confirmation of a time-zone change unless the call carries it. */
