@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# The README's second command: install what is missing, then run every test — Rust (core, CLI,
-# shell), the generated-types and no-Tauri-in-core checks, UI type-check and component tests, and
-# the end-to-end test of the real window. Everything runs against the real OS keyring, inside a
+# The README's second command: install what is missing, then run every test — house style (rustfmt,
+# clippy), Rust (core, CLI, shell), the generated-types and no-Tauri-in-core checks, UI type-check
+# and component tests, and the end-to-end test of the real window. Everything runs against the real OS keyring, inside a
 # private D-Bus session with a throwaway unlocked GNOME Keyring.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 if [ "${CLINICDESK_IN_KEYRING_SESSION:-}" != 1 ]; then
   ensure_toolchains
+  for tool in fmt clippy; do
+    if ! cargo "$tool" --version >/dev/null 2>&1; then
+      command -v rustup >/dev/null && rustup component add "$([ $tool = fmt ] && echo rustfmt || echo clippy)" >/dev/null 2>&1 || true
+      cargo "$tool" --version >/dev/null 2>&1 || fail "cargo $tool is missing: install it with 'rustup component add $([ $tool = fmt ] && echo rustfmt || echo clippy)'."
+    fi
+  done
   install_packages "${APP_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
   ensure_ui_packages
   say "Installing the end-to-end test's npm packages"
@@ -24,6 +30,11 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # Keep a copy of everything printed, to add up the test runners' own counts at the end.
 RUN_LOG="$(mktemp)"
 exec > >(tee "$RUN_LOG") 2>&1
+
+# House style first: it fails in seconds, before the long test runs.
+say "House style: cargo fmt --check and cargo clippy -D warnings"
+cargo fmt --all -- --check || fail "cargo fmt would change the files listed above: run cargo fmt --all and commit."
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 say "Rust tests (core, CLI, shell)"
 cargo test --workspace --no-fail-fast
