@@ -25,17 +25,17 @@ pub fn start(app: &AppHandle) {
 async fn run_outbox(clinic: Arc<Clinic>, http: TwilioHttp) {
     let config = match clinic.texts().worker_config() {
         Ok(config) => config,
-        Err(err) => return tracing::error!(code = err.code(), "outbox worker not started"),
+        Err(err) => return tracing::error!(code = %err.code(), "outbox worker not started"),
     };
     let mut worker = match OutboxWorker::new(&clinic, &http, config) {
         Ok(worker) => worker,
-        Err(err) => return tracing::error!(code = err.code(), "outbox worker not started"),
+        Err(err) => return tracing::error!(code = %err.code(), "outbox worker not started"),
     };
     loop {
         match worker.run_once().await {
             Ok(report) if report != Default::default() => tracing::info!(?report, "outbox pass"),
             Ok(_) => {}
-            Err(err) => tracing::warn!(code = err.code(), "outbox pass failed; will try again"),
+            Err(err) => tracing::warn!(code = %err.code(), "outbox pass failed; will try again"),
         }
         tokio::time::sleep(OUTBOX_PASS_EVERY).await;
     }

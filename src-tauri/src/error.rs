@@ -5,23 +5,8 @@ use clinicdesk_core::CoreError;
 use serde::Serialize;
 use ts_rs::TS;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
-#[serde(rename_all = "snake_case")]
-#[ts(export)]
-pub enum ApiErrorCode {
-    Invalid,
-    NotFound,
-    Conflict,
-    NotSignedIn,
-    Forbidden,
-    BadCredentials,
-    AccountLocked,
-    NotInitialized,
-    AlreadyInitialized,
-    /// The clinic could not be opened at start-up (keyring or database problem).
-    Unavailable,
-    Storage,
-}
+/// The core's closed set of codes, the same the CLI prints with `--json`.
+pub use clinicdesk_core::error::ErrorCode as ApiErrorCode;
 
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
@@ -39,19 +24,7 @@ impl ApiError {
 
 impl From<CoreError> for ApiError {
     fn from(err: CoreError) -> Self {
-        let code = match &err {
-            CoreError::Invalid { .. } => ApiErrorCode::Invalid,
-            CoreError::NotFound(_) => ApiErrorCode::NotFound,
-            CoreError::Conflict(_) | CoreError::Unconfirmed { .. } => ApiErrorCode::Conflict,
-            CoreError::NotSignedIn | CoreError::SessionEnded(_) => ApiErrorCode::NotSignedIn,
-            CoreError::Forbidden(_) => ApiErrorCode::Forbidden,
-            CoreError::BadCredentials => ApiErrorCode::BadCredentials,
-            CoreError::AccountLocked { .. } => ApiErrorCode::AccountLocked,
-            CoreError::NotInitialized => ApiErrorCode::NotInitialized,
-            CoreError::AlreadyInitialized => ApiErrorCode::AlreadyInitialized,
-            CoreError::SecretStore(_) | CoreError::Database(_) => ApiErrorCode::Unavailable,
-            CoreError::Storage => ApiErrorCode::Storage,
-        };
+        let code = err.code();
         ApiError { code, message: err.to_string(), field: err.field().map(str::to_owned) }
     }
 }

@@ -60,7 +60,7 @@ pub fn run() {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "ClinicDesk starting");
     let clinic = clinicdesk_core::Clinic::open(&data_dir);
     if let Err(err) = &clinic {
-        tracing::error!(code = err.code(), "the clinic could not be opened");
+        tracing::error!(code = %err.code(), "the clinic could not be opened");
     }
     let trial_keyring = std::env::var(TRIAL_KEYRING_ENV).is_ok_and(|v| v == "1");
     if trial_keyring {

@@ -27,13 +27,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Distinct exit codes for the outcomes a script may branch on.
+/// Distinct exit codes for the outcomes a script may branch on (the core's one table).
 fn exit_code(err: &CoreError) -> u8 {
-    match err.code() {
-        "invalid" => 3,
-        "not_found" => 4,
-        "conflict" => 5,
-        "not_signed_in" | "bad_credentials" | "account_locked" | "forbidden" => 6,
-        _ => 1,
-    }
+    err.code().exit_code()
 }

@@ -1,10 +1,73 @@
 //! The core's errors. Every message is written for clinic staff: it says what went wrong and, where
 //! possible, what to do next. Technical detail goes to the log (without patient data), never here.
 
+use serde::Serialize;
 use std::fmt;
+use ts_rs::TS;
 
 /// Which input a validation error is about, so a screen can show the message beside that field.
 pub type Field = &'static str;
+
+/// What kind of failure an error is, for programs: the UI branches on it, scripts read it from
+/// the CLI's `--json` output and exit code. A closed set; add a code only when a caller branches on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export, rename = "ApiErrorCode")]
+pub enum ErrorCode {
+    Invalid,
+    NotFound,
+    Conflict,
+    NotSignedIn,
+    Forbidden,
+    BadCredentials,
+    AccountLocked,
+    NotInitialized,
+    AlreadyInitialized,
+    /// The clinic cannot be opened or used here (keyring or database problem).
+    Unavailable,
+    Storage,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::NotSignedIn => "not_signed_in",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::BadCredentials => "bad_credentials",
+            ErrorCode::AccountLocked => "account_locked",
+            ErrorCode::NotInitialized => "not_initialized",
+            ErrorCode::AlreadyInitialized => "already_initialized",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Storage => "storage",
+        }
+    }
+
+    /// The CLI's exit code for this kind of failure (documented in the README).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorCode::Invalid => 3,
+            ErrorCode::NotFound => 4,
+            ErrorCode::Conflict => 5,
+            ErrorCode::NotSignedIn | ErrorCode::BadCredentials | ErrorCode::AccountLocked | ErrorCode::Forbidden => 6,
+            _ => 1,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -80,21 +143,22 @@ impl CoreError {
         CoreError::Invalid { field, message: message.into() }
     }
 
-    /// A stable, machine-readable code: the closed set the UI and the CLI's `--json` branch on.
-    pub fn code(&self) -> &'static str {
+    /// The stable, machine-readable code: the one closed set both front doors use (the window's
+    /// `ApiError.code` and the CLI's `--json` errors and exit codes).
+    pub fn code(&self) -> ErrorCode {
         match self {
-            CoreError::Invalid { .. } => "invalid",
-            CoreError::NotFound(_) => "not_found",
-            CoreError::Conflict(_) | CoreError::Unconfirmed { .. } => "conflict",
-            CoreError::NotSignedIn | CoreError::SessionEnded(_) => "not_signed_in",
-            CoreError::Forbidden(_) => "forbidden",
-            CoreError::BadCredentials => "bad_credentials",
-            CoreError::AccountLocked { .. } => "account_locked",
-            CoreError::NotInitialized => "not_initialized",
-            CoreError::AlreadyInitialized => "already_initialized",
-            CoreError::SecretStore(_) => "secret_store",
-            CoreError::Database(_) => "database",
-            CoreError::Storage => "storage",
+            CoreError::Invalid { .. } => ErrorCode::Invalid,
+            CoreError::NotFound(_) => ErrorCode::NotFound,
+            CoreError::Conflict(_) | CoreError::Unconfirmed { .. } => ErrorCode::Conflict,
+            CoreError::NotSignedIn | CoreError::SessionEnded(_) => ErrorCode::NotSignedIn,
+            CoreError::Forbidden(_) => ErrorCode::Forbidden,
+            CoreError::BadCredentials => ErrorCode::BadCredentials,
+            CoreError::AccountLocked { .. } => ErrorCode::AccountLocked,
+            CoreError::NotInitialized => ErrorCode::NotInitialized,
+            CoreError::AlreadyInitialized => ErrorCode::AlreadyInitialized,
+            // Both mean "the clinic cannot be used on this computer as it stands" (keyring or file).
+            CoreError::SecretStore(_) | CoreError::Database(_) => ErrorCode::Unavailable,
+            CoreError::Storage => ErrorCode::Storage,
         }
     }
 
@@ -123,3 +187,33 @@ impl From<r2d2::Error> for CoreError {
 }
 
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_reads_the_same_in_json_in_words_and_as_an_exit_code() {
+        use ErrorCode::*;
+        let all = [
+            Invalid,
+            NotFound,
+            Conflict,
+            NotSignedIn,
+            Forbidden,
+            BadCredentials,
+            AccountLocked,
+            NotInitialized,
+            AlreadyInitialized,
+            Unavailable,
+            Storage,
+        ];
+        for code in all {
+            // The window receives the JSON form, the CLI prints `as_str` and compares with it.
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str(), "{code:?}");
+        }
+        assert_eq!(CoreError::SecretStore("locked".into()).code(), "unavailable", "one code for both front doors");
+        assert_eq!(CoreError::invalid("phone", "x").code().exit_code(), 3);
+        assert_eq!(CoreError::BadCredentials.code().exit_code(), 6);
+    }
+}

@@ -58,7 +58,12 @@ fn every_staff_and_audit_door_refuses_other_roles_and_records_it() {
             t.clinic.doctors().add(caller, "doc@clinic.example", "General practice").err(),
         ];
         for (i, err) in attempts.iter().enumerate() {
-            assert_eq!(err.as_ref().map(|e| e.code()), Some("forbidden"), "attempt {i} by {:?}", caller.role());
+            assert_eq!(
+                err.as_ref().map(|e| e.code().as_str()),
+                Some("forbidden"),
+                "attempt {i} by {:?}",
+                caller.role()
+            );
         }
     }
     let rows = refusals(&t);

@@ -9,7 +9,7 @@ use clinicdesk_core::CoreError;
 use common::*;
 
 fn codes(err: &CoreError) -> &'static str {
-    err.code()
+    err.code().as_str()
 }
 
 #[test]

@@ -151,7 +151,7 @@ fn without_upcoming_appointments_or_without_a_zone_change_nothing_is_asked() {
     d.t.clinic.settings().update(&d.admin, input(&d, " Europe/Paris ")).unwrap();
     // A zone ClinicDesk does not know is still a plain mistake on the field.
     let err = d.t.clinic.settings().set(&d.admin, KEY_TIME_ZONE, "Moon/Base").unwrap_err();
-    assert_eq!((err.code(), err.field()), ("invalid", Some("time_zone")));
+    assert_eq!((err.code().as_str(), err.field()), ("invalid", Some("time_zone")));
     // Only administrators reach the explanation at all.
     let err = d.t.clinic.settings().set(&d.desk, KEY_TIME_ZONE, "Europe/London").unwrap_err();
     assert_eq!(err.code(), "forbidden");

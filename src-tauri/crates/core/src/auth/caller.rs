@@ -89,7 +89,7 @@ impl Caller {
             audit::record(&conn, now, Actor::Staff(self), "access.refused", None, Some(permission.as_str()))
         });
         if let Err(err) = written {
-            tracing::error!(code = err.code(), permission = permission.as_str(), "a refused action was not audited");
+            tracing::error!(code = %err.code(), permission = permission.as_str(), "a refused action was not audited");
         }
     }
 }

@@ -103,7 +103,7 @@ impl<'a> OutboxWorker<'a> {
                 Ok(true) => {}
                 // Lost: the pass notices before its next request. Nothing more to beat for.
                 Ok(false) => std::future::pending::<()>().await,
-                Err(err) => tracing::warn!(code = err.code(), "could not refresh the outbox lock; will try again"),
+                Err(err) => tracing::warn!(code = %err.code(), "could not refresh the outbox lock; will try again"),
             }
         }
     }
