@@ -4,7 +4,7 @@
 use crate::state::AppState;
 use clinicdesk_core::sms::worker::OutboxWorker;
 use clinicdesk_core::twilio::check::check;
-use clinicdesk_core::twilio::{Endpoints, TwilioHttp};
+use clinicdesk_core::twilio::TwilioHttp;
 use clinicdesk_core::Clinic;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +14,7 @@ const OUTBOX_PASS_EVERY: Duration = Duration::from_secs(3);
 
 pub fn start(app: &AppHandle) {
     let Some(clinic) = app.state::<AppState>().shared_clinic() else { return };
-    let http = TwilioHttp::new(Endpoints::from_env());
+    let http = app.state::<AppState>().twilio.clone();
     tauri::async_runtime::spawn(run_outbox(clinic, http.clone()));
     let handle = app.clone();
     tauri::async_runtime::spawn(async move { check_twilio(&handle, &http).await });

@@ -6,6 +6,7 @@ use crate::error::{ApiError, ApiErrorCode, ApiResult};
 use clinicdesk_core::auth::{Caller, Touch};
 use clinicdesk_core::error::SessionEnd;
 use clinicdesk_core::twilio::check::TwilioHealth;
+use clinicdesk_core::twilio::{Endpoints, TwilioHttp};
 use clinicdesk_core::{Clinic, CoreError};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -18,6 +19,9 @@ pub struct AppState {
     pub trial_keyring: bool,
     session: Mutex<Option<String>>,
     health: Mutex<Option<TwilioHealth>>,
+    /// The one Twilio client: one connection pool, and one measure of Twilio's clock, shared by
+    /// the outbox worker, the credential check and every command.
+    pub twilio: TwilioHttp,
 }
 
 impl AppState {
@@ -28,6 +32,7 @@ impl AppState {
             trial_keyring,
             session: Mutex::new(None),
             health: Mutex::new(None),
+            twilio: TwilioHttp::new(Endpoints::from_env()),
         }
     }
 

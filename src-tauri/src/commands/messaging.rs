@@ -6,7 +6,6 @@ use clinicdesk_core::auth::{Caller, Permission};
 use clinicdesk_core::sms::{SendingPaused, TextMessage, TextState};
 use clinicdesk_core::twilio::check::{Health, TwilioHealth};
 use clinicdesk_core::twilio::config::{TwilioSettingsInput, TwilioStatus};
-use clinicdesk_core::twilio::{Endpoints, TwilioHttp};
 use clinicdesk_core::Clinic;
 use serde::Serialize;
 use tauri::{AppHandle, State};
@@ -55,7 +54,7 @@ pub async fn twilio_configure(
 ) -> ApiResult<TwilioOverview> {
     let (clinic, caller) = state.caller()?;
     clinic.twilio().configure(&caller, settings)?;
-    crate::background::check_twilio(&app, &TwilioHttp::new(Endpoints::from_env())).await;
+    crate::background::check_twilio(&app, &state.twilio).await;
     // Read back after the check: it may have found and kept the account's Conversations service.
     overview(&state, clinic, &caller)
 }
@@ -64,7 +63,7 @@ pub async fn twilio_configure(
 pub async fn twilio_check(app: AppHandle, state: State<'_, AppState>) -> ApiResult<TwilioOverview> {
     let (clinic, caller) = state.caller()?;
     caller.require(Permission::ManageSettings)?;
-    crate::background::check_twilio(&app, &TwilioHttp::new(Endpoints::from_env())).await;
+    crate::background::check_twilio(&app, &state.twilio).await;
     overview(&state, clinic, &caller)
 }
 

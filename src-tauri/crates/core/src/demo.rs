@@ -3,7 +3,7 @@
 //! schedule (fixed seed) so screenshots and support sessions see the same clinic.
 
 use crate::appointments::local_time;
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, AuditAction};
 use crate::auth::{hash_password, Caller, Permission};
 use crate::db::ts;
 use crate::error::{CoreError, Result};
@@ -192,7 +192,7 @@ pub fn seed(clinic: &Clinic, caller: &Caller, doctor_password: Option<&str>) -> 
         &tx,
         now,
         Actor::Staff(caller),
-        "demo.seed",
+        AuditAction::SampleClinicLoaded,
         None,
         Some(&format!(
             "{} doctors, {} patients, {} appointments",

@@ -1,6 +1,6 @@
 //! Doctors: staff accounts with the doctor role who can be booked, with their specialization.
 
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, AuditAction};
 use crate::auth::{Caller, Permission, Role};
 use crate::db::{ts, uuid_at};
 use crate::error::{CoreError, Result};
@@ -88,7 +88,14 @@ impl Doctors<'_> {
             "INSERT INTO doctors (id, user_id, specialization, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![id.to_string(), user.id.to_string(), specialization, ts(now)],
         )?;
-        audit::record(&conn, now, Actor::Staff(caller), "doctor.add", Some(("doctor", &id.to_string())), None)?;
+        audit::record(
+            &conn,
+            now,
+            Actor::Staff(caller),
+            AuditAction::DoctorAdded,
+            Some(("doctor", &id.to_string())),
+            None,
+        )?;
         find(&conn, id)
     }
 }

@@ -1,7 +1,7 @@
 //! Clinic settings: name, IANA time zone, default phone country, idle sign-out. Stored as key/value
 //! rows so later issues can add keys (quiet hours, SMS pace) without a schema change.
 
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, AuditAction};
 use crate::auth::{Caller, Permission};
 use crate::db::ts;
 use crate::error::{CoreError, Result};
@@ -130,12 +130,22 @@ pub(crate) fn write_all(conn: &Connection, s: &ClinicSettings, now: DateTime<Utc
         (KEY_IDLE, s.idle_timeout_minutes.to_string()),
         (KEY_SMS_RATE, s.sms_messages_per_second.to_string()),
     ] {
-        conn.execute(
+        write(conn, key, Some(&value), now)?;
+    }
+    Ok(())
+}
+
+/// The one writer of the `settings` table (clinic settings and the Twilio identifiers alike):
+/// `Some` stores the value, `None` removes the key. Callers validate first and audit the change.
+pub(crate) fn write(conn: &Connection, key: &str, value: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+    match value {
+        Some(value) => conn.execute(
             "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
             params![key, value, ts(now)],
-        )?;
-    }
+        )?,
+        None => conn.execute("DELETE FROM settings WHERE key = ?1", [key])?,
+    };
     Ok(())
 }
 
@@ -205,7 +215,7 @@ impl Settings<'_> {
         }
         write_all(&tx, &settings, now)?;
         let detail = (from != to).then(|| format!("time zone {} to {}", from.name(), to.name()));
-        audit::record(&tx, now, Actor::Staff(caller), "settings.update", None, detail.as_deref())?;
+        audit::record(&tx, now, Actor::Staff(caller), AuditAction::SettingsUpdated, None, detail.as_deref())?;
         tx.commit()?;
         Ok(settings)
     }

@@ -1,6 +1,6 @@
 //! Staff accounts: administrators manage them; everyone else only ever sees their own profile.
 
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, AuditAction};
 use crate::auth::{check_new_password, hash_password, Auth, Caller, Permission, Role};
 use crate::db::ts;
 use crate::error::{CoreError, Result};
@@ -121,7 +121,7 @@ impl Users<'_> {
             &conn,
             now,
             Actor::Staff(caller),
-            "user.add",
+            AuditAction::UserAdded,
             Some(("user", &id.to_string())),
             Some(new.role.as_str()),
         )?;
@@ -168,7 +168,14 @@ impl Users<'_> {
             Auth::end_sessions_of(&tx, &id.to_string(), now)?;
         }
         let detail = format!("role {}->{}, active {}->{}", before.role.as_str(), role.as_str(), before.active, active);
-        audit::record(&tx, now, Actor::Staff(caller), "user.update", Some(("user", &id.to_string())), Some(&detail))?;
+        audit::record(
+            &tx,
+            now,
+            Actor::Staff(caller),
+            AuditAction::UserUpdated,
+            Some(("user", &id.to_string())),
+            Some(&detail),
+        )?;
         let after = find(&tx, id)?;
         tx.commit()?;
         Ok(after)
@@ -187,7 +194,14 @@ impl Users<'_> {
             params![id.to_string(), hash, ts(now)],
         )?;
         Auth::end_sessions_of(&conn, &id.to_string(), now)?;
-        audit::record(&conn, now, Actor::Staff(caller), "user.reset_password", Some(("user", &id.to_string())), None)?;
+        audit::record(
+            &conn,
+            now,
+            Actor::Staff(caller),
+            AuditAction::PasswordReset,
+            Some(("user", &id.to_string())),
+            None,
+        )?;
         Ok(())
     }
 
@@ -200,7 +214,14 @@ impl Users<'_> {
             "UPDATE users SET failed_attempts = 0, locked_until = NULL, updated_at = ?2 WHERE id = ?1",
             params![id.to_string(), ts(now)],
         )?;
-        audit::record(&conn, now, Actor::Staff(caller), "user.unlock", Some(("user", &id.to_string())), None)?;
+        audit::record(
+            &conn,
+            now,
+            Actor::Staff(caller),
+            AuditAction::UserUnlocked,
+            Some(("user", &id.to_string())),
+            None,
+        )?;
         find(&conn, id)
     }
 

@@ -126,7 +126,7 @@ fn a_database_newer_than_this_build_is_refused_in_words_even_under_an_open_pool(
     drop(db.conn().unwrap()); // a pooled connection exists and goes back to the pool
     keyed(&path, &key).pragma_update(None, "user_version", migrations::latest_version() + 1).unwrap();
     for err in [db.conn().expect_err("pooled"), db.dedicated().expect_err("dedicated")] {
-        assert_eq!(err.code(), "database");
+        assert_eq!(err.code(), "unavailable");
         assert!(err.to_string().contains("written by a newer version of ClinicDesk"), "{err}");
     }
 }

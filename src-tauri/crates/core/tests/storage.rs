@@ -66,7 +66,7 @@ fn a_missing_key_is_reported_and_the_database_is_left_alone() {
     store.delete(SecretName::DatabaseKey).unwrap();
 
     let err = Clinic::open(&dir).err().expect("must refuse");
-    assert_eq!(err.code(), "database");
+    assert_eq!(err.code(), "unavailable");
     assert!(err.to_string().contains("not in this computer's keyring"), "{err}");
     assert_eq!(std::fs::read(dir.join("clinicdesk.db")).unwrap(), before, "the database must not be touched");
     store.set(SecretName::DatabaseKey, &key).unwrap();
@@ -113,7 +113,7 @@ fn a_running_clinic_whose_database_a_newer_clinicdesk_upgraded_says_so_in_words(
     // A newer binary (the CLI, say) upgrades the database while this clinic is open.
     keyed_connection(t.dir.path()).pragma_update(None, "user_version", migrations::latest_version() + 1).unwrap();
     let err = t.clinic.settings().get(&admin).unwrap_err();
-    assert_eq!(err.code(), "database");
+    assert_eq!(err.code(), "unavailable");
     assert!(err.to_string().contains("written by a newer version of ClinicDesk"), "{err}");
     let err = t.clinic.auth().sign_in(ADMIN_EMAIL, PASSWORD, clinicdesk_core::auth::Channel::Cli).err().unwrap();
     assert!(err.to_string().contains("written by a newer version of ClinicDesk"), "{err}");

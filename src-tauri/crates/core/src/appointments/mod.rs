@@ -16,7 +16,7 @@ pub use slot::{booking_slot, parse_minutes};
 
 use conflicts::{ensure_free, write_error};
 
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, AuditAction};
 use crate::auth::{Caller, Permission};
 use crate::db::{ts, uuid_at};
 use crate::error::{CoreError, Result};
@@ -132,7 +132,7 @@ impl Appointments<'_> {
             &tx,
             now,
             Actor::Staff(caller),
-            "appointment.book",
+            AuditAction::AppointmentBooked,
             Some(("appointment", &id.to_string())),
             Some(&format!("patient {}", request.patient_id)),
         )?;
@@ -164,7 +164,7 @@ impl Appointments<'_> {
             &conn,
             self.clinic.now(),
             Actor::Staff(caller),
-            "patient.read",
+            AuditAction::PatientRead,
             Some(("patient", &appointment.patient_id.to_string())),
             Some("appointment details"),
         )?;
@@ -190,7 +190,7 @@ impl Appointments<'_> {
                 &conn,
                 now,
                 Actor::Staff(caller),
-                "patient.read",
+                AuditAction::PatientRead,
                 Some(("patient", &a.patient_id.to_string())),
                 Some("day schedule"),
             )?;
@@ -224,7 +224,7 @@ impl Appointments<'_> {
             &tx,
             now,
             Actor::Staff(caller),
-            "appointment.reschedule",
+            AuditAction::AppointmentRescheduled,
             Some(("appointment", &id.to_string())),
             Some(&detail),
         )?;
@@ -270,7 +270,7 @@ impl Appointments<'_> {
             &tx,
             now,
             Actor::Staff(caller),
-            "appointment.cancel",
+            AuditAction::AppointmentCancelled,
             Some(("appointment", &id.to_string())),
             Some(&format!("patient {}", current.patient_id)),
         )?;

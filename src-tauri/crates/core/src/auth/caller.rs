@@ -1,6 +1,6 @@
 //! The caller identity every core operation is checked against.
 
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, AuditAction};
 use crate::auth::{Permission, Role};
 use crate::clock::Clock;
 use crate::db::Database;
@@ -86,7 +86,7 @@ impl Caller {
     fn record_refusal(&self, permission: Permission) {
         let now = self.refusals.clock.now();
         let written = self.refusals.db.conn().and_then(|conn| {
-            audit::record(&conn, now, Actor::Staff(self), "access.refused", None, Some(permission.as_str()))
+            audit::record(&conn, now, Actor::Staff(self), AuditAction::AccessRefused, None, Some(permission.as_str()))
         });
         if let Err(err) = written {
             tracing::error!(code = %err.code(), permission = permission.as_str(), "a refused action was not audited");

@@ -2,7 +2,7 @@
 
 use super::sessions::end_sessions_except;
 use super::{check_new_password, hash_password, password, Auth, Caller, LOCK_AFTER_FAILURES, LOCK_MINUTES};
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, AuditAction};
 use crate::db::ts;
 use crate::error::{CoreError, Result, SessionEnd};
 use chrono::Duration;
@@ -52,11 +52,18 @@ impl Auth<'_> {
                 )?;
                 end_sessions_except(&tx, &user_id, None, now, SessionEnd::AccountLocked)?;
                 let detail = format!("{failed} wrong current passwords while changing the password");
-                audit::record(&tx, now, actor(), "auth.account_locked", record, Some(&detail))?;
+                audit::record(&tx, now, actor(), AuditAction::AccountLocked, record, Some(&detail))?;
                 tx.commit()?;
                 return Err(CoreError::AccountLocked { until: clinic.settings().local_time_label(until)? });
             }
-            audit::record(&conn, now, actor(), "auth.password_change_failed", record, Some("wrong current password"))?;
+            audit::record(
+                &conn,
+                now,
+                actor(),
+                AuditAction::PasswordChangeFailed,
+                record,
+                Some("wrong current password"),
+            )?;
             return Err(CoreError::invalid("current_password", "That is not your current password."));
         }
 
@@ -74,7 +81,7 @@ impl Auth<'_> {
         }
         let ended = end_sessions_except(&tx, &user_id, Some(caller.session_id()), now, SessionEnd::PasswordChanged)?;
         let detail = format!("{ended} other session(s) ended");
-        audit::record(&tx, now, actor(), "auth.password_changed", record, Some(&detail))?;
+        audit::record(&tx, now, actor(), AuditAction::PasswordChanged, record, Some(&detail))?;
         tx.commit()?;
         Ok(())
     }

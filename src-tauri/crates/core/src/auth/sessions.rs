@@ -7,7 +7,7 @@
 //!   `security.idle_timeout_minutes` applies at once to sessions already open.
 
 use super::{parse_instant, session, Auth, Caller, Role};
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, AuditAction};
 use crate::db::ts;
 use crate::error::{CoreError, Result, SessionEnd};
 use chrono::{DateTime, Duration, Utc};
@@ -76,7 +76,7 @@ impl Auth<'_> {
                     &conn,
                     now,
                     Actor::Anonymous { label: &email, user_id: Some(&claims.sub) },
-                    "auth.signed_out_idle",
+                    AuditAction::SignedOutIdle,
                     Some(("user", &claims.sub)),
                     Some(&format!("no activity for more than {minutes} minutes")),
                 )?;
@@ -101,7 +101,7 @@ impl Auth<'_> {
         let conn = clinic.db().conn()?;
         if end_session(&conn, &claims.sid, now, reason)? {
             let label: String = conn.query_row("SELECT email FROM users WHERE id = ?1", [&claims.sub], |r| r.get(0))?;
-            let action = if reason == SessionEnd::Idle { "auth.signed_out_idle" } else { "auth.sign_out" };
+            let action = if reason == SessionEnd::Idle { AuditAction::SignedOutIdle } else { AuditAction::SignOut };
             audit::record(
                 &conn,
                 now,

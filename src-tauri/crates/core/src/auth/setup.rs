@@ -1,7 +1,7 @@
 //! First-run setup: the clinic's settings and its first administrator.
 
 use super::{check_new_password, hash_password, Auth, Role, SetupRequest, StaffProfile};
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, AuditAction};
 use crate::db::ts;
 use crate::error::{CoreError, Result};
 use rusqlite::params;
@@ -33,7 +33,7 @@ impl Auth<'_> {
             &tx,
             now,
             Actor::Anonymous { label: &email, user_id: Some(&id.to_string()) },
-            "setup.first_admin",
+            AuditAction::ClinicSetUp,
             Some(("user", &id.to_string())),
             None,
         )?;

@@ -2,7 +2,7 @@
 
 use super::{parse_instant, password, session, Auth, Caller, Channel, Role, SignedIn, StaffProfile};
 use super::{LOCK_AFTER_FAILURES, LOCK_MINUTES};
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, AuditAction};
 use crate::db::ts;
 use crate::error::{CoreError, Result};
 use chrono::Duration;
@@ -41,7 +41,7 @@ impl Auth<'_> {
                 &conn,
                 now,
                 Actor::Anonymous { label: &email, user_id: None },
-                "auth.sign_in_failed",
+                AuditAction::SignInFailed,
                 None,
                 Some("unknown email"),
             )?;
@@ -49,7 +49,14 @@ impl Auth<'_> {
         };
         let anon = Actor::Anonymous { label: &email, user_id: Some(&user.id) };
         if let Some(until) = user.locked_until.as_deref().and_then(parse_instant).filter(|u| *u > now) {
-            audit::record(&conn, now, anon, "auth.sign_in_failed", Some(("user", &user.id)), Some("account locked"))?;
+            audit::record(
+                &conn,
+                now,
+                anon,
+                AuditAction::SignInFailed,
+                Some(("user", &user.id)),
+                Some("account locked"),
+            )?;
             return Err(CoreError::AccountLocked { until: clinic.settings().local_time_label(until)? });
         }
         if !password::verify(password, &user.hash) {
@@ -64,14 +71,21 @@ impl Auth<'_> {
                     &conn,
                     now,
                     anon,
-                    "auth.account_locked",
+                    AuditAction::AccountLocked,
                     Some(("user", &user.id)),
                     Some(&format!("{failed} failed attempts")),
                 )?;
                 return Err(CoreError::AccountLocked { until: clinic.settings().local_time_label(until)? });
             }
             conn.execute("UPDATE users SET failed_attempts = ?2 WHERE id = ?1", params![user.id, failed])?;
-            audit::record(&conn, now, anon, "auth.sign_in_failed", Some(("user", &user.id)), Some("wrong password"))?;
+            audit::record(
+                &conn,
+                now,
+                anon,
+                AuditAction::SignInFailed,
+                Some(("user", &user.id)),
+                Some("wrong password"),
+            )?;
             return Err(CoreError::BadCredentials);
         }
         if !user.active {
@@ -79,7 +93,7 @@ impl Auth<'_> {
                 &conn,
                 now,
                 anon,
-                "auth.sign_in_failed",
+                AuditAction::SignInFailed,
                 Some(("user", &user.id)),
                 Some("account deactivated"),
             )?;
@@ -95,7 +109,7 @@ impl Auth<'_> {
             "INSERT INTO sessions (id, user_id, channel, created_at, last_seen_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
             params![session_id, user.id, channel.as_str(), ts(now), ts(expires)],
         )?;
-        audit::record(&conn, now, anon, "auth.sign_in", Some(("user", &user.id)), Some(channel.as_str()))?;
+        audit::record(&conn, now, anon, AuditAction::SignIn, Some(("user", &user.id)), Some(channel.as_str()))?;
         let claims = session::Claims {
             sid: session_id.clone(),
             sub: user.id.clone(),

@@ -2,7 +2,7 @@
 
 pub mod phone;
 
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, AuditAction};
 use crate::auth::{Caller, Permission};
 use crate::db::{ts, uuid_at};
 use crate::error::{CoreError, Result};
@@ -136,7 +136,14 @@ impl Patients<'_> {
             "INSERT INTO patients (id, full_name, phone_e164, date_of_birth, sms_consent, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
             params![id.to_string(), name, phone, dob.map(|d| d.to_string()), input.sms_consent, ts(now)],
         )?;
-        audit::record(&tx, now, Actor::Staff(caller), "patient.create", Some(("patient", &id.to_string())), None)?;
+        audit::record(
+            &tx,
+            now,
+            Actor::Staff(caller),
+            AuditAction::PatientCreated,
+            Some(("patient", &id.to_string())),
+            None,
+        )?;
         let patient = find(&tx, id)?;
         tx.commit()?;
         Ok(patient)
@@ -152,7 +159,14 @@ impl Patients<'_> {
             "UPDATE patients SET full_name = ?2, phone_e164 = ?3, date_of_birth = ?4, sms_consent = ?5, updated_at = ?6 WHERE id = ?1",
             params![id.to_string(), name, phone, dob.map(|d| d.to_string()), input.sms_consent, ts(now)],
         )?;
-        audit::record(&conn, now, Actor::Staff(caller), "patient.update", Some(("patient", &id.to_string())), None)?;
+        audit::record(
+            &conn,
+            now,
+            Actor::Staff(caller),
+            AuditAction::PatientUpdated,
+            Some(("patient", &id.to_string())),
+            None,
+        )?;
         find(&conn, id)
     }
 
@@ -164,7 +178,7 @@ impl Patients<'_> {
             &conn,
             self.clinic.now(),
             Actor::Staff(caller),
-            "patient.read",
+            AuditAction::PatientRead,
             Some(("patient", &id.to_string())),
             None,
         )?;
@@ -198,7 +212,7 @@ impl Patients<'_> {
                 &conn,
                 now,
                 Actor::Staff(caller),
-                "patient.read",
+                AuditAction::PatientRead,
                 Some(("patient", &p.id.to_string())),
                 Some("search result"),
             )?;

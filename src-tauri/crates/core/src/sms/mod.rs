@@ -16,7 +16,7 @@ pub mod worker;
 pub use hold::SendingPaused;
 pub use model::{NewText, TextKind, TextMessage, TextState};
 
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, AuditAction};
 use crate::auth::{Caller, Permission};
 use crate::error::Result;
 use crate::Clinic;
@@ -56,7 +56,7 @@ impl Texts<'_> {
             &tx,
             now,
             Actor::Staff(caller),
-            "sms.send",
+            AuditAction::TextSent,
             Some(("sms", &id.to_string())),
             patient.map(|p| format!("patient {p}")).as_deref(),
         )?;
@@ -82,7 +82,7 @@ impl Texts<'_> {
             &tx,
             now,
             Actor::Staff(caller),
-            "sms.enqueue",
+            AuditAction::TextsQueued,
             None,
             Some(&format!("{added} of {} texts added", texts.len())),
         )?;

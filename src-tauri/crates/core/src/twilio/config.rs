@@ -1,9 +1,8 @@
 //! The clinic's Twilio account: identifiers in the settings table, the two secrets in the keyring.
 //! Nothing here ever hands a secret to the UI; `TwilioStatus` says only what is configured.
 
-use crate::audit::{self, Actor};
+use crate::audit::{self, Actor, AuditAction};
 use crate::auth::{Caller, Permission};
-use crate::db::ts;
 use crate::error::{CoreError, Result};
 use crate::secrets::SecretName;
 use crate::Clinic;
@@ -178,17 +177,11 @@ impl TwilioSetup<'_> {
             (KEY_CONVERSATIONS, conversations_service_sid),
             (KEY_REGION, media_region),
         ] {
-            match value {
-                Some(v) => conn.execute(
-                    "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                    params![key, v, ts(now)],
-                )?,
-                None => conn.execute("DELETE FROM settings WHERE key = ?1", [key])?,
-            };
+            crate::settings::write(&conn, key, value.as_deref(), now)?;
         }
         // If sending was paused for a setup problem, the worker checks the new setup at once.
         crate::sms::hold::check_soon(&conn, now)?;
-        audit::record(&conn, now, Actor::Staff(caller), "twilio.configure", None, None)?;
+        audit::record(&conn, now, Actor::Staff(caller), AuditAction::TwilioConfigured, None, None)?;
         drop(conn);
         self.status(caller)
     }
@@ -246,11 +239,14 @@ impl TwilioSetup<'_> {
     /// Keeps the account's default Conversations service (found by the check) when none is set.
     pub fn remember_conversations_service(&self, sid: &str) -> Result<()> {
         let sid = check_sid(sid, "IS", "conversations_service_sid", "A Conversations Service SID")?;
-        let conn = self.clinic.db().conn()?;
-        conn.execute(
-            "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO NOTHING",
-            params![KEY_CONVERSATIONS, sid, ts(self.clinic.now())],
-        )?;
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction()?;
+        let known: Option<String> =
+            tx.query_row("SELECT value FROM settings WHERE key = ?1", [KEY_CONVERSATIONS], |r| r.get(0)).optional()?;
+        if known.is_none() {
+            crate::settings::write(&tx, KEY_CONVERSATIONS, Some(&sid), self.clinic.now())?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -296,7 +292,7 @@ impl TwilioSetup<'_> {
             &conn,
             self.clinic.now(),
             Actor::Staff(caller),
-            "twilio.token",
+            AuditAction::TokenMinted,
             None,
             Some(&format!("identity {identity}")),
         )?;
