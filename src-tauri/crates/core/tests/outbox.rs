@@ -197,9 +197,10 @@ async fn a_text_mid_send_when_the_worker_died_is_reconciled_by_the_next_worker()
         let conn = r.t.clinic.db().conn().unwrap();
         conn.execute("UPDATE sms_notifications SET state = 'sending', attempts = 1 WHERE id = ?1", [id.to_string()])
             .unwrap();
+        // Silent for ten minutes: longer than any wait a live worker can be in.
         conn.execute(
             "INSERT INTO outbox_lock (id, holder, pid, heartbeat_at) VALUES (1, 'dead-worker', 999999999, ?1)",
-            [clinicdesk_core::db::ts(chrono::Utc::now())],
+            [clinicdesk_core::db::ts(chrono::Utc::now() - chrono::Duration::minutes(10))],
         )
         .unwrap();
     }

@@ -259,3 +259,64 @@ fn every_connection_commits_with_synchronous_full() {
     let worker: i64 = t.clinic.db().dedicated().unwrap().query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
     assert_eq!((pooled, worker), (2, 2), "FULL: a commit is on disk before it returns");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_keeps_its_lock_through_a_slow_create_longer_than_the_stale_time() {
+    let mut r = rig().await;
+    r.config.lock_stale_after = Duration::from_secs(1);
+    // Twilio takes 2.5 s to answer the create: longer than a heartbeat may be silent.
+    let mut patient = clinicdesk_core::twilio::TwilioHttp::with_timeouts(
+        clinicdesk_core::twilio::Endpoints::all_at(&r.fake.url()),
+        Duration::from_secs(2),
+        Duration::from_secs(10),
+    );
+    patient.retry = r.http.retry;
+    r.fake.inject(Route::CreateMessage, Fault::SlowBefore(Duration::from_millis(2500)));
+    let id = r.send("Slow to be taken, sent once.");
+    let mut first = OutboxWorker::new(&r.t.clinic, &patient, r.config.clone()).unwrap();
+    let second = OutboxWorker::new(&r.t.clinic, &patient, r.config.clone()).unwrap();
+    let (report, taken_over) = tokio::join!(first.run_once(), async {
+        tokio::time::sleep(Duration::from_millis(1800)).await;
+        second.acquire().unwrap()
+    });
+    assert!(!taken_over, "the first worker's heartbeat beat during the request");
+    assert_eq!(report.unwrap().sent, 1);
+    assert_eq!((r.fake.messages_to(PATIENT).len(), r.state(id).state), (1, TextState::Sent));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_left_sending_by_a_failed_pass_is_reconciled_by_the_same_worker() {
+    let r = rig().await;
+    let id = r.send("Claimed, then the pass failed.");
+    let mut worker = OutboxWorker::new(&r.t.clinic, &r.http, r.config.clone()).unwrap();
+    assert!(worker.acquire().unwrap());
+    // What a pass that failed after its claim leaves behind, while its worker keeps the lock.
+    r.t.clinic
+        .db()
+        .conn()
+        .unwrap()
+        .execute("UPDATE sms_notifications SET state = 'sending', attempts = 1 WHERE id = ?1", [id.to_string()])
+        .unwrap();
+    worker.run_until_empty(Duration::from_secs(20)).await.unwrap();
+    assert_eq!((r.state(id).state, r.fake.messages_to(PATIENT).len()), (TextState::Delivered, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_identical_texts_in_one_batch_never_share_one_twilio_message() {
+    let mut r = rig().await;
+    r.config.concurrency = 2;
+    let body = "Please call the clinic.";
+    let first = r.send(body);
+    let second = r.send(body);
+    // One pass sends both together: one reaches Twilio (answer lost), the other never does. Both
+    // are then reconciled together, and both find the one message with their body.
+    r.fake.inject(Route::CreateMessage, Fault::DropAfterProcessing);
+    r.fake.inject(Route::CreateMessage, Fault::DropBeforeProcessing);
+    r.once().await;
+    assert_eq!(r.fake.messages_to(PATIENT).len(), 1);
+    r.drain().await;
+    let (a, b) = (r.state(first), r.state(second));
+    assert_eq!((a.state, b.state), (TextState::Delivered, TextState::Delivered));
+    assert_ne!(a.twilio_sid, b.twilio_sid, "each text has its own message");
+    assert_eq!(count_at_twilio(&r, body), 2, "both went out, once each");
+}

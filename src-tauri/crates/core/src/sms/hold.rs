@@ -52,13 +52,14 @@ pub(crate) fn pause(
     reason: &str,
     check_again_at: DateTime<Utc>,
 ) -> Result<()> {
-    let changed = conn.execute(
+    let before = current(conn)?;
+    conn.execute(
         "INSERT INTO outbox_hold (id, code, reason, since, next_check_at) VALUES (1, ?1, ?2, ?3, ?4)
-         ON CONFLICT(id) DO UPDATE SET code = excluded.code, reason = excluded.reason, next_check_at = excluded.next_check_at
-         WHERE outbox_hold.reason IS NOT excluded.reason OR outbox_hold.next_check_at IS NOT excluded.next_check_at",
+         ON CONFLICT(id) DO UPDATE SET code = excluded.code, reason = excluded.reason, next_check_at = excluded.next_check_at",
         params![code, reason, ts(now), ts(check_again_at)],
     )?;
-    if changed > 0 {
+    // Logged once per reason, not at every re-check.
+    if before.is_none_or(|b| b.reason != reason) {
         tracing::warn!(code = ?code, "sending texts is paused until the Twilio setup works again");
     }
     Ok(())

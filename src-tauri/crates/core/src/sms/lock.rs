@@ -30,6 +30,7 @@ pub(super) struct WorkerLock {
 struct Current {
     holder: String,
     pid: u32,
+    pid_started: u64,
     host: String,
     heartbeat_at: String,
     generation: i64,
@@ -79,10 +80,19 @@ impl WorkerLock {
         }
         let generation = current.as_ref().map_or(0, |c| c.generation) + 1;
         tx.execute(
-            "INSERT INTO outbox_lock (id, holder, pid, host, heartbeat_at, generation) VALUES (1, ?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO outbox_lock (id, holder, pid, host, heartbeat_at, generation, pid_started)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT(id) DO UPDATE SET holder = excluded.holder, pid = excluded.pid, host = excluded.host,
-                                           heartbeat_at = excluded.heartbeat_at, generation = excluded.generation",
-            params![self.holder, std::process::id(), this_host(), ts(now), generation],
+                                           heartbeat_at = excluded.heartbeat_at, generation = excluded.generation,
+                                           pid_started = excluded.pid_started",
+            params![
+                self.holder,
+                std::process::id(),
+                this_host(),
+                ts(now),
+                generation,
+                started_at(std::process::id()).unwrap_or(0) as i64
+            ],
         )?;
         let orphans = tx.execute(
             "UPDATE sms_notifications SET state = 'pending', needs_reconcile = 1, next_attempt_at = ?1, updated_at = ?1
@@ -102,9 +112,11 @@ impl WorkerLock {
         if current.holder.is_empty() {
             return true; // released
         }
-        // A lock row written before hosts were recorded was written on this computer.
-        let here = current.host.is_empty() || current.host == this_host();
-        if here && !pid_alive(current.pid) {
+        // A pid proves death only where it means the same process: this computer, this boot, this
+        // process namespace (Flatpak and containers have their own), and the same start time (pids
+        // are reused). Anything unknown leaves the decision to the heartbeat.
+        let here = !current.host.is_empty() && current.host == this_host();
+        if here && !pid_alive(current.pid, current.pid_started) {
             return true;
         }
         let stale = Duration::from_std(self.stale_after).unwrap_or(Duration::minutes(5));
@@ -153,29 +165,42 @@ impl WorkerLock {
     }
 }
 
-/// This computer, as recorded with the lock: the systemd/D-Bus machine id where there is one.
-/// Empty when unknown, and then a pid is never taken as proof that a holder died.
+/// Where a pid means something, as recorded with the lock: the machine id, this boot's id and
+/// this process's pid namespace (Linux). Empty elsewhere, and then a pid is never taken as proof
+/// that a holder died: the heartbeat alone decides.
 pub(crate) fn this_host() -> &'static str {
     static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     HOST.get_or_init(|| {
-        ["/etc/machine-id", "/var/lib/dbus/machine-id", "/proc/sys/kernel/hostname"]
-            .iter()
-            .find_map(|path| std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()))
-            .unwrap_or_default()
+        let read =
+            |path: &str| std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let machine = read("/etc/machine-id").or_else(|| read("/var/lib/dbus/machine-id"));
+        let boot = read("/proc/sys/kernel/random/boot_id");
+        let pid_namespace = std::fs::read_link("/proc/self/ns/pid").ok().map(|p| p.display().to_string());
+        match (machine, boot, pid_namespace) {
+            (Some(machine), Some(boot), Some(ns)) => format!("{machine}/{boot}/{ns}"),
+            _ => String::new(),
+        }
     })
 }
 
-fn pid_alive(pid: u32) -> bool {
+/// A process's start time (clock ticks since boot, field 22 of `/proc/PID/stat`), to tell a pid
+/// from a later process that reused it.
+fn started_at(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn pid_alive(pid: u32, recorded_start: u64) -> bool {
     if pid == std::process::id() {
         return true;
     }
-    if cfg!(target_os = "linux") {
-        // A zombie (exited, not yet reaped) has a /proc entry but is gone for our purposes.
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-            Err(_) => false,
-        }
-    } else {
-        true // elsewhere the heartbeat alone decides
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // A zombie (exited, not yet reaped) has a /proc entry but is gone for our purposes.
+    if stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')) {
+        return false;
     }
+    // Same pid, different start time: the holder died and its pid was given to another process.
+    recorded_start == 0 || started_at(pid) == Some(recorded_start)
 }

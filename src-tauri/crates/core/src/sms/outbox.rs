@@ -190,7 +190,8 @@ pub(crate) fn opt_out(conn: &Connection, number: &str, now: DateTime<Utc>) -> Re
         params![number, ts(now)],
     )?;
     conn.execute(
-        "UPDATE sms_notifications SET state = 'skipped', error_message = ?2, final_at = ?3, updated_at = ?3 WHERE to_e164 = ?1 AND state = 'pending'",
+        "UPDATE sms_notifications SET state = 'skipped', error_message = ?2, final_at = ?3, updated_at = ?3
+         WHERE to_e164 = ?1 AND state = 'pending' AND needs_reconcile = 0",
         params![number, OPTED_OUT, ts(now)],
     )?;
     Ok(())

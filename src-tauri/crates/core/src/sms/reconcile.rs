@@ -18,8 +18,9 @@ use chrono::Duration;
 const CLOCK_MARGIN_MINUTES: i64 = 10;
 /// Without any measurement of Twilio's clock yet: a computer's clock can be hours off.
 const UNMEASURED_MARGIN_HOURS: i64 = 12;
-/// Pages of 100 looked through at most (a number texted 2,000 times since the attempt).
-const MAX_PAGES: usize = 20;
+/// Pages of 100 looked through at most (a number texted 5,000 times since the attempt); past
+/// that the outcome stays unknown and the text waits, rather than be resent on a partial look.
+const MAX_PAGES: usize = 50;
 
 impl OutboxWorker<'_> {
     /// The text in Twilio's records, if this attempt (or an earlier one) reached Twilio.

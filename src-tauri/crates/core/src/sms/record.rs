@@ -134,6 +134,11 @@ pub(super) fn record_put_back(conn: &Connection, now: DateTime<Utc>, text: &Clai
     Ok(())
 }
 
+/// True when a text already carries this Twilio SID (each message belongs to one text).
+pub(super) fn sid_taken(conn: &Connection, sid: &str) -> Result<bool> {
+    Ok(conn.query_row("SELECT EXISTS(SELECT 1 FROM sms_notifications WHERE twilio_sid = ?1)", [sid], |r| r.get(0))?)
+}
+
 fn finish(
     conn: &Connection,
     now: DateTime<Utc>,

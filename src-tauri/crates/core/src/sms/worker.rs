@@ -111,6 +111,19 @@ impl<'a> OutboxWorker<'a> {
     async fn pass(&self) -> Result<RunReport> {
         let mut report = RunReport::default();
         let now = self.clinic.now();
+        // Between passes nothing of this worker's is in flight, so a 'sending' row here is one a
+        // failed pass left behind (a database error after its claim): back to reconciliation.
+        self.fenced(|tx| {
+            Ok(tx.execute(
+                "UPDATE sms_notifications SET state = 'pending', needs_reconcile = 1, next_attempt_at = ?1, updated_at = ?1
+                 WHERE state = 'sending'",
+                [ts(now)],
+            )?)
+        })?;
+        // Paused, and not yet time to look again: nothing to do (and nothing to log) this pass.
+        if hold::waiting(&self.conn(), now)? {
+            return Ok(report);
+        }
         let account = match self.clinic.twilio().account_state() {
             Ok(AccountState::NotConfigured) => None,
             Ok(AccountState::Ready(account)) => Some(account),
@@ -133,20 +146,23 @@ impl<'a> OutboxWorker<'a> {
         }
         // One attempt per text per pass: only texts due when the pass began are claimed, so a
         // text rescheduled during this pass waits for the next one.
-        loop {
-            let batch = self.claim_batch(now, self.config.concurrency.max(1), &mut report)?;
-            if batch.is_empty() || self.lock.is_lost() {
-                break;
-            }
+        let limit = self.config.concurrency.max(1);
+        let mut batch = self.claim_batch(now, limit, &mut report)?;
+        while !batch.is_empty() && !self.lock.is_lost() {
             match &account {
                 Some(account) => {
                     let outcomes =
                         futures_util::future::join_all(batch.into_iter().map(|text| self.deliver(account, text))).await;
-                    if self.record(outcomes, &mut report)? {
-                        return Ok(report); // paused: the rest waits for the setup to work
+                    let (paused, next) = self.record_then_claim(outcomes, &mut report, now, limit)?;
+                    if paused {
+                        return Ok(report); // the rest waits for the setup to work
                     }
+                    batch = next;
                 }
-                None => self.skip_unconfigured(&batch)?,
+                None => {
+                    self.skip_unconfigured(&batch)?;
+                    batch = self.claim_batch(now, limit, &mut report)?;
+                }
             }
         }
         if let Some(account) = &account {
@@ -221,41 +237,48 @@ impl<'a> OutboxWorker<'a> {
         limit: u32,
         report: &mut RunReport,
     ) -> Result<Vec<Claimed>> {
+        Ok(self.fenced(|tx| self.claim_in(tx, due_by, limit, report))?.unwrap_or_default())
+    }
+
+    fn claim_in(
+        &self,
+        tx: &Transaction<'_>,
+        due_by: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+        report: &mut RunReport,
+    ) -> Result<Vec<Claimed>> {
         let now = ts(self.clinic.now());
-        let claimed = self.fenced(|tx| {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE sms_notifications SET state = 'sending', attempts = attempts + 1, attempt_started_at = ?1, updated_at = ?1
-                 WHERE id IN (SELECT id FROM sms_notifications WHERE state = 'pending' AND next_attempt_at <= ?2
-                              ORDER BY next_attempt_at, created_at LIMIT ?3)
-                 RETURNING id, to_e164, body, attempts, needs_reconcile, created_at, next_attempt_at",
-            )?;
-            let mut claimed: Vec<(Claimed, String)> = stmt
-                .query_map(params![now, ts(due_by), limit], |r| {
-                    let text = Claimed {
-                        id: r.get(0)?,
-                        to: r.get(1)?,
-                        body: r.get(2)?,
-                        attempts: r.get(3)?,
-                        needs_reconcile: r.get(4)?,
-                        created_at: r.get(5)?,
-                    };
-                    Ok((text, r.get(6)?))
-                })?
-                .collect::<Result<_, _>>()?;
-            claimed.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.created_at.cmp(&b.0.created_at)));
-            let mut wanted = Vec::with_capacity(claimed.len());
-            for (text, _) in claimed {
-                match outbox::reason_not_to_send_now(tx, &text.id)? {
-                    Some(reason) if !text.needs_reconcile => {
-                        record::record_skipped(tx, self.clinic.now(), &text, reason)?;
-                        report.skipped += 1;
-                    }
-                    _ => wanted.push(text),
+        let mut stmt = tx.prepare_cached(
+            "UPDATE sms_notifications SET state = 'sending', attempts = attempts + 1, attempt_started_at = ?1, updated_at = ?1
+             WHERE id IN (SELECT id FROM sms_notifications WHERE state = 'pending' AND next_attempt_at <= ?2
+                          ORDER BY next_attempt_at, created_at LIMIT ?3)
+             RETURNING id, to_e164, body, attempts, needs_reconcile, created_at, next_attempt_at",
+        )?;
+        let mut claimed: Vec<(Claimed, String)> = stmt
+            .query_map(params![now, ts(due_by), limit], |r| {
+                let text = Claimed {
+                    id: r.get(0)?,
+                    to: r.get(1)?,
+                    body: r.get(2)?,
+                    attempts: r.get(3)?,
+                    needs_reconcile: r.get(4)?,
+                    created_at: r.get(5)?,
+                };
+                Ok((text, r.get(6)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        claimed.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.created_at.cmp(&b.0.created_at)));
+        let mut wanted = Vec::with_capacity(claimed.len());
+        for (text, _) in claimed {
+            match outbox::reason_not_to_send_now(tx, &text.id)? {
+                Some(reason) if !text.needs_reconcile => {
+                    record::record_skipped(tx, self.clinic.now(), &text, reason)?;
+                    report.skipped += 1;
                 }
+                _ => wanted.push(text),
             }
-            Ok(wanted)
-        })?;
-        Ok(claimed.unwrap_or_default())
+        }
+        Ok(wanted)
     }
 
     fn skip_unconfigured(&self, batch: &[Claimed]) -> Result<()> {
@@ -312,10 +335,20 @@ impl<'a> OutboxWorker<'a> {
         (text, decision)
     }
 
-    /// Records a batch's outcomes in one fenced commit. Until then its texts stay 'sending', so a
-    /// crash here leaves them to reconciliation, never to a second send. `true`: sending paused.
-    fn record(&self, outcomes: Vec<(Claimed, Decision)>, report: &mut RunReport) -> Result<bool> {
+    /// Records a batch's outcomes and claims the next batch in one fenced commit (one fsync, not
+    /// two). Until then the batch's texts stay 'sending', so a crash here leaves them to
+    /// reconciliation, never to a second send; and the next batch is still claimed, committed,
+    /// before any of its requests. Returns whether sending paused (then nothing more is claimed).
+    fn record_then_claim(
+        &self,
+        mut outcomes: Vec<(Claimed, Decision)>,
+        report: &mut RunReport,
+        due_by: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<(bool, Vec<Claimed>)> {
         let now = self.clinic.now();
+        // Fresh sends first: an adoption in the same batch must never take a sibling's message.
+        outcomes.sort_by_key(|(_, decision)| !matches!(decision, Decision::Accepted(_)));
         let again = now + Duration::from_std(self.config.hold_recheck).unwrap_or(Duration::minutes(1));
         let paused = self.fenced(|tx| {
             let mut paused = false;
@@ -324,6 +357,12 @@ impl<'a> OutboxWorker<'a> {
                     Decision::Accepted(message) => {
                         record::record_accepted(tx, &self.config, now, &text.id, message)?;
                         report.sent += 1;
+                    }
+                    Decision::Adopted(message) if record::sid_taken(tx, &message.sid)? => {
+                        // Another text of this batch has just been recorded with it: look again.
+                        let err = crate::twilio::TwilioError::Unreadable("message already adopted".into());
+                        record::record_retry(tx, &self.config, now, text, &err, true)?;
+                        report.retrying += 1;
                     }
                     Decision::Adopted(message) => {
                         record::record_accepted(tx, &self.config, now, &text.id, message)?;
@@ -354,9 +393,10 @@ impl<'a> OutboxWorker<'a> {
                     Decision::Abandoned => record::record_put_back(tx, now, text)?,
                 }
             }
-            Ok(paused)
+            let next = if paused { Vec::new() } else { self.claim_in(tx, due_by, limit, report)? };
+            Ok((paused, next))
         })?;
-        Ok(paused.unwrap_or(false))
+        Ok(paused.unwrap_or_default())
     }
 }
 

@@ -120,8 +120,9 @@ pub async fn list_to_since(
         found.extend(page.messages.into_iter().filter(|m| m.created_at().is_none_or(|c| c >= not_before)));
         match page.next_page_uri.filter(|next| !next.is_empty() && !reached_back) {
             Some(next) => page = http.get(&super::pages::rebase(&http.endpoints.api, &next), &auth, &[]).await?,
-            None => break,
+            None => return Ok(found),
         }
     }
-    Ok(found)
+    // Pages left unread: "not found" would not be proof that Twilio never got the text.
+    Err(TwilioError::Unreadable(format!("more than {max_pages} pages of messages to one number")))
 }
