@@ -63,15 +63,20 @@ impl WorkerLock {
         }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = tx
-            .query_row("SELECT holder, pid, host, heartbeat_at, generation FROM outbox_lock WHERE id = 1", [], |r| {
-                Ok(Current {
-                    holder: r.get(0)?,
-                    pid: r.get(1)?,
-                    host: r.get(2)?,
-                    heartbeat_at: r.get(3)?,
-                    generation: r.get(4)?,
-                })
-            })
+            .query_row(
+                "SELECT holder, pid, host, heartbeat_at, generation, pid_started FROM outbox_lock WHERE id = 1",
+                [],
+                |r| {
+                    Ok(Current {
+                        holder: r.get(0)?,
+                        pid: r.get(1)?,
+                        host: r.get(2)?,
+                        heartbeat_at: r.get(3)?,
+                        generation: r.get(4)?,
+                        pid_started: r.get::<_, i64>(5)? as u64,
+                    })
+                },
+            )
             .optional()?;
         if let Some(current) = &current {
             if !self.may_take_over(current, now) {
