@@ -320,3 +320,34 @@ async fn two_identical_texts_in_one_batch_never_share_one_twilio_message() {
     assert_ne!(a.twilio_sid, b.twilio_sid, "each text has its own message");
     assert_eq!(count_at_twilio(&r, body), 2, "both went out, once each");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_the_account_does_not_own_holds_texts_until_an_admin_fixes_it() {
+    let r = rig().await;
+    let admin = r.t.admin();
+    let settings = |from: &str| clinicdesk_core::twilio::config::TwilioSettingsInput {
+        account_sid: clinicdesk_twilio_fake::ACCOUNT_SID.into(),
+        api_key_sid: clinicdesk_twilio_fake::API_KEY_SID.into(),
+        from: Some(from.into()),
+        messaging_service_sid: None,
+        conversations_service_sid: None,
+        media_region: None,
+        auth_token: None,
+        api_key_secret: None,
+    };
+    r.t.clinic.twilio().configure(&admin, settings("+15005550009")).unwrap();
+    let id = r.send("From the right number only.");
+    r.once().await;
+    assert_eq!(r.state(id).state, TextState::Pending, "held, not failed");
+    let paused = r.t.clinic.texts().sending_paused(&admin).unwrap().expect("paused");
+    assert_eq!(paused.code, Some(21606));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    r.once().await; // the check confirms the account does not own the number
+    assert!(r.t.clinic.texts().sending_paused(&admin).unwrap().unwrap().reason.contains("does not own"));
+    // The administrator corrects the number: the worker looks again at once and sends.
+    r.t.clinic.twilio().configure(&admin, settings(clinicdesk_twilio_fake::FROM_NUMBER)).unwrap();
+    r.drain().await;
+    let text = r.state(id);
+    assert_eq!((text.state, r.fake.messages_to(PATIENT).len()), (TextState::Delivered, 1));
+    assert!(r.t.clinic.texts().sending_paused(&admin).unwrap().is_none());
+}

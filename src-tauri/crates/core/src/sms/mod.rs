@@ -1,6 +1,7 @@
 //! Text messages to patients: segment counting, the outbox that never loses or repeats a text, and
 //! the worker that sends it through Twilio.
 
+mod claim;
 pub mod hold;
 mod lock;
 mod model;
