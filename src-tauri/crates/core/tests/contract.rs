@@ -93,10 +93,14 @@ async fn messages_send_fetch_and_list_follow_the_spec() {
     accepted("fetch", messages::fetch(&http, &account(None), "SM44444444444444444444444444444444").await);
     // Reconciliation's list: by To, newest first, following next_page_uri (re-rooted on our host).
     let long_ago = chrono::DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
-    accepted(
-        "list by To, every page",
-        messages::list_to_since(&http, &account(None), "+447400123456", long_ago, 2).await,
-    );
+    // Prism's fixed example always names a next page, so after the 2 pages allowed here the
+    // lookup reports an unfinished search (never "not found"); both page requests were accepted.
+    match messages::list_to_since(&http, &account(None), "+447400123456", long_ago, 2).await {
+        Err(TwilioError::Unreadable(why)) => assert!(why.contains("pages of messages"), "{why}"),
+        other => {
+            accepted("list by To, every page", other);
+        }
+    }
 }
 
 #[tokio::test]
