@@ -142,11 +142,12 @@ impl WorkerLock {
 
     /// The fence: true when the lock is still this worker's, read inside the caller's transaction.
     pub(super) fn still_ours(&self, conn: &Connection) -> Result<bool> {
-        let ours: bool = conn.query_row(
-            "SELECT EXISTS(SELECT 1 FROM outbox_lock WHERE id = 1 AND holder = ?1 AND generation = ?2)",
-            params![self.holder, self.generation.load(Ordering::SeqCst)],
-            |r| r.get(0),
-        )?;
+        // Cached: this runs before every request and in every recording transaction.
+        let ours: bool = conn
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM outbox_lock WHERE id = 1 AND holder = ?1 AND generation = ?2)",
+            )?
+            .query_row(params![self.holder, self.generation.load(Ordering::SeqCst)], |r| r.get(0))?;
         if !ours {
             self.mark_lost();
         }

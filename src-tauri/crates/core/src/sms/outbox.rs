@@ -94,7 +94,8 @@ fn reason_to_skip(conn: &Connection, text: &NewText, configured: bool) -> Result
 /// changed number. The rule for a changed number is to skip, never to re-address: the text was
 /// written for the old number, and whoever has it now must not get it; reception sees why.
 pub(crate) fn reason_not_to_send_now(conn: &Connection, text_id: &str) -> Result<Option<&'static str>> {
-    let verdict: Option<String> = conn.query_row(
+    // Cached: run for every text claimed.
+    let verdict: Option<String> = conn.prepare_cached(
         "SELECT CASE
                   WHEN p.opted_out_at IS NOT NULL
                        OR EXISTS (SELECT 1 FROM patients o WHERE o.phone_e164 = n.to_e164 AND o.opted_out_at IS NOT NULL)
@@ -103,9 +104,8 @@ pub(crate) fn reason_not_to_send_now(conn: &Connection, text_id: &str) -> Result
                   WHEN p.id IS NOT NULL AND p.phone_e164 IS NOT n.to_e164 THEN 'number_changed'
                 END
          FROM sms_notifications n LEFT JOIN patients p ON p.id = n.patient_id WHERE n.id = ?1",
-        [text_id],
-        |r| r.get(0),
-    )?;
+    )?
+    .query_row([text_id], |r| r.get(0))?;
     Ok(match verdict.as_deref() {
         Some("opted_out") => Some(OPTED_OUT),
         Some("no_consent") => Some(CONSENT_WITHDRAWN),

@@ -45,10 +45,11 @@ pub(super) fn record_accepted(
 ) -> Result<()> {
     let state = TextState::from_twilio(&message.status);
     let explanation = message.error_code.and_then(|c| explain_code(c as u32)).map(str::to_owned);
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE sms_notifications SET state = ?2, twilio_sid = ?3, twilio_status = ?4, error_code = ?5, error_message = ?6, needs_reconcile = 0,
                 sent_at = coalesce(sent_at, ?7), next_poll_at = ?8, final_at = CASE WHEN ?9 THEN ?7 ELSE NULL END, updated_at = ?7
-         WHERE id = ?1 AND state = 'sending'",
+         WHERE id = ?1 AND state = 'sending'")?
+    .execute(
         params![
             id,
             state.as_str(),
