@@ -14,6 +14,9 @@ describe('clinic dates', () => {
   it('moves across month, year and clock-change boundaries by whole days', () => {
     expect(addDays('2026-01-31', 1)).toBe('2026-02-01');
     expect(addDays('2026-12-31', 1)).toBe('2027-01-01');
+    // The date picker's last days: no throw, no malformed date; the day simply does not move.
+    expect(addDays('9999-12-31', 1)).toBe('9999-12-31');
+    expect(addDays('275760-09-13', 1)).toBe('275760-09-13');
     expect(addDays('2026-03-29', -1)).toBe('2026-03-28');
     expect(addDays('2028-02-28', 1)).toBe('2028-02-29');
   });

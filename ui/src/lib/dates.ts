@@ -27,6 +27,9 @@ export function timeIn(timeZone: string, now: Date = new Date()): string {
 export function addDays(date: string, days: number): string {
   const [y, m, d] = date.split('-').map(Number);
   const moved = new Date(Date.UTC(y, m - 1, d + days));
+  // Past year 9999 (the date picker allows up to 275760) there is no YYYY-MM-DD to move to: stay put
+  // rather than throw; the core explains which dates it accepts.
+  if (Number.isNaN(moved.getTime()) || moved.getUTCFullYear() > 9999 || moved.getUTCFullYear() < 1) return date;
   return moved.toISOString().slice(0, 10);
 }
 
