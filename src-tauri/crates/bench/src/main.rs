@@ -6,6 +6,8 @@
 //! 3. outbox throughput with pacing off, every text durable in SQLCipher before and after its
 //!    send (enqueue + send + SID recorded), sequential and concurrent.
 
+mod scale;
+
 use clinicdesk_core::auth::{Channel, SetupRequest};
 use clinicdesk_core::settings::ClinicSettingsInput;
 use clinicdesk_core::sms::worker::{OutboxConfig, OutboxWorker};
@@ -172,6 +174,14 @@ async fn plain_sequential(url: &str, count: usize) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let clinic_scale: f64 =
+        std::env::var("CLINICDESK_BENCH_CLINIC_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    if std::env::var("CLINICDESK_BENCH_ONLY").as_deref() == Ok("scale") {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = std::env::var_os("CLINICDESK_BENCH_CLINIC_DIR").map(std::path::PathBuf::from);
+        let dir = dir.unwrap_or_else(|| temp.path().to_owned());
+        return tokio::task::block_in_place(|| scale::run(&dir, clinic_scale));
+    }
     let url = std::env::var("CLINICDESK_BENCH_FAKE_URL")
         .expect("CLINICDESK_BENCH_FAKE_URL (scripts/bench.sh starts the fake)");
     let scale: usize = std::env::var("CLINICDESK_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);

@@ -137,6 +137,16 @@ impl Clinic {
     pub fn doctors(&self) -> crate::doctors::Doctors<'_> {
         crate::doctors::Doctors { clinic: self }
     }
+    /// Background upkeep, for the app's background task (every few seconds): links screen reads
+    /// to their patients in the audit index (audit/reads.rs). Returns the entries linked.
+    pub fn housekeeping(&self) -> Result<u32> {
+        let conn = self.db().conn()?;
+        crate::audit::index_pending(&conn)
+    }
+
+    pub fn import(&self) -> crate::import::Import<'_> {
+        crate::import::Import { clinic: self }
+    }
     pub fn appointments(&self) -> crate::appointments::Appointments<'_> {
         crate::appointments::Appointments { clinic: self }
     }

@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod doctors;
 pub mod error;
+pub mod import;
 pub mod patients;
 pub mod secrets;
 pub mod settings;

@@ -33,8 +33,10 @@ pub(crate) fn ensure_free(
                AND a.starts_at < ?3 AND a.ends_at > ?2 AND a.id != ?4 ORDER BY a.starts_at LIMIT 1"
         );
         let except = except.map(|u| u.to_string()).unwrap_or_default();
-        let found =
-            conn.query_row(&sql, params![id.to_string(), ts(start), ts(end), except], |r| uuid_at(r, 0)).optional()?;
+        let found = conn
+            .prepare_cached(&sql)?
+            .query_row(params![id.to_string(), ts(start), ts(end), except], |r| uuid_at(r, 0))
+            .optional()?;
         found.map(|other| super::find(conn, other, tz)).transpose()
     };
     if let Some(other) = clash("doctor", doctor)? {

@@ -14,9 +14,11 @@ pub(crate) mod zone_change;
 pub use model::*;
 pub use slot::{booking_slot, parse_minutes};
 
-use conflicts::{ensure_free, write_error};
+use conflicts::ensure_free;
+pub(crate) use conflicts::write_error;
+pub(crate) use slot::check_minutes;
 
-use crate::audit::{self, Actor, AuditAction};
+use crate::audit::{self, AuditAction};
 use crate::auth::{Caller, Permission};
 use crate::db::{ts, uuid_at};
 use crate::error::{CoreError, Result};
@@ -37,6 +39,19 @@ const SELECT: &str =
                       JOIN patients p ON p.id = a.patient_id
                       JOIN doctors d ON d.id = a.doctor_id
                       JOIN users u ON u.id = d.user_id";
+
+/// One doctor's day: the (doctor_id, starts_at) index range.
+pub const DAY_OF_DOCTOR: &str = concat!(
+    "SELECT a.id, a.booking_ref, a.patient_id, p.full_name, a.doctor_id, u.full_name, a.starts_at, a.ends_at, a.kind, a.status, a.cancel_reason, a.version",
+    " FROM appointments a JOIN patients p ON p.id = a.patient_id JOIN doctors d ON d.id = a.doctor_id JOIN users u ON u.id = d.user_id",
+    " WHERE a.doctor_id = ?1 AND a.starts_at >= ?2 AND a.starts_at < ?3 ORDER BY a.starts_at"
+);
+/// Every doctor's day: the (starts_at) index range.
+pub const DAY_OF_CLINIC: &str = concat!(
+    "SELECT a.id, a.booking_ref, a.patient_id, p.full_name, a.doctor_id, u.full_name, a.starts_at, a.ends_at, a.kind, a.status, a.cancel_reason, a.version",
+    " FROM appointments a JOIN patients p ON p.id = a.patient_id JOIN doctors d ON d.id = a.doctor_id JOIN users u ON u.id = d.user_id",
+    " WHERE a.starts_at >= ?1 AND a.starts_at < ?2 ORDER BY a.starts_at, u.full_name"
+);
 
 fn row_to_appointment(r: &rusqlite::Row<'_>, tz: Tz) -> rusqlite::Result<Appointment> {
     let starts_at: DateTime<Utc> = r.get(6)?;
@@ -68,7 +83,7 @@ fn find(conn: &Connection, id: Uuid, tz: Tz) -> Result<Appointment> {
         .ok_or_else(|| CoreError::NotFound("That appointment could not be found.".into()))
 }
 
-fn new_booking_ref() -> String {
+pub(crate) fn new_booking_ref() -> String {
     use rand::Rng;
     // No 0/O, 1/I/L: the code is read out over the phone.
     const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
@@ -128,14 +143,10 @@ impl Appointments<'_> {
                 Err(err) => return Err(write_error(err)),
             }
         }
-        audit::record(
-            &tx,
-            now,
-            Actor::Staff(caller),
-            AuditAction::AppointmentBooked,
-            Some(("appointment", &id.to_string())),
-            Some(&format!("patient {}", request.patient_id)),
-        )?;
+        let detail = format!("patient {}", request.patient_id);
+        let record = ("appointment", id.to_string());
+        let (action, patient) = (AuditAction::AppointmentBooked, request.patient_id);
+        audit::record_for_patient(&tx, now, caller, action, (record.0, &record.1), patient, Some(&detail))?;
         let booked = find(&tx, id, tz)?;
         tx.commit()?;
         Ok(booked)
@@ -160,41 +171,43 @@ impl Appointments<'_> {
         caller.require(Permission::ReadSchedule)?;
         let conn = self.clinic.db().conn()?;
         let appointment = find(&conn, id, self.tz()?)?;
-        audit::record(
-            &conn,
-            self.clinic.now(),
-            Actor::Staff(caller),
-            AuditAction::PatientRead,
-            Some(("patient", &appointment.patient_id.to_string())),
-            Some("appointment details"),
-        )?;
+        audit::record_screen_read(&conn, self.clinic.now(), caller, "appointment details", [appointment.patient_id])?;
         Ok(appointment)
     }
 
-    /// One clinic day, optionally for one doctor, in start order (cancelled ones included).
+    /// One clinic day, optionally for one doctor, in start order (cancelled ones included). One
+    /// audit entry for the screen, linked to each patient on it.
     pub fn day(&self, caller: &Caller, date: &str, doctor: Option<Uuid>) -> Result<DaySchedule> {
         caller.require(Permission::ReadSchedule)?;
         let tz = self.tz()?;
         let day = local_time::parse_view_date(date, self.clinic.now().with_timezone(&tz).date_naive())?;
         let (from, to) = local_time::day_range(day, tz);
         let conn = self.clinic.db().conn()?;
-        let mut stmt = conn.prepare(&format!(
-            "{SELECT} WHERE a.starts_at >= ?1 AND a.starts_at < ?2 AND (?3 IS NULL OR a.doctor_id = ?3) ORDER BY a.starts_at, u.full_name"
-        ))?;
-        let appointments = stmt
-            .query_map(params![ts(from), ts(to), doctor.map(|d| d.to_string())], |r| row_to_appointment(r, tz))?
-            .collect::<Result<Vec<_>, _>>()?;
-        let now = self.clinic.now();
-        for a in &appointments {
-            audit::record(
-                &conn,
-                now,
-                Actor::Staff(caller),
-                AuditAction::PatientRead,
-                Some(("patient", &a.patient_id.to_string())),
-                Some("day schedule"),
-            )?;
-        }
+        let (from, to) = (ts(from), ts(to));
+        // Two statements, not `?3 IS NULL OR doctor_id = ?3`: a prepared plan is chosen once, and
+        // that OR would make the one-doctor view scan every doctor's day. tests/query_plans.rs
+        // checks each uses its index.
+        let appointments = match doctor {
+            Some(doctor) => conn
+                .prepare_cached(DAY_OF_DOCTOR)?
+                .query_map(params![doctor.to_string(), from, to], |r| row_to_appointment(r, tz))?
+                .collect::<Result<Vec<_>, _>>()?,
+            None => conn
+                .prepare_cached(DAY_OF_CLINIC)?
+                .query_map(params![from, to], |r| row_to_appointment(r, tz))?
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let screen = match doctor {
+            Some(doctor) => format!("day schedule {day}, doctor {doctor}"),
+            None => format!("day schedule {day}, all doctors"),
+        };
+        audit::record_screen_read(
+            &conn,
+            self.clinic.now(),
+            caller,
+            &screen,
+            appointments.iter().map(|a| a.patient_id),
+        )?;
         Ok(DaySchedule { date: day.to_string(), time_zone: tz.name().to_owned(), appointments })
     }
 
@@ -220,14 +233,9 @@ impl Appointments<'_> {
         )
         .map_err(write_error)?;
         let detail = format!("patient {}; from {}", current.patient_id, ts(current.starts_at));
-        audit::record(
-            &tx,
-            now,
-            Actor::Staff(caller),
-            AuditAction::AppointmentRescheduled,
-            Some(("appointment", &id.to_string())),
-            Some(&detail),
-        )?;
+        let record = ("appointment", id.to_string());
+        let (action, patient) = (AuditAction::AppointmentRescheduled, current.patient_id);
+        audit::record_for_patient(&tx, now, caller, action, (record.0, &record.1), patient, Some(&detail))?;
         let moved = find(&tx, id, tz)?;
         tx.commit()?;
         Ok(moved)
@@ -266,14 +274,10 @@ impl Appointments<'_> {
             "UPDATE appointments SET status = 'cancelled', cancel_reason = ?2, cancelled_at = ?3, version = version + 1, updated_at = ?3 WHERE id = ?1",
             params![id.to_string(), reason, ts(now)],
         )?;
-        audit::record(
-            &tx,
-            now,
-            Actor::Staff(caller),
-            AuditAction::AppointmentCancelled,
-            Some(("appointment", &id.to_string())),
-            Some(&format!("patient {}", current.patient_id)),
-        )?;
+        let detail = format!("patient {}", current.patient_id);
+        let record = ("appointment", id.to_string());
+        let (action, patient) = (AuditAction::AppointmentCancelled, current.patient_id);
+        audit::record_for_patient(&tx, now, caller, action, (record.0, &record.1), patient, Some(&detail))?;
         let cancelled = find(&tx, id, tz)?;
         tx.commit()?;
         Ok(cancelled)

@@ -51,6 +51,7 @@ pub enum Permission {
     SendTexts,
     MintTokens,
     SeedDemoData,
+    ImportRecords,
 }
 
 impl Permission {
@@ -58,7 +59,7 @@ impl Permission {
         use Permission::*;
         use Role::*;
         match self {
-            ManageUsers | ManageSettings | ReadAudit | ManageDoctors | SeedDemoData => role == Admin,
+            ManageUsers | ManageSettings | ReadAudit | ManageDoctors | SeedDemoData | ImportRecords => role == Admin,
             ReadPatients | ReadSchedule => true,
             MintTokens => matches!(role, Admin | Doctor),
             WritePatients | WriteSchedule | SendTexts => matches!(role, Admin | Reception),
@@ -80,6 +81,7 @@ impl Permission {
             SendTexts => "send_texts",
             MintTokens => "mint_tokens",
             SeedDemoData => "seed_demo_data",
+            ImportRecords => "import_records",
         }
     }
 
@@ -98,6 +100,7 @@ impl Permission {
             SendTexts => "send text messages",
             MintTokens => "start video consultations",
             SeedDemoData => "load the sample clinic",
+            ImportRecords => "import patients and appointments",
         }
     }
 }

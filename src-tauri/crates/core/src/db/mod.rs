@@ -15,6 +15,18 @@ use std::time::Duration;
 
 pub type PooledConnection = r2d2::PooledConnection<SqlCipherConnections>;
 
+/// Each connection's page cache, in KiB. SQLite fills it only with pages actually read and the
+/// pool hands out its most recently returned connection first (r2d2 keeps idle connections as a
+/// stack), so the desk's one busy connection holds the working set (a day's appointments, their
+/// patients, the indexes' upper levels) while the others stay small. Measured on a clinic of
+/// 500,000 appointments (BENCHMARKS.md, "Clinic scale"): SQLCipher's default 2 MiB made every
+/// day view re-read and decrypt its pages.
+pub const PAGE_CACHE_KIB: u32 = 32 * 1024;
+
+/// Prepared statements kept per connection: every screen's and the outbox's queries, so none is
+/// parsed and planned again while the app runs.
+const STATEMENT_CACHE: usize = 64;
+
 /// How long opening waits for another process that holds the write lock (an upgrade in progress).
 const MIGRATION_WAIT: Duration = Duration::from_secs(120);
 
@@ -63,6 +75,10 @@ impl SqlCipherConnections {
         // With NORMAL an OS crash could forget a claim whose request reached Twilio, and the
         // text would go out twice. The price is an fsync per commit (see BENCHMARKS.md).
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
+        // SQLCipher decrypts and authenticates every page it reads from the file, so a page found
+        // in the cache is far cheaper than one read again. See PAGE_CACHE_KIB.
+        conn.execute_batch(&format!("PRAGMA cache_size = -{PAGE_CACHE_KIB}; PRAGMA temp_store = MEMORY;"))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)
     }
 }

@@ -2,7 +2,7 @@
 
 pub mod phone;
 
-use crate::audit::{self, Actor, AuditAction};
+use crate::audit::{self, AuditAction};
 use crate::auth::{Caller, Permission};
 use crate::db::{ts, uuid_at};
 use crate::error::{CoreError, Result};
@@ -76,6 +76,19 @@ fn parse_date_of_birth(text: Option<&str>, today: NaiveDate) -> Result<Option<Na
     Ok(Some(date))
 }
 
+/// A patient as typed, checked and normalised: (name, E.164 phone, date of birth). The one set of
+/// rules for the desk and for imports.
+pub(crate) fn validate(
+    input: &PatientInput,
+    default_country: &str,
+    today: NaiveDate,
+) -> Result<(String, String, Option<NaiveDate>)> {
+    let name = check_patient_name(&input.full_name)?;
+    let phone = phone::normalise(&input.phone, default_country)?;
+    let dob = parse_date_of_birth(input.date_of_birth.as_deref(), today)?;
+    Ok((name, phone, dob))
+}
+
 const SELECT: &str =
     "SELECT id, full_name, phone_e164, date_of_birth, sms_consent, opted_out_at, created_at FROM patients";
 
@@ -107,10 +120,7 @@ impl Patients<'_> {
         let settings = self.clinic.settings().current()?;
         let tz = crate::settings::parse_time_zone(&settings.time_zone)?;
         let today = self.clinic.now().with_timezone(&tz).date_naive();
-        let name = check_patient_name(&input.full_name)?;
-        let phone = phone::normalise(&input.phone, &settings.default_country)?;
-        let dob = parse_date_of_birth(input.date_of_birth.as_deref(), today)?;
-        Ok((name, phone, dob))
+        validate(input, &settings.default_country, today)
     }
 
     pub fn add(&self, caller: &Caller, input: PatientInput) -> Result<Patient> {
@@ -136,12 +146,13 @@ impl Patients<'_> {
             "INSERT INTO patients (id, full_name, phone_e164, date_of_birth, sms_consent, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
             params![id.to_string(), name, phone, dob.map(|d| d.to_string()), input.sms_consent, ts(now)],
         )?;
-        audit::record(
+        audit::record_for_patient(
             &tx,
             now,
-            Actor::Staff(caller),
+            caller,
             AuditAction::PatientCreated,
-            Some(("patient", &id.to_string())),
+            ("patient", &id.to_string()),
+            id,
             None,
         )?;
         let patient = find(&tx, id)?;
@@ -153,40 +164,38 @@ impl Patients<'_> {
         caller.require(Permission::WritePatients)?;
         let (name, phone, dob) = self.validated(&input)?;
         let now = self.clinic.now();
-        let conn = self.clinic.db().conn()?;
-        find(&conn, id)?;
-        conn.execute(
+        let mut conn = self.clinic.db().conn()?;
+        // The change and its audit entry commit together: an edit is never unaudited.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        find(&tx, id)?;
+        tx.execute(
             "UPDATE patients SET full_name = ?2, phone_e164 = ?3, date_of_birth = ?4, sms_consent = ?5, updated_at = ?6 WHERE id = ?1",
             params![id.to_string(), name, phone, dob.map(|d| d.to_string()), input.sms_consent, ts(now)],
         )?;
-        audit::record(
-            &conn,
+        audit::record_for_patient(
+            &tx,
             now,
-            Actor::Staff(caller),
+            caller,
             AuditAction::PatientUpdated,
-            Some(("patient", &id.to_string())),
+            ("patient", &id.to_string()),
+            id,
             None,
         )?;
-        find(&conn, id)
+        let patient = find(&tx, id)?;
+        tx.commit()?;
+        Ok(patient)
     }
 
     pub fn get(&self, caller: &Caller, id: Uuid) -> Result<Patient> {
         caller.require(Permission::ReadPatients)?;
         let conn = self.clinic.db().conn()?;
         let patient = find(&conn, id)?;
-        audit::record(
-            &conn,
-            self.clinic.now(),
-            Actor::Staff(caller),
-            AuditAction::PatientRead,
-            Some(("patient", &id.to_string())),
-            None,
-        )?;
+        audit::record_screen_read(&conn, self.clinic.now(), caller, "patient record", [id])?;
         Ok(patient)
     }
 
     /// Patients whose name contains `text`, or whose phone number contains its digits. An empty
-    /// search lists patients alphabetically. Each patient shown is audited as read.
+    /// search lists patients alphabetically. The search is audited as one read of the patients shown.
     pub fn search(&self, caller: &Caller, text: &str, limit: u32) -> Result<Vec<Patient>> {
         caller.require(Permission::ReadPatients)?;
         let text = text.trim();
@@ -206,17 +215,7 @@ impl Patients<'_> {
         ))?;
         let patients =
             stmt.query_map(params![like_name, like_phone, limit], row_to_patient)?.collect::<Result<Vec<_>, _>>()?;
-        let now = self.clinic.now();
-        for p in &patients {
-            audit::record(
-                &conn,
-                now,
-                Actor::Staff(caller),
-                AuditAction::PatientRead,
-                Some(("patient", &p.id.to_string())),
-                Some("search result"),
-            )?;
-        }
+        audit::record_screen_read(&conn, self.clinic.now(), caller, "patient search", patients.iter().map(|p| p.id))?;
         Ok(patients)
     }
 

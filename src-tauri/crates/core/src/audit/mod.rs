@@ -8,6 +8,11 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 use ts_rs::TS;
 
+mod reads;
+
+pub(crate) use reads::link_patients;
+pub use reads::{index_pending, patients_of, record_for_patient, record_screen_read};
+
 /// Who did it: a signed-in member of staff, or an unauthenticated attempt under some email.
 pub enum Actor<'a> {
     Staff(&'a Caller),
@@ -65,6 +70,8 @@ pub enum AuditAction {
     AppointmentBooked,
     AppointmentRescheduled,
     AppointmentCancelled,
+    PatientsImported,
+    AppointmentsImported,
 }
 
 impl AuditAction {
@@ -96,10 +103,13 @@ impl AuditAction {
             AuditAction::AppointmentBooked => "appointment.book",
             AuditAction::AppointmentRescheduled => "appointment.reschedule",
             AuditAction::AppointmentCancelled => "appointment.cancel",
+            AuditAction::PatientsImported => "import.patients",
+            AuditAction::AppointmentsImported => "import.appointments",
         }
     }
 }
 
+/// Appends one entry and returns its id.
 pub fn record(
     conn: &Connection,
     at: DateTime<Utc>,
@@ -107,17 +117,39 @@ pub fn record(
     action: AuditAction,
     record: Option<(&str, &str)>,
     detail: Option<&str>,
-) -> Result<()> {
+) -> Result<i64> {
+    insert_entry(conn, at, actor, action, record, detail, None)
+}
+
+/// `patients`: for a screen read, the patients shown (reads.rs).
+fn insert_entry(
+    conn: &Connection,
+    at: DateTime<Utc>,
+    actor: Actor<'_>,
+    action: AuditAction,
+    record: Option<(&str, &str)>,
+    detail: Option<&str>,
+    patients: Option<&[u8]>,
+) -> Result<i64> {
     let (actor_id, label) = match actor {
         Actor::Staff(c) => (Some(c.user_id.to_string()), clean_label(&c.email)),
         Actor::Anonymous { label, user_id } => (user_id.map(str::to_owned), clean_label(label)),
     };
-    conn.execute(
-        "INSERT INTO audit_log (at, actor_id, actor_label, action, record_type, record_id, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![crate::db::ts(at), actor_id, label, action.as_str(), record.map(|r| r.0), record.map(|r| r.1), detail],
-    )?;
-    Ok(())
+    conn.prepare_cached(
+        "INSERT INTO audit_log (at, actor_id, actor_label, action, record_type, record_id, detail, patients)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        crate::db::ts(at),
+        actor_id,
+        label,
+        action.as_str(),
+        record.map(|r| r.0),
+        record.map(|r| r.1),
+        detail,
+        patients
+    ])?;
+    Ok(conn.last_insert_rowid())
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -136,27 +168,49 @@ pub struct AuditTrail<'a> {
 }
 
 impl AuditTrail<'_> {
-    /// The newest entries first, optionally only those about one record.
+    /// The newest entries first, optionally only those about one record. For a patient's id that
+    /// includes every screen that showed the patient (audit_patients), so it answers "who saw
+    /// this patient, and when".
     pub fn recent(&self, caller: &Caller, record_id: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>> {
         caller.require(Permission::ReadAudit)?;
+        let limit = limit.min(1000);
         let conn = self.clinic.db().conn()?;
-        let mut stmt = conn.prepare(
-            "SELECT at, actor_label, action, record_type, record_id, detail FROM audit_log
-             WHERE (?1 IS NULL OR record_id = ?1) ORDER BY id DESC LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![record_id, limit.min(1000)], |r| {
-            Ok(AuditEntry {
-                at: r.get(0)?,
-                // Rows written before labels were cleaned are cleaned on the way out.
-                actor: clean_label(&r.get::<_, String>(1)?),
-                action: r.get(2)?,
-                record_type: r.get(3)?,
-                record_id: r.get(4)?,
-                detail: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let Some(record_id) = record_id else {
+            let mut stmt = conn.prepare_cached(&format!("{ENTRY} ORDER BY id DESC LIMIT ?1"))?;
+            return Ok(stmt.query_map([limit], entry)?.collect::<rusqlite::Result<_>>()?);
+        };
+        // Screens read moments ago may not be linked to their patients yet: link them first, so
+        // the answer is complete.
+        index_pending(&conn)?;
+        // Two index range reads, each newest first and capped, merged: an OR in one WHERE would
+        // walk the whole trail backwards for a record seen rarely.
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT * FROM (
+               SELECT * FROM ({ENTRY} WHERE id IN (
+                   SELECT audit_id FROM audit_patients WHERE patient_id = ?3 ORDER BY audit_id DESC LIMIT ?2)
+               )
+               UNION
+               SELECT * FROM ({ENTRY} WHERE record_id = ?1 ORDER BY id DESC LIMIT ?2)
+             ) ORDER BY id DESC LIMIT ?2"
+        ))?;
+        let patient_key = uuid::Uuid::parse_str(record_id).map(|u| u.as_bytes().to_vec()).unwrap_or_default();
+        let rows = stmt.query_map(params![record_id, limit, patient_key], entry)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+const ENTRY: &str = "SELECT id, at, actor_label, action, record_type, record_id, detail FROM audit_log";
+
+fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        at: r.get(1)?,
+        // Rows written before labels were cleaned are cleaned on the way out.
+        actor: clean_label(&r.get::<_, String>(2)?),
+        action: r.get(3)?,
+        record_type: r.get(4)?,
+        record_id: r.get(5)?,
+        detail: r.get(6)?,
+    })
 }
 
 #[cfg(test)]
