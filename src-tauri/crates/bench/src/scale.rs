@@ -286,6 +286,20 @@ pub fn run(dir: &Path, scale: f64) {
         "ms",
         serde_json::json!({ "entries": linked, "background": true }),
     );
+    // The same day again and again (pages cached): what is left is the core's own work.
+    let (mut again, mut again_select) = (Vec::new(), Vec::new());
+    let (from, to) = local_time::day_range(walk[0], tz);
+    for _ in 0..100 {
+        time(&mut again, || clinic.appointments().day(&admin, &walk[0].to_string(), None).expect("day"));
+        let conn = clinic.db().conn().unwrap();
+        time(&mut again_select, || {
+            let mut stmt = conn.prepare_cached(clinicdesk_core::appointments::DAY_OF_CLINIC).unwrap();
+            let rows = stmt.query_map(rusqlite::params![ts(from), ts(to)], |r| r.get::<_, String>(2)).unwrap();
+            rows.count()
+        });
+    }
+    report("scale_day_view_all_doctors_same_day", &mut again, serde_json::json!({}));
+    report("scale_day_view_all_doctors_same_day_select_only", &mut again_select, serde_json::json!({}));
     report("scale_day_view_all_doctors_select_only", &mut select, serde_json::json!({}));
     report("scale_day_view_all_doctors_audit_only", &mut audit, serde_json::json!({}));
     report("scale_day_view_one_doctor", &mut one, serde_json::json!({}));

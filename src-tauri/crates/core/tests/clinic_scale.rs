@@ -228,7 +228,7 @@ fn the_day_views_read_their_index_ranges_and_scan_nothing() {
     assert!(all.contains("SEARCH a USING INDEX appointments_time (starts_at>? AND starts_at<?)"), "{all}");
     for p in [&one, &all] {
         assert!(!p.contains("SCAN"), "a full scan in the day view:\n{p}");
-        assert!(p.contains("SEARCH p USING INDEX sqlite_autoindex_patients_1 (id=?)"), "{p}");
+        assert!(p.contains("SEARCH p USING COVERING INDEX patients_id_name (id=?)"), "{p}");
     }
 }
 

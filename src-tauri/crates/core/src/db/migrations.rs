@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_outbox_fencing.sql", include_str!("../../../../../migrations/0004_outbox_fencing.sql")),
     ("0005_booking_backstop.sql", include_str!("../../../../../migrations/0005_booking_backstop.sql")),
     ("0006_audit_screen_reads.sql", include_str!("../../../../../migrations/0006_audit_screen_reads.sql")),
+    ("0007_day_view_index.sql", include_str!("../../../../../migrations/0007_day_view_index.sql")),
 ];
 
 /// The schema version this build writes.
