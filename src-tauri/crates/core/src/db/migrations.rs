@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_sms_outbox.sql", include_str!("../../../../../migrations/0003_sms_outbox.sql")),
     ("0004_outbox_fencing.sql", include_str!("../../../../../migrations/0004_outbox_fencing.sql")),
     ("0005_booking_backstop.sql", include_str!("../../../../../migrations/0005_booking_backstop.sql")),
+    ("0007_patient_search.sql", include_str!("../../../../../migrations/0007_patient_search.sql")),
 ];
 
 /// The schema version this build writes.
