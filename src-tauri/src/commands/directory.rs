@@ -4,12 +4,12 @@ use crate::error::ApiResult;
 use crate::state::AppState;
 use clinicdesk_core::demo::DemoSummary;
 use clinicdesk_core::doctors::Doctor;
-use clinicdesk_core::patients::{Patient, PatientInput, MAX_SEARCH_RESULTS};
+use clinicdesk_core::patients::{Patient, PatientInput, PatientMatches, MAX_SEARCH_RESULTS};
 use tauri::State;
 use uuid::Uuid;
 
 #[tauri::command]
-pub async fn patients_search(state: State<'_, AppState>, text: String) -> ApiResult<Vec<Patient>> {
+pub async fn patients_search(state: State<'_, AppState>, text: String) -> ApiResult<PatientMatches> {
     let (clinic, caller) = state.caller()?;
     Ok(clinic.patients().search(&caller, &text, MAX_SEARCH_RESULTS)?)
 }

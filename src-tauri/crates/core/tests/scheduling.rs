@@ -226,12 +226,12 @@ fn doctors_can_see_the_schedule_but_not_book() {
 fn patients_are_normalised_validated_and_found_by_name_or_number() {
     let d = desk();
     assert_eq!(d.patient.phone, "+447400123456");
-    let found = d.t.clinic.patients().search(&d.desk, "olivia", 10).unwrap();
+    let found = d.t.clinic.patients().search(&d.desk, "olivia", 10).unwrap().patients;
     assert_eq!(found.iter().map(|p| p.full_name.as_str()).collect::<Vec<_>>(), ["Olivia Smith"]);
-    let by_number = d.t.clinic.patients().search(&d.desk, "07400 123457", 10).unwrap();
+    let by_number = d.t.clinic.patients().search(&d.desk, "07400 123457", 10).unwrap().patients;
     assert_eq!(by_number.iter().map(|p| p.full_name.as_str()).collect::<Vec<_>>(), ["Noah Jones"]);
     // LIKE wildcards typed by a person are matched literally.
-    assert!(d.t.clinic.patients().search(&d.desk, "%", 10).unwrap().is_empty());
+    assert!(d.t.clinic.patients().search(&d.desk, "%", 10).unwrap().patients.is_empty());
 
     let add = |name: &str, phone: &str, dob: Option<&str>| {
         d.t.clinic.patients().add(
@@ -294,7 +294,7 @@ fn the_sample_clinic_is_realistic_and_only_loads_into_an_empty_clinic() {
         .unwrap();
     assert_eq!(overlaps, 0);
     // Every sample phone number passes the same validation as a typed one.
-    for p in t.clinic.patients().search(&admin, "", 500).unwrap() {
+    for p in t.clinic.patients().search(&admin, "", 500).unwrap().patients {
         assert_eq!(clinicdesk_core::patients::phone::normalise(&p.phone, "GB").unwrap(), p.phone);
     }
     assert_eq!(clinicdesk_core::demo::seed(&t.clinic, &admin, None).unwrap_err().code(), "conflict");

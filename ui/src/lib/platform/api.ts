@@ -15,6 +15,7 @@ import type { Doctor } from './bindings/Doctor';
 import type { NewStaffUser } from './bindings/NewStaffUser';
 import type { Patient } from './bindings/Patient';
 import type { PatientInput } from './bindings/PatientInput';
+import type { PatientMatches } from './bindings/PatientMatches';
 import type { RescheduleRequest } from './bindings/RescheduleRequest';
 import type { SetupRequest } from './bindings/SetupRequest';
 import type { StaffProfile } from './bindings/StaffProfile';
@@ -81,7 +82,7 @@ export const api = {
   userUnlock: (id: string) => call<StaffUser>('user_unlock', { id }),
   auditRecent: (recordId: string | null) => call<AuditEntry[]>('audit_recent', { recordId }),
 
-  patientsSearch: (text: string) => call<Patient[]>('patients_search', { text }),
+  patientsSearch: (text: string) => call<PatientMatches>('patients_search', { text }),
   patientAdd: (patient: PatientInput) => call<Patient>('patient_add', { patient }),
   patientUpdate: (id: string, patient: PatientInput) => call<Patient>('patient_update', { id, patient }),
   doctorsList: () => call<Doctor[]>('doctors_list'),

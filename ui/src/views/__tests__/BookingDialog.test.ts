@@ -40,7 +40,7 @@ describe('booking dialog', () => {
   it('books the chosen patient and reports the appointment', async () => {
     const onBooked = vi.fn();
     backend = fakeBackend({
-      patients_search: () => [olivia],
+      patients_search: () => ({ patients: [olivia], more: false }),
       appointment_book: (args) => ({ id: 'a1', ...(args.request as object) }),
     });
     render(BookingDialog, { doctors, date: '2026-03-02', presetDoctorId: 'd1', presetTime: '09:30', onBooked });
@@ -55,7 +55,7 @@ describe('booking dialog', () => {
 
   it('shows a double booking at the top and a bad time beside the time field', async () => {
     let answer = new Refusal({ code: 'conflict', message: 'Dr Amara Okafor is already booked from 09:30 to 10:00.', field: null });
-    backend = fakeBackend({ patients_search: () => [olivia], appointment_book: () => answer });
+    backend = fakeBackend({ patients_search: () => ({ patients: [olivia], more: false }), appointment_book: () => answer });
     render(BookingDialog, { doctors, date: '2026-03-02', presetDoctorId: 'd1', presetTime: '09:30', onBooked: vi.fn() });
     await choosePatient();
     await userEvent.click(screen.getByRole('button', { name: 'Book appointment' }));

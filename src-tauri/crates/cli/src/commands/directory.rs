@@ -5,11 +5,12 @@ use crate::output::{show, table};
 use clinicdesk_core::auth::Caller;
 use clinicdesk_core::{Clinic, Result};
 
-fn patient_rows(patients: &[clinicdesk_core::patients::Patient]) -> String {
+/// `more`: more patients match than are listed.
+fn patient_rows(patients: &[clinicdesk_core::patients::Patient], more: bool) -> String {
     if patients.is_empty() {
         return "No patients found.".into();
     }
-    table(
+    let rows = table(
         &["ID", "NAME", "PHONE", "BORN", "SMS"],
         patients
             .iter()
@@ -23,7 +24,12 @@ fn patient_rows(patients: &[clinicdesk_core::patients::Patient]) -> String {
                 ]
             })
             .collect(),
-    )
+    );
+    if more {
+        format!("{rows}\nMore patients match. Search with more of the name or number to narrow the list.")
+    } else {
+        rows
+    }
 }
 
 pub(super) fn patient(clinic: &Clinic, caller: &Caller, json: bool, command: PatientCommand) -> Result<()> {
@@ -36,12 +42,13 @@ pub(super) fn patient(clinic: &Clinic, caller: &Caller, json: bool, command: Pat
             show(json, &p, |p| format!("Added {} ({}).\nid: {}", p.full_name, p.phone, p.id));
         }
         PatientCommand::List { limit } => {
+            // --json keeps printing the list alone, as scripts expect.
             let found = clinic.patients().search(caller, "", limit)?;
-            show(json, &found, |p| patient_rows(p));
+            show(json, &found.patients, |p| patient_rows(p, found.more));
         }
         PatientCommand::Search { text } => {
             let found = clinic.patients().search(caller, &text, clinicdesk_core::patients::MAX_SEARCH_RESULTS)?;
-            show(json, &found, |p| patient_rows(p));
+            show(json, &found.patients, |p| patient_rows(p, found.more));
         }
     }
     Ok(())

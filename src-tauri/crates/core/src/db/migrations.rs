@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_booking_backstop.sql", include_str!("../../../../../migrations/0005_booking_backstop.sql")),
     ("0006_audit_screen_reads.sql", include_str!("../../../../../migrations/0006_audit_screen_reads.sql")),
     ("0007_day_view_index.sql", include_str!("../../../../../migrations/0007_day_view_index.sql")),
+    ("0008_patient_search.sql", include_str!("../../../../../migrations/0008_patient_search.sql")),
 ];
 
 /// The schema version this build writes.

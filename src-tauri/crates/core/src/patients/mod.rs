@@ -1,6 +1,7 @@
 //! Patients: who the clinic treats and texts. Every read and write is written to the audit trail.
 
 pub mod phone;
+mod search;
 
 use crate::audit::{self, AuditAction};
 use crate::auth::{Caller, Permission};
@@ -12,6 +13,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
+
+pub use search::PatientMatches;
 
 pub const MAX_SEARCH_RESULTS: u32 = 50;
 
@@ -194,29 +197,15 @@ impl Patients<'_> {
         Ok(patient)
     }
 
-    /// Patients whose name contains `text`, or whose phone number contains its digits. An empty
-    /// search lists patients alphabetically. The search is audited as one read of the patients shown.
-    pub fn search(&self, caller: &Caller, text: &str, limit: u32) -> Result<Vec<Patient>> {
+    /// Patients whose name contains `text`, or whose phone number contains its digits, best matches
+    /// first (ranked in `patients::search`). An empty search lists patients alphabetically. The
+    /// search is audited as one read of the patients shown.
+    pub fn search(&self, caller: &Caller, text: &str, limit: u32) -> Result<PatientMatches> {
         caller.require(Permission::ReadPatients)?;
-        let text = text.trim();
-        if text.chars().count() > 120 {
-            return Err(CoreError::invalid("search", "Search with up to 120 characters."));
-        }
-        let limit = limit.clamp(1, 500);
-        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-        // Typed national numbers start with a trunk 0 that E.164 drops; match the rest.
-        let digits = digits.trim_start_matches('0').to_owned();
-        let like_name = format!("%{}%", escape_like(text));
-        let like_phone = if digits.len() >= 3 { Some(format!("%{digits}%")) } else { None };
         let conn = self.clinic.db().conn()?;
-        let mut stmt = conn.prepare(&format!(
-            "{SELECT} WHERE full_name LIKE ?1 ESCAPE '\\' OR (?2 IS NOT NULL AND phone_e164 LIKE ?2)
-             ORDER BY full_name COLLATE NOCASE LIMIT ?3"
-        ))?;
-        let patients =
-            stmt.query_map(params![like_name, like_phone, limit], row_to_patient)?.collect::<Result<Vec<_>, _>>()?;
+        let PatientMatches { patients, more } = search::find(&conn, text, limit)?;
         audit::record_screen_read(&conn, self.clinic.now(), caller, "patient search", patients.iter().map(|p| p.id))?;
-        Ok(patients)
+        Ok(PatientMatches { patients, more })
     }
 
     pub fn count(&self, caller: &Caller) -> Result<u64> {
@@ -224,8 +213,4 @@ impl Patients<'_> {
         let conn = self.clinic.db().conn()?;
         Ok(conn.query_row("SELECT count(*) FROM patients", [], |r| r.get::<_, i64>(0))? as u64)
     }
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

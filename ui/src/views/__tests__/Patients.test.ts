@@ -1,0 +1,35 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { render, screen } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
+import { fakeBackend } from '$lib/platform/testing';
+import type { Patient } from '$lib/platform/bindings/Patient';
+import type { StaffProfile } from '$lib/platform/bindings/StaffProfile';
+import Patients from '../Patients.svelte';
+
+const profile: StaffProfile = { user_id: 'u1', email: 'rita@clinic.example', full_name: 'Rita Desk', role: 'reception', idle_timeout_minutes: 15 };
+const patient = (id: string, full_name: string): Patient => ({
+  id, full_name, phone: '+447400123456', date_of_birth: null, sms_consent: true, opted_out_at: null, created_at: '2026-01-01T00:00:00Z',
+});
+const hint = 'More patients match — keep typing to narrow the list.';
+
+describe('patient directory', () => {
+  let backend: ReturnType<typeof fakeBackend>;
+  afterEach(() => backend?.reset());
+
+  it('asks for more of the name while more patients match than are listed', async () => {
+    backend = fakeBackend({
+      patients_search: (args) =>
+        args.text === 'olivia smith'
+          ? { patients: [patient('p1', 'Olivia Smith')], more: false }
+          : { patients: [patient('p1', 'Olivia Smith'), patient('p2', 'Noah Smith')], more: true },
+    });
+    render(Patients, { profile });
+    expect(await screen.findByText('Noah Smith')).toBeInTheDocument();
+    expect(screen.getByText(hint)).toBeInTheDocument();
+
+    await userEvent.type(screen.getByLabelText('Search patients'), 'olivia smith');
+    await expect.poll(() => screen.queryByText('Noah Smith'), { timeout: 2000 }).toBeNull();
+    expect(screen.getByText('Olivia Smith')).toBeInTheDocument();
+    expect(screen.queryByText(hint)).not.toBeInTheDocument();
+  });
+});
