@@ -138,10 +138,12 @@ impl Clinic {
         crate::doctors::Doctors { clinic: self }
     }
     /// Background upkeep, for the app's background task (every few seconds): links screen reads
-    /// to their patients in the audit index (audit/reads.rs). Returns the entries linked.
+    /// to their patients in the audit index (audit/reads.rs), then checkpoints the WAL (db/mod.rs).
+    /// Returns the entries linked.
     pub fn housekeeping(&self) -> Result<u32> {
-        let conn = self.db().conn()?;
-        crate::audit::index_pending(&conn)
+        let linked = crate::audit::index_pending(&*self.db().conn()?)?;
+        self.db().checkpoint()?;
+        Ok(linked)
     }
 
     pub fn import(&self) -> crate::import::Import<'_> {

@@ -23,6 +23,9 @@ pub type PooledConnection = r2d2::PooledConnection<SqlCipherConnections>;
 /// day view re-read and decrypt its pages.
 pub const PAGE_CACHE_KIB: u32 = 32 * 1024;
 
+/// WAL pages (4 KiB) after which a commit checkpoints by itself: 32 MiB, ten times SQLite's default.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 8192;
+
 /// Prepared statements kept per connection: every screen's and the outbox's queries, so none is
 /// parsed and planned again while the app runs.
 const STATEMENT_CACHE: usize = 64;
@@ -78,6 +81,11 @@ impl SqlCipherConnections {
         // SQLCipher decrypts and authenticates every page it reads from the file, so a page found
         // in the cache is far cheaper than one read again. See PAGE_CACHE_KIB.
         conn.execute_batch(&format!("PRAGMA cache_size = -{PAGE_CACHE_KIB}; PRAGMA temp_store = MEMORY;"))?;
+        // Checkpoints belong to the background (Clinic::housekeeping, every few seconds in the
+        // app): SQLite's own, run inside whichever commit crosses the threshold, would stall a
+        // click for tens of milliseconds. This threshold is only the safety net for a process
+        // without that task (the CLI also checkpoints when it closes the database).
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)
     }
@@ -152,6 +160,14 @@ impl Database {
         })?;
         migrations::ensure_not_newer(&conn)?;
         Ok(conn)
+    }
+
+    /// Copies committed pages from the WAL into the database file without waiting for anyone
+    /// (SQLite's PASSIVE checkpoint), so the WAL stays short and no click pays for it.
+    pub fn checkpoint(&self) -> Result<()> {
+        let conn = self.conn()?;
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
