@@ -1,5 +1,6 @@
-//! Work the app does while it is open: the SMS outbox worker, and a Twilio credential check at
-//! start-up (and whenever the settings change). Both are the core's; this only schedules them.
+//! Work the app does while it is open: the SMS outbox worker, the clinic's upkeep (audit linking,
+//! WAL checkpoints), and a Twilio credential check at start-up (and whenever the settings change).
+//! All are the core's; this only schedules them.
 
 use crate::state::AppState;
 use clinicdesk_core::sms::worker::OutboxWorker;
@@ -11,11 +12,13 @@ use std::time::Duration;
 use tauri::{AppHandle, Manager};
 
 const OUTBOX_PASS_EVERY: Duration = Duration::from_secs(3);
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(2);
 
 pub fn start(app: &AppHandle) {
     let Some(clinic) = app.state::<AppState>().shared_clinic() else { return };
     let http = app.state::<AppState>().twilio.clone();
-    tauri::async_runtime::spawn(run_outbox(clinic, http.clone()));
+    tauri::async_runtime::spawn(run_outbox(clinic.clone(), http.clone()));
+    tauri::async_runtime::spawn(run_housekeeping(clinic));
     let handle = app.clone();
     tauri::async_runtime::spawn(async move { check_twilio(&handle, &http).await });
 }
@@ -38,6 +41,20 @@ async fn run_outbox(clinic: Arc<Clinic>, http: TwilioHttp) {
             Err(err) => tracing::warn!(code = %err.code(), "outbox pass failed; will try again"),
         }
         tokio::time::sleep(OUTBOX_PASS_EVERY).await;
+    }
+}
+
+/// The clinic's upkeep beside the screens: links the audit's screen reads to their patients and
+/// checkpoints the database's WAL, so no click pays for either (core: `Clinic::housekeeping`).
+async fn run_housekeeping(clinic: Arc<Clinic>) {
+    loop {
+        tokio::time::sleep(HOUSEKEEPING_EVERY).await;
+        let clinic = clinic.clone();
+        match tauri::async_runtime::spawn_blocking(move || clinic.housekeeping()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!(code = %err.code(), "housekeeping failed; will try again"),
+            Err(err) => tracing::error!(error = %err, "housekeeping task failed"),
+        }
     }
 }
 
