@@ -141,7 +141,15 @@ impl Clinic {
     /// to their patients in the audit index (audit/reads.rs), then checkpoints the WAL (db/mod.rs).
     /// Returns the entries linked.
     pub fn housekeeping(&self) -> Result<u32> {
-        let linked = crate::audit::index_pending(&*self.db().conn()?)?;
+        let mut linked = 0;
+        // Batch after batch, each its own short transaction, so clicks get the lock in between.
+        loop {
+            let n = crate::audit::index_pending(&*self.db().conn()?)?;
+            linked += n;
+            if n == 0 {
+                break;
+            }
+        }
         self.db().checkpoint()?;
         Ok(linked)
     }

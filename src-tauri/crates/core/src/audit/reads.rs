@@ -20,9 +20,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
 
-/// The most entries one `index_pending` call links: one transaction's worth, so it never holds the
-/// write lock for long. Called again, it goes on from where it stopped.
+/// The most entries, and about the most links, one `index_pending` call writes: one transaction's
+/// worth, so it holds the write lock for a few milliseconds and a click waiting for it hardly
+/// notices. Called again, it goes on from where it stopped.
 const INDEX_BATCH: u32 = 500;
+const INDEX_BATCH_LINKS: usize = 4096;
 
 /// Appends an entry about one patient's record (created, changed, booked for) and links it to
 /// the patient at once. Call inside the transaction that writes.
@@ -90,13 +92,22 @@ pub fn index_pending(conn: &Connection) -> Result<u32> {
         let mut stmt = tx.prepare_cached(
             "SELECT id, patients FROM audit_log WHERE id > ?1 AND patients IS NOT NULL ORDER BY id LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![mark, INDEX_BATCH], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map(params![mark, INDEX_BATCH], |r| Ok((r.get(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let mut links = 0;
         for row in rows {
-            pending.push(row?);
+            let row = row?;
+            links += row.1.len() / 16;
+            pending.push(row);
+            if links >= INDEX_BATCH_LINKS {
+                break;
+            }
         }
     }
-    if pending.len() < INDEX_BATCH as usize {
-        // Everything written so far is covered, including entries without patients.
+    // A full batch may have more behind it: the mark stops at its last entry. Otherwise everything
+    // written so far is covered, including entries without patients.
+    let links: usize = pending.iter().map(|(_, p)| p.len() / 16).sum();
+    let full = pending.len() == INDEX_BATCH as usize || links >= INDEX_BATCH_LINKS;
+    if !full {
         through = tx.query_row("SELECT max(id) FROM audit_log", [], |r| r.get::<_, Option<i64>>(0))?.unwrap_or(mark);
     } else if let Some((last, _)) = pending.last() {
         through = *last;
