@@ -110,12 +110,10 @@ fn insert_appointment(tx: &Connection, caller: &Caller, row: &ImportedAppointmen
     )?;
     let end = row.starts_at + Duration::minutes(row.minutes.into());
     let cancelled_at = (row.status == AppointmentStatus::Cancelled).then(|| ts(now));
-    // A booking-reference collision (about one in a thousand rows at 500,000 appointments) draws
-    // another code; any other refusal is final.
-    for _ in 0..5 {
-        let result = insert.execute(params![
+    let inserted = crate::appointments::with_fresh_booking_ref(|reference| {
+        insert.execute(params![
             Uuid::new_v4().to_string(),
-            crate::appointments::new_booking_ref(),
+            reference,
             row.patient_id.to_string(),
             row.doctor_id.to_string(),
             ts(row.starts_at),
@@ -125,20 +123,15 @@ fn insert_appointment(tx: &Connection, caller: &Caller, row: &ImportedAppointmen
             cancelled_at,
             caller.user_id.to_string(),
             ts(now)
-        ]);
-        match result {
-            Ok(_) => return Ok(()),
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
-            }
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
-            {
-                return Err(CoreError::invalid("patient", "Its patient or doctor is not in this clinic."));
-            }
-            Err(err) => return Err(crate::appointments::write_error(err)),
+        ])
+    });
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
+            Err(CoreError::invalid("patient", "Its patient or doctor is not in this clinic."))
         }
+        Err(err) => Err(crate::appointments::write_error(err)),
     }
-    Err(CoreError::Storage)
 }
 
 fn check_batch(len: usize) -> Result<()> {

@@ -88,7 +88,7 @@ fn find(conn: &Connection, id: Uuid, tz: Tz) -> Result<Appointment> {
         .ok_or_else(|| CoreError::NotFound("That appointment could not be found.".into()))
 }
 
-pub(crate) fn new_booking_ref() -> String {
+fn new_booking_ref() -> String {
     use rand::Rng;
     // No 0/O, 1/I/L: the code is read out over the phone.
     const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
@@ -129,29 +129,15 @@ impl Appointments<'_> {
         }
         ensure_free(&tx, tz, request.doctor_id, request.patient_id, start, end, None)?;
         let id = Uuid::new_v4();
-        let mut attempts = 0;
-        loop {
-            let inserted = tx.execute(
+        with_fresh_booking_ref(|reference| {
+            tx.execute(
                 "INSERT INTO appointments (id, booking_ref, patient_id, doctor_id, starts_at, ends_at, kind, status, created_by, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'scheduled', ?8, ?9, ?9)",
-                params![id.to_string(), new_booking_ref(), request.patient_id.to_string(), request.doctor_id.to_string(), ts(start), ts(end), request.kind.as_str(), caller.user_id.to_string(), ts(now)],
-            );
-            match inserted {
-                Ok(_) => break,
-                // A booking-ref collision (1 in ~900 million): draw another code. Only a UNIQUE
-                // failure: a double-booking trigger is also a constraint failure, and final.
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE && attempts < 5 =>
-                {
-                    attempts += 1
-                }
-                Err(err) => return Err(write_error(err)),
-            }
-        }
-        let detail = format!("patient {}", request.patient_id);
-        let record = ("appointment", id.to_string());
-        let (action, patient) = (AuditAction::AppointmentBooked, request.patient_id);
-        audit::record_for_patient(&tx, now, caller, action, (record.0, &record.1), patient, Some(&detail))?;
+                params![id.to_string(), reference, request.patient_id.to_string(), request.doctor_id.to_string(), ts(start), ts(end), request.kind.as_str(), caller.user_id.to_string(), ts(now)],
+            )
+        })
+        .map_err(write_error)?;
+        audit_change(&tx, now, caller, AuditAction::AppointmentBooked, id, request.patient_id, "")?;
         let booked = find(&tx, id, tz)?;
         tx.commit()?;
         Ok(booked)
@@ -237,10 +223,8 @@ impl Appointments<'_> {
             params![id.to_string(), ts(start), ts(end), ts(now)],
         )
         .map_err(write_error)?;
-        let detail = format!("patient {}; from {}", current.patient_id, ts(current.starts_at));
-        let record = ("appointment", id.to_string());
-        let (action, patient) = (AuditAction::AppointmentRescheduled, current.patient_id);
-        audit::record_for_patient(&tx, now, caller, action, (record.0, &record.1), patient, Some(&detail))?;
+        let from = format!("; from {}", ts(current.starts_at));
+        audit_change(&tx, now, caller, AuditAction::AppointmentRescheduled, id, current.patient_id, &from)?;
         let moved = find(&tx, id, tz)?;
         tx.commit()?;
         Ok(moved)
@@ -279,14 +263,44 @@ impl Appointments<'_> {
             "UPDATE appointments SET status = 'cancelled', cancel_reason = ?2, cancelled_at = ?3, version = version + 1, updated_at = ?3 WHERE id = ?1",
             params![id.to_string(), reason, ts(now)],
         )?;
-        let detail = format!("patient {}", current.patient_id);
-        let record = ("appointment", id.to_string());
-        let (action, patient) = (AuditAction::AppointmentCancelled, current.patient_id);
-        audit::record_for_patient(&tx, now, caller, action, (record.0, &record.1), patient, Some(&detail))?;
+        audit_change(&tx, now, caller, AuditAction::AppointmentCancelled, id, current.patient_id, "")?;
         let cancelled = find(&tx, id, tz)?;
         tx.commit()?;
         Ok(cancelled)
     }
+}
+
+/// Runs `insert` with a newly drawn booking reference, drawing again on a collision (1 in ~900
+/// million). Only a UNIQUE failure: a double-booking trigger is also a constraint failure, and final.
+pub(crate) fn with_fresh_booking_ref(
+    mut insert: impl FnMut(&str) -> rusqlite::Result<usize>,
+) -> rusqlite::Result<usize> {
+    let mut attempts = 0;
+    loop {
+        match insert(&new_booking_ref()) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE && attempts < 5 =>
+            {
+                attempts += 1
+            }
+            done => return done,
+        }
+    }
+}
+
+/// The trail entry for a change to an appointment, linked to its patient. The detail starts
+/// "patient <id>": migration 0006 read that form back to link older entries.
+fn audit_change(
+    tx: &Connection,
+    now: DateTime<Utc>,
+    caller: &Caller,
+    action: AuditAction,
+    id: Uuid,
+    patient: Uuid,
+    more_detail: &str,
+) -> Result<()> {
+    let detail = format!("patient {patient}{more_detail}");
+    audit::record_for_patient(tx, now, caller, action, ("appointment", &id.to_string()), patient, Some(&detail))
 }
 
 fn check_version(current: &Appointment, expected: Option<i64>) -> Result<()> {
