@@ -8,9 +8,10 @@ ensure_toolchains
 install_packages "${APP_PACKAGES[@]}"
 ensure_ui_packages
 build_ui
-say "Building ClinicDesk (release; the first build takes several minutes)"
-(cd "$ROOT" && cargo build --release -p clinicdesk --features custom-protocol)
-APP="$ROOT/target/release/clinicdesk-app"
+# The shipped build: Cargo.toml's `dist` profile (release with whole-program LTO, stripped).
+say "Building ClinicDesk (the first build takes several minutes)"
+(cd "$ROOT" && cargo build --profile dist -p clinicdesk --features custom-protocol)
+APP="$ROOT/target/dist/clinicdesk-app"
 
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   fail "No desktop display found. Run this from a desktop session (or under xvfb-run to check it headless)."
