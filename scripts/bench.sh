@@ -10,7 +10,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 if [ "${CLINICDESK_IN_KEYRING_SESSION:-}" != 1 ]; then
-  install_packages "${APP_PACKAGES[@]}"
+  install_packages "${APP_PACKAGES[@]}" "${BENCH_PACKAGES[@]}"
   exec "$ROOT/scripts/with-keyring.sh" "$0" "$@"
 fi
 cd "$ROOT"
@@ -55,9 +55,23 @@ trap 'kill $FAKE_TWILIO_PID 2>/dev/null || true; rm -rf "$CLINIC_DIR"' EXIT
 SCALE_RESULTS="$(mktemp)"
 CLINICDESK_BENCH_ONLY=scale CLINICDESK_BENCH_CLINIC_SCALE="$CLINIC_SCALE" CLINICDESK_BENCH_CLINIC_DIR="$CLINIC_DIR/clinic" \
   "$ROOT/target/release/clinicdesk-bench" | tee -a "$SCALE_RESULTS"
-if [ -x "$ROOT/scripts/bench-window.sh" ] && [ "${CLINICDESK_BENCH_WINDOW:-1}" = 1 ]; then
-  say "The real window with this clinic (release build, Xvfb)"
-  "$ROOT/scripts/bench-window.sh" "$CLINIC_DIR/clinic" | tee -a "$SCALE_RESULTS"
+# The window's figures: the release app by default; CLINICDESK_BENCH_WINDOW_APP names another
+# build (the test suite passes its debug app so the script runs on every CI without a second
+# full build: those figures are labelled and not comparable). CLINICDESK_BENCH_WINDOW=0 skips it.
+if [ "${CLINICDESK_BENCH_WINDOW:-1}" = 1 ]; then
+  WINDOW_APP="${CLINICDESK_BENCH_WINDOW_APP:-}"
+  if [ -z "$WINDOW_APP" ]; then
+    say "Building the app (release) for the window figures"
+    build_ui
+    cargo build --release -q -p clinicdesk --features custom-protocol
+    WINDOW_APP="$ROOT/target/release/clinicdesk-app"
+  fi
+  say "The real window with this clinic ($WINDOW_APP, Xvfb)"
+  # Figures only: a window that cannot be measured here is reported, and the run goes on.
+  if ! "$ROOT/scripts/bench-window.sh" "$WINDOW_APP" "$CLINIC_DIR/clinic" bench@clinic.example "bench password 1" \
+    | tee -a "$SCALE_RESULTS"; then
+    say "The window figures could not be taken (see above); the other figures stand."
+  fi
 fi
 python3 - "$SCALE_RESULTS" <<'PY'
 import json, sys
@@ -74,4 +88,20 @@ for k, j in r.items():
         print(f"{k:<42}{j['p50_ms']:>10.2f}{j['p99_ms']:>10.2f}   {verdict}")
     elif "value" in j:
         print(f"{k:<42}{j['value']:>10.2f} {j.get('unit', '')}")
+window = [j for j in rows if j["bench"].startswith("window_")]
+if window:
+    print()
+    print(f"{'the window':<42}{'p50':>10}{'max':>10}   goal")
+    for j in window:
+        k = j["bench"]
+        if "p50" in j:
+            goal = " 500 ms: " + ("met" if j["max"] <= 500 else "MISSED") if k == "window_first_paint_ms" else ""
+            print(f"{k:<42}{j['p50']:>10.1f}{j['max']:>10.1f}  {goal}")
+        elif k == "window_idle_pss_mib" and "total" in j:
+            verdict = "met" if j["total"] <= 300 else "MISSED"
+            print(f"{k + ' (' + j['screen'] + ')':<42}{j['total']:>10.1f}{'':>10}   300 MiB: {verdict}")
+        elif "ms" in j:
+            print(f"{k:<42}{(j['ms'] or 0):>10.1f}")
+        elif "bytes" in j:
+            print(f"{k:<42}{j['bytes'] / 1e6:>10.1f} MB")
 PY

@@ -12,6 +12,8 @@ APP_PACKAGES=(libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev li
   librsvg2-dev libxdo-dev pkg-config dbus-x11 gnome-keyring libsecret-1-dev)
 # Extra packages for the test suite: a virtual display, the WebKit WebDriver, screenshots.
 TEST_PACKAGES=(xvfb xauth webkit2gtk-driver)
+# The window benchmark (scripts/bench-window.sh): benches/window/paintwatch.c's X libraries.
+BENCH_PACKAGES=(xvfb xauth libx11-dev libxext-dev libxdamage-dev libxtst-dev)
 
 install_packages() {
   local missing=()

@@ -14,7 +14,7 @@ if [ "${CLINICDESK_IN_KEYRING_SESSION:-}" != 1 ]; then
       cargo "$tool" --version >/dev/null 2>&1 || fail "cargo $tool is missing: install it with 'rustup component add $([ $tool = fmt ] && echo rustfmt || echo clippy)'."
     fi
   done
-  install_packages "${APP_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+  install_packages "${APP_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${BENCH_PACKAGES[@]}"
   ensure_ui_packages
   say "Installing the end-to-end test's npm packages"
   (cd "$ROOT/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error)
@@ -81,7 +81,10 @@ say "Screenshots of every main screen: tests/artifacts/"
 say "Benchmarks (see BENCHMARKS.md)"
 # The clinic-scale section runs on a tenth of the clinic here; `scripts/bench.sh` alone runs it in full.
 env -u CLINICDESK_TWILIO_API_URL -u CLINICDESK_TWILIO_VIDEO_URL -u CLINICDESK_TWILIO_CONVERSATIONS_URL \
-  CLINICDESK_BENCH_CLINIC_SCALE="${CLINICDESK_BENCH_CLINIC_SCALE:-0.1}" "$ROOT/scripts/bench.sh"
+  CLINICDESK_BENCH_CLINIC_SCALE="${CLINICDESK_BENCH_CLINIC_SCALE:-0.1}" \
+  CLINICDESK_BENCH_WINDOW_APP="${CLINICDESK_BENCH_WINDOW_APP:-$ROOT/target/debug/clinicdesk-app}" \
+  CLINICDESK_BENCH_WINDOW_RUNS="${CLINICDESK_BENCH_WINDOW_RUNS:-2}" CLINICDESK_BENCH_WINDOW_IDLE="${CLINICDESK_BENCH_WINDOW_IDLE:-5}" \
+  "$ROOT/scripts/bench.sh"
 
 # One closing line over every runner: cargo's "test result", Vitest's "Tests", node's "# pass/# fail".
 sleep 0.2

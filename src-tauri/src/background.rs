@@ -16,11 +16,19 @@ const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(2);
 
 pub fn start(app: &AppHandle) {
     let Some(clinic) = app.state::<AppState>().shared_clinic() else { return };
-    let http = app.state::<AppState>().twilio.clone();
-    tauri::async_runtime::spawn(run_outbox(clinic.clone(), http.clone()));
-    tauri::async_runtime::spawn(run_housekeeping(clinic));
+    tauri::async_runtime::spawn(run_housekeeping(clinic.clone()));
     let handle = app.clone();
-    tauri::async_runtime::spawn(async move { check_twilio(&handle, &http).await });
+    tauri::async_runtime::spawn(async move {
+        // The first use builds the HTTP client (it reads the CA certificates): not on the main
+        // thread, which is opening the window meanwhile.
+        let builder = handle.clone();
+        let Ok(http) = tauri::async_runtime::spawn_blocking(move || builder.state::<AppState>().twilio.clone()).await
+        else {
+            return tracing::error!("the Twilio client could not be made; outbox worker not started");
+        };
+        tauri::async_runtime::spawn(run_outbox(clinic, http.clone()));
+        check_twilio(&handle, &http).await
+    });
 }
 
 /// Sends due texts and follows up on delivery for as long as the app runs. One worker per

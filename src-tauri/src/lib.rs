@@ -5,6 +5,7 @@ mod background;
 mod commands;
 pub mod error;
 mod state;
+mod window;
 
 use state::AppState;
 use std::path::PathBuf;
@@ -99,6 +100,7 @@ pub fn run() {
             commands::messaging::texts_list,
         ])
         .setup(|app| {
+            window::open_main(app)?;
             background::start(app.handle());
             Ok(())
         })

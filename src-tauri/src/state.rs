@@ -9,7 +9,7 @@ use clinicdesk_core::twilio::check::TwilioHealth;
 use clinicdesk_core::twilio::{Endpoints, TwilioHttp};
 use clinicdesk_core::{Clinic, CoreError};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 pub struct AppState {
     clinic: Result<Arc<Clinic>, String>,
@@ -20,8 +20,10 @@ pub struct AppState {
     session: Mutex<Option<String>>,
     health: Mutex<Option<TwilioHealth>>,
     /// The one Twilio client: one connection pool, and one measure of Twilio's clock, shared by
-    /// the outbox worker, the credential check and every command.
-    pub twilio: TwilioHttp,
+    /// the outbox worker, the credential check and every command. Built on first use, off the
+    /// main thread (`background::start`): making it loads the system's CA certificates, which
+    /// took 100-200 ms of start-up before the window could open.
+    pub twilio: LazyLock<TwilioHttp>,
 }
 
 impl AppState {
@@ -32,7 +34,7 @@ impl AppState {
             trial_keyring,
             session: Mutex::new(None),
             health: Mutex::new(None),
-            twilio: TwilioHttp::new(Endpoints::from_env()),
+            twilio: LazyLock::new(|| TwilioHttp::new(Endpoints::from_env())),
         }
     }
 

@@ -37,6 +37,12 @@ pub struct AppStatus {
 
 #[tauri::command]
 pub async fn app_status(state: State<'_, AppState>) -> ApiResult<AppStatus> {
+    start_up_status(&state)
+}
+
+/// Which screen the window should show. Also computed once by the shell before the page runs
+/// (`window.rs`), so the first frame is already that screen.
+pub fn start_up_status(state: &AppState) -> ApiResult<AppStatus> {
     let mut status = AppStatus {
         phase: AppPhase::Unavailable,
         problem: state.problem().map(str::to_owned),
