@@ -72,6 +72,12 @@ pub enum AuditAction {
     AppointmentCancelled,
     PatientsImported,
     AppointmentsImported,
+    TemplateChanged,
+    TextHandled,
+    ConsentRecorded,
+    AppointmentConfirmedByText,
+    PatientOptedOut,
+    PatientOptedIn,
 }
 
 impl AuditAction {
@@ -105,6 +111,12 @@ impl AuditAction {
             AuditAction::AppointmentCancelled => "appointment.cancel",
             AuditAction::PatientsImported => "import.patients",
             AuditAction::AppointmentsImported => "import.appointments",
+            AuditAction::TemplateChanged => "sms.template",
+            AuditAction::TextHandled => "sms.handled",
+            AuditAction::ConsentRecorded => "patient.consent",
+            AuditAction::AppointmentConfirmedByText => "appointment.confirm_by_text",
+            AuditAction::PatientOptedOut => "patient.opt_out",
+            AuditAction::PatientOptedIn => "patient.opt_in",
         }
     }
 }

@@ -10,7 +10,9 @@ pub mod pacer;
 mod poll;
 mod reconcile;
 mod record;
+mod replies;
 pub mod segments;
+pub mod templates;
 mod tuning;
 pub mod worker;
 

@@ -167,6 +167,7 @@ impl<'a> OutboxWorker<'a> {
         }
         if let Some(account) = &account {
             self.poll_due(account, &mut report).await?;
+            self.read_replies(account, &mut report).await?;
         }
         Ok(report)
     }
