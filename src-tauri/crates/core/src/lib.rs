@@ -4,6 +4,7 @@
 //! then call the domains (`patients()`, `appointments()`, ...). Every operation checks the caller's
 //! role itself, so the desktop shell and the CLI cannot disagree about who may do what.
 
+pub mod appointment_texts;
 pub mod appointments;
 pub mod audit;
 pub mod auth;

@@ -246,13 +246,21 @@ impl Settings<'_> {
             KEY_TIME_ZONE => input.time_zone = value.to_owned(),
             KEY_COUNTRY => input.default_country = value.to_owned(),
             KEY_IDLE => {
-                input.idle_timeout_minutes = Some(value.trim().parse().map_err(|_| CoreError::invalid("idle_timeout_minutes", "Enter a whole number of minutes."))?)
+                input.idle_timeout_minutes = Some(
+                    value
+                        .trim()
+                        .parse()
+                        .map_err(|_| CoreError::invalid("idle_timeout_minutes", "Enter a whole number of minutes."))?,
+                )
             }
             KEY_SMS_RATE => {
-                input.sms_messages_per_second = Some(value.trim().parse().map_err(|_| CoreError::invalid("sms_messages_per_second", "Enter a whole number of texts per second."))?)
+                input.sms_messages_per_second = Some(value.trim().parse().map_err(|_| {
+                    CoreError::invalid("sms_messages_per_second", "Enter a whole number of texts per second.")
+                })?)
             }
             other => {
-                return Err(CoreError::invalid("key", format!("There is no setting called \"{other}\". Known settings: {KEY_NAME}, {KEY_TIME_ZONE}, {KEY_COUNTRY}, {KEY_IDLE}, {KEY_SMS_RATE}.")))
+                let texting = crate::appointment_texts::rules::KEYS.join(", ");
+                return Err(CoreError::invalid("key", format!("There is no setting called \"{other}\". Known settings: {KEY_NAME}, {KEY_TIME_ZONE}, {KEY_COUNTRY}, {KEY_IDLE}, {KEY_SMS_RATE}, {texting}.")));
             }
         }
         self.update_with(caller, input, zone_change)
