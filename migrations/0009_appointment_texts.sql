@@ -16,3 +16,9 @@ ALTER TABLE patients ADD COLUMN sms_consent_at TEXT;
 ALTER TABLE patients ADD COLUMN sms_consent_by TEXT REFERENCES users(id);
 -- Set when Twilio refused the number as not a mobile (21614) or unreachable: reception corrects it.
 ALTER TABLE patients ADD COLUMN phone_problem TEXT;
+
+-- The reminder planner's high-water mark: reminders falling due up to here are in the outbox.
+CREATE TABLE reminder_plan (
+    id             INTEGER PRIMARY KEY CHECK (id = 1),
+    planned_until  TEXT NOT NULL
+);

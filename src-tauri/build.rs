@@ -29,6 +29,13 @@ pub const COMMANDS: &[&str] = &[
     "twilio_configure",
     "twilio_check",
     "texts_list",
+    "texting_settings_get",
+    "texting_settings_update",
+    "appointment_texts",
+    "texts_needing_attention",
+    "text_resend",
+    "text_mark_handled",
+    "patient_record_consent",
 ];
 
 fn main() {

@@ -98,6 +98,13 @@ pub fn run() {
             commands::messaging::twilio_configure,
             commands::messaging::twilio_check,
             commands::messaging::texts_list,
+            commands::appointment_texts::texting_settings_get,
+            commands::appointment_texts::texting_settings_update,
+            commands::appointment_texts::appointment_texts,
+            commands::appointment_texts::texts_needing_attention,
+            commands::appointment_texts::text_resend,
+            commands::appointment_texts::text_mark_handled,
+            commands::appointment_texts::patient_record_consent,
         ])
         .setup(|app| {
             window::open_main(app)?;

@@ -2,7 +2,8 @@
 
 use crate::error::ApiResult;
 use crate::state::AppState;
-use clinicdesk_core::appointments::{Appointment, BookingRequest, DaySchedule, RescheduleRequest};
+use clinicdesk_core::appointment_texts::AppointmentChange;
+use clinicdesk_core::appointments::{BookingRequest, DaySchedule, RescheduleRequest};
 use tauri::State;
 use uuid::Uuid;
 
@@ -17,7 +18,7 @@ pub async fn appointments_day(
 }
 
 #[tauri::command]
-pub async fn appointment_book(state: State<'_, AppState>, request: BookingRequest) -> ApiResult<Appointment> {
+pub async fn appointment_book(state: State<'_, AppState>, request: BookingRequest) -> ApiResult<AppointmentChange> {
     let (clinic, caller) = state.caller()?;
     Ok(clinic.appointments().book(&caller, request)?)
 }
@@ -27,7 +28,7 @@ pub async fn appointment_reschedule(
     state: State<'_, AppState>,
     id: Uuid,
     request: RescheduleRequest,
-) -> ApiResult<Appointment> {
+) -> ApiResult<AppointmentChange> {
     let (clinic, caller) = state.caller()?;
     Ok(clinic.appointments().reschedule(&caller, id, request)?)
 }
@@ -38,7 +39,7 @@ pub async fn appointment_cancel(
     id: Uuid,
     reason: String,
     expected_version: Option<i64>,
-) -> ApiResult<Appointment> {
+) -> ApiResult<AppointmentChange> {
     let (clinic, caller) = state.caller()?;
     Ok(clinic.appointments().cancel(&caller, id, &reason, expected_version)?)
 }

@@ -132,6 +132,8 @@ async fn outbox(url: &str, count: usize, concurrency: u32) {
             appointment_id: None,
             idempotency_key: format!("bench:{concurrency}:{i}"),
             due_at: now,
+            about_starts_at: None,
+            reminder_rule: None,
         })
         .collect();
     let started = Instant::now();

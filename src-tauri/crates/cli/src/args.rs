@@ -151,6 +151,13 @@ pub enum PatientCommand {
     Search {
         text: String,
     },
+    /// Record whether the patient agrees to text messages (with when and by whom).
+    Consent {
+        /// The patient's id.
+        patient: String,
+        #[arg(long, value_name = "yes|no", value_parser = ["yes", "no"])]
+        sms: String,
+    },
 }
 
 #[derive(Subcommand)]

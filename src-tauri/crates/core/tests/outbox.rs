@@ -43,6 +43,8 @@ async fn the_same_idempotency_key_enqueues_one_text() {
         appointment_id: None,
         idempotency_key: "appointment:42:reminder:2026-03-03T09:30:00Z".into(),
         due_at: chrono::Utc::now(),
+        about_starts_at: None,
+        reminder_rule: None,
     };
     let (first, created) = outbox::enqueue(&conn, chrono::Utc::now(), None, &text, true).unwrap();
     let (second, created_again) = outbox::enqueue(&conn, chrono::Utc::now(), None, &text, true).unwrap();

@@ -58,6 +58,7 @@ fn book(d: &Desk, patient: usize, date: &str, time: &str) -> clinicdesk_core::ap
             },
         )
         .unwrap()
+        .appointment
 }
 
 fn zone(d: &Desk) -> String {

@@ -7,7 +7,7 @@ use clinicdesk_core::auth::Caller;
 use clinicdesk_core::{Clinic, CoreError, Result};
 use uuid::Uuid;
 
-fn parse_id(text: &str, field: &'static str, what: &str) -> Result<Uuid> {
+pub(super) fn parse_id(text: &str, field: &'static str, what: &str) -> Result<Uuid> {
     Uuid::parse_str(text.trim()).map_err(|_| {
         CoreError::invalid(field, format!("\"{text}\" is not a {what} id. Find ids with `clinicdesk {what} list`."))
     })
@@ -51,7 +51,7 @@ pub(super) fn appointment(clinic: &Clinic, caller: &Caller, json: bool, command:
                 kind,
             };
             let a = appointments.book(caller, request)?;
-            show(json, &a, |a| format!("Booked {}", one(a)));
+            show(json, &a, |a| format!("Booked {}\n{}", one(a), a.text.message));
         }
         AppointmentCommand::List { date, doctor } => {
             let doctor = doctor.map(|d| parse_id(&d, "doctor", "doctor")).transpose()?;
@@ -88,12 +88,12 @@ pub(super) fn appointment(clinic: &Clinic, caller: &Caller, json: bool, command:
                 id,
                 RescheduleRequest { date, time, minutes, expected_version: None },
             )?;
-            show(json, &a, |a| format!("Moved {}", one(a)));
+            show(json, &a, |a| format!("Moved {}\n{}", one(a), a.text.message));
         }
         AppointmentCommand::Cancel { appointment, reason } => {
             let id = appointments.resolve(caller, &appointment)?;
             let a = appointments.cancel(caller, id, &reason, None)?;
-            show(json, &a, |a| format!("Cancelled {}", one(a)));
+            show(json, &a, |a| format!("Cancelled {}\n{}", one(a), a.text.message));
         }
     }
     Ok(())

@@ -39,7 +39,18 @@ pub(super) fn patient(clinic: &Clinic, caller: &Caller, json: bool, command: Pat
             let p = clinic
                 .patients()
                 .add(caller, PatientInput { full_name: name, phone, date_of_birth: dob, sms_consent: !no_sms })?;
-            show(json, &p, |p| format!("Added {} ({}).\nid: {}", p.full_name, p.phone, p.id));
+            show(json, &p, |p| {
+                let warning = p.phone_problem.as_deref().map(|w| format!("\nWarning: {w}")).unwrap_or_default();
+                format!("Added {} ({}).\nid: {}{warning}", p.full_name, p.phone, p.id)
+            });
+        }
+        PatientCommand::Consent { patient, sms } => {
+            let id = super::appointments::parse_id(&patient, "patient", "patient")?;
+            let p = clinic.patients().record_consent(caller, id, sms == "yes")?;
+            show(json, &p, |p| {
+                let answer = if p.sms_consent { "agrees to" } else { "does not want" };
+                format!("Recorded: {} {answer} text messages.", p.full_name)
+            });
         }
         PatientCommand::List { limit } => {
             // --json keeps printing the list alone, as scripts expect.

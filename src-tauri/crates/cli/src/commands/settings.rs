@@ -3,13 +3,26 @@
 use crate::args::SettingsCommand;
 use crate::commands::NEW_PASSWORD_ENV;
 use crate::output::{show, table};
+use clinicdesk_core::appointment_texts::{rules, TextingSettings};
 use clinicdesk_core::auth::Caller;
 use clinicdesk_core::settings;
 use clinicdesk_core::{Clinic, CoreError, Result};
 
+/// Every setting, for `settings list` (the clinic's keys as before, the texting keys beside them).
+#[derive(serde::Serialize)]
+struct AllSettings {
+    #[serde(flatten)]
+    clinic: settings::ClinicSettings,
+    #[serde(flatten)]
+    texting: TextingSettings,
+}
+
 pub(super) fn settings_cmd(clinic: &Clinic, caller: &Caller, json: bool, command: SettingsCommand) -> Result<()> {
-    let current = match command {
-        SettingsCommand::List => clinic.settings().get(caller)?,
+    match command {
+        SettingsCommand::List => {}
+        SettingsCommand::Set { key, value, .. } if rules::KEYS.contains(&key.as_str()) => {
+            clinic.set_texting_setting(caller, &key, &value)?;
+        }
         SettingsCommand::Set { key, value, confirm } => {
             let zone_change = settings::TimeZoneChange::confirmed_if(confirm);
             clinic.settings().set_with(caller, &key, &value, zone_change).map_err(|err| match err {
@@ -18,10 +31,12 @@ pub(super) fn settings_cmd(clinic: &Clinic, caller: &Caller, json: bool, command
                     message: format!("{message} To change it anyway, run the command again with --confirm."),
                 },
                 other => other,
-            })?
+            })?;
         }
-    };
-    show(json, &current, |s| {
+    }
+    let all = AllSettings { clinic: clinic.settings().get(caller)?, texting: clinic.texting_settings()? };
+    show(json, &all, |all| {
+        let (s, t) = (&all.clinic, &all.texting);
         table(
             &["KEY", "VALUE"],
             vec![
@@ -30,6 +45,11 @@ pub(super) fn settings_cmd(clinic: &Clinic, caller: &Caller, json: bool, command
                 vec![settings::KEY_COUNTRY.into(), s.default_country.clone()],
                 vec![settings::KEY_IDLE.into(), s.idle_timeout_minutes.to_string()],
                 vec![settings::KEY_SMS_RATE.into(), s.sms_messages_per_second.to_string()],
+                vec![rules::KEY_REMINDERS.into(), t.reminders.clone()],
+                vec![rules::KEY_QUIET_HOURS.into(), t.quiet_hours.clone()],
+                vec![rules::KEY_SETTLE.into(), t.settle_seconds.to_string()],
+                vec![rules::KEY_PRICE.into(), t.price_per_segment.clone()],
+                vec![rules::KEY_CLINIC_PHONE.into(), t.clinic_phone.clone()],
             ],
         )
     });

@@ -18,6 +18,7 @@ use conflicts::ensure_free;
 pub(crate) use conflicts::write_error;
 pub(crate) use slot::check_minutes;
 
+use crate::appointment_texts::{after_change, AppointmentChange, Change};
 use crate::audit::{self, AuditAction};
 use crate::auth::{Caller, Permission};
 use crate::db::{ts, uuid_at};
@@ -56,7 +57,7 @@ pub const DAY_OF_CLINIC: &str = concat!(
     " WHERE a.starts_at >= ?1 AND a.starts_at < ?2 ORDER BY a.starts_at, u.full_name"
 );
 
-fn row_to_appointment(r: &rusqlite::Row<'_>, tz: Tz) -> rusqlite::Result<Appointment> {
+pub(crate) fn row_to_appointment(r: &rusqlite::Row<'_>, tz: Tz) -> rusqlite::Result<Appointment> {
     let starts_at: DateTime<Utc> = r.get(6)?;
     let ends_at: DateTime<Utc> = r.get(7)?;
     let (ls, le) = (starts_at.with_timezone(&tz), ends_at.with_timezone(&tz));
@@ -110,13 +111,13 @@ impl Appointments<'_> {
         booking_slot(date, time, minutes, tz, self.clinic.now())
     }
 
-    pub fn book(&self, caller: &Caller, request: BookingRequest) -> Result<Appointment> {
+    pub fn book(&self, caller: &Caller, request: BookingRequest) -> Result<AppointmentChange> {
         caller.require(Permission::WriteSchedule)?;
         let tz = self.tz()?;
         let (start, end) = self.slot(&request.date, &request.time, request.minutes, tz)?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         crate::patients::find(&tx, request.patient_id)
             .map_err(|_| CoreError::invalid("patient", "Choose a patient for this appointment."))?;
         let doctor = crate::doctors::find(&tx, request.doctor_id)
@@ -139,8 +140,9 @@ impl Appointments<'_> {
         .map_err(write_error)?;
         audit_change(&tx, now, caller, AuditAction::AppointmentBooked, id, request.patient_id, "")?;
         let booked = find(&tx, id, tz)?;
+        let text = after_change(&mut tx, now, caller.user_id, &booked, Change::Booked);
         tx.commit()?;
-        Ok(booked)
+        Ok(AppointmentChange { appointment: booked, text })
     }
 
     /// The appointment a person means by `text`: its id, or its booking reference ("CD-7KQ2XM").
@@ -202,12 +204,12 @@ impl Appointments<'_> {
         Ok(DaySchedule { date: day.to_string(), time_zone: tz.name().to_owned(), appointments })
     }
 
-    pub fn reschedule(&self, caller: &Caller, id: Uuid, request: RescheduleRequest) -> Result<Appointment> {
+    pub fn reschedule(&self, caller: &Caller, id: Uuid, request: RescheduleRequest) -> Result<AppointmentChange> {
         caller.require(Permission::WriteSchedule)?;
         let tz = self.tz()?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = find(&tx, id, tz)?;
         check_version(&current, request.expected_version)?;
         if !current.status.is_open() {
@@ -226,8 +228,9 @@ impl Appointments<'_> {
         let from = format!("; from {}", ts(current.starts_at));
         audit_change(&tx, now, caller, AuditAction::AppointmentRescheduled, id, current.patient_id, &from)?;
         let moved = find(&tx, id, tz)?;
+        let text = after_change(&mut tx, now, caller.user_id, &moved, Change::Moved { from: current.starts_at });
         tx.commit()?;
-        Ok(moved)
+        Ok(AppointmentChange { appointment: moved, text })
     }
 
     pub fn cancel(
@@ -236,7 +239,7 @@ impl Appointments<'_> {
         id: Uuid,
         reason: &str,
         expected_version: Option<i64>,
-    ) -> Result<Appointment> {
+    ) -> Result<AppointmentChange> {
         caller.require(Permission::WriteSchedule)?;
         if reason.trim().is_empty() {
             return Err(CoreError::invalid(
@@ -253,7 +256,7 @@ impl Appointments<'_> {
         let tz = self.tz()?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = find(&tx, id, tz)?;
         check_version(&current, expected_version)?;
         if !current.status.is_open() {
@@ -265,8 +268,9 @@ impl Appointments<'_> {
         )?;
         audit_change(&tx, now, caller, AuditAction::AppointmentCancelled, id, current.patient_id, "")?;
         let cancelled = find(&tx, id, tz)?;
+        let text = after_change(&mut tx, now, caller.user_id, &cancelled, Change::Cancelled);
         tx.commit()?;
-        Ok(cancelled)
+        Ok(AppointmentChange { appointment: cancelled, text })
     }
 }
 

@@ -30,6 +30,14 @@ pub struct Patient {
     pub sms_consent: bool,
     pub opted_out_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// When the answer about texts (yes or no) was recorded, and by whom.
+    #[ts(optional)]
+    pub sms_consent_at: Option<DateTime<Utc>>,
+    #[ts(optional)]
+    pub sms_consent_by: Option<String>,
+    /// Why texts may not reach this number: Twilio refused it, or it is a landline.
+    #[ts(optional)]
+    pub phone_problem: Option<String>,
 }
 
 /// A patient as typed at the desk, before checks.
@@ -93,7 +101,8 @@ pub(crate) fn validate(
 }
 
 const SELECT: &str =
-    "SELECT id, full_name, phone_e164, date_of_birth, sms_consent, opted_out_at, created_at FROM patients";
+    "SELECT p.id, p.full_name, p.phone_e164, p.date_of_birth, p.sms_consent, p.opted_out_at, p.created_at, p.sms_consent_at,
+            (SELECT u.full_name FROM users u WHERE u.id = p.sms_consent_by), p.phone_problem FROM patients p";
 
 fn row_to_patient(r: &rusqlite::Row<'_>) -> rusqlite::Result<Patient> {
     let dob: Option<String> = r.get(3)?;
@@ -105,13 +114,22 @@ fn row_to_patient(r: &rusqlite::Row<'_>) -> rusqlite::Result<Patient> {
         sms_consent: r.get(4)?,
         opted_out_at: r.get(5)?,
         created_at: r.get(6)?,
+        sms_consent_at: r.get(7)?,
+        sms_consent_by: r.get(8)?,
+        phone_problem: r.get(9)?,
     })
 }
 
 pub(crate) fn find(conn: &Connection, id: Uuid) -> Result<Patient> {
-    conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id.to_string()], row_to_patient)
+    let mut patient = conn
+        .query_row(&format!("{SELECT} WHERE p.id = ?1"), [id.to_string()], row_to_patient)
         .optional()?
-        .ok_or_else(|| CoreError::NotFound("That patient could not be found. They may have been removed.".into()))
+        .ok_or_else(|| CoreError::NotFound("That patient could not be found. They may have been removed.".into()))?;
+    // One patient's record: worth parsing the number again (not done for search lists).
+    if patient.phone_problem.is_none() {
+        patient.phone_problem = phone::landline_warning(&patient.phone);
+    }
+    Ok(patient)
 }
 
 pub struct Patients<'a> {
@@ -146,8 +164,9 @@ impl Patients<'_> {
         }
         let id = Uuid::new_v4();
         tx.execute(
-            "INSERT INTO patients (id, full_name, phone_e164, date_of_birth, sms_consent, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            params![id.to_string(), name, phone, dob.map(|d| d.to_string()), input.sms_consent, ts(now)],
+            "INSERT INTO patients (id, full_name, phone_e164, date_of_birth, sms_consent, created_at, updated_at, sms_consent_at, sms_consent_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7)",
+            params![id.to_string(), name, phone, dob.map(|d| d.to_string()), input.sms_consent, ts(now), caller.user_id.to_string()],
         )?;
         audit::record_for_patient(
             &tx,
@@ -170,11 +189,29 @@ impl Patients<'_> {
         let mut conn = self.clinic.db().conn()?;
         // The change and its audit entry commit together: an edit is never unaudited.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        find(&tx, id)?;
+        let before = find(&tx, id)?;
+        // The consent's provenance moves only when the answer changes; a corrected number clears
+        // the problem Twilio reported with the old one.
         tx.execute(
-            "UPDATE patients SET full_name = ?2, phone_e164 = ?3, date_of_birth = ?4, sms_consent = ?5, updated_at = ?6 WHERE id = ?1",
-            params![id.to_string(), name, phone, dob.map(|d| d.to_string()), input.sms_consent, ts(now)],
+            "UPDATE patients SET full_name = ?2, phone_e164 = ?3, date_of_birth = ?4, sms_consent = ?5, updated_at = ?6,
+                    sms_consent_at = CASE WHEN sms_consent IS NOT ?5 THEN ?6 ELSE sms_consent_at END,
+                    sms_consent_by = CASE WHEN sms_consent IS NOT ?5 THEN ?7 ELSE sms_consent_by END,
+                    phone_problem = CASE WHEN phone_e164 IS NOT ?3 THEN NULL ELSE phone_problem END
+             WHERE id = ?1",
+            params![id.to_string(), name, phone, dob.map(|d| d.to_string()), input.sms_consent, ts(now), caller.user_id.to_string()],
         )?;
+        if before.sms_consent != input.sms_consent {
+            let detail = format!("patient {id}; texts {}", if input.sms_consent { "agreed" } else { "refused" });
+            audit::record_for_patient(
+                &tx,
+                now,
+                caller,
+                AuditAction::ConsentRecorded,
+                ("patient", &id.to_string()),
+                id,
+                Some(&detail),
+            )?;
+        }
         audit::record_for_patient(
             &tx,
             now,
@@ -183,6 +220,33 @@ impl Patients<'_> {
             ("patient", &id.to_string()),
             id,
             None,
+        )?;
+        let patient = find(&tx, id)?;
+        tx.commit()?;
+        Ok(patient)
+    }
+
+    /// Records the patient's answer about texts (`clinicdesk patient consent ID --sms yes|no`),
+    /// with when and by whom; audited.
+    pub fn record_consent(&self, caller: &Caller, id: Uuid, agreed: bool) -> Result<Patient> {
+        caller.require(Permission::WritePatients)?;
+        let now = self.clinic.now();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        find(&tx, id)?;
+        tx.execute(
+            "UPDATE patients SET sms_consent = ?2, sms_consent_at = ?3, sms_consent_by = ?4, updated_at = ?3 WHERE id = ?1",
+            params![id.to_string(), agreed, ts(now), caller.user_id.to_string()],
+        )?;
+        let detail = format!("patient {id}; texts {}", if agreed { "agreed" } else { "refused" });
+        audit::record_for_patient(
+            &tx,
+            now,
+            caller,
+            AuditAction::ConsentRecorded,
+            ("patient", &id.to_string()),
+            id,
+            Some(&detail),
         )?;
         let patient = find(&tx, id)?;
         tx.commit()?;

@@ -27,6 +27,14 @@ pub fn normalise(input: &str, default_country: &str) -> Result<String> {
     Ok(number.format().mode(Mode::E164).to_string())
 }
 
+/// A warning for a number that is certainly not a mobile (a landline): texts cannot reach it.
+/// Numbers that may be either (the US and Canada) get none.
+pub fn landline_warning(e164: &str) -> Option<String> {
+    let number = phonenumber::parse(None, e164).ok()?;
+    matches!(number.number_type(&phonenumber::metadata::DATABASE), phonenumber::Type::FixedLine)
+        .then(|| format!("{e164} looks like a landline: texts cannot reach it. Ask the patient for a mobile number."))
+}
+
 fn not_valid(input: &str, default_country: &str) -> CoreError {
     CoreError::invalid(
         "phone",
@@ -38,6 +46,14 @@ fn not_valid(input: &str, default_country: &str) -> CoreError {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn landlines_are_warned_about_and_mobiles_are_not() {
+        assert!(landline_warning("+442079460000").unwrap().contains("landline"));
+        assert_eq!(landline_warning("+447400123456"), None);
+        // North American numbers may be either: no warning.
+        assert_eq!(landline_warning("+12015550123"), None);
+    }
 
     #[test]
     fn national_numbers_take_the_default_country() {

@@ -50,7 +50,7 @@ impl OutboxWorker<'_> {
         claimed.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.created_at.cmp(&b.0.created_at)));
         let mut wanted = Vec::with_capacity(claimed.len());
         for (text, _) in claimed {
-            match outbox::reason_not_to_send_now(tx, &text.id)? {
+            match outbox::reason_not_to_send_now(tx, &text.id, self.clinic.now())? {
                 Some(reason) if !text.needs_reconcile => {
                     record::record_skipped(tx, self.clinic.now(), &text, reason)?;
                     report.skipped += 1;

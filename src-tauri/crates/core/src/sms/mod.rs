@@ -53,6 +53,8 @@ impl Texts<'_> {
             appointment_id: None,
             idempotency_key: format!("custom:{}", Uuid::new_v4()),
             due_at: now,
+            about_starts_at: None,
+            reminder_rule: None,
         };
         let (id, _) = outbox::enqueue(&tx, now, Some(caller.user_id), &text, configured)?;
         audit::record(

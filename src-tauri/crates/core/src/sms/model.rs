@@ -132,4 +132,9 @@ pub struct NewText {
     /// The same key twice means the same text: the second enqueue does nothing.
     pub idempotency_key: String,
     pub due_at: DateTime<Utc>,
+    /// For a text about an appointment: the appointment time it speaks of. If the appointment
+    /// has moved (or was cancelled) by the time it is sent, it is withdrawn instead.
+    pub about_starts_at: Option<DateTime<Utc>>,
+    /// For a reminder: its rule ("24h").
+    pub reminder_rule: Option<String>,
 }

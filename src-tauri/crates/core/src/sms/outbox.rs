@@ -15,6 +15,11 @@ const OPTED_OUT: &str = "The patient replied STOP to the clinic's texts, so no t
 const NO_CONSENT: &str = "The patient has not agreed to receive text messages.";
 const CONSENT_WITHDRAWN: &str =
     "The patient withdrew their agreement to receive texts before this one went out, so it was not sent.";
+const APPOINTMENT_CLOSED: &str =
+    "Withdrawn: the appointment was cancelled or closed before this text went out, so it no longer applied.";
+const APPOINTMENT_MOVED: &str =
+    "Withdrawn: the appointment was moved before this text went out; the text about the new time replaces it.";
+const APPOINTMENT_STARTED: &str = "Not sent: the appointment had already started when this text could go.";
 const NUMBER_CHANGED: &str = "The patient's phone number changed after this text was written, so it was not sent to the old number. Send it again if it is still needed.";
 
 pub(crate) const SELECT: &str =
@@ -89,11 +94,16 @@ fn reason_to_skip(conn: &Connection, text: &NewText, configured: bool) -> Result
     Ok(None)
 }
 
-/// Why a queued text must not go out now, judged on the patient's record as it is at the moment
-/// of sending (not as it was when the text was written): they replied STOP, withdrew consent, or
-/// changed number. The rule for a changed number is to skip, never to re-address: the text was
-/// written for the old number, and whoever has it now must not get it; reception sees why.
-pub(crate) fn reason_not_to_send_now(conn: &Connection, text_id: &str) -> Result<Option<&'static str>> {
+/// Why a queued text must not go out now, judged on the patient's record and the appointment as
+/// they are at the moment of sending (not as they were when the text was written): the patient
+/// replied STOP, withdrew consent, or changed number; or the appointment the text speaks of was
+/// moved, cancelled or has started. The rule for a changed number is to skip, never to
+/// re-address: the text was written for the old number, and whoever has it now must not get it.
+pub(crate) fn reason_not_to_send_now(
+    conn: &Connection,
+    text_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<&'static str>> {
     // Cached: run for every text claimed.
     let verdict: Option<String> = conn.prepare_cached(
         "SELECT CASE
@@ -102,14 +112,22 @@ pub(crate) fn reason_not_to_send_now(conn: &Connection, text_id: &str) -> Result
                     THEN 'opted_out'
                   WHEN p.id IS NOT NULL AND p.sms_consent = 0 THEN 'no_consent'
                   WHEN p.id IS NOT NULL AND p.phone_e164 IS NOT n.to_e164 THEN 'number_changed'
+                  WHEN a.id IS NULL OR n.kind IN ('cancellation', 'custom') THEN NULL
+                  WHEN a.status IN ('cancelled', 'no_show', 'completed') THEN 'appointment_closed'
+                  WHEN n.about_starts_at IS NOT NULL AND a.starts_at IS NOT n.about_starts_at THEN 'appointment_moved'
+                  WHEN n.kind <> 'invite' AND a.starts_at <= ?2 THEN 'appointment_started'
                 END
-         FROM sms_notifications n LEFT JOIN patients p ON p.id = n.patient_id WHERE n.id = ?1",
+         FROM sms_notifications n LEFT JOIN patients p ON p.id = n.patient_id LEFT JOIN appointments a ON a.id = n.appointment_id
+         WHERE n.id = ?1",
     )?
-    .query_row([text_id], |r| r.get(0))?;
+    .query_row(params![text_id, ts(now)], |r| r.get(0))?;
     Ok(match verdict.as_deref() {
         Some("opted_out") => Some(OPTED_OUT),
         Some("no_consent") => Some(CONSENT_WITHDRAWN),
         Some("number_changed") => Some(NUMBER_CHANGED),
+        Some("appointment_closed") => Some(APPOINTMENT_CLOSED),
+        Some("appointment_moved") => Some(APPOINTMENT_MOVED),
+        Some("appointment_started") => Some(APPOINTMENT_STARTED),
         _ => None,
     })
 }
@@ -136,17 +154,17 @@ pub fn enqueue(
     let skip = reason_to_skip(conn, text, configured)?;
     let id = Uuid::new_v4();
     let state = if skip.is_some() { TextState::Skipped } else { TextState::Pending };
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_e164, body, segments, encoding, idempotency_key, state,
-                                        error_message, next_attempt_at, created_by, created_at, updated_at, final_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15)
+                                        error_message, next_attempt_at, created_by, created_at, updated_at, final_at, about_starts_at, reminder_rule)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17)
          ON CONFLICT(idempotency_key) DO NOTHING",
-        params![
+    )?
+    .execute(params![
             id.to_string(), text.appointment_id.map(|u| u.to_string()), text.patient_id.map(|u| u.to_string()), text.kind.as_str(), text.to, text.body,
             count.segments, count.encoding.as_str(), text.idempotency_key, state.as_str(), skip, ts(text.due_at), created_by.map(|u| u.to_string()),
-            ts(now), skip.map(|_| ts(now)),
-        ],
-    )?;
+            ts(now), skip.map(|_| ts(now)), text.about_starts_at.map(ts), text.reminder_rule,
+        ])?;
     Ok((id, true))
 }
 

@@ -48,6 +48,8 @@ pub struct RunReport {
     pub skipped: u32,
     pub polled: u32,
     pub finished: u32,
+    /// Reminders put in the outbox ahead of time by this pass.
+    pub reminders_planned: u32,
 }
 
 impl RunReport {
@@ -59,5 +61,6 @@ impl RunReport {
         self.skipped += other.skipped;
         self.polled += other.polled;
         self.finished += other.finished;
+        self.reminders_planned += other.reminders_planned;
     }
 }

@@ -120,6 +120,11 @@ impl<'a> OutboxWorker<'a> {
                 [ts(now)],
             )?)
         })?;
+        // Reminders planned, late ones tidied, what can wait held for the morning: before the claim.
+        if let Some(upkeep) = self.fenced(|tx| crate::appointment_texts::upkeep::run(tx, now))? {
+            report.reminders_planned += upkeep.reminders_planned as u32;
+            report.skipped += upkeep.reminders_held as u32;
+        }
         // Paused, and not yet time to look again: nothing to do (and nothing to log) this pass.
         if hold::waiting(&self.conn(), now)? {
             return Ok(report);
@@ -240,7 +245,7 @@ impl<'a> OutboxWorker<'a> {
                 Err(err) => return (text, Decision::Retry { err, reconcile: true }),
             }
             // Not sent after all: judge it on the patient's record as it is now.
-            let reason = outbox::reason_not_to_send_now(&self.conn(), &text.id);
+            let reason = outbox::reason_not_to_send_now(&self.conn(), &text.id, self.clinic.now());
             match reason {
                 Ok(Some(reason)) => return (text, Decision::Skipped(reason.to_owned())),
                 Ok(None) => {}

@@ -1,0 +1,189 @@
+//! Reminders: planned a day ahead into the outbox (pending until due), so a move or a cancellation
+//! can withdraw them and reception sees them coming.
+//!
+//! Rules (`sms.reminders`, e.g. "24h,2h"): one reminder per rule per appointment time (the
+//! idempotency key names both). The planner keeps a high-water mark (`reminder_plan`): each pass
+//! plans the reminders falling due between the mark and now + [`HORIZON`]; after downtime the gap
+//! is planned too, so missed reminders are caught up — never for an appointment that has started,
+//! and never one whose rule fell due before the appointment was booked (its confirmation said it
+//! all). Overdue reminders are then tidied (`tidy_overdue`): of several overdue for one
+//! appointment only the latest rule's goes, and none goes within a short gap of another.
+
+use super::context::{self, Ctx};
+use super::rules::ReminderRule;
+use super::when::{clock, quiet_until, reminder_due};
+use crate::appointments::{Appointment, AppointmentStatus};
+use crate::db::ts;
+use crate::error::Result;
+use crate::sms::{outbox, templates, NewText, TextKind};
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// How far ahead reminders are put in the outbox.
+pub const HORIZON: Duration = Duration::hours(24);
+/// Two reminders for one appointment never go closer together than this (or than half the gap
+/// between the two rules, if that is shorter: rules "2h,1h" still both go).
+pub const MIN_GAP: Duration = Duration::hours(3);
+
+/// Plans the reminders due up to now + HORIZON that earlier passes have not planned. Returns how
+/// many texts were added.
+pub(crate) fn plan(tx: &Connection, ctx: &Ctx, now: DateTime<Utc>) -> Result<usize> {
+    let rules = ctx.rules.reminder_rules();
+    let until = now + HORIZON;
+    let mark: Option<DateTime<Utc>> =
+        tx.query_row("SELECT planned_until FROM reminder_plan WHERE id = 1", [], |r| r.get(0)).optional()?;
+    // The first pass plans from now: an upgraded clinic is not texted about the past.
+    let from = mark.unwrap_or(now);
+    let mut added = 0;
+    if from < until && ctx.texting_set_up {
+        for rule in &rules {
+            // Whole-day rules keep the clock time, so their offset varies by an hour across DST.
+            let slack = Duration::hours(2);
+            let (lo, hi) = (from + rule.duration() - slack, until + rule.duration() + slack);
+            let mut stmt = tx.prepare_cached(crate::appointments::DAY_OF_CLINIC)?;
+            let candidates = stmt
+                .query_map(params![ts(lo.max(now)), ts(hi)], |r| crate::appointments::row_to_appointment(r, ctx.tz))?
+                .collect::<Result<Vec<_>, _>>()?;
+            for appointment in candidates {
+                let due = reminder_due(*rule, appointment.starts_at, ctx.tz);
+                if due > from && due <= until && plan_one(tx, ctx, now, &appointment, *rule, due)? {
+                    added += 1;
+                }
+            }
+        }
+    }
+    tx.execute(
+        "INSERT INTO reminder_plan (id, planned_until) VALUES (1, ?1)
+         ON CONFLICT(id) DO UPDATE SET planned_until = max(planned_until, excluded.planned_until)",
+        [ts(until)],
+    )?;
+    Ok(added)
+}
+
+/// After a booking or a move: the reminders for the appointment's (new) time that fall due before
+/// the planner's mark (later ones are the planner's).
+pub(crate) fn plan_for_appointment(tx: &Connection, ctx: &Ctx, now: DateTime<Utc>, a: &Appointment) -> Result<()> {
+    let mark: Option<DateTime<Utc>> =
+        tx.query_row("SELECT planned_until FROM reminder_plan WHERE id = 1", [], |r| r.get(0)).optional()?;
+    let Some(mark) = mark else { return Ok(()) };
+    for rule in ctx.rules.reminder_rules() {
+        let due = reminder_due(rule, a.starts_at, ctx.tz);
+        if due > now && due <= mark {
+            plan_one(tx, ctx, now, a, rule, due)?;
+        }
+    }
+    Ok(())
+}
+
+/// Queues one reminder (or records why it cannot go). Returns whether a text was added.
+fn plan_one(
+    tx: &Connection,
+    ctx: &Ctx,
+    now: DateTime<Utc>,
+    a: &Appointment,
+    rule: ReminderRule,
+    due: DateTime<Utc>,
+) -> Result<bool> {
+    if !matches!(a.status, AppointmentStatus::Scheduled | AppointmentStatus::Confirmed) || a.starts_at <= now {
+        return Ok(false);
+    }
+    let booked_at: DateTime<Utc> = tx
+        .prepare_cached("SELECT created_at FROM appointments WHERE id = ?1")?
+        .query_row([a.id.to_string()], |r| r.get(0))?;
+    if due < booked_at {
+        return Ok(false);
+    }
+    let mut send_at = due;
+    let mut skip = None;
+    if let Some(morning) = quiet_until(ctx.rules.quiet(), due, ctx.tz) {
+        if morning < a.starts_at {
+            send_at = morning;
+        } else {
+            skip = Some(format!(
+                "Not sent: this reminder fell due in quiet hours, which end at {} — after the appointment starts.",
+                clock(morning, ctx.tz)
+            ));
+        }
+    }
+    let text = NewText {
+        kind: TextKind::Reminder,
+        to: context::patient_phone(tx, a.patient_id)?,
+        body: templates::render(tx, TextKind::Reminder, &context::template_data(ctx, a, a.starts_at))?,
+        patient_id: Some(a.patient_id),
+        appointment_id: Some(a.id),
+        idempotency_key: format!("appointment:{}:reminder:{}:{}", a.id, rule.label(), ts(a.starts_at)),
+        due_at: send_at,
+        about_starts_at: Some(a.starts_at),
+        reminder_rule: Some(rule.label()),
+    };
+    let (id, added) = outbox::enqueue(tx, now, None, &text, true)?;
+    if let (true, Some(reason)) = (added, skip) {
+        skip_handled(tx, &id.to_string(), &reason, now)?;
+    }
+    Ok(added)
+}
+
+fn skip_handled(tx: &Connection, id: &str, reason: &str, now: DateTime<Utc>) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE sms_notifications SET state = 'skipped', error_message = ?2, final_at = ?3, updated_at = ?3, handled_at = ?3
+         WHERE id = ?1 AND state = 'pending' AND needs_reconcile = 0",
+    )?
+    .execute(params![id, reason, ts(now)])?;
+    Ok(())
+}
+
+/// Before the worker claims: of the reminders overdue for one appointment time only the latest
+/// rule's goes; none goes within the minimum gap of one already sent. Returns how many were held back.
+pub(crate) fn tidy_overdue(tx: &Connection, ctx: &Ctx, now: DateTime<Utc>) -> Result<usize> {
+    let rules = ctx.rules.reminder_rules();
+    let gap = min_gap(&rules);
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, appointment_id, about_starts_at, reminder_rule FROM sms_notifications
+         WHERE state = 'pending' AND needs_reconcile = 0 AND kind = 'reminder' AND next_attempt_at <= ?1
+           AND appointment_id IS NOT NULL AND about_starts_at IS NOT NULL
+         ORDER BY appointment_id, about_starts_at, next_attempt_at DESC",
+    )?;
+    let overdue: Vec<(String, String, String, String)> = stmt
+        .query_map([ts(now)], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, Option<String>>(3)?.unwrap_or_default()))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut held = 0;
+    // Sorted latest due first within an appointment time: the first of each group is the one
+    // that may go; `group` remembers it and why it was held back, if it was.
+    let mut group: Option<(String, String, String, Option<String>)> = None;
+    for (id, appointment, about, rule) in overdue {
+        if let Some((ga, gb, kept_rule, first_held)) = &group {
+            if *ga == appointment && *gb == about {
+                let reason = first_held.clone().unwrap_or_else(|| {
+                    format!("Not sent: it was late, and the {kept_rule} reminder for the same appointment went instead (one reminder, not two).")
+                });
+                skip_handled(tx, &id, &reason, now)?;
+                held += 1;
+                continue;
+            }
+        }
+        let recent: Option<(String, DateTime<Utc>)> = tx
+            .prepare_cached(
+                "SELECT reminder_rule, sent_at FROM sms_notifications
+                 WHERE appointment_id = ?1 AND about_starts_at = ?2 AND kind = 'reminder' AND sent_at IS NOT NULL AND sent_at > ?3
+                 ORDER BY sent_at DESC LIMIT 1",
+            )?
+            .query_row(params![appointment, about, ts(now - gap)], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let first_held = recent.map(|(other, at)| {
+            format!("Not sent: the {other} reminder went out at {}, too recently for a second one.", clock(at, ctx.tz))
+        });
+        if let Some(reason) = &first_held {
+            skip_handled(tx, &id, reason, now)?;
+            held += 1;
+        }
+        group = Some((appointment, about, rule, first_held));
+    }
+    Ok(held)
+}
+
+/// The shortest gap allowed between two reminders for one appointment.
+pub fn min_gap(rules: &[ReminderRule]) -> Duration {
+    rules.windows(2).map(|w| (w[0].duration() - w[1].duration()) / 2).fold(MIN_GAP, |a, b| a.min(b))
+}
