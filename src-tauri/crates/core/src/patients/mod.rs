@@ -30,7 +30,8 @@ pub struct Patient {
     pub sms_consent: bool,
     pub opted_out_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
-    /// When the answer about texts (yes or no) was recorded, and by whom.
+    /// When the answer about texts (yes or no) was recorded, and by whom (a name on a patient's
+    /// record, the user's id in search lists).
     #[ts(optional)]
     pub sms_consent_at: Option<DateTime<Utc>>,
     #[ts(optional)]
@@ -101,8 +102,8 @@ pub(crate) fn validate(
 }
 
 const SELECT: &str =
-    "SELECT p.id, p.full_name, p.phone_e164, p.date_of_birth, p.sms_consent, p.opted_out_at, p.created_at, p.sms_consent_at,
-            (SELECT u.full_name FROM users u WHERE u.id = p.sms_consent_by), p.phone_problem FROM patients p";
+    "SELECT id, full_name, phone_e164, date_of_birth, sms_consent, opted_out_at, created_at, sms_consent_at,
+            sms_consent_by, phone_problem FROM patients";
 
 fn row_to_patient(r: &rusqlite::Row<'_>) -> rusqlite::Result<Patient> {
     let dob: Option<String> = r.get(3)?;
@@ -122,10 +123,16 @@ fn row_to_patient(r: &rusqlite::Row<'_>) -> rusqlite::Result<Patient> {
 
 pub(crate) fn find(conn: &Connection, id: Uuid) -> Result<Patient> {
     let mut patient = conn
-        .query_row(&format!("{SELECT} WHERE p.id = ?1"), [id.to_string()], row_to_patient)
+        .query_row(&format!("{SELECT} WHERE id = ?1"), [id.to_string()], row_to_patient)
         .optional()?
         .ok_or_else(|| CoreError::NotFound("That patient could not be found. They may have been removed.".into()))?;
-    // One patient's record: worth parsing the number again (not done for search lists).
+    // One patient's record: worth naming who recorded the consent and parsing the number again
+    // (search lists carry the user's id and no landline check).
+    if let Some(by) = &patient.sms_consent_by {
+        let name: Option<String> =
+            conn.query_row("SELECT full_name FROM users WHERE id = ?1", [by], |r| r.get(0)).optional()?;
+        patient.sms_consent_by = name.or(patient.sms_consent_by.take());
+    }
     if patient.phone_problem.is_none() {
         patient.phone_problem = phone::landline_warning(&patient.phone);
     }

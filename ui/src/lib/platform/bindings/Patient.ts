@@ -4,4 +4,13 @@ export type Patient = { id: string, full_name: string,
 /**
  * E.164, e.g. "+447700900123".
  */
-phone: string, date_of_birth: string | null, sms_consent: boolean, opted_out_at: string | null, created_at: string, };
+phone: string, date_of_birth: string | null, sms_consent: boolean, opted_out_at: string | null, created_at: string, 
+/**
+ * When the answer about texts (yes or no) was recorded, and by whom (a name on a patient's
+ * record, the user's id in search lists).
+ */
+sms_consent_at?: string, sms_consent_by?: string, 
+/**
+ * Why texts may not reach this number: Twilio refused it, or it is a landline.
+ */
+phone_problem?: string, };
