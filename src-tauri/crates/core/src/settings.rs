@@ -233,6 +233,10 @@ impl Settings<'_> {
         value: &str,
         zone_change: TimeZoneChange,
     ) -> Result<ClinicSettings> {
+        if crate::appointment_texts::rules::KEYS.contains(&key) {
+            self.clinic.set_texting_setting(caller, key, value)?;
+            return self.current();
+        }
         let current = self.current()?;
         let mut input = ClinicSettingsInput {
             clinic_name: current.clinic_name,
