@@ -6,7 +6,7 @@
 //! doctors and the 32 appointments per doctor per weekday stay, so a day view is the same size at
 //! any scale. `CLINICDESK_BENCH_CLINIC_DIR` keeps the clinic there (for the window benchmark).
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Weekday};
+use chrono::{Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use clinicdesk_core::appointments::{
     local_time, AppointmentKind, AppointmentStatus, BookingRequest, RescheduleRequest,
 };
@@ -364,4 +364,35 @@ pub fn run(dir: &Path, scale: f64) {
     report("scale_move", &mut moves, serde_json::json!({}));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     background.join().expect("background");
+    reminder_passes(dir, today);
+}
+
+/// The reminder planner with the whole clinic in the database: one pass plans a day's reminders
+/// (the 24h and 2h rules over every doctor's day). Each pass starts at 06:00 on a weekday (its
+/// own clock), from an empty plan; its texts are deleted afterwards, outside the timing.
+fn reminder_passes(dir: &Path, from: NaiveDate) {
+    let clock = std::sync::Arc::new(clinicdesk_core::clock::ManualClock::at(Utc::now()));
+    let clinic = Clinic::open_with_clock(dir, clock.clone()).expect("open");
+    let conn = clinic.db().conn().expect("conn");
+    // Texting "set up" (identifiers only: nothing is sent here).
+    conn.execute_batch(
+        "INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES
+           ('twilio.account_sid', 'AC00000000000000000000000000000000', '2026-01-01T00:00:00Z'),
+           ('twilio.api_key_sid', 'SK00000000000000000000000000000000', '2026-01-01T00:00:00Z')",
+    )
+    .expect("twilio ids");
+    let tz: chrono_tz::Tz = clinic.settings().time_zone().expect("zone");
+    let (mut passes, mut planned) = (Vec::new(), Vec::new());
+    let weekdays =
+        (0..60).map(|d| from + Duration::days(d)).filter(|d| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun));
+    for day in weekdays.take(20) {
+        let morning = tz.from_local_datetime(&day.and_hms_opt(6, 0, 0).unwrap()).earliest().unwrap();
+        clock.set(morning.with_timezone(&Utc));
+        conn.execute("DELETE FROM reminder_plan", []).expect("reset plan");
+        let done = time(&mut passes, || clinic.appointment_texts().run_upkeep().expect("upkeep"));
+        planned.push(done.reminders_planned);
+        conn.execute("DELETE FROM sms_notifications WHERE kind = 'reminder'", []).expect("tidy");
+    }
+    let texts = planned.iter().sum::<usize>() / planned.len().max(1);
+    report("scale_reminder_pass", &mut passes, serde_json::json!({ "texts_per_pass": texts }));
 }

@@ -58,15 +58,25 @@ pub(crate) fn patient_phone(conn: &Connection, patient: Uuid) -> Result<String> 
 
 /// The template's data for `appointment` at `start` (the time the text speaks of).
 pub(crate) fn template_data(ctx: &Ctx, appointment: &Appointment, start: DateTime<Utc>) -> TemplateData {
+    data_for(ctx, &appointment.patient_name, &appointment.doctor_name, &appointment.booking_ref, start)
+}
+
+pub(crate) fn data_for(
+    ctx: &Ctx,
+    patient_name: &str,
+    doctor_name: &str,
+    booking_ref: &str,
+    start: DateTime<Utc>,
+) -> TemplateData {
     let local = start.with_timezone(&ctx.tz);
     TemplateData {
-        patient_first_name: appointment.patient_name.split_whitespace().next().unwrap_or("").to_owned(),
+        patient_first_name: patient_name.split_whitespace().next().unwrap_or("").to_owned(),
         clinic_name: ctx.clinic_name.clone(),
         clinic_phone: ctx.rules.clinic_phone.clone(),
-        doctor_name: appointment.doctor_name.clone(),
+        doctor_name: doctor_name.to_owned(),
         date: local.format("%a %-d %b").to_string(),
         time: local.format("%H:%M").to_string(),
-        booking_ref: appointment.booking_ref.clone(),
+        booking_ref: booking_ref.to_owned(),
         video_link: None,
     }
 }

@@ -15,7 +15,7 @@ mod changes;
 mod context;
 mod reminders;
 pub mod rules;
-pub(crate) mod upkeep;
+pub mod upkeep;
 pub mod when;
 pub mod worklist;
 

@@ -25,6 +25,45 @@ pub const HORIZON: Duration = Duration::hours(24);
 /// between the two rules, if that is shorter: rules "2h,1h" still both go).
 pub const MIN_GAP: Duration = Duration::hours(3);
 
+/// What planning a reminder needs of an appointment: one row of [`CANDIDATES`].
+pub(crate) struct Candidate {
+    id: String,
+    patient_id: String,
+    phone: String,
+    patient_name: String,
+    doctor_name: String,
+    booking_ref: String,
+    starts_at: DateTime<Utc>,
+    booked_at: DateTime<Utc>,
+}
+
+/// Open appointments starting in a range, with what their reminders need, for patients who can be
+/// texted: a patient without consent (or who replied STOP) gets no reminder rows at all — their
+/// booking's confirmation already shows reception why they are not texted.
+const CANDIDATES: &str =
+    "SELECT a.id, a.patient_id, p.phone_e164, p.full_name, u.full_name, a.booking_ref, a.starts_at, a.created_at
+     FROM appointments a INDEXED BY appointments_time
+     JOIN patients p ON p.id = a.patient_id JOIN doctors d ON d.id = a.doctor_id JOIN users u ON u.id = d.user_id
+     WHERE a.starts_at > ?1 AND a.starts_at <= ?2 AND a.status IN ('scheduled', 'confirmed')
+       AND p.sms_consent = 1 AND p.opted_out_at IS NULL";
+
+fn candidates(tx: &Connection, after: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<Candidate>> {
+    let mut stmt = tx.prepare_cached(CANDIDATES)?;
+    let rows = stmt.query_map(params![ts(after), ts(until)], |r| {
+        Ok(Candidate {
+            id: r.get(0)?,
+            patient_id: r.get(1)?,
+            phone: r.get(2)?,
+            patient_name: r.get(3)?,
+            doctor_name: r.get(4)?,
+            booking_ref: r.get(5)?,
+            starts_at: r.get(6)?,
+            booked_at: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Plans the reminders due up to now + HORIZON that earlier passes have not planned. Returns how
 /// many texts were added.
 pub(crate) fn plan(tx: &Connection, ctx: &Ctx, now: DateTime<Utc>) -> Result<usize> {
@@ -40,13 +79,9 @@ pub(crate) fn plan(tx: &Connection, ctx: &Ctx, now: DateTime<Utc>) -> Result<usi
             // Whole-day rules keep the clock time, so their offset varies by an hour across DST.
             let slack = Duration::hours(2);
             let (lo, hi) = (from + rule.duration() - slack, until + rule.duration() + slack);
-            let mut stmt = tx.prepare_cached(crate::appointments::DAY_OF_CLINIC)?;
-            let candidates = stmt
-                .query_map(params![ts(lo.max(now)), ts(hi)], |r| crate::appointments::row_to_appointment(r, ctx.tz))?
-                .collect::<Result<Vec<_>, _>>()?;
-            for appointment in candidates {
-                let due = reminder_due(*rule, appointment.starts_at, ctx.tz);
-                if due > from && due <= until && plan_one(tx, ctx, now, &appointment, *rule, due)? {
+            for c in candidates(tx, lo.max(now), hi)? {
+                let due = reminder_due(*rule, c.starts_at, ctx.tz);
+                if due > from && due <= until && plan_one(tx, ctx, now, &c, *rule, due)? {
                     added += 1;
                 }
             }
@@ -66,10 +101,17 @@ pub(crate) fn plan_for_appointment(tx: &Connection, ctx: &Ctx, now: DateTime<Utc
     let mark: Option<DateTime<Utc>> =
         tx.query_row("SELECT planned_until FROM reminder_plan WHERE id = 1", [], |r| r.get(0)).optional()?;
     let Some(mark) = mark else { return Ok(()) };
-    for rule in ctx.rules.reminder_rules() {
+    let rules = ctx.rules.reminder_rules();
+    if rules.is_empty() || !matches!(a.status, AppointmentStatus::Scheduled | AppointmentStatus::Confirmed) {
+        return Ok(());
+    }
+    let one =
+        candidates(tx, a.starts_at - Duration::seconds(1), a.starts_at)?.into_iter().find(|c| c.id == a.id.to_string());
+    let Some(c) = one else { return Ok(()) };
+    for rule in rules {
         let due = reminder_due(rule, a.starts_at, ctx.tz);
         if due > now && due <= mark {
-            plan_one(tx, ctx, now, a, rule, due)?;
+            plan_one(tx, ctx, now, &c, rule, due)?;
         }
     }
     Ok(())
@@ -80,23 +122,17 @@ fn plan_one(
     tx: &Connection,
     ctx: &Ctx,
     now: DateTime<Utc>,
-    a: &Appointment,
+    c: &Candidate,
     rule: ReminderRule,
     due: DateTime<Utc>,
 ) -> Result<bool> {
-    if !matches!(a.status, AppointmentStatus::Scheduled | AppointmentStatus::Confirmed) || a.starts_at <= now {
-        return Ok(false);
-    }
-    let booked_at: DateTime<Utc> = tx
-        .prepare_cached("SELECT created_at FROM appointments WHERE id = ?1")?
-        .query_row([a.id.to_string()], |r| r.get(0))?;
-    if due < booked_at {
+    if c.starts_at <= now || due < c.booked_at {
         return Ok(false);
     }
     let mut send_at = due;
     let mut skip = None;
     if let Some(morning) = quiet_until(ctx.rules.quiet(), due, ctx.tz) {
-        if morning < a.starts_at {
+        if morning < c.starts_at {
             send_at = morning;
         } else {
             skip = Some(format!(
@@ -105,18 +141,20 @@ fn plan_one(
             ));
         }
     }
+    let data = context::data_for(ctx, &c.patient_name, &c.doctor_name, &c.booking_ref, c.starts_at);
     let text = NewText {
         kind: TextKind::Reminder,
-        to: context::patient_phone(tx, a.patient_id)?,
-        body: templates::render(tx, TextKind::Reminder, &context::template_data(ctx, a, a.starts_at))?,
-        patient_id: Some(a.patient_id),
-        appointment_id: Some(a.id),
-        idempotency_key: format!("appointment:{}:reminder:{}:{}", a.id, rule.label(), ts(a.starts_at)),
+        to: c.phone.clone(),
+        body: templates::render(tx, TextKind::Reminder, &data)?,
+        patient_id: uuid::Uuid::parse_str(&c.patient_id).ok(),
+        appointment_id: uuid::Uuid::parse_str(&c.id).ok(),
+        idempotency_key: format!("appointment:{}:reminder:{}:{}", c.id, rule.label(), ts(c.starts_at)),
         due_at: send_at,
-        about_starts_at: Some(a.starts_at),
+        about_starts_at: Some(c.starts_at),
         reminder_rule: Some(rule.label()),
     };
-    let (id, added) = outbox::enqueue(tx, now, None, &text, true)?;
+    // The candidates are patients who agreed to texts and never replied STOP: judged already.
+    let (id, added) = outbox::enqueue_checked(tx, now, None, &text, None)?;
     if let (true, Some(reason)) = (added, skip) {
         skip_handled(tx, &id.to_string(), &reason, now)?;
     }

@@ -238,6 +238,17 @@ impl AppointmentTexts<'_> {
         Ok(stored)
     }
 
+    /// One round of the reminder planner and the quiet-hours hold, as the outbox worker runs
+    /// before each pass (for benchmarks and tools; the worker's own run is fenced by its lock,
+    /// and planning twice is harmless: every reminder has its idempotency key).
+    pub fn run_upkeep(&self) -> Result<super::upkeep::Upkeep> {
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let done = super::upkeep::run(&tx, self.clinic.now())?;
+        tx.commit()?;
+        Ok(done)
+    }
+
     /// Reception dealt with a text that did not arrive (phoned the patient, for example).
     pub fn mark_handled(&self, caller: &Caller, text: Uuid) -> Result<()> {
         caller.require(Permission::SendTexts)?;

@@ -75,17 +75,17 @@ fn reason_to_skip(conn: &Connection, text: &NewText, configured: bool) -> Result
     if !configured {
         return Ok(Some(NOT_CONFIGURED));
     }
-    let opted_out: bool = conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM patients WHERE phone_e164 = ?1 AND opted_out_at IS NOT NULL)",
-        [&text.to],
-        |r| r.get(0),
-    )?;
+    // Cached statements here and below: schedulers enqueue thousands of texts in one pass.
+    let opted_out: bool = conn
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM patients WHERE phone_e164 = ?1 AND opted_out_at IS NOT NULL)")?
+        .query_row([&text.to], |r| r.get(0))?;
     if opted_out {
         return Ok(Some(OPTED_OUT));
     }
     if let Some(patient) = text.patient_id {
         let consent: Option<bool> = conn
-            .query_row("SELECT sms_consent FROM patients WHERE id = ?1", [patient.to_string()], |r| r.get(0))
+            .prepare_cached("SELECT sms_consent FROM patients WHERE id = ?1")?
+            .query_row([patient.to_string()], |r| r.get(0))
             .optional()?;
         if consent == Some(false) {
             return Ok(Some(NO_CONSENT));
@@ -142,30 +142,44 @@ pub fn enqueue(
     configured: bool,
 ) -> Result<(Uuid, bool)> {
     check_body(&text.body)?;
-    if let Some(existing) = conn
-        .query_row("SELECT id FROM sms_notifications WHERE idempotency_key = ?1", [&text.idempotency_key], |r| {
-            uuid_at(r, 0)
-        })
-        .optional()?
-    {
-        return Ok((existing, false));
-    }
-    let count = segments::count(&text.body);
     let skip = reason_to_skip(conn, text, configured)?;
+    enqueue_checked(conn, now, created_by, text, skip)
+}
+
+/// [`enqueue`] for a caller that has already judged the patient (the reminder planner reads
+/// consent and opt-out with its candidates): `skip` is the reason not to send, if any. The worker
+/// still re-checks everything at send time.
+pub(crate) fn enqueue_checked(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    created_by: Option<Uuid>,
+    text: &NewText,
+    skip: Option<&str>,
+) -> Result<(Uuid, bool)> {
+    check_body(&text.body)?;
+    let count = segments::count(&text.body);
     let id = Uuid::new_v4();
     let state = if skip.is_some() { TextState::Skipped } else { TextState::Pending };
-    conn.prepare_cached(
-        "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_e164, body, segments, encoding, idempotency_key, state,
-                                        error_message, next_attempt_at, created_by, created_at, updated_at, final_at, about_starts_at, reminder_rule)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17)
-         ON CONFLICT(idempotency_key) DO NOTHING",
-    )?
-    .execute(params![
+    let added = conn
+        .prepare_cached(
+            "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_e164, body, segments, encoding, idempotency_key, state,
+                                            error_message, next_attempt_at, created_by, created_at, updated_at, final_at, about_starts_at, reminder_rule)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17)
+             ON CONFLICT(idempotency_key) DO NOTHING",
+        )?
+        .execute(params![
             id.to_string(), text.appointment_id.map(|u| u.to_string()), text.patient_id.map(|u| u.to_string()), text.kind.as_str(), text.to, text.body,
             count.segments, count.encoding.as_str(), text.idempotency_key, state.as_str(), skip, ts(text.due_at), created_by.map(|u| u.to_string()),
             ts(now), skip.map(|_| ts(now)), text.about_starts_at.map(ts), text.reminder_rule,
         ])?;
-    Ok((id, true))
+    if added == 1 {
+        return Ok((id, true));
+    }
+    // The same idempotency key was there already: the same text, so nothing new.
+    let existing = conn
+        .prepare_cached("SELECT id FROM sms_notifications WHERE idempotency_key = ?1")?
+        .query_row([&text.idempotency_key], |r| uuid_at(r, 0))?;
+    Ok((existing, false))
 }
 
 pub(crate) fn find(conn: &Connection, id: Uuid) -> Result<TextMessage> {
