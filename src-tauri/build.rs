@@ -29,6 +29,10 @@ pub const COMMANDS: &[&str] = &[
     "twilio_configure",
     "twilio_check",
     "texts_list",
+    "templates_list",
+    "template_save",
+    "template_reset",
+    "template_preview",
 ];
 
 fn main() {

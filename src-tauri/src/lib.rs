@@ -98,6 +98,10 @@ pub fn run() {
             commands::messaging::twilio_configure,
             commands::messaging::twilio_check,
             commands::messaging::texts_list,
+            commands::templates::templates_list,
+            commands::templates::template_save,
+            commands::templates::template_reset,
+            commands::templates::template_preview,
         ])
         .setup(|app| {
             window::open_main(app)?;
