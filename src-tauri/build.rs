@@ -36,6 +36,10 @@ pub const COMMANDS: &[&str] = &[
     "text_resend",
     "text_mark_handled",
     "patient_record_consent",
+    "templates_list",
+    "template_save",
+    "template_reset",
+    "template_preview",
 ];
 
 fn main() {

@@ -105,6 +105,10 @@ pub fn run() {
             commands::appointment_texts::text_resend,
             commands::appointment_texts::text_mark_handled,
             commands::appointment_texts::patient_record_consent,
+            commands::templates::templates_list,
+            commands::templates::template_save,
+            commands::templates::template_reset,
+            commands::templates::template_preview,
         ])
         .setup(|app| {
             window::open_main(app)?;

@@ -7,4 +7,5 @@ pub mod auth;
 pub mod directory;
 pub mod messaging;
 pub mod settings;
+pub mod templates;
 pub mod users;

@@ -68,6 +68,9 @@ pub enum Command {
     /// Text messages.
     #[command(subcommand)]
     Sms(SmsCommand),
+    /// The wording of the clinic's texts (changing it: administrators).
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
     /// The outbox worker: send what is due and follow up on delivery.
     #[command(subcommand)]
     Outbox(OutboxCommand),
@@ -281,4 +284,30 @@ pub enum OutboxCommand {
         #[arg(long, default_value_t = 900)]
         max_wait: u64,
     },
+}
+
+#[derive(Subcommand)]
+pub enum TemplatesCommand {
+    /// Every template, with whether it is the clinic's own wording or the default.
+    List,
+    /// Change a template's wording. Placeholders: {first_name}, {clinic_name}, {clinic_phone},
+    /// {doctor}, {date}, {time}, {booking_ref}, {video_link} (video invite only).
+    Set {
+        /// confirmation, reschedule, cancellation, reminder, video_invite, or a quick text (quick.please_call).
+        kind: String,
+        #[arg(long)]
+        body: String,
+        /// Swap curly quotes, dashes and the ellipsis for their GSM-7 look-alikes before saving.
+        #[arg(long)]
+        replace_look_alikes: bool,
+    },
+    /// The exact text with sample data, its segments, encoding and cost.
+    Preview {
+        kind: String,
+        /// Preview this wording instead of the saved one.
+        #[arg(long)]
+        body: Option<String>,
+    },
+    /// Go back to the built-in wording.
+    Reset { kind: String },
 }

@@ -163,6 +163,9 @@ impl Clinic {
     pub fn texts(&self) -> crate::sms::Texts<'_> {
         crate::sms::Texts { clinic: self }
     }
+    pub fn templates(&self) -> crate::sms::templates::Templates<'_> {
+        crate::sms::templates::Templates { clinic: self }
+    }
     pub fn twilio(&self) -> crate::twilio::config::TwilioSetup<'_> {
         crate::twilio::config::TwilioSetup { clinic: self }
     }

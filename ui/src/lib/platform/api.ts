@@ -21,6 +21,9 @@ import type { SetupRequest } from './bindings/SetupRequest';
 import type { StaffProfile } from './bindings/StaffProfile';
 import type { StaffUser } from './bindings/StaffUser';
 import type { StaffUserChange } from './bindings/StaffUserChange';
+import type { Template } from './bindings/Template';
+import type { TemplateName } from './bindings/TemplateName';
+import type { TemplatePreview } from './bindings/TemplatePreview';
 import type { TextMessage } from './bindings/TextMessage';
 import type { TextState } from './bindings/TextState';
 import type { TwilioOverview } from './bindings/TwilioOverview';
@@ -99,6 +102,11 @@ export const api = {
   /** Pass `confirmTimeZoneChange` only after showing the core's explanation of a time-zone change. */
   settingsUpdate: (settings: ClinicSettingsInput, confirmTimeZoneChange = false) =>
     call<ClinicSettings>('settings_update', { settings, confirmTimeZoneChange }),
+  templatesList: () => call<Template[]>('templates_list'),
+  templateSave: (name: TemplateName, body: string) => call<Template>('template_save', { name, body }),
+  templateReset: (name: TemplateName) => call<Template>('template_reset', { name }),
+  /** `body`: the editor's unsaved text (null: the saved template). A mistake in it is refused on `body`. */
+  templatePreview: (name: TemplateName, body: string | null) => call<TemplatePreview>('template_preview', { name, body }),
 
   twilioOverview: () => call<TwilioOverview>('twilio_overview'),
   twilioConfigure: (settings: TwilioSettingsInput) => call<TwilioOverview>('twilio_configure', { settings }),

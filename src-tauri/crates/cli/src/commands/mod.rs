@@ -5,6 +5,7 @@ mod appointments;
 mod audit;
 mod directory;
 mod settings;
+mod templates;
 mod users;
 
 use crate::args::*;
@@ -54,6 +55,7 @@ fn dispatch(clinic: &Clinic, caller: &Caller, json: bool, command: Command) -> R
             crate::messaging::token(clinic, caller, &identity, room.as_deref(), chat, ttl)
         }
         Command::Sms(c) => crate::messaging::sms(clinic, caller, json, c),
+        Command::Templates(c) => templates::templates(clinic, caller, json, c),
         Command::Outbox(c) => {
             caller.require(clinicdesk_core::auth::Permission::SendTexts)?;
             crate::messaging::outbox(clinic, caller, json, c)

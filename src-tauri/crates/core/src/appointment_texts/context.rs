@@ -15,6 +15,8 @@ use uuid::Uuid;
 pub(crate) struct Ctx {
     pub tz: Tz,
     pub clinic_name: String,
+    /// The clinic's country: how dates and times are written in texts (12-hour clocks in the US).
+    pub country: String,
     pub rules: TextingSettings,
     /// Twilio has been set up: without it nothing is queued (a clinic that never texts does not
     /// collect a skipped row per booking).
@@ -31,8 +33,9 @@ impl Ctx {
         };
         let tz = setting(crate::settings::KEY_TIME_ZONE)?.and_then(|z| z.parse().ok()).unwrap_or(Tz::UTC);
         let clinic_name = setting(crate::settings::KEY_NAME)?.unwrap_or_else(|| "ClinicDesk".into());
+        let country = setting(crate::settings::KEY_COUNTRY)?.unwrap_or_else(|| "GB".into());
         let texting_set_up = setting("twilio.account_sid")?.is_some() && setting("twilio.api_key_sid")?.is_some();
-        Ok(Ctx { tz, clinic_name, rules: rules::read(conn)?, texting_set_up })
+        Ok(Ctx { tz, clinic_name, country, rules: rules::read(conn)?, texting_set_up })
     }
 }
 
@@ -68,14 +71,14 @@ pub(crate) fn data_for(
     booking_ref: &str,
     start: DateTime<Utc>,
 ) -> TemplateData {
-    let local = start.with_timezone(&ctx.tz);
+    let (date, time) = crate::sms::templates::format_when(start, ctx.tz, &ctx.country);
     TemplateData {
         patient_first_name: patient_name.split_whitespace().next().unwrap_or("").to_owned(),
         clinic_name: ctx.clinic_name.clone(),
         clinic_phone: ctx.rules.clinic_phone.clone(),
         doctor_name: doctor_name.to_owned(),
-        date: local.format("%a %-d %b").to_string(),
-        time: local.format("%H:%M").to_string(),
+        date,
+        time,
         booking_ref: booking_ref.to_owned(),
         video_link: None,
     }

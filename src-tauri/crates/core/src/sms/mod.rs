@@ -12,6 +12,7 @@ mod reconcile;
 mod record;
 mod replies;
 pub mod segments;
+pub mod smart_encoding;
 pub mod templates;
 mod tuning;
 pub mod worker;
@@ -30,12 +31,15 @@ pub struct Texts<'a> {
 }
 
 impl Texts<'_> {
-    /// Puts a one-off text to `to` in the outbox (the worker sends it).
+    /// Puts a one-off text to `to` in the outbox (the worker sends it). Text pasted from other
+    /// programs is normalised first (line ends, tabs, odd spaces: see `smart_encoding`), so what is
+    /// stored and sent is what the person saw, without characters phones cannot show.
     pub fn send(&self, caller: &Caller, to: &str, body: &str) -> Result<TextMessage> {
         caller.require(Permission::SendTexts)?;
         let country = self.clinic.settings().current()?.default_country;
         let to = crate::patients::phone::normalise(to, &country)?;
-        outbox::check_body(body)?;
+        let body = smart_encoding::normalise(body);
+        outbox::check_body(&body)?;
         let configured = self.clinic.twilio().is_configured()?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
@@ -48,7 +52,7 @@ impl Texts<'_> {
         let text = NewText {
             kind: TextKind::Custom,
             to,
-            body: body.to_owned(),
+            body,
             patient_id: patient,
             appointment_id: None,
             idempotency_key: format!("custom:{}", Uuid::new_v4()),

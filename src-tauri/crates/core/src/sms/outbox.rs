@@ -51,6 +51,9 @@ pub(crate) fn row_to_text(r: &rusqlite::Row<'_>) -> rusqlite::Result<TextMessage
     })
 }
 
+/// Refuses a body that cannot go out as it is. Callers that take text from people normalise it first
+/// (`smart_encoding::normalise`: pasted line ends, tabs and odd spaces), so what still fails here is
+/// empty, too long, or has a control character no normalising can explain.
 pub fn check_body(body: &str) -> Result<()> {
     if body.trim().is_empty() {
         return Err(CoreError::invalid("body", "Write the text to send."));
@@ -61,10 +64,13 @@ pub fn check_body(body: &str) -> Result<()> {
             format!("A text can have at most {MAX_BODY_CHARS} characters (this one has {}).", body.chars().count()),
         ));
     }
-    if body.chars().any(|c| c.is_control() && c != '\n') {
+    if let Some(c) = body.chars().find(|c| c.is_control() && *c != '\n') {
         return Err(CoreError::invalid(
             "body",
-            "The text contains invisible control characters. Retype it without them.",
+            format!(
+                "The text contains an invisible control character (U+{:04X}) that phones cannot show. Retype the text around it.",
+                u32::from(c)
+            ),
         ));
     }
     Ok(())

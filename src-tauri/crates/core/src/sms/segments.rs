@@ -83,10 +83,15 @@ pub fn count(body: &str) -> SegmentCount {
     }
 }
 
-/// The characters that force UCS-2 (to tell staff which one tripled the cost).
+/// The characters that force UCS-2 (to tell staff which one tripled the cost), each once, in the
+/// order they first appear.
 pub fn non_gsm_characters(body: &str) -> Vec<char> {
-    let mut found: Vec<char> = body.chars().filter(|c| gsm7_cost(*c).is_none()).collect();
-    found.dedup();
+    let mut found: Vec<char> = Vec::new();
+    for c in body.chars().filter(|c| gsm7_cost(*c).is_none()) {
+        if !found.contains(&c) {
+            found.push(c);
+        }
+    }
     found
 }
 
@@ -123,6 +128,7 @@ mod tests {
         let with_quote = reminder.replace("your", "’your");
         assert_eq!(count(&with_quote).encoding, Encoding::Ucs2);
         assert_eq!(non_gsm_characters(&with_quote), vec!['’']);
+        assert_eq!(non_gsm_characters("’a’b“’"), vec!['’', '“'], "each once, even when apart");
         assert_eq!(count(&"ok".repeat(35)).segments, 1);
         assert_eq!(count(&format!("{}🙂", "a".repeat(68))).segments, 1, "70 units exactly");
         assert_eq!(count(&format!("{}🙂", "a".repeat(69))).segments, 2);
