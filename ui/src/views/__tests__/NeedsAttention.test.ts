@@ -71,7 +71,8 @@ describe('texts that need attention', () => {
     await expect.poll(() => screen.queryByRole('listitem', { name: /Olivia Smith/ })).toBeNull();
     expect(commands(backend, 'text_mark_handled')).toEqual([{ id: 't-stop' }]);
     expect(screen.getByRole('heading', { name: /Needs attention/ })).toHaveTextContent('Needs attention 1 text');
-    expect(screen.getByRole('listitem', { name: /Noah Smith/ })).toBeInTheDocument();
+    // The keyboard moves on to the next text rather than falling back to the page.
+    expect(within(screen.getByRole('listitem', { name: /Noah Smith/ })).getByRole('button', { name: 'Send again' })).toHaveFocus();
   });
 
   it('every row can be marked handled without fixing it', async () => {
@@ -95,6 +96,7 @@ describe('texts that need attention', () => {
     const fixed = await row(/Olivia Smith/);
     expect(await within(fixed).findByText('Recorded that Olivia Smith agrees to texts.')).toBeInTheDocument();
     expect(commands(backend, 'patient_record_consent')).toEqual([{ id: 'p1', agreed: true }]);
+    expect(within(fixed).getByRole('button', { name: 'Send again' })).toHaveFocus();
     await userEvent.click(within(fixed).getByRole('button', { name: 'Send again' }));
     await expect.poll(() => commands(backend, 'text_resend')).toEqual([{ id: 't-consent' }]);
   });
@@ -113,7 +115,8 @@ describe('texts that need attention', () => {
     await userEvent.type(phone, '+447400999888');
     await userEvent.click(within(dialog).getByRole('button', { name: 'Save changes' }));
     const fixed = await row(/Olivia Smith/);
-    expect(await within(fixed).findByText(/Number saved/)).toBeInTheDocument();
+    expect(await within(fixed).findByText('Number saved: +447400999888.')).toBeInTheDocument();
+    expect(within(fixed).getByRole('button', { name: 'Send again' })).toHaveFocus();
     const update = commands(backend, 'patient_update')[0];
     expect(update.id).toBe('p1');
     expect(update.patient).toMatchObject({ phone: '+447400999888', date_of_birth: '1984-03-27', sms_consent: true });
