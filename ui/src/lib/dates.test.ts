@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addDays, longDate, minutesOf, nextQuarter, timeIn, timeOf, todayIn } from './dates';
+import { addDays, clinicDate, clinicDateTime, clinicWhen, longDate, minutesOf, nextQuarter, timeIn, timeOf, todayIn } from './dates';
 
 describe('clinic dates', () => {
   it("gives today's date and time on the clinic's clock, not the computer's", () => {
@@ -28,5 +28,16 @@ describe('clinic dates', () => {
     expect(nextQuarter('09:31')).toBe('09:45');
     expect(nextQuarter('09:45')).toBe('09:45');
     expect(nextQuarter('23:59')).toBe('23:45');
+  });
+});
+
+describe('instants on the clinic clock', () => {
+  it("shows an instant in the clinic's zone, not the computer's", () => {
+    expect(clinicDateTime('2026-03-01T23:30:00Z', 'Europe/London')).toBe('Sun 1 Mar 23:30');
+    expect(clinicDateTime('2026-03-01T23:30:00Z', 'Pacific/Auckland')).toBe('Mon 2 Mar 12:30');
+    expect(clinicDate('2026-03-01T23:30:00Z', 'Pacific/Auckland')).toBe('2 Mar 2026');
+    const now = new Date('2026-03-02T07:00:00Z');
+    expect(clinicWhen('2026-03-02T08:00:00Z', 'Europe/London', now)).toBe('08:00');
+    expect(clinicWhen('2026-03-03T08:00:00Z', 'Europe/London', now)).toBe('Tue 3 Mar 08:00');
   });
 });

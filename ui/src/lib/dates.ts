@@ -60,3 +60,30 @@ export function nextQuarter(time: string): string {
   const minutes = minutesOf(time);
   return timeOf(Math.min(23 * 60 + 45, Math.ceil(minutes / 15) * 15));
 }
+
+/** The parts of an instant on the clinic's wall clock, for the formatters below. */
+function instantParts(iso: string, timeZone: string): Record<'weekday' | 'day' | 'month' | 'year' | 'hour' | 'minute', string> {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone, weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+  }).formatToParts(new Date(iso));
+  const get = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
+  return { weekday: get('weekday'), day: get('day'), month: get('month'), year: get('year'), hour: get('hour') === '24' ? '00' : get('hour'), minute: get('minute') };
+}
+
+/** An instant as "Mon 2 Mar 09:00" on the clinic's clock. */
+export function clinicDateTime(iso: string, timeZone: string): string {
+  const c = instantParts(iso, timeZone);
+  return `${c.weekday} ${c.day} ${c.month} ${c.hour}:${c.minute}`;
+}
+
+/** An instant as "09:00" when it falls on the clinic's `today`, else "Mon 2 Mar 09:00". */
+export function clinicWhen(iso: string, timeZone: string, now: Date = new Date()): string {
+  const sameDay = todayIn(timeZone, new Date(iso)) === todayIn(timeZone, now);
+  return sameDay ? timeIn(timeZone, new Date(iso)) : clinicDateTime(iso, timeZone);
+}
+
+/** An instant's date as "3 Mar 2026" on the clinic's clock (or the computer's, without a zone). */
+export function clinicDate(iso: string, timeZone?: string): string {
+  const c = instantParts(iso, timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone);
+  return `${c.day} ${c.month} ${c.year}`;
+}

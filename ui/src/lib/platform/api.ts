@@ -5,7 +5,10 @@ import type { ApiError } from './bindings/ApiError';
 import type { ApiErrorCode } from './bindings/ApiErrorCode';
 import type { AppStatus } from './bindings/AppStatus';
 import type { AuditEntry } from './bindings/AuditEntry';
-import type { Appointment } from './bindings/Appointment';
+import type { AppointmentChange } from './bindings/AppointmentChange';
+import type { AttentionItem } from './bindings/AttentionItem';
+import type { TextTimeline } from './bindings/TextTimeline';
+import type { TextingSettings } from './bindings/TextingSettings';
 import type { BookingRequest } from './bindings/BookingRequest';
 import type { ClinicSettings } from './bindings/ClinicSettings';
 import type { ClinicSettingsInput } from './bindings/ClinicSettingsInput';
@@ -93,10 +96,21 @@ export const api = {
   demoSeed: () => call<DemoSummary>('demo_seed'),
 
   appointmentsDay: (date: string, doctorId: string | null) => call<DaySchedule>('appointments_day', { date, doctorId }),
-  appointmentBook: (request: BookingRequest) => call<Appointment>('appointment_book', { request }),
-  appointmentReschedule: (id: string, request: RescheduleRequest) => call<Appointment>('appointment_reschedule', { id, request }),
+  appointmentBook: (request: BookingRequest) => call<AppointmentChange>('appointment_book', { request }),
+  appointmentReschedule: (id: string, request: RescheduleRequest) =>
+    call<AppointmentChange>('appointment_reschedule', { id, request }),
   appointmentCancel: (id: string, reason: string, expectedVersion: number | null) =>
-    call<Appointment>('appointment_cancel', { id, reason, expectedVersion }),
+    call<AppointmentChange>('appointment_cancel', { id, reason, expectedVersion }),
+
+  // Appointment texts: each appointment's texts, the worklist of those that did not arrive, the
+  // patient's answer about texts, and the texting rules (everyone reads them; admins change them).
+  appointmentTexts: (id: string) => call<TextTimeline>('appointment_texts', { id }),
+  textsNeedingAttention: () => call<AttentionItem[]>('texts_needing_attention'),
+  textResend: (id: string) => call<TextMessage>('text_resend', { id }),
+  textMarkHandled: (id: string) => call<void>('text_mark_handled', { id }),
+  patientRecordConsent: (id: string, agreed: boolean) => call<Patient>('patient_record_consent', { id, agreed }),
+  textingSettingsGet: () => call<TextingSettings>('texting_settings_get'),
+  textingSettingsUpdate: (settings: TextingSettings) => call<TextingSettings>('texting_settings_update', { settings }),
 
   settingsGet: () => call<ClinicSettings>('settings_get'),
   /** Pass `confirmTimeZoneChange` only after showing the core's explanation of a time-zone change. */

@@ -4,6 +4,7 @@ import userEvent from '@testing-library/user-event';
 import { fakeBackend, Refusal } from '$lib/platform/testing';
 import type { Doctor } from '$lib/platform/bindings/Doctor';
 import type { Patient } from '$lib/platform/bindings/Patient';
+import type { TextNote } from '$lib/platform/bindings/TextNote';
 import BookingDialog from '../BookingDialog.svelte';
 
 const doctors: Doctor[] = [
@@ -11,6 +12,8 @@ const doctors: Doctor[] = [
   { id: 'd2', user_id: 'u2', full_name: 'Dr Gone', email: 'g@x.org', specialization: 'Retired', active: false },
 ];
 const olivia: Patient = { id: 'p1', full_name: 'Olivia Smith', phone: '+447400123456', date_of_birth: '1984-03-27', sms_consent: true, opted_out_at: null, created_at: '2026-01-01T00:00:00Z' };
+
+const queued: TextNote = { state: 'queued', kind: 'confirmation', message: 'Confirmation text queued', text_id: 't1' };
 
 async function choosePatient() {
   await userEvent.type(screen.getByPlaceholderText('Type a name or phone number'), 'oliv');
@@ -41,7 +44,7 @@ describe('booking dialog', () => {
     const onBooked = vi.fn();
     backend = fakeBackend({
       patients_search: () => ({ patients: [olivia], more: false }),
-      appointment_book: (args) => ({ id: 'a1', ...(args.request as object) }),
+      appointment_book: (args) => ({ id: 'a1', ...(args.request as object), text: queued }),
     });
     render(BookingDialog, { doctors, date: '2026-03-02', presetDoctorId: 'd1', presetTime: '09:30', onBooked });
     await choosePatient();
@@ -49,6 +52,7 @@ describe('booking dialog', () => {
     await userEvent.click(screen.getByLabelText('Video consultation'));
     await userEvent.click(screen.getByRole('button', { name: 'Book appointment' }));
     await vi.waitFor(() => expect(onBooked).toHaveBeenCalled());
+    expect(onBooked.mock.calls[0][0].text).toEqual(queued);
     const booking = backend.calls.find((c) => c.command === 'appointment_book')!.args.request;
     expect(booking).toEqual({ patient_id: 'p1', doctor_id: 'd1', date: '2026-03-02', time: '09:30', minutes: 30, kind: 'video' });
   });

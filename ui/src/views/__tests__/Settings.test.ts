@@ -4,10 +4,12 @@ import userEvent from '@testing-library/user-event';
 import { fakeBackend, Refusal } from '$lib/platform/testing';
 import type { ClinicSettings } from '$lib/platform/bindings/ClinicSettings';
 import type { TwilioOverview } from '$lib/platform/bindings/TwilioOverview';
+import type { TextingSettings } from '$lib/platform/bindings/TextingSettings';
 import Settings from '../Settings.svelte';
 
 const stored: ClinicSettings = { clinic_name: 'Riverside Clinic', time_zone: 'Europe/London', default_country: 'GB', idle_timeout_minutes: 15, sms_messages_per_second: 1 };
 const noTwilio: TwilioOverview = { configured: false, overall: null, sending_paused: null, status: { configured: false, has_auth_token: false, settings: null }, health: null };
+const rules: TextingSettings = { reminders: '24h', quiet_hours: '21:00-08:00', settle_seconds: 60, price_per_segment: '0.0079', clinic_phone: '' };
 const explanation = '12 upcoming appointments will keep their moment in time; their clock times will show in the new zone, Europe/Paris, e.g. 09:00 on Tue 3 Mar becomes 10:00.';
 
 /** A core that asks for confirmation of a time-zone change unless the call carries it. */
@@ -15,6 +17,7 @@ function zoneCheckingCore() {
   return fakeBackend({
     settings_get: () => stored,
     twilio_overview: () => noTwilio,
+    texting_settings_get: () => rules,
     settings_update: (args) => {
       const settings = args.settings as ClinicSettings;
       if (settings.time_zone !== stored.time_zone && args.confirmTimeZoneChange !== true) {
@@ -79,6 +82,7 @@ describe('Settings: changing the time zone with appointments booked', () => {
     backend = fakeBackend({
       settings_get: () => stored,
       twilio_overview: () => noTwilio,
+      texting_settings_get: () => rules,
       settings_update: () => new Refusal({ code: 'invalid', message: '"Moon/Base" is not a time zone ClinicDesk knows.', field: 'time_zone' }),
     });
     render(Settings);
