@@ -5,6 +5,7 @@ use crate::error::ApiResult;
 use crate::state::AppState;
 use clinicdesk_core::appointment_texts::{AttentionItem, TextTimeline, TextingSettings};
 use clinicdesk_core::patients::Patient;
+use clinicdesk_core::sms::templates::TemplateName;
 use clinicdesk_core::sms::TextMessage;
 use tauri::State;
 use uuid::Uuid;
@@ -52,4 +53,24 @@ pub async fn text_mark_handled(state: State<'_, AppState>, id: Uuid) -> ApiResul
 pub async fn patient_record_consent(state: State<'_, AppState>, id: Uuid, agreed: bool) -> ApiResult<Patient> {
     let (clinic, caller) = state.caller()?;
     Ok(clinic.patients().record_consent(&caller, id, agreed)?)
+}
+
+/// One patient's record (the consent's provenance by name, the number's problem).
+#[tauri::command]
+pub async fn patient_get(state: State<'_, AppState>, id: Uuid) -> ApiResult<Patient> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.patients().get(&caller, id)?)
+}
+
+/// A quick text filled in for the patient, to edit before sending.
+#[tauri::command]
+pub async fn quick_text_for(state: State<'_, AppState>, name: TemplateName, patient: Uuid) -> ApiResult<String> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.appointment_texts().quick_text_for(&caller, name, patient)?)
+}
+
+#[tauri::command]
+pub async fn text_send_to_patient(state: State<'_, AppState>, patient: Uuid, body: String) -> ApiResult<TextMessage> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.appointment_texts().send_to_patient(&caller, patient, &body)?)
 }

@@ -476,3 +476,27 @@ async fn texting_settings_are_checked_saved_canonically_and_admin_only() {
     assert_eq!(d.t.clinic.texting_settings().unwrap().quiet_hours, "22:00-07:30");
     assert_eq!(d.t.clinic.settings().set(&d.admin, "sms.nonsense", "1").unwrap_err().field(), Some("key"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reception_texts_a_patient_from_their_record_with_a_quick_text() {
+    use clinicdesk_core::sms::templates::TemplateName;
+    let d = desk().await;
+    d.set("clinic.phone", "020 7946 0000");
+    let texts = d.t.clinic.appointment_texts();
+    let body = texts.quick_text_for(&d.desk, TemplateName::parse("quick.please_call").unwrap(), d.patient.id).unwrap();
+    assert!(body.contains("Olivia") && body.contains("Riverside Clinic"), "{body}");
+    let err = texts.quick_text_for(&d.desk, TemplateName::Confirmation, d.patient.id).unwrap_err();
+    assert_eq!(err.field(), Some("template"));
+
+    // Pasted text is tidied, not refused; it goes to the number on record.
+    let sent = texts.send_to_patient(&d.desk, d.patient.id, "Hello Olivia,\r\nplease call us.\t").unwrap();
+    assert_eq!(sent.to, OLIVIA);
+    assert_eq!(sent.body, "Hello Olivia,\nplease call us.");
+    assert_eq!(sent.patient_id, Some(d.patient.id));
+
+    let refused = add_patient(&d.t, &d.desk, "Noah Jones", "07400 123457", false);
+    let err = texts.send_to_patient(&d.desk, refused.id, "Hello").unwrap_err();
+    assert!(err.to_string().contains("Cannot text: the patient has not agreed to texts"), "{err}");
+    let doctor = d.t.sign_in("okafor@clinic.example");
+    assert!(texts.send_to_patient(&doctor, d.patient.id, "Hello").is_err(), "doctors do not send texts");
+}

@@ -15,6 +15,7 @@ mod changes;
 mod context;
 mod reminders;
 pub mod rules;
+mod to_patient;
 pub mod upkeep;
 pub mod when;
 pub mod worklist;

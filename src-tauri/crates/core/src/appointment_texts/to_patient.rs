@@ -1,0 +1,77 @@
+//! Reception texting a patient from their record: a quick text filled for that patient, edited if
+//! need be, then queued to the number on their record (never a typed one), with their consent
+//! checked like every other text.
+
+use super::context::{self, Ctx};
+use crate::audit::{self, AuditAction};
+use crate::auth::{Caller, Permission};
+use crate::error::{CoreError, Result};
+use crate::sms::templates::{self, TemplateData, TemplateName};
+use crate::sms::{outbox, smart_encoding, NewText, TextKind, TextMessage};
+use rusqlite::TransactionBehavior;
+use uuid::Uuid;
+
+impl super::AppointmentTexts<'_> {
+    /// The quick text `name` filled in for `patient` (first name, clinic name and phone).
+    pub fn quick_text_for(&self, caller: &Caller, name: TemplateName, patient: Uuid) -> Result<String> {
+        caller.require(Permission::SendTexts)?;
+        if !name.is_quick_text() {
+            return Err(CoreError::invalid("template", "Choose one of the quick texts."));
+        }
+        let conn = self.clinic.db().conn()?;
+        let ctx = Ctx::read(&conn)?;
+        let patient = crate::patients::find(&conn, patient)?;
+        let data = TemplateData {
+            patient_first_name: patient.full_name.split_whitespace().next().unwrap_or("").to_owned(),
+            clinic_name: ctx.clinic_name.clone(),
+            clinic_phone: ctx.rules.clinic_phone.clone(),
+            ..Default::default()
+        };
+        templates::render_template(&conn, name, &data)
+    }
+
+    /// Queues `body` to the patient's number on record. Refused, with the reason, when the patient
+    /// cannot be texted (no consent, replied STOP) or texting is not set up.
+    pub fn send_to_patient(&self, caller: &Caller, patient: Uuid, body: &str) -> Result<TextMessage> {
+        caller.require(Permission::SendTexts)?;
+        let body = smart_encoding::normalise(body);
+        outbox::check_body(&body)?;
+        let now = self.clinic.now();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ctx = Ctx::read(&tx)?;
+        crate::patients::find(&tx, patient)?;
+        if !ctx.texting_set_up {
+            return Err(CoreError::Conflict(
+                "Texting is not set up yet: an administrator connects Twilio in Settings.".into(),
+            ));
+        }
+        if let Some(why) = context::patient_verdict(&tx, patient, ctx.tz)? {
+            return Err(CoreError::Conflict(format!("{}.", why.replacen("Not texted: ", "Cannot text: ", 1))));
+        }
+        let text = NewText {
+            kind: TextKind::Custom,
+            to: context::patient_phone(&tx, patient)?,
+            body,
+            patient_id: Some(patient),
+            appointment_id: None,
+            idempotency_key: format!("custom:{}", Uuid::new_v4()),
+            due_at: now,
+            about_starts_at: None,
+            reminder_rule: None,
+        };
+        let (id, _) = outbox::enqueue(&tx, now, Some(caller.user_id), &text, true)?;
+        audit::record_for_patient(
+            &tx,
+            now,
+            caller,
+            AuditAction::TextSent,
+            ("sms", &id.to_string()),
+            patient,
+            Some(&format!("patient {patient}")),
+        )?;
+        let stored = outbox::find(&tx, id)?;
+        tx.commit()?;
+        Ok(stored)
+    }
+}
