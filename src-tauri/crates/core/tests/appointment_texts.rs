@@ -500,3 +500,25 @@ async fn reception_texts_a_patient_from_their_record_with_a_quick_text() {
     let doctor = d.t.sign_in("okafor@clinic.example");
     assert!(texts.send_to_patient(&doctor, d.patient.id, "Hello").is_err(), "doctors do not send texts");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_reminder_rules_withdraw_the_old_ones_and_plan_the_new_ones() {
+    let d = desk().await;
+    d.pass().await;
+    let booked = d.book(london(2026, 3, 3, 10, 0));
+    assert_eq!(of_kind(&d.texts(booked.id), TextKind::Reminder).len(), 2);
+    d.set("sms.reminders", "3h");
+    d.pass().await;
+    let reminders = d.t.clinic.appointment_texts().timeline(&d.desk, booked.id).unwrap().texts;
+    let waiting: Vec<_> =
+        reminders.iter().filter(|t| t.text.state == TextState::Pending && t.text.kind == TextKind::Reminder).collect();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].reminder_rule.as_deref(), Some("3h"));
+    let withdrawn = reminders.iter().filter(|t| t.text.state == TextState::Skipped).count();
+    assert_eq!(withdrawn, 2, "24h and 2h withdrawn with the reason");
+    assert!(reminders.iter().any(|t| t
+        .text
+        .error_message
+        .as_deref()
+        .is_some_and(|m| m.contains("reminder times changed"))));
+}

@@ -206,6 +206,32 @@ impl TextingSettings {
     }
 }
 
+/// New reminder rules: waiting reminders of a rule no longer in the list are withdrawn, and the
+/// planner starts again from now (the next pass plans the coming day under the new rules; the
+/// reminders of rules that stay keep their idempotency keys, so none is queued twice).
+fn replan_reminders(tx: &Connection, new: &TextingSettings, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    let keep: Vec<String> = new.reminder_rules().iter().map(|r| r.label()).collect();
+    let mut stmt = tx.prepare(
+        "SELECT id, reminder_rule FROM sms_notifications WHERE kind = 'reminder' AND state = 'pending' AND needs_reconcile = 0",
+    )?;
+    let waiting: Vec<(String, Option<String>)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<std::result::Result<_, _>>()?;
+    let at = crate::db::ts(now);
+    for (id, rule) in waiting.into_iter().filter(|(_, rule)| !rule.as_ref().is_some_and(|r| keep.contains(r))) {
+        let reason = format!(
+            "Withdrawn: the clinic's reminder times changed and {} is no longer one of them.",
+            rule.as_deref().unwrap_or("this reminder")
+        );
+        tx.execute(
+            "UPDATE sms_notifications SET state = 'skipped', error_message = ?2, final_at = ?3, updated_at = ?3, handled_at = ?3
+             WHERE id = ?1 AND state = 'pending' AND needs_reconcile = 0",
+            rusqlite::params![id, reason, at],
+        )?;
+    }
+    tx.execute("DELETE FROM reminder_plan", [])?;
+    Ok(())
+}
+
 /// The stored texting settings (defaults for anything not set), read inside any transaction.
 pub fn read(conn: &Connection) -> Result<TextingSettings> {
     let mut stmt = conn.prepare_cached("SELECT key, value FROM settings WHERE key IN (?1, ?2, ?3, ?4, ?5)")?;
@@ -248,6 +274,9 @@ impl Clinic {
             if before != after {
                 changed.push(format!("{key} {before:?} to {after:?}"));
             }
+        }
+        if old.reminders != new.reminders {
+            replan_reminders(&tx, &new, now)?;
         }
         if !changed.is_empty() {
             let detail = changed.join("; ");
