@@ -186,6 +186,84 @@ test('a text queued from the CLI is sent by the open app and shown as delivered'
   await screenshot(browser, '12-texts');
 });
 
+/** The clinicdesk CLI on the app's clinic, as the administrator. */
+function cli(...args) {
+  return execFileSync(process.env.CLINICDESK_CLI_BINARY, ['--as', ADMIN.email, ...args], {
+    env: { ...process.env, CLINICDESK_DATA_DIR: dataDir, CLINICDESK_PASSWORD: ADMIN.password },
+  }).toString();
+}
+
+/** Opens the appointment's dialog until its texts timeline satisfies `ready`; returns its text. */
+async function timelineOf(patient, ready, what) {
+  let seen = '';
+  await browser.waitUntil(
+    async () => {
+      await click(browser, `button.appt[aria-label*="${patient}"]`);
+      const timeline = await browser.$('section.texts');
+      await timeline.waitForDisplayed({ timeout: 10_000 });
+      await browser.waitUntil(async () => !/Loading/.test(await timeline.getText()), { timeout: 10_000 });
+      seen = await timeline.getText();
+      if (ready(seen)) return true;
+      await browser.keys('Escape');
+      return false;
+    },
+    { timeout: 60_000, interval: 1500, timeoutMsg: `${what}; the timeline showed: ${seen}` },
+  );
+  return seen;
+}
+
+test('a booking texts its confirmation; moving it texts the reschedule and withdraws the reminder', async () => {
+  // In this test texts go at once and at any hour (the defaults wait a minute and keep quiet at night).
+  cli('settings', 'set', 'sms.quiet_hours', 'off');
+  cli('settings', 'set', 'sms.settle_seconds', '0');
+  const sunday = nextSunday();
+  await click(browser, 'button.tab=Schedule');
+  await setValue(browser, 'input[aria-label="Go to date"]', sunday);
+  await click(browser, 'button*=Book appointment');
+  await (await browser.$('#booking-patient')).waitForDisplayed({ timeout: 10_000 });
+  await click(browser, 'button=+ New patient');
+  await type(browser, '#booking-new-patient-name', 'Mary Jackson');
+  await type(browser, '#booking-new-patient-phone', '07400 123458');
+  await click(browser, 'button=Add patient');
+  await (await browser.$('.chosen')).waitForDisplayed({ timeout: 10_000 });
+  const doctorId = await browser.execute(() => document.querySelector('#booking-doctor option:not([disabled])').value);
+  await setValue(browser, '#booking-doctor', doctorId);
+  await setValue(browser, '#booking-date', sunday);
+  await setValue(browser, '#booking-time', '15:00');
+  await setValue(browser, '#booking-minutes', '30');
+  await click(browser, 'button=Book appointment');
+  assert.match(await textOf(browser, '.text-outcome'), /Confirmation text queued/);
+
+  // A reminder rule that falls due an hour from now for this appointment, so one is waiting.
+  const day = JSON.parse(cli('--json', 'appointment', 'list', '--date', sunday));
+  const booked = day.appointments.find((a) => a.patient_name === 'Mary Jackson');
+  const minutes = Math.floor((Date.parse(booked.starts_at) - Date.now()) / 60_000) - 60;
+  cli('settings', 'set', 'sms.reminders', `${minutes}m`);
+
+  const before = await timelineOf(
+    'Mary Jackson',
+    (t) => /Confirmation[\s\S]*Delivered/.test(t) && /Reminder \([^)]+\)\s*Waiting to send/.test(t),
+    'the confirmation should be delivered by the fake Twilio and a reminder should wait',
+  );
+  assert.doesNotMatch(before, /Reschedule/);
+  await screenshot(browser, '14-appointment-texts');
+
+  await click(browser, 'button=Reschedule…');
+  await setValue(browser, '#move-date', sunday);
+  await setValue(browser, '#move-time', '16:00');
+  await click(browser, 'button=Move appointment');
+  assert.match(await textOf(browser, '.text-outcome'), /Reschedule text queued/);
+
+  const after = await timelineOf(
+    'Mary Jackson',
+    (t) => /Reschedule[\s\S]*Delivered/.test(t) && /Withdrawn: the appointment was moved/.test(t),
+    'the reschedule text should be delivered and the old reminder withdrawn',
+  );
+  assert.match(after, /Reminder \([^)]+\)\s*Not sent/);
+  await screenshot(browser, '15-appointment-moved-texts');
+  await browser.keys('Escape');
+});
+
 test('signing out returns to the sign-in screen', async () => {
   await click(browser, 'button=Sign out');
   await (await browser.$('#sign-in-email')).waitForDisplayed({ timeout: 10_000 });

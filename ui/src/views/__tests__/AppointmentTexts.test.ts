@@ -7,7 +7,7 @@ import AppointmentTexts from '../AppointmentTexts.svelte';
 
 function text(over: Partial<AppointmentText>): AppointmentText {
   return {
-    due_at: null, reminder_rule: null, handled_at: null, id: crypto.randomUUID(), kind: 'confirmation', to: '+447400123456', body: 'See you soon.',
+    due_at: null, reminder_rule: null, handled_at: null, handled_by: null, id: crypto.randomUUID(), kind: 'confirmation', to: '+447400123456', body: 'See you soon.',
     segments: 1, encoding: 'gsm7', state: 'delivered', twilio_sid: 'SM1', twilio_status: 'delivered', error_code: null, error_message: null, attempts: 1,
     patient_id: 'p1', appointment_id: 'a1', created_at: '2030-03-01T10:00:00Z', sent_at: '2030-03-01T10:00:05Z', final_at: '2030-03-01T10:00:09Z', ...over,
   };

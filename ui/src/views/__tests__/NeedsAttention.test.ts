@@ -9,7 +9,7 @@ import NeedsAttention from '../NeedsAttention.svelte';
 function item(over: Partial<AttentionItem>): AttentionItem {
   return {
     patient_name: 'Olivia Smith', patient_phone: '+447400123456', appointment_starts_at: '2030-03-05T09:30:00Z', booking_ref: 'CD-7KQ2XM', fix: 'resend',
-    due_at: null, reminder_rule: null, handled_at: null, id: crypto.randomUUID(), kind: 'confirmation', to: '+447400123456', body: 'Your appointment is confirmed.',
+    due_at: null, reminder_rule: null, handled_at: null, handled_by: null, id: crypto.randomUUID(), kind: 'confirmation', to: '+447400123456', body: 'Your appointment is confirmed.',
     segments: 1, encoding: 'gsm7', state: 'failed', twilio_sid: null, twilio_status: null, error_code: null,
     error_message: 'Twilio could not be reached; the text was not sent.', attempts: 3, patient_id: 'p1', appointment_id: 'a1',
     created_at: '2030-03-01T10:00:00Z', sent_at: null, final_at: null, ...over,

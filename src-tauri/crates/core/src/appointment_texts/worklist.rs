@@ -28,6 +28,8 @@ pub struct AppointmentText {
     pub due_at: Option<DateTime<Utc>>,
     pub reminder_rule: Option<String>,
     pub handled_at: Option<DateTime<Utc>>,
+    /// Who marked it handled (a name); `None` with `handled_at` set: ClinicDesk itself withdrew it.
+    pub handled_by: Option<String>,
 }
 
 /// A reminder the rules will queue later (beyond the planner's day ahead).
@@ -74,10 +76,17 @@ pub struct AttentionItem {
 }
 
 const COLUMNS: &str = "n.id, n.kind, n.to_e164, n.body, n.segments, n.encoding, n.state, n.twilio_sid, n.twilio_status, n.error_code, n.error_message,
-    n.attempts, n.patient_id, n.appointment_id, n.created_at, n.sent_at, n.final_at, n.next_attempt_at, n.reminder_rule, n.handled_at";
+    n.attempts, n.patient_id, n.appointment_id, n.created_at, n.sent_at, n.final_at, n.next_attempt_at, n.reminder_rule, n.handled_at,
+    (SELECT u.full_name FROM users u WHERE u.id = n.handled_by)";
 
 fn row_to_appointment_text(r: &rusqlite::Row<'_>) -> rusqlite::Result<AppointmentText> {
-    Ok(AppointmentText { text: row_to_text(r)?, due_at: r.get(17)?, reminder_rule: r.get(18)?, handled_at: r.get(19)? })
+    Ok(AppointmentText {
+        text: row_to_text(r)?,
+        due_at: r.get(17)?,
+        reminder_rule: r.get(18)?,
+        handled_at: r.get(19)?,
+        handled_by: r.get(20)?,
+    })
 }
 
 pub struct AppointmentTexts<'a> {
@@ -145,9 +154,9 @@ impl AppointmentTexts<'_> {
         let items = stmt
             .query_map(params![ts(now), limit.clamp(1, 500)], |r| {
                 let text = row_to_appointment_text(r)?;
-                let consent: bool = r.get(24)?;
-                let opted_out: Option<String> = r.get(25)?;
-                let phone_problem: Option<String> = r.get(26)?;
+                let consent: bool = r.get(25)?;
+                let opted_out: Option<String> = r.get(26)?;
+                let phone_problem: Option<String> = r.get(27)?;
                 let fix = if opted_out.is_some() {
                     Fix::PhonePatient
                 } else if !consent {
@@ -161,10 +170,10 @@ impl AppointmentTexts<'_> {
                 };
                 Ok(AttentionItem {
                     text,
-                    patient_name: r.get(20)?,
-                    patient_phone: r.get(21)?,
-                    appointment_starts_at: r.get(22)?,
-                    booking_ref: r.get(23)?,
+                    patient_name: r.get(21)?,
+                    patient_phone: r.get(22)?,
+                    appointment_starts_at: r.get(23)?,
+                    booking_ref: r.get(24)?,
                     fix,
                 })
             })?

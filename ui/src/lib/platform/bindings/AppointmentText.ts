@@ -10,7 +10,11 @@ export type AppointmentText = {
 /**
  * When it is (or was) due to go.
  */
-due_at: string | null, reminder_rule: string | null, handled_at: string | null, id: string, kind: TextKind, to: string, body: string, segments: number, encoding: Encoding, state: TextState, twilio_sid: string | null, twilio_status: string | null, error_code: number | null, 
+due_at: string | null, reminder_rule: string | null, handled_at: string | null, 
+/**
+ * Who marked it handled (a name); `None` with `handled_at` set: ClinicDesk itself withdrew it.
+ */
+handled_by: string | null, id: string, kind: TextKind, to: string, body: string, segments: number, encoding: Encoding, state: TextState, twilio_sid: string | null, twilio_status: string | null, error_code: number | null, 
 /**
  * Why it failed or was skipped, in words for reception.
  */
