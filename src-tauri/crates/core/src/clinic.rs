@@ -163,6 +163,10 @@ impl Clinic {
     pub fn texts(&self) -> crate::sms::Texts<'_> {
         crate::sms::Texts { clinic: self }
     }
+    /// Texts patients sent back that wait for a person to read them.
+    pub fn inbox(&self) -> crate::sms::inbox::Inbox<'_> {
+        crate::sms::inbox::Inbox { clinic: self }
+    }
     pub fn twilio(&self) -> crate::twilio::config::TwilioSetup<'_> {
         crate::twilio::config::TwilioSetup { clinic: self }
     }

@@ -48,6 +48,8 @@ pub struct RunReport {
     pub skipped: u32,
     pub polled: u32,
     pub finished: u32,
+    /// Texts patients sent back, recorded this pass.
+    pub replies: u32,
 }
 
 impl RunReport {
@@ -59,5 +61,6 @@ impl RunReport {
         self.skipped += other.skipped;
         self.polled += other.polled;
         self.finished += other.finished;
+        self.replies += other.replies;
     }
 }
