@@ -29,6 +29,9 @@ pub const COMMANDS: &[&str] = &[
     "twilio_configure",
     "twilio_check",
     "texts_list",
+    "inbox_list",
+    "inbox_unread_count",
+    "inbox_mark_read",
 ];
 
 fn main() {

@@ -98,6 +98,9 @@ pub fn run() {
             commands::messaging::twilio_configure,
             commands::messaging::twilio_check,
             commands::messaging::texts_list,
+            commands::inbox::inbox_list,
+            commands::inbox::inbox_unread_count,
+            commands::inbox::inbox_mark_read,
         ])
         .setup(|app| {
             window::open_main(app)?;

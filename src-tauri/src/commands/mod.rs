@@ -4,6 +4,7 @@
 pub mod appointments;
 pub mod auth;
 pub mod directory;
+pub mod inbox;
 pub mod messaging;
 pub mod settings;
 pub mod users;
