@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Contract tests: start Prism mocks of Twilio's three official OpenAPI specs on free loopback
+# Contract tests: start Prism mocks of the official OpenAPI specs of the Twilio APIs the core uses on free loopback
 # ports, send the core's real requests to them, stop them. Called by scripts/test.sh.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -22,10 +22,12 @@ start() { # name spec -> sets URL_<name>
 start API twilio_api_v2010.json
 start VIDEO twilio_video_v1.json
 start CONVERSATIONS twilio_conversations_v1.json
-for name in API VIDEO CONVERSATIONS; do
+start MESSAGING twilio_messaging_v1.json
+for name in API VIDEO CONVERSATIONS MESSAGING; do
   for _ in $(seq 1 120); do grep -q 'Prism is listening' "$LOGS/$name.log" && break; sleep 0.5; done
   grep -q 'Prism is listening' "$LOGS/$name.log" || { cat "$LOGS/$name.log"; fail "Prism did not start for $name"; }
 done
-say "Contract tests against Prism ($URL_API, $URL_VIDEO, $URL_CONVERSATIONS)"
+say "Contract tests against Prism ($URL_API, $URL_VIDEO, $URL_CONVERSATIONS, $URL_MESSAGING)"
 CLINICDESK_PRISM_API_URL="$URL_API" CLINICDESK_PRISM_VIDEO_URL="$URL_VIDEO" CLINICDESK_PRISM_CONVERSATIONS_URL="$URL_CONVERSATIONS" \
+  CLINICDESK_PRISM_MESSAGING_URL="$URL_MESSAGING" \
   cargo test -p clinicdesk-core --test contract -- --include-ignored

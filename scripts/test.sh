@@ -69,7 +69,7 @@ XVFB_PID=$!
 # The app talks to the project's fake Twilio on a loopback port for the whole run.
 start_fake_twilio debug
 trap 'kill $XVFB_PID $FAKE_TWILIO_PID 2>/dev/null || true' EXIT
-export CLINICDESK_TWILIO_API_URL="$FAKE_TWILIO_URL" CLINICDESK_TWILIO_VIDEO_URL="$FAKE_TWILIO_URL" CLINICDESK_TWILIO_CONVERSATIONS_URL="$FAKE_TWILIO_URL"
+export CLINICDESK_TWILIO_API_URL="$FAKE_TWILIO_URL" CLINICDESK_TWILIO_VIDEO_URL="$FAKE_TWILIO_URL" CLINICDESK_TWILIO_CONVERSATIONS_URL="$FAKE_TWILIO_URL" CLINICDESK_TWILIO_MESSAGING_URL="$FAKE_TWILIO_URL"
 export CLINICDESK_CLI_BINARY="$ROOT/target/debug/clinicdesk"
 export DISPLAY=":$DISPLAY_NUMBER"
 export CLINICDESK_APP_BINARY="$ROOT/target/debug/clinicdesk-app"
@@ -80,7 +80,7 @@ say "Screenshots of every main screen: tests/artifacts/"
 # Figures, not tests: printed so every CI run records them; targets are reported, never asserted.
 say "Benchmarks (see BENCHMARKS.md)"
 # The clinic-scale section runs on a tenth of the clinic here; `scripts/bench.sh` alone runs it in full.
-env -u CLINICDESK_TWILIO_API_URL -u CLINICDESK_TWILIO_VIDEO_URL -u CLINICDESK_TWILIO_CONVERSATIONS_URL \
+env -u CLINICDESK_TWILIO_API_URL -u CLINICDESK_TWILIO_VIDEO_URL -u CLINICDESK_TWILIO_CONVERSATIONS_URL -u CLINICDESK_TWILIO_MESSAGING_URL \
   CLINICDESK_BENCH_CLINIC_SCALE="${CLINICDESK_BENCH_CLINIC_SCALE:-0.1}" \
   CLINICDESK_BENCH_WINDOW_APP="${CLINICDESK_BENCH_WINDOW_APP:-$ROOT/target/debug/clinicdesk-app}" \
   CLINICDESK_BENCH_WINDOW_RUNS="${CLINICDESK_BENCH_WINDOW_RUNS:-2}" CLINICDESK_BENCH_WINDOW_IDLE="${CLINICDESK_BENCH_WINDOW_IDLE:-5}" \

@@ -43,6 +43,9 @@ pub const COMMANDS: &[&str] = &[
     "template_save",
     "template_reset",
     "template_preview",
+    "inbox_list",
+    "inbox_unread_count",
+    "inbox_mark_read",
 ];
 
 fn main() {

@@ -112,6 +112,9 @@ pub fn run() {
             commands::templates::template_save,
             commands::templates::template_reset,
             commands::templates::template_preview,
+            commands::inbox::inbox_list,
+            commands::inbox::inbox_unread_count,
+            commands::inbox::inbox_mark_read,
         ])
         .setup(|app| {
             window::open_main(app)?;

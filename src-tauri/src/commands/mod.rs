@@ -5,6 +5,7 @@ pub mod appointment_texts;
 pub mod appointments;
 pub mod auth;
 pub mod directory;
+pub mod inbox;
 pub mod messaging;
 pub mod settings;
 pub mod templates;

@@ -272,6 +272,17 @@ pub enum SmsCommand {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// Texts patients sent back that no rule handled (C/YES, STOP, START and HELP are handled).
+    Inbox {
+        /// Only those nobody has marked read.
+        #[arg(long)]
+        unread: bool,
+        /// Mark this text (its SID) read, then list.
+        #[arg(long, value_name = "SID")]
+        mark_read: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 #[derive(Subcommand)]

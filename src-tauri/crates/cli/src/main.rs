@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod inbox;
 mod messaging;
 mod output;
 

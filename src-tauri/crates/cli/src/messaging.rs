@@ -199,6 +199,9 @@ pub fn sms(clinic: &Clinic, caller: &Caller, json: bool, command: SmsCommand) ->
             });
             Ok(())
         }
+        SmsCommand::Inbox { unread, mark_read, limit } => {
+            crate::inbox::show(clinic, caller, json, unread, mark_read.as_deref(), limit)
+        }
     }
 }
 
@@ -223,8 +226,8 @@ pub fn outbox(clinic: &Clinic, caller: &Caller, json: bool, command: OutboxComma
     let paused = clinic.texts().sending_paused(caller)?;
     show(json, &serde_json::json!({ "report": report, "unfinished": left, "sending_paused": paused }), |_| {
         let mut line = format!(
-            "Sent {}, found already sent {}, to retry {}, failed {}, not sent {}, delivery checks {}, finished {}. Still on their way: {left}.",
-            report.sent, report.adopted, report.retrying, report.failed, report.skipped, report.polled, report.finished
+            "Sent {}, found already sent {}, to retry {}, failed {}, not sent {}, delivery checks {}, finished {}, replies read {}. Still on their way: {left}.",
+            report.sent, report.adopted, report.retrying, report.failed, report.skipped, report.polled, report.finished, report.replies
         );
         if let Some(paused) = &paused {
             line.push_str(&format!("\nSending is paused: {}", paused.reason));

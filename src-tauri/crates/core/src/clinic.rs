@@ -166,6 +166,10 @@ impl Clinic {
     pub fn templates(&self) -> crate::sms::templates::Templates<'_> {
         crate::sms::templates::Templates { clinic: self }
     }
+    /// Texts patients sent back that wait for a person to read them.
+    pub fn inbox(&self) -> crate::sms::inbox::Inbox<'_> {
+        crate::sms::inbox::Inbox { clinic: self }
+    }
     pub fn twilio(&self) -> crate::twilio::config::TwilioSetup<'_> {
         crate::twilio::config::TwilioSetup { clinic: self }
     }

@@ -9,6 +9,7 @@ pub enum Route {
     ListMessages,
     Account,
     IncomingNumbers,
+    ListServiceNumbers,
     CreateRoom,
     UpdateRoom,
     ListRooms,

@@ -6,6 +6,7 @@
 
 mod conversations;
 mod faults;
+mod incoming;
 mod messages;
 mod state;
 mod video;
@@ -55,7 +56,7 @@ impl FakeTwilio {
         FakeTwilio { addr, state, shutdown: Some(tx) }
     }
 
-    /// The base URL for all three APIs (set CLINICDESK_TWILIO_*_URL to it).
+    /// The base URL for every API it fakes (set each CLINICDESK_TWILIO_*_URL to it).
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -107,6 +108,7 @@ impl FakeTwilio {
             to: to.into(),
             from: Some(FROM_NUMBER.into()),
             messaging_service_sid: None,
+            direction: "outbound-api".into(),
             body: body.into(),
             status: "delivered".into(),
             error_code: None,
@@ -117,6 +119,31 @@ impl FakeTwilio {
         let sid = message.sid.clone();
         s.messages.push(message);
         sid
+    }
+
+    /// A patient's text to one of the account's numbers, received now (Twilio's clock). Returns
+    /// its SID. The same as `POST /fake/incoming`.
+    pub fn receive(&self, from: &str, to: &str, body: &str) -> String {
+        let mut s = self.state.lock().unwrap();
+        let now = s.now();
+        s.receive(from, to, body, now)
+    }
+
+    /// A patient's text received at `at` (Twilio's clock): for replies read late.
+    pub fn receive_at(&self, from: &str, to: &str, body: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+        self.state.lock().unwrap().receive(from, to, body, at)
+    }
+
+    /// A Messaging Service with these numbers (the account owns them; texts sent through the
+    /// service go out from the first).
+    pub fn add_messaging_service(&self, service_sid: &str, numbers: &[&str]) {
+        let mut s = self.state.lock().unwrap();
+        for n in numbers {
+            if !s.numbers.iter().any(|owned| owned == n) {
+                s.numbers.push((*n).to_owned());
+            }
+        }
+        s.services.insert(service_sid.to_owned(), numbers.iter().map(|n| (*n).to_owned()).collect());
     }
 
     pub fn set_account(&self, status: &str, kind: &str) {
@@ -150,6 +177,8 @@ fn router(state: Shared) -> Router {
         .route("/2010-04-01/Accounts/{account}/Messages.json", post(messages::create).get(messages::list))
         .route("/2010-04-01/Accounts/{account}/Messages/{sid}", get(messages::fetch))
         .route("/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json", get(messages::incoming_numbers))
+        .route("/v1/Services/{service}/PhoneNumbers", get(incoming::service_numbers))
+        .route("/fake/incoming", post(incoming::post))
         .route("/v1/Rooms", post(video::create).get(video::list))
         .route("/v1/Rooms/{room}", get(video::fetch).post(video::update))
         .route("/v1/Rooms/{room}/Participants", get(video::participants))
@@ -177,11 +206,16 @@ async fn authenticate_and_log(
     next: Next,
 ) -> Response {
     let line = format!("{} {}", request.method(), request.uri().path());
+    let test_hook = request.uri().path().starts_with("/fake/");
     let (rejected, now) = {
         let mut s = state.lock().unwrap();
         s.requests.push(line);
         (s.credentials_rejected, s.now())
     };
+    if test_hook {
+        // The fake's own hooks stand for the outside world (a patient's phone), not for a client.
+        return dated(next.run(request).await, now);
+    }
     let credentials = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())

@@ -16,7 +16,7 @@ fn wrong_account(account: &str) -> Option<Response> {
         .then(|| error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found"))
 }
 
-fn segments(body: &str) -> u32 {
+pub(crate) fn segments(body: &str) -> u32 {
     let (single, part, units) =
         if body.is_ascii() { (160, 153, body.len()) } else { (70, 67, body.encode_utf16().count()) };
     if units <= single {
@@ -39,7 +39,7 @@ pub(crate) fn render(m: &FakeMessage) -> Value {
         "date_created": m.date_created.to_rfc2822(),
         "date_sent": m.date_sent.map(|d| d.to_rfc2822()),
         "date_updated": Utc::now().to_rfc2822(),
-        "direction": "outbound-api",
+        "direction": m.direction,
         "error_code": m.error_code,
         "error_message": m.error_code.map(|c| format!("Error {c}")),
         "from": m.from,
@@ -91,6 +91,8 @@ fn create_now(state: &Shared, form: &HashMap<String, String>) -> Response {
     let from = form.get("From").cloned();
     let service = form.get("MessagingServiceSid").cloned();
     let mut s = state.lock().unwrap();
+    // A Messaging Service sends from one of its numbers, and Twilio reports which.
+    let from = from.or_else(|| service.as_ref().and_then(|sv| s.services.get(sv)).and_then(|n| n.first().cloned()));
     if s.account_status != "active" {
         return error(StatusCode::UNAUTHORIZED, 10001, "Account is not active");
     }
@@ -121,6 +123,7 @@ fn create_now(state: &Shared, form: &HashMap<String, String>) -> Response {
         to,
         from,
         messaging_service_sid: service,
+        direction: "outbound-api".into(),
         num_segments: segments(&body),
         body,
         status: "queued".into(),
@@ -175,7 +178,10 @@ pub(crate) async fn list(
 }
 
 fn list_now(state: &Shared, query: &HashMap<String, String>) -> Response {
-    let date = |key: &str| query.get(key).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    // Twilio filters DateSent by day: a full timestamp counts as its date (as the helper
+    // libraries' datetimes do in practice), so a reader must page and de-duplicate, not trust it.
+    let date =
+        |key: &str| query.get(key).and_then(|d| NaiveDate::parse_from_str(d.get(..10).unwrap_or(d), "%Y-%m-%d").ok());
     let (after_date, before_date, on_date) = (date("DateSent>"), date("DateSent<"), date("DateSent"));
     let page_size = query.get("PageSize").and_then(|p| p.parse::<usize>().ok()).unwrap_or(50).clamp(1, 1000);
     let page = query.get("Page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(0);
@@ -196,10 +202,21 @@ fn list_now(state: &Shared, query: &HashMap<String, String>) -> Response {
                 && on_date.is_none_or(|d| sent == Some(d))
         })
         .collect();
-    found.sort_by_key(|m| std::cmp::Reverse(m.date_created));
+    // Newest first, ties in a fixed order, so a page token always means the same place.
+    found.sort_by(|a, b| b.date_created.cmp(&a.date_created).then_with(|| b.sid.cmp(&a.sid)));
+    // Twilio's page token is "PA" + the SID of the previous page's last message: the next page
+    // starts after it, however many messages arrived at the top meanwhile. Without a token,
+    // `Page` counts from the top.
+    let start = match query.get("PageToken").and_then(|t| t.strip_prefix("PA")) {
+        Some(last) => match found.iter().position(|m| m.sid == last) {
+            Some(i) => i + 1,
+            None => return error(StatusCode::BAD_REQUEST, 20001, "Invalid PageToken"),
+        },
+        None => page * page_size,
+    };
     let total = found.len();
-    let messages: Vec<Value> = found.into_iter().skip(page * page_size).take(page_size).map(render).collect();
-    let uri = |page: usize| {
+    let on_page: Vec<&FakeMessage> = found.into_iter().skip(start).take(page_size).collect();
+    let uri = |page: usize, token: Option<&str>| {
         let mut uri = format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json?");
         for key in ["To", "From", "DateSent>", "DateSent<", "DateSent"] {
             if let Some(value) = query.get(key) {
@@ -207,16 +224,19 @@ fn list_now(state: &Shared, query: &HashMap<String, String>) -> Response {
             }
         }
         uri.push_str(&format!("PageSize={page_size}&Page={page}"));
-        if page > 0 {
-            uri.push_str(&format!("&PageToken=PA{page}"));
+        if let Some(token) = token {
+            uri.push_str(&format!("&PageToken={token}"));
         }
         uri
     };
-    let next = ((page + 1) * page_size < total).then(|| uri(page + 1));
-    let start = page * page_size;
+    let next = (start + on_page.len() < total)
+        .then(|| on_page.last().map(|m| uri(page + 1, Some(&format!("PA{}", m.sid)))))
+        .flatten();
+    let this = uri(page, query.get("PageToken").map(String::as_str));
+    let messages: Vec<Value> = on_page.into_iter().map(render).collect();
     Json(json!({
-        "messages": messages, "page": page, "page_size": page_size, "first_page_uri": uri(0), "next_page_uri": next,
-        "previous_page_uri": (page > 0).then(|| uri(page - 1)), "uri": uri(page), "start": start,
+        "messages": messages, "page": page, "page_size": page_size, "first_page_uri": uri(0, None), "next_page_uri": next,
+        "previous_page_uri": (page > 0).then(|| uri(page - 1, None)), "uri": this, "start": start,
         "end": (start + page_size).min(total).saturating_sub(1),
     }))
     .into_response()

@@ -29,6 +29,8 @@ pub struct FakeMessage {
     pub to: String,
     pub from: Option<String>,
     pub messaging_service_sid: Option<String>,
+    /// "outbound-api" for texts sent through the API, "inbound" for texts patients sent in.
+    pub direction: String,
     pub body: String,
     pub status: String,
     pub error_code: Option<u32>,
@@ -82,6 +84,8 @@ pub(crate) struct State {
     pub account_status: String,
     pub account_type: String,
     pub numbers: Vec<String>,
+    /// Messaging Services (MG...) and the account's numbers in each.
+    pub services: HashMap<String, Vec<String>>,
     pub messages: Vec<FakeMessage>,
     pub outcomes: HashMap<String, Outcome>,
     pub rooms: Vec<Room>,
@@ -111,6 +115,7 @@ impl State {
             account_status: "active".into(),
             account_type: "Full".into(),
             numbers: vec![crate::FROM_NUMBER.into()],
+            services: HashMap::new(),
             messages: Vec::new(),
             outcomes: HashMap::new(),
             rooms: Vec::new(),
@@ -126,6 +131,39 @@ impl State {
     /// Twilio's idea of the time.
     pub fn now(&self) -> DateTime<Utc> {
         Utc::now() + self.clock_offset
+    }
+
+    /// The Messaging Service that owns `number`, if any.
+    pub fn service_of(&self, number: &str) -> Option<String> {
+        let mut owners: Vec<&String> = self
+            .services
+            .iter()
+            .filter(|(_, numbers)| numbers.iter().any(|n| n == number))
+            .map(|(sid, _)| sid)
+            .collect();
+        owners.sort();
+        owners.first().map(|sid| (*sid).clone())
+    }
+
+    /// A text a patient sent to one of the account's numbers, as Twilio records it: direction
+    /// "inbound", status "received", sent and created at `at` (Twilio's clock).
+    pub fn receive(&mut self, from: &str, to: &str, body: &str, at: DateTime<Utc>) -> String {
+        let message = FakeMessage {
+            sid: sid("SM"),
+            to: to.into(),
+            from: Some(from.into()),
+            messaging_service_sid: self.service_of(to),
+            direction: "inbound".into(),
+            num_segments: crate::messages::segments(body),
+            body: body.into(),
+            status: "received".into(),
+            error_code: None,
+            date_created: at,
+            date_sent: Some(at),
+        };
+        let sid = message.sid.clone();
+        self.messages.push(message);
+        sid
     }
 
     pub fn add_participant(&mut self, room: &str, identity: &str, seconds: u32) {

@@ -15,6 +15,7 @@ import type { ClinicSettingsInput } from './bindings/ClinicSettingsInput';
 import type { DaySchedule } from './bindings/DaySchedule';
 import type { DemoSummary } from './bindings/DemoSummary';
 import type { Doctor } from './bindings/Doctor';
+import type { IncomingText } from './bindings/IncomingText';
 import type { NewStaffUser } from './bindings/NewStaffUser';
 import type { Patient } from './bindings/Patient';
 import type { PatientInput } from './bindings/PatientInput';
@@ -126,6 +127,11 @@ export const api = {
   twilioConfigure: (settings: TwilioSettingsInput) => call<TwilioOverview>('twilio_configure', { settings }),
   twilioCheck: () => call<TwilioOverview>('twilio_check'),
   textsList: (status: TextState | null) => call<TextMessage[]>('texts_list', { status }),
+  /** Texts patients sent that no rule handled, newest first. */
+  inboxList: (unreadOnly: boolean) => call<IncomingText[]>('inbox_list', { unreadOnly }),
+  /** For the top bar: inbox texts nobody has marked read. */
+  inboxUnreadCount: () => call<number>('inbox_unread_count'),
+  inboxMarkRead: (sid: string) => call<IncomingText>('inbox_mark_read', { sid }),
 };
 
 export type Api = typeof api;

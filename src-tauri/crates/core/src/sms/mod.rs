@@ -1,8 +1,9 @@
-//! Text messages to patients: segment counting, the outbox that never loses or repeats a text, and
-//! the worker that sends it through Twilio.
+//! Text messages to patients: segment counting, the outbox that never loses or repeats a text, the
+//! worker that sends it through Twilio, and the replies patients send back (the inbox).
 
 mod claim;
 pub mod hold;
+pub mod inbox;
 mod lock;
 mod model;
 pub mod outbox;
@@ -11,6 +12,7 @@ mod poll;
 mod reconcile;
 mod record;
 mod replies;
+mod reply_actions;
 pub mod segments;
 pub mod smart_encoding;
 pub mod templates;
@@ -18,6 +20,7 @@ mod tuning;
 pub mod worker;
 
 pub use hold::SendingPaused;
+pub use inbox::{IncomingText, ReplyHandling};
 pub use model::{NewText, TextKind, TextMessage, TextState};
 
 use crate::audit::{self, Actor, AuditAction};

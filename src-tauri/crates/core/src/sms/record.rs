@@ -96,9 +96,26 @@ pub(super) fn record_failed(conn: &Connection, now: DateTime<Utc>, text: &Claime
         err.explain()
     };
     finish(conn, now, &text.id, "failed", err.code(), &message)?;
-    if err.code() == Some(21610) {
-        outbox::opt_out(conn, &text.to, now)?;
+    match err.code() {
+        Some(21610) => outbox::opt_out(conn, &text.to, now)?,
+        Some(code @ (21614 | 21211)) => mark_phone_problem(conn, now, &text.to, code)?,
+        _ => {}
     }
+    Ok(())
+}
+
+/// Twilio refused the number itself (21614 not a mobile, 21211 not a valid number): every
+/// patient with it shows on reception's worklist until the number is corrected. In the same
+/// transaction as the text's failure, so the two never disagree.
+fn mark_phone_problem(conn: &Connection, now: DateTime<Utc>, number: &str, code: u32) -> Result<()> {
+    let problem = match code {
+        21614 => format!("Twilio says {number} is not a mobile number: correct it or phone the patient."),
+        _ => format!("Twilio says {number} is not a valid phone number: correct it or phone the patient."),
+    };
+    conn.execute(
+        "UPDATE patients SET phone_problem = ?2, updated_at = ?3 WHERE phone_e164 = ?1",
+        params![number, problem, ts(now)],
+    )?;
     Ok(())
 }
 

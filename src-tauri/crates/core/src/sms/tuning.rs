@@ -50,6 +50,8 @@ pub struct RunReport {
     pub finished: u32,
     /// Reminders put in the outbox ahead of time by this pass.
     pub reminders_planned: u32,
+    /// Texts patients sent back, recorded this pass.
+    pub replies: u32,
 }
 
 impl RunReport {
@@ -62,5 +64,6 @@ impl RunReport {
         self.polled += other.polled;
         self.finished += other.finished;
         self.reminders_planned += other.reminders_planned;
+        self.replies += other.replies;
     }
 }

@@ -27,14 +27,17 @@ const UNKNOWN_OFFSET: i64 = i64::MIN;
 pub const API_URL_ENV: &str = "CLINICDESK_TWILIO_API_URL";
 pub const VIDEO_URL_ENV: &str = "CLINICDESK_TWILIO_VIDEO_URL";
 pub const CONVERSATIONS_URL_ENV: &str = "CLINICDESK_TWILIO_CONVERSATIONS_URL";
+pub const MESSAGING_URL_ENV: &str = "CLINICDESK_TWILIO_MESSAGING_URL";
 
-/// Where Twilio's three REST APIs live. Overridable so tests reach a fake or a Prism mock; the
+/// Where Twilio's REST APIs live. Overridable so tests reach a fake or a Prism mock; the
 /// defaults are Twilio's own hosts and no test host appears in production code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
     pub api: String,
     pub video: String,
     pub conversations: String,
+    /// Messaging Services (the numbers a service sends from, where replies arrive).
+    pub messaging: String,
 }
 
 impl Endpoints {
@@ -43,6 +46,7 @@ impl Endpoints {
             api: "https://api.twilio.com".into(),
             video: "https://video.twilio.com".into(),
             conversations: "https://conversations.twilio.com".into(),
+            messaging: "https://messaging.twilio.com".into(),
         }
     }
 
@@ -60,13 +64,14 @@ impl Endpoints {
             api: pick(API_URL_ENV, defaults.api),
             video: pick(VIDEO_URL_ENV, defaults.video),
             conversations: pick(CONVERSATIONS_URL_ENV, defaults.conversations),
+            messaging: pick(MESSAGING_URL_ENV, defaults.messaging),
         }
     }
 
-    /// All three at one base URL (the fake Twilio serves every API on one port).
+    /// All of them at one base URL (the fake Twilio serves every API on one port).
     pub fn all_at(base: &str) -> Self {
         let base = base.trim_end_matches('/').to_owned();
-        Endpoints { api: base.clone(), video: base.clone(), conversations: base }
+        Endpoints { api: base.clone(), video: base.clone(), conversations: base.clone(), messaging: base }
     }
 }
 

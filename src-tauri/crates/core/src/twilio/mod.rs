@@ -1,5 +1,5 @@
 //! Everything ClinicDesk says to Twilio: the account configuration, access tokens, the one HTTP
-//! client, and the Messages, Rooms and Conversations resources.
+//! client, and the Messages, Messaging Services, Rooms and Conversations resources.
 
 pub mod check;
 pub mod config;
@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod error;
 pub mod http;
 pub mod messages;
+pub mod messaging;
 pub mod pages;
 pub mod rooms;
 pub mod token;
