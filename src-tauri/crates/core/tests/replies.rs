@@ -74,7 +74,7 @@ impl Desk {
             minutes: 30,
             kind: AppointmentKind::InPerson,
         };
-        self.t.clinic.appointments().book(&self.admin, request).unwrap()
+        self.t.clinic.appointments().book(&self.admin, request).unwrap().appointment
     }
     fn appointment(&self, id: uuid::Uuid) -> Appointment {
         self.t.clinic.appointments().get(&self.admin, id).unwrap()
@@ -169,6 +169,8 @@ async fn stop_words_opt_out_and_skip_waiting_texts_and_start_words_opt_back_in()
             appointment_id: None,
             idempotency_key: format!("test:{i}"),
             due_at: d.t.clinic.now() + Duration::hours(3),
+            about_starts_at: None,
+            reminder_rule: None,
         };
         let (text, _) = d.t.clinic.texts().enqueue(&d.admin, &[waiting]).unwrap()[0];
         d.fake.receive(&number, fake::FROM_NUMBER, word);

@@ -84,6 +84,11 @@ impl FakeTwilio {
         self.state.lock().unwrap().requests.clone()
     }
 
+    /// Every request with its query string, to tell apart lists filtered differently.
+    pub fn requests_with_query(&self) -> Vec<String> {
+        self.state.lock().unwrap().requests_with_query.clone()
+    }
+
     /// Moves Twilio's clock (its timestamps and `Date` header) away from this computer's.
     pub fn set_clock_offset(&self, offset: chrono::Duration) {
         self.state.lock().unwrap().clock_offset = offset;
@@ -210,6 +215,7 @@ async fn authenticate_and_log(
     let (rejected, now) = {
         let mut s = state.lock().unwrap();
         s.requests.push(line);
+        s.requests_with_query.push(format!("{} {}", request.method(), request.uri()));
         (s.credentials_rejected, s.now())
     };
     if test_hook {

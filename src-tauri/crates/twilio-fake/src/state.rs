@@ -92,6 +92,8 @@ pub(crate) struct State {
     pub conversations: Vec<Conversation>,
     pub faults: Faults,
     pub requests: Vec<String>,
+    /// The same requests with their query strings ("GET /…/Messages.json?To=%2B44…").
+    pub requests_with_query: Vec<String>,
     /// How far Twilio's clock is from this computer's (its `Date` header and timestamps use it).
     pub clock_offset: chrono::Duration,
     /// A new message shows in the Messages list only this long after it was created, as Twilio's
@@ -122,6 +124,7 @@ impl State {
             conversations: Vec::new(),
             faults: Faults::default(),
             requests: Vec::new(),
+            requests_with_query: Vec::new(),
             clock_offset: chrono::Duration::zero(),
             list_lag: chrono::Duration::zero(),
             credentials_rejected: false,
