@@ -3,6 +3,7 @@ import { render, screen, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { fakeBackend, Refusal, type Handler } from '$lib/platform/testing';
 import type { IncomingText } from '$lib/platform/bindings/IncomingText';
+import type { Patient } from '$lib/platform/bindings/Patient';
 import Inbox from '../Inbox.svelte';
 
 function reply(over: Partial<IncomingText>): IncomingText {
@@ -28,7 +29,7 @@ describe('inbox of replies', () => {
       reply({ body: 'Running late <b>sorry</b>\nsee you soon' }),
       reply({ from: '+447700900999', patient_id: null, patient_name: null, body: 'Who is this?', received_at: '2026-03-01T09:00:00Z' }),
     ]);
-    render(Inbox, { canMarkRead: true, onRead: vi.fn() });
+    render(Inbox, { canHandleReplies: true, onRead: vi.fn() });
     const olivia = await screen.findByRole('listitem', { name: /Olivia Smith/ });
     expect(within(olivia).getByRole('heading')).toHaveTextContent('Olivia Smith +447400123456');
     expect(olivia).toHaveTextContent('Mon 2 Mar 09:05'); // 14:05 UTC is 09:05 in New York
@@ -43,7 +44,7 @@ describe('inbox of replies', () => {
 
   it('says nothing is waiting, and what is handled without anyone', async () => {
     backend = core(() => []);
-    render(Inbox, { canMarkRead: true, onRead: vi.fn() });
+    render(Inbox, { canHandleReplies: true, onRead: vi.fn() });
     expect(await screen.findByText(empty)).toBeInTheDocument();
     expect(screen.queryByRole('listitem')).not.toBeInTheDocument();
   });
@@ -58,7 +59,7 @@ describe('inbox of replies', () => {
       },
     });
     const onRead = vi.fn();
-    render(Inbox, { canMarkRead: true, onRead });
+    render(Inbox, { canHandleReplies: true, onRead });
     const first = await screen.findByRole('listitem', { name: /Olivia Smith/ });
     await userEvent.click(within(first).getByRole('button', { name: 'Mark as read' }));
     expect(await screen.findByText('Marked as read: the reply from Olivia Smith.')).toBeInTheDocument();
@@ -78,7 +79,7 @@ describe('inbox of replies', () => {
       inbox_mark_read: () => new Refusal({ code: 'not_found', message: 'That reply is no longer in the inbox.', field: null }),
     });
     const onRead = vi.fn();
-    render(Inbox, { canMarkRead: true, onRead });
+    render(Inbox, { canHandleReplies: true, onRead });
     const row = await screen.findByRole('listitem', { name: /Olivia Smith/ });
     await userEvent.click(within(row).getByRole('button', { name: 'Mark as read' }));
     expect(await within(row).findByRole('alert')).toHaveTextContent('That reply is no longer in the inbox.');
@@ -86,10 +87,35 @@ describe('inbox of replies', () => {
     expect(onRead).not.toHaveBeenCalled();
   });
 
-  it('doctors read the inbox but leave marking to the desk', async () => {
+  it('doctors read the inbox but leave marking and replying to the desk', async () => {
     backend = core(() => [reply({})]);
-    render(Inbox, { canMarkRead: false, onRead: vi.fn() });
+    render(Inbox, { canHandleReplies: false, onRead: vi.fn() });
     const row = await screen.findByRole('listitem', { name: /Olivia Smith/ });
     expect(within(row).queryByRole('button', { name: 'Mark as read' })).not.toBeInTheDocument();
+    expect(within(row).queryByRole('button', { name: 'Reply…' })).not.toBeInTheDocument();
+  });
+
+  it("replies to a patient on their record's number; a number with no patient offers no reply", async () => {
+    const olivia: Patient = { id: 'p1', full_name: 'Olivia Smith', phone: '+447400123456', date_of_birth: null, sms_consent: true, opted_out_at: null, created_at: '2026-01-01T00:00:00Z' };
+    backend = core(() => [reply({ sid: 'SM-p' }), reply({ sid: 'SM-anon', from: '+447700900999', patient_id: null, patient_name: null })], {
+      patient_get: () => olivia,
+      templates_list: () => [],
+      text_send_to_patient: (args) => ({ id: 't1', to: olivia.phone, body: args.body }),
+    });
+    const onRead = vi.fn();
+    render(Inbox, { canHandleReplies: true, onRead });
+    const stranger = await screen.findByRole('listitem', { name: /\+447700900999/ });
+    expect(within(stranger).queryByRole('button', { name: 'Reply…' })).not.toBeInTheDocument();
+    const row = screen.getByRole('listitem', { name: /Olivia Smith/ });
+    await userEvent.click(within(row).getByRole('button', { name: 'Reply…' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Text Olivia Smith' });
+    await userEvent.type(within(dialog).getByLabelText('Message'), 'Yes, of course.');
+    await userEvent.click(within(dialog).getByRole('button', { name: 'Send' }));
+    expect(await within(row).findByRole('status')).toHaveTextContent('Text queued to +447400123456.');
+    expect(backend.calls.filter((c) => c.command === 'patient_get').map((c) => c.args)).toEqual([{ id: 'p1' }]);
+    expect(commands(backend, 'text_send_to_patient')).toEqual([{ patient: 'p1', body: 'Yes, of course.' }]);
+    // Answering is not reading: the reply waits until someone marks it.
+    expect(onRead).not.toHaveBeenCalled();
+    expect(screen.getByRole('listitem', { name: /Olivia Smith/ })).toBeInTheDocument();
   });
 });
