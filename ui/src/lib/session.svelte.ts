@@ -2,7 +2,7 @@
 // enforces the same limit on its side; this makes the window react without waiting for a command,
 // and tells the core about activity that issues no command (reading, typing a long form).
 //
-// Only input counts: background refreshes (the Twilio badge, the Texts screen) are passive on the
+// Only input counts: background refreshes (the Twilio badge, the unread replies, the Texts screen) are passive on the
 // Rust side, so the core's idle clock runs on what `sessionTouch` and real commands report.
 import { api } from '$lib/platform/api';
 

@@ -132,6 +132,15 @@ export const api = {
   /** For the top bar: inbox texts nobody has marked read. */
   inboxUnreadCount: () => call<number>('inbox_unread_count'),
   inboxMarkRead: (sid: string) => call<IncomingText>('inbox_mark_read', { sid }),
+
+  // One patient's record and texting them from it (reception and admins send; the core checks the
+  // patient's answer about texts and that texting is set up, and refuses with a sentence).
+  /** The full record: `sms_consent_by` is the recorder's name here, and `phone_problem` is filled in. */
+  patientGet: (id: string) => call<Patient>('patient_get', { id }),
+  /** A quick text (`quick.*`) filled in for the patient, to edit before sending. */
+  quickTextFor: (name: TemplateName, patient: string) => call<string>('quick_text_for', { name, patient }),
+  /** Queued to the number on the patient's record. A mistake in the text is refused on `body`. */
+  textSendToPatient: (patient: string, body: string) => call<TextMessage>('text_send_to_patient', { patient, body }),
 };
 
 export type Api = typeof api;

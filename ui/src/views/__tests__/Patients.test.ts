@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { render, screen } from '@testing-library/svelte';
+import { render, screen, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { fakeBackend } from '$lib/platform/testing';
 import type { Patient } from '$lib/platform/bindings/Patient';
@@ -31,5 +31,19 @@ describe('patient directory', () => {
     await expect.poll(() => screen.queryByText('Noah Smith'), { timeout: 2000 }).toBeNull();
     expect(screen.getByText('Olivia Smith')).toBeInTheDocument();
     expect(screen.queryByText(hint)).not.toBeInTheDocument();
+  });
+
+  it("edits a patient with their own record: the answer about texts names who recorded it", async () => {
+    const listed = { ...patient('p1', 'Olivia Smith'), sms_consent_at: '2026-03-03T10:00:00Z', sms_consent_by: '0b6a4b8e-3f0c-4c9a-9a51-3f7c2d1e8a10' };
+    backend = fakeBackend({
+      patients_search: () => ({ patients: [listed], more: false }),
+      patient_get: (args) => ({ ...listed, id: args.id as string, sms_consent_by: 'Ana Reception' }),
+    });
+    render(Patients, { profile });
+    await screen.findByText('Olivia Smith');
+    await userEvent.click(screen.getByRole('button', { name: 'Edit' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Edit patient' });
+    expect(await within(dialog).findByText('Recorded 3 Mar 2026 by Ana Reception')).toBeInTheDocument();
+    expect(backend.calls.filter((c) => c.command === 'patient_get').map((c) => c.args)).toEqual([{ id: 'p1' }]);
   });
 });

@@ -13,8 +13,8 @@ function text(over: Partial<TextMessage>): TextMessage {
   };
 }
 
-/** Nothing needs attention: the log below is what these tests look at. */
-const quietWorklist = { settings_get: () => ({ time_zone: 'Europe/London' }), texts_needing_attention: () => [] };
+/** Nothing needs attention and no reply waits: the log below is what these tests look at. */
+const quietWorklist = { settings_get: () => ({ time_zone: 'Europe/London' }), texts_needing_attention: () => [], inbox_list: () => [] };
 
 describe('texts screen', () => {
   let backend: ReturnType<typeof fakeBackend>;
