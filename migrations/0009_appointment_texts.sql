@@ -4,6 +4,9 @@
 -- The appointment time a text speaks of. A confirmation, reschedule or reminder whose appointment
 -- has since moved (or was cancelled) no longer matches and is withdrawn at send time, never sent.
 ALTER TABLE sms_notifications ADD COLUMN about_starts_at TEXT;
+-- The earliest appointment time the text is news about (for a move, the old time if sooner): in
+-- quiet hours a text waits for the morning only if this comes after the morning.
+ALTER TABLE sms_notifications ADD COLUMN news_before TEXT;
 -- For reminders: the rule that made it ('24h', '2h'), shown to staff and used to collapse late ones.
 ALTER TABLE sms_notifications ADD COLUMN reminder_rule TEXT;
 -- Reception marked a failed or skipped text as dealt with (phoned the patient, for example).

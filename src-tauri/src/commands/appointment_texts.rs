@@ -32,8 +32,9 @@ pub async fn appointment_texts(state: State<'_, AppState>, id: Uuid) -> ApiResul
 }
 
 #[tauri::command]
+/// Polled by the Texts screen: not activity (the idle sign-out still applies).
 pub async fn texts_needing_attention(state: State<'_, AppState>) -> ApiResult<Vec<AttentionItem>> {
-    let (clinic, caller) = state.caller()?;
+    let (clinic, caller) = state.caller_passive()?;
     Ok(clinic.appointment_texts().needs_attention(&caller, 200)?)
 }
 

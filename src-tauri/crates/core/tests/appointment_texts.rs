@@ -422,10 +422,21 @@ async fn a_texting_failure_never_fails_the_booking() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worklist_offers_the_fix_and_clears_when_reception_acts() {
     let d = desk().await;
+    // A patient who said no to texts is not nagged about; one never asked (recorded before
+    // consent was captured) is, with "record consent" as the fix.
+    let said_no = add_patient(&d.t, &d.desk, "Ruth Said-No", "07400 123459", false);
+    d.book_for(&said_no, london(2026, 3, 4, 11, 0));
     let refused = add_patient(&d.t, &d.desk, "Noah Jones", "07400 123457", false);
+    let conn = d.t.clinic.db().conn().unwrap();
+    conn.execute(
+        "UPDATE patients SET sms_consent_at = NULL, sms_consent_by = NULL WHERE id = ?1",
+        [refused.id.to_string()],
+    )
+    .unwrap();
+    drop(conn);
     let booked = d.book_for(&refused, london(2026, 3, 4, 10, 0));
     let list = d.t.clinic.appointment_texts().needs_attention(&d.desk, 50).unwrap();
-    assert_eq!(list.len(), 1);
+    assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0].fix, Fix::RecordConsent);
     assert_eq!(list[0].patient_name, "Noah Jones");
     let skipped_id = list[0].text.text.id;
@@ -438,6 +449,9 @@ async fn the_worklist_offers_the_fix_and_clears_when_reception_acts() {
     assert_eq!(consented.sms_consent_by.as_deref(), Some("Test Reception"));
     let copy = d.t.clinic.appointment_texts().resend(&d.desk, skipped_id).unwrap();
     assert_eq!(copy.state, TextState::Pending);
+    let twice = d.t.clinic.appointment_texts().resend(&d.desk, skipped_id).unwrap_err();
+    assert!(twice.to_string().contains("already sent again"), "a second desk's click sends nothing: {twice}");
+    assert!(d.t.clinic.appointment_texts().mark_handled(&d.desk, copy.id).is_err(), "a waiting text is not 'handled'");
     assert!(d.t.clinic.appointment_texts().needs_attention(&d.desk, 50).unwrap().is_empty());
     d.pass().await;
     d.pass().await;
@@ -521,4 +535,103 @@ async fn new_reminder_rules_withdraw_the_old_ones_and_plan_the_new_ones() {
         .error_message
         .as_deref()
         .is_some_and(|m| m.contains("reminder times changed"))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_evening_move_away_from_an_early_slot_is_texted_at_once() {
+    let d = desk().await;
+    let early = d.book(london(2026, 3, 3, 7, 30));
+    d.t.advance(Duration::minutes(2));
+    d.pass().await;
+    d.pass().await;
+    assert_eq!(d.sent_to(OLIVIA).len(), 1, "the confirmation");
+    d.at(london(2026, 3, 2, 22, 0));
+    let moved = d.move_to(early.id, london(2026, 3, 10, 10, 0));
+    assert_eq!(moved.text.message, "Reschedule text queued", "news before the morning: not held");
+    d.t.advance(Duration::minutes(2));
+    d.pass().await;
+    d.pass().await;
+    assert_eq!(d.sent_to(OLIVIA).len(), 2, "sent at night: the patient would otherwise come at 07:30");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moved_away_and_back_the_reminders_are_due_again() {
+    let d = desk().await;
+    d.pass().await;
+    let booked = d.book(london(2026, 3, 3, 10, 0));
+    d.move_to(booked.id, london(2026, 3, 3, 11, 0));
+    d.move_to(booked.id, london(2026, 3, 3, 10, 0));
+    let reminders = d.t.clinic.appointment_texts().timeline(&d.desk, booked.id).unwrap().texts;
+    let waiting: Vec<_> =
+        reminders.iter().filter(|t| t.text.kind == TextKind::Reminder && t.text.state == TextState::Pending).collect();
+    assert_eq!(waiting.len(), 2, "{reminders:?}");
+    assert!(waiting.iter().all(|t| t.text.body.contains("10:00")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_twilio_the_planner_waits_and_plans_the_coming_day_once_texting_is_set_up() {
+    let t = TestClinic::set_up();
+    let admin = t.admin();
+    t.add_user("okafor@clinic.example", Role::Doctor);
+    let doctor = t.clinic.doctors().add(&admin, "okafor@clinic.example", "General practice").unwrap();
+    let patient = add_patient(&t, &admin, "Olivia Smith", "07400 123456", true);
+    let request = BookingRequest {
+        patient_id: patient.id,
+        doctor_id: doctor.id,
+        date: "2026-03-03".into(),
+        time: "10:00".into(),
+        minutes: 30,
+        kind: AppointmentKind::InPerson,
+    };
+    let booked = t.clinic.appointments().book(&admin, request).unwrap();
+    t.clinic.appointment_texts().run_upkeep().unwrap(); // not set up: nothing planned
+    t.advance(Duration::hours(3));
+    t.clinic
+        .twilio()
+        .configure(
+            &admin,
+            TwilioSettingsInput {
+                account_sid: fake::ACCOUNT_SID.into(),
+                api_key_sid: fake::API_KEY_SID.into(),
+                from: Some(fake::FROM_NUMBER.into()),
+                messaging_service_sid: None,
+                conversations_service_sid: None,
+                media_region: None,
+                auth_token: Some(fake::AUTH_TOKEN.into()),
+                api_key_secret: Some(fake::API_KEY_SECRET.into()),
+            },
+        )
+        .unwrap();
+    let planned = t.clinic.appointment_texts().run_upkeep().unwrap();
+    assert_eq!(planned.reminders_planned, 2, "the 24h (Mon 10:00) and 2h (Tue 08:00) reminders");
+    let texts = t.clinic.appointment_texts().timeline(&admin, booked.id).unwrap().texts;
+    assert_eq!(texts.iter().filter(|t| t.text.kind == TextKind::Reminder).count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screen_that_refreshes_itself_is_audited_once_while_it_shows_the_same_patients() {
+    let d = desk().await;
+    let refused = add_patient(&d.t, &d.desk, "Noah Jones", "07400 123457", false);
+    let conn = d.t.clinic.db().conn().unwrap();
+    conn.execute("UPDATE patients SET sms_consent_at = NULL WHERE id = ?1", [refused.id.to_string()]).unwrap();
+    drop(conn);
+    d.book_for(&refused, london(2026, 3, 4, 10, 0));
+    let entries = |d: &Desk| -> i64 {
+        d.t.clinic
+            .db()
+            .conn()
+            .unwrap()
+            .query_row("SELECT count(*) FROM audit_log WHERE detail LIKE 'texts needing attention%'", [], |r| r.get(0))
+            .unwrap()
+    };
+    for _ in 0..5 {
+        d.t.clinic.appointment_texts().needs_attention(&d.desk, 50).unwrap();
+        d.t.advance(Duration::seconds(10));
+    }
+    assert_eq!(entries(&d), 1, "five refreshes of the same list");
+    d.t.advance(Duration::minutes(11));
+    d.t.clinic.appointment_texts().needs_attention(&d.desk, 50).unwrap();
+    assert_eq!(entries(&d), 2, "after a pause the screen is audited again");
+    let who = d.t.clinic.audit().recent(&d.admin, Some(&refused.id.to_string()), 50).unwrap();
+    assert!(who.iter().any(|e| e.detail.as_deref().is_some_and(|x| x.starts_with("texts needing attention"))));
 }

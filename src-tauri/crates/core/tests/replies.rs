@@ -187,7 +187,10 @@ async fn stop_words_opt_out_and_skip_waiting_texts_and_start_words_opt_back_in()
         assert_eq!(skipped.state, TextState::Skipped);
         assert!(d.audit_actions(patient.id).iter().any(|(a, _)| a == "patient.opt_out"));
     }
-    assert_eq!(d.unread(), 0);
+    // Opt-outs are done, and still shown to a person: "cancel" may have meant an appointment.
+    assert_eq!(d.unread(), 6);
+    let inbox = d.t.clinic.inbox().list(&d.admin, true, 50).unwrap();
+    assert!(inbox.iter().all(|t| t.handling == ReplyHandling::OptedOut));
     // Two of them change their minds; the others stay opted out.
     for ((_, number, _), word) in people.iter().zip(["start", "UNSTOP"]) {
         d.fake.receive(number, fake::FROM_NUMBER, word);
@@ -333,4 +336,31 @@ async fn a_number_twilio_refuses_at_send_is_marked_for_correction() {
         Some("Twilio says +447400123457 is not a valid phone number: correct it or phone the patient.")
     );
     assert_eq!(problem(&fine), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_c_answers_the_reminder_it_follows_not_another_patient_on_the_same_number() {
+    let d = desk().await;
+    let parent = d.patient("Amara Okoye", "07400 123456");
+    let child = d.patient("Tobi Okoye", "07400 123456");
+    let (parents, childs) = (d.book(&parent, "15:00"), d.book(&child, "09:00"));
+    // The parent's reminder went out; the C answers it, though the child's visit is earlier.
+    let reminder = NewText {
+        kind: TextKind::Reminder,
+        to: PATIENT.into(),
+        body: "Reminder: today at 15:00. Reply C to confirm.".into(),
+        patient_id: Some(parent.id),
+        appointment_id: Some(parents.id),
+        idempotency_key: "test:parent-reminder".into(),
+        due_at: d.t.clinic.now(),
+        about_starts_at: Some(parents.starts_at),
+        reminder_rule: Some("2h".into()),
+    };
+    d.t.clinic.texts().enqueue(&d.admin, &[reminder]).unwrap();
+    d.pass().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    d.reply(PATIENT, "C");
+    d.pass().await;
+    assert_eq!(d.appointment(parents.id).status, AppointmentStatus::Confirmed);
+    assert_eq!(d.appointment(childs.id).status, AppointmentStatus::Scheduled);
 }

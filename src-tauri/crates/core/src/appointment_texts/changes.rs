@@ -124,6 +124,23 @@ fn queue(
         reminder_rule: None,
     };
     let (id, _) = outbox::enqueue(tx, now, Some(staff), &text, true)?;
+    if soonest < appointment.starts_at {
+        // Upkeep's quiet-hours hold must see that this move is news before the morning.
+        tx.prepare_cached("UPDATE sms_notifications SET news_before = ?2 WHERE id = ?1")?
+            .execute(rusqlite::params![id.to_string(), crate::db::ts(soonest)])?;
+    }
+    // The note follows what was stored: the outbox may have skipped it for a reason of its own
+    // (another patient on the same number replied STOP, for example).
+    let (state, why): (String, Option<String>) = tx
+        .prepare_cached("SELECT state, error_message FROM sms_notifications WHERE id = ?1")?
+        .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if state == "skipped" {
+        let why = why.unwrap_or_default();
+        let mut chars = why.trim_end_matches('.').chars();
+        let why: String = chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default();
+        let message = format!("Not texted: {why}");
+        return Ok(TextNote { state: TextNoteState::NotTexted, kind: Some(kind), message, text_id: Some(id) });
+    }
     let what = match kind {
         TextKind::Confirmation => "Confirmation",
         TextKind::Reschedule => "Reschedule",

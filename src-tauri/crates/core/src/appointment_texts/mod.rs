@@ -93,6 +93,6 @@ pub(crate) fn after_change(
     };
     attempt().unwrap_or_else(|err| {
         tracing::error!(code = %err.code(), appointment = %appointment.id, "the text about an appointment change could not be queued");
-        TextNote::not_texted(format!("Not texted: the text could not be queued ({err}). Text the patient from their record."))
+        TextNote::not_texted("Not texted: the text could not be queued. Text the patient from their record.")
     })
 }

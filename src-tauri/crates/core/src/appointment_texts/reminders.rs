@@ -87,10 +87,13 @@ pub(crate) fn plan(tx: &Connection, ctx: &Ctx, now: DateTime<Utc>) -> Result<usi
             }
         }
     }
+    // Without Twilio nothing is planned, and the mark stays at now: once texting is set up the
+    // coming day's reminders are planned at the next pass.
+    let reached = if ctx.texting_set_up { until } else { now };
     tx.execute(
         "INSERT INTO reminder_plan (id, planned_until) VALUES (1, ?1)
          ON CONFLICT(id) DO UPDATE SET planned_until = max(planned_until, excluded.planned_until)",
-        [ts(until)],
+        [ts(reached)],
     )?;
     Ok(added)
 }
@@ -154,7 +157,19 @@ fn plan_one(
         reminder_rule: Some(rule.label()),
     };
     // The candidates are patients who agreed to texts and never replied STOP: judged already.
-    let (id, added) = outbox::enqueue_checked(tx, now, None, &text, None)?;
+    let (id, mut added) = outbox::enqueue_checked(tx, now, None, &text, None)?;
+    if !added {
+        // Moved away and back again: the reminder withdrawn by the first move is due once more.
+        added = tx
+            .prepare_cached(
+                "UPDATE sms_notifications SET state = 'pending', error_message = NULL, final_at = NULL, handled_at = NULL,
+                        body = ?2, next_attempt_at = ?3, updated_at = ?4
+                 WHERE id = ?1 AND state = 'skipped' AND attempts = 0 AND twilio_sid IS NULL AND handled_by IS NULL
+                   AND error_message LIKE 'Withdrawn: the appointment was moved%'",
+            )?
+            .execute(params![id.to_string(), text.body, ts(send_at), ts(now)])?
+            == 1;
+    }
     if let (true, Some(reason)) = (added, skip) {
         skip_handled(tx, &id.to_string(), &reason, now)?;
     }
@@ -181,14 +196,19 @@ pub(crate) fn tidy_overdue(tx: &Connection, ctx: &Ctx, now: DateTime<Utc>) -> Re
            AND appointment_id IS NOT NULL AND about_starts_at IS NOT NULL
          ORDER BY appointment_id, about_starts_at, next_attempt_at DESC",
     )?;
-    let overdue: Vec<(String, String, String, String)> = stmt
+    let mut overdue: Vec<(String, String, String, String)> = stmt
         .query_map([ts(now)], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, Option<String>>(3)?.unwrap_or_default()))
         })?
         .collect::<Result<_, _>>()?;
+    // Within an appointment time the shortest rule first (the reminder nearest the appointment
+    // goes), whatever their send times: quiet hours can make them equal.
+    let length = |rule: &str| {
+        super::rules::parse_reminders(rule).ok().and_then(|r| r.first().copied()).map_or(i64::MAX, |r| r.minutes)
+    };
+    overdue.sort_by(|a, b| (&a.1, &a.2).cmp(&(&b.1, &b.2)).then_with(|| length(&a.3).cmp(&length(&b.3))));
     let mut held = 0;
-    // Sorted latest due first within an appointment time: the first of each group is the one
-    // that may go; `group` remembers it and why it was held back, if it was.
+    // The first of each group is the one that may go; `group` remembers it and why it was held back, if it was.
     let mut group: Option<(String, String, String, Option<String>)> = None;
     for (id, appointment, about, rule) in overdue {
         if let Some((ga, gb, kept_rule, first_held)) = &group {

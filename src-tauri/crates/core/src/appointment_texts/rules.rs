@@ -207,7 +207,7 @@ impl TextingSettings {
 }
 
 /// New reminder rules: waiting reminders of a rule no longer in the list are withdrawn, and the
-/// planner starts again from now (the next pass plans the coming day under the new rules; the
+/// planner's mark goes back to now (the next pass plans the coming day under the new rules; the
 /// reminders of rules that stay keep their idempotency keys, so none is queued twice).
 fn replan_reminders(tx: &Connection, new: &TextingSettings, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
     let keep: Vec<String> = new.reminder_rules().iter().map(|r| r.label()).collect();
@@ -228,7 +228,9 @@ fn replan_reminders(tx: &Connection, new: &TextingSettings, now: chrono::DateTim
             rusqlite::params![id, reason, at],
         )?;
     }
-    tx.execute("DELETE FROM reminder_plan", [])?;
+    // Back to now at the latest (never forward): if the app has been closed, the gap since its last
+    // pass is still caught up, under the new rules.
+    tx.execute("UPDATE reminder_plan SET planned_until = min(planned_until, ?1)", [&at])?;
     Ok(())
 }
 

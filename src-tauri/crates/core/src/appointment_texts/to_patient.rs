@@ -21,6 +21,7 @@ impl super::AppointmentTexts<'_> {
         let conn = self.clinic.db().conn()?;
         let ctx = Ctx::read(&conn)?;
         let patient = crate::patients::find(&conn, patient)?;
+        audit::record_screen_read(&conn, self.clinic.now(), caller, "quick text", [patient.id])?;
         let data = TemplateData {
             patient_first_name: patient.full_name.split_whitespace().next().unwrap_or("").to_owned(),
             clinic_name: ctx.clinic_name.clone(),

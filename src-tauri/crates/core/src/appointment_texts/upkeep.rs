@@ -29,7 +29,8 @@ pub(crate) fn run(tx: &Connection, now: DateTime<Utc>) -> Result<Upkeep> {
             .prepare_cached(
                 "UPDATE sms_notifications SET next_attempt_at = ?2, updated_at = ?1
                  WHERE state = 'pending' AND needs_reconcile = 0 AND next_attempt_at <= ?1
-                   AND kind IN ('confirmation', 'reschedule', 'cancellation', 'reminder') AND about_starts_at > ?2",
+                   AND kind IN ('confirmation', 'reschedule', 'cancellation', 'reminder')
+                   AND coalesce(news_before, about_starts_at) > ?2",
             )?
             .execute(params![ts(now), ts(morning)])?;
         let reason = format!(

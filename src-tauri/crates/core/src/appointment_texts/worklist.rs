@@ -122,7 +122,8 @@ impl AppointmentTexts<'_> {
         let now = self.clinic.now();
         let planned_until: Option<DateTime<Utc>> =
             conn.query_row("SELECT planned_until FROM reminder_plan WHERE id = 1", [], |r| r.get(0)).optional()?;
-        let open = matches!(status.as_str(), "scheduled" | "confirmed");
+        let open = matches!(status.as_str(), "scheduled" | "confirmed")
+            && super::context::patient_verdict(&conn, patient, ctx.tz)?.is_none();
         let planned_reminders = if open && ctx.texting_set_up {
             ctx.rules
                 .reminder_rules()
@@ -149,6 +150,7 @@ impl AppointmentTexts<'_> {
              FROM sms_notifications n JOIN appointments a ON a.id = n.appointment_id JOIN patients p ON p.id = a.patient_id
              WHERE n.state IN ('failed', 'undelivered', 'skipped') AND n.handled_at IS NULL
                AND a.status IN ('scheduled', 'confirmed') AND a.starts_at > ?1 AND n.about_starts_at = a.starts_at
+               AND NOT (p.sms_consent = 0 AND p.sms_consent_at IS NOT NULL)
              ORDER BY a.starts_at, n.created_at LIMIT ?2"
         ))?;
         let items = stmt
@@ -178,7 +180,8 @@ impl AppointmentTexts<'_> {
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        audit::record_screen_read(
+        // The screen refreshes itself: one entry while the same patients stay on it.
+        audit::record_polled_screen_read(
             &conn,
             now,
             caller,
@@ -201,6 +204,12 @@ impl AppointmentTexts<'_> {
                 "This text is still on its way or was delivered; there is nothing to send again.".into(),
             ));
         }
+        let handled: Option<String> =
+            tx.query_row("SELECT handled_at FROM sms_notifications WHERE id = ?1", [text.to_string()], |r| r.get(0))?;
+        if handled.is_some() {
+            // Two desks clicking "Send again" at once: the second finds it handled (IMMEDIATE).
+            return Err(CoreError::Conflict("This text was already sent again or marked as handled.".into()));
+        }
         let Some(patient) = original.patient_id else {
             return Err(CoreError::Conflict(
                 "This text was not to a patient on record; write a new one instead.".into(),
@@ -208,7 +217,7 @@ impl AppointmentTexts<'_> {
         };
         let ctx = Ctx::read(&tx)?;
         if let Some(why) = super::context::patient_verdict(&tx, patient, ctx.tz)? {
-            return Err(CoreError::Conflict(format!("{why}. Record their agreement first.")));
+            return Err(CoreError::Conflict(format!("{}.", why.replacen("Not texted: ", "Cannot text: ", 1))));
         }
         let (about, rule): (Option<DateTime<Utc>>, Option<String>) = tx.query_row(
             "SELECT about_starts_at, reminder_rule FROM sms_notifications WHERE id = ?1",
@@ -265,6 +274,9 @@ impl AppointmentTexts<'_> {
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let original = outbox::find(&tx, text)?;
+        if !matches!(original.state, TextState::Failed | TextState::Undelivered | TextState::Skipped) {
+            return Err(CoreError::Conflict("Only a text that did not arrive can be marked as handled.".into()));
+        }
         mark(&tx, text, caller, now)?;
         let detail = original.patient_id.map(|p| format!("patient {p}"));
         match original.patient_id {

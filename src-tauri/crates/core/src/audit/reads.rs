@@ -72,6 +72,35 @@ pub fn record_screen_read(
     Ok(())
 }
 
+/// A screen that refreshes itself (the texts worklist, the inbox): like [`record_screen_read`], but
+/// nothing is written when this member of staff's latest screen read, within the last 10 minutes,
+/// was this screen with these same patients — the refresh showed them nothing new. A change in
+/// who is shown, or a pause, writes a new entry, so "who saw this patient, when" stays true.
+pub fn record_polled_screen_read(
+    conn: &Connection,
+    at: DateTime<Utc>,
+    caller: &Caller,
+    screen: &str,
+    patients: impl IntoIterator<Item = Uuid>,
+) -> Result<()> {
+    let mut patients: Vec<Uuid> = patients.into_iter().collect();
+    patients.sort_unstable();
+    patients.dedup();
+    let packed: Vec<u8> = patients.iter().flat_map(|p| *p.as_bytes()).collect();
+    let since = crate::db::ts(at - chrono::Duration::minutes(10));
+    let same: bool = conn
+        .prepare_cached(
+            "SELECT coalesce((SELECT detail LIKE ?3 || ' (%' AND coalesce(patients, x'') = ?4
+                              FROM audit_log INDEXED BY audit_log_at
+                              WHERE at >= ?2 AND actor_id = ?1 AND action = 'patient.read' ORDER BY id DESC LIMIT 1), 0)",
+        )?
+        .query_row(params![caller.user_id.to_string(), since, screen, packed], |r| r.get(0))?;
+    if same {
+        return Ok(());
+    }
+    record_screen_read(conn, at, caller, screen, patients)
+}
+
 pub(crate) fn link_patients(conn: &Connection, audit_id: i64, patients: &[Uuid]) -> Result<()> {
     let mut insert =
         conn.prepare_cached("INSERT OR IGNORE INTO audit_patients (patient_id, audit_id) VALUES (?1, ?2)")?;

@@ -111,12 +111,13 @@ impl Inbox<'_> {
         let conn = self.clinic.db().conn()?;
         let texts: Vec<IncomingText> = conn
             .prepare_cached(&format!(
-                "{SELECT} WHERE i.handling = 'inbox' AND (?1 = 0 OR i.read_at IS NULL)
+                "{SELECT} WHERE i.handling IN ('inbox', 'opted_out') AND (?1 = 0 OR i.read_at IS NULL)
                  ORDER BY i.received_at DESC, i.sid LIMIT ?2"
             ))?
             .query_map(params![unread_only, limit.clamp(1, 500)], row_to_text)?
             .collect::<Result<_, _>>()?;
-        audit::record_screen_read(
+        // Polled by the window: one entry while the same patients stay on the screen.
+        audit::record_polled_screen_read(
             &conn,
             self.clinic.now(),
             caller,
@@ -131,7 +132,7 @@ impl Inbox<'_> {
         caller.require(Permission::ReadPatients)?;
         let conn = self.clinic.db().conn()?;
         Ok(conn.query_row(
-            "SELECT count(*) FROM sms_inbound WHERE handling = 'inbox' AND read_at IS NULL",
+            "SELECT count(*) FROM sms_inbound WHERE handling IN ('inbox', 'opted_out') AND read_at IS NULL",
             [],
             |r| r.get(0),
         )?)

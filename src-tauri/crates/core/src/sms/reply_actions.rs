@@ -3,14 +3,16 @@
 //! Rules (one place, read with the tests in tests/replies.rs):
 //! - The reply is matched to patients by number (`patients.phone_e164 = From`, exact E.164).
 //! - "C" or "YES" (any case, spaces and punctuation around it ignored) confirms ONE appointment:
-//!   the earliest one still 'scheduled' that starts after now, of any patient with that number (a
-//!   parent answering for their children shares their number), and that was booked before the
-//!   reply was written (a reply read late never confirms a later booking). Only its status and
-//!   version change, never its time: texts about it stay valid. Nothing to confirm: the reply
-//!   goes to the inbox for a person to read.
+//!   the one the last reminder sent to that number before the reply was about, if it is still
+//!   'scheduled' and has not started; with no reminder sent, the earliest one still 'scheduled'
+//!   that starts after now, of any patient with that number (a parent answering for their children
+//!   shares their number), and that was booked before the reply was written (a reply read late
+//!   never confirms a later booking). Only its status and version change, never its time: texts
+//!   about it stay valid. Nothing to confirm: the reply goes to the inbox for a person to read.
 //! - STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT: Twilio's opt-out words. Twilio itself refuses
 //!   further texts to the number (21610), so ClinicDesk records the opt-out for every patient
-//!   with that number and skips their waiting texts.
+//!   with that number and skips their waiting texts. The reply is also shown in the inbox (a
+//!   "CANCEL" may have meant an appointment).
 //! - START, UNSTOP (and YES, which Twilio also takes as opting back in): the number may be texted
 //!   again; the opt-out is cleared.
 //! - HELP, INFO: Twilio answers these itself; recorded, not put in the inbox.
@@ -130,14 +132,34 @@ fn patient_for(tx: &Connection, number: &str) -> Result<Option<Uuid>> {
 
 /// Confirms the appointment a C/YES answers (see the module's rules): (appointment, patient).
 fn confirm_next(tx: &Connection, now: DateTime<Utc>, reply: &Reply<'_>) -> Result<Option<(Uuid, Uuid)>> {
-    let next = tx
+    // The reminder ("reply C to confirm") last sent to this number before the reply names the
+    // appointment the C answers — not simply the earliest: a parent answering their own reminder
+    // must not confirm a child's visit, nor a C read after downtime next month's. If that one is
+    // no longer open or has started, the reply goes to a person. With no reminder sent, the
+    // earliest open appointment booked before the reply.
+    let about: Option<(Uuid, Uuid, String, DateTime<Utc>)> = tx
         .prepare_cached(
-            "SELECT a.id, a.patient_id FROM appointments a JOIN patients p ON p.id = a.patient_id
-             WHERE p.phone_e164 = ?1 AND a.status = 'scheduled' AND a.starts_at > ?2 AND a.created_at <= ?3
-             ORDER BY a.starts_at, a.id LIMIT 1",
+            "SELECT a.id, a.patient_id, a.status, a.starts_at FROM sms_notifications n JOIN appointments a ON a.id = n.appointment_id
+             WHERE n.to_e164 = ?1 AND n.kind = 'reminder' AND n.sent_at IS NOT NULL AND n.sent_at <= ?2
+             ORDER BY n.sent_at DESC LIMIT 1",
         )?
-        .query_row(params![reply.from, ts(now), ts(reply.written_at)], |r| Ok((uuid_at(r, 0)?, uuid_at(r, 1)?)))
+        .query_row(params![reply.from, ts(reply.written_at + chrono::Duration::minutes(5))], |r| {
+            Ok((uuid_at(r, 0)?, uuid_at(r, 1)?, r.get(2)?, r.get(3)?))
+        })
         .optional()?;
+    let next = match about {
+        Some((appointment, patient, status, starts_at)) => {
+            (status == "scheduled" && starts_at > now).then_some((appointment, patient))
+        }
+        None => tx
+            .prepare_cached(
+                "SELECT a.id, a.patient_id FROM appointments a JOIN patients p ON p.id = a.patient_id
+                 WHERE p.phone_e164 = ?1 AND a.status = 'scheduled' AND a.starts_at > ?2 AND a.created_at <= ?3
+                 ORDER BY a.starts_at, a.id LIMIT 1",
+            )?
+            .query_row(params![reply.from, ts(now), ts(reply.written_at)], |r| Ok((uuid_at(r, 0)?, uuid_at(r, 1)?)))
+            .optional()?,
+    };
     let Some((appointment, patient)) = next else { return Ok(None) };
     // The time is left alone: texts about this appointment compare it (appointment_texts).
     tx.execute(
