@@ -102,10 +102,20 @@ impl Texts<'_> {
         Ok(results)
     }
 
+    /// The outbox, newest first. Audited as a screen read of the patients the texts are to (the
+    /// window refreshes it: once while it shows the same patients).
     pub fn list(&self, caller: &Caller, state: Option<TextState>, limit: u32) -> Result<Vec<TextMessage>> {
         caller.require(Permission::ReadPatients)?;
         let conn = self.clinic.db().conn()?;
-        outbox::list(&conn, state, limit)
+        let texts = outbox::list(&conn, state, limit)?;
+        audit::record_polled_screen_read(
+            &conn,
+            self.clinic.now(),
+            caller,
+            "texts list",
+            texts.iter().filter_map(|t| t.patient_id),
+        )?;
+        Ok(texts)
     }
 
     pub fn get(&self, caller: &Caller, id: Uuid) -> Result<TextMessage> {
