@@ -184,6 +184,14 @@ async fn main() {
         let dir = dir.unwrap_or_else(|| temp.path().to_owned());
         return tokio::task::block_in_place(|| scale::run(&dir, clinic_scale));
     }
+    // The reminder planner alone, on a clinic an earlier scale run left in CLINICDESK_BENCH_CLINIC_DIR
+    // (with its keyring: CLINICDESK_KEYRING_HOME), for profiling.
+    if std::env::var("CLINICDESK_BENCH_ONLY").as_deref() == Ok("reminders") {
+        let dir = std::env::var_os("CLINICDESK_BENCH_CLINIC_DIR")
+            .map(std::path::PathBuf::from)
+            .expect("CLINICDESK_BENCH_CLINIC_DIR");
+        return tokio::task::block_in_place(|| scale::reminders_only(&dir));
+    }
     let url = std::env::var("CLINICDESK_BENCH_FAKE_URL")
         .expect("CLINICDESK_BENCH_FAKE_URL (scripts/bench.sh starts the fake)");
     let scale: usize = std::env::var("CLINICDESK_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);

@@ -367,6 +367,11 @@ pub fn run(dir: &Path, scale: f64) {
     reminder_passes(dir, today);
 }
 
+/// [`reminder_passes`] alone on an existing clinic (its future, where appointments are open).
+pub fn reminders_only(dir: &Path) {
+    reminder_passes(dir, Utc::now().date_naive() + Duration::days(1));
+}
+
 /// The reminder planner with the whole clinic in the database: one pass plans a day's reminders
 /// (the 24h and 2h rules over every doctor's day). Each pass starts at 06:00 on a weekday (its
 /// own clock), from an empty plan; its texts are deleted afterwards, outside the timing.
