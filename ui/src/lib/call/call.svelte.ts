@@ -40,19 +40,23 @@ export class CallState {
   remote = $derived(this.participants[0] ?? null);
 
   private stops: (() => void)[] = [];
+  // Told of every change, synchronously: a host mirroring the call must not miss a short phase.
+  private onphase?: (phase: CallPhase) => void;
   private settle: ReturnType<typeof setTimeout> | null = null;
   private ticker: ReturnType<typeof setInterval> | null = null;
 
   constructor(
     readonly session: CallSession,
-    options: { cameraOff?: boolean; clock?: () => number } = {},
+    options: { cameraOff?: boolean; clock?: () => number; onphase?: (phase: CallPhase) => void } = {},
   ) {
     const clock = options.clock ?? Date.now;
+    this.onphase = options.onphase;
+    this.onphase?.(this.phase);
     this.cameraOn = !options.cameraOff;
     const s = session;
     this.stops.push(
       s.on('connected', (present) => {
-        this.phase = 'connected';
+        this.setPhase('connected');
         this.joinedAt = clock();
         this.now = this.joinedAt;
         this.participants = present.map(party);
@@ -70,18 +74,18 @@ export class CallState {
         this.update(p, (q) => (q[track.kind] === track ? { ...q, [track.kind]: null } : q))),
       s.on('reconnecting', () => {
         this.clearSettle();
-        if (this.phase !== 'disconnected') this.phase = 'reconnecting';
+        if (this.phase !== 'disconnected') this.setPhase('reconnecting');
       }),
       s.on('reconnected', () => {
         if (this.phase === 'disconnected') return;
-        this.phase = 'reconnected';
+        this.setPhase('reconnected');
         this.clearSettle();
         this.settle = setTimeout(() => {
-          if (this.phase === 'reconnected') this.phase = 'connected';
+          if (this.phase === 'reconnected') this.setPhase('connected');
         }, RECONNECTED_BANNER_MS);
       }),
       s.on('disconnected', (error) => {
-        this.phase = 'disconnected';
+        this.setPhase('disconnected');
         if (error?.code === ROOM_COMPLETED) this.completed = true;
         else if (error) this.error = error;
         this.participants = [];
@@ -121,6 +125,12 @@ export class CallState {
     for (const stop of this.stops.splice(0)) stop();
     this.stopTimers();
     if (this.phase !== 'disconnected') this.session.disconnect();
+  }
+
+  private setPhase(phase: CallPhase): void {
+    if (this.phase === phase) return;
+    this.phase = phase;
+    this.onphase?.(phase);
   }
 
   private update(p: CallParticipant, change: (q: RemoteParty) => RemoteParty): void {

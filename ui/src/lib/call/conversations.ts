@@ -79,7 +79,6 @@ class TwilioConversation extends Emitter<ConversationEvents> implements ChatSess
 
   close(): void {
     this.clear();
-    this.conversation.removeAllListeners();
     void this.client.shutdown().catch(() => {});
   }
 }

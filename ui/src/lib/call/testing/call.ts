@@ -8,7 +8,7 @@ import type {
 /** A track whose attach/detach are recorded, so a test can see which element plays it. */
 export class FakeTrack implements MediaHandle {
   attached: HTMLMediaElement[] = [];
-  constructor(readonly kind: 'audio' | 'video', readonly name = kind) {}
+  constructor(readonly kind: 'audio' | 'video', readonly name: string = kind) {}
   attach(element: HTMLMediaElement): void {
     if (!this.attached.includes(element)) this.attached.push(element);
     element.dataset.track = this.name;
