@@ -6,8 +6,10 @@ export interface FakeMediaDevices {
   restore(): void;
 }
 
-function fakeTrack(kind: 'audio' | 'video'): MediaStreamTrack {
-  return { kind, stop() {}, enabled: true, getSettings: () => ({ deviceId: `${kind}-1` }) } as unknown as MediaStreamTrack;
+function fakeTrack(kind: 'audio' | 'video', asked: boolean | MediaTrackConstraints | undefined): MediaStreamTrack {
+  const exact = typeof asked === 'object' ? (asked.deviceId as { exact?: string } | undefined)?.exact : undefined;
+  const deviceId = exact ?? (kind === 'video' ? 'cam-1' : 'mic-1');
+  return { kind, stop() {}, enabled: true, getSettings: () => ({ deviceId }) } as unknown as MediaStreamTrack;
 }
 
 function domError(name: string, message: string): Error {
@@ -39,8 +41,8 @@ export function installMediaDevices(scenario: MediaScenario): FakeMediaDevices {
       if (constraints.video && !hasCamera) throw domError('NotFoundError', 'Requested device not found');
       if (constraints.audio && !hasMicrophone) throw domError('NotFoundError', 'Requested device not found');
       const tracks = [
-        ...(constraints.video ? [fakeTrack('video')] : []),
-        ...(constraints.audio ? [fakeTrack('audio')] : []),
+        ...(constraints.video ? [fakeTrack('video', constraints.video)] : []),
+        ...(constraints.audio ? [fakeTrack('audio', constraints.audio)] : []),
       ];
       return {
         getTracks: () => tracks,
