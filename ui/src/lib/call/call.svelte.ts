@@ -31,6 +31,10 @@ export class CallState {
   completed = $state(false);
   microphoneOn = $state(true);
   cameraOn = $state(true);
+  cameraBusy = $state(false);
+  cameraProblem: string | null = $state(null);
+  /** This side's published camera, for the small picture. */
+  localVideo: MediaHandle | null = $state(null);
   /** When this side joined (ms since epoch), and the clock the timer reads. */
   joinedAt: number | null = $state(null);
   now: number = $state(Date.now());
@@ -57,6 +61,7 @@ export class CallState {
     this.stops.push(
       s.on('connected', (present) => {
         this.setPhase('connected');
+        this.localVideo = s.localVideo();
         this.joinedAt = clock();
         this.now = this.joinedAt;
         this.participants = present.map(party);
@@ -89,6 +94,7 @@ export class CallState {
         if (error?.code === ROOM_COMPLETED) this.completed = true;
         else if (error) this.error = error;
         this.participants = [];
+        this.localVideo = null;
         this.stopTimers();
       }),
       s.on('networkQualityLevelChanged', (level, p) => {
@@ -104,9 +110,27 @@ export class CallState {
     this.session.setMicrophoneEnabled(this.microphoneOn);
   }
 
-  toggleCamera(): void {
-    this.cameraOn = !this.cameraOn;
-    this.session.setCameraEnabled(this.cameraOn);
+  /** Turns the camera off or on; a camera that will not start leaves it off with `cameraProblem` said. */
+  async toggleCamera(): Promise<void> {
+    if (this.cameraBusy) return;
+    const on = !this.cameraOn;
+    this.cameraBusy = true;
+    this.cameraProblem = null;
+    if (!on) {
+      // Off at once in the view, before the track is gone.
+      this.cameraOn = false;
+      this.localVideo = null;
+    }
+    try {
+      await this.session.setCameraEnabled(on);
+      this.cameraOn = on;
+    } catch {
+      this.cameraOn = false;
+      this.cameraProblem = 'The camera could not start. It may be in use by another program.';
+    } finally {
+      this.cameraBusy = false;
+      this.localVideo = this.session.localVideo();
+    }
   }
 
   /** Leaves; the others stay (the room goes on). */

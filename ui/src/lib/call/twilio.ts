@@ -118,10 +118,28 @@ class TwilioCall extends Emitter<RoomEvents> implements CallSession {
     this.room?.localParticipant.audioTracks.forEach((pub) => (enabled ? pub.track.enable() : pub.track.disable()));
   }
 
-  setCameraEnabled(enabled: boolean): void {
-    // Disabling (not unpublishing) keeps the track, so turning the camera back on is instant; the camera
-    // light stays on meanwhile, which is the SDK's usual trade-off.
-    this.room?.localParticipant.videoTracks.forEach((pub) => (enabled ? pub.track.enable() : pub.track.disable()));
+  async setCameraEnabled(enabled: boolean): Promise<void> {
+    // Off means stopped and unpublished, not merely disabled: the camera light goes out, as a patient
+    // expects when they turn the camera off (Twilio's reference app does the same).
+    const room = this.room;
+    if (!room) return;
+    const local = room.localParticipant;
+    if (!enabled) {
+      local.videoTracks.forEach((pub) => {
+        pub.track.stop();
+        local.unpublishTrack(pub.track);
+      });
+      return;
+    }
+    if (local.videoTracks.size > 0) return;
+    const video = await loadSdk();
+    const d = this.devices;
+    const track = await video.createLocalVideoTrack({ ...(d.cameraId ? { deviceId: { exact: d.cameraId } } : {}), width: 1280, height: 720, frameRate: 24 });
+    if (this.room !== room || room.state === 'disconnected') {
+      track.stop();
+      return;
+    }
+    await local.publishTrack(track);
   }
 
   disconnect(): void {

@@ -63,7 +63,11 @@ export interface CallSession {
   /** This side's camera track, once published (null with the camera off or before `connected`). */
   localVideo(): MediaHandle | null;
   setMicrophoneEnabled(enabled: boolean): void;
-  setCameraEnabled(enabled: boolean): void;
+  /**
+   * Turns the camera off (the track is stopped and unpublished, so the camera light goes out) or on (a
+   * new track is published); resolves when `localVideo()` reflects it, rejects when the camera cannot start.
+   */
+  setCameraEnabled(enabled: boolean): Promise<void>;
   /** Leaves the room (others stay). Emits `disconnected` without an error. */
   disconnect(): void;
 }

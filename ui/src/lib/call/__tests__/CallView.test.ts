@@ -91,6 +91,10 @@ describe('CallView', () => {
     await u.click(screen.getByRole('button', { name: /Turn camera off/ }));
     expect(room.cameraEnabled).toBe(false);
     expect(screen.getByText('Your camera is off')).toBeInTheDocument();
+    expect(screen.queryByLabelText('Your video')).toBeNull();
+    await u.click(screen.getByRole('button', { name: /Turn camera on/ }));
+    expect(room.cameraEnabled).toBe(true);
+    expect((await screen.findByLabelText('Your video')).dataset.track).toBe('local-camera');
   });
 
   it('asks before ending for everyone, and can be talked out of it', async () => {

@@ -113,19 +113,46 @@ describe('CallState driven by the room events', () => {
     expect(state.error).toBeNull();
   });
 
-  it('mutes and turns the camera off through the session, and leaves on dispose', () => {
+  it('mutes and turns the camera off through the session, and leaves on dispose', async () => {
     const { room, state } = join();
     room.emit('connected', []);
+    expect(state.localVideo).toBe(room.camera);
     state.toggleMicrophone();
-    state.toggleCamera();
+    const off = state.toggleCamera();
+    expect(state.localVideo).toBeNull(); // gone from the view at once
+    await off;
     expect(room.microphoneEnabled).toBe(false);
     expect(room.cameraEnabled).toBe(false);
+    await state.toggleCamera();
+    expect(state.cameraOn).toBe(true);
+    expect(state.localVideo).toBe(room.camera);
+    await state.toggleCamera();
     expect(state.microphoneOn).toBe(false);
     state.toggleMicrophone();
     expect(room.microphoneEnabled).toBe(true);
     state.dispose();
     expect(room.disconnects).toBe(1);
     expect(room.count('participantConnected')).toBe(0);
+  });
+
+  it('leaves the camera off and says why when it cannot start again', async () => {
+    const { room, state } = join();
+    room.emit('connected', []);
+    await state.toggleCamera();
+    room.failCameraStart = 'NotReadableError';
+    await state.toggleCamera();
+    expect(state.cameraOn).toBe(false);
+    expect(state.localVideo).toBeNull();
+    expect(state.cameraProblem).toMatch(/could not start/);
+  });
+
+  it('starts without a camera picture when joining with the camera off', () => {
+    const backend = new FakeCallBackend();
+    const room = backend.connect('tok', 'room-1', { cameraOff: true });
+    const state = new CallState(room, { cameraOff: true });
+    room.emit('connected', []);
+    expect(state.cameraOn).toBe(false);
+    expect(state.localVideo).toBeNull();
   });
 
   it('tracks the dominant speaker', () => {

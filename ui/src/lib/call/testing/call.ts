@@ -36,7 +36,15 @@ export class FakeRoom extends Emitter<RoomEvents> implements CallSession {
   setMicrophoneEnabled(enabled: boolean): void {
     this.microphoneEnabled = enabled;
   }
-  setCameraEnabled(enabled: boolean): void {
+  /** Make the next camera start fail with this error name (e.g. NotReadableError). */
+  failCameraStart: string | null = null;
+  async setCameraEnabled(enabled: boolean): Promise<void> {
+    if (enabled && this.failCameraStart) {
+      const error = new Error('Could not start video source');
+      error.name = this.failCameraStart;
+      this.failCameraStart = null;
+      throw error;
+    }
     this.cameraEnabled = enabled;
   }
   disconnect(): void {
