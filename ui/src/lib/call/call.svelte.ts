@@ -40,6 +40,8 @@ export class CallState {
   now: number = $state(Date.now());
 
   elapsedSeconds = $derived(this.joinedAt === null ? 0 : Math.max(0, Math.floor((this.now - this.joinedAt) / 1000)));
+  /** Someone was in the room with this side and has gone (they left, or lost their connection). */
+  remoteLeft = $state(false);
   /** The person on the other side (a consultation has one); null while they have not joined. */
   remote = $derived(this.participants[0] ?? null);
 
@@ -65,13 +67,16 @@ export class CallState {
         this.joinedAt = clock();
         this.now = this.joinedAt;
         this.participants = present.map(party);
+        this.remoteLeft = false;
         this.ticker ??= setInterval(() => (this.now = clock()), 1000);
       }),
       s.on('participantConnected', (p) => {
         if (!this.participants.some((q) => q.sid === p.sid)) this.participants = [...this.participants, party(p)];
+        this.remoteLeft = false;
       }),
       s.on('participantDisconnected', (p) => {
         this.participants = this.participants.filter((q) => q.sid !== p.sid);
+        this.remoteLeft = this.participants.length === 0;
         if (this.dominantSpeakerSid === p.sid) this.dominantSpeakerSid = null;
       }),
       s.on('trackSubscribed', (track, p) => this.update(p, (q) => ({ ...q, [track.kind]: track }))),

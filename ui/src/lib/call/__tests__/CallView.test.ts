@@ -31,6 +31,10 @@ describe('CallView', () => {
     expect(await screen.findByText(/camera is off/)).toHaveTextContent('Ana Silva’s camera is off.');
     expect(document.body.textContent).not.toContain(patientParty.identity);
     expect(screen.getByRole('region', { name: 'Video call with Ana Silva' })).toBeInTheDocument();
+    room.emit('participantDisconnected', patientParty);
+    expect(await screen.findByText(/has left the call/)).toHaveTextContent('Ana Silva has left the call.');
+    room.emit('participantConnected', patientParty);
+    expect(await screen.findByText(/camera is off/)).toBeInTheDocument();
   });
 
   it('plays the remote video large and this side small', async () => {
