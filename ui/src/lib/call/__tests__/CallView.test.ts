@@ -116,6 +116,7 @@ describe('CallView', () => {
     await u.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'End for everyone' }));
     expect(onend).toHaveBeenCalledTimes(1);
     expect(await screen.findByText('The consultation has ended.')).toBeInTheDocument();
+    await vi.waitFor(() => expect(screen.getByText('The consultation has ended.').closest('[role=status]')).toHaveFocus());
     expect(room.disconnects).toBe(1);
     expect(screen.queryByRole('button', { name: 'Rejoin' })).toBeNull();
   });
