@@ -38,6 +38,36 @@ describe('DevicePreview', () => {
     expect(onjoin).toHaveBeenCalledWith({ cameraId: 'cam-1', microphoneId: 'mic-2', speakerId: undefined, cameraOff: false });
   });
 
+  it('measures the microphone with Web Audio and shows the level', async () => {
+    let amplitude = 0.1;
+    const frames: FrameRequestCallback[] = [];
+    const closed = vi.fn(async () => {});
+    class FakeAudioContext {
+      createMediaStreamSource() { return { connect() {}, disconnect() {} }; }
+      createAnalyser() {
+        return { fftSize: 0, getFloatTimeDomainData: (a: Float32Array) => a.fill(amplitude) };
+      }
+      close = closed;
+    }
+    vi.stubGlobal('AudioContext', FakeAudioContext);
+    vi.stubGlobal('requestAnimationFrame', (f: FrameRequestCallback) => frames.push(f));
+    vi.stubGlobal('cancelAnimationFrame', () => {});
+    try {
+      const { user } = show('ok');
+      const meter = await screen.findByLabelText('Microphone level');
+      await vi.waitFor(() => expect(frames.length).toBeGreaterThan(0));
+      frames.shift()!(0);
+      await vi.waitFor(() => expect((meter as HTMLMeterElement).value).toBeCloseTo(0.5));
+      amplitude = 0.5; // loud: the meter is full, not past it
+      frames.shift()!(0);
+      await vi.waitFor(() => expect((meter as HTMLMeterElement).value).toBe(1));
+      await user.click(screen.getByRole('button', { name: 'Join the call' }));
+      expect(closed).toHaveBeenCalled(); // the preview lets go of the microphone before the call takes it
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
   it('explains a refused permission, with where to allow it, and does not let the person join', async () => {
     show('denied', true, 'Open System Settings › Privacy & Security › Camera and allow ClinicDesk, then press Try again.');
     const alert = await screen.findByRole('alert');
