@@ -92,6 +92,23 @@ impl TestClinic {
         self.sign_in(email)
     }
 
+    /// Twilio set up against the fake's fixed account (the fake's URL comes from the HTTP client the
+    /// test builds; configuring stores identifiers and keyring secrets only).
+    pub fn configure_fake_twilio(&self) {
+        use clinicdesk_twilio_fake as fake;
+        let input = clinicdesk_core::twilio::config::TwilioSettingsInput {
+            account_sid: fake::ACCOUNT_SID.into(),
+            api_key_sid: fake::API_KEY_SID.into(),
+            from: Some(fake::FROM_NUMBER.into()),
+            messaging_service_sid: None,
+            conversations_service_sid: None,
+            media_region: None,
+            auth_token: Some(fake::AUTH_TOKEN.into()),
+            api_key_secret: Some(fake::API_KEY_SECRET.into()),
+        };
+        self.clinic.twilio().configure(&self.admin(), input).expect("configure Twilio");
+    }
+
     pub fn advance(&self, by: Duration) {
         self.clock.advance(by);
     }

@@ -4,10 +4,9 @@
 
 use super::common::*;
 use clinicdesk_core::sms::worker::{OutboxConfig, OutboxWorker};
-use clinicdesk_core::twilio::config::TwilioSettingsInput;
 use clinicdesk_core::twilio::http::RetryPolicy;
 use clinicdesk_core::twilio::{Endpoints, TwilioHttp};
-use clinicdesk_twilio_fake::{self as fake, FakeTwilio};
+use clinicdesk_twilio_fake::FakeTwilio;
 use std::time::Duration;
 
 pub const PATIENT: &str = "+447400123456";
@@ -36,23 +35,7 @@ pub fn fast_config() -> OutboxConfig {
 pub async fn rig() -> Rig {
     let t = TestClinic::set_up_live();
     let fake = FakeTwilio::start().await;
-    let admin = t.admin();
-    t.clinic
-        .twilio()
-        .configure(
-            &admin,
-            TwilioSettingsInput {
-                account_sid: fake::ACCOUNT_SID.into(),
-                api_key_sid: fake::API_KEY_SID.into(),
-                from: Some(fake::FROM_NUMBER.into()),
-                messaging_service_sid: None,
-                conversations_service_sid: None,
-                media_region: None,
-                auth_token: Some(fake::AUTH_TOKEN.into()),
-                api_key_secret: Some(fake::API_KEY_SECRET.into()),
-            },
-        )
-        .unwrap();
+    t.configure_fake_twilio();
     let mut http =
         TwilioHttp::with_timeouts(Endpoints::all_at(&fake.url()), Duration::from_secs(2), Duration::from_millis(800));
     http.retry =
