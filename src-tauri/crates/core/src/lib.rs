@@ -9,6 +9,7 @@ pub mod appointments;
 pub mod audit;
 pub mod auth;
 mod clinic;
+pub mod consultations;
 pub mod clock;
 pub mod db;
 pub mod demo;
