@@ -24,9 +24,9 @@ use rusqlite::{params, TransactionBehavior};
 use uuid::Uuid;
 
 /// Twilio answers for a room or conversation that is already finished or gone: the end's goal is
-/// reached all the same. 20404 not found, 53118 room already completed.
+/// reached all the same. 20404 not found, 53118 room not in progress, 50377 conversation already closed.
 fn already_done(err: &TwilioError) -> bool {
-    matches!(err.code(), Some(20404 | 53118))
+    matches!(err.code(), Some(20404 | 53118 | 50377))
 }
 
 impl Consultations<'_> {
