@@ -65,6 +65,9 @@ pub(super) fn failed(err: &TwilioError, step: Step) -> CoreError {
             step.consequence(),
             step.next(false)
         ),
+        _ if err.is_server_error() => {
+            format!("Twilio had a problem of its own, so {}. {}", step.consequence(), step.next(true))
+        }
         _ if unknown => format!("Twilio did not answer in time, so {}. {}", step.consequence(), step.next(true)),
         TwilioError::Api { status: 429, .. } => {
             format!("Twilio is busy and asked ClinicDesk to wait, so {}. {}", step.consequence(), step.next(false))
