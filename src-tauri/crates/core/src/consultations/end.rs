@@ -75,7 +75,7 @@ impl Consultations<'_> {
             .iter()
             .map(|p| KeptParticipant {
                 sid: p.sid.clone(),
-                role: record.role_of(Some(&p.identity)),
+                role: record.role_of(Some(p.identity.as_str())),
                 identity: p.identity.clone(),
                 joined_at: p.start_time.as_deref().and_then(parse_instant),
                 left_at: p.end_time.as_deref().and_then(parse_instant),
