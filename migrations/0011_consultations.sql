@@ -31,11 +31,13 @@ CREATE TABLE consultations (
     notes_updated_at        TEXT,
     recording_consent_at    TEXT,             -- when the doctor recorded the patient's agreement
     recording_consent_by    TEXT REFERENCES users(id),
+    recording               INTEGER NOT NULL DEFAULT 0 CHECK (recording IN (0, 1)),  -- switched on (Recording Rules)
     doctor_read_index       INTEGER,          -- the last chat message the doctor marked read
     created_at              TEXT NOT NULL,
     updated_at              TEXT NOT NULL,
     CHECK (status = 'scheduled' OR (room_sid IS NOT NULL AND conversation_sid IS NOT NULL AND started_at IS NOT NULL)),
-    CHECK (status <> 'completed' OR ended_at IS NOT NULL)
+    CHECK (status <> 'completed' OR ended_at IS NOT NULL),
+    CHECK (recording = 0 OR recording_consent_at IS NOT NULL)
 );
 CREATE INDEX consultations_status ON consultations(status) WHERE status = 'in_progress';
 

@@ -116,7 +116,8 @@ async fn twilio_gets_an_opaque_group_room_and_a_conversation_with_both_participa
     assert_eq!(roles, [r#"{"role":"doctor"}"#, r#"{"role":"patient"}"#]);
     // Nothing Twilio sees names anyone.
     let seen = format!("{room:?} {chat:?}");
-    for private in ["Olivia", "Smith", "okafor", "Test Doctor", &r.booking_ref, &r.appt.to_string(), "+44"] {
+    let appointment_id = r.appt.to_string();
+    for private in ["Olivia", "Smith", "okafor", "Test Doctor", r.booking_ref.as_str(), appointment_id.as_str(), "+44"] {
         assert!(!seen.contains(private), "Twilio was told {private:?}: {seen}");
     }
 }
@@ -248,4 +249,28 @@ async fn consent_and_notes_are_the_doctors_and_work_without_twilio() {
     assert!(actions.contains(&"consultation.note".to_owned()));
     assert_eq!(r.status(&r.desk).recording_consent_at, consented.recording_consent_at);
     assert!(c.note(&r.okafor, r.appt, &"x".repeat(100_001)).is_err());
+}
+
+#[tokio::test]
+async fn recording_is_switched_on_only_after_consent_and_stops_at_the_end() {
+    let r = rig().await;
+    let c = r.clinic().consultations();
+    let err = c.set_recording(&r.okafor, &r.http, r.appt, true).await.unwrap_err();
+    assert_eq!(err.to_string(), "Cannot record a consultation with status: scheduled");
+    r.start().await.unwrap();
+    let err = c.set_recording(&r.okafor, &r.http, r.appt, true).await.unwrap_err();
+    assert_eq!(err.to_string(), "Record the patient's agreement first: a consultation is never recorded without it.");
+    assert!(!r.rooms()[0].recording);
+    c.consent_to_recording(&r.okafor, r.appt).unwrap();
+    assert_eq!(c.set_recording(&r.other, &r.http, r.appt, true).await.unwrap_err().code(), ErrorCode::Forbidden);
+    assert!(c.set_recording(&r.okafor, &r.http, r.appt, true).await.unwrap().recording);
+    assert!(r.rooms()[0].recording, "the room's Recording Rules include everyone");
+    assert!(!c.set_recording(&r.okafor, &r.http, r.appt, false).await.unwrap().recording);
+    assert!(!r.rooms()[0].recording);
+    c.set_recording(&r.okafor, &r.http, r.appt, true).await.unwrap();
+    let ended = r.end().await.unwrap();
+    assert!(!ended.recording, "it stops at the end");
+    assert_eq!(r.rooms()[0].status, "completed");
+    let switched = r.audit_actions().iter().filter(|a| *a == "consultation.recording").count();
+    assert_eq!(switched, 3);
 }

@@ -82,6 +82,7 @@ pub enum AuditAction {
     ConsultationEnded,
     ConsultationNoted,
     RecordingConsented,
+    RecordingSwitched,
     ChatMessageSent,
 }
 
@@ -126,6 +127,7 @@ impl AuditAction {
             AuditAction::ConsultationEnded => "consultation.end",
             AuditAction::ConsultationNoted => "consultation.note",
             AuditAction::RecordingConsented => "consultation.recording_consent",
+            AuditAction::RecordingSwitched => "consultation.recording",
             AuditAction::ChatMessageSent => "consultation.message",
         }
     }

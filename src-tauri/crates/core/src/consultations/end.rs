@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::twilio::conversations::ChatMessage;
 use crate::twilio::rooms::{self, RoomParticipant};
 use crate::twilio::{conversations, TwilioError, TwilioHttp};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use rusqlite::{params, TransactionBehavior};
 use uuid::Uuid;
 
@@ -136,6 +136,7 @@ pub(super) fn line(record: &Record, m: &ChatMessage, fallback: DateTime<Utc>) ->
         author: record.role_of(m.author.as_deref()),
         body: m.body.clone(),
         media: store::media_of(m.media.as_ref()),
-        sent_at: parse_instant(&m.date_created).unwrap_or(fallback),
+        // Kept to the millisecond, as the clinic stores instants, so the live and the kept chat agree.
+        sent_at: parse_instant(&m.date_created).unwrap_or(fallback).trunc_subsecs(3),
     }
 }

@@ -21,6 +21,7 @@ mod chat;
 mod end;
 pub mod model;
 mod notes;
+mod recording;
 mod start;
 mod store;
 mod token;
@@ -80,6 +81,7 @@ fn status_of(conn: &Connection, booking: &access::Booking, own: bool) -> Result<
         started_at: r.and_then(|r| r.started_at),
         ended_at: r.and_then(|r| r.ended_at),
         recording_consent_at: r.and_then(|r| r.recording_consent_at),
+        recording: state == ConsultationState::InProgress && r.is_some_and(|r| r.recording),
         is_own: own,
         notes: own.then(|| r.map(|r| r.notes.clone()).unwrap_or_default()),
         participants: if own { store::participants(conn, booking.id)? } else { Vec::new() },

@@ -82,6 +82,8 @@ pub struct ConsultationStatus {
     pub ended_at: Option<DateTime<Utc>>,
     /// When the doctor recorded that the patient agreed to be recorded (recording stays off without it).
     pub recording_consent_at: Option<DateTime<Utc>>,
+    /// Recording is on (only ever with consent; it stops when the consultation ends).
+    pub recording: bool,
     /// True when the caller is the appointment's doctor: the one who starts, joins, chats, notes, ends.
     pub is_own: bool,
     /// The doctor's notes, for the appointment's doctor only.

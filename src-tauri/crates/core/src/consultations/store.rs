@@ -26,6 +26,7 @@ pub(super) struct Record {
     pub notes: String,
     pub recording_consent_at: Option<DateTime<Utc>>,
     pub doctor_read_index: Option<i64>,
+    pub recording: bool,
 }
 
 impl Record {
@@ -43,7 +44,7 @@ pub(super) fn load(conn: &Connection, appointment: Uuid) -> Result<Option<Record
         .prepare_cached(
             "SELECT status, room_name, doctor_identity, patient_identity, start_requested_at, room_sid, conversation_sid,
                     chat_service_sid, doctor_participant_sid, chat_ready_at IS NOT NULL, started_at, ended_at, notes,
-                    recording_consent_at, doctor_read_index
+                    recording_consent_at, doctor_read_index, recording
              FROM consultations WHERE appointment_id = ?1",
         )?
         .query_row([appointment.to_string()], |r| {
@@ -63,6 +64,7 @@ pub(super) fn load(conn: &Connection, appointment: Uuid) -> Result<Option<Record
                 notes: r.get(12)?,
                 recording_consent_at: r.get(13)?,
                 doctor_read_index: r.get(14)?,
+                recording: r.get(15)?,
             })
         })
         .optional()?)

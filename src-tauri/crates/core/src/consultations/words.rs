@@ -13,6 +13,7 @@ pub(super) enum Step {
     End,
     Send,
     Read,
+    Record,
 }
 
 impl Step {
@@ -24,6 +25,7 @@ impl Step {
             Step::End => "the consultation has not finished ending",
             Step::Send => "the message was not sent",
             Step::Read => "the chat could not be loaded",
+            Step::Record => "recording was not switched",
         }
     }
 
@@ -35,7 +37,7 @@ impl Step {
             (Step::Send, true) => "It may still have arrived: look at the chat before sending it again.",
             (Step::Send, false) => "Send it again in a moment.",
             (Step::Read, _) => "Try again in a moment. You can write your notes meanwhile.",
-            (Step::Join, _) => "Try again in a moment.",
+            (Step::Join | Step::Record, _) => "Try again in a moment.",
         }
     }
 }
