@@ -60,9 +60,12 @@ pub(crate) struct Room {
 }
 
 impl Room {
-    /// Recording now: the last rule that applies to everything decides; without rules, the
-    /// creation setting does.
+    /// Recording now: only while in progress; the last rule that applies to everything decides;
+    /// without rules, the creation setting does.
     pub fn recording(&self) -> bool {
+        if self.status != "in-progress" {
+            return false;
+        }
         let all = |r: &&serde_json::Value| r.get("all").and_then(|a| a.as_bool()) == Some(true);
         match self.recording_rules.as_array().and_then(|rules| rules.iter().rev().find(all)) {
             Some(rule) => rule.get("type").and_then(|t| t.as_str()) == Some("include"),

@@ -36,6 +36,9 @@ fn describe(s: &ConsultationStatus) -> String {
         Some(at) => format!("Recording consent: given, recorded {}", when(Some(at))),
         None => "Recording consent: not recorded (recording stays off)".into(),
     });
+    if s.recording {
+        lines.push("Recording: on".into());
+    }
     if let Some(notes) = &s.notes {
         lines.push(if notes.is_empty() { "Notes: none yet".into() } else { format!("Notes:\n{notes}") });
     }

@@ -9,7 +9,7 @@
 use super::access::{self, Booking};
 use super::model::{ChatLine, ConsultationState, ConsultationStatus};
 use super::start::refusal;
-use super::store::{self, KeptParticipant, Record};
+use super::store::{self, KeptMessage, KeptParticipant, Record};
 use super::words::{self, Step};
 use super::{status_of, Consultations};
 use crate::audit::{self, AuditAction};
@@ -23,10 +23,14 @@ use chrono::{DateTime, SubsecRound, Utc};
 use rusqlite::{params, TransactionBehavior};
 use uuid::Uuid;
 
-/// Twilio answers for a room or conversation that is already finished or gone: the end's goal is
-/// reached all the same. 20404 not found, 53118 room not in progress, 50377 conversation already closed.
-fn already_done(err: &TwilioError) -> bool {
-    matches!(err.code(), Some(20404 | 53118 | 50377))
+/// Twilio's answers for a room or conversation that is already finished or gone count as done: the
+/// end's goal is reached all the same (20404 not found, 53118 room not in progress, 50377
+/// conversation already closed).
+fn done_already<T>(answer: Result<T, TwilioError>) -> Result<(), TwilioError> {
+    match answer {
+        Err(err) if !matches!(err.code(), Some(20404 | 53118 | 50377)) => Err(err),
+        _ => Ok(()),
+    }
 }
 
 impl Consultations<'_> {
@@ -49,14 +53,8 @@ impl Consultations<'_> {
         let room_sid = record.room_sid.clone().unwrap_or_default();
         let chat_sid = record.conversation_sid.clone().unwrap_or_default();
 
-        match rooms::complete(http, &account, &room_sid).await {
-            Err(err) if !already_done(&err) => return Err(failed(err)),
-            _ => {}
-        }
-        match conversations::close(http, &account, &chat_sid).await {
-            Err(err) if !already_done(&err) => return Err(failed(err)),
-            _ => {}
-        }
+        done_already(rooms::complete(http, &account, &room_sid).await).map_err(failed)?;
+        done_already(conversations::close(http, &account, &chat_sid).await).map_err(failed)?;
         let people = rooms::participants(http, &account, &room_sid).await.map_err(failed)?;
         let transcript = conversations::transcript(http, &account, &chat_sid).await.map_err(failed)?;
         self.keep(caller, &booking, &record, &people, &transcript)
@@ -82,8 +80,10 @@ impl Consultations<'_> {
                 seconds: p.duration,
             })
             .collect();
-        let chat: Vec<(Option<String>, Option<String>, ChatLine)> =
-            transcript.iter().map(|m| (m.sid.clone(), m.author.clone(), line(record, m, now))).collect();
+        let chat: Vec<KeptMessage> = transcript
+            .iter()
+            .map(|m| KeptMessage { sid: m.sid.clone(), author: m.author.clone(), line: line(record, m, now) })
+            .collect();
 
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

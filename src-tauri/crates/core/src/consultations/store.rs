@@ -146,13 +146,20 @@ pub(super) struct KeptParticipant {
     pub seconds: Option<i64>,
 }
 
+/// One chat message as kept at the end: Twilio's SID and author identity beside what is shown.
+pub(super) struct KeptMessage {
+    pub sid: Option<String>,
+    pub author: Option<String>,
+    pub line: ChatLine,
+}
+
 /// Replaces the kept record of who was in the room and what was said: an end that is repeated
 /// after a failure half-way stores the same things once.
 pub(super) fn keep(
     tx: &Connection,
     appointment: Uuid,
     people: &[KeptParticipant],
-    chat: &[(Option<String>, Option<String>, ChatLine)],
+    chat: &[KeptMessage],
 ) -> Result<()> {
     let id = appointment.to_string();
     tx.execute("DELETE FROM consultation_participants WHERE appointment_id = ?1", [&id])?;
@@ -168,7 +175,7 @@ pub(super) fn keep(
         "INSERT OR REPLACE INTO chat_messages (appointment_id, message_index, message_sid, author_identity, author_role, body, media, sent_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    for (sid, author, line) in chat {
+    for KeptMessage { sid, author, line } in chat {
         let media: Option<String> =
             (!line.media.is_empty()).then(|| serde_json::to_string(&line.media).expect("media serialises"));
         insert.execute(params![
