@@ -92,6 +92,17 @@ pub struct ConsultationStatus {
     pub participants: Vec<ConsultationParticipant>,
 }
 
+/// A video appointment's consultation state for a schedule screen (Start / Rejoin for its doctor).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct ConsultationBadge {
+    pub appointment_id: Uuid,
+    pub state: ConsultationState,
+    pub starting: bool,
+    /// The caller is the appointment's doctor (shows Start, or Rejoin while in progress).
+    pub is_own: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[ts(export)]
 pub struct ConsultationParticipant {
