@@ -52,10 +52,15 @@ async fn only_the_appointments_doctor_runs_it_and_reception_sees_the_state() {
     let refused = r.refusals().iter().filter(|d| d.as_str() == "run_consultations").count();
     assert_eq!(refused, 9, "{:?}", r.refusals());
 
-    // An in-person appointment has no consultation.
+    // An in-person appointment has no consultation; a schedule gets every video one's state at once.
     let (visit, _) = r.book("11:00", 20, AppointmentKind::InPerson);
     let err = c.status(&r.desk, visit).unwrap_err();
     assert_eq!(err.to_string(), "This is an in-person appointment, so it has no video consultation.");
+    let (later, _) = r.book("12:00", 30, AppointmentKind::Video);
+    let badges = c.states(&r.okafor, &[r.appt, visit, later]).unwrap();
+    let seen: Vec<_> = badges.iter().map(|b| (b.appointment_id, b.state, b.is_own)).collect();
+    assert_eq!(seen, [(r.appt, ConsultationState::InProgress, true), (later, ConsultationState::Scheduled, true)]);
+    assert!(c.states(&r.desk, &[r.appt]).unwrap().iter().all(|b| !b.is_own));
 }
 
 #[tokio::test]
