@@ -77,10 +77,8 @@ fn clinic(fake: &FakeTwilio) -> (Desk, String) {
         .to_owned();
     let tomorrow = (Utc::now() + Duration::days(1)).with_timezone(&chrono_tz::Europe::London).date_naive();
     let at = format!("{tomorrow} 09:00");
-    let booked = desk.json(
-        DESK,
-        &["appointment", "book", "--patient", &patient, "--doctor", &doctor, "--at", &at, "--video"],
-    );
+    let booked =
+        desk.json(DESK, &["appointment", "book", "--patient", &patient, "--doctor", &doctor, "--at", &at, "--video"]);
     (desk, booked["booking_ref"].as_str().unwrap().to_owned())
 }
 
@@ -113,7 +111,10 @@ async fn a_doctor_runs_a_consultation_from_the_terminal() {
     fake.add_chat_message(&chat.sid, &patient, "Hello doctor");
     let listed = desk.cmd(DOCTOR, &["consultation", "messages", appt]).output().unwrap();
     let listed = String::from_utf8(listed.stdout).unwrap();
-    assert!(listed.contains("Good morning") && listed.contains("Hello doctor") && listed.contains("patient"), "{listed}");
+    assert!(
+        listed.contains("Good morning") && listed.contains("Hello doctor") && listed.contains("patient"),
+        "{listed}"
+    );
     assert_eq!(desk.json(DOCTOR, &["consultation", "read", appt])["read_up_to"], 1);
 
     desk.cmd(DOCTOR, &["consultation", "note", appt, "--text", "Follow up in two weeks."]).assert().success();

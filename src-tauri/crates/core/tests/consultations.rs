@@ -71,7 +71,10 @@ async fn states_move_once_each_way_with_the_exact_sentences() {
     let not_yet = c.end(&r.okafor, &r.http, r.appt).await.unwrap_err();
     assert_eq!(not_yet.to_string(), "Cannot end a consultation with status: scheduled");
     assert_eq!(not_yet.code(), ErrorCode::Conflict);
-    assert_eq!(c.token(&r.okafor, r.appt).unwrap_err().to_string(), "Cannot join a consultation with status: scheduled");
+    assert_eq!(
+        c.token(&r.okafor, r.appt).unwrap_err().to_string(),
+        "Cannot join a consultation with status: scheduled"
+    );
 
     r.start().await.unwrap();
     assert_eq!(r.start().await.unwrap_err().to_string(), "Cannot start a consultation with status: in-progress");
@@ -122,7 +125,8 @@ async fn twilio_gets_an_opaque_group_room_and_a_conversation_with_both_participa
     // Nothing Twilio sees names anyone.
     let seen = format!("{room:?} {chat:?}");
     let appointment_id = r.appt.to_string();
-    for private in ["Olivia", "Smith", "okafor", "Test Doctor", r.booking_ref.as_str(), appointment_id.as_str(), "+44"] {
+    for private in ["Olivia", "Smith", "okafor", "Test Doctor", r.booking_ref.as_str(), appointment_id.as_str(), "+44"]
+    {
         assert!(!seen.contains(private), "Twilio was told {private:?}: {seen}");
     }
 }

@@ -186,8 +186,12 @@ async fn conversations_follow_the_spec() {
 async fn consultation_rooms_follow_the_spec() {
     // The consultation's room: group, limit, timeouts, media region, recording off.
     let http = prism();
-    let options = RoomOptions { max_participants: 3, empty_timeout_minutes: 15, unused_timeout_minutes: 60, record: false };
-    let room = accepted("create consultation room", rooms::create_or_reuse(&http, &account(None), "cd-0123abcd", &options).await);
+    let options =
+        RoomOptions { max_participants: 3, empty_timeout_minutes: 15, unused_timeout_minutes: 60, record: false };
+    let room = accepted(
+        "create consultation room",
+        rooms::create_or_reuse(&http, &account(None), "cd-0123abcd", &options).await,
+    );
     assert!(room.sid.starts_with("RM"));
     accepted("fetch room", rooms::fetch(&http, &account(None), "RM55555555555555555555555555555555").await);
     for on in [true, false] {

@@ -163,7 +163,11 @@ pub(crate) async fn update(
     let answer = {
         let mut s = state.lock().unwrap();
         match s.conversation(&key) {
-            None => error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource /Conversations/{key} was not found")),
+            None => error(
+                StatusCode::NOT_FOUND,
+                20404,
+                &format!("The requested resource /Conversations/{key} was not found"),
+            ),
             Some(c) if c.state == "closed" => closed(),
             Some(c) => {
                 if let Some(new) = form.get("State") {
@@ -197,7 +201,8 @@ pub(crate) async fn post_message(
         Err(r) => return r,
     };
     let body = form.get("Body").map(String::as_str);
-    let media = form.get("MediaSid").map(|sid| json!([{ "sid": sid, "content_type": null, "filename": null, "size": null }]));
+    let media =
+        form.get("MediaSid").map(|sid| json!([{ "sid": sid, "content_type": null, "filename": null, "size": null }]));
     if body.is_none_or(str::is_empty) && media.is_none() {
         return error(StatusCode::BAD_REQUEST, 50006, "Body or MediaSid is required");
     }
@@ -209,7 +214,11 @@ pub(crate) async fn post_message(
         let mut s = state.lock().unwrap();
         let open = s.conversation(&key).map(|c| c.state != "closed");
         match open {
-            None => error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource /Conversations/{key}/Messages was not found")),
+            None => error(
+                StatusCode::NOT_FOUND,
+                20404,
+                &format!("The requested resource /Conversations/{key}/Messages was not found"),
+            ),
             Some(false) => closed(),
             Some(true) => {
                 let m = s.add_chat_message(&key, &author, body, media).expect("the conversation is open");

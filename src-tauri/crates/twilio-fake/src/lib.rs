@@ -202,7 +202,10 @@ fn router(state: Shared) -> Router {
             "/v1/Conversations/{conversation}/Participants/{participant}",
             get(chat_participants::fetch).post(chat_participants::update),
         )
-        .route("/v1/Conversations/{conversation}/Messages", get(conversations::messages).post(conversations::post_message))
+        .route(
+            "/v1/Conversations/{conversation}/Messages",
+            get(conversations::messages).post(conversations::post_message),
+        )
         .fallback(|| async { error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found") })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate_and_log))
         .with_state(state)

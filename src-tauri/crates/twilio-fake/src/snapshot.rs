@@ -109,7 +109,9 @@ impl FakeTwilio {
     pub fn connect(&self, room: &str, identity: &str) {
         let mut s = self.state.lock().unwrap();
         let now = s.now();
-        if let Some(r) = s.rooms.iter_mut().rev().find(|r| r.sid == room || (r.unique_name == room && r.status == "in-progress")) {
+        if let Some(r) =
+            s.rooms.iter_mut().rev().find(|r| r.sid == room || (r.unique_name == room && r.status == "in-progress"))
+        {
             r.participants.push(crate::state::Participant {
                 sid: crate::state::sid("PA"),
                 identity: identity.into(),
@@ -132,7 +134,13 @@ impl FakeTwilio {
 
     /// A message with attachments (Twilio's media list: sid, content_type, filename, size), as the
     /// patient's page would post it. `false` when the conversation is missing or closed.
-    pub fn add_chat_media(&self, conversation: &str, author: &str, body: Option<&str>, media: serde_json::Value) -> bool {
+    pub fn add_chat_media(
+        &self,
+        conversation: &str,
+        author: &str,
+        body: Option<&str>,
+        media: serde_json::Value,
+    ) -> bool {
         self.state.lock().unwrap().add_chat_message(conversation, author, body, Some(media)).is_some()
     }
 

@@ -242,7 +242,11 @@ pub(crate) async fn recording_rules(
     let s = state.lock().unwrap();
     match s.rooms.iter().find(|r| r.sid == room) {
         Some(r) => Json(rules_answer(r)).into_response(),
-        None => error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource /Rooms/{room}/RecordingRules was not found")),
+        None => error(
+            StatusCode::NOT_FOUND,
+            20404,
+            &format!("The requested resource /Rooms/{room}/RecordingRules was not found"),
+        ),
     }
 }
 
@@ -273,6 +277,10 @@ pub(crate) async fn set_recording_rules(
             r.recording_rules = rules.unwrap_or_default();
             Json(rules_answer(r)).into_response()
         }
-        None => error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource /Rooms/{room}/RecordingRules was not found")),
+        None => error(
+            StatusCode::NOT_FOUND,
+            20404,
+            &format!("The requested resource /Rooms/{room}/RecordingRules was not found"),
+        ),
     }
 }

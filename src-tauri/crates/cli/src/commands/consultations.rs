@@ -4,10 +4,10 @@
 use crate::args::ConsultationCommand;
 use crate::messaging::{http, runtime};
 use crate::output::{show, table};
+use chrono::{DateTime, Utc};
 use clinicdesk_core::auth::Caller;
 use clinicdesk_core::consultations::{ChatLine, ChatView, ConsultationStatus, ParticipantRole};
 use clinicdesk_core::{Clinic, Result};
-use chrono::{DateTime, Utc};
 
 fn when(at: Option<DateTime<Utc>>) -> String {
     at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "-".into())
@@ -91,7 +91,10 @@ pub(super) fn consultation(clinic: &Clinic, caller: &Caller, json: bool, command
             let id = resolve(&appointment)?;
             let status = runtime().block_on(consultations.end(caller, &http(), id))?;
             show(json, &status, |s| {
-                format!("The consultation has ended for everyone; who was in the room and the chat are kept.\n{}", describe(s))
+                format!(
+                    "The consultation has ended for everyone; who was in the room and the chat are kept.\n{}",
+                    describe(s)
+                )
             });
         }
         ConsultationCommand::Token { appointment } => {

@@ -18,7 +18,12 @@ use uuid::Uuid;
 pub const MAX_MESSAGE_CHARS: usize = 1600;
 
 /// The consultation and its state, for its doctor.
-fn running(c: &Consultations<'_>, caller: &Caller, appointment: Uuid, action: &str) -> Result<(access::Booking, Option<Record>, ConsultationState)> {
+fn running(
+    c: &Consultations<'_>,
+    caller: &Caller,
+    appointment: Uuid,
+    action: &str,
+) -> Result<(access::Booking, Option<Record>, ConsultationState)> {
     let booking = access::own(c.clinic, caller, appointment, action)?;
     let record = store::load(&*c.clinic.db().conn()?, appointment)?;
     let state = store::state(booking.status, record.as_ref());
@@ -76,7 +81,10 @@ impl Consultations<'_> {
                 let transcript = conversations::transcript(http, &account, &chat_sid).await.map_err(failed)?;
                 let people = conversations::participants(http, &account, &chat_sid).await.map_err(failed)?;
                 let horizon = |identity: &str| {
-                    people.iter().find(|p| p.identity.as_deref() == Some(identity)).and_then(|p| p.last_read_message_index)
+                    people
+                        .iter()
+                        .find(|p| p.identity.as_deref() == Some(identity))
+                        .and_then(|p| p.last_read_message_index)
                 };
                 let now = self.clinic.now();
                 ChatView {
@@ -127,10 +135,9 @@ impl Consultations<'_> {
         };
         let me = match &record.doctor_participant_sid {
             Some(sid) => sid.clone(),
-            None => conversations::join(http, &account, &chat_sid, &record.doctor_identity, None)
-                .await
-                .map_err(failed)?
-                .sid,
+            None => {
+                conversations::join(http, &account, &chat_sid, &record.doctor_identity, None).await.map_err(failed)?.sid
+            }
         };
         conversations::mark_read(http, &account, &chat_sid, &me, newest.index).await.map_err(failed)?;
         // The horizon only moves forward (two windows marking at once keep the later one).

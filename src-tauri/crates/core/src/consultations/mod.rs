@@ -31,7 +31,7 @@ pub use model::*;
 pub use token::{token_lifetime, TOKEN_MARGIN_MINUTES};
 
 use crate::auth::{Caller, Permission};
-use crate::error::Result;
+use crate::error::{CoreError, Result};
 use crate::twilio::config::{AccountState, TwilioAccount};
 use crate::Clinic;
 use rusqlite::Connection;
@@ -68,10 +68,11 @@ impl Consultations<'_> {
         let conn = self.clinic.db().conn()?;
         let mut badges = Vec::with_capacity(appointments.len());
         for id in appointments {
-            let Ok(booking) = access::booking(&conn, *id) else { continue };
-            if !booking.video {
-                continue;
-            }
+            let booking = match access::booking(&conn, *id) {
+                Ok(booking) if booking.video => booking,
+                Ok(_) | Err(CoreError::NotFound(_)) => continue,
+                Err(err) => return Err(err),
+            };
             let record = store::load(&conn, *id)?;
             let state = store::state(booking.status, record.as_ref());
             badges.push(ConsultationBadge {

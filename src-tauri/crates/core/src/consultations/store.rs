@@ -155,12 +155,7 @@ pub(super) struct KeptMessage {
 
 /// Replaces the kept record of who was in the room and what was said: an end that is repeated
 /// after a failure half-way stores the same things once.
-pub(super) fn keep(
-    tx: &Connection,
-    appointment: Uuid,
-    people: &[KeptParticipant],
-    chat: &[KeptMessage],
-) -> Result<()> {
+pub(super) fn keep(tx: &Connection, appointment: Uuid, people: &[KeptParticipant], chat: &[KeptMessage]) -> Result<()> {
     let id = appointment.to_string();
     tx.execute("DELETE FROM consultation_participants WHERE appointment_id = ?1", [&id])?;
     tx.execute("DELETE FROM chat_messages WHERE appointment_id = ?1", [&id])?;
@@ -169,7 +164,15 @@ pub(super) fn keep(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     for p in people {
-        insert.execute(params![id, p.sid, p.identity, p.role.as_str(), p.joined_at.map(ts), p.left_at.map(ts), p.seconds])?;
+        insert.execute(params![
+            id,
+            p.sid,
+            p.identity,
+            p.role.as_str(),
+            p.joined_at.map(ts),
+            p.left_at.map(ts),
+            p.seconds
+        ])?;
     }
     let mut insert = tx.prepare_cached(
         "INSERT OR REPLACE INTO chat_messages (appointment_id, message_index, message_sid, author_identity, author_role, body, media, sent_at)

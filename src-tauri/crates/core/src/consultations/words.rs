@@ -32,7 +32,9 @@ impl Step {
     /// What to do next.
     fn next(self, unknown: bool) -> &'static str {
         match (self, unknown) {
-            (Step::Start, _) => "Press Start again: it carries on from where it stopped. You can write your notes meanwhile.",
+            (Step::Start, _) => {
+                "Press Start again: it carries on from where it stopped. You can write your notes meanwhile."
+            }
             (Step::End, _) => "Press End again: it carries on from where it stopped. Your notes are saved.",
             (Step::Send, true) => "It may still have arrived: look at the chat before sending it again.",
             (Step::Send, false) => "Send it again in a moment.",
@@ -99,7 +101,10 @@ mod tests {
         assert!(failed(&lost, Step::Send).to_string().contains("look at the chat before sending it again"));
         let refused = TwilioError::from_answer(401, br#"{"code":20003,"message":"Authenticate"}"#, None);
         let words = failed(&refused, Step::End).to_string();
-        assert!(words.starts_with("The consultation has not finished ending: Twilio refused ClinicDesk's credentials"), "{words}");
+        assert!(
+            words.starts_with("The consultation has not finished ending: Twilio refused ClinicDesk's credentials"),
+            "{words}"
+        );
         assert_eq!(failed(&refused, Step::End).code(), crate::error::ErrorCode::Unavailable);
     }
 }

@@ -155,7 +155,8 @@ pub async fn mark_read(
     participant_sid: &str,
     index: i64,
 ) -> Result<ChatParticipant, TwilioError> {
-    let url = format!("{}/v1/Conversations/{}/Participants/{}", http.endpoints.conversations, conversation, participant_sid);
+    let url =
+        format!("{}/v1/Conversations/{}/Participants/{}", http.endpoints.conversations, conversation, participant_sid);
     http.post(&url, &account.key_auth(), &[("LastReadMessageIndex", index.to_string())]).await
 }
 

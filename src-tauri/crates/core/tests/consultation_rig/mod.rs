@@ -139,7 +139,8 @@ impl Rig {
         let clinic = Clinic::open_with_clock(self.t.dir.path(), self.t.clock.clone()).expect("reopen");
         self.t.clinic = clinic;
         let sign_in = |email: &str| self.t.clinic.auth().sign_in(email, PASSWORD, Channel::App).unwrap().caller;
-        let (admin, desk, okafor, other) = (sign_in(ADMIN_EMAIL), sign_in(DESK), sign_in(OKAFOR), sign_in(OTHER_DOCTOR));
+        let (admin, desk, okafor, other) =
+            (sign_in(ADMIN_EMAIL), sign_in(DESK), sign_in(OKAFOR), sign_in(OTHER_DOCTOR));
         (self.admin, self.desk, self.okafor, self.other) = (admin, desk, okafor, other);
     }
 
