@@ -258,6 +258,13 @@ async fn consent_and_notes_are_the_doctors_and_work_without_twilio() {
     assert!(actions.contains(&"consultation.note".to_owned()));
     assert_eq!(r.status(&r.desk).recording_consent_at, consented.recording_consent_at);
     assert!(c.note(&r.okafor, r.appt, &"x".repeat(100_001)).is_err());
+    // Saved on every pause in typing, audited once per ten minutes.
+    let noted = |r: &Rig| r.audit_actions().iter().filter(|a| *a == "consultation.note").count();
+    c.note(&r.okafor, r.appt, "  Seen by phone instead.\n\tBP 120/80, pulse 72").unwrap();
+    assert_eq!(noted(&r), 1);
+    r.t.advance(Duration::minutes(6));
+    c.note(&r.okafor, r.appt, "Seen by phone instead. BP 120/80, pulse 72. Review in a week.").unwrap();
+    assert_eq!(noted(&r), 2);
 }
 
 #[tokio::test]

@@ -36,15 +36,33 @@ impl Consultations<'_> {
             "UPDATE consultations SET notes = ?2, notes_updated_at = ?3, updated_at = ?3 WHERE appointment_id = ?1",
             params![appointment.to_string(), text, ts(now)],
         )?;
-        audit::record_for_patient(
-            &tx,
-            now,
-            caller,
-            AuditAction::ConsultationNoted,
-            ("appointment", &appointment.to_string()),
-            booking.patient_id,
-            Some(&format!("patient {}; notes saved", booking.patient_id)),
-        )?;
+        // Saved on every pause in typing: one trail entry per doctor and consultation per ten
+        // minutes says who wrote the notes and when, without an entry per keystroke pause.
+        let noted_lately: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM audit_log WHERE record_type = 'appointment' AND record_id = ?1
+                               AND action = ?2 AND actor_id = ?3 AND at >= ?4)",
+            )?
+            .query_row(
+                params![
+                    appointment.to_string(),
+                    AuditAction::ConsultationNoted.as_str(),
+                    caller.user_id().to_string(),
+                    ts(now - chrono::Duration::minutes(10))
+                ],
+                |r| r.get(0),
+            )?;
+        if !noted_lately {
+            audit::record_for_patient(
+                &tx,
+                now,
+                caller,
+                AuditAction::ConsultationNoted,
+                ("appointment", &appointment.to_string()),
+                booking.patient_id,
+                Some(&format!("patient {}; notes saved", booking.patient_id)),
+            )?;
+        }
         let status = status_of(&tx, &booking, true)?;
         tx.commit()?;
         Ok(status)
