@@ -61,8 +61,8 @@ impl Consultations<'_> {
     }
 
     /// The state of each video appointment among `appointments` (others are left out), for a
-    /// schedule screen: one query, no audit entry of its own (the schedule's read is audited, and a
-    /// state shows nothing clinical).
+    /// schedule screen: two cached lookups each, and no audit entry of its own (the schedule's
+    /// read is audited, and a state shows nothing clinical).
     pub fn states(&self, caller: &Caller, appointments: &[Uuid]) -> Result<Vec<ConsultationBadge>> {
         caller.require(Permission::ReadSchedule)?;
         let conn = self.clinic.db().conn()?;
