@@ -140,15 +140,21 @@ pub(crate) async fn update(
     if let Some(r) = needs_key(caller) {
         return r;
     }
-    if let Err(r) = before(&state, Route::UpdateRoom).await {
-        return r;
-    }
+    let fault = match before(&state, Route::UpdateRoom).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     if form.get("Status").map(String::as_str) != Some("completed") {
         return error(StatusCode::BAD_REQUEST, 53120, "Invalid Room status");
     }
+    let answer = complete_now(&state, &room);
+    after(fault, answer).await
+}
+
+fn complete_now(state: &Shared, room: &str) -> Response {
     let mut s = state.lock().unwrap();
     let now = s.now();
-    match find(&mut s.rooms, &room) {
+    match find(&mut s.rooms, room) {
         Some(r) => {
             if r.status == "in-progress" {
                 // Completing a room disconnects everyone in it (and so stops any recording).
@@ -260,9 +266,10 @@ pub(crate) async fn set_recording_rules(
     if let Some(r) = needs_key(caller) {
         return r;
     }
-    if let Err(r) = before(&state, Route::RecordingRules).await {
-        return r;
-    }
+    let fault = match before(&state, Route::RecordingRules).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let rules = form.get("Rules").and_then(|r| serde_json::from_str::<Value>(r).ok());
     let valid = rules.as_ref().and_then(Value::as_array).is_some_and(|rules| {
         rules.iter().all(|r| matches!(r.get("type").and_then(Value::as_str), Some("include" | "exclude")))
@@ -270,17 +277,20 @@ pub(crate) async fn set_recording_rules(
     if !valid {
         return error(StatusCode::BAD_REQUEST, 53120, "Rules must be a JSON array of include/exclude rules");
     }
-    let mut s = state.lock().unwrap();
-    match s.rooms.iter_mut().find(|r| r.sid == room) {
-        Some(r) if r.status != "in-progress" => error(StatusCode::BAD_REQUEST, 53118, "Room is not in progress"),
-        Some(r) => {
-            r.recording_rules = rules.unwrap_or_default();
-            Json(rules_answer(r)).into_response()
+    let answer = {
+        let mut s = state.lock().unwrap();
+        match s.rooms.iter_mut().find(|r| r.sid == room) {
+            Some(r) if r.status != "in-progress" => error(StatusCode::BAD_REQUEST, 53118, "Room is not in progress"),
+            Some(r) => {
+                r.recording_rules = rules.unwrap_or_default();
+                Json(rules_answer(r)).into_response()
+            }
+            None => error(
+                StatusCode::NOT_FOUND,
+                20404,
+                &format!("The requested resource /Rooms/{room}/RecordingRules was not found"),
+            ),
         }
-        None => error(
-            StatusCode::NOT_FOUND,
-            20404,
-            &format!("The requested resource /Rooms/{room}/RecordingRules was not found"),
-        ),
-    }
+    };
+    after(fault, answer).await
 }
