@@ -17,7 +17,10 @@ CREATE TABLE consultations (
     doctor_identity         TEXT NOT NULL,
     patient_identity        TEXT NOT NULL,
     start_requested_at      TEXT,
-    room_sid                TEXT,             -- RM...
+    room_sid                TEXT,             -- RM... the room in use
+    -- Rooms of this consultation Twilio closed before the end (left empty too long, then rejoined
+    -- under the same name): space-separated RM... SIDs, so the end keeps their participants too.
+    earlier_room_sids       TEXT NOT NULL DEFAULT '',
     conversation_sid        TEXT,             -- CH...
     chat_service_sid        TEXT,             -- IS... the conversation lives in (for chat tokens)
     doctor_participant_sid  TEXT,             -- MB... the doctor in the conversation (read horizon)

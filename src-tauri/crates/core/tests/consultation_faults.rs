@@ -139,3 +139,28 @@ async fn an_app_stopped_half_way_through_a_start_continues_in_the_same_room() {
     exactly_one_of_each(&r);
     assert_eq!(r.clinic().consultations().token(&r.okafor, r.appt).unwrap().room, room);
 }
+
+#[tokio::test]
+async fn a_room_twilio_closed_while_empty_is_opened_again_under_the_same_name() {
+    let mut r = rig().await;
+    r.start().await.unwrap();
+    let first = r.rooms()[0].clone();
+    r.fake.add_participant(&first.sid, "p-before", 120);
+    // The doctor's computer restarts; the room stays empty too long and Twilio closes it.
+    r.fake.close_room(&first.sid);
+    r.restart();
+    let c = r.clinic().consultations();
+    let token = c.rejoin(&r.okafor, &r.http, r.appt).await.unwrap();
+    let rooms = r.rooms();
+    assert_eq!(rooms.len(), 2);
+    assert_eq!((rooms[1].unique_name.as_str(), rooms[1].status.as_str()), (first.unique_name.as_str(), "in-progress"));
+    assert_eq!(token.room, first.unique_name, "the same room name: the patient's link still works");
+    // Rejoining a live room changes nothing.
+    c.rejoin(&r.okafor, &r.http, r.appt).await.unwrap();
+    assert_eq!(r.rooms().len(), 2);
+    r.fake.add_participant(&rooms[1].sid, "p-after", 300);
+    let ended = r.end().await.unwrap();
+    let mut seconds: Vec<Option<i64>> = ended.participants.iter().map(|p| p.seconds).collect();
+    seconds.sort();
+    assert_eq!(seconds, [Some(120), Some(300)], "participants of both rooms are kept");
+}

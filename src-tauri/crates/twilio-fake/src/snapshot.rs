@@ -132,6 +132,19 @@ impl FakeTwilio {
         }
     }
 
+    /// Twilio closes the room by itself (as after its empty-room timeout): completed, everyone out.
+    pub fn close_room(&self, room_sid: &str) {
+        let mut s = self.state.lock().unwrap();
+        let now = s.now();
+        if let Some(r) = s.rooms.iter_mut().find(|r| r.sid == room_sid && r.status == "in-progress") {
+            r.status = "completed".into();
+            r.ended = Some(now);
+            for p in r.participants.iter_mut().filter(|p| p.end.is_none()) {
+                p.end = Some(now);
+            }
+        }
+    }
+
     /// A message with attachments (Twilio's media list: sid, content_type, filename, size), as the
     /// patient's page would post it. `false` when the conversation is missing or closed.
     pub fn add_chat_media(

@@ -55,7 +55,12 @@ impl Consultations<'_> {
 
         done_already(rooms::complete(http, &account, &room_sid).await).map_err(failed)?;
         done_already(conversations::close(http, &account, &chat_sid).await).map_err(failed)?;
-        let people = rooms::participants(http, &account, &room_sid).await.map_err(failed)?;
+        // Everyone in every room this consultation had (a rejoin after Twilio closed an empty room
+        // opens a new one under the same name).
+        let mut people = Vec::new();
+        for sid in record.earlier_room_sids.iter().chain([&room_sid]) {
+            people.extend(rooms::participants(http, &account, sid).await.map_err(failed)?);
+        }
         let transcript = conversations::transcript(http, &account, &chat_sid).await.map_err(failed)?;
         self.keep(caller, &booking, &record, &people, &transcript)
     }

@@ -17,6 +17,8 @@ pub(super) struct Record {
     pub patient_identity: String,
     pub start_requested_at: Option<DateTime<Utc>>,
     pub room_sid: Option<String>,
+    /// Rooms Twilio closed before the end (see migration 0011), oldest first.
+    pub earlier_room_sids: Vec<String>,
     pub conversation_sid: Option<String>,
     pub chat_service_sid: Option<String>,
     pub doctor_participant_sid: Option<String>,
@@ -44,7 +46,7 @@ pub(super) fn load(conn: &Connection, appointment: Uuid) -> Result<Option<Record
         .prepare_cached(
             "SELECT status, room_name, doctor_identity, patient_identity, start_requested_at, room_sid, conversation_sid,
                     chat_service_sid, doctor_participant_sid, chat_ready_at IS NOT NULL, started_at, ended_at, notes,
-                    recording_consent_at, doctor_read_index, recording
+                    recording_consent_at, doctor_read_index, recording, earlier_room_sids
              FROM consultations WHERE appointment_id = ?1",
         )?
         .query_row([appointment.to_string()], |r| {
@@ -65,6 +67,7 @@ pub(super) fn load(conn: &Connection, appointment: Uuid) -> Result<Option<Record
                 recording_consent_at: r.get(13)?,
                 doctor_read_index: r.get(14)?,
                 recording: r.get(15)?,
+                earlier_room_sids: r.get::<_, String>(16)?.split_whitespace().map(str::to_owned).collect(),
             })
         })
         .optional()?)

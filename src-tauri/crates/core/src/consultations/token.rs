@@ -1,6 +1,10 @@
 //! The doctor's Access Token for a consultation: minted only for its doctor, only while it is in
 //! progress, for the consultation's own identity and room (opaque ids), audited on every mint.
 //!
+//! `rejoin` first makes sure the room is still open at Twilio: a room left empty for 15 minutes (the
+//! doctor's computer restarted, the patient waited elsewhere) is closed by Twilio, and is opened
+//! again under the same name, its SID recorded and the earlier one kept for the end.
+//!
 //! A Video token cannot be refreshed inside a call, so it lives until the end of the appointment's
 //! slot plus a margin, never less than the margin (a call running over can rejoin) and never more
 //! than four hours (a leaked token is soon useless). The chat side refreshes with a new token.
@@ -9,13 +13,18 @@ use super::access;
 use super::model::{ConsultationState, ConsultationToken};
 use super::start::refusal;
 use super::store;
-use super::words::Step;
+use super::start::ROOM;
+use super::words::{self, Step};
 use super::Consultations;
 use crate::audit::{self, AuditAction};
 use crate::auth::Caller;
+use crate::db::ts;
 use crate::error::Result;
+use crate::twilio::rooms;
+use crate::twilio::TwilioHttp;
 use crate::twilio::token::{mint, TokenKey, TokenRequest, DEFAULT_MAX_TTL_SECONDS};
 use chrono::{DateTime, Duration, Utc};
+use rusqlite::params;
 use uuid::Uuid;
 
 /// Minutes a token outlives the appointment's slot, and the shortest lifetime minted.
@@ -29,6 +38,31 @@ pub fn token_lifetime(now: DateTime<Utc>, ends_at: DateTime<Utc>) -> u32 {
 }
 
 impl Consultations<'_> {
+    /// Joins or rejoins: the room is opened again if Twilio closed it, then the doctor's token.
+    pub async fn rejoin(&self, caller: &Caller, http: &TwilioHttp, appointment: Uuid) -> Result<ConsultationToken> {
+        let booking = access::own(self.clinic, caller, appointment, "join")?;
+        let record = store::load(&*self.clinic.db().conn()?, appointment)?;
+        let state = store::state(booking.status, record.as_ref());
+        let record = match record {
+            Some(record) if state == ConsultationState::InProgress => record,
+            _ => return Err(refusal("join", state)),
+        };
+        let account = self.account(Step::Join)?;
+        let room = rooms::create_or_reuse(http, &account, &record.room_name, &ROOM)
+            .await
+            .map_err(|err| words::failed(&err, Step::Join))?;
+        if record.room_sid.as_deref() != Some(room.sid.as_str()) {
+            // Only if no other window recorded a newer room meanwhile (the SID it replaces is checked).
+            self.clinic.db().conn()?.execute(
+                "UPDATE consultations SET earlier_room_sids = trim(earlier_room_sids || ' ' || coalesce(room_sid, '')),
+                        room_sid = ?2, updated_at = ?4
+                 WHERE appointment_id = ?1 AND status = 'in_progress' AND room_sid IS ?3",
+                params![appointment.to_string(), room.sid, record.room_sid, ts(self.clinic.now())],
+            )?;
+        }
+        self.token(caller, appointment)
+    }
+
     /// The doctor's token to join the consultation's room and chat (also to rejoin after the app
     /// restarted: the same identity and room every time).
     pub fn token(&self, caller: &Caller, appointment: Uuid) -> Result<ConsultationToken> {
