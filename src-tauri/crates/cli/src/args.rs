@@ -345,7 +345,8 @@ pub enum ConsultationCommand {
         #[arg(value_name = "APPT")]
         appointment: String,
     },
-    /// Your Access Token for the consultation's room and chat (with --json: identity, room, expiry).
+    /// Your Access Token for the consultation's room and chat (with --json: identity, room, expiry);
+    /// the room is opened again first if Twilio closed it while it was empty.
     Token {
         #[arg(value_name = "APPT")]
         appointment: String,

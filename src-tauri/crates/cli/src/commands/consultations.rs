@@ -98,7 +98,9 @@ pub(super) fn consultation(clinic: &Clinic, caller: &Caller, json: bool, command
             });
         }
         ConsultationCommand::Token { appointment } => {
-            let token = consultations.token(caller, resolve(&appointment)?)?;
+            // Joining from anywhere goes through rejoin: the room is opened again if Twilio closed it.
+            let id = resolve(&appointment)?;
+            let token = runtime().block_on(consultations.rejoin(caller, &http(), id))?;
             show(json, &token, |t| t.token.clone());
         }
         ConsultationCommand::Send { appointment, body } => {
