@@ -50,7 +50,8 @@ pub enum Command {
     /// Connect and check the clinic's Twilio account.
     #[command(subcommand)]
     Twilio(TwilioCommand),
-    /// Print a Twilio Access Token for the video/chat SDKs.
+    /// Print a Twilio Access Token for any identity (administrators' diagnostic; doctors use
+    /// `consultation token`).
     Token {
         /// An opaque id (no emails or names).
         #[arg(long)]
@@ -65,6 +66,9 @@ pub enum Command {
         #[arg(long)]
         ttl: Option<u32>,
     },
+    /// Video consultations: the appointment's doctor starts, joins, chats, notes and ends them.
+    #[command(subcommand)]
+    Consultation(ConsultationCommand),
     /// Text messages.
     #[command(subcommand)]
     Sms(SmsCommand),
@@ -321,4 +325,62 @@ pub enum TemplatesCommand {
     },
     /// Go back to the built-in wording.
     Reset { kind: String },
+}
+
+/// APPT is an appointment id or its booking reference (e.g. CD-7KQ2XM).
+#[derive(Subcommand)]
+pub enum ConsultationCommand {
+    /// Start the video consultation (or continue a start that stopped half-way): its room and chat.
+    Start {
+        #[arg(value_name = "APPT")]
+        appointment: String,
+    },
+    /// Where the consultation stands; its doctor also sees the notes and who was in the room.
+    Status {
+        #[arg(value_name = "APPT")]
+        appointment: String,
+    },
+    /// End it for everyone, and keep who was in the room and the whole chat.
+    End {
+        #[arg(value_name = "APPT")]
+        appointment: String,
+    },
+    /// Your Access Token for the consultation's room and chat (with --json: identity, room, expiry);
+    /// the room is opened again first if Twilio closed it while it was empty.
+    Token {
+        #[arg(value_name = "APPT")]
+        appointment: String,
+    },
+    /// Send a chat message to the patient.
+    Send {
+        #[arg(value_name = "APPT")]
+        appointment: String,
+        #[arg(long)]
+        body: String,
+    },
+    /// The chat, oldest first.
+    Messages {
+        #[arg(value_name = "APPT")]
+        appointment: String,
+    },
+    /// Mark the chat read (the patient sees the read receipt).
+    Read {
+        #[arg(value_name = "APPT")]
+        appointment: String,
+    },
+    /// Record that the patient agreed to the consultation being recorded.
+    Consent {
+        #[arg(value_name = "APPT")]
+        appointment: String,
+        /// Agreement to recording (the only consent recorded here).
+        #[arg(long, required = true)]
+        recording: bool,
+    },
+    /// Save your notes (the whole text, as typed).
+    Note {
+        #[arg(value_name = "APPT")]
+        appointment: String,
+        #[arg(long)]
+        text: String,
+    },
 }

@@ -17,11 +17,11 @@ use std::time::Duration;
 pub const AUTH_TOKEN_ENV: &str = "TWILIO_AUTH_TOKEN";
 pub const API_KEY_SECRET_ENV: &str = "TWILIO_API_KEY_SECRET";
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
 }
 
-fn http() -> TwilioHttp {
+pub(crate) fn http() -> TwilioHttp {
     TwilioHttp::new(Endpoints::from_env())
 }
 

@@ -170,6 +170,10 @@ impl Clinic {
     pub fn inbox(&self) -> crate::sms::inbox::Inbox<'_> {
         crate::sms::inbox::Inbox { clinic: self }
     }
+    /// Video consultations: start, join, chat, notes, end (doctors, for their own appointments).
+    pub fn consultations(&self) -> crate::consultations::Consultations<'_> {
+        crate::consultations::Consultations { clinic: self }
+    }
     pub fn twilio(&self) -> crate::twilio::config::TwilioSetup<'_> {
         crate::twilio::config::TwilioSetup { clinic: self }
     }

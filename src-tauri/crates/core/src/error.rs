@@ -102,6 +102,10 @@ pub enum CoreError {
     /// The database file is unusable as it stands (wrong key, newer version, damaged).
     #[error("{0}")]
     Database(String),
+    /// Twilio could not do what was asked (unreachable, refused, not set up): the sentence says
+    /// what happened and what the person can do, in the clinic's words.
+    #[error("{0}")]
+    Twilio(String),
     /// An unexpected storage failure; the detail is logged, the person sees a plain sentence.
     #[error("The clinic database could not complete that action. Please try again; if it keeps happening, contact support (details are in the log).")]
     Storage,
@@ -158,6 +162,8 @@ impl CoreError {
             CoreError::AlreadyInitialized => ErrorCode::AlreadyInitialized,
             // Both mean "the clinic cannot be used on this computer as it stands" (keyring or file).
             CoreError::SecretStore(_) | CoreError::Database(_) => ErrorCode::Unavailable,
+            // A service the clinic depends on cannot be used right now; the same for programs.
+            CoreError::Twilio(_) => ErrorCode::Unavailable,
             CoreError::Storage => ErrorCode::Storage,
         }
     }

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 mod clinic;
 pub mod clock;
+pub mod consultations;
 pub mod db;
 pub mod demo;
 pub mod doctors;

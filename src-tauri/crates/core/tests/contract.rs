@@ -180,3 +180,46 @@ async fn conversations_follow_the_spec() {
         conversations::transcript(&http, &account(None), "CH66666666666666666666666666666666").await,
     );
 }
+
+#[tokio::test]
+#[ignore = "needs the Prism mocks of Twilio's specs; run by scripts/contract.sh"]
+async fn consultation_rooms_follow_the_spec() {
+    // The consultation's room: group, limit, timeouts, media region, recording off.
+    let http = prism();
+    let options =
+        RoomOptions { max_participants: 3, empty_timeout_minutes: 15, unused_timeout_minutes: 60, record: false };
+    let room = accepted(
+        "create consultation room",
+        rooms::create_or_reuse(&http, &account(None), "cd-0123abcd", &options).await,
+    );
+    assert!(room.sid.starts_with("RM"));
+    accepted("fetch room", rooms::fetch(&http, &account(None), "RM55555555555555555555555555555555").await);
+    for on in [true, false] {
+        accepted(
+            "recording rules",
+            rooms::set_recording(&http, &account(None), "RM55555555555555555555555555555555", on).await,
+        );
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the Prism mocks of Twilio's specs; run by scripts/contract.sh"]
+async fn consultation_chat_follows_the_spec() {
+    let http = prism();
+    let chat = "CH66666666666666666666666666666666";
+    let joined = accepted(
+        "add participant with attributes",
+        conversations::join(&http, &account(None), chat, "d-0123abcd", Some(&serde_json::json!({ "role": "doctor" })))
+            .await,
+    );
+    assert!(joined.sid.starts_with("MB"));
+    accepted("list participants", conversations::participants(&http, &account(None), chat).await);
+    let sent = accepted("send message", conversations::send(&http, &account(None), chat, "d-0123abcd", "Hello").await);
+    assert!(sent.sid.as_deref().is_some_and(|s| s.starts_with("IM")), "{sent:?}");
+    accepted("newest message", conversations::latest(&http, &account(None), chat).await);
+    accepted(
+        "read horizon",
+        conversations::mark_read(&http, &account(None), chat, "MB77777777777777777777777777777777", 3).await,
+    );
+    accepted("close conversation", conversations::close(&http, &account(None), chat).await);
+}

@@ -1,7 +1,8 @@
-//! Conversations (v1): configuration, conversations, participants and the transcript.
+//! Conversations (v1): configuration, conversations (state active / closed), and messages with
+//! media metadata. Participants are in chat_participants.rs.
 
 use crate::faults::{after, before, Route};
-use crate::state::{sid, Conversation, Shared};
+use crate::state::{sid, ChatMessage, Conversation, Shared};
 use crate::video::page;
 use crate::{error, Caller, ACCOUNT_SID, CHAT_SERVICE_SID};
 use axum::extract::{OriginalUri, Path, Query, State};
@@ -12,7 +13,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-fn needs_key(caller: Caller) -> Option<Response> {
+pub(crate) fn needs_key(caller: Caller) -> Option<Response> {
     (caller != Caller::ApiKey).then(|| error(StatusCode::UNAUTHORIZED, 20003, "Authenticate"))
 }
 
@@ -34,7 +35,7 @@ pub(crate) async fn configuration(State(state): State<Shared>, Extension(caller)
 fn render(c: &Conversation) -> Value {
     json!({
         "sid": c.sid, "account_sid": ACCOUNT_SID, "chat_service_sid": CHAT_SERVICE_SID, "unique_name": c.unique_name,
-        "friendly_name": c.friendly_name, "attributes": c.attributes, "state": "active",
+        "friendly_name": c.friendly_name, "attributes": c.attributes, "state": c.state,
         "date_created": c.created.to_rfc3339(), "date_updated": Utc::now().to_rfc3339(),
         "url": format!("https://conversations.twilio.com/v1/Conversations/{}", c.sid),
     })
@@ -71,44 +72,14 @@ fn create_now(state: &Shared, form: &HashMap<String, String>, attributes: String
         unique_name,
         friendly_name: form.get("FriendlyName").cloned(),
         attributes,
-        created: Utc::now(),
+        state: "active".into(),
+        created: s.now(),
         participants: Vec::new(),
         messages: Vec::new(),
     };
     let answer = (StatusCode::CREATED, Json(render(&conversation))).into_response();
     s.conversations.push(conversation);
     answer
-}
-
-pub(crate) async fn add_participant(
-    State(state): State<Shared>,
-    Extension(caller): Extension<Caller>,
-    Path(key): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    if let Some(r) = needs_key(caller) {
-        return r;
-    }
-    if let Err(r) = before(&state, Route::AddParticipant).await {
-        return r;
-    }
-    let Some(identity) = form.get("Identity").cloned() else {
-        return error(StatusCode::BAD_REQUEST, 50407, "Identity or MessagingBinding is required");
-    };
-    let mut s = state.lock().unwrap();
-    let Some(c) = s.conversations.iter_mut().find(|c| c.sid == key || c.unique_name.as_deref() == Some(&key)) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            20404,
-            &format!("The requested resource /Conversations/{key}/Participants was not found"),
-        );
-    };
-    if c.participants.iter().any(|(_, i)| *i == identity) {
-        return error(StatusCode::CONFLICT, 50433, "Participant already exists");
-    }
-    let participant_sid = sid("MB");
-    c.participants.push((participant_sid.clone(), identity.clone()));
-    (StatusCode::CREATED, Json(json!({ "sid": participant_sid, "conversation_sid": c.sid, "account_sid": ACCOUNT_SID, "identity": identity, "attributes": "{}" }))).into_response()
 }
 
 pub(crate) async fn messages(
@@ -133,15 +104,7 @@ pub(crate) async fn messages(
             &format!("The requested resource /Conversations/{key}/Messages was not found"),
         );
     };
-    let mut items: Vec<Value> = c
-        .messages
-        .iter()
-        .map(|m| {
-            json!({ "sid": m.sid, "index": m.index, "author": m.author, "body": m.body, "media": null,
-                         "participant_sid": c.participants.iter().find(|(_, i)| *i == m.author).map(|(p, _)| p.clone()),
-                         "date_created": m.created.to_rfc3339(), "conversation_sid": c.sid })
-        })
-        .collect();
+    let mut items: Vec<Value> = c.messages.iter().map(|m| render_message(c, m)).collect();
     if query.get("Order").map(String::as_str) == Some("desc") {
         items.reverse();
     }
@@ -156,6 +119,9 @@ pub(crate) async fn fetch(
     if let Some(r) = needs_key(caller) {
         return r;
     }
+    if let Err(r) = before(&state, Route::FetchConversation).await {
+        return r;
+    }
     let s = state.lock().unwrap();
     match s.conversations.iter().find(|c| c.sid == key || c.unique_name.as_deref() == Some(&key)) {
         Some(c) => Json(render(c)).into_response(),
@@ -163,4 +129,103 @@ pub(crate) async fn fetch(
             error(StatusCode::NOT_FOUND, 20404, &format!("The requested resource /Conversations/{key} was not found"))
         }
     }
+}
+
+fn render_message(c: &Conversation, m: &ChatMessage) -> Value {
+    let participant = c.participants.iter().find(|p| p.identity == m.author).map(|p| p.sid.clone());
+    json!({ "sid": m.sid, "index": m.index, "author": m.author, "body": m.body, "media": m.media,
+            "participant_sid": participant, "attributes": "{}", "date_created": m.created.to_rfc3339(),
+            "date_updated": null, "conversation_sid": c.sid, "account_sid": ACCOUNT_SID })
+}
+
+/// A closed conversation is final: Twilio refuses any change or message (50377).
+pub(crate) fn closed() -> Response {
+    error(StatusCode::BAD_REQUEST, 50377, "Can't update conversation as it's in final closed state")
+}
+
+/// Changes the state (active, inactive, closed), friendly name or attributes.
+pub(crate) async fn update(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(r) = needs_key(caller) {
+        return r;
+    }
+    let fault = match before(&state, Route::UpdateConversation).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if form.get("State").is_some_and(|s| !["active", "inactive", "closed"].contains(&s.as_str())) {
+        return error(StatusCode::BAD_REQUEST, 50100, "State must be active, inactive or closed");
+    }
+    let answer = {
+        let mut s = state.lock().unwrap();
+        match s.conversation(&key) {
+            None => error(
+                StatusCode::NOT_FOUND,
+                20404,
+                &format!("The requested resource /Conversations/{key} was not found"),
+            ),
+            Some(c) if c.state == "closed" => closed(),
+            Some(c) => {
+                if let Some(new) = form.get("State") {
+                    c.state = new.clone();
+                }
+                if let Some(name) = form.get("FriendlyName") {
+                    c.friendly_name = Some(name.clone());
+                }
+                if let Some(attributes) = form.get("Attributes") {
+                    c.attributes = attributes.clone();
+                }
+                Json(render(c)).into_response()
+            }
+        }
+    };
+    after(fault, answer).await
+}
+
+/// Posts a message (`Author`, `Body`; `MediaSid` is recorded as one attachment of unknown type).
+pub(crate) async fn post_message(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(r) = needs_key(caller) {
+        return r;
+    }
+    let fault = match before(&state, Route::SendChatMessage).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let body = form.get("Body").map(String::as_str);
+    let media =
+        form.get("MediaSid").map(|sid| json!([{ "sid": sid, "content_type": null, "filename": null, "size": null }]));
+    if body.is_none_or(str::is_empty) && media.is_none() {
+        return error(StatusCode::BAD_REQUEST, 50006, "Body or MediaSid is required");
+    }
+    if body.is_some_and(|b| b.chars().count() > 1600) {
+        return error(StatusCode::BAD_REQUEST, 50006, "Body is longer than 1600 characters");
+    }
+    let author = form.get("Author").cloned().unwrap_or_else(|| "system".into());
+    let answer = {
+        let mut s = state.lock().unwrap();
+        let open = s.conversation(&key).map(|c| c.state != "closed");
+        match open {
+            None => error(
+                StatusCode::NOT_FOUND,
+                20404,
+                &format!("The requested resource /Conversations/{key}/Messages was not found"),
+            ),
+            Some(false) => closed(),
+            Some(true) => {
+                let m = s.add_chat_message(&key, &author, body, media).expect("the conversation is open");
+                let c = s.conversation(&key).expect("it exists");
+                (StatusCode::CREATED, Json(render_message(c, &m))).into_response()
+            }
+        }
+    };
+    after(fault, answer).await
 }

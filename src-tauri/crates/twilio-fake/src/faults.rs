@@ -18,6 +18,13 @@ pub enum Route {
     CreateConversation,
     AddParticipant,
     ListChatMessages,
+    FetchRoom,
+    RecordingRules,
+    FetchConversation,
+    UpdateConversation,
+    ListChatParticipants,
+    UpdateChatParticipant,
+    SendChatMessage,
 }
 
 #[derive(Debug, Clone)]

@@ -4,14 +4,17 @@
 //! error codes, 429 with Retry-After, 5xx, slow answers, and connections dropped after the request
 //! was processed. It listens on a loopback port; tests start one per test.
 
+mod chat_participants;
 mod conversations;
 mod faults;
 mod incoming;
 mod messages;
+mod snapshot;
 mod state;
 mod video;
 
 pub use faults::{Fault, Route};
+pub use snapshot::{FakeChatMessage, FakeChatParticipant, FakeConversation, FakeRoom};
 pub use state::{FakeMessage, Outcome};
 
 use axum::extract::{Request, State as AxState};
@@ -164,7 +167,7 @@ impl FakeTwilio {
 
     /// Adds a chat message to a conversation, as if a participant had typed it.
     pub fn add_chat_message(&self, conversation_sid: &str, author: &str, body: &str) {
-        self.state.lock().unwrap().add_chat_message(conversation_sid, author, body);
+        self.state.lock().unwrap().add_chat_message(conversation_sid, author, Some(body), None);
     }
 }
 
@@ -187,11 +190,22 @@ fn router(state: Shared) -> Router {
         .route("/v1/Rooms", post(video::create).get(video::list))
         .route("/v1/Rooms/{room}", get(video::fetch).post(video::update))
         .route("/v1/Rooms/{room}/Participants", get(video::participants))
+        .route("/v1/Rooms/{room}/RecordingRules", get(video::recording_rules).post(video::set_recording_rules))
         .route("/v1/Configuration", get(conversations::configuration))
         .route("/v1/Conversations", post(conversations::create))
-        .route("/v1/Conversations/{conversation}", get(conversations::fetch))
-        .route("/v1/Conversations/{conversation}/Participants", post(conversations::add_participant))
-        .route("/v1/Conversations/{conversation}/Messages", get(conversations::messages))
+        .route("/v1/Conversations/{conversation}", get(conversations::fetch).post(conversations::update))
+        .route(
+            "/v1/Conversations/{conversation}/Participants",
+            post(chat_participants::add).get(chat_participants::list),
+        )
+        .route(
+            "/v1/Conversations/{conversation}/Participants/{participant}",
+            get(chat_participants::fetch).post(chat_participants::update),
+        )
+        .route(
+            "/v1/Conversations/{conversation}/Messages",
+            get(conversations::messages).post(conversations::post_message),
+        )
         .fallback(|| async { error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found") })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate_and_log))
         .with_state(state)

@@ -50,6 +50,28 @@ pub(crate) struct Room {
     pub created: DateTime<Utc>,
     pub ended: Option<DateTime<Utc>>,
     pub participants: Vec<Participant>,
+    /// Minutes (as asked at creation; the fake does not close rooms by itself).
+    pub empty_timeout: Option<u32>,
+    pub unused_timeout: Option<u32>,
+    /// `RecordParticipantsOnConnect` at creation.
+    pub record_on_connect: bool,
+    /// The room's Recording Rules, as last set (`[]` until set).
+    pub recording_rules: serde_json::Value,
+}
+
+impl Room {
+    /// Recording now: only while in progress; the last rule that applies to everything decides;
+    /// without rules, the creation setting does.
+    pub fn recording(&self) -> bool {
+        if self.status != "in-progress" {
+            return false;
+        }
+        let all = |r: &&serde_json::Value| r.get("all").and_then(|a| a.as_bool()) == Some(true);
+        match self.recording_rules.as_array().and_then(|rules| rules.iter().rev().find(all)) {
+            Some(rule) => rule.get("type").and_then(|t| t.as_str()) == Some("include"),
+            None => self.record_on_connect,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -57,7 +79,8 @@ pub(crate) struct Participant {
     pub sid: String,
     pub identity: String,
     pub start: DateTime<Utc>,
-    pub seconds: u32,
+    /// `None` while connected.
+    pub end: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,9 +89,19 @@ pub(crate) struct Conversation {
     pub unique_name: Option<String>,
     pub friendly_name: Option<String>,
     pub attributes: String,
+    /// active, inactive or closed (closed is final: no more messages or changes, 50377).
+    pub state: String,
     pub created: DateTime<Utc>,
-    pub participants: Vec<(String, String)>,
+    pub participants: Vec<ChatParticipant>,
     pub messages: Vec<ChatMessage>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ChatParticipant {
+    pub sid: String,
+    pub identity: String,
+    pub attributes: String,
+    pub last_read_message_index: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,7 +109,9 @@ pub(crate) struct ChatMessage {
     pub sid: String,
     pub index: u32,
     pub author: String,
-    pub body: String,
+    pub body: Option<String>,
+    /// Twilio's media list (sid, content_type, filename, size), metadata only.
+    pub media: Option<serde_json::Value>,
     pub created: DateTime<Utc>,
 }
 
@@ -172,25 +207,36 @@ impl State {
     pub fn add_participant(&mut self, room: &str, identity: &str, seconds: u32) {
         if let Some(r) = self.rooms.iter_mut().find(|r| r.sid == room || r.unique_name == room) {
             let start = r.created;
-            r.participants.push(Participant { sid: sid("PA"), identity: identity.into(), start, seconds });
+            let end = Some(start + chrono::Duration::seconds(i64::from(seconds)));
+            r.participants.push(Participant { sid: sid("PA"), identity: identity.into(), start, end });
         }
     }
 
-    pub fn add_chat_message(&mut self, conversation: &str, author: &str, body: &str) {
-        if let Some(c) = self
-            .conversations
-            .iter_mut()
-            .find(|c| c.sid == conversation || c.unique_name.as_deref() == Some(conversation))
-        {
-            let index = c.messages.len() as u32;
-            c.messages.push(ChatMessage {
-                sid: sid("IM"),
-                index,
-                author: author.into(),
-                body: body.into(),
-                created: Utc::now(),
-            });
-        }
+    /// The conversation by SID or unique name.
+    pub fn conversation(&mut self, key: &str) -> Option<&mut Conversation> {
+        self.conversations.iter_mut().find(|c| c.sid == key || c.unique_name.as_deref() == Some(key))
+    }
+
+    /// Appends a message; `None` when there is no such conversation or it is closed.
+    pub fn add_chat_message(
+        &mut self,
+        conversation: &str,
+        author: &str,
+        body: Option<&str>,
+        media: Option<serde_json::Value>,
+    ) -> Option<ChatMessage> {
+        let now = self.now();
+        let c = self.conversation(conversation).filter(|c| c.state != "closed")?;
+        let message = ChatMessage {
+            sid: sid("IM"),
+            index: c.messages.len() as u32,
+            author: author.into(),
+            body: body.map(Into::into),
+            media,
+            created: now,
+        };
+        c.messages.push(message.clone());
+        Some(message)
     }
 
     /// Moves a message one step along its road to a final state (called on each fetch).

@@ -16,7 +16,8 @@ const TYPES: [&str; 4] = ["group", "group-small", "peer-to-peer", "go"];
 fn render(r: &Room) -> Value {
     json!({
         "sid": r.sid, "unique_name": r.unique_name, "status": r.status, "type": r.kind, "max_participants": r.max_participants,
-        "media_region": r.media_region, "date_created": r.created.to_rfc3339(), "date_updated": Utc::now().to_rfc3339(),
+        "media_region": r.media_region, "record_participants_on_connect": r.record_on_connect,
+        "empty_room_timeout": r.empty_timeout, "unused_room_timeout": r.unused_timeout, "date_created": r.created.to_rfc3339(), "date_updated": Utc::now().to_rfc3339(),
         "end_time": r.ended.map(|e| e.to_rfc3339()), "duration": r.ended.map(|e| (e - r.created).num_seconds()),
         "url": format!("https://video.twilio.com/v1/Rooms/{}", r.sid),
         "links": { "participants": format!("https://video.twilio.com/v1/Rooms/{}/Participants", r.sid) },
@@ -72,6 +73,11 @@ pub(crate) async fn create(
     if !(1..=50).contains(&max) {
         return error(StatusCode::BAD_REQUEST, 53107, "MaxParticipants is out of range");
     }
+    for timeout in ["EmptyRoomTimeout", "UnusedRoomTimeout"] {
+        if form.get(timeout).is_some_and(|t| !t.parse::<u32>().is_ok_and(|m| (1..=60).contains(&m))) {
+            return error(StatusCode::BAD_REQUEST, 53123, &format!("{timeout} must be between 1 and 60 minutes"));
+        }
+    }
     let answer = create_now(&state, &form, kind, max);
     after(fault, answer).await
 }
@@ -89,9 +95,13 @@ fn create_now(state: &Shared, form: &HashMap<String, String>, kind: String, max:
         kind,
         max_participants: max,
         media_region: form.get("MediaRegion").cloned().unwrap_or_else(|| "gll".into()),
-        created: Utc::now(),
+        created: s.now(),
         ended: None,
         participants: Vec::new(),
+        empty_timeout: form.get("EmptyRoomTimeout").and_then(|t| t.parse().ok()),
+        unused_timeout: form.get("UnusedRoomTimeout").and_then(|t| t.parse().ok()),
+        record_on_connect: form.get("RecordParticipantsOnConnect").map(String::as_str) == Some("true"),
+        recording_rules: json!([]),
     };
     let answer = (StatusCode::CREATED, Json(render(&room))).into_response();
     s.rooms.push(room);
@@ -111,6 +121,9 @@ pub(crate) async fn fetch(
     if let Some(r) = needs_key(caller) {
         return r;
     }
+    if let Err(r) = before(&state, Route::FetchRoom).await {
+        return r;
+    }
     let mut s = state.lock().unwrap();
     match find(&mut s.rooms, &room) {
         Some(r) => Json(render(r)).into_response(),
@@ -127,18 +140,29 @@ pub(crate) async fn update(
     if let Some(r) = needs_key(caller) {
         return r;
     }
-    if let Err(r) = before(&state, Route::UpdateRoom).await {
-        return r;
-    }
+    let fault = match before(&state, Route::UpdateRoom).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     if form.get("Status").map(String::as_str) != Some("completed") {
         return error(StatusCode::BAD_REQUEST, 53120, "Invalid Room status");
     }
+    let answer = complete_now(&state, &room);
+    after(fault, answer).await
+}
+
+fn complete_now(state: &Shared, room: &str) -> Response {
     let mut s = state.lock().unwrap();
-    match find(&mut s.rooms, &room) {
+    let now = s.now();
+    match find(&mut s.rooms, room) {
         Some(r) => {
             if r.status == "in-progress" {
+                // Completing a room disconnects everyone in it (and so stops any recording).
                 r.status = "completed".into();
-                r.ended = Some(Utc::now());
+                r.ended = Some(now);
+                for p in r.participants.iter_mut().filter(|p| p.end.is_none()) {
+                    p.end = Some(now);
+                }
             }
             (StatusCode::ACCEPTED, Json(render(r))).into_response()
         }
@@ -194,15 +218,79 @@ pub(crate) async fn participants(
     };
     let room_sid = r.sid.clone();
     let wanted = query.get("Status").cloned();
+    let status = |p: &crate::state::Participant| if p.end.is_some() { "disconnected" } else { "connected" };
     let items: Vec<Value> = r
         .participants
         .iter()
-        .filter(|_| wanted.as_deref().is_none_or(|w| w == "disconnected"))
+        .filter(|p| wanted.as_deref().is_none_or(|w| w == status(p)))
         .map(|p| {
-            let end = p.start + chrono::Duration::seconds(p.seconds as i64);
-            json!({ "sid": p.sid, "room_sid": room_sid, "identity": p.identity, "status": "disconnected",
-                    "start_time": p.start.to_rfc3339(), "end_time": end.to_rfc3339(), "duration": p.seconds })
+            json!({ "sid": p.sid, "room_sid": room_sid, "identity": p.identity, "status": status(p),
+                    "start_time": p.start.to_rfc3339(), "end_time": p.end.map(|e| e.to_rfc3339()),
+                    "duration": p.end.map(|e| (e - p.start).num_seconds()) })
         })
         .collect();
     Json(page(&headers, &uri.to_string(), "participants", items, &query)).into_response()
+}
+
+fn rules_answer(r: &Room) -> Value {
+    json!({ "room_sid": r.sid, "rules": r.recording_rules, "date_created": r.created.to_rfc3339(),
+            "date_updated": Utc::now().to_rfc3339() })
+}
+
+pub(crate) async fn recording_rules(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(room): Path<String>,
+) -> Response {
+    if let Some(r) = needs_key(caller) {
+        return r;
+    }
+    let s = state.lock().unwrap();
+    match s.rooms.iter().find(|r| r.sid == room) {
+        Some(r) => Json(rules_answer(r)).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            20404,
+            &format!("The requested resource /Rooms/{room}/RecordingRules was not found"),
+        ),
+    }
+}
+
+/// Sets the room's Recording Rules: a JSON array of `{"type": "include"|"exclude", "all": true, ...}`.
+pub(crate) async fn set_recording_rules(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(room): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(r) = needs_key(caller) {
+        return r;
+    }
+    let fault = match before(&state, Route::RecordingRules).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let rules = form.get("Rules").and_then(|r| serde_json::from_str::<Value>(r).ok());
+    let valid = rules.as_ref().and_then(Value::as_array).is_some_and(|rules| {
+        rules.iter().all(|r| matches!(r.get("type").and_then(Value::as_str), Some("include" | "exclude")))
+    });
+    if !valid {
+        return error(StatusCode::BAD_REQUEST, 53120, "Rules must be a JSON array of include/exclude rules");
+    }
+    let answer = {
+        let mut s = state.lock().unwrap();
+        match s.rooms.iter_mut().find(|r| r.sid == room) {
+            Some(r) if r.status != "in-progress" => error(StatusCode::BAD_REQUEST, 53118, "Room is not in progress"),
+            Some(r) => {
+                r.recording_rules = rules.unwrap_or_default();
+                Json(rules_answer(r)).into_response()
+            }
+            None => error(
+                StatusCode::NOT_FOUND,
+                20404,
+                &format!("The requested resource /Rooms/{room}/RecordingRules was not found"),
+            ),
+        }
+    };
+    after(fault, answer).await
 }

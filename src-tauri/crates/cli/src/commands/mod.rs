@@ -3,6 +3,7 @@
 
 mod appointments;
 mod audit;
+mod consultations;
 mod directory;
 mod settings;
 mod templates;
@@ -54,6 +55,7 @@ fn dispatch(clinic: &Clinic, caller: &Caller, json: bool, command: Command) -> R
         Command::Token { identity, room, chat, ttl } => {
             crate::messaging::token(clinic, caller, &identity, room.as_deref(), chat, ttl)
         }
+        Command::Consultation(c) => consultations::consultation(clinic, caller, json, c),
         Command::Sms(c) => crate::messaging::sms(clinic, caller, json, c),
         Command::Templates(c) => templates::templates(clinic, caller, json, c),
         Command::Outbox(c) => {

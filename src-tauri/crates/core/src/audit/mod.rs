@@ -78,6 +78,12 @@ pub enum AuditAction {
     AppointmentConfirmedByText,
     PatientOptedOut,
     PatientOptedIn,
+    ConsultationStarted,
+    ConsultationEnded,
+    ConsultationNoted,
+    RecordingConsented,
+    RecordingSwitched,
+    ChatMessageSent,
 }
 
 impl AuditAction {
@@ -117,6 +123,12 @@ impl AuditAction {
             AuditAction::AppointmentConfirmedByText => "appointment.confirm_by_text",
             AuditAction::PatientOptedOut => "patient.opt_out",
             AuditAction::PatientOptedIn => "patient.opt_in",
+            AuditAction::ConsultationStarted => "consultation.start",
+            AuditAction::ConsultationEnded => "consultation.end",
+            AuditAction::ConsultationNoted => "consultation.note",
+            AuditAction::RecordingConsented => "consultation.recording_consent",
+            AuditAction::RecordingSwitched => "consultation.recording",
+            AuditAction::ChatMessageSent => "consultation.message",
         }
     }
 }

@@ -81,6 +81,13 @@ impl Caller {
         )))
     }
 
+    /// Refuses an action the role allows but this record does not (a doctor acting on another
+    /// doctor's consultation): audited like a refused permission, with `why` as the sentence.
+    pub(crate) fn refuse(&self, permission: Permission, why: impl Into<String>) -> CoreError {
+        self.record_refusal(permission);
+        CoreError::Forbidden(why.into())
+    }
+
     /// A failure to write the row is logged, never turned into a different answer: the action
     /// stays refused either way.
     fn record_refusal(&self, permission: Permission) {

@@ -49,7 +49,12 @@ pub enum Permission {
     ReadSchedule,
     WriteSchedule,
     SendTexts,
+    /// A free-form Twilio token (`clinicdesk token`): an administrator's diagnostic. Doctors get
+    /// tokens only through their consultation (`RunConsultations`), for its room and identity.
     MintTokens,
+    /// Start, join, chat in, document and end a video consultation; the core also checks that the
+    /// caller is the appointment's own doctor.
+    RunConsultations,
     SeedDemoData,
     ImportRecords,
 }
@@ -61,7 +66,8 @@ impl Permission {
         match self {
             ManageUsers | ManageSettings | ReadAudit | ManageDoctors | SeedDemoData | ImportRecords => role == Admin,
             ReadPatients | ReadSchedule => true,
-            MintTokens => matches!(role, Admin | Doctor),
+            MintTokens => role == Admin,
+            RunConsultations => role == Doctor,
             WritePatients | WriteSchedule | SendTexts => matches!(role, Admin | Reception),
         }
     }
@@ -80,6 +86,7 @@ impl Permission {
             WriteSchedule => "write_schedule",
             SendTexts => "send_texts",
             MintTokens => "mint_tokens",
+            RunConsultations => "run_consultations",
             SeedDemoData => "seed_demo_data",
             ImportRecords => "import_records",
         }
@@ -98,7 +105,8 @@ impl Permission {
             ReadSchedule => "view appointments",
             WriteSchedule => "book, move or cancel appointments",
             SendTexts => "send text messages",
-            MintTokens => "start video consultations",
+            MintTokens => "mint diagnostic Twilio tokens",
+            RunConsultations => "run video consultations",
             SeedDemoData => "load the sample clinic",
             ImportRecords => "import patients and appointments",
         }

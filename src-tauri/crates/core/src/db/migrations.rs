@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_patient_search.sql", include_str!("../../../../../migrations/0008_patient_search.sql")),
     ("0009_appointment_texts.sql", include_str!("../../../../../migrations/0009_appointment_texts.sql")),
     ("0010_text_replies.sql", include_str!("../../../../../migrations/0010_text_replies.sql")),
+    ("0011_consultations.sql", include_str!("../../../../../migrations/0011_consultations.sql")),
 ];
 
 /// The schema version this build writes.

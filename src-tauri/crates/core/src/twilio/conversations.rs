@@ -1,5 +1,6 @@
-//! Conversations (chat): make sure the consultation's conversation exists, add participants, and
-//! fetch the whole transcript for the record.
+//! Conversations (chat): make sure the consultation's conversation exists, add participants, send
+//! and list messages, move a participant's read horizon, close it, and fetch the whole transcript
+//! for the record.
 
 use super::config::TwilioAccount;
 use super::error::TwilioError;
@@ -14,10 +15,28 @@ pub struct Conversation {
     pub unique_name: Option<String>,
     #[serde(default)]
     pub chat_service_sid: Option<String>,
+    /// active, inactive or closed.
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct ChatParticipant {
+    pub sid: String,
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// A JSON string (ClinicDesk writes `{"role":"doctor"}` or `{"role":"patient"}`).
+    #[serde(default)]
+    pub attributes: Option<String>,
+    /// The participant's read horizon: the last message index they have read.
+    #[serde(default)]
+    pub last_read_message_index: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct ChatMessage {
+    #[serde(default)]
+    pub sid: Option<String>,
     pub index: i64,
     #[serde(default)]
     pub author: Option<String>,
@@ -60,12 +79,95 @@ pub async fn add_participant(
     conversation: &str,
     identity: &str,
 ) -> Result<(), TwilioError> {
+    join(http, account, conversation, identity, None).await.map(|_| ())
+}
+
+/// Adds `identity` (with `attributes`, a JSON object) and returns the participant. If it is a
+/// participant already (50433: an earlier attempt got through but its answer was lost), the
+/// existing participant is looked up instead, so a retried start never adds anyone twice.
+pub async fn join(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    conversation: &str,
+    identity: &str,
+    attributes: Option<&serde_json::Value>,
+) -> Result<ChatParticipant, TwilioError> {
     let url = format!("{}/v1/Conversations/{}/Participants", http.endpoints.conversations, conversation);
-    match http.post::<serde_json::Value>(&url, &account.key_auth(), &[("Identity", identity.to_owned())]).await {
-        Ok(_) => Ok(()),
-        Err(err) if err.code() == Some(50433) => Ok(()),
-        Err(err) => Err(err),
+    let mut form = vec![("Identity", identity.to_owned())];
+    if let Some(attributes) = attributes {
+        form.push(("Attributes", attributes.to_string()));
     }
+    match http.post::<ChatParticipant>(&url, &account.key_auth(), &form).await {
+        Err(err) if err.code() == Some(50433) => participants(http, account, conversation)
+            .await?
+            .into_iter()
+            .find(|p| p.identity.as_deref() == Some(identity))
+            .ok_or_else(|| TwilioError::Unreadable(format!("participant {identity} exists but is not listed"))),
+        other => other,
+    }
+}
+
+/// Everyone in the conversation, with their read horizons.
+pub async fn participants(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    conversation: &str,
+) -> Result<Vec<ChatParticipant>, TwilioError> {
+    let url = format!("{}/v1/Conversations/{}/Participants", http.endpoints.conversations, conversation);
+    let query = [("PageSize", "100".to_owned())];
+    pages::all(http, &http.endpoints.conversations, &url, &query, &account.key_auth(), "participants", 20).await
+}
+
+/// Posts `body` as `author`. Made once (a POST): a lost answer may still have posted it, which
+/// the caller says rather than posting it again.
+pub async fn send(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    conversation: &str,
+    author: &str,
+    body: &str,
+) -> Result<ChatMessage, TwilioError> {
+    let url = format!("{}/v1/Conversations/{}/Messages", http.endpoints.conversations, conversation);
+    http.post(&url, &account.key_auth(), &[("Author", author.to_owned()), ("Body", body.to_owned())]).await
+}
+
+/// The newest message, if any (one page of one, newest first).
+pub async fn latest(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    conversation: &str,
+) -> Result<Option<ChatMessage>, TwilioError> {
+    #[derive(Deserialize)]
+    struct Page {
+        messages: Vec<ChatMessage>,
+    }
+    let url = format!("{}/v1/Conversations/{}/Messages", http.endpoints.conversations, conversation);
+    let query = [("Order", "desc".to_owned()), ("PageSize", "1".to_owned())];
+    let page: Page = http.get(&url, &account.key_auth(), &query).await?;
+    Ok(page.messages.into_iter().next())
+}
+
+/// Moves a participant's read horizon (what the other side sees as "read").
+pub async fn mark_read(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    conversation: &str,
+    participant_sid: &str,
+    index: i64,
+) -> Result<ChatParticipant, TwilioError> {
+    let url =
+        format!("{}/v1/Conversations/{}/Participants/{}", http.endpoints.conversations, conversation, participant_sid);
+    http.post(&url, &account.key_auth(), &[("LastReadMessageIndex", index.to_string())]).await
+}
+
+/// Closes the conversation: nobody can post any more; the history stays readable.
+pub async fn close(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    conversation: &str,
+) -> Result<Conversation, TwilioError> {
+    let url = format!("{}/v1/Conversations/{}", http.endpoints.conversations, conversation);
+    http.post(&url, &account.key_auth(), &[("State", "closed".to_owned())]).await
 }
 
 /// Every message, oldest first, across all pages.

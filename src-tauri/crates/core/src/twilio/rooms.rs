@@ -88,6 +88,24 @@ pub async fn complete(http: &TwilioHttp, account: &TwilioAccount, sid_or_name: &
     .await
 }
 
+/// Switches recording on (every track of everyone) or off for a room in progress (Recording Rules).
+/// Only ever called with the patient's recorded consent.
+pub async fn set_recording(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    room_sid: &str,
+    record: bool,
+) -> Result<serde_json::Value, TwilioError> {
+    let rule = if record { "include" } else { "exclude" };
+    let rules = serde_json::json!([{ "type": rule, "all": true }]);
+    http.post(
+        &format!("{}/v1/Rooms/{}/RecordingRules", http.endpoints.video, room_sid),
+        &account.key_auth(),
+        &[("Rules", rules.to_string())],
+    )
+    .await
+}
+
 /// Everyone who has left the room, across all pages.
 pub async fn participants(
     http: &TwilioHttp,

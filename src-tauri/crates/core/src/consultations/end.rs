@@ -1,0 +1,147 @@
+//! Ending a consultation: the room completed (for everyone in it), the conversation closed, then
+//! who was in the room and the whole chat fetched and kept in the clinic database, and the
+//! consultation (and its appointment) completed, in one transaction.
+//!
+//! Until that transaction commits the consultation stays in progress, so an end that fails half-way
+//! (Twilio down, the app killed) is simply pressed again: completing a completed room, closing a
+//! closed conversation and fetching again are all harmless, and the kept record is replaced whole.
+
+use super::access::{self, Booking};
+use super::model::{ChatLine, ConsultationState, ConsultationStatus};
+use super::start::refusal;
+use super::store::{self, KeptMessage, KeptParticipant, Record};
+use super::words::{self, Step};
+use super::{status_of, Consultations};
+use crate::audit::{self, AuditAction};
+use crate::auth::{parse_instant, Caller};
+use crate::db::ts;
+use crate::error::Result;
+use crate::twilio::conversations::ChatMessage;
+use crate::twilio::rooms::{self, RoomParticipant};
+use crate::twilio::{conversations, TwilioError, TwilioHttp};
+use chrono::{DateTime, SubsecRound, Utc};
+use rusqlite::{params, TransactionBehavior};
+use uuid::Uuid;
+
+/// Twilio's answers for a room or conversation that is already finished or gone count as done: the
+/// end's goal is reached all the same (20404 not found, 53118 room not in progress, 50377
+/// conversation already closed).
+fn done_already<T>(answer: Result<T, TwilioError>) -> Result<(), TwilioError> {
+    match answer {
+        Err(err) if !matches!(err.code(), Some(20404 | 53118 | 50377)) => Err(err),
+        _ => Ok(()),
+    }
+}
+
+impl Consultations<'_> {
+    /// Ends the consultation for everyone and keeps its record: only its doctor, only while it is
+    /// in progress ("Cannot end a consultation with status: scheduled").
+    pub async fn end(&self, caller: &Caller, http: &TwilioHttp, appointment: Uuid) -> Result<ConsultationStatus> {
+        let booking = access::own(self.clinic, caller, appointment, "end")?;
+        let record = {
+            let conn = self.clinic.db().conn()?;
+            let record = store::load(&conn, appointment)?;
+            let state = store::state(booking.status, record.as_ref());
+            match record {
+                Some(record) if state == ConsultationState::InProgress => record,
+                _ => return Err(refusal("end", state)),
+            }
+        };
+        let account = self.account(Step::End)?;
+        let failed = |err: TwilioError| words::failed(&err, Step::End);
+        // In progress means both SIDs are recorded (a CHECK in migration 0011).
+        let room_sid = record.room_sid.clone().unwrap_or_default();
+        let chat_sid = record.conversation_sid.clone().unwrap_or_default();
+
+        done_already(rooms::complete(http, &account, &room_sid).await).map_err(failed)?;
+        done_already(conversations::close(http, &account, &chat_sid).await).map_err(failed)?;
+        // Everyone in every room this consultation had (a rejoin after Twilio closed an empty room
+        // opens a new one under the same name).
+        let mut people = Vec::new();
+        for sid in record.earlier_room_sids.iter().chain([&room_sid]) {
+            people.extend(rooms::participants(http, &account, sid).await.map_err(failed)?);
+        }
+        let transcript = conversations::transcript(http, &account, &chat_sid).await.map_err(failed)?;
+        self.keep(caller, &booking, &record, &people, &transcript)
+    }
+
+    fn keep(
+        &self,
+        caller: &Caller,
+        booking: &Booking,
+        record: &Record,
+        people: &[RoomParticipant],
+        transcript: &[ChatMessage],
+    ) -> Result<ConsultationStatus> {
+        let now = self.clinic.now();
+        let people: Vec<KeptParticipant> = people
+            .iter()
+            .map(|p| KeptParticipant {
+                sid: p.sid.clone(),
+                role: record.role_of(Some(p.identity.as_str())),
+                identity: p.identity.clone(),
+                joined_at: p.start_time.as_deref().and_then(parse_instant),
+                left_at: p.end_time.as_deref().and_then(parse_instant),
+                seconds: p.duration,
+            })
+            .collect();
+        let chat: Vec<KeptMessage> = transcript
+            .iter()
+            .map(|m| KeptMessage { sid: m.sid.clone(), author: m.author.clone(), line: line(record, m, now) })
+            .collect();
+
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id = booking.id.to_string();
+        // Another window may have ended it while this one talked to Twilio: its record stands.
+        let still_running: bool =
+            tx.query_row("SELECT status = 'in_progress' FROM consultations WHERE appointment_id = ?1", [&id], |r| {
+                r.get(0)
+            })?;
+        if still_running {
+            store::keep(&tx, booking.id, &people, &chat)?;
+            tx.execute(
+                "UPDATE consultations SET status = 'completed', ended_at = ?2, ended_by = ?3, updated_at = ?2 WHERE appointment_id = ?1",
+                params![id, ts(now), caller.user_id().to_string()],
+            )?;
+            // The visit happened: the appointment is completed too (its texts still waiting are then
+            // skipped by the outbox as "appointment closed").
+            tx.execute(
+                "UPDATE appointments SET status = 'completed', version = version + 1, updated_at = ?2
+                 WHERE id = ?1 AND status IN ('scheduled', 'confirmed', 'checked_in')",
+                params![id, ts(now)],
+            )?;
+            let detail = format!(
+                "patient {}; {} participant connection(s), {} chat message(s) kept",
+                booking.patient_id,
+                people.len(),
+                chat.len()
+            );
+            audit::record_for_patient(
+                &tx,
+                now,
+                caller,
+                AuditAction::ConsultationEnded,
+                ("appointment", &id),
+                booking.patient_id,
+                Some(&detail),
+            )?;
+        }
+        let fresh = access::booking(&tx, booking.id)?;
+        let status = status_of(&tx, &fresh, true)?;
+        tx.commit()?;
+        Ok(status)
+    }
+}
+
+/// A Twilio message as the clinic shows and keeps it (the author as a role, never an identity).
+pub(super) fn line(record: &Record, m: &ChatMessage, fallback: DateTime<Utc>) -> ChatLine {
+    ChatLine {
+        index: m.index,
+        author: record.role_of(m.author.as_deref()),
+        body: m.body.clone(),
+        media: store::media_of(m.media.as_ref()),
+        // Kept to the millisecond, as the clinic stores instants, so the live and the kept chat agree.
+        sent_at: parse_instant(&m.date_created).unwrap_or(fallback).trunc_subsecs(3),
+    }
+}

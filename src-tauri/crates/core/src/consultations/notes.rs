@@ -1,0 +1,104 @@
+//! What the doctor writes down, with or without Twilio: the notes (saved as typed) and the
+//! patient's consent to recording (who recorded it, when).
+
+use super::access;
+use super::model::{ConsultationState, ConsultationStatus};
+use super::start::refusal;
+use super::store;
+use super::{status_of, Consultations};
+use crate::audit::{self, AuditAction};
+use crate::auth::Caller;
+use crate::db::ts;
+use crate::error::{CoreError, Result};
+use rusqlite::{params, TransactionBehavior};
+use uuid::Uuid;
+
+/// About 30 pages of text: far beyond one consultation's notes, small enough to save on every
+/// keystroke pause.
+pub const MAX_NOTES_CHARS: usize = 100_000;
+
+impl Consultations<'_> {
+    /// Saves the doctor's notes exactly as typed (the whole text each time). Works in every state
+    /// and without Twilio, so a consultation can be documented when video is not possible.
+    pub fn note(&self, caller: &Caller, appointment: Uuid, text: &str) -> Result<ConsultationStatus> {
+        let booking = access::own(self.clinic, caller, appointment, "write notes for")?;
+        if text.chars().count() > MAX_NOTES_CHARS {
+            return Err(CoreError::invalid(
+                "notes",
+                format!("The notes are longer than {MAX_NOTES_CHARS} characters; shorten them to save."),
+            ));
+        }
+        let now = self.clinic.now();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        store::ensure(&tx, appointment, now)?;
+        tx.execute(
+            "UPDATE consultations SET notes = ?2, notes_updated_at = ?3, updated_at = ?3 WHERE appointment_id = ?1",
+            params![appointment.to_string(), text, ts(now)],
+        )?;
+        // Saved on every pause in typing: one trail entry per doctor and consultation per ten
+        // minutes says who wrote the notes and when, without an entry per keystroke pause.
+        let noted_lately: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM audit_log WHERE record_type = 'appointment' AND record_id = ?1
+                               AND action = ?2 AND actor_id = ?3 AND at >= ?4)",
+            )?
+            .query_row(
+                params![
+                    appointment.to_string(),
+                    AuditAction::ConsultationNoted.as_str(),
+                    caller.user_id().to_string(),
+                    ts(now - chrono::Duration::minutes(10))
+                ],
+                |r| r.get(0),
+            )?;
+        if !noted_lately {
+            audit::record_for_patient(
+                &tx,
+                now,
+                caller,
+                AuditAction::ConsultationNoted,
+                ("appointment", &appointment.to_string()),
+                booking.patient_id,
+                Some(&format!("patient {}; notes saved", booking.patient_id)),
+            )?;
+        }
+        let status = status_of(&tx, &booking, true)?;
+        tx.commit()?;
+        Ok(status)
+    }
+
+    /// Records that the patient agreed to the consultation being recorded: who recorded it and
+    /// when (kept from the first time). Recording itself stays off until switched on.
+    pub fn consent_to_recording(&self, caller: &Caller, appointment: Uuid) -> Result<ConsultationStatus> {
+        let booking = access::own(self.clinic, caller, appointment, "record consent for")?;
+        let now = self.clinic.now();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let fresh = access::booking(&tx, appointment)?;
+        let state = store::state(fresh.status, store::load(&tx, appointment)?.as_ref());
+        if !matches!(state, ConsultationState::Scheduled | ConsultationState::InProgress) {
+            return Err(refusal("record consent for", state));
+        }
+        store::ensure(&tx, appointment, now)?;
+        let recorded = tx.execute(
+            "UPDATE consultations SET recording_consent_at = ?2, recording_consent_by = ?3, updated_at = ?2
+             WHERE appointment_id = ?1 AND recording_consent_at IS NULL",
+            params![appointment.to_string(), ts(now), caller.user_id().to_string()],
+        )?;
+        if recorded == 1 {
+            audit::record_for_patient(
+                &tx,
+                now,
+                caller,
+                AuditAction::RecordingConsented,
+                ("appointment", &appointment.to_string()),
+                booking.patient_id,
+                Some(&format!("patient {}; agreed to recording", booking.patient_id)),
+            )?;
+        }
+        let status = status_of(&tx, &fresh, true)?;
+        tx.commit()?;
+        Ok(status)
+    }
+}

@@ -1,0 +1,58 @@
+//! Recording, only with the patient's recorded consent: switched on and off with the room's
+//! Recording Rules while the consultation runs; completing the room at the end stops it.
+
+use super::access;
+use super::model::{ConsultationState, ConsultationStatus};
+use super::start::refusal;
+use super::store;
+use super::words::{self, Step};
+use super::{status_of, Consultations};
+use crate::auth::Caller;
+use crate::db::ts;
+use crate::error::{CoreError, Result};
+use crate::twilio::{rooms, TwilioHttp};
+use rusqlite::params;
+use uuid::Uuid;
+
+impl Consultations<'_> {
+    /// Switches recording on (`true`) or off. On needs the patient's consent, recorded first with
+    /// `consent_to_recording`; off is always allowed.
+    pub async fn set_recording(
+        &self,
+        caller: &Caller,
+        http: &TwilioHttp,
+        appointment: Uuid,
+        on: bool,
+    ) -> Result<ConsultationStatus> {
+        let booking = access::own(self.clinic, caller, appointment, "record")?;
+        let record = store::load(&*self.clinic.db().conn()?, appointment)?;
+        let state = store::state(booking.status, record.as_ref());
+        let record = match record {
+            Some(record) if state == ConsultationState::InProgress => record,
+            _ => return Err(refusal("record", state)),
+        };
+        if on && record.recording_consent_at.is_none() {
+            return Err(CoreError::Conflict(
+                "Record the patient's agreement first: a consultation is never recorded without it.".into(),
+            ));
+        }
+        let account = self.account(Step::Record)?;
+        let room_sid = record.room_sid.clone().unwrap_or_default();
+        rooms::set_recording(http, &account, &room_sid, on).await.map_err(|err| words::failed(&err, Step::Record))?;
+        let conn = self.clinic.db().conn()?;
+        conn.execute(
+            "UPDATE consultations SET recording = ?2, updated_at = ?3 WHERE appointment_id = ?1 AND status = 'in_progress'",
+            params![appointment.to_string(), on, ts(self.clinic.now())],
+        )?;
+        crate::audit::record_for_patient(
+            &conn,
+            self.clinic.now(),
+            caller,
+            crate::audit::AuditAction::RecordingSwitched,
+            ("appointment", &appointment.to_string()),
+            booking.patient_id,
+            Some(&format!("patient {}; recording {}", booking.patient_id, if on { "on" } else { "off" })),
+        )?;
+        status_of(&conn, &booking, true)
+    }
+}
