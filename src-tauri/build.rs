@@ -46,6 +46,18 @@ pub const COMMANDS: &[&str] = &[
     "inbox_list",
     "inbox_unread_count",
     "inbox_mark_read",
+    "consultation_status",
+    "consultation_states",
+    "consultation_start",
+    "consultation_join",
+    "consultation_chat_token",
+    "consultation_end",
+    "consultation_note",
+    "consultation_consent_to_recording",
+    "consultation_set_recording",
+    "consultation_messages",
+    "consultation_send",
+    "consultation_mark_read",
 ];
 
 fn main() {

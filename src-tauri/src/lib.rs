@@ -115,6 +115,18 @@ pub fn run() {
             commands::inbox::inbox_list,
             commands::inbox::inbox_unread_count,
             commands::inbox::inbox_mark_read,
+            commands::consultations::consultation_status,
+            commands::consultations::consultation_states,
+            commands::consultations::consultation_start,
+            commands::consultations::consultation_join,
+            commands::consultations::consultation_chat_token,
+            commands::consultations::consultation_end,
+            commands::consultations::consultation_note,
+            commands::consultations::consultation_consent_to_recording,
+            commands::consultations::consultation_set_recording,
+            commands::consultations::consultation_messages,
+            commands::consultations::consultation_send,
+            commands::consultations::consultation_mark_read,
         ])
         .setup(|app| {
             window::open_main(app)?;

@@ -4,6 +4,7 @@
 pub mod appointment_texts;
 pub mod appointments;
 pub mod auth;
+pub mod consultations;
 pub mod directory;
 pub mod inbox;
 pub mod messaging;

@@ -100,7 +100,7 @@ test('reception books an appointment and sees it in the day view', async () => {
   await click(browser, 'button=Book appointment');
 
   assert.match(await textOf(browser, '.banner.ok'), /Booked Grace Hopper .* at 10:30/);
-  const booked = await browser.$('button.appt[aria-label*="Grace Hopper"]');
+  const booked = await browser.$('.appt > button.open[aria-label*="Grace Hopper"]');
   await booked.waitForDisplayed({ timeout: 10_000 });
   assert.match(await booked.getAttribute('aria-label'), /^10:30 to 11:00, Grace Hopper, in person, Scheduled$/);
   await screenshot(browser, '05-schedule-booked');
@@ -198,7 +198,7 @@ async function timelineOf(patient, ready, what) {
   let seen = '';
   await browser.waitUntil(
     async () => {
-      await click(browser, `button.appt[aria-label*="${patient}"]`);
+      await click(browser, `.appt > button.open[aria-label*="${patient}"]`);
       const timeline = await browser.$('section.texts');
       await timeline.waitForDisplayed({ timeout: 10_000 });
       await browser.waitUntil(async () => !/Loading/.test(await timeline.getText()), { timeout: 10_000 });

@@ -10,7 +10,13 @@ import type { AttentionItem } from './bindings/AttentionItem';
 import type { TextTimeline } from './bindings/TextTimeline';
 import type { TextingSettings } from './bindings/TextingSettings';
 import type { BookingRequest } from './bindings/BookingRequest';
+import type { ChatLine } from './bindings/ChatLine';
+import type { ChatView } from './bindings/ChatView';
 import type { ClinicSettings } from './bindings/ClinicSettings';
+import type { ConsultationBadge } from './bindings/ConsultationBadge';
+import type { ConsultationJoin } from './bindings/ConsultationJoin';
+import type { ConsultationStatus } from './bindings/ConsultationStatus';
+import type { ConsultationToken } from './bindings/ConsultationToken';
 import type { ClinicSettingsInput } from './bindings/ClinicSettingsInput';
 import type { DaySchedule } from './bindings/DaySchedule';
 import type { DemoSummary } from './bindings/DemoSummary';
@@ -141,6 +147,25 @@ export const api = {
   quickTextFor: (name: TemplateName, patient: string) => call<string>('quick_text_for', { name, patient }),
   /** Queued to the number on the patient's record. A mistake in the text is refused on `body`. */
   textSendToPatient: (patient: string, body: string) => call<TextMessage>('text_send_to_patient', { patient, body }),
+
+  // Video consultations: the appointment's doctor starts, joins, chats, notes and ends; everyone who
+  // sees the schedule sees the state. Refusals come back as the core's sentences.
+  consultationStatus: (id: string) => call<ConsultationStatus>('consultation_status', { id }),
+  consultationStates: (ids: string[]) => call<ConsultationBadge[]>('consultation_states', { ids }),
+  consultationStart: (id: string) => call<ConsultationStatus>('consultation_start', { id }),
+  /** Joins or rejoins the running consultation: the doctor's token for the room and the chat. */
+  consultationJoin: (id: string) => call<ConsultationJoin>('consultation_join', { id }),
+  /** A fresh token for the chat (asked for on `tokenAboutToExpire`). */
+  consultationChatToken: (id: string) => call<ConsultationToken>('consultation_chat_token', { id }),
+  consultationEnd: (id: string) => call<ConsultationStatus>('consultation_end', { id }),
+  consultationNote: (id: string, text: string) => call<ConsultationStatus>('consultation_note', { id, text }),
+  consultationConsentToRecording: (id: string) =>
+    call<ConsultationStatus>('consultation_consent_to_recording', { id }),
+  consultationSetRecording: (id: string, on: boolean) =>
+    call<ConsultationStatus>('consultation_set_recording', { id, on }),
+  consultationMessages: (id: string) => call<ChatView>('consultation_messages', { id }),
+  consultationSend: (id: string, body: string) => call<ChatLine>('consultation_send', { id, body }),
+  consultationMarkRead: (id: string) => call<number | null>('consultation_mark_read', { id }),
 };
 
 export type Api = typeof api;

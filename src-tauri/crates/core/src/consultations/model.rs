@@ -160,7 +160,11 @@ pub struct ConsultationToken {
     pub identity: String,
     /// The room's unique name (the video grant).
     pub room: String,
+    /// The patient's opaque identity in this consultation (the UI names them from the clinic's records).
+    pub patient_identity: String,
     pub chat_service_sid: Option<String>,
+    /// The consultation's conversation (the chat), once the start created it.
+    pub conversation_sid: Option<String>,
     pub expires_at: DateTime<Utc>,
     pub ttl_seconds: u32,
 }

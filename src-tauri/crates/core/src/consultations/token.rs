@@ -108,7 +108,9 @@ impl Consultations<'_> {
             token,
             identity: record.doctor_identity,
             room: record.room_name,
+            patient_identity: record.patient_identity,
             chat_service_sid,
+            conversation_sid: record.conversation_sid,
             expires_at: now + Duration::seconds(i64::from(ttl_seconds)),
             ttl_seconds,
         })

@@ -11,4 +11,12 @@ identity: string,
 /**
  * The room's unique name (the video grant).
  */
-room: string, chat_service_sid: string | null, expires_at: string, ttl_seconds: number, };
+room: string, 
+/**
+ * The patient's opaque identity in this consultation (the UI names them from the clinic's records).
+ */
+patient_identity: string, chat_service_sid: string | null, 
+/**
+ * The consultation's conversation (the chat), once the start created it.
+ */
+conversation_sid: string | null, expires_at: string, ttl_seconds: number, };

@@ -1,0 +1,106 @@
+//! Video consultations: thin commands over `clinic.consultations()`. Who may do what, the states and
+//! the sentences are the core's; the shell passes the one Twilio client and the signed-in caller.
+
+use crate::error::ApiResult;
+use crate::state::AppState;
+use clinicdesk_core::consultations::{ChatLine, ChatView, ConsultationBadge, ConsultationStatus, ConsultationToken};
+use clinicdesk_core::twilio::Endpoints;
+use serde::Serialize;
+use tauri::State;
+use ts_rs::TS;
+use uuid::Uuid;
+
+/// What the window needs to join: the doctor's token, and whether the chat may use Twilio's live
+/// connection (the Conversations SDK only ever talks to Twilio's own hosts; when the clinic routes
+/// Twilio through another address, as the tests do, the chat goes through the core instead).
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct ConsultationJoin {
+    pub token: ConsultationToken,
+    pub live_chat: bool,
+}
+
+/// The consultation's state (and, for its doctor, the notes and who was in the room). Polled by the
+/// consultation screen: not activity.
+#[tauri::command]
+pub async fn consultation_status(state: State<'_, AppState>, id: Uuid) -> ApiResult<ConsultationStatus> {
+    let (clinic, caller) = state.caller_passive()?;
+    Ok(clinic.consultations().status(&caller, id)?)
+}
+
+/// The states of the video appointments among `ids`, for the day view's badges (polled).
+#[tauri::command]
+pub async fn consultation_states(state: State<'_, AppState>, ids: Vec<Uuid>) -> ApiResult<Vec<ConsultationBadge>> {
+    let (clinic, caller) = state.caller_passive()?;
+    Ok(clinic.consultations().states(&caller, &ids)?)
+}
+
+#[tauri::command]
+pub async fn consultation_start(state: State<'_, AppState>, id: Uuid) -> ApiResult<ConsultationStatus> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.consultations().start(&caller, &state.twilio, id).await?)
+}
+
+/// Joins (or rejoins after a restart) the running consultation: the room is opened again if Twilio
+/// closed it, then the doctor's token, for the in-window call.
+#[tauri::command]
+pub async fn consultation_join(state: State<'_, AppState>, id: Uuid) -> ApiResult<ConsultationJoin> {
+    let (clinic, caller) = state.caller()?;
+    let token = clinic.consultations().rejoin(&caller, &state.twilio, id).await?;
+    Ok(ConsultationJoin { token, live_chat: state.twilio.endpoints.conversations == Endpoints::twilio().conversations })
+}
+
+/// A fresh token for the chat, asked for when the chat's token is about to expire.
+#[tauri::command]
+pub async fn consultation_chat_token(state: State<'_, AppState>, id: Uuid) -> ApiResult<ConsultationToken> {
+    let (clinic, caller) = state.caller_passive()?;
+    Ok(clinic.consultations().token(&caller, id)?)
+}
+
+#[tauri::command]
+pub async fn consultation_end(state: State<'_, AppState>, id: Uuid) -> ApiResult<ConsultationStatus> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.consultations().end(&caller, &state.twilio, id).await?)
+}
+
+/// Saves the notes as typed (the whole text each time).
+#[tauri::command]
+pub async fn consultation_note(state: State<'_, AppState>, id: Uuid, text: String) -> ApiResult<ConsultationStatus> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.consultations().note(&caller, id, &text)?)
+}
+
+#[tauri::command]
+pub async fn consultation_consent_to_recording(state: State<'_, AppState>, id: Uuid) -> ApiResult<ConsultationStatus> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.consultations().consent_to_recording(&caller, id)?)
+}
+
+#[tauri::command]
+pub async fn consultation_set_recording(
+    state: State<'_, AppState>,
+    id: Uuid,
+    on: bool,
+) -> ApiResult<ConsultationStatus> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.consultations().set_recording(&caller, &state.twilio, id, on).await?)
+}
+
+/// The chat through the core (Twilio's REST API while it runs, the kept copy after the end). Polled.
+#[tauri::command]
+pub async fn consultation_messages(state: State<'_, AppState>, id: Uuid) -> ApiResult<ChatView> {
+    let (clinic, caller) = state.caller_passive()?;
+    Ok(clinic.consultations().messages(&caller, &state.twilio, id).await?)
+}
+
+#[tauri::command]
+pub async fn consultation_send(state: State<'_, AppState>, id: Uuid, body: String) -> ApiResult<ChatLine> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.consultations().send(&caller, &state.twilio, id, &body).await?)
+}
+
+#[tauri::command]
+pub async fn consultation_mark_read(state: State<'_, AppState>, id: Uuid) -> ApiResult<Option<i64>> {
+    let (clinic, caller) = state.caller_passive()?;
+    Ok(clinic.consultations().mark_read(&caller, &state.twilio, id).await?)
+}
