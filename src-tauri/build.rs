@@ -58,6 +58,8 @@ pub const COMMANDS: &[&str] = &[
     "consultation_messages",
     "consultation_send",
     "consultation_mark_read",
+    "consultation_open_in_browser",
+    "consultation_call_report",
 ];
 
 fn main() {

@@ -11,7 +11,14 @@ export default defineConfig({
   },
   clearScreen: false,
   server: { port: 5173, strictPort: true },
-  build: { target: 'safari15', outDir: 'dist', emptyOutDir: true },
+  build: {
+    target: 'safari15',
+    outDir: 'dist',
+    emptyOutDir: true,
+    // Two pages: the app window, and the doctor's call page the app serves on loopback to the system
+    // browser where the window has no WebRTC (src/callpage/).
+    rollupOptions: { input: { main: 'index.html', call: 'call.html' } },
+  },
   test: {
     environment: 'jsdom',
     include: ['src/**/*.test.ts'],

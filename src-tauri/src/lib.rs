@@ -2,6 +2,7 @@
 //! `clinicdesk-core` to the webview. Clinic rules live in the core, never here.
 
 mod background;
+mod browser_call;
 mod commands;
 pub mod error;
 mod state;
@@ -69,6 +70,7 @@ pub fn run() {
     }
     tauri::Builder::default()
         .manage(AppState::new(data_dir, clinic, trial_keyring))
+        .manage(browser_call::BrowserCalls::default())
         .invoke_handler(tauri::generate_handler![
             commands::auth::app_status,
             commands::auth::set_up,
@@ -127,6 +129,8 @@ pub fn run() {
             commands::consultations::consultation_messages,
             commands::consultations::consultation_send,
             commands::consultations::consultation_mark_read,
+            commands::consultations::consultation_open_in_browser,
+            commands::consultations::consultation_call_report,
         ])
         .setup(|app| {
             window::open_main(app)?;

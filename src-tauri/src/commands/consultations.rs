@@ -1,12 +1,14 @@
 //! Video consultations: thin commands over `clinic.consultations()`. Who may do what, the states and
 //! the sentences are the core's; the shell passes the one Twilio client and the signed-in caller.
 
+use crate::browser_call::BrowserCalls;
 use crate::error::ApiResult;
 use crate::state::AppState;
+use clinicdesk_core::call_host::{CallReport, CallTicket};
 use clinicdesk_core::consultations::{ChatLine, ChatView, ConsultationBadge, ConsultationStatus, ConsultationToken};
 use clinicdesk_core::twilio::Endpoints;
 use serde::Serialize;
-use tauri::State;
+use tauri::{AppHandle, State};
 use ts_rs::TS;
 use uuid::Uuid;
 
@@ -103,4 +105,39 @@ pub async fn consultation_send(state: State<'_, AppState>, id: Uuid, body: Strin
 pub async fn consultation_mark_read(state: State<'_, AppState>, id: Uuid) -> ApiResult<Option<i64>> {
     let (clinic, caller) = state.caller_passive()?;
     Ok(clinic.consultations().mark_read(&caller, &state.twilio, id).await?)
+}
+
+/// Where the window cannot carry video: the doctor's token goes into a one-time link to the core's
+/// loopback call page, opened in the system browser. The token never reaches the webview.
+#[tauri::command]
+pub async fn consultation_open_in_browser(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    calls: State<'_, BrowserCalls>,
+    id: Uuid,
+) -> ApiResult<()> {
+    let (clinic, caller) = state.caller()?;
+    let token = clinic.consultations().rejoin(&caller, &state.twilio, id).await?;
+    let appointment = clinic.appointments().get(&caller, id)?;
+    let ticket = CallTicket {
+        appointment_id: id,
+        token: token.token,
+        identity: token.identity,
+        room: token.room,
+        remote_name: appointment.patient_name,
+        expires_at: token.expires_at,
+    };
+    calls.open(&app, ticket).await
+}
+
+/// The state the browser's call page last reported (joining, in the call, reconnecting, left). Polled.
+#[tauri::command]
+pub async fn consultation_call_report(
+    state: State<'_, AppState>,
+    calls: State<'_, BrowserCalls>,
+    id: Uuid,
+) -> ApiResult<Option<CallReport>> {
+    let (clinic, caller) = state.caller_passive()?;
+    clinic.consultations().status(&caller, id)?; // the same door as the state itself
+    Ok(calls.report(id))
 }

@@ -106,6 +106,10 @@ pub enum CoreError {
     /// what happened and what the person can do, in the clinic's words.
     #[error("{0}")]
     Twilio(String),
+    /// Something on this computer ClinicDesk needs is not available (a loopback port for the call
+    /// page); the sentence says what.
+    #[error("{0}")]
+    Unavailable(String),
     /// An unexpected storage failure; the detail is logged, the person sees a plain sentence.
     #[error("The clinic database could not complete that action. Please try again; if it keeps happening, contact support (details are in the log).")]
     Storage,
@@ -163,7 +167,7 @@ impl CoreError {
             // Both mean "the clinic cannot be used on this computer as it stands" (keyring or file).
             CoreError::SecretStore(_) | CoreError::Database(_) => ErrorCode::Unavailable,
             // A service the clinic depends on cannot be used right now; the same for programs.
-            CoreError::Twilio(_) => ErrorCode::Unavailable,
+            CoreError::Twilio(_) | CoreError::Unavailable(_) => ErrorCode::Unavailable,
             CoreError::Storage => ErrorCode::Storage,
         }
     }

@@ -8,6 +8,7 @@ pub mod appointment_texts;
 pub mod appointments;
 pub mod audit;
 pub mod auth;
+pub mod call_host;
 mod clinic;
 pub mod clock;
 pub mod consultations;

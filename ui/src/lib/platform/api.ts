@@ -10,6 +10,7 @@ import type { AttentionItem } from './bindings/AttentionItem';
 import type { TextTimeline } from './bindings/TextTimeline';
 import type { TextingSettings } from './bindings/TextingSettings';
 import type { BookingRequest } from './bindings/BookingRequest';
+import type { CallReport } from './bindings/CallReport';
 import type { ChatLine } from './bindings/ChatLine';
 import type { ChatView } from './bindings/ChatView';
 import type { ClinicSettings } from './bindings/ClinicSettings';
@@ -166,6 +167,10 @@ export const api = {
   consultationMessages: (id: string) => call<ChatView>('consultation_messages', { id }),
   consultationSend: (id: string, body: string) => call<ChatLine>('consultation_send', { id, body }),
   consultationMarkRead: (id: string) => call<number | null>('consultation_mark_read', { id }),
+  /** Where the window has no WebRTC: the call page opens in the system browser with a one-time link. */
+  consultationOpenInBrowser: (id: string) => call<void>('consultation_open_in_browser', { id }),
+  /** The state the browser's call page last reported (null before it reported). */
+  consultationCallReport: (id: string) => call<CallReport | null>('consultation_call_report', { id }),
 };
 
 export type Api = typeof api;

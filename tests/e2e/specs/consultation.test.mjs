@@ -1,0 +1,140 @@
+// A doctor's video consultation in the real window, against the fake Twilio: Start from the day view,
+// the call handed to the system browser (WebKitGTK has no WebRTC) with a one-time link that works once
+// and only once, the browser page's state shown in the window, a chat message from the patient, a note,
+// and the end for everyone. The "browser" here is a script that records the link it was given.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, writeFile, chmod } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startApp, screenshot, type, click, textOf } from '../driver.mjs';
+
+const ADMIN = { email: 'ada@riverside.example', password: 'correct horse battery' };
+const DOCTOR = { email: 'amara@riverside.example', password: 'doctor password 1', name: 'Dr Amara Okafor' };
+const FAKE = process.env.CLINICDESK_TWILIO_CONVERSATIONS_URL;
+const API_KEY = 'Basic ' + Buffer.from('SK11111111111111111111111111111111:test-api-key-secret-0123456789abcdef').toString('base64');
+
+let app;
+let browser;
+let dataDir;
+let linkFile;
+let bookedAt;
+
+function cli(as, password, ...args) {
+  return execFileSync(process.env.CLINICDESK_CLI_BINARY, ['--as', as, ...args], {
+    env: { ...process.env, CLINICDESK_DATA_DIR: dataDir, CLINICDESK_PASSWORD: password, CLINICDESK_NEW_PASSWORD: DOCTOR.password,
+      TWILIO_AUTH_TOKEN: 'fake-auth-token-0123456789abcdef', TWILIO_API_KEY_SECRET: 'test-api-key-secret-0123456789abcdef' },
+  }).toString();
+}
+const admin = (...args) => cli(ADMIN.email, ADMIN.password, ...args);
+
+/** Clinic-local "YYYY-MM-DD HH:MM" about `minutes` from now, on a quarter hour (the clinic runs in UTC here). */
+function soon(minutes) {
+  const d = new Date(Date.now() + minutes * 60_000);
+  d.setUTCMinutes(Math.ceil(d.getUTCMinutes() / 15) * 15, 0, 0);
+  return d.toISOString().slice(0, 16).replace('T', ' ');
+}
+
+before(async () => {
+  assert.ok(FAKE, 'the fake Twilio URL comes from scripts/test.sh');
+  dataDir = await mkdtemp(path.join(tmpdir(), 'clinicdesk-e2e-call-'));
+  linkFile = path.join(dataDir, 'opened-links.txt');
+  const opener = path.join(dataDir, 'browser.sh');
+  await writeFile(opener, `#!/bin/sh\necho "$1" >> '${linkFile}'\n`);
+  await chmod(opener, 0o755);
+  execFileSync(process.env.CLINICDESK_CLI_BINARY, ['init', '--admin-email', ADMIN.email, '--clinic-name', 'Riverside Clinic', '--time-zone', 'UTC'], {
+    env: { ...process.env, CLINICDESK_DATA_DIR: dataDir, CLINICDESK_PASSWORD: ADMIN.password },
+  });
+  admin('twilio', 'configure', '--account-sid', 'AC00000000000000000000000000000000', '--api-key-sid', 'SK11111111111111111111111111111111',
+    '--from', '+15005550006', '--conversations-service', 'IS22222222222222222222222222222222');
+  admin('user', 'add', '--email', DOCTOR.email, '--role', 'doctor', '--name', DOCTOR.name);
+  const doctor = JSON.parse(admin('--json', 'doctor', 'add', '--user', DOCTOR.email, '--specialization', 'General practice'));
+  const patient = JSON.parse(admin('--json', 'patient', 'add', '--name', 'Olivia Smith', '--phone', '07400 123456'));
+  bookedAt = soon(20);
+  admin('appointment', 'book', '--patient', patient.id, '--doctor', doctor.id, '--at', bookedAt, '--video');
+  process.env.CLINICDESK_BROWSER = opener;
+  app = await startApp({ dataDir });
+  browser = app.browser;
+});
+
+after(async () => {
+  await app?.stop();
+});
+
+async function exchange(url, code) {
+  const response = await fetch(new URL('/api/exchange', url), {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }),
+  });
+  return { status: response.status, body: await response.json().catch(() => null) };
+}
+
+test('a doctor starts a video consultation from the day view; the call opens in the browser with a one-time link', async () => {
+  await type(browser, '#sign-in-email', DOCTOR.email);
+  await type(browser, '#sign-in-password', DOCTOR.password);
+  await click(browser, 'button=Sign in');
+  await click(browser, 'button[aria-label="Start the video consultation with Olivia Smith"]');
+
+  // WebKitGTK has no RTCPeerConnection: the system-browser host is chosen at run time.
+  await (await browser.$('[data-testid="browser-host"]')).waitForDisplayed({ timeout: 20_000 });
+  await browser.waitUntil(async () => (await readFile(linkFile, 'utf8').catch(() => '')).trim() !== '', {
+    timeout: 15_000, timeoutMsg: 'the app should open the call link in the "browser"',
+  });
+  const link = new URL((await readFile(linkFile, 'utf8')).trim().split('\n').at(-1));
+  assert.equal(link.hostname, '127.0.0.1', 'the call page is served on loopback only');
+  assert.equal(link.search, '', 'nothing in the query string');
+  const code = new URLSearchParams(link.hash.slice(1)).get('code');
+  assert.ok(code && code.length >= 20, 'the code travels in the fragment');
+
+  const page = await fetch(new URL('/call.html', link));
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+
+  const first = await exchange(link, code);
+  assert.equal(first.status, 200);
+  assert.equal(first.body.remote_name, 'Olivia Smith');
+  assert.equal(first.body.token.split('.').length, 3, 'the doctor\'s token, a JWT');
+  const second = await exchange(link, code);
+  assert.equal(second.status, 410, 'the one-time code works once only');
+  assert.match(second.body.message, /already used/);
+
+  // The page reports its call state; the window shows it.
+  const report = await fetch(new URL('/api/report', link), {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${first.body.report_key}` },
+    body: JSON.stringify({ phase: 'connected' }),
+  });
+  assert.ok(report.ok, `report accepted (${report.status})`);
+  await browser.waitUntil(async () => /You are in the call/.test(await textOf(browser, '[data-testid="browser-host"]')), {
+    timeout: 10_000, timeoutMsg: 'the window shows the browser call\'s state',
+  });
+  assert.equal(await textOf(browser, '[data-testid="consultation-state"]'), 'In progress');
+
+  // The patient writes in the chat (posted to the fake as the patient's identity).
+  const room = first.body.room;
+  const people = await (await fetch(`${FAKE}/v1/Conversations/${room}/Participants`, { headers: { authorization: API_KEY } })).json();
+  const patient = people.participants.find((p) => p.identity !== first.body.identity);
+  const posted = await fetch(`${FAKE}/v1/Conversations/${room}/Messages`, {
+    method: 'POST', headers: { authorization: API_KEY, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ Author: patient.identity, Body: 'Hello doctor, the rash is better today.' }),
+  });
+  assert.ok(posted.ok, `the fake took the patient's message (${posted.status})`);
+  await browser.waitUntil(async () => /the rash is better today/.test(await textOf(browser, '.chat')), {
+    timeout: 15_000, timeoutMsg: 'the patient\'s message should appear in the chat',
+  });
+  assert.match(await textOf(browser, '.chat'), /Olivia Smith/, 'named from the clinic\'s records');
+
+  await type(browser, 'textarea[aria-label="Consultation notes"]', 'Rash improving; review in two weeks.');
+  await browser.waitUntil(async () => /Saved at/.test(await textOf(browser, '.notes')), { timeout: 10_000, timeoutMsg: 'the notes save as typed' });
+  await screenshot(browser, '16-consultation-in-progress');
+
+  await click(browser, '.bar button=End for everyone');
+  await click(browser, 'dialog button=End for everyone');
+  await browser.waitUntil(async () => (await textOf(browser, '[data-testid="consultation-state"]')) === 'Completed', {
+    timeout: 15_000, timeoutMsg: 'the consultation should end',
+  });
+  const booked = JSON.parse(admin('--json', 'appointment', 'list', '--date', bookedAt.slice(0, 10))).appointments[0];
+  const kept = JSON.parse(cli(DOCTOR.email, DOCTOR.password, '--json', 'consultation', 'status', booked.booking_ref));
+  assert.equal(kept.state, 'completed');
+  assert.equal(kept.notes, 'Rash improving; review in two weeks.');
+  await screenshot(browser, '17-consultation-completed');
+});
