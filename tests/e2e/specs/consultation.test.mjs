@@ -73,7 +73,10 @@ test('a doctor starts a video consultation from the day view; the call opens in 
   await type(browser, '#sign-in-email', DOCTOR.email);
   await type(browser, '#sign-in-password', DOCTOR.password);
   await click(browser, 'button=Sign in');
-  await click(browser, 'button[aria-label="Start the video consultation with Olivia Smith"]');
+  const start = await browser.$('button[aria-label="Start the video consultation with Olivia Smith"]');
+  await start.waitForClickable({ timeout: 15_000 });
+  await screenshot(browser, '16-day-view-video-start');
+  await start.click();
 
   // WebKitGTK has no RTCPeerConnection: the system-browser host is chosen at run time.
   await (await browser.$('[data-testid="browser-host"]')).waitForDisplayed({ timeout: 20_000 });
@@ -125,10 +128,10 @@ test('a doctor starts a video consultation from the day view; the call opens in 
 
   await type(browser, 'textarea[aria-label="Consultation notes"]', 'Rash improving; review in two weeks.');
   await browser.waitUntil(async () => /Saved at/.test(await textOf(browser, '.notes')), { timeout: 10_000, timeoutMsg: 'the notes save as typed' });
-  await screenshot(browser, '16-consultation-in-progress');
+  await screenshot(browser, '17-consultation-in-progress');
 
-  await click(browser, '.bar button=End for everyone');
-  await click(browser, 'dialog button=End for everyone');
+  await click(browser, '[data-testid="end-for-everyone"]');
+  await click(browser, 'dialog[open] button.danger');
   await browser.waitUntil(async () => (await textOf(browser, '[data-testid="consultation-state"]')) === 'Completed', {
     timeout: 15_000, timeoutMsg: 'the consultation should end',
   });
@@ -136,5 +139,5 @@ test('a doctor starts a video consultation from the day view; the call opens in 
   const kept = JSON.parse(cli(DOCTOR.email, DOCTOR.password, '--json', 'consultation', 'status', booked.booking_ref));
   assert.equal(kept.state, 'completed');
   assert.equal(kept.notes, 'Rash improving; review in two weeks.');
-  await screenshot(browser, '17-consultation-completed');
+  await screenshot(browser, '18-consultation-completed');
 });
