@@ -75,6 +75,8 @@ test('a doctor starts a video consultation from the day view; the call opens in 
   await click(browser, 'button=Sign in');
   const start = await browser.$('button[aria-label="Start the video consultation with Olivia Smith"]');
   await start.waitForClickable({ timeout: 15_000 });
+  await browser.waitUntil(async () => !/Loading/.test(await textOf(browser, '.summary')), { timeout: 10_000 });
+  await start.scrollIntoView({ block: 'center' });
   await screenshot(browser, '16-day-view-video-start');
   await start.click();
 
