@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiErrorCode, ApiResult};
 use clinicdesk_core::call_host::{CallHost, CallReport, CallTicket, PageAsset, PageAssets};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::{AppHandle, Runtime};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
