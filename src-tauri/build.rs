@@ -60,6 +60,7 @@ pub const COMMANDS: &[&str] = &[
     "consultation_mark_read",
     "consultation_open_in_browser",
     "consultation_call_report",
+    "consultation_recordings",
 ];
 
 fn main() {

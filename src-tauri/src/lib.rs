@@ -131,6 +131,7 @@ pub fn run() {
             commands::consultations::consultation_mark_read,
             commands::consultations::consultation_open_in_browser,
             commands::consultations::consultation_call_report,
+            commands::consultations::consultation_recordings,
         ])
         .setup(|app| {
             window::open_main(app)?;

@@ -5,7 +5,9 @@ use crate::browser_call::BrowserCalls;
 use crate::error::ApiResult;
 use crate::state::AppState;
 use clinicdesk_core::call_host::{CallReport, CallTicket};
-use clinicdesk_core::consultations::{ChatLine, ChatView, ConsultationBadge, ConsultationStatus, ConsultationToken};
+use clinicdesk_core::consultations::{
+    ChatLine, ChatView, ConsultationBadge, ConsultationRecording, ConsultationStatus, ConsultationToken,
+};
 use clinicdesk_core::twilio::Endpoints;
 use serde::Serialize;
 use tauri::{AppHandle, State};
@@ -140,4 +142,11 @@ pub async fn consultation_call_report(
     let (clinic, caller) = state.caller_passive()?;
     clinic.consultations().status(&caller, id)?; // the same door as the state itself
     Ok(calls.report(id))
+}
+
+/// The consultation's recordings (metadata only), for its doctor.
+#[tauri::command]
+pub async fn consultation_recordings(state: State<'_, AppState>, id: Uuid) -> ApiResult<Vec<ConsultationRecording>> {
+    let (clinic, caller) = state.caller_passive()?;
+    Ok(clinic.consultations().recordings(&caller, &state.twilio, id).await?)
 }

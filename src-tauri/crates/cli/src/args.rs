@@ -383,4 +383,9 @@ pub enum ConsultationCommand {
         #[arg(long)]
         text: String,
     },
+    /// The consultation's recordings (metadata only; the media stays in the clinic's Twilio account).
+    Recordings {
+        #[arg(value_name = "APPT")]
+        appointment: String,
+    },
 }

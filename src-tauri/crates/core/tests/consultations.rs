@@ -278,8 +278,15 @@ async fn recording_is_switched_on_only_after_consent_and_stops_at_the_end() {
     assert_eq!(err.to_string(), "Record the patient's agreement first: a consultation is never recorded without it.");
     assert!(!r.rooms()[0].recording);
     c.consent_to_recording(&r.okafor, r.appt).unwrap();
+    assert!(c.recordings(&r.okafor, &r.http, r.appt).await.unwrap().is_empty(), "nothing recorded yet");
+    let room = r.rooms()[0].unique_name.clone();
+    r.fake.connect(&room, "someone-in-the-room");
     assert_eq!(c.set_recording(&r.other, &r.http, r.appt, true).await.unwrap_err().code(), ErrorCode::Forbidden);
     assert!(c.set_recording(&r.okafor, &r.http, r.appt, true).await.unwrap().recording);
+    let listed = c.recordings(&r.okafor, &r.http, r.appt).await.unwrap();
+    let kinds: Vec<(&str, &str)> = listed.iter().map(|x| (x.kind.as_str(), x.status.as_str())).collect();
+    assert_eq!(kinds, [("audio", "processing"), ("video", "processing")], "one track each while recording");
+    assert_eq!(c.recordings(&r.other, &r.http, r.appt).await.unwrap_err().code(), ErrorCode::Forbidden);
     assert!(r.rooms()[0].recording, "the room's Recording Rules include everyone");
     assert!(!c.set_recording(&r.okafor, &r.http, r.appt, false).await.unwrap().recording);
     assert!(!r.rooms()[0].recording);
@@ -287,6 +294,9 @@ async fn recording_is_switched_on_only_after_consent_and_stops_at_the_end() {
     let ended = r.end().await.unwrap();
     assert!(!ended.recording, "it stops at the end");
     assert_eq!(r.rooms()[0].status, "completed");
+    let kept = c.recordings(&r.okafor, &r.http, r.appt).await.unwrap();
+    assert_eq!(kept.len(), 4, "two stretches of recording, audio and video each");
+    assert!(kept.iter().all(|x| x.status == "completed" && x.seconds.is_some()), "{kept:?}");
     let switched = r.audit_actions().iter().filter(|a| *a == "consultation.recording").count();
     assert_eq!(switched, 3);
 }

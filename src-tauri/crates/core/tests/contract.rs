@@ -200,6 +200,8 @@ async fn consultation_rooms_follow_the_spec() {
             rooms::set_recording(&http, &account(None), "RM55555555555555555555555555555555", on).await,
         );
     }
+    // The recordings list (metadata only) parses from the spec's example answer.
+    accepted("room recordings", rooms::recordings(&http, &account(None), "RM55555555555555555555555555555555").await);
 }
 
 #[tokio::test]

@@ -190,6 +190,7 @@ fn router(state: Shared) -> Router {
         .route("/v1/Rooms", post(video::create).get(video::list))
         .route("/v1/Rooms/{room}", get(video::fetch).post(video::update))
         .route("/v1/Rooms/{room}/Participants", get(video::participants))
+        .route("/v1/Rooms/{room}/Recordings", get(video::recordings))
         .route("/v1/Rooms/{room}/RecordingRules", get(video::recording_rules).post(video::set_recording_rules))
         .route("/v1/Configuration", get(conversations::configuration))
         .route("/v1/Conversations", post(conversations::create))

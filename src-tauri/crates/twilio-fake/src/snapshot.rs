@@ -118,6 +118,7 @@ impl FakeTwilio {
                 start: now,
                 end: None,
             });
+            r.sync_recordings(now);
         }
     }
 
@@ -128,6 +129,8 @@ impl FakeTwilio {
         if let Some(r) = s.rooms.iter_mut().rev().find(|r| r.sid == room || r.unique_name == room) {
             if let Some(p) = r.participants.iter_mut().find(|p| p.identity == identity && p.end.is_none()) {
                 p.end = Some(p.start + chrono::Duration::seconds(seconds));
+                let left = p.end.unwrap_or(p.start);
+                r.sync_recordings(left);
             }
         }
     }
@@ -142,6 +145,7 @@ impl FakeTwilio {
             for p in r.participants.iter_mut().filter(|p| p.end.is_none()) {
                 p.end = Some(now);
             }
+            r.sync_recordings(now);
         }
     }
 

@@ -57,6 +57,18 @@ pub(crate) struct Room {
     pub record_on_connect: bool,
     /// The room's Recording Rules, as last set (`[]` until set).
     pub recording_rules: serde_json::Value,
+    /// One audio and one video track recording per participant for each stretch of recording.
+    pub recordings: Vec<Recording>,
+}
+
+/// A track recording: open (`end` None, Twilio's status "processing") while the room records it.
+#[derive(Debug, Clone)]
+pub(crate) struct Recording {
+    pub sid: String,
+    pub kind: &'static str,
+    pub participant_sid: String,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
 }
 
 impl Room {
@@ -70,6 +82,33 @@ impl Room {
         match self.recording_rules.as_array().and_then(|rules| rules.iter().rev().find(all)) {
             Some(rule) => rule.get("type").and_then(|t| t.as_str()) == Some("include"),
             None => self.record_on_connect,
+        }
+    }
+
+    /// Brings the recordings in step with the rules and who is connected: each connected participant
+    /// is recorded (audio and video) while recording is on; everything open closes when it goes off.
+    pub fn sync_recordings(&mut self, now: DateTime<Utc>) {
+        let on = self.recording();
+        for rec in self.recordings.iter_mut().filter(|r| r.end.is_none()) {
+            let connected = self.participants.iter().any(|p| p.sid == rec.participant_sid && p.end.is_none());
+            if !on || !connected {
+                rec.end = Some(now);
+            }
+        }
+        if on {
+            for p in self.participants.iter().filter(|p| p.end.is_none()) {
+                if !self.recordings.iter().any(|r| r.participant_sid == p.sid && r.end.is_none()) {
+                    for kind in ["audio", "video"] {
+                        self.recordings.push(Recording {
+                            sid: sid("RT"),
+                            kind,
+                            participant_sid: p.sid.clone(),
+                            start: now,
+                            end: None,
+                        });
+                    }
+                }
+            }
         }
     }
 }

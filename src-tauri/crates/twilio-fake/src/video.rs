@@ -102,6 +102,7 @@ fn create_now(state: &Shared, form: &HashMap<String, String>, kind: String, max:
         unused_timeout: form.get("UnusedRoomTimeout").and_then(|t| t.parse().ok()),
         record_on_connect: form.get("RecordParticipantsOnConnect").map(String::as_str) == Some("true"),
         recording_rules: json!([]),
+        recordings: Vec::new(),
     };
     let answer = (StatusCode::CREATED, Json(render(&room))).into_response();
     s.rooms.push(room);
@@ -163,6 +164,7 @@ fn complete_now(state: &Shared, room: &str) -> Response {
                 for p in r.participants.iter_mut().filter(|p| p.end.is_none()) {
                     p.end = Some(now);
                 }
+                r.sync_recordings(now);
             }
             (StatusCode::ACCEPTED, Json(render(r))).into_response()
         }
@@ -279,10 +281,12 @@ pub(crate) async fn set_recording_rules(
     }
     let answer = {
         let mut s = state.lock().unwrap();
+        let now = s.now();
         match s.rooms.iter_mut().find(|r| r.sid == room) {
             Some(r) if r.status != "in-progress" => error(StatusCode::BAD_REQUEST, 53118, "Room is not in progress"),
             Some(r) => {
                 r.recording_rules = rules.unwrap_or_default();
+                r.sync_recordings(now);
                 Json(rules_answer(r)).into_response()
             }
             None => error(
@@ -293,4 +297,44 @@ pub(crate) async fn set_recording_rules(
         }
     };
     after(fault, answer).await
+}
+
+/// The room's track recordings (metadata; the media itself is not kept by the fake).
+pub(crate) async fn recordings(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Path(room): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(r) = needs_key(caller) {
+        return r;
+    }
+    let s = state.lock().unwrap();
+    let Some(r) = s.rooms.iter().find(|r| r.sid == room) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            20404,
+            &format!("The requested resource /Rooms/{room}/Recordings was not found"),
+        );
+    };
+    let items = r
+        .recordings
+        .iter()
+        .map(|rec| {
+            let duration = rec.end.map(|end| (end - rec.start).num_seconds());
+            json!({ "sid": rec.sid, "account_sid": crate::ACCOUNT_SID, "room_sid": r.sid, "type": rec.kind,
+                    "status": if rec.end.is_some() { "completed" } else { "processing" },
+                    "date_created": rec.start.to_rfc3339(), "start_time": rec.start.to_rfc3339(),
+                    "duration": duration, "size": duration.map(|d| d * if rec.kind == "video" { 62_500 } else { 4_000 }),
+                    "container": if rec.kind == "video" { "mkv" } else { "mka" },
+                    "codec": if rec.kind == "video" { "VP8" } else { "opus" },
+                    "track_name": format!("{}-{}", rec.kind, &rec.participant_sid[2..10]),
+                    "source_sid": format!("M{}", &rec.sid[1..]), "offset": 0,
+                    "grouping_sids": { "room_sid": r.sid, "participant_sid": rec.participant_sid },
+                    "links": {}, "url": format!("/v1/Rooms/{}/Recordings/{}", r.sid, rec.sid) })
+        })
+        .collect();
+    Json(page(&headers, &uri.to_string(), "recordings", items, &query)).into_response()
 }

@@ -16,6 +16,7 @@ import type { ChatView } from './bindings/ChatView';
 import type { ClinicSettings } from './bindings/ClinicSettings';
 import type { ConsultationBadge } from './bindings/ConsultationBadge';
 import type { ConsultationJoin } from './bindings/ConsultationJoin';
+import type { ConsultationRecording } from './bindings/ConsultationRecording';
 import type { ConsultationStatus } from './bindings/ConsultationStatus';
 import type { ConsultationToken } from './bindings/ConsultationToken';
 import type { ClinicSettingsInput } from './bindings/ClinicSettingsInput';
@@ -171,6 +172,8 @@ export const api = {
   consultationOpenInBrowser: (id: string) => call<void>('consultation_open_in_browser', { id }),
   /** The state the browser's call page last reported (null before it reported). */
   consultationCallReport: (id: string) => call<CallReport | null>('consultation_call_report', { id }),
+  /** The consultation's recordings (metadata only), for its doctor. */
+  consultationRecordings: (id: string) => call<ConsultationRecording[]>('consultation_recordings', { id }),
 };
 
 export type Api = typeof api;

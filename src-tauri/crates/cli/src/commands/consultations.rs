@@ -129,6 +129,23 @@ pub(super) fn consultation(clinic: &Clinic, caller: &Caller, json: bool, command
             let status = consultations.note(caller, resolve(&appointment)?, &text)?;
             show(json, &status, |_| "Notes saved.".into());
         }
+        ConsultationCommand::Recordings { appointment } => {
+            let id = resolve(&appointment)?;
+            let listed = runtime().block_on(consultations.recordings(caller, &http(), id))?;
+            show(json, &listed, |list| {
+                if list.is_empty() {
+                    return "No recordings (a consultation is recorded only with the patient's agreement).".into();
+                }
+                let rows = list
+                    .iter()
+                    .map(|r| {
+                        let seconds = r.seconds.map(|s| format!("{s} s")).unwrap_or_else(|| "-".into());
+                        vec![r.sid.clone(), r.kind.clone(), r.status.clone(), when(r.started_at), seconds]
+                    })
+                    .collect();
+                table(&["SID", "TRACK", "STATUS", "STARTED", "LENGTH"], rows)
+            });
+        }
     }
     Ok(())
 }

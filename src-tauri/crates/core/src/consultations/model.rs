@@ -178,3 +178,20 @@ impl std::fmt::Debug for ConsultationToken {
             .finish_non_exhaustive()
     }
 }
+
+/// One recording of a consultation, as the doctor sees it listed (metadata only: the media stays
+/// in the clinic's Twilio account).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[ts(export)]
+pub struct ConsultationRecording {
+    pub sid: String,
+    /// "audio" or "video".
+    pub kind: String,
+    /// "processing" (recording, or Twilio still finishing the file) or "completed".
+    pub status: String,
+    pub started_at: Option<DateTime<Utc>>,
+    #[ts(type = "number | null")]
+    pub seconds: Option<i64>,
+    #[ts(type = "number | null")]
+    pub bytes: Option<i64>,
+}

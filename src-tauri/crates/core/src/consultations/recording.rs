@@ -56,3 +56,43 @@ impl Consultations<'_> {
         status_of(&conn, &booking, true)
     }
 }
+
+impl Consultations<'_> {
+    /// The consultation's recordings (metadata), from every room it used; the appointment's doctor
+    /// only. Empty when it never started.
+    pub async fn recordings(
+        &self,
+        caller: &Caller,
+        http: &TwilioHttp,
+        appointment: Uuid,
+    ) -> Result<Vec<super::model::ConsultationRecording>> {
+        let _booking = access::own(self.clinic, caller, appointment, "see the recordings of")?;
+        let Some(record) = store::load(&*self.clinic.db().conn()?, appointment)? else { return Ok(Vec::new()) };
+        let rooms: Vec<String> = record.earlier_room_sids.iter().cloned().chain(record.room_sid.clone()).collect();
+        if rooms.is_empty() || record.recording_consent_at.is_none() {
+            return Ok(Vec::new()); // never recorded without consent, so nothing to ask Twilio
+        }
+        let account = self.account(Step::Record)?;
+        let mut all = Vec::new();
+        for room in rooms {
+            let listed =
+                rooms::recordings(http, &account, &room).await.map_err(|err| words::failed(&err, Step::Record))?;
+            all.extend(listed.into_iter().map(|r| {
+                super::model::ConsultationRecording {
+                    started_at: r
+                        .date_created
+                        .as_deref()
+                        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+                        .map(|d| d.with_timezone(&chrono::Utc)),
+                    sid: r.sid,
+                    kind: r.kind,
+                    status: r.status,
+                    seconds: r.duration,
+                    bytes: r.size,
+                }
+            }));
+        }
+        all.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.kind.cmp(&b.kind)));
+        Ok(all)
+    }
+}

@@ -29,6 +29,23 @@ pub struct RoomParticipant {
     pub duration: Option<i64>,
 }
 
+/// A track recording of a room (metadata; the media stays at Twilio).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct RoomRecording {
+    pub sid: String,
+    /// "processing" while recording and until Twilio has finished the file, then "completed".
+    pub status: String,
+    /// "audio", "video" or "data".
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub date_created: Option<String>,
+    #[serde(default)]
+    pub duration: Option<i64>,
+    #[serde(default)]
+    pub size: Option<i64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct RoomOptions {
     pub max_participants: u32,
@@ -115,4 +132,15 @@ pub async fn participants(
     let url = format!("{}/v1/Rooms/{}/Participants", http.endpoints.video, room_sid);
     let query = [("Status", "disconnected".to_owned()), ("PageSize", "50".to_owned())];
     pages::all(http, &http.endpoints.video, &url, &query, &account.key_auth(), "participants", 200).await
+}
+
+/// The room's track recordings, across all pages.
+pub async fn recordings(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    room_sid: &str,
+) -> Result<Vec<RoomRecording>, TwilioError> {
+    let url = format!("{}/v1/Rooms/{}/Recordings", http.endpoints.video, room_sid);
+    let query = [("PageSize", "50".to_owned())];
+    pages::all(http, &http.endpoints.video, &url, &query, &account.key_auth(), "recordings", 200).await
 }
