@@ -1,6 +1,7 @@
 // The call components' harness page (ui/call-harness.html) served by Vite from ui/ with ui/vite.config.ts,
 // and Debian's Chromium with its fake camera and microphone, driven by playwright-core.
 // Each spec file starts one server and one browser (node --test runs the files one after another).
+import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -88,4 +89,11 @@ export async function screenshot(page, name) {
   const file = path.join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
   return file;
+}
+
+/** Ends a test's page: nothing went wrong in the page (errors, failed loads), and its context is closed. */
+export async function finish(page) {
+  const problems = [...page.problems];
+  await page.context().close();
+  assert.deepEqual(problems, [], 'the page reported problems');
 }
