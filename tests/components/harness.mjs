@@ -56,11 +56,15 @@ export const DESKTOP = { width: 1280, height: 900 };
 
 /**
  * Opens the harness with `query` (e.g. 'view=call&drive=none') in a new context and waits until the
- * components are mounted. Page errors and console errors are collected in `page.problems`.
+ * components are mounted; `setup(page)` runs before the page loads (e.g. to install Playwright's clock).
+ * Page errors, console errors and failed loads are collected in `page.problems` (see `finish`).
  */
-export async function openHarness(browser, origin, query, { viewport = DESKTOP, ...contextOptions } = {}) {
+export async function openHarness(browser, origin, query, { viewport = DESKTOP, setup, ...contextOptions } = {}) {
   const context = await browser.newContext({ viewport, ...contextOptions });
+  // Waiting for something on screen is how these tests assert; a failure should not take 30 s to say so.
+  context.setDefaultTimeout(10_000);
   const page = await context.newPage();
+  await setup?.(page);
   page.problems = [];
   page.on('pageerror', (error) => page.problems.push(`page error: ${error.message}`));
   page.on('console', (message) => {
