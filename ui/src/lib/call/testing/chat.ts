@@ -31,7 +31,9 @@ export class FakeConversation extends Emitter<ConversationEvents> implements Cha
   }
   async sendFile(file: File): Promise<void> {
     this.takeFailure();
-    this.receive({ author: this.identity, body: null, media: [fakeMedia(file)] });
+    // In a browser the file itself comes back, as Twilio serves the upload; jsdom has no object URLs.
+    const url = typeof URL.createObjectURL === 'function' ? URL.createObjectURL(file) : undefined;
+    this.receive({ author: this.identity, body: null, media: [fakeMedia(file, url)] });
   }
   typing(): void {
     this.typingCalls += 1;
