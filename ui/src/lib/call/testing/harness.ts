@@ -86,7 +86,8 @@ async function main() {
   row.className = 'harness-row';
   if (view === 'call' || view === 'all') {
     const room = calls.connect('video-token', 'CD-room', {});
-    room.camera.stream = paintedStream('You', '#2f5d50');
+    // No words on this side's picture: the small view is mirrored, as a selfie is.
+    room.camera.stream = paintedStream('', '#2f5d50');
     mount(CallView, {
       target: row.appendChild(document.createElement('div')),
       props: {
