@@ -32,6 +32,8 @@ const names = { [patientParty.identity]: 'Ana Silva' };
 const log: string[] = [];
 const calls = new FakeCallBackend();
 const chats = new FakeChatBackend(DOCTOR, (c) => {
+  // A sent file comes back playable, as Twilio serves the upload.
+  c.serveFile = (file) => URL.createObjectURL(file);
   c.horizons[patientParty.identity] = 1;
   c.receive({ author: patientParty.identity, body: 'Hello doctor, I can see you.' });
   c.receive({ author: DOCTOR, body: 'Good morning Ana. How is the rash today?' });
