@@ -8,14 +8,20 @@ import type {
 /** A track whose attach/detach are recorded, so a test can see which element plays it. */
 export class FakeTrack implements MediaHandle {
   attached: HTMLMediaElement[] = [];
-  constructor(readonly kind: 'audio' | 'video', readonly name: string = kind) {}
+  /**
+   * `stream`: a real MediaStream to play where there is a browser (the harness paints one on a canvas);
+   * without it (jsdom) attaching only records the element.
+   */
+  constructor(readonly kind: 'audio' | 'video', readonly name: string = kind, public stream: MediaStream | null = null) {}
   attach(element: HTMLMediaElement): void {
     if (!this.attached.includes(element)) this.attached.push(element);
     element.dataset.track = this.name;
+    if (this.stream) element.srcObject = this.stream;
   }
   detach(element: HTMLMediaElement): void {
     this.attached = this.attached.filter((e) => e !== element);
     delete element.dataset.track;
+    if (this.stream && element.srcObject === this.stream) element.srcObject = null;
   }
 }
 

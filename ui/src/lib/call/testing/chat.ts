@@ -12,6 +12,8 @@ export class FakeConversation extends Emitter<ConversationEvents> implements Cha
   readMarks: number[] = [];
   tokens: string[] = [];
   closed = false;
+  /** The download link a sent file gets (default `blob:fake/<name>`); the browser harness serves the file itself. */
+  serveFile: ((file: File) => string) | null = null;
   /** Make the next send fail with this message (then cleared). */
   failNextSend: string | null = null;
 
@@ -31,7 +33,7 @@ export class FakeConversation extends Emitter<ConversationEvents> implements Cha
   }
   async sendFile(file: File): Promise<void> {
     this.takeFailure();
-    this.receive({ author: this.identity, body: null, media: [fakeMedia(file)] });
+    this.receive({ author: this.identity, body: null, media: [fakeMedia(file, this.serveFile?.(file))] });
   }
   typing(): void {
     this.typingCalls += 1;

@@ -1,61 +1,133 @@
-// The dev harness behind /call-harness.html: mounts the call components on the doubles (or, with
-// ?sdk=real, the preview on the real twilio-video support check) and drives them to a chosen state, so a
-// person or a browser test can look at them at any size. `window.harness` exposes the doubles.
+// The dev harness behind /call-harness.html: mounts the call components on the doubles and drives them to
+// a chosen state, so a person or a browser test (tests/components/) can look at them at any size.
+//
+//   ?view=preview|call|chat|all     which components (default all)
+//   ?drive=none                     emit nothing: the test drives the doubles through `window.harness`
+//   ?state=connected|reconnecting|reconnected|ended   where the call is left (default connected)
+//   ?media=denied|no-camera|no-devices   the preview on testing/media.ts's stand-ins instead of the
+//                                   browser's own navigator.mediaDevices (the default, so Chromium's
+//                                   --use-fake-device-for-media-stream camera and microphone are used)
+//   ?sdk=real                       the preview's support check from the real twilio-video
+//
+// Joining from the preview always goes to the FakeCallBackend. `window.harness` exposes the doubles, a log
+// of what the components asked of the host (join, end, leave, refreshToken), and `ready` once mounted.
 import '../../../app.css';
 import { mount } from 'svelte';
 import CallView from '../CallView.svelte';
 import ChatPanel from '../ChatPanel.svelte';
 import DevicePreview from '../DevicePreview.svelte';
-import { twilioCallBackend } from '../twilio';
+import type { ChosenDevices } from '../types';
 import { FakeCallBackend, FakeTrack, patientParty } from './call';
 import { FakeChatBackend, fakeMedia } from './chat';
+import { installMediaDevices, type MediaScenario } from './media';
+import { paintedStream } from './streams';
 
 const params = new URLSearchParams(location.search);
 const view = params.get('view') ?? 'all';
+const driven = params.get('drive') !== 'none';
+const media = params.get('media');
 const target = document.getElementById('app')!;
 const DOCTOR = 'd-7a1b90';
 const names = { [patientParty.identity]: 'Ana Silva' };
+const log: string[] = [];
 const calls = new FakeCallBackend();
 const chats = new FakeChatBackend(DOCTOR, (c) => {
+  // A sent file comes back playable, as Twilio serves the upload.
+  c.serveFile = (file) => URL.createObjectURL(file);
   c.horizons[patientParty.identity] = 1;
   c.receive({ author: patientParty.identity, body: 'Hello doctor, I can see you.' });
   c.receive({ author: DOCTOR, body: 'Good morning Ana. How is the rash today?' });
   c.receive({ author: patientParty.identity, body: null, media: [fakeMedia({ name: 'rash.pdf', type: 'application/pdf', size: 812_000 })] });
 });
-const log: string[] = [];
-Object.assign(window, { harness: { calls, chats, log } });
+let chatTokens = 1;
+
+/** A remote or local track that plays a painted picture in a real browser. */
+function paintedTrack(name: string, label: string, background: string): FakeTrack {
+  return new FakeTrack('video', name, paintedStream(label, background));
+}
+
+const harness = {
+  calls,
+  chats,
+  log,
+  names,
+  patient: patientParty,
+  doctor: DOCTOR,
+  FakeTrack,
+  paintedTrack,
+  ready: false,
+  /** The room the call view is on (or the preview's join made). */
+  get room() {
+    return calls.last;
+  },
+  get conversation() {
+    return chats.last;
+  },
+};
+Object.assign(window, { harness });
+
+async function previewBackend() {
+  if (params.get('sdk') !== 'real') return calls;
+  const { twilioCallBackend } = await import('../twilio');
+  twilioCallBackend.isSupported().then((ok) => (document.title = `isSupported=${ok}`), (e) => (document.title = `error ${e}`));
+  return twilioCallBackend;
+}
+
+function join(devices: ChosenDevices) {
+  log.push(`join ${JSON.stringify(devices)}`);
+  calls.connect('video-token', 'CD-room', devices);
+}
 
 async function main() {
+  if (media) installMediaDevices(media as MediaScenario);
   if (view === 'preview' || view === 'all') {
     const box = target.appendChild(document.createElement('div'));
-    const backend = params.get('sdk') === 'real' ? twilioCallBackend : calls;
-    mount(DevicePreview, { target: box, props: { backend, onjoin: (d) => log.push(`join ${JSON.stringify(d)}`) } });
-    if (params.get('sdk') === 'real') {
-      backend.isSupported().then((ok) => (document.title = `isSupported=${ok}`), (e) => (document.title = `error ${e}`));
-    }
+    mount(DevicePreview, { target: box, props: { backend: await previewBackend(), onjoin: join } });
   }
   const row = target.appendChild(document.createElement('div'));
-  row.style.cssText = 'display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:0.75rem;margin-top:0.75rem';
+  row.className = 'harness-row';
   if (view === 'call' || view === 'all') {
-    const room = calls.connect('tok', 'room', {});
-    mount(CallView, { target: row.appendChild(document.createElement('div')), props: { session: room, remoteName: 'Ana Silva', onend: async () => {} } });
-    const state = params.get('state') ?? 'connected';
-    room.emit('connected', [patientParty]);
-    room.emit('trackSubscribed', new FakeTrack('video', 'patient'), patientParty);
-    room.emit('networkQualityLevelChanged', 3, patientParty);
-    room.emit('networkQualityLevelChanged', 5, null);
-    if (state === 'reconnecting') room.emit('reconnecting');
-    if (state === 'reconnected') { room.emit('reconnecting'); room.emit('reconnected'); }
-    if (state === 'ended') room.emit('disconnected', { code: 53118, message: 'Room completed' });
+    const room = calls.connect('video-token', 'CD-room', {});
+    // No words on this side's picture: the small view is mirrored, as a selfie is.
+    room.camera.stream = paintedStream('', '#2f5d50');
+    mount(CallView, {
+      target: row.appendChild(document.createElement('div')),
+      props: {
+        session: room,
+        remoteName: 'Ana Silva',
+        onend: async () => void log.push('end'),
+        onleave: () => log.push('leave'),
+        onrejoin: () => log.push('rejoin'),
+      },
+    });
+    if (driven) {
+      const state = params.get('state') ?? 'connected';
+      room.emit('connected', [patientParty]);
+      room.emit('trackSubscribed', paintedTrack('patient', 'Ana Silva', '#35506b'), patientParty);
+      room.emit('networkQualityLevelChanged', 3, patientParty);
+      room.emit('networkQualityLevelChanged', 5, null);
+      if (state === 'reconnecting') room.emit('reconnecting');
+      if (state === 'reconnected') { room.emit('reconnecting'); room.emit('reconnected'); }
+      if (state === 'ended') room.emit('disconnected', { code: 53118, message: 'Room completed' });
+    }
   }
   if (view === 'chat' || view === 'all') {
-    const conversation = await chats.open('tok', 'CH1');
+    const conversation = await chats.open('chat-token-1', 'CH1');
     mount(ChatPanel, {
       target: row.appendChild(document.createElement('div')),
-      props: { session: conversation, names, quickResponses: ['I will be with you in a minute.', 'Can you hear me?'] },
+      props: {
+        session: conversation,
+        names,
+        quickResponses: ['I will be with you in a minute.', 'Can you hear me?'],
+        refreshToken: async () => {
+          log.push('refreshToken');
+          return `chat-token-${++chatTokens}`;
+        },
+      },
     });
-    conversation.emit('typingStarted', patientParty.identity);
+    if (driven) conversation.emit('typingStarted', patientParty.identity);
   }
+  harness.ready = true;
 }
 
 void main();
