@@ -59,6 +59,9 @@ say "Contract: the core's Twilio requests against Prism mocks of Twilio's offici
 say "UI: type-check and component tests"
 (cd ui && npm run --silent check && npm test --silent)
 
+say "UI: call and chat components in Chromium"
+"$ROOT/scripts/test-call-components.sh"
+
 say "End to end: the real window under Xvfb"
 build_ui
 cargo build -p clinicdesk --features custom-protocol
