@@ -8,7 +8,7 @@ import { mkdtemp, readFile, writeFile, chmod } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startApp, screenshot, type, click, textOf } from '../driver.mjs';
+import { startApp, screenshot, setValue, type, click, textOf } from '../driver.mjs';
 
 const ADMIN = { email: 'ada@riverside.example', password: 'correct horse battery' };
 const DOCTOR = { email: 'amara@riverside.example', password: 'doctor password 1', name: 'Dr Amara Okafor' };
@@ -73,6 +73,9 @@ test('a doctor starts a video consultation from the day view; the call opens in 
   await type(browser, '#sign-in-email', DOCTOR.email);
   await type(browser, '#sign-in-password', DOCTOR.password);
   await click(browser, 'button=Sign in');
+  // The appointment's own day (twenty minutes from now can be tomorrow near midnight).
+  await (await browser.$('#schedule-title')).waitForDisplayed({ timeout: 15_000 });
+  await setValue(browser, 'input[aria-label="Go to date"]', bookedAt.slice(0, 10));
   const start = await browser.$('button[aria-label="Start the video consultation with Olivia Smith"]');
   await start.waitForClickable({ timeout: 15_000 });
   await browser.waitUntil(async () => !/Loading/.test(await textOf(browser, '.summary')), { timeout: 10_000 });
