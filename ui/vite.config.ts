@@ -1,9 +1,11 @@
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { fileURLToPath } from 'node:url';
+import { twilioWithoutEval } from './build/twilio-without-eval';
 
 export default defineConfig({
-  plugins: [svelte()],
+  // twilio-video evaluates a string on load; the app's and the call page's CSPs forbid that (see the plugin).
+  plugins: [svelte(), twilioWithoutEval()],
   resolve: {
     alias: { $lib: fileURLToPath(new URL('./src/lib', import.meta.url)) },
     // Vitest resolves Svelte's browser build so components can mount in jsdom.

@@ -7,7 +7,7 @@
 
 use crate::error::{ApiError, ApiErrorCode, ApiResult};
 use clinicdesk_core::call_host::{CallHost, CallReport, CallTicket, PageAsset, PageAssets};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use tauri::{AppHandle, Runtime};
 use tokio::sync::OnceCell;
@@ -63,15 +63,29 @@ impl BrowserCalls {
         })
     }
 
+    /// The consultation ended: its links and the page's report key stop working.
+    pub fn revoke(&self, appointment: Uuid) {
+        if let Some(host) = self.host.get() {
+            host.revoke(appointment);
+        }
+        self.reports.lock().expect("reports lock").remove(&appointment);
+    }
+
     pub fn report(&self, appointment: Uuid) -> Option<CallReport> {
         self.reports.lock().expect("reports lock").get(&appointment).cloned()
     }
 }
 
 /// The call page and its assets, from the UI built into the app (the same files the window runs).
+/// Only files that exist are passed through: Tauri's resolver answers an unknown path with
+/// index.html (for single-page apps), which must not be served as "assets/whatever".
 fn page_assets<R: Runtime>(app: &AppHandle<R>) -> PageAssets {
     let resolver = app.asset_resolver();
+    let known: HashSet<String> = resolver.iter().map(|(path, _)| path.trim_start_matches('/').to_owned()).collect();
     Arc::new(move |path: &str| {
+        if !known.contains(path) {
+            return None;
+        }
         resolver.get(path.to_owned()).map(|asset| PageAsset { bytes: asset.bytes.into(), mime: asset.mime_type })
     })
 }

@@ -62,9 +62,15 @@ pub async fn consultation_chat_token(state: State<'_, AppState>, id: Uuid) -> Ap
 }
 
 #[tauri::command]
-pub async fn consultation_end(state: State<'_, AppState>, id: Uuid) -> ApiResult<ConsultationStatus> {
+pub async fn consultation_end(
+    state: State<'_, AppState>,
+    calls: State<'_, BrowserCalls>,
+    id: Uuid,
+) -> ApiResult<ConsultationStatus> {
     let (clinic, caller) = state.caller()?;
-    Ok(clinic.consultations().end(&caller, &state.twilio, id).await?)
+    let ended = clinic.consultations().end(&caller, &state.twilio, id).await?;
+    calls.revoke(id);
+    Ok(ended)
 }
 
 /// Saves the notes as typed (the whole text each time).

@@ -97,6 +97,10 @@ test('a doctor starts a video consultation from the day view; the call opens in 
   const page = await fetch(new URL('/call.html', link));
   assert.equal(page.status, 200);
   assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+  const script = (await page.text()).match(/src="(\/assets\/[^"]+\.js)"/)?.[1];
+  assert.ok(script, 'the call page names its script');
+  assert.equal((await fetch(new URL(script, link))).status, 200, 'its script is served');
+  assert.equal((await fetch(new URL('/assets/not-there.js', link))).status, 404, 'nothing else, not even the app');
 
   const first = await exchange(link, code);
   assert.equal(first.status, 200);

@@ -100,6 +100,11 @@ impl CallHost {
         self.inner.reports.subscribe()
     }
 
+    /// The consultation ended (or its doctor signed out): its links and report keys stop working.
+    pub fn revoke(&self, appointment: uuid::Uuid) {
+        self.inner.tickets.lock().expect("tickets lock").revoke(appointment);
+    }
+
     pub fn shutdown(&self) {
         if let Some(stop) = self.inner.stop.lock().expect("stop lock").take() {
             let _ = stop.send(());

@@ -119,6 +119,13 @@ impl Tickets {
         Ok((pending.ticket.clone(), key))
     }
 
+    /// Forgets every link and report key of `appointment` (the consultation ended, or its doctor
+    /// signed out): a page still open can no longer report, a link not yet opened no longer works.
+    pub(crate) fn revoke(&mut self, appointment: Uuid) {
+        self.codes.retain(|_, p| p.ticket.appointment_id != appointment);
+        self.report_keys.retain(|_, a| *a != appointment);
+    }
+
     pub(crate) fn reporter(&self, key: &str) -> Option<Uuid> {
         self.report_keys.get(&hash(key)).copied()
     }
@@ -153,6 +160,10 @@ mod tests {
         assert_eq!(tickets.reporter(&key), Some(appointment));
         assert_eq!(tickets.exchange(&code, now).unwrap_err(), Refused::Used);
         assert!(!format!("{got:?}").contains("secret.jwt.token"), "Debug never prints the token");
+        let later = tickets.issue(ticket(appointment), now);
+        tickets.revoke(appointment);
+        assert_eq!(tickets.reporter(&key), None, "the page can no longer report");
+        assert_eq!(tickets.exchange(&later, now).unwrap_err(), Refused::Unknown);
     }
 
     #[test]
