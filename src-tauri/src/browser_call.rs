@@ -1,13 +1,19 @@
 //! The system-browser host of the doctor's call, for webviews without WebRTC (WebKitGTK today): the
 //! core's loopback call host serves the call page from the app's own built assets, the doctor's
-//! token goes into a one-time ticket, and the system browser opens the page with its code. The token
-//! never passes through the webview; the webview only sees the call's state, reported by the page.
+//! token goes into a one-time ticket, and the system browser opens the page with its code. This
+//! ticket's token goes to the browser only (the window keeps its own token for the chat).
+//!
+//! The link is never put on a command line: any local account can read another's process arguments
+//! (/proc/PID/cmdline) and would win the race to the one-time code. The browser is given the path of a
+//! small page, readable by this account only, that forwards to the link; it is removed when the code
+//! has been used or has expired.
 //!
 //! The host starts on first use (most days no call needs it) and lives as long as the app.
 
 use crate::error::{ApiError, ApiErrorCode, ApiResult};
-use clinicdesk_core::call_host::{CallHost, CallReport, CallTicket, PageAsset, PageAssets};
+use clinicdesk_core::call_host::{CallHost, CallReport, CallTicket, PageAsset, PageAssets, CODE_LIFETIME_SECONDS};
 use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tauri::{AppHandle, Runtime};
 use tokio::sync::OnceCell;
@@ -49,12 +55,25 @@ impl BrowserCalls {
     }
 
     /// Issues a one-time link for `ticket` and opens it in the system browser.
-    pub async fn open<R: Runtime>(&self, app: &AppHandle<R>, ticket: CallTicket) -> ApiResult<()> {
+    pub async fn open<R: Runtime>(&self, app: &AppHandle<R>, data_dir: &Path, ticket: CallTicket) -> ApiResult<()> {
         let appointment = ticket.appointment_id;
         let host = self.host(app).await?;
         let url = host.issue(ticket);
         self.reports.lock().expect("reports lock").remove(&appointment);
-        open_in_browser(&url).map_err(|problem| {
+        let page = forwarding_page(data_dir, appointment, &url).map_err(|problem| {
+            tracing::warn!(%problem, "the call link page could not be written");
+            ApiError::new(
+                ApiErrorCode::Unavailable,
+                "ClinicDesk could not prepare the call link on this computer. Try again.",
+            )
+        })?;
+        let removed = page.clone();
+        tauri::async_runtime::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(CODE_LIFETIME_SECONDS as u64 + 5)).await;
+            let _ = std::fs::remove_file(removed);
+        });
+        let target = tauri::Url::from_file_path(&page).map(String::from).unwrap_or_default();
+        open_in_browser(&target).map_err(|problem| {
             tracing::warn!(%problem, "the call page could not be opened in the browser");
             ApiError::new(
                 ApiErrorCode::Unavailable,
@@ -69,6 +88,14 @@ impl BrowserCalls {
             host.revoke(appointment);
         }
         self.reports.lock().expect("reports lock").remove(&appointment);
+    }
+
+    /// The doctor signed out: every link and report key stops working.
+    pub fn revoke_all(&self) {
+        if let Some(host) = self.host.get() {
+            host.revoke_all();
+        }
+        self.reports.lock().expect("reports lock").clear();
     }
 
     pub fn report(&self, appointment: Uuid) -> Option<CallReport> {
@@ -90,11 +117,34 @@ fn page_assets<R: Runtime>(app: &AppHandle<R>) -> PageAssets {
     })
 }
 
-/// Opens `url` with `CLINICDESK_BROWSER` if set, else the system's default browser. The link's code
-/// is in the fragment and never logged.
-fn open_in_browser(url: &str) -> Result<(), String> {
-    if let Some(program) = std::env::var_os(BROWSER_ENV).filter(|p| !p.is_empty()) {
-        return std::process::Command::new(program).arg(url).spawn().map(drop).map_err(|e| e.to_string());
+/// Writes `<data dir>/call-links/<appointment>.html` (directory 0700, file 0600) forwarding to `url`.
+fn forwarding_page(data_dir: &Path, appointment: Uuid, url: &str) -> std::io::Result<PathBuf> {
+    let dir = data_dir.join("call-links");
+    std::fs::create_dir_all(&dir)?;
+    let page = dir.join(format!("{appointment}.html"));
+    let _ = std::fs::remove_file(&page);
+    let html = format!(
+        "<!doctype html><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">\
+         <meta http-equiv=\"refresh\" content=\"0;url={url}\"><title>ClinicDesk</title>\
+         <p>Opening the video call… <a href=\"{url}\">Open it</a> if nothing happens.</p>"
+    );
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+        options.mode(0o600);
     }
-    webbrowser::open(url).map_err(|e| e.to_string())
+    std::io::Write::write_all(&mut options.open(&page)?, html.as_bytes())?;
+    Ok(page)
+}
+
+/// Opens `target` (the forwarding page's path) with `CLINICDESK_BROWSER` if set, else the system's
+/// default browser.
+fn open_in_browser(target: &str) -> Result<(), String> {
+    if let Some(program) = std::env::var_os(BROWSER_ENV).filter(|p| !p.is_empty()) {
+        return std::process::Command::new(program).arg(target).spawn().map(drop).map_err(|e| e.to_string());
+    }
+    webbrowser::open(target).map_err(|e| e.to_string())
 }

@@ -33,6 +33,9 @@ fn data_dir_argument() -> Option<PathBuf> {
 fn start_logging(data_dir: &std::path::Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // The browser opener logs the command it runs at debug level; the call link in it must never
+    // reach the log files, whatever RUST_LOG says.
+    let filter = filter.add_directive("webbrowser=warn".parse().expect("a fixed directive"));
     let _ = std::fs::create_dir_all(data_dir.join("logs"));
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)

@@ -97,7 +97,13 @@ pub async fn sign_in(state: State<'_, AppState>, email: String, password: String
 /// `idle` is true when the window signs out after the idle time without input. The shell forgets
 /// the session even if the core fails to record the sign-out.
 #[tauri::command]
-pub async fn sign_out(state: State<'_, AppState>, idle: bool) -> ApiResult<()> {
+pub async fn sign_out(
+    state: State<'_, AppState>,
+    calls: State<'_, crate::browser_call::BrowserCalls>,
+    idle: bool,
+) -> ApiResult<()> {
+    // Call links not yet opened and the call pages' report keys die with the session.
+    calls.revoke_all();
     state.sign_out(if idle { SessionEnd::Idle } else { SessionEnd::SignedOut })
 }
 

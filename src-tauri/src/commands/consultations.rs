@@ -115,8 +115,8 @@ pub async fn consultation_mark_read(state: State<'_, AppState>, id: Uuid) -> Api
     Ok(clinic.consultations().mark_read(&caller, &state.twilio, id).await?)
 }
 
-/// Where the window cannot carry video: the doctor's token goes into a one-time link to the core's
-/// loopback call page, opened in the system browser. The token never reaches the webview.
+/// Where the window cannot carry video: a token for the browser goes into a one-time link to the
+/// core's loopback call page, opened in the system browser (the window keeps its own token, for the chat).
 #[tauri::command]
 pub async fn consultation_open_in_browser(
     app: AppHandle,
@@ -135,7 +135,7 @@ pub async fn consultation_open_in_browser(
         remote_name: appointment.patient_name,
         expires_at: token.expires_at,
     };
-    calls.open(&app, ticket).await
+    calls.open(&app, &state.data_dir, ticket).await
 }
 
 /// The state the browser's call page last reported (joining, in the call, reconnecting, left). Polled.
@@ -146,7 +146,12 @@ pub async fn consultation_call_report(
     id: Uuid,
 ) -> ApiResult<Option<CallReport>> {
     let (clinic, caller) = state.caller_passive()?;
-    clinic.consultations().status(&caller, id)?; // the same door as the state itself
+    // The browser call belongs to the appointment's doctor: nobody else sees how it is going.
+    if !clinic.consultations().status(&caller, id)?.is_own {
+        return Err(
+            clinicdesk_core::CoreError::Forbidden("Only the appointment's doctor follows this call.".into()).into()
+        );
+    }
     Ok(calls.report(id))
 }
 

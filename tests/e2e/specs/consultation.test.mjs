@@ -4,7 +4,7 @@
 // and the end for everyone. The "browser" here is a script that records the link it was given.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile, chmod } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile, chmod, stat } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -88,7 +88,14 @@ test('a doctor starts a video consultation from the day view; the call opens in 
   await browser.waitUntil(async () => (await readFile(linkFile, 'utf8').catch(() => '')).trim() !== '', {
     timeout: 15_000, timeoutMsg: 'the app should open the call link in the "browser"',
   });
-  const link = new URL((await readFile(linkFile, 'utf8')).trim().split('\n').at(-1));
+  // The "browser" gets a file readable by this account only that forwards to the link: the code is
+  // never on a command line, where other accounts could read it.
+  const opened = new URL((await readFile(linkFile, 'utf8')).trim().split('\n').at(-1));
+  assert.equal(opened.protocol, 'file:');
+  assert.equal((await stat(opened)).mode & 0o077, 0, 'the forwarding page is private to this account');
+  const forward = (await readFile(opened, 'utf8')).match(/http-equiv="refresh" content="0;url=([^"]+)"/)?.[1];
+  assert.ok(forward, 'the page forwards to the call link');
+  const link = new URL(forward);
   assert.equal(link.hostname, '127.0.0.1', 'the call page is served on loopback only');
   assert.equal(link.search, '', 'nothing in the query string');
   const code = new URLSearchParams(link.hash.slice(1)).get('code');

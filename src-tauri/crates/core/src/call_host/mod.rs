@@ -105,6 +105,11 @@ impl CallHost {
         self.inner.tickets.lock().expect("tickets lock").revoke(appointment);
     }
 
+    /// Every link and report key stops working (the doctor signed out).
+    pub fn revoke_all(&self) {
+        self.inner.tickets.lock().expect("tickets lock").revoke_all();
+    }
+
     pub fn shutdown(&self) {
         if let Some(stop) = self.inner.stop.lock().expect("stop lock").take() {
             let _ = stop.send(());

@@ -99,6 +99,8 @@ impl Tickets {
         self.codes.retain(|_, p| {
             now - p.issued_at < Duration::minutes(30) && (p.used || p.ticket.appointment_id != appointment)
         });
+        // A page opened from an earlier link stops reporting: only the newest page speaks for the call.
+        self.report_keys.retain(|_, a| *a != appointment);
         let code = random_code();
         self.codes.insert(hash(&code), Pending { ticket, issued_at: now, used: false });
         code
@@ -124,6 +126,12 @@ impl Tickets {
     pub(crate) fn revoke(&mut self, appointment: Uuid) {
         self.codes.retain(|_, p| p.ticket.appointment_id != appointment);
         self.report_keys.retain(|_, a| *a != appointment);
+    }
+
+    /// Forgets every link and report key (the doctor signed out).
+    pub(crate) fn revoke_all(&mut self) {
+        self.codes.clear();
+        self.report_keys.clear();
     }
 
     pub(crate) fn reporter(&self, key: &str) -> Option<Uuid> {
@@ -160,6 +168,12 @@ mod tests {
         assert_eq!(tickets.reporter(&key), Some(appointment));
         assert_eq!(tickets.exchange(&code, now).unwrap_err(), Refused::Used);
         assert!(!format!("{got:?}").contains("secret.jwt.token"), "Debug never prints the token");
+        let later = tickets.issue(ticket(appointment), now);
+        assert_eq!(tickets.reporter(&key), None, "a newer link silences the page opened from the older one");
+        let (_, key) = tickets.exchange(&later, now).unwrap();
+        let other = tickets.issue(ticket(Uuid::new_v4()), now);
+        tickets.revoke_all();
+        assert_eq!((tickets.reporter(&key), tickets.exchange(&other, now).unwrap_err()), (None, Refused::Unknown));
         let later = tickets.issue(ticket(appointment), now);
         tickets.revoke(appointment);
         assert_eq!(tickets.reporter(&key), None, "the page can no longer report");
