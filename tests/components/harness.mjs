@@ -6,11 +6,27 @@ import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const UI = path.resolve(import.meta.dirname, '../../ui');
 export const ARTIFACTS = path.resolve(import.meta.dirname, '../artifacts');
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+/** One server and one browser for the calling spec file: started before its tests, closed after. */
+export function useHarness(ready) {
+  let server;
+  let browser;
+  before(async () => {
+    server = await startServer();
+    browser = await launch();
+    ready(server, browser);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+}
 
 /** Starts Vite's dev server on ui/ on a free loopback port. Needs ui/node_modules (npm ci in ui/). */
 export async function startServer() {

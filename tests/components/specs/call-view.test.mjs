@@ -1,18 +1,14 @@
 // CallView on the FakeRoom, driven with twilio-video's event names from the test. The remote and local
 // tracks are painted canvases, so their <video> elements really play.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { drive, finish, launch, openHarness, startServer } from '../harness.mjs';
+import { describe, test } from 'node:test';
+import { drive, finish, openHarness, useHarness } from '../harness.mjs';
 
 let server;
 let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.close();
+useHarness((s, b) => {
+  server = s;
+  browser = b;
 });
 
 const open = (options) => openHarness(browser, server.origin, 'view=call&drive=none', options);

@@ -1,18 +1,14 @@
 // ChatPanel on the FakeConversation, driven with @twilio/conversations' event names from the test. The
 // harness's conversation starts with three messages (index 0–2; the doctor's at index 1, read by Ana).
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { drive, finish, launch, openHarness, startServer } from '../harness.mjs';
+import { describe, test } from 'node:test';
+import { drive, finish, openHarness, useHarness } from '../harness.mjs';
 
 let server;
 let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.close();
+useHarness((s, b) => {
+  server = s;
+  browser = b;
 });
 
 const open = () => openHarness(browser, server.origin, 'view=chat&drive=none');

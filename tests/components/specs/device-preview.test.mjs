@@ -3,19 +3,15 @@
 // the FakeCallBackend.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { finish, launch, openHarness, startServer } from '../harness.mjs';
+import { finish, launch, openHarness, useHarness } from '../harness.mjs';
 
 const PREVIEW = 'video[aria-label="Your camera preview"]';
 
 let server;
 let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.close();
+useHarness((s, b) => {
+  server = s;
+  browser = b;
 });
 
 const open = () => openHarness(browser, server.origin, 'view=preview');

@@ -2,18 +2,14 @@
 // (call-components-*.png) for a person to look at. What a test can check is checked: nothing is wider
 // than the screen, no control's text is cut off, and the controls that matter are on screen.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { DESKTOP, PHONE, finish, launch, openHarness, screenshot, startServer } from '../harness.mjs';
+import { describe, test } from 'node:test';
+import { DESKTOP, PHONE, finish, openHarness, screenshot, useHarness } from '../harness.mjs';
 
 let server;
 let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.close();
+useHarness((s, b) => {
+  server = s;
+  browser = b;
 });
 
 /** Elements sticking out past the viewport's right edge, and controls whose own text is clipped. */
