@@ -5,6 +5,17 @@ say() { printf '\033[1;36m==> %s\033[0m\n' "$*"; }
 fail() { printf '\033[1;31mclinicdesk: %s\033[0m\n' "$*" >&2; exit 1; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Says how much disk the build has and warns when it looks too little: a full build dies halfway with
+# "No space left on device", which is slow to recognise in a long log. $1: gigabytes needed.
+check_free_disk() {
+  local need_gb="$1" free_kb
+  free_kb="$(df -Pk "$ROOT" | awk 'NR == 2 { print $4 }')"
+  say "Free disk beside the project: $((free_kb / 1024 / 1024)) GB (a full run needs about $need_gb GB)"
+  if [ "$free_kb" -lt $((need_gb * 1024 * 1024)) ]; then
+    printf '\033[1;33mclinicdesk: less than %s GB free: the build may stop with "No space left on device". Free some space (an old target/ directory?) if it does.\033[0m\n' "$need_gb" >&2
+  fi
+}
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 # System packages needed to build and run the Tauri app (DESIGN.md's recipe).

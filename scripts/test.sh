@@ -7,6 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 if [ "${CLINICDESK_IN_KEYRING_SESSION:-}" != 1 ]; then
+  check_free_disk 8
   ensure_toolchains
   for tool in fmt clippy; do
     if ! cargo "$tool" --version >/dev/null 2>&1; then
