@@ -61,6 +61,7 @@ pub const COMMANDS: &[&str] = &[
     "consultation_open_in_browser",
     "consultation_call_report",
     "consultation_recordings",
+    "consultation_quick_replies",
 ];
 
 fn main() {

@@ -135,6 +135,7 @@ pub fn run() {
             commands::consultations::consultation_open_in_browser,
             commands::consultations::consultation_call_report,
             commands::consultations::consultation_recordings,
+            commands::consultations::consultation_quick_replies,
         ])
         .setup(|app| {
             window::open_main(app)?;

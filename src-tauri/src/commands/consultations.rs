@@ -6,7 +6,8 @@ use crate::error::ApiResult;
 use crate::state::AppState;
 use clinicdesk_core::call_host::{CallReport, CallTicket};
 use clinicdesk_core::consultations::{
-    ChatLine, ChatView, ConsultationBadge, ConsultationRecording, ConsultationStatus, ConsultationToken,
+    ChatLine, ChatView, ConsultationBadge, ConsultationRecording, ConsultationState, ConsultationStatus,
+    ConsultationToken,
 };
 use clinicdesk_core::twilio::Endpoints;
 use serde::Serialize;
@@ -14,7 +15,8 @@ use tauri::{AppHandle, State};
 use ts_rs::TS;
 use uuid::Uuid;
 
-/// What the window needs to join: the doctor's token, and whether the chat may use Twilio's live
+/// What the window needs to join: the doctor's token (for the call and the chat when the call runs
+/// in the window; for the chat only when it runs in the browser), and whether the chat may use Twilio's live
 /// connection (the Conversations SDK only ever talks to Twilio's own hosts; when the clinic routes
 /// Twilio through another address, as the tests do, the chat goes through the core instead).
 #[derive(Debug, Serialize, TS)]
@@ -27,9 +29,19 @@ pub struct ConsultationJoin {
 /// The consultation's state (and, for its doctor, the notes and who was in the room). Polled by the
 /// consultation screen: not activity.
 #[tauri::command]
-pub async fn consultation_status(state: State<'_, AppState>, id: Uuid) -> ApiResult<ConsultationStatus> {
+pub async fn consultation_status(
+    state: State<'_, AppState>,
+    calls: State<'_, BrowserCalls>,
+    id: Uuid,
+) -> ApiResult<ConsultationStatus> {
     let (clinic, caller) = state.caller_passive()?;
-    Ok(clinic.consultations().status(&caller, id)?)
+    let status = clinic.consultations().status(&caller, id)?;
+    // Ended elsewhere (the CLI, another desk, the slot's end): a browser link still unused, and the
+    // call page's report key, must not outlive it.
+    if status.state != ConsultationState::InProgress {
+        calls.revoke(id);
+    }
+    Ok(status)
 }
 
 /// The states of the video appointments among `ids`, for the day view's badges (polled).
@@ -45,20 +57,26 @@ pub async fn consultation_start(state: State<'_, AppState>, id: Uuid) -> ApiResu
     Ok(clinic.consultations().start(&caller, &state.twilio, id).await?)
 }
 
-/// Joins (or rejoins after a restart) the running consultation: the room is opened again if Twilio
-/// closed it, then the doctor's token, for the in-window call.
+/// Joins (or rejoins after a restart) the running consultation. `in_window`: the call runs in this
+/// window, so the room is opened again if Twilio closed it and the token can join it; otherwise the
+/// call runs in the browser (`consultation_open_in_browser` mints its own) and the window gets a
+/// chat-only token: the webview never holds a token that can join the room it does not show.
 #[tauri::command]
-pub async fn consultation_join(state: State<'_, AppState>, id: Uuid) -> ApiResult<ConsultationJoin> {
+pub async fn consultation_join(state: State<'_, AppState>, id: Uuid, in_window: bool) -> ApiResult<ConsultationJoin> {
     let (clinic, caller) = state.caller()?;
-    let token = clinic.consultations().rejoin(&caller, &state.twilio, id).await?;
+    let consultations = clinic.consultations();
+    let token = match in_window {
+        true => consultations.rejoin(&caller, &state.twilio, id).await?,
+        false => consultations.chat_token(&caller, id)?,
+    };
     Ok(ConsultationJoin { token, live_chat: state.twilio.endpoints.conversations == Endpoints::twilio().conversations })
 }
 
-/// A fresh token for the chat, asked for when the chat's token is about to expire.
+/// A fresh chat-only token, asked for when the chat's token is about to expire.
 #[tauri::command]
 pub async fn consultation_chat_token(state: State<'_, AppState>, id: Uuid) -> ApiResult<ConsultationToken> {
     let (clinic, caller) = state.caller_passive()?;
-    Ok(clinic.consultations().token(&caller, id)?)
+    Ok(clinic.consultations().chat_token(&caller, id)?)
 }
 
 #[tauri::command]
@@ -78,6 +96,13 @@ pub async fn consultation_end(
 pub async fn consultation_note(state: State<'_, AppState>, id: Uuid, text: String) -> ApiResult<ConsultationStatus> {
     let (clinic, caller) = state.caller()?;
     Ok(clinic.consultations().note(&caller, id, &text)?)
+}
+
+/// The clinic's chat replies (templates `chat.*`) filled in for this consultation.
+#[tauri::command]
+pub async fn consultation_quick_replies(state: State<'_, AppState>, id: Uuid) -> ApiResult<Vec<String>> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.consultations().quick_replies(&caller, id)?)
 }
 
 #[tauri::command]

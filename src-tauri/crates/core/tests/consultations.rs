@@ -170,6 +170,50 @@ async fn the_doctors_token_is_for_the_consultation_only_and_lives_for_the_slot()
 }
 
 #[tokio::test]
+async fn a_window_whose_call_runs_elsewhere_gets_a_chat_only_token() {
+    let r = rig().await;
+    let c = r.clinic().consultations();
+    assert_eq!(
+        c.chat_token(&r.okafor, r.appt).unwrap_err().to_string(),
+        "Cannot join a consultation with status: scheduled"
+    );
+    r.start().await.unwrap();
+    assert_eq!(c.chat_token(&r.other, r.appt).unwrap_err().code(), ErrorCode::Forbidden);
+    let token = c.chat_token(&r.okafor, r.appt).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    let key = jsonwebtoken::DecodingKey::from_secret(fake::API_KEY_SECRET.as_bytes());
+    let claims = jsonwebtoken::decode::<serde_json::Value>(&token.token, &key, &validation).unwrap().claims;
+    assert!(claims["grants"].get("video").is_none(), "no Video grant: {claims}");
+    assert_eq!(claims["grants"]["chat"]["service_sid"], fake::CHAT_SERVICE_SID);
+    assert_eq!(claims["grants"]["identity"], token.identity.as_str());
+    // 08:00 now, the slot ends 09:30: the call token would live 2 h; the chat's at most one.
+    assert_eq!(token.ttl_seconds, clinicdesk_core::consultations::CHAT_TOKEN_MAX_SECONDS);
+    assert!(r.audit_actions().iter().any(|a| a == "twilio.token"), "chat-only mints are audited too");
+}
+
+#[tokio::test]
+async fn chat_replies_come_from_the_clinics_templates_filled_in_for_the_patient() {
+    let r = rig().await;
+    let c = r.clinic().consultations();
+    let replies = c.quick_replies(&r.okafor, r.appt).unwrap();
+    assert_eq!(replies.len(), 4, "{replies:?}");
+    assert!(replies.contains(&"Hello Olivia, I will be with you in a minute.".to_owned()), "{replies:?}");
+    let name = clinicdesk_core::sms::templates::TemplateName::parse("camera_off").unwrap();
+    r.clinic().templates().set(&r.admin, name, "{doctor} here, {first_name}: please switch your camera on.").unwrap();
+    let replies = c.quick_replies(&r.okafor, r.appt).unwrap();
+    let edited = format!("{} here, Olivia: please switch your camera on.", r.doctor.full_name);
+    assert!(replies.contains(&edited), "the clinic's own wording is used: {replies:?}");
+    // Another doctor's consultation, or reception: refused like the chat itself.
+    assert_eq!(c.quick_replies(&r.other, r.appt).unwrap_err().code(), ErrorCode::Forbidden);
+    assert_eq!(c.quick_replies(&r.desk, r.appt).unwrap_err().code(), ErrorCode::Forbidden);
+    // A chat reply is never offered, nor sent, as a text to a patient.
+    let texted = r.clinic().appointment_texts().quick_text_for(&r.desk, name, r.patient.id);
+    assert_eq!(texted.unwrap_err().field(), Some("template"));
+}
+
+#[tokio::test]
 async fn chat_reads_and_the_record_kept_at_the_end_need_no_network_afterwards() {
     let mut r = rig().await;
     let c = r.clinic().consultations();

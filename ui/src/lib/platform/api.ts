@@ -156,7 +156,8 @@ export const api = {
   consultationStates: (ids: string[]) => call<ConsultationBadge[]>('consultation_states', { ids }),
   consultationStart: (id: string) => call<ConsultationStatus>('consultation_start', { id }),
   /** Joins or rejoins the running consultation: the doctor's token for the room and the chat. */
-  consultationJoin: (id: string) => call<ConsultationJoin>('consultation_join', { id }),
+  /** `inWindow`: the call runs in this window (a token that joins the room); otherwise a chat-only token. */
+  consultationJoin: (id: string, inWindow: boolean) => call<ConsultationJoin>('consultation_join', { id, inWindow }),
   /** A fresh token for the chat (asked for on `tokenAboutToExpire`). */
   consultationChatToken: (id: string) => call<ConsultationToken>('consultation_chat_token', { id }),
   consultationEnd: (id: string) => call<ConsultationStatus>('consultation_end', { id }),
@@ -174,6 +175,8 @@ export const api = {
   consultationCallReport: (id: string) => call<CallReport | null>('consultation_call_report', { id }),
   /** The consultation's recordings (metadata only), for its doctor. */
   consultationRecordings: (id: string) => call<ConsultationRecording[]>('consultation_recordings', { id }),
+  /** The clinic's chat replies (templates `chat.*`) filled in for this consultation. */
+  consultationQuickReplies: (id: string) => call<string[]>('consultation_quick_replies', { id }),
 };
 
 export type Api = typeof api;

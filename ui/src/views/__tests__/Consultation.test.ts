@@ -53,9 +53,17 @@ describe('the doctor\'s consultation screen', () => {
   });
 
   it('started on a computer whose window has no WebRTC: the call opens in the browser, the chat and notes stay here', async () => {
-    backend = desk({ consultation_status: () => status(), consultation_start: () => running, consultation_join: () => joinAnswer });
+    backend = desk({
+      consultation_status: () => status(), consultation_start: () => running, consultation_join: () => joinAnswer,
+      consultation_quick_replies: () => ['Hello Olivia, I will be with you in a minute.'],
+    });
     render(Consultation, { appointment, timeZone: 'Europe/London', start: true, onBack: () => {} });
     expect(await screen.findByText('The call runs in your web browser')).toBeInTheDocument();
+    // The host is chosen before joining, so this window only asks for a chat token.
+    expect(backend.calls.find((c) => c.command === 'consultation_join')!.args).toEqual({ id: 'a1', inWindow: false });
+    // The clinic's chat replies (templates), filled in by the core, are offered in the chat.
+    const replies = await screen.findByRole('group', { name: 'Quick responses' });
+    expect(within(replies).getByRole('button', { name: 'Hello Olivia, I will be with you in a minute.' })).toBeInTheDocument();
     expect(await screen.findByText('You are in the call (in your browser).', {}, { timeout: 4000 })).toBeInTheDocument();
     expect(backend.calls.map((c) => c.command)).toContain('consultation_open_in_browser');
     expect(await screen.findByText('Hello doctor')).toBeInTheDocument();

@@ -13,7 +13,7 @@ const olivia: Patient = { id: 'p1', full_name: 'Olivia Smith', phone: '+44740012
 const noah: Patient = { ...olivia, id: 'p2', full_name: 'Noah Smith', phone: '+447400999888' };
 
 const template = (name: Template['name'], label: string, is_quick_text: boolean): Template => ({
-  name, label, is_quick_text, purpose: '', body: '', is_default: true, default_body: '', placeholders: [],
+  name, label, is_quick_text, is_chat_reply: false, purpose: '', body: '', is_default: true, default_body: '', placeholders: [],
 });
 const templates = [
   template('confirmation', 'Booking confirmation', false),

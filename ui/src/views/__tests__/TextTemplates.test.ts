@@ -12,12 +12,17 @@ const placeholders = [
 ] as Template['placeholders'];
 
 const confirmation: Template = {
-  name: 'confirmation', label: 'Booking confirmation', purpose: 'Sent when an appointment is booked.', is_quick_text: false,
+  name: 'confirmation', label: 'Booking confirmation', purpose: 'Sent when an appointment is booked.', is_quick_text: false, is_chat_reply: false,
   body: 'Hi {first_name}, you are booked.', is_default: true, default_body: 'Hi {first_name}, you are booked.', placeholders,
 };
 const pleaseCall: Template = {
-  name: 'quick.please_call', label: 'Quick text: please call us', purpose: 'Offered to reception.', is_quick_text: true,
+  name: 'quick.please_call', label: 'Quick text: please call us', purpose: 'Offered to reception.', is_quick_text: true, is_chat_reply: false,
   body: 'Hi {first_name}, please call {clinic_name}.', is_default: false, default_body: 'Hi {first_name}, please call us.', placeholders,
+};
+const cameraOff: Template = {
+  name: 'chat.camera_off', label: 'Chat reply: camera is off', purpose: "Offered in a consultation's chat.", is_quick_text: false,
+  is_chat_reply: true, body: 'Your camera seems to be off, {first_name}.', is_default: false,
+  default_body: 'Your camera seems to be off.', placeholders,
 };
 
 const CURLY = /[’–…]/g;
@@ -42,7 +47,7 @@ function preview(args: Record<string, unknown>): TemplatePreview | Refusal {
 }
 
 function core(extra: Record<string, (args: Record<string, unknown>) => unknown> = {}) {
-  return fakeBackend({ templates_list: () => [confirmation, pleaseCall], template_preview: preview, ...extra });
+  return fakeBackend({ templates_list: () => [confirmation, pleaseCall, cameraOff], template_preview: preview, ...extra });
 }
 
 const wording = () => screen.getByLabelText('Wording') as HTMLTextAreaElement;
@@ -64,6 +69,18 @@ describe('Text templates', () => {
     const list = screen.getByRole('navigation', { name: 'Templates' });
     expect(within(list).getByText('Quick texts for reception')).toBeInTheDocument();
     expect(within(list).getByRole('button', { name: /please call us.*Changed/ })).toBeInTheDocument();
+  });
+
+  it('lists the chat replies apart and previews them as chat messages, without segments or cost', async () => {
+    backend = core();
+    render(TextTemplates);
+    const list = await screen.findByRole('navigation', { name: 'Templates' });
+    expect(within(list).getByText('Chat replies in video consultations')).toBeInTheDocument();
+    await userEvent.click(within(list).getByRole('button', { name: /camera is off/ }));
+    await waitFor(() => expect(previewText()).toHaveTextContent('Your camera seems to be off, Alexandra.'));
+    expect(screen.getByText(/not as a text: no cost/)).toBeInTheDocument();
+    expect(screen.queryByText(/segment/)).not.toBeInTheDocument();
+    expect(screen.queryByText(/Costs .* per text/)).not.toBeInTheDocument();
   });
 
   it('previews the draft as it is typed and shows a refusal beside the field', async () => {

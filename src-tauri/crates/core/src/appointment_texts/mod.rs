@@ -12,7 +12,7 @@
 //!   handled by the system, so the timeline explains them and the worklist does not nag about them.
 
 mod changes;
-mod context;
+pub(crate) mod context;
 mod reminders;
 pub mod rules;
 mod to_patient;

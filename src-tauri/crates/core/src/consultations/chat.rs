@@ -11,6 +11,7 @@ use super::Consultations;
 use crate::audit::{self, AuditAction};
 use crate::auth::Caller;
 use crate::error::{CoreError, Result};
+use crate::sms::templates::{self, TemplateData, TemplateName};
 use crate::twilio::{conversations, TwilioHttp};
 use uuid::Uuid;
 
@@ -67,6 +68,28 @@ impl Consultations<'_> {
             Some(&format!("patient {}; message {}", booking.patient_id, sent.index)),
         )?;
         Ok(line(&record, &sent, now))
+    }
+
+    /// The chat replies the clinic keeps as templates (`chat.*`), filled in for this consultation's
+    /// patient and doctor, for the doctor to pick and edit before sending. Read from the clinic's
+    /// database only, so they are there with no network.
+    pub fn quick_replies(&self, caller: &Caller, appointment: Uuid) -> Result<Vec<String>> {
+        let booking = access::own(self.clinic, caller, appointment, "chat in")?;
+        let conn = self.clinic.db().conn()?;
+        let ctx = crate::appointment_texts::context::Ctx::read(&conn)?;
+        let patient = crate::patients::find(&conn, booking.patient_id)?;
+        let data = TemplateData {
+            patient_first_name: patient.full_name.split_whitespace().next().unwrap_or("").to_owned(),
+            clinic_name: ctx.clinic_name,
+            clinic_phone: ctx.rules.clinic_phone,
+            doctor_name: booking.doctor_name,
+            ..Default::default()
+        };
+        TemplateName::ALL
+            .into_iter()
+            .filter(|name| name.is_chat_reply())
+            .map(|name| templates::render_template(&conn, name, &data))
+            .collect()
     }
 
     /// The whole chat, oldest first, with how far the doctor and the patient have read. Live

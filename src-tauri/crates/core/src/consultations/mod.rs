@@ -28,7 +28,7 @@ mod token;
 mod words;
 
 pub use model::*;
-pub use token::{token_lifetime, TOKEN_MARGIN_MINUTES};
+pub use token::{token_lifetime, CHAT_TOKEN_MAX_SECONDS, TOKEN_MARGIN_MINUTES};
 
 use crate::auth::{Caller, Permission};
 use crate::error::{CoreError, Result};

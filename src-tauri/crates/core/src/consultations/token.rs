@@ -7,7 +7,9 @@
 //!
 //! A Video token cannot be refreshed inside a call, so it lives until the end of the appointment's
 //! slot plus a margin, never less than the margin (a call running over can rejoin) and never more
-//! than four hours (a leaked token is soon useless). The chat side refreshes with a new token.
+//! than four hours (a leaked token is soon useless). The chat side refreshes with a new token, so
+//! a chat-only token ([`Consultations::chat_token`]: no Video grant) lives at most an hour: it is
+//! what the app window holds while the call itself runs in the system browser.
 
 use super::access;
 use super::model::{ConsultationState, ConsultationToken};
@@ -29,6 +31,9 @@ use uuid::Uuid;
 
 /// Minutes a token outlives the appointment's slot, and the shortest lifetime minted.
 pub const TOKEN_MARGIN_MINUTES: i64 = 30;
+
+/// The longest a chat-only token lives: the Conversations SDK asks for a new one before it expires.
+pub const CHAT_TOKEN_MAX_SECONDS: u32 = 3600;
 
 /// Seconds a token minted at `now` lives for an appointment ending at `ends_at`.
 pub fn token_lifetime(now: DateTime<Utc>, ends_at: DateTime<Utc>) -> u32 {
@@ -66,6 +71,17 @@ impl Consultations<'_> {
     /// The doctor's token to join the consultation's room and chat (also to rejoin after the app
     /// restarted: the same identity and room every time).
     pub fn token(&self, caller: &Caller, appointment: Uuid) -> Result<ConsultationToken> {
+        self.mint_token(caller, appointment, true)
+    }
+
+    /// A token for the chat only (no Video grant, at most [`CHAT_TOKEN_MAX_SECONDS`]): for a window
+    /// whose call runs elsewhere, and for the chat's refreshes. `room` in the answer still names the
+    /// consultation's room, for display; the token cannot join it.
+    pub fn chat_token(&self, caller: &Caller, appointment: Uuid) -> Result<ConsultationToken> {
+        self.mint_token(caller, appointment, false)
+    }
+
+    fn mint_token(&self, caller: &Caller, appointment: Uuid, with_video: bool) -> Result<ConsultationToken> {
         let booking = access::own(self.clinic, caller, appointment, "join")?;
         let record = store::load(&*self.clinic.db().conn()?, appointment)?;
         let state = store::state(booking.status, record.as_ref());
@@ -77,7 +93,10 @@ impl Consultations<'_> {
         let chat_service_sid =
             record.chat_service_sid.clone().or_else(|| account.settings.conversations_service_sid.clone());
         let now = self.clinic.now();
-        let ttl_seconds = token_lifetime(now, booking.ends_at);
+        let ttl_seconds = match with_video {
+            true => token_lifetime(now, booking.ends_at),
+            false => token_lifetime(now, booking.ends_at).min(CHAT_TOKEN_MAX_SECONDS),
+        };
         let key = TokenKey {
             account_sid: &account.settings.account_sid,
             api_key_sid: &account.settings.api_key_sid,
@@ -86,7 +105,7 @@ impl Consultations<'_> {
         };
         let request = TokenRequest {
             identity: record.doctor_identity.clone(),
-            video_room: Some(record.room_name.clone()),
+            video_room: with_video.then(|| record.room_name.clone()),
             chat_service_sid: chat_service_sid.clone(),
             ttl_seconds,
         };
@@ -100,8 +119,10 @@ impl Consultations<'_> {
             ("appointment", &appointment.to_string()),
             booking.patient_id,
             Some(&format!(
-                "patient {}; consultation token, identity {}, {ttl_seconds} s",
-                booking.patient_id, record.doctor_identity
+                "patient {}; {} token, identity {}, {ttl_seconds} s",
+                booking.patient_id,
+                if with_video { "consultation" } else { "chat-only" },
+                record.doctor_identity
             )),
         )?;
         Ok(ConsultationToken {

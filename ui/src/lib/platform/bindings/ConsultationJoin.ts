@@ -2,7 +2,8 @@
 import type { ConsultationToken } from "./ConsultationToken";
 
 /**
- * What the window needs to join: the doctor's token, and whether the chat may use Twilio's live
+ * What the window needs to join: the doctor's token (for the call and the chat when the call runs
+ * in the window; for the chat only when it runs in the browser), and whether the chat may use Twilio's live
  * connection (the Conversations SDK only ever talks to Twilio's own hosts; when the clinic routes
  * Twilio through another address, as the tests do, the chat goes through the core instead).
  */

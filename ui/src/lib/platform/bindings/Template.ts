@@ -8,6 +8,10 @@ export type Template = { name: TemplateName, label: string,
  */
 purpose: string, is_quick_text: boolean, 
 /**
+ * Offered in a video consultation's chat, not sent as a text (no segments or cost).
+ */
+is_chat_reply: boolean, 
+/**
  * The wording in use: the clinic's own, or the default.
  */
 body: string, 

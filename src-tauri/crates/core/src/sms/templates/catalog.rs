@@ -29,6 +29,14 @@ pub enum TemplateName {
     ResultsReady,
     #[serde(rename = "quick.missed_appointment")]
     MissedAppointment,
+    #[serde(rename = "chat.one_minute")]
+    ChatOneMinute,
+    #[serde(rename = "chat.can_you_hear")]
+    ChatCanYouHear,
+    #[serde(rename = "chat.camera_off")]
+    ChatCameraOff,
+    #[serde(rename = "chat.details_by_text")]
+    ChatDetailsByText,
 }
 
 use Placeholder::*;
@@ -40,9 +48,11 @@ const APPOINTMENT: &[Placeholder] = &[FirstName, ClinicName, ClinicPhone, Doctor
 const INVITE: &[Placeholder] = &[FirstName, ClinicName, ClinicPhone, Doctor, Date, Time, BookingRef, VideoLink];
 /// A quick text is written to a patient, not about an appointment: only what is always known.
 const QUICK: &[Placeholder] = &[FirstName, ClinicName, ClinicPhone];
+/// A chat reply is written by the doctor inside one consultation, so the doctor is known too.
+const CHAT: &[Placeholder] = &[FirstName, ClinicName, ClinicPhone, Doctor];
 
 impl TemplateName {
-    pub const ALL: [TemplateName; 9] = [
+    pub const ALL: [TemplateName; 13] = [
         TemplateName::Confirmation,
         TemplateName::Reschedule,
         TemplateName::Cancellation,
@@ -52,6 +62,10 @@ impl TemplateName {
         TemplateName::PleaseCall,
         TemplateName::ResultsReady,
         TemplateName::MissedAppointment,
+        TemplateName::ChatOneMinute,
+        TemplateName::ChatCanYouHear,
+        TemplateName::ChatCameraOff,
+        TemplateName::ChatDetailsByText,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,12 +79,16 @@ impl TemplateName {
             TemplateName::PleaseCall => "quick.please_call",
             TemplateName::ResultsReady => "quick.results_ready",
             TemplateName::MissedAppointment => "quick.missed_appointment",
+            TemplateName::ChatOneMinute => "chat.one_minute",
+            TemplateName::ChatCanYouHear => "chat.can_you_hear",
+            TemplateName::ChatCameraOff => "chat.camera_off",
+            TemplateName::ChatDetailsByText => "chat.details_by_text",
         }
     }
 
     /// Reads a name as typed (`clinicdesk templates set reminder`); "running_late" also finds the
-    /// quick text, since people will not always type the prefix, and "invite" (the outbox's name
-    /// for the kind) finds the video invite.
+    /// quick text and "camera_off" the chat reply, since people will not always type the prefix,
+    /// and "invite" (the outbox's name for the kind) finds the video invite.
     pub fn parse(text: &str) -> Result<TemplateName> {
         let text = text.trim().to_ascii_lowercase();
         if text == "invite" {
@@ -78,7 +96,11 @@ impl TemplateName {
         }
         Self::ALL
             .into_iter()
-            .find(|n| n.as_str() == text || n.as_str().strip_prefix("quick.") == Some(text.as_str()))
+            .find(|n| {
+                let name = n.as_str();
+                let short = name.strip_prefix("quick.").or_else(|| name.strip_prefix("chat."));
+                name == text || short == Some(text.as_str())
+            })
             .ok_or_else(|| {
                 let names: Vec<&str> = Self::ALL.iter().map(|n| n.as_str()).collect();
                 CoreError::invalid(
@@ -100,7 +122,8 @@ impl TemplateName {
         }
     }
 
-    /// The kind of text this template writes: quick texts are sent as staff's own (`Custom`).
+    /// The kind of text this template writes: quick texts are sent as staff's own (`Custom`); chat
+    /// replies are never texts, and say `Custom` only so that no appointment text uses them.
     pub fn kind(self) -> TextKind {
         match self {
             TemplateName::Confirmation => TextKind::Confirmation,
@@ -112,8 +135,14 @@ impl TemplateName {
         }
     }
 
+    /// Offered to reception when texting a patient (`quick.*`).
     pub fn is_quick_text(self) -> bool {
-        self.kind() == TextKind::Custom
+        self.as_str().starts_with("quick.")
+    }
+
+    /// Offered to the doctor in a video consultation's chat (`chat.*`); never sent as a text.
+    pub fn is_chat_reply(self) -> bool {
+        self.as_str().starts_with("chat.")
     }
 
     /// Where a changed template is kept in the `settings` table (no row: the built-in wording).
@@ -132,6 +161,10 @@ impl TemplateName {
             TemplateName::PleaseCall => "Quick text: please call us",
             TemplateName::ResultsReady => "Quick text: results ready",
             TemplateName::MissedAppointment => "Quick text: missed appointment",
+            TemplateName::ChatOneMinute => "Chat reply: with you in a minute",
+            TemplateName::ChatCanYouHear => "Chat reply: can you hear me?",
+            TemplateName::ChatCameraOff => "Chat reply: camera is off",
+            TemplateName::ChatDetailsByText => "Chat reply: details by text",
         }
     }
 
@@ -143,6 +176,9 @@ impl TemplateName {
             TemplateName::Cancellation => "Sent when an appointment is cancelled.",
             TemplateName::Reminder => "Sent before each appointment, at the times set in the reminder rules.",
             TemplateName::VideoInvite => "Sent by the doctor to invite the patient into a video consultation.",
+            n if n.is_chat_reply() => {
+                "Offered to the doctor in a video consultation's chat; it can be edited before sending."
+            }
             _ => "Offered to reception when writing to a patient; it can be edited before sending.",
         }
     }
@@ -151,6 +187,7 @@ impl TemplateName {
         match self {
             TemplateName::VideoInvite => INVITE,
             n if n.is_quick_text() => QUICK,
+            n if n.is_chat_reply() => CHAT,
             _ => APPOINTMENT,
         }
     }
@@ -193,6 +230,10 @@ impl TemplateName {
             TemplateName::MissedAppointment => {
                 "Hi {first_name}, we missed you at {clinic_name} today. Please call us to book a new appointment."
             }
+            TemplateName::ChatOneMinute => "Hello {first_name}, I will be with you in a minute.",
+            TemplateName::ChatCanYouHear => "Can you hear me, {first_name}? If not, please check your sound is on.",
+            TemplateName::ChatCameraOff => "Your camera seems to be off. Can you switch it on?",
+            TemplateName::ChatDetailsByText => "I will send you the details by text after the call.",
         }
     }
 }
@@ -209,15 +250,25 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", name.as_str()), "the UI and the CLI use the same names");
         }
         assert_eq!(TemplateName::parse("Running_Late").unwrap(), TemplateName::RunningLate);
+        assert_eq!(TemplateName::parse("camera_off").unwrap(), TemplateName::ChatCameraOff);
         assert_eq!(TemplateName::parse("invite").unwrap(), TemplateName::VideoInvite);
         assert_eq!(TemplateName::parse("thanks").unwrap_err().field(), Some("name"));
     }
 
     #[test]
     fn every_kind_with_words_of_its_own_has_a_template_of_that_kind() {
-        for name in TemplateName::ALL.into_iter().filter(|n| !n.is_quick_text()) {
+        for name in TemplateName::ALL.into_iter().filter(|n| !n.is_quick_text() && !n.is_chat_reply()) {
             assert_eq!(TemplateName::for_kind(name.kind()), Some(name));
         }
         assert_eq!(TemplateName::for_kind(TextKind::Custom), None);
+    }
+
+    #[test]
+    fn quick_texts_and_chat_replies_are_separate_sets() {
+        for name in TemplateName::ALL {
+            assert!(!(name.is_quick_text() && name.is_chat_reply()), "{name:?}");
+        }
+        assert!(TemplateName::ChatCameraOff.is_chat_reply() && !TemplateName::ChatCameraOff.is_quick_text());
+        assert!(TemplateName::PleaseCall.is_quick_text() && !TemplateName::PleaseCall.is_chat_reply());
     }
 }

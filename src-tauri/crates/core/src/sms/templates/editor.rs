@@ -37,6 +37,8 @@ pub struct Template {
     /// When the text is sent.
     pub purpose: String,
     pub is_quick_text: bool,
+    /// Offered in a video consultation's chat, not sent as a text (no segments or cost).
+    pub is_chat_reply: bool,
     /// The wording in use: the clinic's own, or the default.
     pub body: String,
     /// True while the clinic uses the built-in wording.
@@ -52,6 +54,7 @@ fn template(name: TemplateName, stored: Option<String>) -> Template {
         label: name.label().to_owned(),
         purpose: name.purpose().to_owned(),
         is_quick_text: name.is_quick_text(),
+        is_chat_reply: name.is_chat_reply(),
         is_default: stored.is_none(),
         body: stored.unwrap_or_else(|| name.default_body().to_owned()),
         default_body: name.default_body().to_owned(),
