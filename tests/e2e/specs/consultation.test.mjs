@@ -142,6 +142,14 @@ test('a doctor starts a video consultation from the day view; the call opens in 
   });
   assert.match(await textOf(browser, '.chat'), /Olivia Smith/, 'named from the clinic\'s records');
 
+  // The doctor answers with one of the clinic's chat replies (a template, filled in with the first name).
+  await click(browser, '.chat button[title="Hello Olivia, I will be with you in a minute."]');
+  await click(browser, '.chat button[type="submit"]');
+  await browser.waitUntil(async () => {
+    const log = await (await fetch(`${FAKE}/v1/Conversations/${room}/Messages`, { headers: { authorization: API_KEY } })).json();
+    return log.messages.some((m) => m.author === first.body.identity && m.body === 'Hello Olivia, I will be with you in a minute.');
+  }, { timeout: 15_000, timeoutMsg: 'the doctor\'s reply should reach the conversation as the doctor' });
+
   await type(browser, 'textarea[aria-label="Consultation notes"]', 'Rash improving; review in two weeks.');
   await browser.waitUntil(async () => /Saved at/.test(await textOf(browser, '.notes')), { timeout: 10_000, timeoutMsg: 'the notes save as typed' });
   await screenshot(browser, '17-consultation-in-progress');
