@@ -188,3 +188,31 @@ async fn reports_need_the_key_handed_out_with_the_ticket() {
         rig.http.post(&url).bearer_auth(key).body(vec![b'{'; 64 * 1024]).header("content-type", "application/json");
     assert_eq!(huge.send().await.unwrap().status().as_u16(), 413);
 }
+
+#[tokio::test]
+async fn connections_held_open_in_silence_cannot_starve_the_page() {
+    use clinicdesk_core::call_host::ConnectionLimits;
+    use tokio::io::AsyncReadExt;
+    let limits = ConnectionLimits { max_connections: 3, idle: std::time::Duration::from_millis(300) };
+    let host = CallHost::start_with(assets(), Arc::new(Utc::now), limits).await.unwrap();
+    let address = format!("127.0.0.1:{}", host.port());
+    // Another program fills every place and says nothing.
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    // The page still loads: the silent connections are closed and their places freed. (The guard
+    // only stops a broken build from hanging the suite; it is far longer than the idle limit.)
+    let page = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        reqwest::get(format!("http://{address}/call.html")).await.unwrap().text().await.unwrap()
+    })
+    .await
+    .expect("the page should load once the silent connections are closed");
+    assert_eq!(page, PAGE);
+    for mut connection in silent {
+        let mut byte = [0u8; 1];
+        let read = connection.read(&mut byte).await;
+        assert!(matches!(read, Ok(0) | Err(_)), "a silent connection is closed by the server: {read:?}");
+    }
+    host.shutdown();
+}

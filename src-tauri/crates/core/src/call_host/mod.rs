@@ -11,10 +11,14 @@
 //! - Only `call.html` and `assets/*` are served, each with `no-store`, `no-referrer`, `nosniff`, and
 //!   the page with a strict Content Security Policy.
 //! - The page's reports are accepted only with the report key handed out with the ticket.
+//! - Connections are bounded in number and closed after a silence (`limits.rs`), so another local
+//!   program cannot starve the page by holding connections open.
 
+mod limits;
 mod server;
 mod tickets;
 
+pub use limits::ConnectionLimits;
 pub use tickets::{CallHostPhase, CallReport, CallTicket, CODE_LIFETIME_SECONDS};
 
 use crate::error::{CoreError, Result};
@@ -57,10 +61,15 @@ impl CallHost {
     }
 
     pub async fn start_with_clock(assets: PageAssets, clock: HostClock) -> Result<CallHost> {
+        Self::start_with(assets, clock, ConnectionLimits::default()).await
+    }
+
+    pub async fn start_with(assets: PageAssets, clock: HostClock, limits: ConnectionLimits) -> Result<CallHost> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| {
             CoreError::Unavailable(format!("The call page could not be served on this computer ({e})."))
         })?;
         let port = listener.local_addr().map_err(|e| CoreError::Unavailable(e.to_string()))?.port();
+        let listener = limits::BoundedListener::new(listener, limits);
         let (stop, stopped) = oneshot::channel();
         let inner = Arc::new(Inner {
             port,
