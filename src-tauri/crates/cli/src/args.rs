@@ -388,4 +388,10 @@ pub enum ConsultationCommand {
         #[arg(value_name = "APPT")]
         appointment: String,
     },
+    /// Texts the patient a new link to the video consultation (the video invite template). Needs a
+    /// call page (setting video.call_page_url) and the patient's agreement to texts.
+    Invite {
+        #[arg(value_name = "APPT")]
+        appointment: String,
+    },
 }

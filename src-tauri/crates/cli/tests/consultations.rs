@@ -155,3 +155,46 @@ async fn without_twilio_the_doctor_gets_a_sentence_and_notes_still_save() {
     assert_eq!((status["state"].as_str(), status["starting"].as_bool()), (Some("scheduled"), Some(true)));
     assert_eq!(status["notes"], "Phoned instead.");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reception_texts_the_patient_a_link_once_there_is_a_call_page() {
+    use chrono::Timelike;
+    let fake = FakeTwilio::start().await;
+    let (desk, reference) = clinic(&fake);
+    // The booked appointment's patient and doctor, for one two hours from now (a link is refused
+    // more than a day ahead, so "tomorrow 09:00" would depend on the hour the test runs).
+    let tomorrow = (Utc::now() + Duration::days(1)).with_timezone(&chrono_tz::Europe::London).date_naive();
+    let listed = desk.json(DESK, &["appointment", "list", "--date", &tomorrow.to_string()]);
+    let booked = &listed["appointments"][0];
+    assert_eq!(booked["booking_ref"], reference.as_str());
+    let soon = (Utc::now() + Duration::hours(2)).with_timezone(&chrono_tz::Europe::London);
+    let at = format!("{} {:02}:{:02}", soon.date_naive(), soon.hour(), soon.minute() / 15 * 15);
+    let (patient, doctor) = (booked["patient_id"].as_str().unwrap(), booked["doctor_id"].as_str().unwrap());
+    let appt =
+        desk.json(DESK, &["appointment", "book", "--patient", patient, "--doctor", doctor, "--at", &at, "--video"]);
+    let appt = appt["booking_ref"].as_str().unwrap();
+
+    let (code, err) = desk.refused(DESK, &["consultation", "invite", appt]);
+    assert_eq!((code, err["code"].as_str()), (5, Some("conflict")));
+    assert!(err["message"].as_str().unwrap().starts_with("There is no call page for patients yet"), "{err}");
+    let page = "https://call.clinic.example/call.html";
+    desk.cmd(ADMIN, &["settings", "set", "video.call_page_url", page]).assert().success();
+
+    desk.cmd(DESK, &["patient", "consent", patient, "--sms", "no"]).assert().success();
+    let (code, err) = desk.refused(DESK, &["consultation", "invite", appt]);
+    assert_eq!(
+        (code, err["message"].as_str()),
+        (5, Some("Cannot text the link: the patient has not agreed to texts."))
+    );
+    desk.cmd(DESK, &["patient", "consent", patient, "--sms", "yes"]).assert().success();
+
+    let text = desk.json(DESK, &["consultation", "invite", appt]);
+    assert_eq!(text["kind"], "invite");
+    assert!(text["body"].as_str().unwrap().contains(&format!("{page}#t=")), "{text}");
+    // Without --json the link (a credential) is not printed, only what happened.
+    let plain = desk.cmd(DESK, &["consultation", "invite", appt]).output().unwrap();
+    let plain = String::from_utf8(plain.stdout).unwrap();
+    assert!(plain.starts_with("Video invite queued to +447400123456") && !plain.contains("#t="), "{plain}");
+    let (code, _) = desk.refused(OTHER, &["consultation", "invite", appt]);
+    assert_eq!(code, 6, "another doctor may not invite this doctor's patient");
+}

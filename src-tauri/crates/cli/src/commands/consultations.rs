@@ -129,6 +129,17 @@ pub(super) fn consultation(clinic: &Clinic, caller: &Caller, json: bool, command
             let status = consultations.note(caller, resolve(&appointment)?, &text)?;
             show(json, &status, |_| "Notes saved.".into());
         }
+        ConsultationCommand::Invite { appointment } => {
+            let id = resolve(&appointment)?;
+            let text = consultations.invite(caller, id)?;
+            // The body carries the patient's token: it is not printed (JSON callers get the record).
+            show(json, &text, |t| {
+                format!(
+                    "Video invite queued to {} (text {}): the link works from 15 minutes before the appointment.",
+                    t.to, t.id
+                )
+            });
+        }
         ConsultationCommand::Recordings { appointment } => {
             let id = resolve(&appointment)?;
             let listed = runtime().block_on(consultations.recordings(caller, &http(), id))?;

@@ -19,12 +19,13 @@ pub(super) struct Booking {
     pub doctor_name: String,
     pub video: bool,
     pub status: AppointmentStatus,
+    pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
 }
 
 pub(super) fn booking(conn: &Connection, id: Uuid) -> Result<Booking> {
     conn.prepare_cached(
-        "SELECT a.id, a.patient_id, d.user_id, u.full_name, a.kind, a.status, a.ends_at
+        "SELECT a.id, a.patient_id, d.user_id, u.full_name, a.kind, a.status, a.starts_at, a.ends_at
          FROM appointments a JOIN doctors d ON d.id = a.doctor_id JOIN users u ON u.id = d.user_id
          WHERE a.id = ?1",
     )?
@@ -36,7 +37,8 @@ pub(super) fn booking(conn: &Connection, id: Uuid) -> Result<Booking> {
             doctor_name: r.get(3)?,
             video: r.get::<_, String>(4)? == "video",
             status: AppointmentStatus::parse(&r.get::<_, String>(5)?),
-            ends_at: r.get(6)?,
+            starts_at: r.get(6)?,
+            ends_at: r.get(7)?,
         })
     })
     .optional()?
@@ -67,6 +69,17 @@ pub(super) fn own(clinic: &Clinic, caller: &Caller, id: Uuid, action: &str) -> R
             Permission::RunConsultations,
             format!("This is {}'s appointment: only they can {action} its video consultation.", booking.doctor_name),
         ));
+    }
+    video_only(&booking)?;
+    Ok(booking)
+}
+
+/// The appointment, if `caller` may invite its patient in: its own doctor, or staff who send the
+/// clinic's texts (reception, from the appointment dialog).
+pub(super) fn inviter(clinic: &Clinic, caller: &Caller, id: Uuid) -> Result<Booking> {
+    let booking = booking(&*clinic.db().conn()?, id)?;
+    if !is_own(caller, &booking) {
+        caller.require(Permission::SendTexts)?;
     }
     video_only(&booking)?;
     Ok(booking)

@@ -19,6 +19,7 @@
 mod access;
 mod chat;
 mod end;
+mod invite;
 pub mod model;
 mod notes;
 mod recording;
@@ -27,6 +28,8 @@ mod store;
 mod token;
 mod words;
 
+pub(crate) use invite::set_call_page_url;
+pub use invite::{check_call_page_url, link_window, PatientLink, EARLY_MINUTES, KEY_CALL_PAGE_URL};
 pub use model::*;
 pub use token::{token_lifetime, CHAT_TOKEN_MAX_SECONDS, TOKEN_MARGIN_MINUTES};
 

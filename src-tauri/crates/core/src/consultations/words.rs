@@ -14,6 +14,7 @@ pub(super) enum Step {
     Send,
     Read,
     Record,
+    Invite,
 }
 
 impl Step {
@@ -26,6 +27,7 @@ impl Step {
             Step::Send => "the message was not sent",
             Step::Read => "the chat could not be loaded",
             Step::Record => "recording was not switched",
+            Step::Invite => "the patient's link could not be made",
         }
     }
 
@@ -39,7 +41,7 @@ impl Step {
             (Step::Send, true) => "It may still have arrived: look at the chat before sending it again.",
             (Step::Send, false) => "Send it again in a moment.",
             (Step::Read, _) => "Try again in a moment. You can write your notes meanwhile.",
-            (Step::Join | Step::Record, _) => "Try again in a moment.",
+            (Step::Join | Step::Record | Step::Invite, _) => "Try again in a moment.",
         }
     }
 }

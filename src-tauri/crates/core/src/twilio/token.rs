@@ -119,7 +119,18 @@ impl TokenMinter {
 
     /// A token valid from `now_unix` for `request.ttl_seconds`, refusing lifetimes over the cap.
     pub fn mint(&self, request: &TokenRequest, now_unix: i64) -> Result<String> {
+        self.mint_not_before(request, now_unix, now_unix)
+    }
+
+    /// Like [`TokenMinter::mint`], but not valid before `not_before_unix` (a patient's link sent
+    /// ahead of the appointment). As in Twilio's own libraries, the expiry still counts from now
+    /// (`exp = now + ttl`), so the cap bounds how long the token exists, and `jti` stays unique.
+    pub fn mint_not_before(&self, request: &TokenRequest, now_unix: i64, not_before_unix: i64) -> Result<String> {
         check_identity(&request.identity)?;
+        let expires = now_unix + i64::from(request.ttl_seconds);
+        if not_before_unix < now_unix || not_before_unix >= expires {
+            return Err(CoreError::invalid("not_before", "A token must become valid between now and its expiry."));
+        }
         let max = self.max_ttl_seconds;
         if request.ttl_seconds == 0 || request.ttl_seconds > max {
             return Err(CoreError::invalid("ttl", format!("A token may live between 1 and {max} seconds.")));
@@ -135,9 +146,9 @@ impl TokenMinter {
         json.push_str("\",\"grants\":");
         json.push_str(&serde_json::to_string(&grants).expect("grants serialise"));
         json.push_str(&self.payload_iss);
-        json.push_str(itoa::Buffer::new().format(now_unix + i64::from(request.ttl_seconds)));
+        json.push_str(itoa::Buffer::new().format(expires));
         json.push_str(",\"nbf\":");
-        json.push_str(itoa::Buffer::new().format(now_unix));
+        json.push_str(itoa::Buffer::new().format(not_before_unix));
         json.push_str(&self.payload_end);
         let mut token = String::with_capacity(self.header_b64.len() + json.len() * 4 / 3 + 48);
         token.push_str(&self.header_b64);
@@ -179,6 +190,12 @@ mod tests {
             chat_service_sid: Some("IS22222222222222222222222222222222".into()),
             ttl_seconds: DEFAULT_TTL_SECONDS,
         }
+    }
+
+    /// The payload's claims (the signature is checked in `verifies_with_the_secret_and_carries_the_grants`).
+    fn decode(token: &str) -> serde_json::Value {
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
     }
 
     #[test]
@@ -228,6 +245,13 @@ mod tests {
         let long = TokenRequest { ttl_seconds: 5 * 3600, ..request() };
         assert_eq!(mint(&key(), &long, 0, DEFAULT_MAX_TTL_SECONDS).unwrap_err().field(), Some("ttl"));
         assert!(mint(&key(), &long, 0, 6 * 3600).is_ok());
+        let later = TokenMinter::new(&key(), DEFAULT_MAX_TTL_SECONDS);
+        let token = later.mint_not_before(&request(), 1_700_000_000, 1_700_001_800).unwrap();
+        let claims = decode(&token);
+        assert_eq!((claims["nbf"].as_i64(), claims["exp"].as_i64()), (Some(1_700_001_800), Some(1_700_003_600)));
+        assert_eq!(claims["jti"], "SK11111111111111111111111111111111-1700000000", "jti from the minting time");
+        assert!(later.mint_not_before(&request(), 1_700_000_000, 1_700_003_600).is_err(), "valid from its expiry");
+        assert!(later.mint_not_before(&request(), 1_700_000_000, 1_699_999_999).is_err(), "valid before it was made");
         let day_and_a_bit = TokenRequest { ttl_seconds: TWILIO_MAX_TTL_SECONDS + 1, ..request() };
         assert!(mint(&key(), &day_and_a_bit, 0, u32::MAX).is_err(), "a configured ceiling above 24 h is still capped");
         assert!(mint(&key(), &TokenRequest { ttl_seconds: 0, ..request() }, 0, DEFAULT_MAX_TTL_SECONDS).is_err());

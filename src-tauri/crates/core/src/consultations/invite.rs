@@ -1,0 +1,329 @@
+//! The patient's way in: a link to the clinic's call page whose fragment carries a token for this
+//! one consultation and what the page greets the patient with, and the video invite text that
+//! carries the link.
+//!
+//! Invariants:
+//! - The token is the patient's own: the consultation's opaque patient identity, its room and its
+//!   chat service, nothing else. It is not valid before [`EARLY_MINUTES`] ahead of the slot and
+//!   expires at the slot's end plus [`TOKEN_MARGIN_MINUTES`]. Twilio refuses tokens that live over
+//!   24 hours, so a link can be made at most that long before it expires.
+//! - Everything after `#` stays in the patient's browser (browsers never send the fragment to a
+//!   server, so no web server's log sees the token). The page gets no patient data beyond the first
+//!   name: the clinic's name and phone, the doctor's name and the appointment's time.
+//! - Every link made is audited (a token was minted for the patient).
+
+use super::access::{self, Booking};
+use super::start::refusal;
+use super::store;
+use super::token::TOKEN_MARGIN_MINUTES;
+use super::words::Step;
+use super::{ConsultationState, Consultations};
+use crate::appointment_texts::context::{self, Ctx};
+use crate::audit::{self, AuditAction};
+use crate::auth::Caller;
+use crate::error::{CoreError, Result};
+use crate::sms::templates::{self, TemplateData};
+use crate::sms::{outbox, NewText, TextKind, TextMessage};
+use crate::twilio::token::{TokenKey, TokenMinter, TokenRequest, TWILIO_MAX_TTL_SECONDS};
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+use ts_rs::TS;
+use uuid::Uuid;
+
+/// The setting that holds the published call page's address (publishing fills it in; a clinic
+/// hosting the page itself sets it).
+pub const KEY_CALL_PAGE_URL: &str = "video.call_page_url";
+/// A patient's link works from this many minutes before the appointment.
+pub const EARLY_MINUTES: i64 = 15;
+
+/// A link for the patient, and when it works.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct PatientLink {
+    pub url: String,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+}
+
+impl Consultations<'_> {
+    /// A new link for the patient of `appointment` (its doctor, or staff who send texts). Refused
+    /// with a sentence when there is no call page yet, when the appointment is over or not a
+    /// video one, and when it is further ahead than a link can live.
+    pub fn patient_link(&self, caller: &Caller, appointment: Uuid) -> Result<PatientLink> {
+        let booking = access::inviter(self.clinic, caller, appointment)?;
+        let page = call_page_url(&*self.clinic.db().conn()?)?.ok_or_else(no_call_page)?;
+        let account = self.account(Step::Invite)?;
+        let now = self.clinic.now();
+        let (valid_from, valid_until) = link_window(now, booking.starts_at, booking.ends_at)?;
+
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let fresh = access::booking(&tx, booking.id)?;
+        let state = store::state(fresh.status, store::load(&tx, booking.id)?.as_ref());
+        if !matches!(state, ConsultationState::Scheduled | ConsultationState::InProgress) {
+            return Err(refusal("invite the patient to", state));
+        }
+        // The identities and the room's name exist from the first link on; starting uses the same.
+        let record = store::ensure(&tx, booking.id, now)?;
+        let chat_service_sid =
+            record.chat_service_sid.clone().or_else(|| account.settings.conversations_service_sid.clone());
+        let key = TokenKey {
+            account_sid: &account.settings.account_sid,
+            api_key_sid: &account.settings.api_key_sid,
+            api_key_secret: &account.api_key_secret,
+            region: None,
+        };
+        let request = TokenRequest {
+            identity: record.patient_identity.clone(),
+            video_room: Some(record.room_name.clone()),
+            chat_service_sid,
+            ttl_seconds: (valid_until - now).num_seconds() as u32,
+        };
+        let token = TokenMinter::new(&key, TWILIO_MAX_TTL_SECONDS).mint_not_before(
+            &request,
+            now.timestamp(),
+            valid_from.timestamp(),
+        )?;
+        let greeting = Greeting::read(&tx, &booking)?;
+        let url = format!("{page}#{}", greeting.fragment(&token, booking.starts_at));
+        audit::record_for_patient(
+            &tx,
+            now,
+            caller,
+            AuditAction::TokenMinted,
+            ("appointment", &booking.id.to_string()),
+            booking.patient_id,
+            Some(&format!(
+                "patient {}; patient's link, identity {}, valid {} to {}",
+                booking.patient_id,
+                record.patient_identity,
+                valid_from.to_rfc3339(),
+                valid_until.to_rfc3339()
+            )),
+        )?;
+        tx.commit()?;
+        Ok(PatientLink { url, valid_from, valid_until })
+    }
+}
+
+impl Consultations<'_> {
+    /// Texts the patient a new link (the clinic's video invite template): on demand from the
+    /// appointment, by its doctor or staff who send texts. Each call is a new text; it is withdrawn
+    /// unsent if the appointment moves first (its link would be for the old time).
+    pub fn invite(&self, caller: &Caller, appointment: Uuid) -> Result<TextMessage> {
+        // Whether the patient can be texted at all, before a token is made for nothing.
+        {
+            let conn = self.clinic.db().conn()?;
+            let booking = access::inviter(self.clinic, caller, appointment)?;
+            can_text(&conn, &Ctx::read(&conn)?, booking.patient_id)?;
+        }
+        let link = self.patient_link(caller, appointment)?;
+        let now = self.clinic.now();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ctx = Ctx::read(&tx)?;
+        let booking = access::booking(&tx, appointment)?;
+        can_text(&tx, &ctx, booking.patient_id)?;
+        let (date, time) = templates::format_when(booking.starts_at, ctx.tz, &ctx.country);
+        let greeting = Greeting::read(&tx, &booking)?;
+        let booking_ref: String =
+            tx.query_row("SELECT booking_ref FROM appointments WHERE id = ?1", [appointment.to_string()], |r| {
+                r.get(0)
+            })?;
+        let data = TemplateData {
+            patient_first_name: greeting.first_name,
+            clinic_name: greeting.clinic_name,
+            clinic_phone: greeting.clinic_phone,
+            doctor_name: greeting.doctor_name,
+            date,
+            time,
+            booking_ref,
+            video_link: Some(link.url),
+        };
+        let text = NewText {
+            kind: TextKind::Invite,
+            to: context::patient_phone(&tx, booking.patient_id)?,
+            body: templates::render(&tx, TextKind::Invite, &data)?,
+            patient_id: Some(booking.patient_id),
+            appointment_id: Some(appointment),
+            idempotency_key: format!("invite:{appointment}:{}", Uuid::new_v4()),
+            due_at: now,
+            about_starts_at: Some(booking.starts_at),
+            reminder_rule: None,
+        };
+        let (id, _) = outbox::enqueue(&tx, now, Some(caller.user_id()), &text, true)?;
+        audit::record_for_patient(
+            &tx,
+            now,
+            caller,
+            AuditAction::TextSent,
+            ("sms", &id.to_string()),
+            booking.patient_id,
+            Some(&format!("patient {}; video invite", booking.patient_id)),
+        )?;
+        let queued = outbox::find(&tx, id)?;
+        tx.commit()?;
+        Ok(queued)
+    }
+}
+
+/// Refuses, with reception's sentence, a patient who cannot be texted (or texting not set up).
+fn can_text(conn: &Connection, ctx: &Ctx, patient: Uuid) -> Result<()> {
+    if !ctx.texting_set_up {
+        return Err(CoreError::Conflict(
+            "Texting is not set up yet: an administrator connects Twilio in Settings.".into(),
+        ));
+    }
+    match context::patient_verdict(conn, patient, ctx.tz)? {
+        Some(why) => {
+            Err(CoreError::Conflict(format!("{}.", why.replacen("Not texted: ", "Cannot text the link: ", 1))))
+        }
+        None => Ok(()),
+    }
+}
+
+/// When a link made at `now` for a slot works: from [`EARLY_MINUTES`] before it (or now) to its
+/// end plus the margin, refused when that is over or more than Twilio's 24 hours away.
+pub fn link_window(
+    now: DateTime<Utc>,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let valid_until = ends_at + Duration::minutes(TOKEN_MARGIN_MINUTES);
+    if valid_until <= now {
+        return Err(CoreError::Conflict(
+            "This appointment's time is over, so a link would not work. Book a new appointment to see the patient by video.".into(),
+        ));
+    }
+    if (valid_until - now).num_seconds() > i64::from(TWILIO_MAX_TTL_SECONDS) {
+        return Err(CoreError::Conflict(
+            "A patient's link can be sent from 24 hours before the appointment ends (Twilio's limit). It goes out with the last reminder, or send it on the day.".into(),
+        ));
+    }
+    Ok(((starts_at - Duration::minutes(EARLY_MINUTES)).max(now), valid_until))
+}
+
+/// What the call page greets the patient with: no lookup, no patient data beyond the first name.
+struct Greeting {
+    clinic_name: String,
+    clinic_phone: String,
+    doctor_name: String,
+    first_name: String,
+}
+
+impl Greeting {
+    fn read(conn: &Connection, booking: &Booking) -> Result<Greeting> {
+        let ctx = Ctx::read(conn)?;
+        let patient = crate::patients::find(conn, booking.patient_id)?;
+        Ok(Greeting {
+            clinic_name: ctx.clinic_name,
+            clinic_phone: ctx.rules.clinic_phone,
+            doctor_name: booking.doctor_name.clone(),
+            first_name: patient.full_name.split_whitespace().next().unwrap_or("").to_owned(),
+        })
+    }
+
+    /// `t` the token, `c` clinic, `p` its phone, `d` doctor, `n` first name, `w` the start (RFC 3339).
+    fn fragment(&self, token: &str, starts_at: DateTime<Utc>) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("t", token)
+            .append_pair("c", &self.clinic_name)
+            .append_pair("p", &self.clinic_phone)
+            .append_pair("d", &self.doctor_name)
+            .append_pair("n", &self.first_name)
+            .append_pair("w", &starts_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .finish()
+    }
+}
+
+/// Sets (or, empty, clears) the call page's address: administrators only, audited.
+pub(crate) fn set_call_page_url(clinic: &crate::Clinic, caller: &Caller, value: &str) -> Result<()> {
+    caller.require(crate::auth::Permission::ManageSettings)?;
+    let url = check_call_page_url(value)?;
+    let now = clinic.now();
+    let mut conn = clinic.db().conn()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let before = call_page_url(&tx)?.unwrap_or_default();
+    crate::settings::write(&tx, KEY_CALL_PAGE_URL, (!url.is_empty()).then_some(url.as_str()), now)?;
+    if before != url {
+        let detail = format!("{KEY_CALL_PAGE_URL} {before:?} to {url:?}");
+        audit::record(&tx, now, audit::Actor::Staff(caller), AuditAction::SettingsUpdated, None, Some(&detail))?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The call page's address, if the clinic has one.
+pub(crate) fn call_page_url(conn: &Connection) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+        .query_row([KEY_CALL_PAGE_URL], |r| r.get::<_, String>(0))
+        .optional()?
+        .filter(|url| !url.is_empty()))
+}
+
+fn no_call_page() -> CoreError {
+    CoreError::Conflict(
+        "There is no call page for patients yet. An administrator publishes it in Settings (Video), or runs 'clinicdesk call-page publish'.".into(),
+    )
+}
+
+/// Checks an address for the call page: https (cameras need a secure page), or http on this
+/// computer for testing; no query or fragment (the link's fragment is added to it).
+pub fn check_call_page_url(text: &str) -> Result<String> {
+    let bad = |why: &str| CoreError::invalid("call_page_url", why.to_owned());
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(String::new());
+    }
+    let url =
+        url::Url::parse(text).map_err(|_| bad("Enter the full address of the call page, starting with https://."))?;
+    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1"));
+    match url.scheme() {
+        "https" => {}
+        "http" if local => {}
+        _ => return Err(bad("The call page must be on https://: browsers only give a secure page the camera.")),
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("Enter the page's address without anything after ? or #, and without a user name."));
+    }
+    Ok(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_link_works_from_a_quarter_before_to_half_an_hour_after_and_at_most_a_day() {
+        let at = |d: u32, h: u32, m: u32| Utc.with_ymd_and_hms(2030, 3, d, h, m, 0).unwrap();
+        // Sent the evening before a 09:00-09:30 slot: from 08:45 to 10:00.
+        assert_eq!(link_window(at(4, 18, 0), at(5, 9, 0), at(5, 9, 30)).unwrap(), (at(5, 8, 45), at(5, 10, 0)));
+        // Sent during the slot: from now.
+        assert_eq!(link_window(at(5, 9, 10), at(5, 9, 0), at(5, 9, 30)).unwrap(), (at(5, 9, 10), at(5, 10, 0)));
+        let over = link_window(at(5, 10, 0), at(5, 9, 0), at(5, 9, 30)).unwrap_err();
+        assert!(over.to_string().contains("time is over"), "{over}");
+        let early = link_window(at(3, 9, 0), at(5, 9, 0), at(5, 9, 30)).unwrap_err();
+        assert!(early.to_string().contains("24 hours"), "{early}");
+    }
+
+    #[test]
+    fn the_call_page_must_be_secure_and_plain() {
+        assert_eq!(check_call_page_url(" https://clinic.example/video/ ").unwrap(), "https://clinic.example/video/");
+        assert_eq!(check_call_page_url("http://127.0.0.1:8080/call.html").unwrap(), "http://127.0.0.1:8080/call.html");
+        assert_eq!(check_call_page_url("").unwrap(), "", "empty clears it");
+        for bad in [
+            "http://clinic.example/call.html",
+            "ftp://clinic.example/",
+            "clinic.example",
+            "https://clinic.example/call.html?x=1",
+            "https://clinic.example/call.html#t=1",
+            "https://user:pw@clinic.example/",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(check_call_page_url(bad).unwrap_err().field(), Some("call_page_url"), "{bad}");
+        }
+    }
+}

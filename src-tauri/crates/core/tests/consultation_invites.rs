@@ -1,0 +1,148 @@
+//! The patient's link and the video invite, on the manual clock against the fake Twilio: who may
+//! make one, what the link carries (and does not), when its token works, and the text that carries
+//! it. (Issue 10: the call page itself, the waiting room and publishing are still to come.)
+
+mod common;
+mod consultation_rig;
+
+use clinicdesk_core::appointments::{AppointmentKind, BookingRequest};
+use clinicdesk_core::consultations::{PatientLink, KEY_CALL_PAGE_URL};
+use clinicdesk_core::error::ErrorCode;
+use clinicdesk_core::sms::TextKind;
+use clinicdesk_twilio_fake as fake;
+use consultation_rig::*;
+use serde_json::Value;
+use std::collections::HashMap;
+
+const PAGE: &str = "https://call.clinic.example/video/call.html";
+
+/// The link's fragment as the page reads it, and the token's verified claims.
+fn open(link: &PatientLink) -> (HashMap<String, String>, Value) {
+    let (page, fragment) = link.url.split_once('#').expect("the link has a fragment");
+    assert_eq!(page, PAGE);
+    let fields: HashMap<String, String> = url::form_urlencoded::parse(fragment.as_bytes()).into_owned().collect();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.required_spec_claims.clear();
+    let key = jsonwebtoken::DecodingKey::from_secret(fake::API_KEY_SECRET.as_bytes());
+    let claims = jsonwebtoken::decode::<Value>(&fields["t"], &key, &validation).unwrap().claims;
+    (fields, claims)
+}
+
+fn with_call_page(r: &Rig) {
+    r.clinic().settings().set(&r.admin, KEY_CALL_PAGE_URL, PAGE).unwrap();
+}
+
+#[tokio::test]
+async fn without_a_call_page_a_link_is_refused_with_how_to_get_one() {
+    let r = rig().await;
+    let c = r.clinic().consultations();
+    let err = c.patient_link(&r.okafor, r.appt).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Conflict);
+    assert!(err.to_string().contains("There is no call page for patients yet"), "{err}");
+    // Only secure pages (cameras need one), set by an administrator.
+    let insecure = r.clinic().settings().set(&r.admin, KEY_CALL_PAGE_URL, "http://clinic.example/call.html");
+    assert_eq!(insecure.unwrap_err().field(), Some("call_page_url"));
+    let by_desk = r.clinic().settings().set(&r.desk, KEY_CALL_PAGE_URL, PAGE);
+    assert_eq!(by_desk.unwrap_err().code(), ErrorCode::Forbidden);
+    with_call_page(&r);
+    assert!(c.patient_link(&r.okafor, r.appt).is_ok());
+    let changes = r.clinic().audit().recent(&r.admin, None, 50).unwrap();
+    let audited = changes
+        .iter()
+        .any(|e| e.action == "settings.update" && e.detail.as_deref().is_some_and(|d| d.contains(KEY_CALL_PAGE_URL)));
+    assert!(audited, "the change is audited: {changes:?}");
+}
+
+#[tokio::test]
+async fn the_link_carries_a_token_for_this_consultation_only_and_no_more_than_the_first_name() {
+    let r = rig().await;
+    with_call_page(&r);
+    let c = r.clinic().consultations();
+    // Reception (from the appointment dialog) and the appointment's doctor; not another doctor.
+    assert_eq!(c.patient_link(&r.other, r.appt).unwrap_err().code(), ErrorCode::Forbidden);
+    let link = c.patient_link(&r.desk, r.appt).unwrap();
+    let (fields, claims) = open(&link);
+    assert_eq!(fields["n"], "Olivia");
+    assert_eq!(fields["d"], r.doctor.full_name);
+    assert_eq!(fields["w"], "2026-03-02T09:00:00Z");
+    assert!(
+        !link.url.contains("Smith") && !link.url.contains("07400") && !link.url.contains(&r.booking_ref),
+        "{}",
+        link.url
+    );
+
+    // 08:00 now, slot 09:00-09:30: valid from 08:45 to 10:00 (the expiry counts from now).
+    let now = r.now().timestamp();
+    assert_eq!(claims["nbf"].as_i64(), Some(now + 45 * 60));
+    assert_eq!(claims["exp"].as_i64(), Some(now + 2 * 3600));
+    assert_eq!((link.valid_from.timestamp(), link.valid_until.timestamp()), (now + 45 * 60, now + 2 * 3600));
+    let identity = claims["grants"]["identity"].as_str().unwrap().to_owned();
+    assert!(identity.starts_with("p-"), "{identity}");
+    let room = claims["grants"]["video"]["room"].as_str().unwrap().to_owned();
+
+    // Starting uses the same room and puts that identity in the chat.
+    r.start().await.unwrap();
+    assert_eq!(r.rooms()[0].unique_name, room);
+    assert!(r.conversations()[0].participants.iter().any(|p| p.identity == identity));
+    assert_eq!(r.status(&r.okafor).state, clinicdesk_core::consultations::ConsultationState::InProgress);
+    let again = open(&c.patient_link(&r.okafor, r.appt).unwrap()).1;
+    assert_eq!(again["grants"]["identity"], identity.as_str(), "a second link is for the same patient identity");
+
+    // Another appointment's link names another room and another identity.
+    let (second, _) = r.book("11:00", 30, AppointmentKind::Video);
+    let other = open(&c.patient_link(&r.okafor, second).unwrap()).1;
+    assert_ne!(other["grants"]["video"]["room"], room.as_str());
+    assert_ne!(other["grants"]["identity"], identity.as_str());
+    let minted = r.audit_actions().iter().filter(|a| *a == "twilio.token").count();
+    assert_eq!(minted, 2, "every link for this appointment is audited");
+}
+
+#[tokio::test]
+async fn links_are_refused_too_early_and_for_finished_or_in_person_appointments() {
+    let r = rig().await;
+    with_call_page(&r);
+    let c = r.clinic().consultations();
+    let (in_person, _) = r.book("12:00", 30, AppointmentKind::InPerson);
+    assert_eq!(c.patient_link(&r.okafor, in_person).unwrap_err().field(), Some("appointment"));
+
+    // Two days ahead: further than a Twilio token may live.
+    let request = BookingRequest {
+        patient_id: r.patient.id,
+        doctor_id: r.doctor.id,
+        date: "2026-03-04".into(),
+        time: "09:00".into(),
+        minutes: 30,
+        kind: AppointmentKind::Video,
+    };
+    let later = r.clinic().appointments().book(&r.desk, request).unwrap();
+    let early = c.patient_link(&r.okafor, later.id).unwrap_err();
+    assert!(early.to_string().contains("from 24 hours before"), "{early}");
+
+    r.start().await.unwrap();
+    r.end().await.unwrap();
+    let ended = c.patient_link(&r.okafor, r.appt).unwrap_err();
+    assert_eq!(ended.to_string(), "Cannot invite the patient to a consultation with status: completed");
+}
+
+#[tokio::test]
+async fn the_invite_is_texted_only_to_a_patient_who_agreed_and_carries_the_link() {
+    let r = rig().await;
+    with_call_page(&r);
+    let c = r.clinic().consultations();
+    let refused = c.invite(&r.desk, r.appt).unwrap_err();
+    assert_eq!(refused.to_string(), "Cannot text the link: the patient has not agreed to texts.");
+    assert!(!r.audit_actions().iter().any(|a| a == "twilio.token"), "no token is made for a text that cannot go");
+
+    r.clinic().patients().record_consent(&r.desk, r.patient.id, true).unwrap();
+    let text = c.invite(&r.desk, r.appt).unwrap();
+    assert_eq!(text.kind, TextKind::Invite);
+    assert_eq!(text.appointment_id, Some(r.appt));
+    let link = text.body.split_whitespace().find(|w| w.starts_with(PAGE)).expect("the text carries the link");
+    assert!(link.contains("#t="), "{link}");
+    assert!(text.body.starts_with("Hi Olivia,"), "{}", text.body);
+    // Asking again sends another text with a new link (the receptionist pressed it again on purpose).
+    let second = c.invite(&r.desk, r.appt).unwrap();
+    assert_ne!(second.id, text.id);
+}
