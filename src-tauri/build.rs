@@ -62,6 +62,7 @@ pub const COMMANDS: &[&str] = &[
     "consultation_call_report",
     "consultation_recordings",
     "consultation_quick_replies",
+    "consultation_invite",
 ];
 
 fn main() {

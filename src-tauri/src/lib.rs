@@ -136,6 +136,7 @@ pub fn run() {
             commands::consultations::consultation_call_report,
             commands::consultations::consultation_recordings,
             commands::consultations::consultation_quick_replies,
+            commands::consultations::consultation_invite,
         ])
         .setup(|app| {
             window::open_main(app)?;

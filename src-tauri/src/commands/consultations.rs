@@ -9,6 +9,7 @@ use clinicdesk_core::consultations::{
     ChatLine, ChatView, ConsultationBadge, ConsultationRecording, ConsultationState, ConsultationStatus,
     ConsultationToken,
 };
+use clinicdesk_core::sms::TextMessage;
 use clinicdesk_core::twilio::Endpoints;
 use serde::Serialize;
 use tauri::{AppHandle, State};
@@ -96,6 +97,13 @@ pub async fn consultation_end(
 pub async fn consultation_note(state: State<'_, AppState>, id: Uuid, text: String) -> ApiResult<ConsultationStatus> {
     let (clinic, caller) = state.caller()?;
     Ok(clinic.consultations().note(&caller, id, &text)?)
+}
+
+/// Texts the patient a new link to the video consultation (reception, or the doctor).
+#[tauri::command]
+pub async fn consultation_invite(state: State<'_, AppState>, id: Uuid) -> ApiResult<TextMessage> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.consultations().invite(&caller, id)?)
 }
 
 /// The clinic's chat replies (templates `chat.*`) filled in for this consultation.

@@ -176,6 +176,8 @@ export const api = {
   /** The consultation's recordings (metadata only), for its doctor. */
   consultationRecordings: (id: string) => call<ConsultationRecording[]>('consultation_recordings', { id }),
   /** The clinic's chat replies (templates `chat.*`) filled in for this consultation. */
+  /** Texts the patient a new link to the video consultation (the video invite template). */
+  consultationInvite: (id: string) => call<TextMessage>('consultation_invite', { id }),
   consultationQuickReplies: (id: string) => call<string[]>('consultation_quick_replies', { id }),
 };
 
