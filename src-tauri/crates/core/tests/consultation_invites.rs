@@ -146,3 +146,29 @@ async fn the_invite_is_texted_only_to_a_patient_who_agreed_and_carries_the_link(
     let second = c.invite(&r.desk, r.appt).unwrap();
     assert_ne!(second.id, text.id);
 }
+
+#[tokio::test]
+async fn after_a_reschedule_an_old_link_names_a_room_and_identity_nobody_uses() {
+    let r = rig().await;
+    with_call_page(&r);
+    let c = r.clinic().consultations();
+    c.note(&r.okafor, r.appt, "Asked for a video call.").unwrap();
+    let old = open(&c.patient_link(&r.desk, r.appt).unwrap()).1;
+    let version = r.clinic().appointments().get(&r.desk, r.appt).unwrap().version;
+    let request = clinicdesk_core::appointments::RescheduleRequest {
+        date: "2026-03-02".into(),
+        time: "09:15".into(),
+        minutes: None,
+        expected_version: Some(version),
+    };
+    r.clinic().appointments().reschedule(&r.desk, r.appt, request).unwrap();
+    let new = open(&c.patient_link(&r.desk, r.appt).unwrap()).1;
+    assert_ne!(new["grants"]["video"]["room"], old["grants"]["video"]["room"]);
+    assert_ne!(new["grants"]["identity"], old["grants"]["identity"]);
+    // The doctor's notes stay, and starting uses the new names only.
+    assert_eq!(r.status(&r.okafor).notes.as_deref(), Some("Asked for a video call."));
+    r.start().await.unwrap();
+    assert_eq!(r.rooms()[0].unique_name, new["grants"]["video"]["room"].as_str().unwrap());
+    let people: Vec<String> = r.conversations()[0].participants.iter().map(|p| p.identity.clone()).collect();
+    assert!(!people.contains(&old["grants"]["identity"].as_str().unwrap().to_owned()), "{people:?}");
+}

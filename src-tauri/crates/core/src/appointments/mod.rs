@@ -225,6 +225,7 @@ impl Appointments<'_> {
             params![id.to_string(), ts(start), ts(end), ts(now)],
         )
         .map_err(write_error)?;
+        crate::consultations::store::forget_links(&tx, id, now)?;
         let from = format!("; from {}", ts(current.starts_at));
         audit_change(&tx, now, caller, AuditAction::AppointmentRescheduled, id, current.patient_id, &from)?;
         let moved = find(&tx, id, tz)?;

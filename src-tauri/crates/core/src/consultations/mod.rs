@@ -24,7 +24,7 @@ pub mod model;
 mod notes;
 mod recording;
 mod start;
-mod store;
+pub(crate) mod store;
 mod token;
 mod words;
 

@@ -90,6 +90,20 @@ pub(super) fn ensure(conn: &Connection, appointment: Uuid, now: DateTime<Utc>) -
     Ok(load(conn, appointment)?.expect("the consultation was just ensured"))
 }
 
+/// The appointment moved: a link made for the old time must not open the new one. While nothing
+/// exists at Twilio yet, the consultation's names are drawn again (room, both identities), so an
+/// old link's token names a room and an identity nobody uses any more; the notes stay. Once a start
+/// has reached Twilio the names stay (the room and chat exist under them). True if drawn again.
+pub(crate) fn forget_links(conn: &Connection, appointment: Uuid, now: DateTime<Utc>) -> Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE consultations SET room_name = ?2, doctor_identity = ?3, patient_identity = ?4, updated_at = ?5
+         WHERE appointment_id = ?1 AND status = 'scheduled' AND room_sid IS NULL AND conversation_sid IS NULL",
+        )?
+        .execute(params![appointment.to_string(), opaque("cd-"), opaque("d-"), opaque("p-"), ts(now)])?;
+    Ok(changed == 1)
+}
+
 /// The one state a screen shows: the consultation's own while it runs or once it ended,
 /// otherwise the appointment's (cancelled, no-show, completed without video).
 pub(super) fn state(appointment: AppointmentStatus, record: Option<&Record>) -> ConsultationState {
