@@ -63,6 +63,8 @@ pub const COMMANDS: &[&str] = &[
     "consultation_recordings",
     "consultation_quick_replies",
     "consultation_invite",
+    "video_settings_get",
+    "video_settings_update",
 ];
 
 fn main() {

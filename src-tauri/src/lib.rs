@@ -137,6 +137,8 @@ pub fn run() {
             commands::consultations::consultation_recordings,
             commands::consultations::consultation_quick_replies,
             commands::consultations::consultation_invite,
+            commands::consultations::video_settings_get,
+            commands::consultations::video_settings_update,
         ])
         .setup(|app| {
             window::open_main(app)?;

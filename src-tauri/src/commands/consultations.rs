@@ -7,7 +7,7 @@ use crate::state::AppState;
 use clinicdesk_core::call_host::{CallReport, CallTicket};
 use clinicdesk_core::consultations::{
     ChatLine, ChatView, ConsultationBadge, ConsultationRecording, ConsultationState, ConsultationStatus,
-    ConsultationToken,
+    ConsultationToken, VideoSettings,
 };
 use clinicdesk_core::sms::TextMessage;
 use clinicdesk_core::twilio::Endpoints;
@@ -104,6 +104,19 @@ pub async fn consultation_note(state: State<'_, AppState>, id: Uuid, text: Strin
 pub async fn consultation_invite(state: State<'_, AppState>, id: Uuid) -> ApiResult<TextMessage> {
     let (clinic, caller) = state.caller()?;
     Ok(clinic.consultations().invite(&caller, id)?)
+}
+
+#[tauri::command]
+pub async fn video_settings_get(state: State<'_, AppState>) -> ApiResult<VideoSettings> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.consultations().video_settings(&caller)?)
+}
+
+/// Sets where patients' links point (administrators).
+#[tauri::command]
+pub async fn video_settings_update(state: State<'_, AppState>, call_page_url: String) -> ApiResult<VideoSettings> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.consultations().update_video_settings(&caller, &call_page_url)?)
 }
 
 /// The clinic's chat replies (templates `chat.*`) filled in for this consultation.

@@ -37,6 +37,14 @@ pub const KEY_CALL_PAGE_URL: &str = "video.call_page_url";
 /// A patient's link works from this many minutes before the appointment.
 pub const EARLY_MINUTES: i64 = 15;
 
+/// The clinic's video settings (Settings → Video).
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct VideoSettings {
+    /// Where patients' links point; empty until the page is published or an address is set.
+    pub call_page_url: String,
+}
+
 /// A link for the patient, and when it works.
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
@@ -180,6 +188,19 @@ fn can_text(conn: &Connection, ctx: &Ctx, patient: Uuid) -> Result<()> {
             Err(CoreError::Conflict(format!("{}.", why.replacen("Not texted: ", "Cannot text the link: ", 1))))
         }
         None => Ok(()),
+    }
+}
+
+impl Consultations<'_> {
+    /// The video settings: everyone signed in may read them (the dialog says whether links can go).
+    pub fn video_settings(&self, _caller: &Caller) -> Result<VideoSettings> {
+        Ok(VideoSettings { call_page_url: call_page_url(&*self.clinic.db().conn()?)?.unwrap_or_default() })
+    }
+
+    /// Sets the call page's address (administrators; checked and audited).
+    pub fn update_video_settings(&self, caller: &Caller, call_page_url: &str) -> Result<VideoSettings> {
+        set_call_page_url(self.clinic, caller, call_page_url)?;
+        self.video_settings(caller)
     }
 }
 
