@@ -5,6 +5,7 @@ mod background;
 mod browser_call;
 mod commands;
 pub mod error;
+mod media_permission;
 mod state;
 mod window;
 

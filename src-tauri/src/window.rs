@@ -3,6 +3,7 @@
 //! or the problem), never an "Opening ClinicDesk…" spinner waiting for a round trip.
 
 use crate::commands::auth::{start_up_status, AppStatus};
+use crate::media_permission::{self, AppOrigins};
 use crate::state::AppState;
 use tauri::{Manager, WebviewWindowBuilder};
 
@@ -24,12 +25,36 @@ pub fn open_main(app: &tauri::App) -> tauri::Result<()> {
         tracing::warn!(code = ?err.code, "the start-up status could not be computed before the window");
     }
     let mut builder = WebviewWindowBuilder::from_config(app.handle(), &config)?;
+    let dev_url = if tauri::is_dev() { app.config().build.dev_url.clone() } else { None };
+    let origins = AppOrigins::new(dev_url.as_ref());
+    builder = builder.on_permission_request(move |webview, kind| {
+        let page = webview.url().ok();
+        let answer = media_permission::decide(&origins, page.as_ref(), kind);
+        // The page's origin only (never its path or fragment), and the answer.
+        tracing::info!(%kind, ?answer, origin = page.as_ref().map(|p| p.origin().ascii_serialization()), "webview permission request");
+        answer
+    });
+    #[cfg(target_os = "macos")]
+    {
+        builder = builder.user_agent(&safari_user_agent());
+    }
     if let Ok(status) = &boot {
         builder = builder.initialization_script(boot_script(status));
     }
     let window = builder.build()?;
     tune_webview(&window);
     Ok(())
+}
+
+/// WKWebView's own user agent has no "Safari" token, so twilio-video's browser check (it looks for
+/// Chrome, Firefox or Safari) says the window cannot do video calls on macOS. This is Safari's shape,
+/// naming the app at the end, set for macOS only (WebView2 already reads as Edge/Chrome).
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+pub fn safari_user_agent() -> String {
+    format!(
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15 ClinicDesk/{}",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// A script the webview runs before the page's own: `window.__CLINICDESK_BOOT__` holds the status
@@ -75,6 +100,14 @@ fn tune_webview(window: &tauri::WebviewWindow) {
 mod tests {
     use super::*;
     use crate::commands::auth::AppPhase;
+
+    #[test]
+    fn the_macos_user_agent_reads_as_safari_and_names_the_app() {
+        let agent = safari_user_agent();
+        assert!(agent.contains(" Safari/") && agent.contains(" Version/"), "{agent}");
+        assert!(!agent.contains("Chrome") && !agent.contains("Firefox"), "{agent}");
+        assert!(agent.ends_with(&format!("ClinicDesk/{}", env!("CARGO_PKG_VERSION"))), "{agent}");
+    }
 
     #[test]
     fn the_boot_script_defines_the_status_as_a_frozen_read_only_value() {
