@@ -8,6 +8,8 @@
 //                                   browser's own navigator.mediaDevices (the default, so Chromium's
 //                                   --use-fake-device-for-media-stream camera and microphone are used)
 //   ?sdk=real                       the preview's support check from the real twilio-video
+//   ?view=patient&link=open|early|over   the patient's page (src/patientpage/) on a link made now
+//                                   (an unsigned stand-in token; the doubles never check it)
 //
 // Joining from the preview always goes to the FakeCallBackend. `window.harness` exposes the doubles, a log
 // of what the components asked of the host (join, end, leave, refreshToken), and `ready` once mounted.
@@ -78,8 +80,25 @@ function join(devices: ChosenDevices) {
   calls.connect('video-token', 'CD-room', devices);
 }
 
+/** A link as the core writes it, open now, not yet open, or expired. */
+function patientLink(moment: string): string {
+  const b64 = (value: unknown) => btoa(JSON.stringify(value)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+  const now = Math.floor(Date.now() / 1000);
+  const starts = moment === 'early' ? now + 7200 : moment === 'over' ? now - 7200 : now + 300;
+  const claims = { grants: { identity: 'p-5f0c2e', video: { room: 'CD-room' } }, nbf: starts - 900, exp: starts + 3600 };
+  const token = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}.c2lnbmF0dXJl`;
+  const fields = { t: token, c: 'Riverside Clinic', p: '020 7946 0000', d: 'Dr Amara Okafor', n: 'Ana', w: new Date(starts * 1000).toISOString() };
+  return '#' + new URLSearchParams(fields).toString();
+}
+
 async function main() {
   if (media) installMediaDevices(media as MediaScenario);
+  if (view === 'patient') {
+    const { default: PatientPage } = await import('../../../patientpage/PatientPage.svelte');
+    mount(PatientPage, { target, props: { backend: calls, hash: patientLink(params.get('link') ?? 'open'), retryMs: 300 } });
+    harness.ready = true;
+    return;
+  }
   if (view === 'preview' || view === 'all') {
     const box = target.appendChild(document.createElement('div'));
     mount(DevicePreview, { target: box, props: { backend: await previewBackend(), onjoin: join } });
