@@ -8,7 +8,9 @@ import { mkdtemp, readFile, writeFile, chmod, stat } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startApp, screenshot, setValue, type, click, textOf } from '../driver.mjs';
+import { createServer } from 'node:http';
+import { chromium } from 'playwright-core';
+import { startApp, screenshot, setValue, type, click, textOf, ARTIFACTS } from '../driver.mjs';
 
 const ADMIN = { email: 'ada@riverside.example', password: 'correct horse battery' };
 const DOCTOR = { email: 'amara@riverside.example', password: 'doctor password 1', name: 'Dr Amara Okafor' };
@@ -60,6 +62,65 @@ before(async () => {
 
 after(async () => {
   await app?.stop();
+});
+
+/** The built call page (ui/dist), served on loopback as a clinic's website would serve it. */
+async function servePage() {
+  const dist = path.resolve(import.meta.dirname, '../../../ui/dist');
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
+  const server = createServer(async (request, response) => {
+    const file = path.join(dist, path.normalize(new URL(request.url, 'http://x').pathname).replace(/^\/+/, ''));
+    try {
+      if (!file.startsWith(dist)) throw new Error('outside');
+      const body = await readFile(file);
+      response.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' });
+      response.end(body);
+    } catch {
+      response.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}/call.html`, close: () => server.close() };
+}
+
+test("the patient's link goes out by text and opens the patient's page: the clinic's greeting, and when it opens", async () => {
+  const page = await servePage();
+  const chrome = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--headless=new', '--no-sandbox'] });
+  try {
+    admin('settings', 'set', 'sms.quiet_hours', 'off');
+    admin('settings', 'set', 'video.call_page_url', page.url);
+    const booked = JSON.parse(admin('--json', 'appointment', 'list', '--date', bookedAt.slice(0, 10))).appointments[0];
+    const queued = JSON.parse(admin('--json', 'consultation', 'invite', booked.booking_ref));
+    assert.equal(queued.kind, 'invite');
+    // The app's outbox sends it to (the fake) Twilio; the link is read back from what Twilio received.
+    let body;
+    await browser.waitUntil(async () => {
+      const sent = await (await fetch(`${FAKE}/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages.json`, { headers: { authorization: API_KEY } })).json();
+      body = sent.messages?.find((m) => m.body.includes(`${page.url}#t=`))?.body;
+      return Boolean(body);
+    }, { timeout: 30_000, timeoutMsg: 'the invite should reach Twilio' });
+    const link = body.split(/\s+/).find((word) => word.startsWith(page.url));
+    assert.match(body, /^Hi Olivia, Dr Amara Okafor at Riverside Clinic/);
+
+    const context = await chrome.newContext({ viewport: { width: 360, height: 740 } });
+    const patient = await context.newPage();
+    const errors = [];
+    patient.on('pageerror', (error) => errors.push(error.message));
+    await patient.goto(link);
+    await patient.getByRole('heading', { name: 'Hello Olivia' }).waitFor({ timeout: 15_000 });
+    assert.ok(await patient.getByText('Riverside Clinic', { exact: true }).isVisible());
+    assert.ok(await patient.getByText('Dr Amara Okafor').first().isVisible());
+    // Booked at least 20 minutes ahead, so the link (open from 15 minutes before) says when it opens.
+    assert.match(await patient.getByRole('status').innerText(), /This link opens at .* 15 minutes before your appointment/);
+    assert.equal(await patient.getByRole('button', { name: 'Check my camera and microphone' }).count(), 0);
+    assert.equal(await patient.getByText('Smith').count(), 0, 'no surname on the page');
+    await patient.screenshot({ path: path.join(ARTIFACTS, '19-patient-link-early.png') });
+    assert.deepEqual(errors, []);
+    await context.close();
+  } finally {
+    await chrome.close();
+    page.close();
+  }
 });
 
 async function exchange(url, code) {
