@@ -172,3 +172,28 @@ async fn after_a_reschedule_an_old_link_names_a_room_and_identity_nobody_uses() 
     let people: Vec<String> = r.conversations()[0].participants.iter().map(|p| p.identity.clone()).collect();
     assert!(!people.contains(&old["grants"]["identity"].as_str().unwrap().to_owned()), "{people:?}");
 }
+
+#[tokio::test]
+async fn starting_texts_the_patient_the_link_once_and_never_fails_for_it() {
+    let r = rig().await;
+    // No call page yet: the start goes ahead without a text.
+    r.start().await.unwrap();
+    let invites = |r: &Rig, appointment| {
+        let timeline = r.clinic().appointment_texts().timeline(&r.desk, appointment).unwrap();
+        timeline.texts.into_iter().map(|t| t.text).filter(|t| t.kind == TextKind::Invite).collect::<Vec<_>>()
+    };
+    assert!(invites(&r, r.appt).is_empty());
+
+    with_call_page(&r);
+    r.clinic().patients().record_consent(&r.desk, r.patient.id, true).unwrap();
+    let (second, _) = r.book("11:00", 30, AppointmentKind::Video);
+    r.clinic().consultations().start(&r.okafor, &r.http, second).await.unwrap();
+    let sent = invites(&r, second);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].body.contains(&format!("{PAGE}#t=")));
+    // Reception's invite a moment ago means the start does not text again.
+    let (third, _) = r.book("12:00", 30, AppointmentKind::Video);
+    r.clinic().consultations().invite(&r.desk, third).unwrap();
+    r.clinic().consultations().start(&r.okafor, &r.http, third).await.unwrap();
+    assert_eq!(invites(&r, third).len(), 1);
+}

@@ -176,6 +176,36 @@ impl Consultations<'_> {
     }
 }
 
+/// Minutes within which starting again (or a start right after reception's invite) texts nothing more.
+const START_INVITE_QUIET_MINUTES: i64 = 10;
+
+impl Consultations<'_> {
+    /// Once a start has put the consultation in progress: texts the patient the link (the video
+    /// invite's default wording says the doctor is ready), unless an invite went out in the last
+    /// few minutes. It never fails the start: a clinic without a call page, a patient who cannot be
+    /// texted, are the doctor's to handle by phone; why is logged (as a code, no patient data).
+    pub(super) fn invite_on_start(&self, caller: &Caller, appointment: Uuid) {
+        let since = self.clinic.now() - Duration::minutes(START_INVITE_QUIET_MINUTES);
+        let recent = self.clinic.db().conn().map_err(CoreError::from).and_then(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM sms_notifications
+                     WHERE appointment_id = ?1 AND kind = 'invite' AND created_at > ?2)",
+                )?
+                .query_row(rusqlite::params![appointment.to_string(), crate::db::ts(since)], |r| r.get::<_, bool>(0))?)
+        });
+        match recent {
+            Ok(true) => {}
+            Ok(false) => {
+                if let Err(err) = self.invite(caller, appointment) {
+                    tracing::info!(code = ?err.code(), "no video invite texted at the start");
+                }
+            }
+            Err(err) => tracing::warn!(code = ?err.code(), "could not check for a recent video invite"),
+        }
+    }
+}
+
 /// Refuses, with reception's sentence, a patient who cannot be texted (or texting not set up).
 fn can_text(conn: &Connection, ctx: &Ctx, patient: Uuid) -> Result<()> {
     if !ctx.texting_set_up {

@@ -71,7 +71,11 @@ impl Consultations<'_> {
                 params![id, me.sid, ts(self.clinic.now())],
             )?;
         }
-        self.mark_started(caller, &booking)
+        let status = self.mark_started(caller, &booking)?;
+        if status.state == ConsultationState::InProgress {
+            self.invite_on_start(caller, appointment);
+        }
+        Ok(status)
     }
 
     /// Checks the consultation may start and commits the intent before any request to Twilio.
