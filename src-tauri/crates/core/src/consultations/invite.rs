@@ -186,7 +186,7 @@ impl Consultations<'_> {
     /// texted, are the doctor's to handle by phone; why is logged (as a code, no patient data).
     pub(super) fn invite_on_start(&self, caller: &Caller, appointment: Uuid) {
         let since = self.clinic.now() - Duration::minutes(START_INVITE_QUIET_MINUTES);
-        let recent = self.clinic.db().conn().map_err(CoreError::from).and_then(|conn| {
+        let recent = self.clinic.db().conn().and_then(|conn| {
             Ok(conn
                 .prepare_cached(
                     "SELECT EXISTS (SELECT 1 FROM sms_notifications
