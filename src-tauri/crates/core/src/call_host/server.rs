@@ -190,4 +190,17 @@ mod tests {
             assert!(!safe_asset_path(bad), "{bad}");
         }
     }
+
+    /// The page carries the same policy as a meta tag, for the patient's copy on a website that sends
+    /// none; a meta tag cannot carry frame-ancestors, so that one directive is the header's alone.
+    #[test]
+    fn the_pages_own_policy_matches_the_header() {
+        let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../ui/call.html")).unwrap();
+        let meta =
+            page.split("http-equiv=\"Content-Security-Policy\" content=\"").nth(1).expect("call.html has a CSP meta");
+        let meta = &meta[..meta.find('"').unwrap()];
+        let header: Vec<&str> =
+            super::PAGE_CSP.split(';').map(str::trim).filter(|d| !d.starts_with("frame-ancestors")).collect();
+        assert_eq!(meta.split(';').map(str::trim).collect::<Vec<_>>(), header);
+    }
 }
