@@ -197,3 +197,28 @@ async fn starting_texts_the_patient_the_link_once_and_never_fails_for_it() {
     r.clinic().consultations().start(&r.okafor, &r.http, third).await.unwrap();
     assert_eq!(invites(&r, third).len(), 1);
 }
+
+#[tokio::test]
+async fn a_running_consultation_cannot_be_cancelled_or_moved_under_the_doctor() {
+    let r = rig().await;
+    r.start().await.unwrap();
+    let appointments = r.clinic().appointments();
+    let version = appointments.get(&r.desk, r.appt).unwrap().version;
+    let cancel = appointments.cancel(&r.desk, r.appt, "Patient called", Some(version)).unwrap_err();
+    assert_eq!(cancel.code(), ErrorCode::Conflict);
+    assert_eq!(
+        cancel.to_string(),
+        "The video consultation of this appointment is in progress. The doctor ends it first; then it can be cancelled."
+    );
+    let request = clinicdesk_core::appointments::RescheduleRequest {
+        date: "2026-03-02".into(),
+        time: "10:00".into(),
+        minutes: None,
+        expected_version: Some(version),
+    };
+    assert!(appointments
+        .reschedule(&r.desk, r.appt, request)
+        .unwrap_err()
+        .to_string()
+        .contains("then it can be moved"));
+}

@@ -1,6 +1,9 @@
 // The chat's state as the UI shows it, driven by the conversation's events. One instance per open
 // conversation; `start()` loads the history and subscribes, `dispose()` lets go.
 import { attachmentProblem } from './attachments';
+
+/** Twilio Conversations' limit for one message's body (the core checks the same: chat.rs). */
+export const MAX_MESSAGE_CHARS = 1600;
 import type { ChatMessage, ChatSession } from './types';
 
 export class ChatState {
@@ -67,6 +70,10 @@ export class ChatState {
   async send(body: string): Promise<void> {
     const text = body.trim();
     if (!text) return;
+    // Twilio refuses longer messages; saying "check the connection" would send people looking in the wrong place.
+    if (text.length > MAX_MESSAGE_CHARS) {
+      throw new Error(`A chat message can be up to ${MAX_MESSAGE_CHARS.toLocaleString('en')} characters (this one has ${text.length.toLocaleString('en')}); split it.`);
+    }
     try {
       await this.session.send(text);
     } catch {

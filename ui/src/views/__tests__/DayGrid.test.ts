@@ -36,3 +36,16 @@ describe('day grid: where it opens', () => {
     await expect.poll(() => grid.scrollTop).toBe(0);
   });
 });
+
+describe('day grid: the doctor’s Start button', () => {
+  const badge = (id: string) => ({ appointment_id: id, state: 'scheduled' as const, starting: false, is_own: true });
+  it('is offered from two hours before the appointment, not days ahead', () => {
+    const inMinutes = (minutes: number, id: string): Appointment => ({
+      ...at('09:00', '09:30', id), kind: 'video', starts_at: new Date(Date.now() + minutes * 60_000).toISOString(),
+    });
+    const soon = inMinutes(30, 'soon');
+    const later = inMinutes(6 * 24 * 60, 'later');
+    render(DayGrid, { ...base, appointments: [soon, { ...later, local_start: '11:00', local_end: '11:30' }], badges: { soon: badge('soon'), later: badge('later') }, onConsult: () => {} });
+    expect(screen.getAllByRole('button', { name: /^Start the video consultation/ })).toHaveLength(1);
+  });
+});

@@ -218,6 +218,7 @@ impl Appointments<'_> {
                 status_words(current.status)
             )));
         }
+        crate::consultations::store::refuse_while_running(&tx, id, "moved")?;
         let (start, end) = self.slot(&request.date, &request.time, request.minutes.unwrap_or(current.minutes), tz)?;
         ensure_free(&tx, tz, current.doctor_id, current.patient_id, start, end, Some(id))?;
         tx.execute(
@@ -263,6 +264,7 @@ impl Appointments<'_> {
         if !current.status.is_open() {
             return Err(CoreError::Conflict(format!("This appointment is already {}.", status_words(current.status))));
         }
+        crate::consultations::store::refuse_while_running(&tx, id, "cancelled")?;
         tx.execute(
             "UPDATE appointments SET status = 'cancelled', cancel_reason = ?2, cancelled_at = ?3, version = version + 1, updated_at = ?3 WHERE id = ?1",
             params![id.to_string(), reason, ts(now)],

@@ -104,6 +104,22 @@ pub(crate) fn forget_links(conn: &Connection, appointment: Uuid, now: DateTime<U
     Ok(changed == 1)
 }
 
+/// Refuses to cancel or move an appointment whose video consultation is running: the room and the
+/// chat would stay open at Twilio with no screen left to end them. `verb`: "cancelled", "moved".
+pub(crate) fn refuse_while_running(conn: &Connection, appointment: Uuid, verb: &str) -> Result<()> {
+    let running: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM consultations WHERE appointment_id = ?1 AND status = 'in_progress')",
+        )?
+        .query_row([appointment.to_string()], |r| r.get(0))?;
+    if running {
+        return Err(crate::error::CoreError::Conflict(format!(
+            "The video consultation of this appointment is in progress. The doctor ends it first; then it can be {verb}."
+        )));
+    }
+    Ok(())
+}
+
 /// The one state a screen shows: the consultation's own while it runs or once it ended,
 /// otherwise the appointment's (cancelled, no-show, completed without video).
 pub(super) fn state(appointment: AppointmentStatus, record: Option<&Record>) -> ConsultationState {

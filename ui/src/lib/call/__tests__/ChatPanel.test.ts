@@ -54,6 +54,18 @@ describe('ChatPanel', () => {
     expect(box).toHaveValue('');
   });
 
+  it('refuses a message over Twilio’s 1,600 characters with the limit, not a connection problem, and keeps it', async () => {
+    const { conversation, user } = await open();
+    const box = screen.getByRole('textbox', { name: 'Message' });
+    const long = 'word '.repeat(400).trim(); // 1,999 characters
+    await user.click(box);
+    await user.paste(long);
+    await user.click(screen.getByRole('button', { name: 'Send' }));
+    expect(await screen.findByText('A chat message can be up to 1,600 characters (this one has 1,999); split it.')).toBeInTheDocument();
+    expect(conversation.messages).toHaveLength(0);
+    expect(box).toHaveValue(long);
+  });
+
   it('shows who is typing, by name, and stops when they stop', async () => {
     const { conversation } = await open();
     conversation.emit('typingStarted', PATIENT);
