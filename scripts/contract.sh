@@ -23,11 +23,12 @@ start API twilio_api_v2010.json
 start VIDEO twilio_video_v1.json
 start CONVERSATIONS twilio_conversations_v1.json
 start MESSAGING twilio_messaging_v1.json
-for name in API VIDEO CONVERSATIONS MESSAGING; do
+start SERVERLESS twilio_serverless_v1.json
+for name in API VIDEO CONVERSATIONS MESSAGING SERVERLESS; do
   for _ in $(seq 1 120); do grep -q 'Prism is listening' "$LOGS/$name.log" && break; sleep 0.5; done
   grep -q 'Prism is listening' "$LOGS/$name.log" || { cat "$LOGS/$name.log"; fail "Prism did not start for $name"; }
 done
-say "Contract tests against Prism ($URL_API, $URL_VIDEO, $URL_CONVERSATIONS, $URL_MESSAGING)"
+say "Contract tests against Prism ($URL_API, $URL_VIDEO, $URL_CONVERSATIONS, $URL_MESSAGING, $URL_SERVERLESS)"
 CLINICDESK_PRISM_API_URL="$URL_API" CLINICDESK_PRISM_VIDEO_URL="$URL_VIDEO" CLINICDESK_PRISM_CONVERSATIONS_URL="$URL_CONVERSATIONS" \
-  CLINICDESK_PRISM_MESSAGING_URL="$URL_MESSAGING" \
+  CLINICDESK_PRISM_MESSAGING_URL="$URL_MESSAGING" CLINICDESK_PRISM_SERVERLESS_URL="$URL_SERVERLESS" \
   cargo test -p clinicdesk-core --test contract -- --include-ignored

@@ -65,6 +65,7 @@ pub const COMMANDS: &[&str] = &[
     "consultation_invite",
     "video_settings_get",
     "video_settings_update",
+    "call_page_publish",
 ];
 
 fn main() {

@@ -20,6 +20,9 @@ export default defineConfig({
     // Two pages: the app window, and the doctor's call page the app serves on loopback to the system
     // browser where the window has no WebRTC (src/callpage/).
     rollupOptions: { input: { main: 'index.html', call: 'call.html' } },
+    // Lists what call.html loads (scripts, styles, the SDK chunks fetched later), so the core can
+    // publish or export exactly the patient's page and nothing of the app (core: call_page).
+    manifest: 'call-manifest.json',
   },
   test: {
     environment: 'jsdom',

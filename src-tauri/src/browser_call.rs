@@ -106,7 +106,7 @@ impl BrowserCalls {
 /// The call page and its assets, from the UI built into the app (the same files the window runs).
 /// Only files that exist are passed through: Tauri's resolver answers an unknown path with
 /// index.html (for single-page apps), which must not be served as "assets/whatever".
-fn page_assets<R: Runtime>(app: &AppHandle<R>) -> PageAssets {
+pub(crate) fn page_assets<R: Runtime>(app: &AppHandle<R>) -> PageAssets {
     let resolver = app.asset_resolver();
     let known: HashSet<String> = resolver.iter().map(|(path, _)| path.trim_start_matches('/').to_owned()).collect();
     Arc::new(move |path: &str| {

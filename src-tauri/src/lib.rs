@@ -140,6 +140,7 @@ pub fn run() {
             commands::consultations::consultation_invite,
             commands::consultations::video_settings_get,
             commands::consultations::video_settings_update,
+            commands::call_page::call_page_publish,
         ])
         .setup(|app| {
             window::open_main(app)?;

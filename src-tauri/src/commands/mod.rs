@@ -4,6 +4,7 @@
 pub mod appointment_texts;
 pub mod appointments;
 pub mod auth;
+pub mod call_page;
 pub mod consultations;
 pub mod directory;
 pub mod inbox;

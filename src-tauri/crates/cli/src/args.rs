@@ -69,6 +69,10 @@ pub enum Command {
     /// Video consultations: the appointment's doctor starts, joins, chats, notes and ends them.
     #[command(subcommand)]
     Consultation(ConsultationCommand),
+    /// The patients' call page: publish it to the clinic's Twilio account, or export it for the
+    /// clinic's own website.
+    #[command(subcommand)]
+    CallPage(CallPageCommand),
     /// Text messages.
     #[command(subcommand)]
     Sms(SmsCommand),
@@ -393,5 +397,25 @@ pub enum ConsultationCommand {
     Invite {
         #[arg(value_name = "APPT")]
         appointment: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CallPageCommand {
+    /// Publish the call page to the clinic's Twilio account as public assets (administrators) and
+    /// point patients' links at it (setting video.call_page_url). Publishing again replaces it.
+    Publish {
+        /// The built UI (default: $CLINICDESK_UI_DIR, else this build's ui/dist).
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
+    },
+    /// Write the call page's files into DIR, for a clinic serving it from its own website (then set
+    /// video.call_page_url to the address of DIR/call.html). Needs no sign-in.
+    Export {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// The built UI (default: $CLINICDESK_UI_DIR, else this build's ui/dist).
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
     },
 }

@@ -171,6 +171,9 @@ impl Clinic {
         crate::sms::inbox::Inbox { clinic: self }
     }
     /// Video consultations: start, join, chat, notes, end (doctors, for their own appointments).
+    pub fn call_page(&self) -> crate::call_page::CallPage<'_> {
+        crate::call_page::CallPage { clinic: self }
+    }
     pub fn consultations(&self) -> crate::consultations::Consultations<'_> {
         crate::consultations::Consultations { clinic: self }
     }

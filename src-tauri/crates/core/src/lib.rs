@@ -9,6 +9,7 @@ pub mod appointments;
 pub mod audit;
 pub mod auth;
 pub mod call_host;
+pub mod call_page;
 mod clinic;
 pub mod clock;
 pub mod consultations;

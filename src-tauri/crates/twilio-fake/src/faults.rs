@@ -25,6 +25,8 @@ pub enum Route {
     ListChatParticipants,
     UpdateChatParticipant,
     SendChatMessage,
+    UploadAssetVersion,
+    BuildStatus,
 }
 
 #[derive(Debug, Clone)]

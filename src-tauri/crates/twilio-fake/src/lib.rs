@@ -9,11 +9,13 @@ mod conversations;
 mod faults;
 mod incoming;
 mod messages;
+mod serverless;
 mod snapshot;
 mod state;
 mod video;
 
 pub use faults::{Fault, Route};
+pub use serverless::FakeAsset;
 pub use snapshot::{FakeChatMessage, FakeChatParticipant, FakeConversation, FakeRoom};
 pub use state::{FakeMessage, Outcome};
 
@@ -165,6 +167,26 @@ impl FakeTwilio {
         self.state.lock().unwrap().add_participant(room_sid, identity, seconds);
     }
 
+    /// The next Serverless build fails (Twilio's status "failed") instead of completing.
+    pub fn fail_next_build(&self) {
+        self.state.lock().unwrap().serverless.fail_next_build = true;
+    }
+
+    /// How many status polls a new build stays "building" (2 unless set).
+    pub fn set_build_polls(&self, polls: u32) {
+        self.state.lock().unwrap().serverless.build_polls = polls;
+    }
+
+    /// Serverless services, environments, builds and deployments in the account.
+    pub fn serverless_counts(&self) -> (usize, usize, usize, usize) {
+        self.state.lock().unwrap().serverless.counts()
+    }
+
+    /// What `https://{domain}{path}` serves now (the last deployment's file at that path).
+    pub fn served(&self, domain: &str, path: &str) -> Option<FakeAsset> {
+        self.state.lock().unwrap().serverless.served(domain, path)
+    }
+
     /// Adds a chat message to a conversation, as if a participant had typed it.
     pub fn add_chat_message(&self, conversation_sid: &str, author: &str, body: &str) {
         self.state.lock().unwrap().add_chat_message(conversation_sid, author, Some(body), None);
@@ -186,6 +208,18 @@ fn router(state: Shared) -> Router {
         .route("/2010-04-01/Accounts/{account}/Messages/{sid}", get(messages::fetch))
         .route("/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json", get(messages::incoming_numbers))
         .route("/v1/Services/{service}/PhoneNumbers", get(incoming::service_numbers))
+        // Serverless; asset versions arrive on Twilio's upload host, here on the same port.
+        .route("/v1/Services", post(serverless::create_service))
+        .route("/v1/Services/{service}", get(serverless::fetch_service))
+        .route("/v1/Services/{service}/Assets", post(serverless::create_asset).get(serverless::list_assets))
+        .route("/v1/Services/{service}/Assets/{asset}/Versions", post(serverless::upload_version))
+        .route("/v1/Services/{service}/Builds", post(serverless::create_build))
+        .route("/v1/Services/{service}/Builds/{build}/Status", get(serverless::build_status))
+        .route(
+            "/v1/Services/{service}/Environments",
+            post(serverless::create_environment).get(serverless::list_environments),
+        )
+        .route("/v1/Services/{service}/Environments/{environment}/Deployments", post(serverless::deploy))
         .route("/fake/incoming", post(incoming::post))
         .route("/v1/Rooms", post(video::create).get(video::list))
         .route("/v1/Rooms/{room}", get(video::fetch).post(video::update))

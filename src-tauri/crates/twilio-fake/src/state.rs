@@ -175,6 +175,8 @@ pub(crate) struct State {
     pub list_lag: chrono::Duration,
     /// While true every request is refused with 401 / 20003, as after a rotated Auth Token.
     pub credentials_rejected: bool,
+    /// Serverless services, their assets, builds and environments.
+    pub serverless: crate::serverless::Serverless,
 }
 
 /// What a trial account puts before every text (TWILIO.md: trial accounts prefix a notice).
@@ -202,6 +204,7 @@ impl State {
             clock_offset: chrono::Duration::zero(),
             list_lag: chrono::Duration::zero(),
             credentials_rejected: false,
+            serverless: crate::serverless::Serverless::new(),
         }
     }
 

@@ -1,6 +1,6 @@
 // The only module that talks to Rust. Every command is typed with the bindings generated from the
 // Rust types (ts-rs, in ./bindings), so a change on either side fails type-checking here.
-import { invoke } from '@tauri-apps/api/core';
+import { invoke, Channel } from '@tauri-apps/api/core';
 import type { ApiError } from './bindings/ApiError';
 import type { ApiErrorCode } from './bindings/ApiErrorCode';
 import type { AppStatus } from './bindings/AppStatus';
@@ -38,6 +38,8 @@ import type { TemplateName } from './bindings/TemplateName';
 import type { TemplatePreview } from './bindings/TemplatePreview';
 import type { TextMessage } from './bindings/TextMessage';
 import type { VideoSettings } from './bindings/VideoSettings';
+import type { PublishProgress } from './bindings/PublishProgress';
+import type { PublishedPage } from './bindings/PublishedPage';
 import type { TextState } from './bindings/TextState';
 import type { TwilioOverview } from './bindings/TwilioOverview';
 import type { TwilioSettingsInput } from './bindings/TwilioSettingsInput';
@@ -182,6 +184,12 @@ export const api = {
   videoSettingsGet: () => call<VideoSettings>('video_settings_get'),
   videoSettingsUpdate: (callPageUrl: string) => call<VideoSettings>('video_settings_update', { callPageUrl }),
   consultationQuickReplies: (id: string) => call<string[]>('consultation_quick_replies', { id }),
+  /** Publishes the patients' call page to the clinic's Twilio account; each step arrives on `onProgress`. */
+  callPagePublish: (onProgress: (step: PublishProgress) => void) => {
+    const channel = new Channel<PublishProgress>();
+    channel.onmessage = onProgress;
+    return call<PublishedPage>('call_page_publish', { onProgress: channel });
+  },
 };
 
 export type Api = typeof api;

@@ -10,13 +10,13 @@ describe('video settings: the call page address', () => {
 
   it("saves the address and shows the core's refusal beside the field", async () => {
     backend = fakeBackend({
-      video_settings_get: () => ({ call_page_url: '' }),
+      video_settings_get: () => ({ call_page_url: '', published_at: null }),
       video_settings_update: (args) => {
         const url = args.callPageUrl as string;
         if (url.startsWith('http://')) {
           return new Refusal({ code: 'invalid', message: 'The call page must be on https://: browsers only give a secure page the camera.', field: 'call_page_url' });
         }
-        return { call_page_url: url };
+        return { call_page_url: url, published_at: null };
       },
     });
     render(VideoSettings);
@@ -34,12 +34,53 @@ describe('video settings: the call page address', () => {
 
   it('becomes read-only for someone who may not change it', async () => {
     backend = fakeBackend({
-      video_settings_get: () => ({ call_page_url: 'https://clinic.example/call.html' }),
+      video_settings_get: () => ({ call_page_url: 'https://clinic.example/call.html', published_at: null }),
       video_settings_update: () => new Refusal({ code: 'forbidden', message: 'You are not allowed to change settings.', field: null }),
     });
     render(VideoSettings);
     await userEvent.click(await screen.findByRole('button', { name: 'Save video settings' }));
     expect(await screen.findByText('Only an administrator can change it.', { exact: false })).toBeInTheDocument();
     expect(screen.queryByRole('button', { name: 'Save video settings' })).toBeNull();
+  });
+
+  it('publishes the call page showing each step, then links point at it', async () => {
+    const published = 'https://clinicdesk-call-page-1234-patients.twil.io/call.html';
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    backend = fakeBackend({
+      video_settings_get: () => ({ call_page_url: '', published_at: null }),
+      call_page_publish: (args) => {
+        const channel = args.onProgress as { onmessage: (step: unknown) => void };
+        channel.onmessage({ step: 'preparing', files: 12 });
+        channel.onmessage({ step: 'uploading', done: 3, total: 12 });
+        return gate.then(() => {
+          channel.onmessage({ step: 'building', seconds: 4 });
+          return { url: published, files: 12, bytes: 500_000 };
+        });
+      },
+    });
+    render(VideoSettings);
+    await userEvent.click(await screen.findByRole('button', { name: 'Publish the call page' }));
+    expect(await screen.findByText('Uploading the page to Twilio: 3 of 12 files')).toBeInTheDocument();
+    expect(screen.getByRole('progressbar', { name: 'Publishing progress' })).toHaveAttribute('value', '23');
+    expect(screen.getByRole('button', { name: 'Publishing…' })).toBeDisabled();
+    release();
+    expect(await screen.findByText(`Published. Patients' links now open ${published}`)).toBeInTheDocument();
+    expect(screen.getByLabelText('Call page address')).toHaveValue(published);
+    expect(screen.getByTestId('published-at')).toHaveTextContent('Last published');
+  });
+
+  it("says why publishing failed, beside the button, and keeps the address", async () => {
+    backend = fakeBackend({
+      video_settings_get: () => ({ call_page_url: 'https://old.example/call.html', published_at: '2026-12-01T09:00:00Z' }),
+      call_page_publish: () =>
+        new Refusal({ code: 'unavailable', message: 'Twilio could not build the page, so the call page was not published.', field: null }),
+    });
+    render(VideoSettings);
+    expect(await screen.findByTestId('published-at')).toHaveTextContent('Last published');
+    await userEvent.click(screen.getByRole('button', { name: 'Publish the call page' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('Twilio could not build the page');
+    expect(screen.getByLabelText('Call page address')).toHaveValue('https://old.example/call.html');
+    expect(screen.getByRole('button', { name: 'Publish the call page' })).toBeEnabled();
   });
 });

@@ -3,6 +3,7 @@
 
 mod appointments;
 mod audit;
+pub mod call_page;
 mod consultations;
 mod directory;
 mod settings;
@@ -20,6 +21,10 @@ pub const PASSWORD_ENV: &str = "CLINICDESK_PASSWORD";
 pub const NEW_PASSWORD_ENV: &str = "CLINICDESK_NEW_PASSWORD";
 
 pub fn run(cli: Cli) -> Result<()> {
+    // Exporting the call page reads only the built UI: no clinic, no sign-in.
+    if let Command::CallPage(CallPageCommand::Export { dir, from }) = &cli.command {
+        return call_page::export(dir, from.as_deref(), cli.json);
+    }
     let clinic = Clinic::open(&resolve_data_dir(cli.data_dir.clone())?)?;
     let json = cli.json;
     if let Command::Init(args) = &cli.command {
@@ -56,6 +61,8 @@ fn dispatch(clinic: &Clinic, caller: &Caller, json: bool, command: Command) -> R
             crate::messaging::token(clinic, caller, &identity, room.as_deref(), chat, ttl)
         }
         Command::Consultation(c) => consultations::consultation(clinic, caller, json, c),
+        Command::CallPage(CallPageCommand::Publish { from }) => call_page::publish(clinic, caller, json, from),
+        Command::CallPage(CallPageCommand::Export { .. }) => unreachable!("handled before sign-in"),
         Command::Sms(c) => crate::messaging::sms(clinic, caller, json, c),
         Command::Templates(c) => templates::templates(clinic, caller, json, c),
         Command::Outbox(c) => {

@@ -15,6 +15,9 @@ struct AllSettings {
     clinic: settings::ClinicSettings,
     #[serde(flatten)]
     texting: TextingSettings,
+    /// `video.call_page_url`: settable with `settings set` like the rest, so listed with them.
+    #[serde(rename = "video.call_page_url")]
+    call_page_url: String,
 }
 
 pub(super) fn settings_cmd(clinic: &Clinic, caller: &Caller, json: bool, command: SettingsCommand) -> Result<()> {
@@ -34,7 +37,11 @@ pub(super) fn settings_cmd(clinic: &Clinic, caller: &Caller, json: bool, command
             })?;
         }
     }
-    let all = AllSettings { clinic: clinic.settings().get(caller)?, texting: clinic.texting_settings()? };
+    let all = AllSettings {
+        clinic: clinic.settings().get(caller)?,
+        texting: clinic.texting_settings()?,
+        call_page_url: clinic.consultations().video_settings(caller)?.call_page_url,
+    };
     show(json, &all, |all| {
         let (s, t) = (&all.clinic, &all.texting);
         table(
@@ -50,6 +57,7 @@ pub(super) fn settings_cmd(clinic: &Clinic, caller: &Caller, json: bool, command
                 vec![rules::KEY_SETTLE.into(), t.settle_seconds.to_string()],
                 vec![rules::KEY_PRICE.into(), t.price_per_segment.clone()],
                 vec![rules::KEY_CLINIC_PHONE.into(), t.clinic_phone.clone()],
+                vec![clinicdesk_core::consultations::KEY_CALL_PAGE_URL.into(), all.call_page_url.clone()],
             ],
         )
     });

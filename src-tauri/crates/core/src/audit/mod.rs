@@ -84,6 +84,7 @@ pub enum AuditAction {
     RecordingConsented,
     RecordingSwitched,
     ChatMessageSent,
+    CallPagePublished,
 }
 
 impl AuditAction {
@@ -129,6 +130,7 @@ impl AuditAction {
             AuditAction::RecordingConsented => "consultation.recording_consent",
             AuditAction::RecordingSwitched => "consultation.recording",
             AuditAction::ChatMessageSent => "consultation.message",
+            AuditAction::CallPagePublished => "video.call_page_publish",
         }
     }
 }

@@ -43,6 +43,8 @@ pub const EARLY_MINUTES: i64 = 15;
 pub struct VideoSettings {
     /// Where patients' links point; empty until the page is published or an address is set.
     pub call_page_url: String,
+    /// When the page was last published to the clinic's Twilio account (never: `None`).
+    pub published_at: Option<DateTime<Utc>>,
 }
 
 /// A link for the patient, and when it works.
@@ -224,7 +226,14 @@ fn can_text(conn: &Connection, ctx: &Ctx, patient: Uuid) -> Result<()> {
 impl Consultations<'_> {
     /// The video settings: everyone signed in may read them (the dialog says whether links can go).
     pub fn video_settings(&self, _caller: &Caller) -> Result<VideoSettings> {
-        Ok(VideoSettings { call_page_url: call_page_url(&*self.clinic.db().conn()?)?.unwrap_or_default() })
+        let conn = self.clinic.db().conn()?;
+        let published_at = conn
+            .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+            .query_row([crate::call_page::KEY_PUBLISHED_AT], |r| r.get::<_, String>(0))
+            .optional()?
+            .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
+            .map(|at| at.with_timezone(&Utc));
+        Ok(VideoSettings { call_page_url: call_page_url(&conn)?.unwrap_or_default(), published_at })
     }
 
     /// Sets the call page's address (administrators; checked and audited).

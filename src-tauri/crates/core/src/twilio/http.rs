@@ -28,6 +28,8 @@ pub const API_URL_ENV: &str = "CLINICDESK_TWILIO_API_URL";
 pub const VIDEO_URL_ENV: &str = "CLINICDESK_TWILIO_VIDEO_URL";
 pub const CONVERSATIONS_URL_ENV: &str = "CLINICDESK_TWILIO_CONVERSATIONS_URL";
 pub const MESSAGING_URL_ENV: &str = "CLINICDESK_TWILIO_MESSAGING_URL";
+pub const SERVERLESS_URL_ENV: &str = "CLINICDESK_TWILIO_SERVERLESS_URL";
+pub const SERVERLESS_UPLOAD_URL_ENV: &str = "CLINICDESK_TWILIO_SERVERLESS_UPLOAD_URL";
 
 /// Where Twilio's REST APIs live. Overridable so tests reach a fake or a Prism mock; the
 /// defaults are Twilio's own hosts and no test host appears in production code.
@@ -38,6 +40,10 @@ pub struct Endpoints {
     pub conversations: String,
     /// Messaging Services (the numbers a service sends from, where replies arrive).
     pub messaging: String,
+    /// Serverless (where the patient's call page is published).
+    pub serverless: String,
+    /// Where Serverless takes asset files: a host of its own, not in the spec.
+    pub serverless_upload: String,
 }
 
 impl Endpoints {
@@ -47,6 +53,8 @@ impl Endpoints {
             video: "https://video.twilio.com".into(),
             conversations: "https://conversations.twilio.com".into(),
             messaging: "https://messaging.twilio.com".into(),
+            serverless: "https://serverless.twilio.com".into(),
+            serverless_upload: "https://serverless-upload.twilio.com".into(),
         }
     }
 
@@ -65,13 +73,22 @@ impl Endpoints {
             video: pick(VIDEO_URL_ENV, defaults.video),
             conversations: pick(CONVERSATIONS_URL_ENV, defaults.conversations),
             messaging: pick(MESSAGING_URL_ENV, defaults.messaging),
+            serverless: pick(SERVERLESS_URL_ENV, defaults.serverless),
+            serverless_upload: pick(SERVERLESS_UPLOAD_URL_ENV, defaults.serverless_upload),
         }
     }
 
     /// All of them at one base URL (the fake Twilio serves every API on one port).
     pub fn all_at(base: &str) -> Self {
         let base = base.trim_end_matches('/').to_owned();
-        Endpoints { api: base.clone(), video: base.clone(), conversations: base.clone(), messaging: base }
+        Endpoints {
+            api: base.clone(),
+            video: base.clone(),
+            conversations: base.clone(),
+            messaging: base.clone(),
+            serverless: base.clone(),
+            serverless_upload: base,
+        }
     }
 }
 
@@ -98,6 +115,13 @@ impl RetryPolicy {
         let jittered = half + half.mul_f64(rand::thread_rng().gen_range(0.0..=1.0));
         jittered.max(retry_after.unwrap_or_default()).min(self.max_delay.max(retry_after.unwrap_or_default()))
     }
+}
+
+/// What a request carries.
+enum Body<'a> {
+    Form(&'a [(&'a str, String)]),
+    /// Built afresh for each attempt (a multipart body is consumed by sending it).
+    Multipart(&'a (dyn Fn() -> reqwest::multipart::Form + Sync)),
 }
 
 pub struct Auth<'a> {
@@ -161,7 +185,7 @@ impl TwilioHttp {
         auth: &Auth<'_>,
         query: &[(&str, String)],
     ) -> Result<T, TwilioError> {
-        self.call(Method::GET, url, auth, query, &[]).await
+        self.call(Method::GET, url, auth, query, Body::Form(&[])).await
     }
 
     /// A POST, repeated only when Twilio certainly did not act on it (429, no connection).
@@ -171,7 +195,17 @@ impl TwilioHttp {
         auth: &Auth<'_>,
         form: &[(&str, String)],
     ) -> Result<T, TwilioError> {
-        self.call(Method::POST, url, auth, &[], form).await
+        self.call(Method::POST, url, auth, &[], Body::Form(form)).await
+    }
+
+    /// A multipart POST (a file upload), repeated under the same rule as [`Self::post`].
+    pub async fn post_multipart<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        auth: &Auth<'_>,
+        form: &(dyn Fn() -> reqwest::multipart::Form + Sync),
+    ) -> Result<T, TwilioError> {
+        self.call(Method::POST, url, auth, &[], Body::Multipart(form)).await
     }
 
     /// A POST made exactly once: the caller decides about any retry (the outbox does, so that it
@@ -182,7 +216,7 @@ impl TwilioHttp {
         auth: &Auth<'_>,
         form: &[(&str, String)],
     ) -> Result<T, TwilioError> {
-        self.once(Method::POST, url, auth, &[], form).await
+        self.once(Method::POST, url, auth, &[], &Body::Form(form)).await
     }
 
     async fn call<T: DeserializeOwned>(
@@ -191,12 +225,12 @@ impl TwilioHttp {
         url: &str,
         auth: &Auth<'_>,
         query: &[(&str, String)],
-        form: &[(&str, String)],
+        body: Body<'_>,
     ) -> Result<T, TwilioError> {
         let idempotent = method == Method::GET;
         let mut attempt = 0;
         loop {
-            let result = self.once(method.clone(), url, auth, query, form).await;
+            let result = self.once(method.clone(), url, auth, query, &body).await;
             let err = match result {
                 Ok(value) => return Ok(value),
                 Err(err) => err,
@@ -224,14 +258,16 @@ impl TwilioHttp {
         url: &str,
         auth: &Auth<'_>,
         query: &[(&str, String)],
-        form: &[(&str, String)],
+        body: &Body<'_>,
     ) -> Result<T, TwilioError> {
         let mut request = self.client.request(method, url).basic_auth(auth.user, Some(auth.password));
         if !query.is_empty() {
             request = request.query(query);
         }
-        if !form.is_empty() {
-            request = request.form(form);
+        match body {
+            Body::Form(form) if !form.is_empty() => request = request.form(form),
+            Body::Form(_) => {}
+            Body::Multipart(make) => request = request.multipart(make()),
         }
         let response = request.send().await.map_err(no_answer)?;
         let status = response.status();

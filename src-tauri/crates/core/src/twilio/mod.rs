@@ -1,5 +1,5 @@
 //! Everything ClinicDesk says to Twilio: the account configuration, access tokens, the one HTTP
-//! client, and the Messages, Messaging Services, Rooms and Conversations resources.
+//! client, and the Messages, Messaging Services, Rooms, Conversations and Serverless resources.
 
 pub mod check;
 pub mod config;
@@ -10,6 +10,7 @@ pub mod messages;
 pub mod messaging;
 pub mod pages;
 pub mod rooms;
+pub mod serverless;
 pub mod token;
 
 pub use error::TwilioError;

@@ -7,4 +7,8 @@ export type VideoSettings = {
 /**
  * Where patients' links point; empty until the page is published or an address is set.
  */
-call_page_url: string, };
+call_page_url: string, 
+/**
+ * When the page was last published to the clinic's Twilio account (never: `None`).
+ */
+published_at: string | null, };
