@@ -63,6 +63,7 @@ pub const COMMANDS: &[&str] = &[
     "consultation_recordings",
     "consultation_quick_replies",
     "consultation_invite",
+    "consultations_waiting",
     "video_settings_get",
     "video_settings_update",
     "call_page_publish",

@@ -7,7 +7,7 @@ use crate::state::AppState;
 use clinicdesk_core::call_host::{CallReport, CallTicket};
 use clinicdesk_core::consultations::{
     ChatLine, ChatView, ConsultationBadge, ConsultationRecording, ConsultationState, ConsultationStatus,
-    ConsultationToken, VideoSettings,
+    ConsultationToken, VideoSettings, WaitingPatient,
 };
 use clinicdesk_core::sms::TextMessage;
 use clinicdesk_core::twilio::Endpoints;
@@ -103,7 +103,19 @@ pub async fn consultation_note(state: State<'_, AppState>, id: Uuid, text: Strin
 #[tauri::command]
 pub async fn consultation_invite(state: State<'_, AppState>, id: Uuid) -> ApiResult<TextMessage> {
     let (clinic, caller) = state.caller()?;
-    Ok(clinic.consultations().invite(&caller, id)?)
+    // A waiting room that did not open is logged by the core: the text still goes, and the
+    // patient joins when the doctor starts.
+    let (text, _waiting_room_problem) =
+        clinic.consultations().invite_to_waiting_room(&caller, &state.twilio, id).await?;
+    Ok(text)
+}
+
+/// The patients waiting on the call page now (a doctor's own; all for other staff). Polled by the
+/// day view every few seconds: not activity.
+#[tauri::command]
+pub async fn consultations_waiting(state: State<'_, AppState>) -> ApiResult<Vec<WaitingPatient>> {
+    let (clinic, caller) = state.caller_passive()?;
+    Ok(clinic.consultations().waiting_patients(&caller, &state.twilio).await?)
 }
 
 #[tauri::command]

@@ -37,6 +37,7 @@ import type { Template } from './bindings/Template';
 import type { TemplateName } from './bindings/TemplateName';
 import type { TemplatePreview } from './bindings/TemplatePreview';
 import type { TextMessage } from './bindings/TextMessage';
+import type { WaitingPatient } from './bindings/WaitingPatient';
 import type { VideoSettings } from './bindings/VideoSettings';
 import type { PublishProgress } from './bindings/PublishProgress';
 import type { PublishedPage } from './bindings/PublishedPage';
@@ -181,6 +182,8 @@ export const api = {
   /** The clinic's chat replies (templates `chat.*`) filled in for this consultation. */
   /** Texts the patient a new link to the video consultation (the video invite template). */
   consultationInvite: (id: string) => call<TextMessage>('consultation_invite', { id }),
+  /** Patients waiting on the call page now (a doctor's own; all for other staff). Polled: not activity. */
+  consultationsWaiting: () => call<WaitingPatient[]>('consultations_waiting'),
   videoSettingsGet: () => call<VideoSettings>('video_settings_get'),
   videoSettingsUpdate: (callPageUrl: string) => call<VideoSettings>('video_settings_update', { callPageUrl }),
   consultationQuickReplies: (id: string) => call<string[]>('consultation_quick_replies', { id }),

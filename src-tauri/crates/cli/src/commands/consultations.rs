@@ -131,7 +131,7 @@ pub(super) fn consultation(clinic: &Clinic, caller: &Caller, json: bool, command
         }
         ConsultationCommand::Invite { appointment } => {
             let id = resolve(&appointment)?;
-            let text = consultations.invite(caller, id)?;
+            let (text, waiting_room) = runtime().block_on(consultations.invite_to_waiting_room(caller, &http(), id))?;
             // The body carries the patient's token: it is not printed (JSON callers get the record).
             show(json, &text, |t| {
                 format!(
@@ -139,6 +139,9 @@ pub(super) fn consultation(clinic: &Clinic, caller: &Caller, json: bool, command
                     t.to, t.id
                 )
             });
+            if let Some(problem) = waiting_room {
+                eprintln!("{problem}");
+            }
         }
         ConsultationCommand::Recordings { appointment } => {
             let id = resolve(&appointment)?;

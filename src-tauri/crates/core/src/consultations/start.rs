@@ -16,8 +16,9 @@ use crate::audit::{self, AuditAction};
 use crate::auth::Caller;
 use crate::db::ts;
 use crate::error::{CoreError, Result};
+use crate::twilio::config::TwilioAccount;
 use crate::twilio::rooms::{self, RoomOptions};
-use crate::twilio::{conversations, TwilioHttp};
+use crate::twilio::{conversations, TwilioError, TwilioHttp};
 use rusqlite::{params, TransactionBehavior};
 use serde_json::json;
 use uuid::Uuid;
@@ -45,9 +46,30 @@ impl Consultations<'_> {
             params![id, room.sid, ts(self.clinic.now())],
         )?;
 
-        // The conversation shares the room's opaque name; its attributes say what it is for.
+        self.open_chat(http, &account, appointment, &record, Step::Start).await?;
+        let status = self.mark_started(caller, &booking)?;
+        if status.state == ConsultationState::InProgress {
+            self.invite_on_start(caller, appointment);
+        }
+        Ok(status)
+    }
+
+    /// The consultation's conversation (named like the room) with the doctor and the patient in it,
+    /// each SID recorded as it arrives. Done at the first start, or earlier for the waiting room
+    /// (waiting.rs); once both are in (`chat_ready`) it is not done again. Only while the
+    /// consultation is still scheduled: an ended one keeps its record as it was.
+    pub(super) async fn open_chat(
+        &self,
+        http: &TwilioHttp,
+        account: &TwilioAccount,
+        appointment: Uuid,
+        record: &Record,
+        step: Step,
+    ) -> Result<()> {
+        let failed = |err: TwilioError| words::failed(&err, step);
+        let id = appointment.to_string();
         let attributes = json!({ "consultation": record.room_name });
-        let chat = conversations::ensure(http, &account, &record.room_name, "Consultation", &attributes)
+        let chat = conversations::ensure(http, account, &record.room_name, "Consultation", &attributes)
             .await
             .map_err(failed)?;
         self.remember(
@@ -55,27 +77,22 @@ impl Consultations<'_> {
              WHERE appointment_id = ?1 AND status = 'scheduled'",
             params![id, chat.sid, chat.chat_service_sid, ts(self.clinic.now())],
         )?;
-
-        if !record.chat_ready || record.conversation_sid.as_deref() != Some(chat.sid.as_str()) {
-            let doctor = json!({ "role": "doctor" });
-            let patient = json!({ "role": "patient" });
-            let me = conversations::join(http, &account, &chat.sid, &record.doctor_identity, Some(&doctor))
-                .await
-                .map_err(failed)?;
-            conversations::join(http, &account, &chat.sid, &record.patient_identity, Some(&patient))
-                .await
-                .map_err(failed)?;
-            self.remember(
-                "UPDATE consultations SET doctor_participant_sid = ?2, chat_ready_at = ?3, updated_at = ?3
-                 WHERE appointment_id = ?1 AND status = 'scheduled'",
-                params![id, me.sid, ts(self.clinic.now())],
-            )?;
+        if record.chat_ready && record.conversation_sid.as_deref() == Some(chat.sid.as_str()) {
+            return Ok(());
         }
-        let status = self.mark_started(caller, &booking)?;
-        if status.state == ConsultationState::InProgress {
-            self.invite_on_start(caller, appointment);
-        }
-        Ok(status)
+        let doctor = json!({ "role": "doctor" });
+        let patient = json!({ "role": "patient" });
+        let me = conversations::join(http, account, &chat.sid, &record.doctor_identity, Some(&doctor))
+            .await
+            .map_err(failed)?;
+        conversations::join(http, account, &chat.sid, &record.patient_identity, Some(&patient))
+            .await
+            .map_err(failed)?;
+        self.remember(
+            "UPDATE consultations SET doctor_participant_sid = ?2, chat_ready_at = ?3, updated_at = ?3
+             WHERE appointment_id = ?1 AND status = 'scheduled'",
+            params![id, me.sid, ts(self.clinic.now())],
+        )
     }
 
     /// Checks the consultation may start and commits the intent before any request to Twilio.

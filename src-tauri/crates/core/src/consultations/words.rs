@@ -15,6 +15,7 @@ pub(super) enum Step {
     Read,
     Record,
     Invite,
+    WaitingRoom,
 }
 
 impl Step {
@@ -28,6 +29,9 @@ impl Step {
             Step::Read => "the chat could not be loaded",
             Step::Record => "recording was not switched",
             Step::Invite => "the patient's link could not be made",
+            Step::WaitingRoom => {
+                "the patient's waiting room has no chat yet and the day view cannot say when they wait"
+            }
         }
     }
 
@@ -42,6 +46,7 @@ impl Step {
             (Step::Send, false) => "Send it again in a moment.",
             (Step::Read, _) => "Try again in a moment. You can write your notes meanwhile.",
             (Step::Join | Step::Record | Step::Invite, _) => "Try again in a moment.",
+            (Step::WaitingRoom, _) => "The link still works: the patient joins when you press Start.",
         }
     }
 }
