@@ -39,6 +39,22 @@ describe("the patient's page", () => {
     const first = await drive(page, (h) => { const room = h.room; room.emit('disconnected', { code: 53106, message: 'Room not found' }); return h.calls.rooms.length; });
     assert.equal(first, 1);
     await page.getByText('Dr Amara Okafor will let you in shortly.').waitFor();
+    // The waiting room: joined the consultation's chat by the room's name, and told the clinic.
+    const told = await page.waitForFunction(() => {
+      const c = window.harness.patientChats.conversations[0];
+      return c?.attributes.waiting_since ? { name: c.sid, ...c.attributes } : null;
+    }).then((h) => h.jsonValue());
+    assert.equal(told.name, 'CD-room', "the conversation is found by the room's name");
+    assert.equal(told.device_check, 'passed');
+    assert.ok(Math.abs(Date.parse(told.waiting_since) - Date.now()) < 60_000, told.waiting_since);
+    // The doctor writes before starting; the patient answers from the waiting room.
+    await drive(page, (h) => { h.patientChats.last.receive({ author: 'd-7a1b90', body: 'I am running 5 minutes late, sorry.' }); });
+    await page.getByText('I am running 5 minutes late, sorry.').waitFor();
+    assert.ok(await page.getByText('Dr Amara Okafor', { exact: true }).first().isVisible(), "the doctor's messages carry the doctor's name");
+    await page.getByRole('textbox', { name: /message/i }).fill('No problem, I am here.');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => window.harness.patientChats.last.messages.some((m) => m.body === 'No problem, I am here.' && m.author === 'p-5f0c2e'));
+    assert.ok(await fitsWidth(page), 'the waiting room with its chat fits a 360 px screen');
     await screenshot(page, 'patient-phone-3-waiting');
     await page.waitForFunction(() => window.harness.calls.rooms.length === 2);
     const joined = await drive(page, (h) => {
@@ -54,7 +70,29 @@ describe("the patient's page", () => {
     await page.waitForSelector('video[data-track="doctor"]');
     assert.equal(await page.getByText('Joining the call').count(), 0, 'the view knows the call is connected');
     assert.ok(await fitsWidth(page), 'the call fits a 360 px screen');
+    assert.ok(await page.getByText('No problem, I am here.').isVisible(), 'the chat goes on in the call');
     await screenshot(page, 'patient-phone-4-call');
+
+    // Leaving tells the clinic the patient is no longer there.
+    await page.getByRole('button', { name: /leave/i }).click();
+    await page.getByText('You have left the consultation.').waitFor();
+    const left = await page.waitForFunction(() => window.harness.patientChats.conversations[0].attributes.left_at ?? null).then((h) => h.jsonValue());
+    assert.ok(Date.parse(left) >= Date.parse(told.waiting_since));
+    await finish(page);
+  });
+
+  test('a waiting room whose chat is not open yet waits without it, and the chat comes when it opens', async () => {
+    const page = await openHarness(browser, server.origin, 'view=patient&link=open&chat=missing', { viewport: SMALL_PHONE });
+    await page.getByRole('button', { name: 'Check my camera and microphone' }).click();
+    await page.waitForFunction(() => !document.querySelector('button:disabled') && document.querySelector('video[aria-label="Your camera preview"]')?.videoWidth > 0);
+    await page.getByRole('button', { name: 'Go to the waiting room' }).click();
+    await page.getByText('Dr Amara Okafor will let you in shortly.').waitFor();
+    assert.equal(await page.getByRole('textbox', { name: /message/i }).count(), 0, 'no chat while its conversation is missing');
+    // The doctor has not started (53106): the page asks again, and this time the conversation is there.
+    await drive(page, (h) => h.room.emit('disconnected', { code: 53106, message: 'Room not found' }));
+    await page.getByRole('textbox', { name: /message/i }).waitFor();
+    const attributes = await page.evaluate(() => window.harness.patientChats.last.attributes);
+    assert.equal(attributes.device_check, 'passed');
     await finish(page);
   });
 

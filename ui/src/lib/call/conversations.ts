@@ -77,6 +77,14 @@ class TwilioConversation extends Emitter<ConversationEvents> implements ChatSess
     await this.client.updateToken(token);
   }
 
+  async announce(attributes: Record<string, string>): Promise<void> {
+    const me = await this.conversation.getParticipantByIdentity(this.identity);
+    if (!me) throw new Error('You are not in this conversation.');
+    const current = me.attributes;
+    const kept = current && typeof current === 'object' && !Array.isArray(current) ? current : {};
+    await me.updateAttributes({ ...kept, ...attributes });
+  }
+
   close(): void {
     this.clear();
     void this.client.shutdown().catch(() => {});
@@ -84,14 +92,16 @@ class TwilioConversation extends Emitter<ConversationEvents> implements ChatSess
 }
 
 export const twilioChatBackend: ChatBackend = {
-  async open(token, conversationSid) {
+  async open(token, conversationId) {
     const { Client } = await import('@twilio/conversations');
     const client = new Client(token);
     await new Promise<void>((resolve, reject) => {
       client.once('initialized', () => resolve());
       client.once('initFailed', ({ error }) => reject(new Error(error?.message ?? 'The chat could not start.')));
     });
-    const conversation = await client.getConversationBySid(conversationSid);
+    const conversation = /^CH[0-9a-f]{32}$/i.test(conversationId)
+      ? await client.getConversationBySid(conversationId)
+      : await client.getConversationByUniqueName(conversationId);
     return new TwilioConversation(client, conversation);
   },
 };

@@ -131,9 +131,15 @@ export interface ChatSession {
   /** Moves this side's read horizon forward to `index`. */
   markRead(index: number): Promise<void>;
   updateToken(token: string): Promise<void>;
+  /**
+   * Merges `attributes` into this side's own participant attributes: how the patient's page tells the
+   * clinic it is waiting (`waiting_since`, `device_check`, `left_at`; the core reads them: waiting.rs).
+   */
+  announce(attributes: Record<string, string>): Promise<void>;
   close(): void;
 }
 
 export interface ChatBackend {
-  open(token: string, conversationSid: string): Promise<ChatSession>;
+  /** `conversation`: its SID (CH…), or its unique name (the patient's page knows only the room's name). */
+  open(token: string, conversation: string): Promise<ChatSession>;
 }

@@ -44,7 +44,7 @@ export class CoreChatSession implements ChatSession {
 
   async send(body: string): Promise<void> {
     const line = await api.consultationSend(this.appointmentId, body);
-    this.announce(line);
+    this.deliver(line);
   }
 
   async sendFile(): Promise<void> {
@@ -63,6 +63,10 @@ export class CoreChatSession implements ChatSession {
     // The core signs each request itself: nothing to renew here.
   }
 
+  async announce(): Promise<void> {
+    // Only the patient's page announces itself (the waiting room); the doctor's window never does.
+  }
+
   close(): void {
     this.closed = true;
     clearInterval(this.timer);
@@ -79,7 +83,7 @@ export class CoreChatSession implements ChatSession {
       return; // Offline for a moment: the next round tries again.
     }
     if (this.closed) return;
-    for (const line of view.messages) this.announce(line);
+    for (const line of view.messages) this.deliver(line);
     if (view.patient_read_index !== this.patientRead) {
       this.patientRead = view.patient_read_index;
       this.events.emit('participantUpdated', { identity: this.patientIdentity, lastReadMessageIndex: this.patientRead });
@@ -91,7 +95,7 @@ export class CoreChatSession implements ChatSession {
     this.patientRead = view.patient_read_index;
   }
 
-  private announce(line: ChatLine) {
+  private deliver(line: ChatLine) {
     if (this.seen.has(line.index)) return;
     this.seen.add(line.index);
     this.events.emit('messageAdded', this.message(line));

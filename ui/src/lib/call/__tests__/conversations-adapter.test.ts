@@ -27,6 +27,8 @@ const sdk = vi.hoisted(() => {
     prepareMessage: vi.fn(() => builder),
     typing: vi.fn(async () => {}),
     advanceLastReadMessageIndex: vi.fn(async () => 0),
+    me: { attributes: { role: 'patient' } as unknown, updateAttributes: vi.fn(async (a: unknown) => a) },
+    getParticipantByIdentity: vi.fn(async function (this: { me: unknown }) { return this.me; }),
   });
   const clients: FakeClient[] = [];
   let fail: string | null = null;
@@ -35,6 +37,7 @@ const sdk = vi.hoisted(() => {
     updateToken = vi.fn(async () => this);
     shutdown = vi.fn(async () => {});
     getConversationBySid = vi.fn(async () => conversation);
+    getConversationByUniqueName = vi.fn(async () => conversation);
     constructor(public token: string) {
       super();
       clients.push(this);
@@ -57,21 +60,21 @@ function record(session: ChatSession) {
 
 describe('Conversations adapter', () => {
   it('opens the conversation once the client is initialized, as the token’s identity', async () => {
-    const session = await twilioChatBackend.open('CHAT-TOKEN', 'CH42');
+    const session = await twilioChatBackend.open('CHAT-TOKEN', 'CH42000000000000000000000000000042');
     const client = sdk.clients.at(-1)!;
     expect(client.token).toBe('CHAT-TOKEN');
-    expect(client.getConversationBySid).toHaveBeenCalledWith('CH42');
+    expect(client.getConversationBySid).toHaveBeenCalledWith('CH42000000000000000000000000000042');
     expect(session.identity).toBe('d-1');
   });
 
   it('says so when the client cannot start', async () => {
     sdk.failWith('Access Token expired or expiration date invalid');
-    await expect(twilioChatBackend.open('OLD', 'CH42')).rejects.toThrow('Access Token expired');
+    await expect(twilioChatBackend.open('OLD', 'CH42000000000000000000000000000042')).rejects.toThrow('Access Token expired');
     sdk.failWith(null);
   });
 
   it('maps the history with media, and the others’ read horizons', async () => {
-    const session = await twilioChatBackend.open('T', 'CH42');
+    const session = await twilioChatBackend.open('T', 'CH42000000000000000000000000000042');
     const history = await session.history();
     expect(history.map((m) => [m.index, m.author, m.body])).toEqual([[0, 'p-1', 'Hello'], [1, 'd-1', null]]);
     expect(history[1].media[0]).toMatchObject({ filename: 'rash.jpg', contentType: 'image/jpeg', size: 1200 });
@@ -80,7 +83,7 @@ describe('Conversations adapter', () => {
   });
 
   it('relays messages, typing, read horizons and token events; ignores other participant updates', async () => {
-    const session = await twilioChatBackend.open('T', 'CH42');
+    const session = await twilioChatBackend.open('T', 'CH42000000000000000000000000000042');
     const client = sdk.clients.at(-1)!;
     const events = record(session);
     const c = sdk.conversation;
@@ -102,7 +105,7 @@ describe('Conversations adapter', () => {
   });
 
   it('sends text, files as media, typing, read marks and new tokens through the SDK', async () => {
-    const session = await twilioChatBackend.open('T', 'CH42');
+    const session = await twilioChatBackend.open('T', 'CH42000000000000000000000000000042');
     const client = sdk.clients.at(-1)!;
     await session.send('Hello');
     expect(sdk.conversation.sendMessage).toHaveBeenCalledWith('Hello');
@@ -118,5 +121,20 @@ describe('Conversations adapter', () => {
     expect(client.updateToken).toHaveBeenCalledWith('NEW');
     session.close();
     expect(client.shutdown).toHaveBeenCalled();
+  });
+
+  it("finds the waiting room by the room's name and merges the patient's announcement into its attributes", async () => {
+    const bySid = await twilioChatBackend.open('T', 'CH0123456789abcdef0123456789abcdef');
+    expect(sdk.clients.at(-1)!.getConversationBySid).toHaveBeenCalledWith('CH0123456789abcdef0123456789abcdef');
+    bySid.close();
+    const session = await twilioChatBackend.open('T', 'cd-4f1c0a9e');
+    const client = sdk.clients.at(-1)!;
+    expect(client.getConversationByUniqueName).toHaveBeenCalledWith('cd-4f1c0a9e');
+    expect(client.getConversationBySid).not.toHaveBeenCalled();
+    await session.announce({ waiting_since: '2026-11-23T09:50:00.000Z', device_check: 'passed' });
+    expect(sdk.conversation.getParticipantByIdentity).toHaveBeenCalledWith('d-1');
+    expect(sdk.conversation.me.updateAttributes).toHaveBeenCalledWith({ role: 'patient', waiting_since: '2026-11-23T09:50:00.000Z', device_check: 'passed' });
+    sdk.conversation.me = null as never;
+    await expect(session.announce({ left_at: 'x' })).rejects.toThrow('You are not in this conversation.');
   });
 });

@@ -10,6 +10,8 @@ export class FakeConversation extends Emitter<ConversationEvents> implements Cha
   horizons: Record<string, number | null> = {};
   typingCalls = 0;
   readMarks: number[] = [];
+  /** This side's participant attributes, as `announce` merged them. */
+  attributes: Record<string, string> = {};
   tokens: string[] = [];
   closed = false;
   /** The download link a sent file gets (default `blob:fake/<name>`); the browser harness serves the file itself. */
@@ -43,6 +45,9 @@ export class FakeConversation extends Emitter<ConversationEvents> implements Cha
   }
   async updateToken(token: string): Promise<void> {
     this.tokens.push(token);
+  }
+  async announce(attributes: Record<string, string>): Promise<void> {
+    this.attributes = { ...this.attributes, ...attributes };
   }
   close(): void {
     this.closed = true;
@@ -84,8 +89,14 @@ export function fakeMedia(file: { name: string; type: string; size: number }, ur
 
 export class FakeChatBackend implements ChatBackend {
   conversations: FakeConversation[] = [];
+  /** How many of the next `open`s fail as the SDK does for a conversation that is not there yet. */
+  missing = 0;
   constructor(readonly identity = 'd-7a1b90', private prepare?: (c: FakeConversation) => void) {}
   async open(token: string, conversationSid: string): Promise<FakeConversation> {
+    if (this.missing > 0) {
+      this.missing -= 1;
+      throw new Error('Not Found');
+    }
     const conversation = new FakeConversation(this.identity, conversationSid);
     conversation.tokens.push(token);
     this.prepare?.(conversation);

@@ -42,6 +42,8 @@ const chats = new FakeChatBackend(DOCTOR, (c) => {
   c.receive({ author: patientParty.identity, body: null, media: [fakeMedia({ name: 'rash.pdf', type: 'application/pdf', size: 812_000 })] });
 });
 let chatTokens = 1;
+/** The patient's side of the chat (view=patient): empty until the doctor or the patient writes. */
+const patientChats = new FakeChatBackend('p-5f0c2e');
 
 /** A remote or local track that plays a painted picture in a real browser. */
 function paintedTrack(name: string, label: string, background: string): FakeTrack {
@@ -51,6 +53,7 @@ function paintedTrack(name: string, label: string, background: string): FakeTrac
 const harness = {
   calls,
   chats,
+  patientChats,
   log,
   names,
   patient: patientParty,
@@ -95,7 +98,12 @@ async function main() {
   if (media) installMediaDevices(media as MediaScenario);
   if (view === 'patient') {
     const { default: PatientPage } = await import('../../../patientpage/PatientPage.svelte');
-    mount(PatientPage, { target, props: { backend: calls, hash: patientLink(params.get('link') ?? 'open'), retryMs: 300 } });
+    // chat=missing: the waiting room's conversation is not there at first (Twilio failed at the invite).
+    if (params.get('chat') === 'missing') patientChats.missing = 1;
+    mount(PatientPage, {
+      target,
+      props: { backend: calls, chatBackend: patientChats, hash: patientLink(params.get('link') ?? 'open'), retryMs: 300 },
+    });
     harness.ready = true;
     return;
   }
