@@ -22,6 +22,8 @@ let browser;
 let dataDir;
 let linkFile;
 let bookedAt;
+/** A second video patient, booked to start within the quarter hour so their link already works. */
+let liamAt;
 
 function cli(as, password, ...args) {
   return execFileSync(process.env.CLINICDESK_CLI_BINARY, ['--as', as, ...args], {
@@ -55,6 +57,9 @@ before(async () => {
   const patient = JSON.parse(admin('--json', 'patient', 'add', '--name', 'Olivia Smith', '--phone', '07400 123456'));
   bookedAt = soon(20);
   admin('appointment', 'book', '--patient', patient.id, '--doctor', doctor.id, '--at', bookedAt, '--video');
+  const liam = JSON.parse(admin('--json', 'patient', 'add', '--name', 'Liam Brown', '--phone', '07400 654321'));
+  liamAt = soon(1);
+  admin('appointment', 'book', '--patient', liam.id, '--doctor', doctor.id, '--at', liamAt, '--minutes', '15', '--video');
   process.env.CLINICDESK_BROWSER = opener;
   app = await startApp({ dataDir });
   browser = app.browser;
@@ -89,7 +94,7 @@ test("the patient's link goes out by text and opens the patient's page: the clin
   try {
     admin('settings', 'set', 'sms.quiet_hours', 'off');
     admin('settings', 'set', 'video.call_page_url', page.url);
-    const booked = JSON.parse(admin('--json', 'appointment', 'list', '--date', bookedAt.slice(0, 10))).appointments[0];
+    const booked = JSON.parse(admin('--json', 'appointment', 'list', '--date', bookedAt.slice(0, 10))).appointments.find((a) => a.patient_name === 'Olivia Smith');
     const queued = JSON.parse(admin('--json', 'consultation', 'invite', booked.booking_ref));
     assert.equal(queued.kind, 'invite');
     // The app's outbox sends it to (the fake) Twilio; the link is read back from what Twilio received.
@@ -137,11 +142,39 @@ test('a doctor starts a video consultation from the day view; the call opens in 
   // The appointment's own day (twenty minutes from now can be tomorrow near midnight).
   await (await browser.$('#schedule-title')).waitForDisplayed({ timeout: 15_000 });
   await setValue(browser, 'input[aria-label="Go to date"]', bookedAt.slice(0, 10));
-  const start = await browser.$('button[aria-label="Start the video consultation with Olivia Smith"]');
+  let start = await browser.$('button[aria-label="Start the video consultation with Olivia Smith"]');
   await start.waitForClickable({ timeout: 15_000 });
   await browser.waitUntil(async () => !/Loading/.test(await textOf(browser, '.summary')), { timeout: 10_000 });
   await start.scrollIntoView({ block: 'center' });
   await screenshot(browser, '16-day-view-video-start');
+
+  // The waiting room: reception texts Liam his link; his page (here: the test, through the fake's REST
+  // API, as the Conversations SDK does) says he is waiting; the doctor's day view shows it within seconds.
+  if (liamAt.slice(0, 10) !== bookedAt.slice(0, 10)) await setValue(browser, 'input[aria-label="Go to date"]', liamAt.slice(0, 10));
+  const liamRef = JSON.parse(admin('--json', 'appointment', 'list', '--date', liamAt.slice(0, 10))).appointments
+    .find((a) => a.patient_name === 'Liam Brown').booking_ref;
+  const invite = JSON.parse(admin('--json', 'consultation', 'invite', liamRef));
+  const fragment = new URLSearchParams(new URL(invite.body.split(/\s+/).find((w) => w.includes('#t='))).hash.slice(1));
+  const grants = JSON.parse(Buffer.from(fragment.get('t').split('.')[1], 'base64url').toString()).grants;
+  const waitingRoom = await (await fetch(`${FAKE}/v1/Conversations/${grants.video.room}/Participants`, { headers: { authorization: API_KEY } })).json();
+  const liamInChat = waitingRoom.participants?.find((p) => p.identity === grants.identity);
+  assert.ok(liamInChat, 'the invite opened the waiting room with the patient in it');
+  const since = new Date().toISOString();
+  const said = await fetch(`${FAKE}/v1/Conversations/${grants.video.room}/Participants/${liamInChat.sid}`, {
+    method: 'POST', headers: { authorization: API_KEY, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ Attributes: JSON.stringify({ role: 'patient', waiting_since: since, device_check: 'passed' }) }),
+  });
+  assert.ok(said.ok, `the fake took the patient's attributes (${said.status})`);
+  const waiting = await browser.$('[data-testid="waiting-patient"]');
+  await waiting.waitForDisplayed({ timeout: 20_000, timeoutMsg: 'the day view should show the waiting patient' });
+  assert.match(await waiting.getText(), /Liam Brown is in the waiting room for Dr Amara Okafor's video appointment at \d\d:\d\d/);
+  assert.match(await waiting.getText(), /camera and microphone checked/);
+  assert.ok(await (await browser.$('button[aria-label="Start the video consultation with Liam Brown"]')).isExisting(), 'the doctor can admit him');
+  await screenshot(browser, '16b-day-view-patient-waiting');
+  if (liamAt.slice(0, 10) !== bookedAt.slice(0, 10)) await setValue(browser, 'input[aria-label="Go to date"]', bookedAt.slice(0, 10));
+  start = await browser.$('[data-testid="day-grid"] button[aria-label="Start the video consultation with Olivia Smith"]');
+  await start.waitForClickable({ timeout: 15_000 });
+  await start.scrollIntoView({ block: 'center' });
   await start.click();
 
   // WebKitGTK has no RTCPeerConnection: the system-browser host is chosen at run time.
@@ -220,7 +253,7 @@ test('a doctor starts a video consultation from the day view; the call opens in 
   await browser.waitUntil(async () => (await textOf(browser, '[data-testid="consultation-state"]')) === 'Completed', {
     timeout: 15_000, timeoutMsg: 'the consultation should end',
   });
-  const booked = JSON.parse(admin('--json', 'appointment', 'list', '--date', bookedAt.slice(0, 10))).appointments[0];
+  const booked = JSON.parse(admin('--json', 'appointment', 'list', '--date', bookedAt.slice(0, 10))).appointments.find((a) => a.patient_name === 'Olivia Smith');
   const kept = JSON.parse(cli(DOCTOR.email, DOCTOR.password, '--json', 'consultation', 'status', booked.booking_ref));
   assert.equal(kept.state, 'completed');
   assert.equal(kept.notes, 'Rash improving; review in two weeks.');
