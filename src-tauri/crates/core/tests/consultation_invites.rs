@@ -191,6 +191,23 @@ async fn starting_texts_the_patient_the_link_once_and_never_fails_for_it() {
     let sent = invites(&r, second);
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(sent[0].body.contains(&format!("{PAGE}#t=")));
+    // Started at 08:00 for 11:00: "Dr … is ready" with a link that works now, not from 10:45.
+    let link = PatientLink {
+        url: sent[0].body.split_whitespace().find(|w| w.starts_with(PAGE)).unwrap().to_owned(),
+        valid_from: r.now(),
+        valid_until: r.now(),
+    };
+    assert_eq!(
+        open(&link).1["nbf"].as_i64(),
+        Some(r.now().timestamp()),
+        "the started consultation's link opens at once"
+    );
+    let on_demand = open(&r.clinic().consultations().patient_link(&r.desk, second).unwrap()).1;
+    assert_eq!(
+        on_demand["nbf"].as_i64(),
+        Some(r.now().timestamp() + (2 * 60 + 45) * 60),
+        "reception's link: from 10:45"
+    );
     // Reception's invite a moment ago means the start does not text again.
     let (third, _) = r.book("12:00", 30, AppointmentKind::Video);
     r.clinic().consultations().invite(&r.desk, third).unwrap();

@@ -74,7 +74,10 @@ async fn a_waiting_patient_shows_in_the_day_view_and_start_admits_them_into_the_
     assert_eq!((seen[0].appointment_id, seen[0].since, seen[0].device_check), (r.appt, since, DeviceCheck::Passed));
     assert_eq!(seen[0].patient_name, "Olivia Smith");
     assert_eq!(seen[0].doctor_name, r.doctor.full_name);
-    assert_eq!(waiting(&r, &r.desk).await.len(), 1, "reception sees every waiting patient");
+    assert_eq!((seen[0].local_start.as_str(), seen[0].is_own), ("09:00", true));
+    let at_desk = waiting(&r, &r.desk).await;
+    assert_eq!(at_desk.len(), 1, "reception sees every waiting patient");
+    assert!(!at_desk[0].is_own, "and cannot start it");
     assert!(waiting(&r, &r.other).await.is_empty(), "another doctor does not see Dr Okafor's patient");
 
     // A second invite (the patient lost the text) keeps the same waiting room.

@@ -15,9 +15,10 @@ const appointment = (id: string, start: string): Appointment => ({
   kind: 'video', status: 'scheduled', cancel_reason: null, version: 1,
 });
 const olivia: WaitingPatient = {
-  appointment_id: 'a1', patient_name: 'Olivia Smith', doctor_name: 'Dr Amara Okafor', since: '2030-03-05T08:52:00Z', device_check: 'passed',
+  appointment_id: 'a1', patient_name: 'Olivia Smith', doctor_name: 'Dr Amara Okafor', local_start: '09:00', is_own: true,
+  since: '2030-03-05T08:52:00Z', device_check: 'passed',
 };
-const liam: WaitingPatient = { ...olivia, appointment_id: 'a2', patient_name: 'Liam Brown', device_check: 'camera_off' };
+const liam: WaitingPatient = { ...olivia, appointment_id: 'a2', patient_name: 'Liam Brown', local_start: '09:30', is_own: false, device_check: 'camera_off' };
 
 describe('the waiting room above the day view', () => {
   let backend: ReturnType<typeof fakeBackend>;
@@ -32,7 +33,7 @@ describe('the waiting room above the day view', () => {
     const onStart = vi.fn();
     render(WaitingRoom, {
       active: true, appointments: [appointment('a1', '09:00'), appointment('a2', '09:30')], timeZone: 'UTC',
-      canStart: (id: string) => id === 'a1', onStart, everyMs: 30,
+      onStart, everyMs: 30,
     });
     const row = await screen.findByTestId('waiting-patient');
     expect(row).toHaveTextContent("Olivia Smith is in the waiting room for Dr Amara Okafor's video appointment at 09:00");
@@ -45,18 +46,35 @@ describe('the waiting room above the day view', () => {
     answer = [olivia, liam];
     await vi.waitFor(() => expect(screen.getAllByTestId('waiting-patient')).toHaveLength(2));
     expect(chime).toHaveBeenCalledTimes(2);
+    expect(screen.getAllByTestId('waiting-patient')[1]).toHaveTextContent("Liam Brown is in the waiting room for Dr Amara Okafor's video appointment at 09:30");
     expect(screen.getAllByTestId('waiting-patient')[1]).toHaveTextContent('joining without their camera');
     expect(screen.getAllByRole('button', { name: /Start the video consultation/ })).toHaveLength(1);
     await userEvent.click(screen.getByRole('button', { name: 'Start the video consultation with Olivia Smith' }));
     expect(onStart).toHaveBeenCalledWith(expect.objectContaining({ id: 'a1' }));
+    // Olivia left and came back: announced again.
+    answer = [liam];
+    await vi.waitFor(() => expect(screen.getAllByTestId('waiting-patient')).toHaveLength(1));
+    answer = [liam, olivia];
+    await vi.waitFor(() => expect(screen.getAllByTestId('waiting-patient')).toHaveLength(2));
+    expect(chime).toHaveBeenCalledTimes(3);
   });
 
-  it('asks nothing on a day without video appointments today, and says why nobody shows when it cannot look', async () => {
+  it('on another day the doctor is offered today instead of Start', async () => {
+    backend = fakeBackend({ consultations_waiting: () => [olivia] });
+    const onShowToday = vi.fn();
+    render(WaitingRoom, { active: true, appointments: [], timeZone: 'UTC', onStart: vi.fn(), onShowToday, everyMs: 1000 });
+    expect(await screen.findByTestId('waiting-patient')).toHaveTextContent('at 09:00');
+    expect(screen.queryByRole('button', { name: /Start/ })).toBeNull();
+    await userEvent.click(screen.getByRole('button', { name: 'Show today' }));
+    expect(onShowToday).toHaveBeenCalled();
+  });
+
+  it('asks nothing until the screen is ready, and says why nobody shows when it cannot look', async () => {
     backend = fakeBackend({ consultations_waiting: () => new Refusal({ code: 'unavailable', message: 'ClinicDesk could not reach Twilio (no internet connection?), so the day view cannot say when they wait.', field: null }) });
-    const view = render(WaitingRoom, { active: false, appointments: [], timeZone: 'UTC', canStart: () => false, everyMs: 20 });
+    const view = render(WaitingRoom, { active: false, appointments: [], timeZone: 'UTC', everyMs: 20 });
     await new Promise((r) => setTimeout(r, 80));
     expect(backend.calls).toHaveLength(0);
-    await view.rerender({ active: true, appointments: [], timeZone: 'UTC', canStart: () => false, everyMs: 20 });
+    await view.rerender({ active: true, appointments: [], timeZone: 'UTC', everyMs: 20 });
     expect(await screen.findByText(/could not reach Twilio/)).toBeInTheDocument();
     expect(screen.queryByTestId('waiting-patient')).toBeNull();
   });

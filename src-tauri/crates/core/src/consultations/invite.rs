@@ -61,11 +61,19 @@ impl Consultations<'_> {
     /// with a sentence when there is no call page yet, when the appointment is over or not a
     /// video one, and when it is further ahead than a link can live.
     pub fn patient_link(&self, caller: &Caller, appointment: Uuid) -> Result<PatientLink> {
+        self.link_opening(caller, appointment, LinkOpens::OnTime)
+    }
+
+    fn link_opening(&self, caller: &Caller, appointment: Uuid, opens: LinkOpens) -> Result<PatientLink> {
         let booking = access::inviter(self.clinic, caller, appointment)?;
         let page = call_page_url(&*self.clinic.db().conn()?)?.ok_or_else(no_call_page)?;
         let account = self.account(Step::Invite)?;
         let now = self.clinic.now();
-        let (valid_from, valid_until) = link_window(now, booking.starts_at, booking.ends_at)?;
+        let (on_time, valid_until) = link_window(now, booking.starts_at, booking.ends_at)?;
+        let valid_from = match opens {
+            LinkOpens::OnTime => on_time,
+            LinkOpens::Now => now,
+        };
 
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -122,13 +130,17 @@ impl Consultations<'_> {
     /// appointment, by its doctor or staff who send texts. Each call is a new text; it is withdrawn
     /// unsent if the appointment moves first (its link would be for the old time).
     pub fn invite(&self, caller: &Caller, appointment: Uuid) -> Result<TextMessage> {
+        self.invite_opening(caller, appointment, LinkOpens::OnTime)
+    }
+
+    fn invite_opening(&self, caller: &Caller, appointment: Uuid, opens: LinkOpens) -> Result<TextMessage> {
         // Whether the patient can be texted at all, before a token is made for nothing.
         {
             let conn = self.clinic.db().conn()?;
             let booking = access::inviter(self.clinic, caller, appointment)?;
             can_text(&conn, &Ctx::read(&conn)?, booking.patient_id)?;
         }
-        let link = self.patient_link(caller, appointment)?;
+        let link = self.link_opening(caller, appointment, opens)?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -178,6 +190,14 @@ impl Consultations<'_> {
     }
 }
 
+/// When a new link starts to work: [`EARLY_MINUTES`] before the appointment, or at once (the
+/// doctor has started, perhaps early).
+#[derive(Clone, Copy)]
+enum LinkOpens {
+    OnTime,
+    Now,
+}
+
 /// Minutes within which starting again (or a start right after reception's invite) texts nothing more.
 const START_INVITE_QUIET_MINUTES: i64 = 10;
 
@@ -199,7 +219,9 @@ impl Consultations<'_> {
         match recent {
             Ok(true) => {}
             Ok(false) => {
-                if let Err(err) = self.invite(caller, appointment) {
+                // The doctor is ready now, maybe well before the appointment: this link works at once
+                // (a patient told "Dr … is ready" must not be told the link opens later).
+                if let Err(err) = self.invite_opening(caller, appointment, LinkOpens::Now) {
                     tracing::info!(code = ?err.code(), "no video invite texted at the start");
                 }
             }

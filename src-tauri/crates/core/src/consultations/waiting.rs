@@ -44,6 +44,10 @@ pub struct WaitingPatient {
     pub appointment_id: Uuid,
     pub patient_name: String,
     pub doctor_name: String,
+    /// The appointment's start, clinic time ("09:30"), for a screen showing another day.
+    pub local_start: String,
+    /// The caller is the appointment's doctor (may admit the patient with Start).
+    pub is_own: bool,
     pub since: DateTime<Utc>,
     pub device_check: DeviceCheck,
 }
@@ -71,7 +75,9 @@ pub fn read_attributes(attributes: &str) -> Option<(DateTime<Utc>, DeviceCheck)>
 struct Candidate {
     appointment: Uuid,
     patient_id: Uuid,
+    doctor_user: Uuid,
     doctor_name: String,
+    starts_at: DateTime<Utc>,
     conversation: String,
     patient_identity: String,
 }
@@ -136,10 +142,13 @@ impl Consultations<'_> {
             };
             let conn = self.clinic.db().conn()?;
             let patient_name = crate::patients::find(&conn, c.patient_id)?.full_name;
+            let tz = crate::appointment_texts::context::Ctx::read(&conn)?.tz;
             waiting.push(WaitingPatient {
                 appointment_id: c.appointment,
                 patient_name,
                 doctor_name: c.doctor_name,
+                local_start: c.starts_at.with_timezone(&tz).format("%H:%M").to_string(),
+                is_own: caller.role() == Role::Doctor && c.doctor_user == caller.user_id(),
                 since,
                 device_check,
             });
@@ -157,7 +166,7 @@ impl Consultations<'_> {
         let doctor = (caller.role() == Role::Doctor).then(|| caller.user_id().to_string());
         let conn = self.clinic.db().conn()?;
         let mut statement = conn.prepare_cached(
-            "SELECT a.id, a.patient_id, u.full_name, c.conversation_sid, c.patient_identity
+            "SELECT a.id, a.patient_id, u.full_name, c.conversation_sid, c.patient_identity, d.user_id, a.starts_at
              FROM consultations c
              JOIN appointments a ON a.id = c.appointment_id
              JOIN doctors d ON d.id = a.doctor_id JOIN users u ON u.id = d.user_id
@@ -173,6 +182,8 @@ impl Consultations<'_> {
                 doctor_name: r.get(2)?,
                 conversation: r.get(3)?,
                 patient_identity: r.get(4)?,
+                doctor_user: uuid_at(r, 5)?,
+                starts_at: r.get(6)?,
             })
         })?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(CoreError::from)

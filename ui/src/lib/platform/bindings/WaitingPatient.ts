@@ -4,4 +4,12 @@ import type { DeviceCheck } from "./DeviceCheck";
 /**
  * A patient waiting on the call page for their doctor to start.
  */
-export type WaitingPatient = { appointment_id: string, patient_name: string, doctor_name: string, since: string, device_check: DeviceCheck, };
+export type WaitingPatient = { appointment_id: string, patient_name: string, doctor_name: string, 
+/**
+ * The appointment's start, clinic time ("09:30"), for a screen showing another day.
+ */
+local_start: string, 
+/**
+ * The caller is the appointment's doctor (may admit the patient with Start).
+ */
+is_own: boolean, since: string, device_check: DeviceCheck, };
