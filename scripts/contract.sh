@@ -13,9 +13,32 @@ cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# OpenAPI 3 says a form body's array field is, by default, the key repeated (style form, explode
+# true): how Twilio and its SDKs send AssetVersions, Permission and the like. Prism applies that
+# default only when the spec spells it out (stoplightio/prism#2473), so each spec is copied with the
+# default written in for every array field of a form body; nothing else changes.
+mkdir -p "$LOGS/specs"
+python3 - "$SPECS" "$LOGS/specs" <<'PY'
+import json, os, sys
+source, target = sys.argv[1], sys.argv[2]
+for name in os.listdir(source):
+    if not name.endswith(".json"):
+        continue
+    spec = json.load(open(os.path.join(source, name)))
+    for path in spec.get("paths", {}).values():
+        for operation in path.values():
+            form = (operation.get("requestBody", {}) if isinstance(operation, dict) else {}).get("content", {}).get("application/x-www-form-urlencoded")
+            if not form:
+                continue
+            encoding = form.setdefault("encoding", {})
+            for field, schema in form.get("schema", {}).get("properties", {}).items():
+                if schema.get("type") == "array":
+                    encoding.setdefault(field, {"style": "form", "explode": True})
+    json.dump(spec, open(os.path.join(target, name), "w"))
+PY
 start() { # name spec -> sets URL_<name>
   local port; port="$(free_port)"
-  "$PRISM" mock -h 127.0.0.1 -p "$port" "$SPECS/$2" >"$LOGS/$1.log" 2>&1 &
+  "$PRISM" mock -h 127.0.0.1 -p "$port" "$LOGS/specs/$2" >"$LOGS/$1.log" 2>&1 &
   PIDS+=($!)
   printf -v "URL_$1" 'http://127.0.0.1:%s' "$port"
 }

@@ -88,9 +88,15 @@ describe("the patient's page", () => {
     await page.getByRole('button', { name: 'Go to the waiting room' }).click();
     await page.getByText('Dr Amara Okafor will let you in shortly.').waitFor();
     assert.equal(await page.getByRole('textbox', { name: /message/i }).count(), 0, 'no chat while its conversation is missing');
-    // The doctor has not started (53106): the page asks again, and this time the conversation is there.
-    await drive(page, (h) => h.room.emit('disconnected', { code: 53106, message: 'Room not found' }));
-    await page.getByRole('textbox', { name: /message/i }).waitFor();
+    // The doctor has not started (53106, each time the page asks): the page also asks for the chat
+    // again (at most every chatRetryMs), and this time the conversation is there.
+    const box = page.getByRole('textbox', { name: /message/i });
+    for (let round = 0; round < 40 && (await box.count()) === 0; round += 1) {
+      await drive(page, (h) => h.room.emit('disconnected', { code: 53106, message: 'Room not found' }));
+      await page.waitForFunction((n) => window.harness.calls.rooms.length > n, round + 1).catch(() => {});
+    }
+    await box.waitFor();
+    assert.equal(await page.evaluate(() => window.harness.patientChats.conversations.length), 1, 'one chat, opened on a later try');
     const attributes = await page.evaluate(() => window.harness.patientChats.last.attributes);
     assert.equal(attributes.device_check, 'passed');
     await finish(page);

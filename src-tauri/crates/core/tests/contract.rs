@@ -5,6 +5,7 @@
 //!
 //! Needs the mocks: run through `scripts/contract.sh` (part of `scripts/test.sh`).
 
+use clinicdesk_core::consultations::{PATIENT_PERMISSIONS, PATIENT_ROLE};
 use clinicdesk_core::twilio::check::check;
 use clinicdesk_core::twilio::config::{TwilioAccount, TwilioSettings};
 use clinicdesk_core::twilio::http::{Auth, RetryPolicy};
@@ -214,10 +215,37 @@ async fn consultation_chat_follows_the_spec() {
     let chat = "CH66666666666666666666666666666666";
     let joined = accepted(
         "add participant with attributes",
-        conversations::join(&http, &account(None), chat, "d-0123abcd", Some(&serde_json::json!({ "role": "doctor" })))
-            .await,
+        conversations::join(
+            &http,
+            &account(None),
+            chat,
+            "d-0123abcd",
+            Some(&serde_json::json!({ "role": "doctor" })),
+            None,
+        )
+        .await,
     );
     assert!(joined.sid.starts_with("MB"));
+    let role = "RL88888888888888888888888888888888";
+    let patient = serde_json::json!({ "role": "patient" });
+    accepted(
+        "add the patient with the patient role",
+        conversations::join(&http, &account(None), chat, "p-0123abcd", Some(&patient), Some(role)).await,
+    );
+
+    // The patient role: listed, then created (Prism's example role has another name), with one
+    // Permission per permission; and the correction an older role would get.
+    let made = accepted(
+        "ensure the patient role",
+        conversations::ensure_role(&http, &account(None), PATIENT_ROLE, PATIENT_PERMISSIONS).await,
+    );
+    assert!(made.starts_with("RL"), "{made}");
+    let roles_url = format!("{}/v1/Roles/{role}", http.endpoints.conversations);
+    let correct = conversations::role_form(PATIENT_PERMISSIONS);
+    accepted::<serde_json::Value>(
+        "correct the patient role",
+        http.post(&roles_url, &Auth { user: KEY, password: "x" }, &correct).await,
+    );
     accepted("list participants", conversations::participants(&http, &account(None), chat).await);
     let sent = accepted("send message", conversations::send(&http, &account(None), chat, "d-0123abcd", "Hello").await);
     assert!(sent.sid.as_deref().is_some_and(|s| s.starts_with("IM")), "{sent:?}");
@@ -250,16 +278,14 @@ async fn publishing_the_call_page_follows_the_spec() {
     assert!(asset.sid.starts_with("ZH"), "{asset:?}");
     let versions =
         vec!["ZN00000000000000000000000000000000".to_owned(), "ZN00000000000000000000000000000001".to_owned()];
-    // Twilio (and its SDKs) send an array field as the same key repeated; Prism only reads the
-    // `Key[]` spelling (stoplightio/prism#2473), so the core's own form is sent with that spelling
-    // and otherwise unchanged: names, values and patterns are still checked against the spec.
+    // One AssetVersions per version, repeated (scripts/contract.sh makes Prism read that as an array).
     let form = serverless::build_form(&versions);
     assert_eq!(form.iter().filter(|(key, _)| *key == "AssetVersions").count(), versions.len());
-    let prism_spelling: Vec<(&str, String)> = form.into_iter().map(|(key, value)| (array_key(key), value)).collect();
-    let url = format!("{}/v1/Services/{zs}/Builds", http.endpoints.serverless);
-    let build: serde_json::Value =
-        accepted("create build", http.post(&url, &Auth { user: KEY, password: "x" }, &prism_spelling).await);
-    assert!(build["sid"].as_str().is_some_and(|sid| sid.starts_with("ZB")), "{build}");
+    let build = accepted("create build", serverless::create_build(&http, &a, zs, &versions).await);
+    assert!(build.sid.starts_with("ZB"), "{build:?}");
+    // Proof the array is read and checked, not skipped: a version SID of the wrong shape is refused.
+    let wrong = serverless::create_build(&http, &a, zs, &[versions[0].clone(), "ZX-not-a-version".to_owned()]).await;
+    assert!(matches!(wrong, Err(TwilioError::Api { status: 422, .. })), "{wrong:?}");
     accepted("build status", serverless::build_status(&http, &a, zs, "ZB00000000000000000000000000000000").await);
     accepted("list environments", serverless::find_environment(&http, &a, zs, "patients").await);
     let environment =
@@ -271,12 +297,4 @@ async fn publishing_the_call_page_follows_the_spec() {
             .await,
     );
     assert!(deployment.sid.starts_with("ZD"), "{deployment:?}");
-}
-
-/// `AssetVersions` → `AssetVersions[]`, the only array spelling Prism's form parser understands.
-fn array_key(key: &str) -> &'static str {
-    match key {
-        "AssetVersions" => "AssetVersions[]",
-        other => panic!("no Prism spelling for the array field {other}"),
-    }
 }

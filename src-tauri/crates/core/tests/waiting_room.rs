@@ -59,6 +59,9 @@ async fn a_waiting_patient_shows_in_the_day_view_and_start_admits_them_into_the_
     let conversations = r.conversations();
     assert_eq!(conversations.len(), 1, "the invite opened the waiting room's conversation");
     assert_eq!(conversations[0].participants.len(), 2, "doctor and patient are in it before the start");
+    let roles: Vec<Option<String>> = conversations[0].participants.iter().map(|p| p.role_sid.clone()).collect();
+    assert!(roles.contains(&None), "the doctor has the service's default role: {roles:?}");
+    assert!(roles.iter().flatten().any(|r| r.starts_with("RL")), "the patient has the patient role: {roles:?}");
     assert!(waiting(&r, &r.okafor).await.is_empty(), "the patient has not opened the page yet");
 
     // 08:50: the patient passed the device check and waits.
@@ -146,4 +149,51 @@ async fn a_waiting_room_that_cannot_be_read_says_why_and_who_may_open_one() {
 
     let refused = r.clinic().consultations().open_waiting_room(&r.other, &r.http, r.appt).await.unwrap_err();
     assert_eq!(refused.code(), ErrorCode::Forbidden, "another doctor");
+}
+
+#[tokio::test]
+async fn after_a_move_the_old_links_waiting_room_is_let_go() {
+    let r = rig().await;
+    ready(&r);
+    assert_eq!(invited(&r, r.appt).await, None);
+    let old = r.conversations()[0].clone();
+    let old_patient = old.participants.iter().find(|p| p.identity.starts_with("p-")).unwrap().identity.clone();
+    let version = r.clinic().appointments().get(&r.desk, r.appt).unwrap().version;
+    let request = clinicdesk_core::appointments::RescheduleRequest {
+        date: "2026-03-02".into(),
+        time: "10:00".into(),
+        minutes: None,
+        expected_version: Some(version),
+    };
+    r.clinic().appointments().reschedule(&r.desk, r.appt, request).unwrap();
+
+    // The old link's patient waiting in the old conversation is nobody's business now.
+    r.t.advance(Duration::minutes(110)); // 09:50, inside the new link's window
+    patient_page_says(&r, serde_json::json!({ "waiting_since": r.now().to_rfc3339() })).await;
+    assert!(waiting(&r, &r.okafor).await.is_empty(), "the old waiting room is not looked in");
+
+    assert_eq!(invited(&r, r.appt).await, None);
+    r.start().await.unwrap();
+    let now = r.conversations();
+    assert_eq!(now.len(), 2, "a new conversation under the new name");
+    let current = now.iter().find(|c| c.sid != old.sid).unwrap();
+    assert_ne!(current.unique_name, old.unique_name);
+    assert!(current.participants.iter().all(|p| p.identity != old_patient), "the old identity is not let in");
+    assert_eq!(r.rooms()[0].unique_name.as_str(), current.unique_name.as_deref().unwrap());
+}
+
+#[tokio::test]
+async fn one_waiting_room_that_cannot_be_read_does_not_hide_the_others() {
+    let r = rig().await;
+    ready(&r);
+    let (later, _) = r.book("09:30", 30, AppointmentKind::Video);
+    assert_eq!(invited(&r, r.appt).await, None);
+    assert_eq!(invited(&r, later).await, None);
+    r.t.advance(Duration::minutes(80)); // 09:20: both links work
+    patient_page_says(&r, serde_json::json!({ "waiting_since": r.now().to_rfc3339(), "device_check": "passed" })).await;
+    // The 09:00 waiting room is read first and fails (a GET is tried twice here); the 09:30 one answers.
+    r.fake.inject(Route::ListChatParticipants, Fault::Unavailable);
+    r.fake.inject(Route::ListChatParticipants, Fault::Unavailable);
+    let seen = waiting(&r, &r.okafor).await;
+    assert_eq!(seen.iter().map(|w| w.appointment_id).collect::<Vec<_>>(), vec![later]);
 }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 fn render(conversation: &str, p: &ChatParticipant) -> Value {
     json!({ "sid": p.sid, "conversation_sid": conversation, "account_sid": ACCOUNT_SID, "identity": p.identity,
             "attributes": p.attributes, "last_read_message_index": p.last_read_message_index,
-            "messaging_binding": null, "role_sid": null })
+            "messaging_binding": null, "role_sid": p.role_sid })
 }
 
 fn not_found(what: &str) -> Response {
@@ -43,16 +43,23 @@ pub(crate) async fn add(
     if serde_json::from_str::<Value>(&attributes).is_err() {
         return error(StatusCode::BAD_REQUEST, 50228, "Attributes must be valid JSON");
     }
+    let role_sid = form.get("RoleSid").cloned();
     let answer = {
         let mut s = state.lock().unwrap();
+        let known_role =
+            role_sid.as_ref().is_none_or(|r| s.roles.iter().any(|x| &x.sid == r && x.kind == "conversation"));
         match s.conversation(&key) {
+            _ if !known_role => {
+                error(StatusCode::BAD_REQUEST, 50201, "Invalid role: not a conversation role of this service")
+            }
             None => not_found(&format!("/Conversations/{key}/Participants")),
             Some(c) if c.state == "closed" => closed(),
             Some(c) if c.participants.iter().any(|p| p.identity == identity) => {
                 error(StatusCode::CONFLICT, 50433, "Participant already exists")
             }
             Some(c) => {
-                let p = ChatParticipant { sid: sid("MB"), identity, attributes, last_read_message_index: None };
+                let p =
+                    ChatParticipant { sid: sid("MB"), identity, attributes, last_read_message_index: None, role_sid };
                 let answer = (StatusCode::CREATED, Json(render(&c.sid, &p))).into_response();
                 c.participants.push(p);
                 answer
@@ -124,9 +131,15 @@ pub(crate) async fn update(
         Some(_) => return error(StatusCode::BAD_REQUEST, 50100, "LastReadMessageIndex must be a message index"),
         None => None,
     };
+    let role_sid = form.get("RoleSid").cloned();
     let answer = {
         let mut s = state.lock().unwrap();
+        let known_role =
+            role_sid.as_ref().is_none_or(|r| s.roles.iter().any(|x| &x.sid == r && x.kind == "conversation"));
         match s.conversation(&key) {
+            _ if !known_role => {
+                error(StatusCode::BAD_REQUEST, 50201, "Invalid role: not a conversation role of this service")
+            }
             None => not_found(&format!("/Conversations/{key}/Participants/{who}")),
             Some(c) if c.state == "closed" => closed(),
             Some(c) => {

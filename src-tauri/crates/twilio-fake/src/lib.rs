@@ -9,6 +9,7 @@ mod conversations;
 mod faults;
 mod incoming;
 mod messages;
+mod roles;
 mod serverless;
 mod snapshot;
 mod state;
@@ -227,6 +228,8 @@ fn router(state: Shared) -> Router {
         .route("/v1/Rooms/{room}/Recordings", get(video::recordings))
         .route("/v1/Rooms/{room}/RecordingRules", get(video::recording_rules).post(video::set_recording_rules))
         .route("/v1/Configuration", get(conversations::configuration))
+        .route("/v1/Roles", get(roles::list).post(roles::create))
+        .route("/v1/Roles/{role}", post(roles::update))
         .route("/v1/Conversations", post(conversations::create))
         .route("/v1/Conversations/{conversation}", get(conversations::fetch).post(conversations::update))
         .route(

@@ -40,6 +40,7 @@ pub struct FakeChatParticipant {
     pub identity: String,
     pub attributes: String,
     pub last_read_message_index: Option<i64>,
+    pub role_sid: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +90,7 @@ impl FakeTwilio {
                         identity: p.identity.clone(),
                         attributes: p.attributes.clone(),
                         last_read_message_index: p.last_read_message_index,
+                        role_sid: p.role_sid.clone(),
                     })
                     .collect(),
                 messages: c

@@ -141,6 +141,8 @@ pub(crate) struct ChatParticipant {
     pub identity: String,
     pub attributes: String,
     pub last_read_message_index: Option<i64>,
+    /// The conversation role it was added with (`RoleSid`), if any.
+    pub role_sid: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -177,6 +179,8 @@ pub(crate) struct State {
     pub credentials_rejected: bool,
     /// Serverless services, their assets, builds and environments.
     pub serverless: crate::serverless::Serverless,
+    /// Conversation roles of the default Conversation Service.
+    pub roles: Vec<crate::roles::Role>,
 }
 
 /// What a trial account puts before every text (TWILIO.md: trial accounts prefix a notice).
@@ -205,6 +209,7 @@ impl State {
             list_lag: chrono::Duration::zero(),
             credentials_rejected: false,
             serverless: crate::serverless::Serverless::new(),
+            roles: Vec::new(),
         }
     }
 

@@ -95,13 +95,19 @@ export const twilioChatBackend: ChatBackend = {
   async open(token, conversationId) {
     const { Client } = await import('@twilio/conversations');
     const client = new Client(token);
-    await new Promise<void>((resolve, reject) => {
-      client.once('initialized', () => resolve());
-      client.once('initFailed', ({ error }) => reject(new Error(error?.message ?? 'The chat could not start.')));
-    });
-    const conversation = /^CH[0-9a-f]{32}$/i.test(conversationId)
-      ? await client.getConversationBySid(conversationId)
-      : await client.getConversationByUniqueName(conversationId);
-    return new TwilioConversation(client, conversation);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.once('initialized', () => resolve());
+        client.once('initFailed', ({ error }) => reject(new Error(error?.message ?? 'The chat could not start.')));
+      });
+      const conversation = /^CH[0-9a-f]{32}$/i.test(conversationId)
+        ? await client.getConversationBySid(conversationId)
+        : await client.getConversationByUniqueName(conversationId);
+      return new TwilioConversation(client, conversation);
+    } catch (failure) {
+      // A client that found nothing is shut, not left holding its connection (the patient's page tries again).
+      void client.shutdown().catch(() => {});
+      throw failure;
+    }
   },
 };

@@ -132,7 +132,23 @@ pub fn export(files: &[PageFile], dir: &Path) -> Result<Exported> {
     }
     let mut bytes = 0;
     for file in files {
-        let target = dir.join(&file.path);
+        // Only plain names inside `dir` (the manifest's, but checked here too), and never through
+        // a link someone left in the folder: a symlinked assets/ would write elsewhere.
+        let relative = Path::new(&file.path);
+        if !relative.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
+            return Err(CoreError::invalid("dir", format!("The page names a file outside its folder: {}", file.path)));
+        }
+        let target = dir.join(relative);
+        let mut walked = dir.to_path_buf();
+        for part in relative.components() {
+            walked.push(part);
+            if std::fs::symlink_metadata(&walked).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(CoreError::invalid(
+                    "dir",
+                    format!("{} is a link to somewhere else. Choose an empty folder.", walked.display()),
+                ));
+            }
+        }
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
@@ -230,5 +246,25 @@ mod tests {
         let refused = export(&page, &out).unwrap_err();
         assert_eq!(refused.field(), Some("dir"), "{refused}");
         assert_eq!(std::fs::read_to_string(out.join("index.html")).unwrap(), "the clinic's home page");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_export_never_writes_through_a_link_or_outside_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let out = dir.path().join("video");
+        std::fs::create_dir(&out).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), out.join("assets")).unwrap();
+        let page = vec![PageFile { path: "assets/a.js".into(), bytes: b"js".to_vec(), mime: "text/javascript".into() }];
+        let refused = export(&page, &out).unwrap_err();
+        assert!(refused.to_string().contains("is a link to somewhere else"), "{refused}");
+        assert!(!elsewhere.path().join("a.js").exists(), "nothing written through the link");
+
+        let fresh = dir.path().join("fresh");
+        let escape =
+            vec![PageFile { path: "../escaped.js".into(), bytes: b"js".to_vec(), mime: "text/javascript".into() }];
+        assert_eq!(export(&escape, &fresh).unwrap_err().field(), Some("dir"));
+        assert!(!dir.path().join("escaped.js").exists());
     }
 }

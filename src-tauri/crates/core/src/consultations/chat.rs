@@ -159,7 +159,10 @@ impl Consultations<'_> {
         let me = match &record.doctor_participant_sid {
             Some(sid) => sid.clone(),
             None => {
-                conversations::join(http, &account, &chat_sid, &record.doctor_identity, None).await.map_err(failed)?.sid
+                conversations::join(http, &account, &chat_sid, &record.doctor_identity, None, None)
+                    .await
+                    .map_err(failed)?
+                    .sid
             }
         };
         conversations::mark_read(http, &account, &chat_sid, &me, newest.index).await.map_err(failed)?;

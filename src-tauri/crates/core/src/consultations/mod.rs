@@ -32,6 +32,7 @@ mod words;
 pub(crate) use invite::set_call_page_url;
 pub use invite::{check_call_page_url, link_window, PatientLink, VideoSettings, EARLY_MINUTES, KEY_CALL_PAGE_URL};
 pub use model::*;
+pub use start::{PATIENT_PERMISSIONS, PATIENT_ROLE};
 pub use token::{token_lifetime, CHAT_TOKEN_MAX_SECONDS, TOKEN_MARGIN_MINUTES};
 pub use waiting::{read_attributes, DeviceCheck, WaitingPatient};
 

@@ -30,6 +30,21 @@ use uuid::Uuid;
 pub(super) const ROOM: RoomOptions =
     RoomOptions { max_participants: 3, empty_timeout_minutes: 15, unused_timeout_minutes: 60, record: false };
 
+/// The conversation role patients are added with, at the clinic's Conversation Service.
+pub const PATIENT_ROLE: &str = "clinicdesk-patient";
+
+/// What a patient may do in their consultation's conversation: chat (text and files), edit or
+/// delete their own messages, leave, and write their own participant attributes (the waiting
+/// room's signal: waiting.rs). Not: add or remove anyone, or change the conversation or others.
+pub const PATIENT_PERMISSIONS: &[&str] = &[
+    "sendMessage",
+    "sendMediaMessage",
+    "editOwnMessage",
+    "deleteOwnMessage",
+    "leaveConversation",
+    "editOwnParticipantAttributes",
+];
+
 impl Consultations<'_> {
     /// Starts (or continues starting) the video consultation of `appointment`: only its doctor.
     /// Refused once it is in progress or over ("Cannot start a consultation with status: …").
@@ -82,10 +97,13 @@ impl Consultations<'_> {
         }
         let doctor = json!({ "role": "doctor" });
         let patient = json!({ "role": "patient" });
-        let me = conversations::join(http, account, &chat.sid, &record.doctor_identity, Some(&doctor))
+        // The patient's page writes its own attributes (the waiting room) and chats; nothing more.
+        let patient_role =
+            conversations::ensure_role(http, account, PATIENT_ROLE, PATIENT_PERMISSIONS).await.map_err(failed)?;
+        let me = conversations::join(http, account, &chat.sid, &record.doctor_identity, Some(&doctor), None)
             .await
             .map_err(failed)?;
-        conversations::join(http, account, &chat.sid, &record.patient_identity, Some(&patient))
+        conversations::join(http, account, &chat.sid, &record.patient_identity, Some(&patient), Some(&patient_role))
             .await
             .map_err(failed)?;
         self.remember(

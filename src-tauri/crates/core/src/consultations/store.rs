@@ -90,15 +90,18 @@ pub(super) fn ensure(conn: &Connection, appointment: Uuid, now: DateTime<Utc>) -
     Ok(load(conn, appointment)?.expect("the consultation was just ensured"))
 }
 
-/// The appointment moved: a link made for the old time must not open the new one. While nothing
-/// exists at Twilio yet, the consultation's names are drawn again (room, both identities), so an
-/// old link's token names a room and an identity nobody uses any more; the notes stay. Once a start
-/// has reached Twilio the names stay (the room and chat exist under them). True if drawn again.
+/// The appointment moved: a link made for the old time must not open the new one. Until a start
+/// has made the room, the consultation's names are drawn again (room, both identities) and a
+/// waiting room opened for the old time is let go (the next invite or the start opens a new one
+/// under the new name; Twilio closes the old one after two quiet days), so an old link's token
+/// names a room, a conversation and an identity nobody uses any more; the notes stay. Once a start
+/// has made the room the names stay (the call exists under them). True if drawn again.
 pub(crate) fn forget_links(conn: &Connection, appointment: Uuid, now: DateTime<Utc>) -> Result<bool> {
     let changed = conn
         .prepare_cached(
-            "UPDATE consultations SET room_name = ?2, doctor_identity = ?3, patient_identity = ?4, updated_at = ?5
-         WHERE appointment_id = ?1 AND status = 'scheduled' AND room_sid IS NULL AND conversation_sid IS NULL",
+            "UPDATE consultations SET room_name = ?2, doctor_identity = ?3, patient_identity = ?4, updated_at = ?5,
+                    conversation_sid = NULL, doctor_participant_sid = NULL, chat_ready_at = NULL
+         WHERE appointment_id = ?1 AND status = 'scheduled' AND room_sid IS NULL",
         )?
         .execute(params![appointment.to_string(), opaque("cd-"), opaque("d-"), opaque("p-"), ts(now)])?;
     Ok(changed == 1)

@@ -121,8 +121,9 @@ impl Consultations<'_> {
     }
 
     /// The patients waiting now: a doctor sees their own, other staff who see the schedule see all.
-    /// One REST read per consultation whose link works now and whose waiting room is open (a day
-    /// has a handful), none when there is none; no database connection is held across them.
+    /// One REST read per consultation whose link works now and whose waiting room is open (a
+    /// quarter hour before to half an hour after a slot: a handful at a time), none when there is
+    /// none; no database connection is held across them.
     pub async fn waiting_patients(&self, caller: &Caller, http: &TwilioHttp) -> Result<Vec<WaitingPatient>> {
         caller.require(Permission::ReadSchedule)?;
         let candidates = self.candidates(caller)?;
@@ -130,11 +131,20 @@ impl Consultations<'_> {
             return Ok(Vec::new());
         }
         let account = self.account(Step::WaitingRoom)?;
+        let looked = candidates.len();
         let mut waiting = Vec::new();
+        let mut failures = Vec::new();
         for c in candidates {
-            let people = conversations::participants(http, &account, &c.conversation)
-                .await
-                .map_err(|err| words::failed(&err, Step::WaitingRoom))?;
+            // One waiting room that cannot be read (deleted at Twilio, a passing error) does not
+            // hide the others; only when none could be read is it said.
+            let people = match conversations::participants(http, &account, &c.conversation).await {
+                Ok(people) => people,
+                Err(err) => {
+                    tracing::warn!(code = ?err.code(), "a waiting room could not be read");
+                    failures.push(err);
+                    continue;
+                }
+            };
             let patient = people.iter().find(|p| p.identity.as_deref() == Some(c.patient_identity.as_str()));
             let Some((since, device_check)) = patient.and_then(|p| p.attributes.as_deref()).and_then(read_attributes)
             else {
@@ -152,6 +162,9 @@ impl Consultations<'_> {
                 since,
                 device_check,
             });
+        }
+        if failures.len() == looked {
+            return Err(words::failed(&failures[0], Step::WaitingRoom));
         }
         waiting.sort_by_key(|w| w.since);
         Ok(waiting)

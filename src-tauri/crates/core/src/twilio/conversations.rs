@@ -50,6 +50,57 @@ pub struct ChatMessage {
     pub participant_sid: Option<String>,
 }
 
+/// How long a conversation stays open without activity (ISO 8601 duration).
+pub const CLOSED_AFTER: &str = "P2D";
+
+/// A conversation-scoped role, as Twilio lists it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Role {
+    pub sid: String,
+    pub friendly_name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+}
+
+/// The conversation role named `friendly_name` with exactly `permissions`: found, corrected if its
+/// permissions differ (an older ClinicDesk made it), or created. Returns its SID (RL…).
+pub async fn ensure_role(
+    http: &TwilioHttp,
+    account: &TwilioAccount,
+    friendly_name: &str,
+    permissions: &[&str],
+) -> Result<String, TwilioError> {
+    let url = format!("{}/v1/Roles", http.endpoints.conversations);
+    let query = [("PageSize", "50".to_owned())];
+    let roles: Vec<Role> =
+        pages::all(http, &http.endpoints.conversations, &url, &query, &account.key_auth(), "roles", 10).await?;
+    let form = role_form(permissions);
+    match roles.into_iter().find(|r| r.friendly_name == friendly_name && r.kind == "conversation") {
+        Some(role) => {
+            let mut have: Vec<&str> = role.permissions.iter().map(String::as_str).collect();
+            let mut want = permissions.to_vec();
+            have.sort_unstable();
+            want.sort_unstable();
+            if have != want {
+                http.post::<Role>(&format!("{url}/{}", role.sid), &account.key_auth(), &form).await?;
+            }
+            Ok(role.sid)
+        }
+        None => {
+            let mut create = vec![("FriendlyName", friendly_name.to_owned()), ("Type", "conversation".to_owned())];
+            create.extend(form);
+            Ok(http.post::<Role>(&url, &account.key_auth(), &create).await?.sid)
+        }
+    }
+}
+
+/// `Permission` once per permission, as Twilio takes an array field.
+pub fn role_form(permissions: &[&str]) -> Vec<(&'static str, String)> {
+    permissions.iter().map(|p| ("Permission", (*p).to_owned())).collect()
+}
+
 /// The conversation named `unique_name`, created if it does not exist yet (50353 = it does).
 pub async fn ensure(
     http: &TwilioHttp,
@@ -63,6 +114,9 @@ pub async fn ensure(
         ("UniqueName", unique_name.to_owned()),
         ("FriendlyName", friendly_name.to_owned()),
         ("Attributes", attributes.to_string()),
+        // A conversation nobody ends (a waiting room for an appointment that was moved, cancelled or
+        // never started) closes by itself after two quiet days; the end closes the others at once.
+        ("Timers.Closed", CLOSED_AFTER.to_owned()),
     ];
     match http.post::<Conversation>(&url, &account.key_auth(), &form).await {
         Err(err) if err.code() == Some(50353) => {
@@ -79,7 +133,7 @@ pub async fn add_participant(
     conversation: &str,
     identity: &str,
 ) -> Result<(), TwilioError> {
-    join(http, account, conversation, identity, None).await.map(|_| ())
+    join(http, account, conversation, identity, None, None).await.map(|_| ())
 }
 
 /// Adds `identity` (with `attributes`, a JSON object) and returns the participant. If it is a
@@ -91,11 +145,15 @@ pub async fn join(
     conversation: &str,
     identity: &str,
     attributes: Option<&serde_json::Value>,
+    role_sid: Option<&str>,
 ) -> Result<ChatParticipant, TwilioError> {
     let url = format!("{}/v1/Conversations/{}/Participants", http.endpoints.conversations, conversation);
     let mut form = vec![("Identity", identity.to_owned())];
     if let Some(attributes) = attributes {
         form.push(("Attributes", attributes.to_string()));
+    }
+    if let Some(role) = role_sid {
+        form.push(("RoleSid", role.to_owned()));
     }
     match http.post::<ChatParticipant>(&url, &account.key_auth(), &form).await {
         Err(err) if err.code() == Some(50433) => participants(http, account, conversation)

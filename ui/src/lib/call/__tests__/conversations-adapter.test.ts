@@ -32,19 +32,25 @@ const sdk = vi.hoisted(() => {
   });
   const clients: FakeClient[] = [];
   let fail: string | null = null;
+  let lookupFail: Error | null = null;
   class FakeClient extends Ev {
     user = { identity: 'd-1' };
     updateToken = vi.fn(async () => this);
     shutdown = vi.fn(async () => {});
     getConversationBySid = vi.fn(async () => conversation);
-    getConversationByUniqueName = vi.fn(async () => conversation);
+    getConversationByUniqueName = vi.fn(async () => {
+      const failure = lookupFail;
+      lookupFail = null;
+      if (failure) throw failure;
+      return conversation;
+    });
     constructor(public token: string) {
       super();
       clients.push(this);
       setTimeout(() => (fail ? this.emit('initFailed', { error: { message: fail } }) : this.emit('initialized')), 0);
     }
   }
-  return { FakeClient, conversation, clients, builder, built, message, failWith: (m: string | null) => (fail = m) };
+  return { FakeClient, conversation, clients, builder, built, message, failWith: (m: string | null) => (fail = m), failLookupWith: (e: Error) => (lookupFail = e) };
 });
 
 vi.mock('@twilio/conversations', () => ({ Client: sdk.FakeClient }));
@@ -136,5 +142,14 @@ describe('Conversations adapter', () => {
     expect(sdk.conversation.me.updateAttributes).toHaveBeenCalledWith({ role: 'patient', waiting_since: '2026-11-23T09:50:00.000Z', device_check: 'passed' });
     sdk.conversation.me = null as never;
     await expect(session.announce({ left_at: 'x' })).rejects.toThrow('You are not in this conversation.');
+  });
+
+  it('shuts a client whose conversation is not there, so a retry does not leave connections open', async () => {
+    const missing = new Error('Not Found');
+    sdk.failLookupWith(missing);
+    await expect(twilioChatBackend.open('T', 'cd-not-yet')).rejects.toBe(missing);
+    const client = sdk.clients.at(-1)!;
+    expect(client.getConversationByUniqueName).toHaveBeenCalledWith('cd-not-yet');
+    expect(client.shutdown).toHaveBeenCalled();
   });
 });

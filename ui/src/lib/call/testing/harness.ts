@@ -102,7 +102,7 @@ async function main() {
     if (params.get('chat') === 'missing') patientChats.missing = 1;
     mount(PatientPage, {
       target,
-      props: { backend: calls, chatBackend: patientChats, hash: patientLink(params.get('link') ?? 'open'), retryMs: 300 },
+      props: { backend: calls, chatBackend: patientChats, hash: patientLink(params.get('link') ?? 'open'), retryMs: 300, chatRetryMs: 200 },
     });
     harness.ready = true;
     return;
