@@ -100,8 +100,11 @@ async fn a_failed_build_says_so_and_leaves_the_page_patients_use() {
     let err = r.clinic().call_page().publish(&r.admin, &r.http, &page("v2"), QUICK, |_| {}).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::Unavailable);
     let words = err.to_string();
-    assert!(words.starts_with("Twilio could not build the page, so the call page was not published."), "{words}");
-    assert!(words.contains("still open the page they opened before"), "{words}");
+    assert!(
+        words.starts_with("Twilio could not build the page, so the call page was not published and nothing changed"),
+        "{words}"
+    );
+    assert!(words.contains("nothing changed for patients' links"), "{words}");
     // Still the first page, at the same address, not redeployed.
     assert_eq!(r.fake.served(domain(&first.url), "/call.html").unwrap().content, page("v1")[0].bytes);
     assert_eq!(r.fake.serverless_counts().3, 1);

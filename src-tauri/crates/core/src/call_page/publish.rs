@@ -73,8 +73,8 @@ pub struct CallPage<'a> {
     pub(crate) clinic: &'a crate::Clinic,
 }
 
-const NOT_PUBLISHED: &str =
-    "so the call page was not published. Patients' links still open the page they opened before.";
+/// True the first time (no page yet: no links are sent) and after (links keep the earlier page).
+const NOT_PUBLISHED: &str = "so the call page was not published and nothing changed for patients' links.";
 
 impl CallPage<'_> {
     /// Publishes `files` (from [`super::files`]) and points patients' links at the result.
