@@ -2,6 +2,10 @@
 // the call handed to the system browser (WebKitGTK has no WebRTC) with a one-time link that works once
 // and only once, the browser page's state shown in the window, a chat message from the patient, a note,
 // and the end for everyone. The "browser" here is a script that records the link it was given.
+// Then the patient's side: the texted link opened in Chromium (the built call page, and the call
+// components' harness whose chat goes through the fake's REST API, since the Conversations SDK only
+// talks to Twilio's hosts), the device check, the waiting room in the doctor's day view, Start from the
+// banner, and chat both ways.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile, chmod, stat } from 'node:fs/promises';
@@ -9,6 +13,8 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startApp, screenshot, setValue, type, click, textOf, ARTIFACTS } from '../driver.mjs';
 
@@ -142,39 +148,12 @@ test('a doctor starts a video consultation from the day view; the call opens in 
   // The appointment's own day (twenty minutes from now can be tomorrow near midnight).
   await (await browser.$('#schedule-title')).waitForDisplayed({ timeout: 15_000 });
   await setValue(browser, 'input[aria-label="Go to date"]', bookedAt.slice(0, 10));
-  let start = await browser.$('button[aria-label="Start the video consultation with Olivia Smith"]');
+  const start = await browser.$('[data-testid="day-grid"] button[aria-label="Start the video consultation with Olivia Smith"]');
   await start.waitForClickable({ timeout: 15_000 });
   await browser.waitUntil(async () => !/Loading/.test(await textOf(browser, '.summary')), { timeout: 10_000 });
   await start.scrollIntoView({ block: 'center' });
   await screenshot(browser, '16-day-view-video-start');
 
-  // The waiting room: reception texts Liam his link; his page (here: the test, through the fake's REST
-  // API, as the Conversations SDK does) says he is waiting; the doctor's day view shows it within seconds.
-  if (liamAt.slice(0, 10) !== bookedAt.slice(0, 10)) await setValue(browser, 'input[aria-label="Go to date"]', liamAt.slice(0, 10));
-  const liamRef = JSON.parse(admin('--json', 'appointment', 'list', '--date', liamAt.slice(0, 10))).appointments
-    .find((a) => a.patient_name === 'Liam Brown').booking_ref;
-  const invite = JSON.parse(admin('--json', 'consultation', 'invite', liamRef));
-  const fragment = new URLSearchParams(new URL(invite.body.split(/\s+/).find((w) => w.includes('#t='))).hash.slice(1));
-  const grants = JSON.parse(Buffer.from(fragment.get('t').split('.')[1], 'base64url').toString()).grants;
-  const waitingRoom = await (await fetch(`${FAKE}/v1/Conversations/${grants.video.room}/Participants`, { headers: { authorization: API_KEY } })).json();
-  const liamInChat = waitingRoom.participants?.find((p) => p.identity === grants.identity);
-  assert.ok(liamInChat, 'the invite opened the waiting room with the patient in it');
-  const since = new Date().toISOString();
-  const said = await fetch(`${FAKE}/v1/Conversations/${grants.video.room}/Participants/${liamInChat.sid}`, {
-    method: 'POST', headers: { authorization: API_KEY, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ Attributes: JSON.stringify({ role: 'patient', waiting_since: since, device_check: 'passed' }) }),
-  });
-  assert.ok(said.ok, `the fake took the patient's attributes (${said.status})`);
-  const waiting = await browser.$('[data-testid="waiting-patient"]');
-  await waiting.waitForDisplayed({ timeout: 20_000, timeoutMsg: 'the day view should show the waiting patient' });
-  assert.match(await waiting.getText(), /Liam Brown is in the waiting room for Dr Amara Okafor's video appointment at \d\d:\d\d/);
-  assert.match(await waiting.getText(), /camera and microphone checked/);
-  assert.ok(await (await browser.$('button[aria-label="Start the video consultation with Liam Brown"]')).isExisting(), 'the doctor can admit him');
-  await screenshot(browser, '16b-day-view-patient-waiting');
-  if (liamAt.slice(0, 10) !== bookedAt.slice(0, 10)) await setValue(browser, 'input[aria-label="Go to date"]', bookedAt.slice(0, 10));
-  start = await browser.$('[data-testid="day-grid"] button[aria-label="Start the video consultation with Olivia Smith"]');
-  await start.waitForClickable({ timeout: 15_000 });
-  await start.scrollIntoView({ block: 'center' });
   await start.click();
 
   // WebKitGTK has no RTCPeerConnection: the system-browser host is chosen at run time.
@@ -258,4 +237,103 @@ test('a doctor starts a video consultation from the day view; the call opens in 
   assert.equal(kept.state, 'completed');
   assert.equal(kept.notes, 'Rash improving; review in two weeks.');
   await screenshot(browser, '18-consultation-completed');
+});
+
+/**
+ * The call components' harness (ui/call-harness.html, Vite's dev server on ui/) with `/fake-twilio`
+ * forwarded to the fake Twilio: the patient's page there runs with the SDK doubles, its chat through the
+ * fake's REST API (RestChatBackend), so it reaches the same conversation as the doctor's app.
+ */
+async function servePatientHarness() {
+  const ui = path.resolve(import.meta.dirname, '../../../ui');
+  const vite = await import(pathToFileURL(createRequire(path.join(ui, 'package.json')).resolve('vite')).href);
+  const server = await vite.createServer({
+    root: ui,
+    configFile: path.join(ui, 'vite.config.ts'),
+    logLevel: 'warn',
+    clearScreen: false,
+    server: {
+      host: '127.0.0.1', port: 0, strictPort: false, watch: null, hmr: false,
+      proxy: { '/fake-twilio': { target: FAKE, changeOrigin: true, rewrite: (p) => p.replace(/^\/fake-twilio/, '') } },
+    },
+  });
+  await server.listen();
+  return { origin: `http://127.0.0.1:${server.httpServer.address().port}`, close: () => server.close() };
+}
+
+test("the patient opens the texted link in Chromium, waits, shows in the doctor's day view, is let in, and both chat", async () => {
+  const harness = await servePatientHarness();
+  const chrome = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless=new', '--no-sandbox', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+  });
+  try {
+    // Reception texts Liam his link; the link is read back from what (the fake) Twilio received.
+    await click(browser, 'button[aria-label="Back to the schedule"]');
+    await (await browser.$('#schedule-title')).waitForDisplayed({ timeout: 15_000 });
+    if (liamAt.slice(0, 10) !== bookedAt.slice(0, 10)) await setValue(browser, 'input[aria-label="Go to date"]', liamAt.slice(0, 10));
+    const liamRef = JSON.parse(admin('--json', 'appointment', 'list', '--date', liamAt.slice(0, 10))).appointments
+      .find((a) => a.patient_name === 'Liam Brown').booking_ref;
+    admin('consultation', 'invite', liamRef);
+    let body;
+    await browser.waitUntil(async () => {
+      const sent = await (await fetch(`${FAKE}/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages.json`, { headers: { authorization: API_KEY } })).json();
+      body = sent.messages?.find((m) => m.body.startsWith('Hi Liam'))?.body;
+      return Boolean(body);
+    }, { timeout: 30_000, timeoutMsg: "Liam's invite should reach Twilio" });
+    const link = new URL(body.split(/\s+/).find((word) => word.includes('#t=')));
+
+    // His phone: the clinic's page with his link; the device check on Chromium's fake camera.
+    const context = await chrome.newContext({ viewport: { width: 360, height: 740 } });
+    const phone = await context.newPage();
+    const errors = [];
+    phone.on('pageerror', (error) => errors.push(error.message));
+    const key = API_KEY.replace(/^Basic /, '');
+    await phone.goto(`${harness.origin}/call-harness.html?view=patient&chat=rest&fake=/fake-twilio&key=${encodeURIComponent(key)}&hash=${encodeURIComponent(link.hash)}`);
+    await phone.getByRole('heading', { name: 'Hello Liam' }).waitFor({ timeout: 30_000 });
+    // Booked within the quarter hour, the link may open a moment after the test reaches it: the page
+    // says when, and offers the check by itself once it opens.
+    await phone.getByRole('button', { name: 'Check my camera and microphone' }).click({ timeout: 90_000 });
+    await phone.waitForFunction(() => document.querySelector('video[aria-label="Your camera preview"]')?.videoWidth > 0, null, { timeout: 20_000 });
+    await phone.waitForFunction(() => !document.querySelector('button:disabled'), null, { timeout: 20_000 });
+    await phone.getByRole('button', { name: 'Go to the waiting room' }).click();
+    await phone.getByText('Dr Amara Okafor will let you in shortly.').waitFor();
+    await phone.getByRole('textbox', { name: /message/i }).waitFor({ timeout: 20_000 });
+    await phone.getByRole('textbox', { name: /message/i }).fill('I am here, the camera works.');
+    await phone.keyboard.press('Enter');
+    await phone.getByText('I am here, the camera works.').waitFor();
+
+    // The doctor's day view: the waiting room banner, the tag, and Start.
+    const waiting = await browser.$('[data-testid="waiting-patient"]');
+    await waiting.waitForDisplayed({ timeout: 20_000, timeoutMsg: 'the day view should show the waiting patient' });
+    assert.match(await waiting.getText(), /Liam Brown is in the waiting room for Dr Amara Okafor's video appointment at \d\d:\d\d/);
+    assert.match(await waiting.getText(), /camera and microphone checked/);
+    await screenshot(browser, '16b-day-view-patient-waiting');
+    await phone.screenshot({ path: path.join(ARTIFACTS, '20-patient-waiting-for-the-doctor.png') });
+
+    // Start from the banner: the consultation opens; the waiting-room message is in the doctor's chat.
+    await click(browser, '[data-testid="waiting-patient"] button');
+    await browser.waitUntil(async () => /I am here, the camera works\./.test(await textOf(browser, '.chat')), {
+      timeout: 20_000, timeoutMsg: "the patient's waiting-room message should be in the doctor's chat",
+    });
+    await type(browser, '.chat textarea', 'Hello Liam, I can see you are ready.');
+    await click(browser, '.chat button[type="submit"]');
+    await phone.getByText('Hello Liam, I can see you are ready.').waitFor({ timeout: 20_000 });
+
+    // The room is open at Twilio now: the page's next try joins (the video SDK is the double here).
+    await phone.waitForFunction(() => window.harness.calls.rooms.length > 0);
+    await phone.evaluate(() => {
+      const doctor = { sid: 'PA0002', identity: 'd-doctor' };
+      window.harness.room.emit('connected', [doctor]);
+    });
+    await phone.getByRole('button', { name: /leave/i }).waitFor();
+    assert.ok(await phone.getByText('Hello Liam, I can see you are ready.').isVisible(), 'the chat goes on in the call');
+    await phone.screenshot({ path: path.join(ARTIFACTS, '21-patient-in-the-call-with-chat.png') });
+    await screenshot(browser, '22-doctor-chat-with-the-patient');
+    assert.deepEqual(errors, []);
+    await context.close();
+  } finally {
+    await chrome.close();
+    await harness.close();
+  }
 });

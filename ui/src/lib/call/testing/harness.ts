@@ -21,6 +21,7 @@ import DevicePreview from '../DevicePreview.svelte';
 import type { ChosenDevices } from '../types';
 import { FakeCallBackend, FakeTrack, patientParty } from './call';
 import { FakeChatBackend, fakeMedia } from './chat';
+import { RestChatBackend } from './restChat';
 import { installMediaDevices, type MediaScenario } from './media';
 import { paintedStream } from './streams';
 
@@ -100,9 +101,14 @@ async function main() {
     const { default: PatientPage } = await import('../../../patientpage/PatientPage.svelte');
     // chat=missing: the waiting room's conversation is not there at first (Twilio failed at the invite).
     if (params.get('chat') === 'missing') patientChats.missing = 1;
+    // chat=rest (the end-to-end test): the chat through the fake Twilio's REST API at the same-origin
+    // path `fake`, and the real link the clinic texted in `hash`.
+    const rest = params.get('chat') === 'rest';
+    const chatBackend = rest ? new RestChatBackend(params.get('fake') ?? '/fake-twilio', params.get('key') ?? '', 500) : patientChats;
+    const hash = params.get('hash') ?? patientLink(params.get('link') ?? 'open');
     mount(PatientPage, {
       target,
-      props: { backend: calls, chatBackend: patientChats, hash: patientLink(params.get('link') ?? 'open'), retryMs: 300, chatRetryMs: 200 },
+      props: { backend: calls, chatBackend, hash, retryMs: rest ? 1000 : 300, chatRetryMs: rest ? 1000 : 200 },
     });
     harness.ready = true;
     return;
