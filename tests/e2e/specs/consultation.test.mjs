@@ -111,7 +111,7 @@ test("the patient's link goes out by text and opens the patient's page: the clin
       return Boolean(body);
     }, { timeout: 30_000, timeoutMsg: 'the invite should reach Twilio' });
     const link = body.split(/\s+/).find((word) => word.startsWith(page.url));
-    assert.match(body, /^Hi Olivia, Dr Amara Okafor at Riverside Clinic/);
+    assert.match(body, /^Hi Olivia, your video visit with Dr Amara Okafor is on /);
 
     const context = await chrome.newContext({ viewport: { width: 360, height: 740 } });
     const patient = await context.newPage();

@@ -191,7 +191,7 @@ async fn starting_texts_the_patient_the_link_once_and_never_fails_for_it() {
     let sent = invites(&r, second);
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(sent[0].body.contains(&format!("{PAGE}#t=")));
-    // Started at 08:00 for 11:00: "Dr … is ready" with a link that works now, not from 10:45.
+    // Started at 08:00 for 11:00: texted as the doctor starts, with a link that works now, not from 10:45.
     let link = PatientLink {
         url: sent[0].body.split_whitespace().find(|w| w.starts_with(PAGE)).unwrap().to_owned(),
         valid_from: r.now(),

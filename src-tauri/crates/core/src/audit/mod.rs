@@ -11,7 +11,10 @@ use ts_rs::TS;
 mod reads;
 
 pub(crate) use reads::link_patients;
-pub use reads::{index_pending, patients_of, record_for_patient, record_polled_screen_read, record_screen_read};
+pub use reads::{
+    index_pending, patients_of, record_actor_for_patient, record_for_patient, record_polled_screen_read,
+    record_screen_read,
+};
 
 /// Who did it: a signed-in member of staff, or an unauthenticated attempt under some email.
 pub enum Actor<'a> {

@@ -37,7 +37,20 @@ pub fn record_for_patient(
     patient: Uuid,
     detail: Option<&str>,
 ) -> Result<()> {
-    let id = record(conn, at, Actor::Staff(caller), action, Some(about), detail)?;
+    record_actor_for_patient(conn, at, Actor::Staff(caller), action, about, patient, detail)
+}
+
+/// [`record_for_patient`] for any actor (ClinicDesk itself, for what it does on its own).
+pub fn record_actor_for_patient(
+    conn: &Connection,
+    at: DateTime<Utc>,
+    actor: Actor<'_>,
+    action: AuditAction,
+    about: (&str, &str),
+    patient: Uuid,
+    detail: Option<&str>,
+) -> Result<()> {
+    let id = record(conn, at, actor, action, Some(about), detail)?;
     link_patients(conn, id, &[patient])
 }
 

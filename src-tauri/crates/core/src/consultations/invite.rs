@@ -13,6 +13,7 @@
 //! - Every link made is audited (a token was minted for the patient).
 
 use super::access::{self, Booking};
+use super::reminder_link::Sender;
 use super::start::refusal;
 use super::store;
 use super::token::TOKEN_MARGIN_MINUTES;
@@ -61,11 +62,11 @@ impl Consultations<'_> {
     /// with a sentence when there is no call page yet, when the appointment is over or not a
     /// video one, and when it is further ahead than a link can live.
     pub fn patient_link(&self, caller: &Caller, appointment: Uuid) -> Result<PatientLink> {
-        self.link_opening(caller, appointment, LinkOpens::OnTime)
+        self.link_opening(Sender::Staff(caller), appointment, LinkOpens::OnTime)
     }
 
-    fn link_opening(&self, caller: &Caller, appointment: Uuid, opens: LinkOpens) -> Result<PatientLink> {
-        let booking = access::inviter(self.clinic, caller, appointment)?;
+    fn link_opening(&self, sender: Sender<'_>, appointment: Uuid, opens: LinkOpens) -> Result<PatientLink> {
+        let booking = sender.booking(self.clinic, appointment)?;
         let page = call_page_url(&*self.clinic.db().conn()?)?.ok_or_else(no_call_page)?;
         let account = self.account(Step::Invite)?;
         let now = self.clinic.now();
@@ -105,10 +106,10 @@ impl Consultations<'_> {
         )?;
         let greeting = Greeting::read(&tx, &booking)?;
         let url = format!("{page}#{}", greeting.fragment(&token, booking.starts_at));
-        audit::record_for_patient(
+        audit::record_actor_for_patient(
             &tx,
             now,
-            caller,
+            sender.actor(),
             AuditAction::TokenMinted,
             ("appointment", &booking.id.to_string()),
             booking.patient_id,
@@ -130,17 +131,24 @@ impl Consultations<'_> {
     /// appointment, by its doctor or staff who send texts. Each call is a new text; it is withdrawn
     /// unsent if the appointment moves first (its link would be for the old time).
     pub fn invite(&self, caller: &Caller, appointment: Uuid) -> Result<TextMessage> {
-        self.invite_opening(caller, appointment, LinkOpens::OnTime)
+        self.invite_opening(Sender::Staff(caller), appointment, LinkOpens::OnTime)
     }
 
-    fn invite_opening(&self, caller: &Caller, appointment: Uuid, opens: LinkOpens) -> Result<TextMessage> {
+    /// The invite text with a new link, by `sender`: a new text each time staff ask; ClinicDesk's
+    /// own (with the last reminder) once per appointment time.
+    pub(super) fn invite_opening(
+        &self,
+        sender: Sender<'_>,
+        appointment: Uuid,
+        opens: LinkOpens,
+    ) -> Result<TextMessage> {
         // Whether the patient can be texted at all, before a token is made for nothing.
         {
             let conn = self.clinic.db().conn()?;
-            let booking = access::inviter(self.clinic, caller, appointment)?;
+            let booking = sender.booking(self.clinic, appointment)?;
             can_text(&conn, &Ctx::read(&conn)?, booking.patient_id)?;
         }
-        let link = self.link_opening(caller, appointment, opens)?;
+        let link = self.link_opening(sender, appointment, opens)?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -169,16 +177,16 @@ impl Consultations<'_> {
             body: templates::render(&tx, TextKind::Invite, &data)?,
             patient_id: Some(booking.patient_id),
             appointment_id: Some(appointment),
-            idempotency_key: format!("invite:{appointment}:{}", Uuid::new_v4()),
+            idempotency_key: sender.idempotency_key(appointment, booking.starts_at),
             due_at: now,
             about_starts_at: Some(booking.starts_at),
             reminder_rule: None,
         };
-        let (id, _) = outbox::enqueue(&tx, now, Some(caller.user_id()), &text, true)?;
-        audit::record_for_patient(
+        let (id, _) = outbox::enqueue(&tx, now, sender.user_id(), &text, true)?;
+        audit::record_actor_for_patient(
             &tx,
             now,
-            caller,
+            sender.actor(),
             AuditAction::TextSent,
             ("sms", &id.to_string()),
             booking.patient_id,
@@ -193,7 +201,7 @@ impl Consultations<'_> {
 /// When a new link starts to work: [`EARLY_MINUTES`] before the appointment, or at once (the
 /// doctor has started, perhaps early).
 #[derive(Clone, Copy)]
-enum LinkOpens {
+pub(super) enum LinkOpens {
     OnTime,
     Now,
 }
@@ -203,7 +211,7 @@ const START_INVITE_QUIET_MINUTES: i64 = 10;
 
 impl Consultations<'_> {
     /// Once a start has put the consultation in progress: texts the patient the link (the video
-    /// invite's default wording says the doctor is ready), unless an invite went out in the last
+    /// invite: the appointment and the link), unless an invite went out in the last
     /// few minutes. It never fails the start: a clinic without a call page, a patient who cannot be
     /// texted, are the doctor's to handle by phone; why is logged (as a code, no patient data).
     pub(super) fn invite_on_start(&self, caller: &Caller, appointment: Uuid) {
@@ -220,8 +228,8 @@ impl Consultations<'_> {
             Ok(true) => {}
             Ok(false) => {
                 // The doctor is ready now, maybe well before the appointment: this link works at once
-                // (a patient told "Dr … is ready" must not be told the link opens later).
-                if let Err(err) = self.invite_opening(caller, appointment, LinkOpens::Now) {
+                // (a patient texted as the doctor starts must not be told the link opens later).
+                if let Err(err) = self.invite_opening(Sender::Staff(caller), appointment, LinkOpens::Now) {
                     tracing::info!(code = ?err.code(), "no video invite texted at the start");
                 }
             }

@@ -149,6 +149,15 @@ impl<'a> OutboxWorker<'a> {
                 self.fenced(|tx| hold::resume(tx))?;
             }
         }
+        if account.is_some() {
+            // A video appointment's link goes with its last reminder (consultations/reminder_link.rs);
+            // queued before the claim (it goes this pass or the next). Its failure stops no other text.
+            match self.clinic.consultations().send_links_with_last_reminder() {
+                Ok(0) => {}
+                Ok(queued) => tracing::info!(queued, "video links queued with the last reminder"),
+                Err(err) => tracing::warn!(code = ?err.code(), "video links with the last reminder failed"),
+            }
+        }
         // One attempt per text per pass: only texts due when the pass began are claimed, so a
         // text rescheduled during this pass waits for the next one.
         let limit = self.config.concurrency.max(1);

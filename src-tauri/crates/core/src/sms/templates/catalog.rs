@@ -218,7 +218,7 @@ impl TemplateName {
                 "{clinic_name}: reminder, you see {doctor} on {date} at {time}. Reply C to confirm. Ref {booking_ref}."
             }
             TemplateName::VideoInvite => {
-                "Hi {first_name}, {doctor} at {clinic_name} is ready for your video appointment. Join: {video_link}"
+                "Hi {first_name}, your video visit with {doctor} is on {date} at {time}. Join: {video_link}"
             }
             TemplateName::RunningLate => {
                 "Hi {first_name}, {clinic_name} is running late today. Sorry for the wait, we will see you as soon as we can."
