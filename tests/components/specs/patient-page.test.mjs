@@ -73,12 +73,40 @@ describe("the patient's page", () => {
     assert.ok(await page.getByText('No problem, I am here.').isVisible(), 'the chat goes on in the call');
     await screenshot(page, 'patient-phone-4-call');
 
-    // Leaving tells the clinic the patient is no longer there.
+    // Leaving tells the clinic the patient is no longer there, and leaves nothing on the phone: what
+    // the SDKs might have kept (local and session storage, IndexedDB) is removed.
+    await page.evaluate(() => new Promise((resolve) => {
+      localStorage.setItem('loglevel:twilio-video', 'warn');
+      sessionStorage.setItem('twilio-sync', '{}');
+      indexedDB.open('twilio-conversations-cache').onsuccess = (event) => { event.target.result.close(); resolve(); };
+    }));
     await page.getByRole('button', { name: /leave/i }).click();
     await page.getByText('You have left the consultation.').waitFor();
+    await page.waitForFunction(async () => localStorage.length === 0 && sessionStorage.length === 0 && (await indexedDB.databases()).length === 0);
     const left = await page.waitForFunction(() => window.harness.patientChats.conversations[0].attributes.left_at ?? null).then((h) => h.jsonValue());
     assert.ok(Date.parse(left) >= Date.parse(told.waiting_since));
     await finish(page);
+  });
+
+  test('a refused or missing camera gets help in words a patient follows, on a 360 px phone', async () => {
+    const refused = await openHarness(browser, server.origin, 'view=patient&link=open&media=denied', { viewport: SMALL_PHONE });
+    await refused.getByRole('button', { name: 'Check my camera and microphone' }).click();
+    await refused.getByText('The camera and microphone are blocked for this page.').waitFor();
+    assert.equal(await refused.getByRole('button', { name: 'Go to the waiting room' }).isDisabled(), true, 'no way on without them');
+    assert.ok(await fitsWidth(refused), 'the help fits a 360 px screen');
+    await screenshot(refused, 'patient-phone-2b-camera-blocked');
+    await finish(refused);
+
+    const noCamera = await openHarness(browser, server.origin, 'view=patient&link=open&media=no-camera', { viewport: SMALL_PHONE });
+    await noCamera.getByRole('button', { name: 'Check my camera and microphone' }).click();
+    await noCamera.getByText('No camera was found.').waitFor();
+    await screenshot(noCamera, 'patient-phone-2c-no-camera');
+    // Sound alone still makes a consultation: the patient goes on, and the clinic sees it.
+    await noCamera.getByRole('button', { name: 'Go to the waiting room' }).click();
+    const told = await noCamera.waitForFunction(() => window.harness.patientChats.conversations[0]?.attributes.device_check ?? null)
+      .then((h) => h.jsonValue());
+    assert.equal(told, 'camera_off');
+    await finish(noCamera);
   });
 
   test('a waiting room whose chat is not open yet waits without it, and the chat comes when it opens', async () => {
