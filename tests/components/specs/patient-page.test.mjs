@@ -14,13 +14,14 @@ useHarness((s, b) => {
   browser = b;
 });
 
-const open = (link, viewport = SMALL_PHONE) => openHarness(browser, server.origin, `view=patient&link=${link}`, { viewport });
+const open = (link, viewport = SMALL_PHONE, setup) => openHarness(browser, server.origin, `view=patient&link=${link}`, { viewport, setup });
 /** Nothing sticks out sideways at this size. */
 const fitsWidth = (page) => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
 
 describe("the patient's page", () => {
   test('welcome, device check, waiting for the doctor, then the call — on a 360 px phone', async () => {
-    const page = await open('open');
+    // Something the website had stored before the visit (a clinic serving the page from its own site).
+    const page = await open('open', SMALL_PHONE, (p) => p.addInitScript(() => localStorage.setItem('clinic-site', 'keep')));
     await page.getByRole('heading', { name: 'Hello Ana' }).waitFor();
     assert.ok(await page.getByText('Riverside Clinic').isVisible());
     assert.ok(await fitsWidth(page), 'the welcome fits a 360 px screen');
@@ -82,7 +83,8 @@ describe("the patient's page", () => {
     }));
     await page.getByRole('button', { name: /leave/i }).click();
     await page.getByText('You have left the consultation.').waitFor();
-    await page.waitForFunction(async () => localStorage.length === 0 && sessionStorage.length === 0 && (await indexedDB.databases()).length === 0);
+    await page.waitForFunction(async () => localStorage.length === 1 && sessionStorage.length === 0 && (await indexedDB.databases()).length === 0);
+    assert.equal(await page.evaluate(() => localStorage.getItem('clinic-site')), 'keep', "the website's own storage stays");
     const left = await page.waitForFunction(() => window.harness.patientChats.conversations[0].attributes.left_at ?? null).then((h) => h.jsonValue());
     assert.ok(Date.parse(left) >= Date.parse(told.waiting_since));
     await finish(page);

@@ -37,10 +37,11 @@ async fn the_link_goes_once_with_the_last_reminder_and_again_after_a_move() {
     ready(&r);
     let (eleven, _) = r.book("11:00", 30, AppointmentKind::Video);
     let (in_person, _) = r.book("11:30", 30, AppointmentKind::InPerson);
-    // 08:00: the 09:00 appointment was booked after its last reminder fell due (07:00): its
-    // confirmation said it all. The 11:00 one's last reminder is at 09:00.
-    assert_eq!(send(&r), 0);
-    assert!(invites(&r, r.appt).is_empty() && invites(&r, eleven).is_empty());
+    // 08:00: the 09:00 appointment was booked after its last reminder fell due (07:00): it gets its
+    // link at once (its confirmation cannot carry one). The 11:00 one's last reminder is at 09:00.
+    assert_eq!(send(&r), 1);
+    assert_eq!(invites(&r, r.appt).len(), 1);
+    assert!(invites(&r, eleven).is_empty());
 
     r.t.advance(Duration::minutes(60)); // 09:00
     assert_eq!(send(&r), 1);
@@ -119,4 +120,41 @@ async fn the_outbox_worker_sends_it() {
     // Beside the appointment's other texts (its confirmation and its 2-hour reminder, due now too).
     assert!(texted.iter().any(|m| !m.body.contains("#t=") && m.body.contains("11:00")), "{texted:?}");
     assert_eq!(invites(&r, eleven).len(), 1);
+}
+
+fn move_to(r: &Rig, appointment: Uuid, time: &str) {
+    let version = r.clinic().appointments().get(&r.desk, appointment).unwrap().version;
+    let request = RescheduleRequest {
+        date: "2026-03-02".into(),
+        time: time.into(),
+        minutes: None,
+        expected_version: Some(version),
+    };
+    r.clinic().appointments().reschedule(&r.desk, appointment, request).unwrap();
+}
+
+fn tokens_minted(r: &Rig, appointment: Uuid) -> usize {
+    let audit = r.clinic().audit().recent(&r.admin, Some(&appointment.to_string()), 200).unwrap();
+    audit.iter().filter(|e| e.action == "twilio.token").count()
+}
+
+#[tokio::test]
+async fn a_withdrawn_automatic_link_is_not_made_again_every_pass() {
+    let r = rig().await;
+    ready(&r);
+    let (eleven, _) = r.book("11:00", 30, AppointmentKind::Video);
+    r.t.advance(Duration::minutes(60)); // 09:00
+    send(&r);
+    assert_eq!(invites(&r, eleven).len(), 1);
+    // Moved away (the waiting link is withdrawn) and back: that time's automatic link was made once.
+    move_to(&r, eleven, "12:15");
+    move_to(&r, eleven, "11:00");
+    let withdrawn = invites(&r, eleven);
+    assert_eq!(withdrawn.len(), 1);
+    assert_eq!(withdrawn[0].state, clinicdesk_core::sms::TextState::Skipped, "withdrawn by the first move");
+    let minted = tokens_minted(&r, eleven);
+    for _ in 0..3 {
+        assert_eq!(send(&r), 0);
+    }
+    assert_eq!(tokens_minted(&r, eleven), minted, "no token minted for a text that cannot be queued");
 }

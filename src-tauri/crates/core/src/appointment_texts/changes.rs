@@ -46,7 +46,9 @@ pub(crate) fn on_change(
     let mut withdrawn_unsent_news = 0;
     if let Some(reason) = &withdrawn_reason {
         withdrawn_unsent_news = context::withdraw(tx, appointment.id, &["confirmation", "reschedule"], reason, now)?;
-        context::withdraw(tx, appointment.id, &["reminder"], reason, now)?;
+        // A video link waiting to go names the old time's room (a move draws new names): withdrawn
+        // too, or a move away and back would send a link that opens nothing.
+        context::withdraw(tx, appointment.id, &["reminder", "invite"], reason, now)?;
     }
     if !ctx.texting_set_up {
         return Ok(TextNote::not_texted("Not texted: texting is not set up yet (Settings, Twilio)"));

@@ -143,17 +143,25 @@ impl Consultations<'_> {
         opens: LinkOpens,
     ) -> Result<TextMessage> {
         // Whether the patient can be texted at all, before a token is made for nothing.
-        {
+        let starts_at = {
             let conn = self.clinic.db().conn()?;
             let booking = sender.booking(self.clinic, appointment)?;
             can_text(&conn, &Ctx::read(&conn)?, booking.patient_id)?;
-        }
+            booking.starts_at
+        };
         let link = self.link_opening(sender, appointment, opens)?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let ctx = Ctx::read(&tx)?;
         let booking = access::booking(&tx, appointment)?;
+        // Moved between the link and now: the link names the old time's room (a move draws new
+        // names), so it is not sent.
+        if booking.starts_at != starts_at {
+            return Err(CoreError::Conflict(
+                "The appointment moved while its link was being made. Send the link again.".into(),
+            ));
+        }
         can_text(&tx, &ctx, booking.patient_id)?;
         let (date, time) = templates::format_when(booking.starts_at, ctx.tz, &ctx.country);
         let greeting = Greeting::read(&tx, &booking)?;

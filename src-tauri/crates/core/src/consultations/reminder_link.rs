@@ -8,22 +8,30 @@
 //!   and an invite already made for that time (by reception, the doctor's start, or an earlier
 //!   pass) means none is made. A move makes a new time, so the moved appointment gets its own.
 //! - Only when it can work and is welcome: a video appointment still to come, not started, whose
-//!   patient agreed to texts and did not opt out, booked before its last reminder fell due (a
-//!   booking made later had its confirmation), with a call page set, outside quiet hours (it waits
-//!   for the morning, unless the appointment is before then).
-//! - The token is minted when the text is made, never further ahead than Twilio's 24 hours.
+//!   patient agreed to texts and did not opt out, with a call page set, outside quiet hours (it
+//!   waits for the morning, unless the appointment is before then). An appointment booked after its
+//!   last reminder fell due gets it at once: its confirmation cannot carry a link.
+//! - Tried once per appointment time: the key is looked for whatever became of that text (skipped,
+//!   failed), so a text the outbox refused is not made again every pass.
+//! - The token is minted when the text is made, never further ahead than Twilio's 24 hours (only
+//!   appointments whose link would expire within them are looked at).
 
 use super::access::{self, Booking};
 use super::invite::{call_page_url, LinkOpens};
 use super::Consultations;
+use super::TOKEN_MARGIN_MINUTES;
 use crate::appointment_texts::context::Ctx;
 use crate::appointment_texts::when::quiet_until;
 use crate::audit::Actor;
 use crate::auth::Caller;
 use crate::db::{ts, uuid_at};
 use crate::error::Result;
-use chrono::{DateTime, Utc};
+use crate::twilio::token::TWILIO_MAX_TTL_SECONDS;
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
+
+/// The automatic invite's idempotency key: this, the appointment's id, ':' and its start (`ts`).
+const AUTOMATIC_KEY_PREFIX: &str = "invite-with-reminder:";
 
 /// How the audit trail names ClinicDesk acting on its own.
 pub const AUTOMATIC_ACTOR: &str = "ClinicDesk (automatic)";
@@ -66,7 +74,7 @@ impl Sender<'_> {
     pub fn idempotency_key(&self, appointment: Uuid, starts_at: DateTime<Utc>) -> String {
         match self {
             Sender::Staff(_) => format!("invite:{appointment}:{}", Uuid::new_v4()),
-            Sender::Automatic => format!("invite-with-reminder:{appointment}:{}", ts(starts_at)),
+            Sender::Automatic => format!("{AUTOMATIC_KEY_PREFIX}{appointment}:{}", ts(starts_at)),
         }
     }
 }
@@ -92,28 +100,29 @@ impl Consultations<'_> {
                 return Ok(0);
             }
             let mut statement = conn.prepare_cached(
-                "SELECT a.id, a.starts_at, a.created_at FROM appointments a
+                "SELECT a.id FROM appointments a
                  JOIN patients p ON p.id = a.patient_id
                  LEFT JOIN consultations c ON c.appointment_id = a.id
                  WHERE a.kind = 'video' AND a.status IN ('scheduled', 'confirmed')
-                   AND a.starts_at > ?1 AND a.starts_at <= ?2
+                   AND a.starts_at > ?1 AND a.starts_at <= ?2 AND a.ends_at <= ?3
                    AND coalesce(c.status, 'scheduled') = 'scheduled'
                    AND p.sms_consent = 1 AND p.opted_out_at IS NULL
                    AND NOT EXISTS (SELECT 1 FROM sms_notifications n
                                    WHERE n.appointment_id = a.id AND n.kind = 'invite'
                                      AND n.about_starts_at = a.starts_at AND n.state <> 'skipped')
+                   AND NOT EXISTS (SELECT 1 FROM sms_notifications n
+                                   WHERE n.idempotency_key = ?4 || a.id || ':' || a.starts_at)
                  ORDER BY a.starts_at",
             )?;
-            // Starting within `last` of now: its last reminder is due. Booked before that reminder
-            // fell due, or its confirmation said it all.
-            let rows = statement.query_map(rusqlite::params![ts(now), ts(now + last)], |r| {
-                Ok((uuid_at(r, 0)?, r.get::<_, DateTime<Utc>>(1)?, r.get::<_, DateTime<Utc>>(2)?))
-            })?;
-            let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-            rows.into_iter()
-                .filter(|(_, starts, booked)| *booked < *starts - last)
-                .map(|(id, _, _)| id)
-                .collect::<Vec<_>>()
+            // Starting within `last` of now: its last reminder is due (or was when it was booked).
+            // Ending early enough that its link lives at most Twilio's 24 hours from now.
+            let latest_end =
+                now + Duration::seconds(i64::from(TWILIO_MAX_TTL_SECONDS)) - Duration::minutes(TOKEN_MARGIN_MINUTES);
+            let rows = statement
+                .query_map(rusqlite::params![ts(now), ts(now + last), ts(latest_end), AUTOMATIC_KEY_PREFIX], |r| {
+                    uuid_at(r, 0)
+                })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
         };
         let mut queued = 0;
         for appointment in due {
