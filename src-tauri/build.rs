@@ -64,6 +64,7 @@ pub const COMMANDS: &[&str] = &[
     "consultation_quick_replies",
     "consultation_invite",
     "consultations_waiting",
+    "consultations_search",
     "video_settings_get",
     "video_settings_update",
     "call_page_publish",

@@ -139,6 +139,7 @@ pub fn run() {
             commands::consultations::consultation_quick_replies,
             commands::consultations::consultation_invite,
             commands::consultations::consultations_waiting,
+            commands::consultations::consultations_search,
             commands::consultations::video_settings_get,
             commands::consultations::video_settings_update,
             commands::call_page::call_page_publish,

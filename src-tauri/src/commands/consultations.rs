@@ -7,7 +7,7 @@ use crate::state::AppState;
 use clinicdesk_core::call_host::{CallReport, CallTicket};
 use clinicdesk_core::consultations::{
     ChatLine, ChatView, ConsultationBadge, ConsultationRecording, ConsultationState, ConsultationStatus,
-    ConsultationToken, VideoSettings, WaitingPatient,
+    ConsultationToken, SearchHit, VideoSettings, WaitingPatient,
 };
 use clinicdesk_core::sms::TextMessage;
 use clinicdesk_core::twilio::Endpoints;
@@ -108,6 +108,14 @@ pub async fn consultation_invite(state: State<'_, AppState>, id: Uuid) -> ApiRes
     let (text, _waiting_room_problem) =
         clinic.consultations().invite_to_waiting_room(&caller, &state.twilio, id).await?;
     Ok(text)
+}
+
+/// Past consultations' notes and chat containing the words typed (the doctor's own; all for an
+/// administrator), from the clinic database alone.
+#[tauri::command]
+pub async fn consultations_search(state: State<'_, AppState>, text: String) -> ApiResult<Vec<SearchHit>> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.consultations().search(&caller, &text)?)
 }
 
 /// The patients waiting on the call page now (a doctor's own; all for other staff). Polled by the

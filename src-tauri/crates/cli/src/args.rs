@@ -334,6 +334,12 @@ pub enum TemplatesCommand {
 /// APPT is an appointment id or its booking reference (e.g. CD-7KQ2XM).
 #[derive(Subcommand)]
 pub enum ConsultationCommand {
+    /// Search past consultations' notes and chat (your own as a doctor; all as an administrator):
+    /// every word, the last one as a word start; accents and case ignored. No network needed.
+    Search {
+        #[arg(value_name = "TEXT")]
+        text: String,
+    },
     /// Start the video consultation (or continue a start that stopped half-way): its room and chat.
     Start {
         #[arg(value_name = "APPT")]

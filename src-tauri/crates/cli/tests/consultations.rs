@@ -154,6 +154,17 @@ async fn without_twilio_the_doctor_gets_a_sentence_and_notes_still_save() {
     let status = desk.json(DOCTOR, &["consultation", "status", &reference]);
     assert_eq!((status["state"].as_str(), status["starting"].as_bool()), (Some("scheduled"), Some(true)));
     assert_eq!(status["notes"], "Phoned instead.");
+
+    // Searching the notes needs no network either: the doctor finds them, reception may not look.
+    let hits = desk.json(DOCTOR, &["consultation", "search", "phon"]);
+    assert_eq!(hits.as_array().map(Vec::len), Some(1), "{hits}");
+    assert_eq!(hits[0]["source"], "notes");
+    assert_eq!(hits[0]["snippet"][0]["text"], "Phoned");
+    assert_eq!(hits[0]["snippet"][0]["matched"], true);
+    let table = desk.cmd(DOCTOR, &["consultation", "search", "phon"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&table.stdout).contains("«Phoned» instead."), "{table:?}");
+    let (code, _) = desk.refused(DESK, &["consultation", "search", "phoned"]);
+    assert_eq!(code, 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

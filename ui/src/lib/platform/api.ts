@@ -38,6 +38,7 @@ import type { TemplateName } from './bindings/TemplateName';
 import type { TemplatePreview } from './bindings/TemplatePreview';
 import type { TextMessage } from './bindings/TextMessage';
 import type { WaitingPatient } from './bindings/WaitingPatient';
+import type { SearchHit } from './bindings/SearchHit';
 import type { VideoSettings } from './bindings/VideoSettings';
 import type { PublishProgress } from './bindings/PublishProgress';
 import type { PublishedPage } from './bindings/PublishedPage';
@@ -184,6 +185,8 @@ export const api = {
   consultationInvite: (id: string) => call<TextMessage>('consultation_invite', { id }),
   /** Patients waiting on the call page now (a doctor's own; all for other staff). Polled: not activity. */
   consultationsWaiting: () => call<WaitingPatient[]>('consultations_waiting'),
+  /** Past consultations' notes and chat with every word typed (the last as a word start). */
+  consultationsSearch: (text: string) => call<SearchHit[]>('consultations_search', { text }),
   videoSettingsGet: () => call<VideoSettings>('video_settings_get'),
   videoSettingsUpdate: (callPageUrl: string) => call<VideoSettings>('video_settings_update', { callPageUrl }),
   consultationQuickReplies: (id: string) => call<string[]>('consultation_quick_replies', { id }),

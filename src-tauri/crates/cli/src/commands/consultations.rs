@@ -143,6 +143,31 @@ pub(super) fn consultation(clinic: &Clinic, caller: &Caller, json: bool, command
                 eprintln!("{problem}");
             }
         }
+        ConsultationCommand::Search { text } => {
+            let hits = consultations.search(caller, &text)?;
+            show(json, &hits, |hits| {
+                if hits.is_empty() {
+                    return "No consultation's notes or chat contain that.".into();
+                }
+                let rows = hits
+                    .iter()
+                    .map(|h| {
+                        let place = match h.message_index {
+                            Some(i) => format!("chat #{i}"),
+                            None => "notes".into(),
+                        };
+                        // Matched words in «», as the window highlights them.
+                        let context: String = h
+                            .snippet
+                            .iter()
+                            .map(|p| if p.matched { format!("«{}»", p.text) } else { p.text.clone() })
+                            .collect();
+                        vec![when(Some(h.starts_at)), h.patient_name.clone(), h.doctor_name.clone(), place, context]
+                    })
+                    .collect();
+                table(&["WHEN", "PATIENT", "DOCTOR", "WHERE", "CONTEXT"], rows)
+            });
+        }
         ConsultationCommand::Recordings { appointment } => {
             let id = resolve(&appointment)?;
             let listed = runtime().block_on(consultations.recordings(caller, &http(), id))?;

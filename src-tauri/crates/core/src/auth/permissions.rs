@@ -55,6 +55,9 @@ pub enum Permission {
     /// Start, join, chat in, document and end a video consultation; the core also checks that the
     /// caller is the appointment's own doctor.
     RunConsultations,
+    /// Read past consultations' notes and chat (search, the record): doctors their own (the core
+    /// also checks the appointment's doctor), administrators all; never reception.
+    ReadConsultationRecords,
     SeedDemoData,
     ImportRecords,
 }
@@ -68,6 +71,7 @@ impl Permission {
             ReadPatients | ReadSchedule => true,
             MintTokens => role == Admin,
             RunConsultations => role == Doctor,
+            ReadConsultationRecords => matches!(role, Admin | Doctor),
             WritePatients | WriteSchedule | SendTexts => matches!(role, Admin | Reception),
         }
     }
@@ -87,6 +91,7 @@ impl Permission {
             SendTexts => "send_texts",
             MintTokens => "mint_tokens",
             RunConsultations => "run_consultations",
+            ReadConsultationRecords => "read_consultation_records",
             SeedDemoData => "seed_demo_data",
             ImportRecords => "import_records",
         }
@@ -107,6 +112,7 @@ impl Permission {
             SendTexts => "send text messages",
             MintTokens => "mint diagnostic Twilio tokens",
             RunConsultations => "run video consultations",
+            ReadConsultationRecords => "read consultation notes and chats",
             SeedDemoData => "load the sample clinic",
             ImportRecords => "import patients and appointments",
         }

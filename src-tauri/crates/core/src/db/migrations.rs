@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0009_appointment_texts.sql", include_str!("../../../../../migrations/0009_appointment_texts.sql")),
     ("0010_text_replies.sql", include_str!("../../../../../migrations/0010_text_replies.sql")),
     ("0011_consultations.sql", include_str!("../../../../../migrations/0011_consultations.sql")),
+    ("0012_consultation_search.sql", include_str!("../../../../../migrations/0012_consultation_search.sql")),
 ];
 
 /// The schema version this build writes.
