@@ -9,6 +9,7 @@ pub mod consultations;
 pub mod directory;
 pub mod inbox;
 pub mod messaging;
+pub mod review;
 pub mod settings;
 pub mod templates;
 pub mod users;

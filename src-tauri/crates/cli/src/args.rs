@@ -334,6 +334,49 @@ pub enum TemplatesCommand {
 /// APPT is an appointment id or its booking reference (e.g. CD-7KQ2XM).
 #[derive(Subcommand)]
 pub enum ConsultationCommand {
+    /// Past consultations (those that started), newest first, a page at a time. Everyone sees the
+    /// list; whether each has notes or chat only those who may read them. No network needed.
+    List {
+        /// The doctor's id (`clinicdesk doctor list`).
+        #[arg(long, value_name = "DOCTOR_ID")]
+        doctor: Option<String>,
+        /// The patient's id (`clinicdesk patient search`).
+        #[arg(long, value_name = "PATIENT_ID")]
+        patient: Option<String>,
+        /// From this clinic day on.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: Option<String>,
+        /// Up to and including this clinic day.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        to: Option<String>,
+        /// Only those with notes (doctors: their own).
+        #[arg(long)]
+        has_notes: bool,
+        /// Only those with a kept chat (doctors: their own).
+        #[arg(long)]
+        has_chat: bool,
+        /// Go on after this mark (printed under the previous page).
+        #[arg(long, value_name = "MARK")]
+        after: Option<String>,
+        #[arg(long, default_value = "50")]
+        limit: u32,
+    },
+    /// A consultation's record: its texts, the waiting room, who joined and for how long, the chat,
+    /// the notes and every amendment (the clinical parts for its doctor and administrators only).
+    Show {
+        #[arg(value_name = "APPT")]
+        appointment: String,
+    },
+    /// Save the record as a PDF or JSON file. It holds personal health information; the export is
+    /// audited. Never overwrites a file.
+    Export {
+        #[arg(value_name = "APPT")]
+        appointment: String,
+        #[arg(long, value_name = "pdf|json")]
+        format: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Search past consultations' notes and chat (your own as a doctor; all as an administrator):
     /// every word, the last one as a word start; accents and case ignored. No network needed.
     Search {

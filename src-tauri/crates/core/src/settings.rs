@@ -241,6 +241,10 @@ impl Settings<'_> {
             crate::consultations::set_call_page_url(self.clinic, caller, value)?;
             return self.current();
         }
+        if key == crate::consultations::KEY_CHAT_RETENTION_DAYS {
+            crate::consultations::set_chat_retention(self.clinic, caller, value)?;
+            return self.current();
+        }
         let current = self.current()?;
         let mut input = ClinicSettingsInput {
             clinic_name: current.clinic_name,
@@ -268,7 +272,7 @@ impl Settings<'_> {
             }
             other => {
                 let texting = crate::appointment_texts::rules::KEYS.join(", ");
-                return Err(CoreError::invalid("key", format!("There is no setting called \"{other}\". Known settings: {KEY_NAME}, {KEY_TIME_ZONE}, {KEY_COUNTRY}, {KEY_IDLE}, {KEY_SMS_RATE}, {texting}, {}.", crate::consultations::KEY_CALL_PAGE_URL)));
+                return Err(CoreError::invalid("key", format!("There is no setting called \"{other}\". Known settings: {KEY_NAME}, {KEY_TIME_ZONE}, {KEY_COUNTRY}, {KEY_IDLE}, {KEY_SMS_RATE}, {texting}, {}, {}.", crate::consultations::KEY_CALL_PAGE_URL, crate::consultations::KEY_CHAT_RETENTION_DAYS)));
             }
         }
         self.update_with(caller, input, zone_change)

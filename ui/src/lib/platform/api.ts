@@ -15,6 +15,10 @@ import type { ChatLine } from './bindings/ChatLine';
 import type { ChatView } from './bindings/ChatView';
 import type { ClinicSettings } from './bindings/ClinicSettings';
 import type { ConsultationBadge } from './bindings/ConsultationBadge';
+import type { ConsultationFilter } from './bindings/ConsultationFilter';
+import type { ConsultationPage } from './bindings/ConsultationPage';
+import type { ConsultationRecord } from './bindings/ConsultationRecord';
+import type { SavedExport } from './bindings/SavedExport';
 import type { ConsultationJoin } from './bindings/ConsultationJoin';
 import type { ConsultationRecording } from './bindings/ConsultationRecording';
 import type { ConsultationStatus } from './bindings/ConsultationStatus';
@@ -187,6 +191,14 @@ export const api = {
   consultationsWaiting: () => call<WaitingPatient[]>('consultations_waiting'),
   /** Past consultations' notes and chat with every word typed (the last as a word start). */
   consultationsSearch: (text: string) => call<SearchHit[]>('consultations_search', { text }),
+  /** A page of past consultations, newest first (the core decides what each person sees). */
+  consultationsList: (filter: ConsultationFilter) => call<ConsultationPage>('consultations_list', { filter }),
+  /** One consultation's record, from the clinic database alone. */
+  consultationRecord: (id: string) => call<ConsultationRecord>('consultation_record', { id }),
+  /** Saves the record as a PDF or JSON file in the export folder (Downloads); audited. */
+  consultationExport: (id: string, format: 'pdf' | 'json') => call<SavedExport>('consultation_export', { id, format }),
+  /** How many days consultation chats are kept ('' keeps them); administrators. */
+  consultationRetentionUpdate: (days: string) => call<VideoSettings>('consultation_retention_update', { days }),
   videoSettingsGet: () => call<VideoSettings>('video_settings_get'),
   videoSettingsUpdate: (callPageUrl: string) => call<VideoSettings>('video_settings_update', { callPageUrl }),
   consultationQuickReplies: (id: string) => call<string[]>('consultation_quick_replies', { id }),

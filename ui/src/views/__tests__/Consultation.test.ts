@@ -13,7 +13,7 @@ const appointment: Appointment = {
 };
 const status = (over: Partial<ConsultationStatus> = {}): ConsultationStatus => ({
   appointment_id: 'a1', state: 'scheduled', starting: false, started_at: null, ended_at: null, recording_consent_at: null, recording: false,
-  is_own: true, notes: '', participants: [], ...over,
+  is_own: true, notes: '', participants: [], record_pending: false, ...over,
 });
 const running = status({ state: 'in_progress', started_at: '2030-03-05T09:29:00Z' });
 const joinAnswer = {

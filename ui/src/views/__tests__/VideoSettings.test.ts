@@ -10,13 +10,13 @@ describe('video settings: the call page address', () => {
 
   it("saves the address and shows the core's refusal beside the field", async () => {
     backend = fakeBackend({
-      video_settings_get: () => ({ call_page_url: '', published_at: null }),
+      video_settings_get: () => ({ call_page_url: '', published_at: null, chat_retention_days: null }),
       video_settings_update: (args) => {
         const url = args.callPageUrl as string;
         if (url.startsWith('http://')) {
           return new Refusal({ code: 'invalid', message: 'The call page must be on https://: browsers only give a secure page the camera.', field: 'call_page_url' });
         }
-        return { call_page_url: url, published_at: null };
+        return { call_page_url: url, published_at: null, chat_retention_days: null };
       },
     });
     render(VideoSettings);
@@ -34,7 +34,7 @@ describe('video settings: the call page address', () => {
 
   it('becomes read-only for someone who may not change it', async () => {
     backend = fakeBackend({
-      video_settings_get: () => ({ call_page_url: 'https://clinic.example/call.html', published_at: null }),
+      video_settings_get: () => ({ call_page_url: 'https://clinic.example/call.html', published_at: null, chat_retention_days: null }),
       video_settings_update: () => new Refusal({ code: 'forbidden', message: 'You are not allowed to change settings.', field: null }),
     });
     render(VideoSettings);
@@ -48,7 +48,7 @@ describe('video settings: the call page address', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     backend = fakeBackend({
-      video_settings_get: () => ({ call_page_url: '', published_at: null }),
+      video_settings_get: () => ({ call_page_url: '', published_at: null, chat_retention_days: null }),
       call_page_publish: (args) => {
         const channel = args.onProgress as { onmessage: (step: unknown) => void };
         channel.onmessage({ step: 'preparing', files: 12 });
@@ -72,7 +72,7 @@ describe('video settings: the call page address', () => {
 
   it("says why publishing failed, beside the button, and keeps the address", async () => {
     backend = fakeBackend({
-      video_settings_get: () => ({ call_page_url: 'https://old.example/call.html', published_at: '2026-12-01T09:00:00Z' }),
+      video_settings_get: () => ({ call_page_url: 'https://old.example/call.html', published_at: '2026-12-01T09:00:00Z', chat_retention_days: null }),
       call_page_publish: () =>
         new Refusal({ code: 'unavailable', message: 'Twilio could not build the page, so the call page was not published.', field: null }),
     });

@@ -76,6 +76,14 @@ pub(super) fn consultation(clinic: &Clinic, caller: &Caller, json: bool, command
     let consultations = clinic.consultations();
     let resolve = |text: &str| clinic.appointments().resolve(caller, text);
     match command {
+        ConsultationCommand::List { doctor, patient, from, to, has_notes, has_chat, after, limit } => {
+            let filter = super::review::filter(doctor, patient, from, to, has_notes, has_chat, after, limit)?;
+            super::review::list(clinic, caller, json, &filter)?;
+        }
+        ConsultationCommand::Show { appointment } => super::review::show(clinic, caller, json, resolve(&appointment)?)?,
+        ConsultationCommand::Export { appointment, format, out } => {
+            super::review::export(clinic, caller, resolve(&appointment)?, &format, &out)?
+        }
         ConsultationCommand::Start { appointment } => {
             let id = resolve(&appointment)?;
             let status = runtime().block_on(consultations.start(caller, &http(), id))?;

@@ -6,6 +6,7 @@ mod audit;
 pub mod call_page;
 mod consultations;
 mod directory;
+mod review;
 mod settings;
 mod templates;
 mod users;

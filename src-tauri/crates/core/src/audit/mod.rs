@@ -88,6 +88,9 @@ pub enum AuditAction {
     RecordingSwitched,
     ChatMessageSent,
     CallPagePublished,
+    ConsultationRecordFetched,
+    ChatRemoved,
+    ConsultationExported,
 }
 
 impl AuditAction {
@@ -134,6 +137,9 @@ impl AuditAction {
             AuditAction::RecordingSwitched => "consultation.recording",
             AuditAction::ChatMessageSent => "consultation.message",
             AuditAction::CallPagePublished => "video.call_page_publish",
+            AuditAction::ConsultationRecordFetched => "consultation.record_fetched",
+            AuditAction::ChatRemoved => "consultation.chat_removed",
+            AuditAction::ConsultationExported => "consultation.export",
         }
     }
 }

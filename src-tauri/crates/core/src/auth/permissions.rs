@@ -58,6 +58,9 @@ pub enum Permission {
     /// Read past consultations' notes and chat (search, the record): doctors their own (the core
     /// also checks the appointment's doctor), administrators all; never reception.
     ReadConsultationRecords,
+    /// See that past consultations happened and the texts sent for them (the review list, a
+    /// record without its clinical parts): everyone who sees the schedule.
+    ReviewConsultations,
     SeedDemoData,
     ImportRecords,
 }
@@ -68,7 +71,7 @@ impl Permission {
         use Role::*;
         match self {
             ManageUsers | ManageSettings | ReadAudit | ManageDoctors | SeedDemoData | ImportRecords => role == Admin,
-            ReadPatients | ReadSchedule => true,
+            ReadPatients | ReadSchedule | ReviewConsultations => true,
             MintTokens => role == Admin,
             RunConsultations => role == Doctor,
             ReadConsultationRecords => matches!(role, Admin | Doctor),
@@ -92,6 +95,7 @@ impl Permission {
             MintTokens => "mint_tokens",
             RunConsultations => "run_consultations",
             ReadConsultationRecords => "read_consultation_records",
+            ReviewConsultations => "review_consultations",
             SeedDemoData => "seed_demo_data",
             ImportRecords => "import_records",
         }
@@ -113,6 +117,7 @@ impl Permission {
             MintTokens => "mint diagnostic Twilio tokens",
             RunConsultations => "run video consultations",
             ReadConsultationRecords => "read consultation notes and chats",
+            ReviewConsultations => "see past consultations",
             SeedDemoData => "load the sample clinic",
             ImportRecords => "import patients and appointments",
         }

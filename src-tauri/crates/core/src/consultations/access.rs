@@ -59,6 +59,13 @@ pub(super) fn is_own(caller: &Caller, booking: &Booking) -> bool {
     caller.role() == Role::Doctor && booking.doctor_user == caller.user_id()
 }
 
+/// True when `caller` may read the consultation's clinical parts (notes, chat, who was in the room):
+/// the appointment's own doctor, or an administrator (`Permission::ReadConsultationRecords`).
+pub(super) fn reads_clinical(caller: &Caller, booking: &Booking) -> bool {
+    Permission::ReadConsultationRecords.allows(caller.role())
+        && (caller.role() == Role::Admin || is_own(caller, booking))
+}
+
 /// The appointment, if `caller` is its doctor and it is a video appointment. `action` completes
 /// the refusal: "only they can {action} its video consultation".
 pub(super) fn own(clinic: &Clinic, caller: &Caller, id: Uuid, action: &str) -> Result<Booking> {

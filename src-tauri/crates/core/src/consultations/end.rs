@@ -10,12 +10,14 @@ use super::access::{self, Booking};
 use super::model::{ChatLine, ConsultationState, ConsultationStatus};
 use super::start::refusal;
 use super::store::{self, KeptMessage, KeptParticipant, Record};
+use super::waiting::DeviceCheck;
 use super::words::{self, Step};
 use super::{status_of, Consultations};
 use crate::audit::{self, AuditAction};
 use crate::auth::{parse_instant, Caller};
 use crate::db::ts;
 use crate::error::Result;
+use crate::twilio::config::TwilioAccount;
 use crate::twilio::conversations::ChatMessage;
 use crate::twilio::rooms::{self, RoomParticipant};
 use crate::twilio::{conversations, TwilioError, TwilioHttp};
@@ -48,48 +50,56 @@ impl Consultations<'_> {
             }
         };
         let account = self.account(Step::End)?;
-        let failed = |err: TwilioError| words::failed(&err, Step::End);
-        // In progress means both SIDs are recorded (a CHECK in migration 0011).
-        let room_sid = record.room_sid.clone().unwrap_or_default();
-        let chat_sid = record.conversation_sid.clone().unwrap_or_default();
-
-        done_already(rooms::complete(http, &account, &room_sid).await).map_err(failed)?;
-        done_already(conversations::close(http, &account, &chat_sid).await).map_err(failed)?;
-        // Everyone in every room this consultation had (a rejoin after Twilio closed an empty room
-        // opens a new one under the same name).
-        let mut people = Vec::new();
-        for sid in record.earlier_room_sids.iter().chain([&room_sid]) {
-            people.extend(rooms::participants(http, &account, sid).await.map_err(failed)?);
+        match fetch(http, &account, &record).await {
+            Ok(found) => self.keep(caller, &booking, &record, &found),
+            // No network: the consultation ends here all the same, and what Twilio holds is
+            // fetched when the network returns (late.rs). A refusal by Twilio still stops the end.
+            Err(err @ TwilioError::NoAnswer { .. }) => {
+                tracing::warn!(code = ?err.code(), "ending a consultation without Twilio; its record is fetched later");
+                self.end_offline(caller, &booking)
+            }
+            Err(err) => Err(words::failed(&err, Step::End)),
         }
-        let transcript = conversations::transcript(http, &account, &chat_sid).await.map_err(failed)?;
-        self.keep(caller, &booking, &record, &people, &transcript)
     }
 
-    fn keep(
-        &self,
-        caller: &Caller,
-        booking: &Booking,
-        record: &Record,
-        people: &[RoomParticipant],
-        transcript: &[ChatMessage],
-    ) -> Result<ConsultationStatus> {
+    /// Completes the consultation with no answer from Twilio: ended now, by the caller, with its
+    /// record marked as still to be fetched.
+    fn end_offline(&self, caller: &Caller, booking: &Booking) -> Result<ConsultationStatus> {
         let now = self.clinic.now();
-        let people: Vec<KeptParticipant> = people
-            .iter()
-            .map(|p| KeptParticipant {
-                sid: p.sid.clone(),
-                role: record.role_of(Some(p.identity.as_str())),
-                identity: p.identity.clone(),
-                joined_at: p.start_time.as_deref().and_then(parse_instant),
-                left_at: p.end_time.as_deref().and_then(parse_instant),
-                seconds: p.duration,
-            })
-            .collect();
-        let chat: Vec<KeptMessage> = transcript
-            .iter()
-            .map(|m| KeptMessage { sid: m.sid.clone(), author: m.author.clone(), line: line(record, m, now) })
-            .collect();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id = booking.id.to_string();
+        let ended = tx.execute(
+            "UPDATE consultations SET status = 'completed', ended_at = ?2, ended_by = ?3, updated_at = ?2,
+                    record_pending_since = ?2
+             WHERE appointment_id = ?1 AND status = 'in_progress'",
+            params![id, ts(now), caller.user_id().to_string()],
+        )?;
+        if ended == 1 {
+            complete_appointment(&tx, &id, now)?;
+            store::keep_notes_at_end(&tx, booking.id, caller.user_id(), now)?;
+            audit::record_for_patient(
+                &tx,
+                now,
+                caller,
+                AuditAction::ConsultationEnded,
+                ("appointment", &id),
+                booking.patient_id,
+                Some(&format!(
+                    "patient {}; ended without a connection to Twilio: the room and the chat are fetched when the network returns",
+                    booking.patient_id
+                )),
+            )?;
+        }
+        let fresh = access::booking(&tx, booking.id)?;
+        let status = status_of(&tx, &fresh, true)?;
+        tx.commit()?;
+        Ok(status)
+    }
 
+    fn keep(&self, caller: &Caller, booking: &Booking, record: &Record, found: &Found) -> Result<ConsultationStatus> {
+        let now = self.clinic.now();
+        let (people, chat) = found.kept(record, now);
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let id = booking.id.to_string();
@@ -100,17 +110,13 @@ impl Consultations<'_> {
             })?;
         if still_running {
             store::keep(&tx, booking.id, &people, &chat)?;
+            store::keep_waiting(&tx, booking.id, found.waiting)?;
             tx.execute(
                 "UPDATE consultations SET status = 'completed', ended_at = ?2, ended_by = ?3, updated_at = ?2 WHERE appointment_id = ?1",
                 params![id, ts(now), caller.user_id().to_string()],
             )?;
-            // The visit happened: the appointment is completed too (its texts still waiting are then
-            // skipped by the outbox as "appointment closed").
-            tx.execute(
-                "UPDATE appointments SET status = 'completed', version = version + 1, updated_at = ?2
-                 WHERE id = ?1 AND status IN ('scheduled', 'confirmed', 'checked_in')",
-                params![id, ts(now)],
-            )?;
+            complete_appointment(&tx, &id, now)?;
+            store::keep_notes_at_end(&tx, booking.id, caller.user_id(), now)?;
             let detail = format!(
                 "patient {}; {} participant connection(s), {} chat message(s) kept",
                 booking.patient_id,
@@ -132,6 +138,79 @@ impl Consultations<'_> {
         tx.commit()?;
         Ok(status)
     }
+}
+
+/// The visit happened: the appointment is completed too (its texts still waiting are then skipped
+/// by the outbox as "appointment closed").
+fn complete_appointment(tx: &rusqlite::Connection, id: &str, now: DateTime<Utc>) -> Result<()> {
+    tx.execute(
+        "UPDATE appointments SET status = 'completed', version = version + 1, updated_at = ?2
+         WHERE id = ?1 AND status IN ('scheduled', 'confirmed', 'checked_in')",
+        params![id, ts(now)],
+    )?;
+    Ok(())
+}
+
+/// What Twilio holds about a consultation, fetched at its end (or later, late.rs).
+pub(super) struct Found {
+    pub people: Vec<RoomParticipant>,
+    pub transcript: Vec<ChatMessage>,
+    /// What the patient's page reported while waiting (their participant attributes).
+    pub waiting: Option<(DateTime<Utc>, DeviceCheck)>,
+}
+
+impl Found {
+    /// As the clinic keeps them: roles, never identities, shown.
+    pub fn kept(&self, record: &Record, now: DateTime<Utc>) -> (Vec<KeptParticipant>, Vec<KeptMessage>) {
+        let people = self
+            .people
+            .iter()
+            .map(|p| KeptParticipant {
+                sid: p.sid.clone(),
+                role: record.role_of(Some(p.identity.as_str())),
+                identity: p.identity.clone(),
+                joined_at: p.start_time.as_deref().and_then(parse_instant),
+                left_at: p.end_time.as_deref().and_then(parse_instant),
+                seconds: p.duration,
+            })
+            .collect();
+        let chat = self
+            .transcript
+            .iter()
+            .map(|m| KeptMessage { sid: m.sid.clone(), author: m.author.clone(), line: line(record, m, now) })
+            .collect();
+        (people, chat)
+    }
+}
+
+/// Completes the room (for everyone in it) and closes the conversation, then fetches who was in
+/// every room the consultation had (a rejoin after Twilio closed an empty room opens a new one
+/// under the same name), the whole chat, and what the patient's page reported. Each step is
+/// harmless to repeat.
+pub(super) async fn fetch(http: &TwilioHttp, account: &TwilioAccount, record: &Record) -> Result<Found, TwilioError> {
+    // In progress (or ended offline) means both SIDs are recorded (a CHECK in migration 0011).
+    let room_sid = record.room_sid.clone().unwrap_or_default();
+    let chat_sid = record.conversation_sid.clone().unwrap_or_default();
+    done_already(rooms::complete(http, account, &room_sid).await)?;
+    done_already(conversations::close(http, account, &chat_sid).await)?;
+    let mut people = Vec::new();
+    for sid in record.earlier_room_sids.iter().chain([&room_sid]) {
+        people.extend(rooms::participants(http, account, sid).await?);
+    }
+    let transcript = conversations::transcript(http, account, &chat_sid).await?;
+    // The waiting room is a nicety of the record: its failure does not hold up the end.
+    let waiting = match conversations::participants(http, account, &chat_sid).await {
+        Ok(members) => members
+            .iter()
+            .find(|m| m.identity.as_deref() == Some(record.patient_identity.as_str()))
+            .and_then(|m| m.attributes.as_deref())
+            .and_then(super::waiting::reported),
+        Err(err) => {
+            tracing::warn!(code = ?err.code(), "could not read the waiting room for the record");
+            None
+        }
+    };
+    Ok(Found { people, transcript, waiting })
 }
 
 /// A Twilio message as the clinic shows and keeps it (the author as a role, never an identity).

@@ -46,6 +46,8 @@ pub struct VideoSettings {
     pub call_page_url: String,
     /// When the page was last published to the clinic's Twilio account (never: `None`).
     pub published_at: Option<DateTime<Utc>>,
+    /// How many days consultation chats are kept after the end; `None`: kept.
+    pub chat_retention_days: Option<u32>,
 }
 
 /// A link for the patient, and when it works.
@@ -271,7 +273,11 @@ impl Consultations<'_> {
             .optional()?
             .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
             .map(|at| at.with_timezone(&Utc));
-        Ok(VideoSettings { call_page_url: call_page_url(&conn)?.unwrap_or_default(), published_at })
+        Ok(VideoSettings {
+            call_page_url: call_page_url(&conn)?.unwrap_or_default(),
+            published_at,
+            chat_retention_days: super::retention::chat_retention_days(&conn)?,
+        })
     }
 
     /// Sets the call page's address (administrators; checked and audited).

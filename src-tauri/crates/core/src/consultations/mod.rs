@@ -18,12 +18,20 @@
 
 mod access;
 mod chat;
+pub mod describe;
 mod end;
+mod export;
 mod invite;
+mod late;
+mod list;
 pub mod model;
 mod notes;
+mod pdf;
+mod record;
 mod recording;
 mod reminder_link;
+mod retention;
+pub mod review;
 mod search;
 mod start;
 pub(crate) mod store;
@@ -31,14 +39,18 @@ mod token;
 mod waiting;
 mod words;
 
+pub use export::{ExportFormat, Exported, PHI_NOTICE};
 pub(crate) use invite::set_call_page_url;
 pub use invite::{check_call_page_url, link_window, PatientLink, VideoSettings, EARLY_MINUTES, KEY_CALL_PAGE_URL};
 pub use model::*;
 pub use reminder_link::AUTOMATIC_ACTOR;
+pub(crate) use retention::set_chat_retention;
+pub use retention::{KEY_CHAT_RETENTION_DAYS, MAX_RETENTION_DAYS};
+pub use review::*;
 pub use search::{query_of, HitSource, SearchHit, SnippetPart, MAX_HITS};
 pub use start::{PATIENT_PERMISSIONS, PATIENT_ROLE};
 pub use token::{token_lifetime, CHAT_TOKEN_MAX_SECONDS, TOKEN_MARGIN_MINUTES};
-pub use waiting::{read_attributes, DeviceCheck, WaitingPatient};
+pub use waiting::{read_attributes, reported, DeviceCheck, WaitingPatient};
 
 use crate::auth::{Caller, Permission};
 use crate::error::{CoreError, Result};
@@ -121,5 +133,6 @@ fn status_of(conn: &Connection, booking: &access::Booking, own: bool) -> Result<
         is_own: own,
         notes: own.then(|| r.map(|r| r.notes.clone()).unwrap_or_default()),
         participants: if own { store::participants(conn, booking.id)? } else { Vec::new() },
+        record_pending: r.is_some_and(|r| r.record_pending),
     })
 }

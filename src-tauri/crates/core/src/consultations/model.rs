@@ -90,6 +90,9 @@ pub struct ConsultationStatus {
     pub notes: Option<String>,
     /// Who was in the room, stored at the end; for the appointment's doctor only.
     pub participants: Vec<ConsultationParticipant>,
+    /// Ended while Twilio could not be reached: who was in the room and the chat are fetched by
+    /// themselves when the network returns.
+    pub record_pending: bool,
 }
 
 /// A video appointment's consultation state for a schedule screen (Start / Rejoin for its doctor).

@@ -13,13 +13,64 @@ use crate::error::{CoreError, Result};
 use rusqlite::{params, TransactionBehavior};
 use uuid::Uuid;
 
+/// An amendment is one sitting: saves by the same doctor this close to the last one continue it.
+const SITTING_MINUTES: i64 = 10;
+
+enum Amendment {
+    /// A new version was started (its number).
+    New(i64),
+    /// The current sitting's version was brought up to date.
+    Continued,
+}
+
+/// Keeps the notes' history once the consultation has ended: the notes at the end are version 0
+/// (written by the end itself; written here for one ended before versions were kept), and each
+/// sitting of changes after it a new version with who and when. Never changes an older version.
+fn amend(
+    tx: &rusqlite::Connection,
+    caller: &Caller,
+    appointment: Uuid,
+    text: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Amendment> {
+    let id = appointment.to_string();
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO consultation_note_versions (appointment_id, version, text, saved_at, saved_by)
+         SELECT appointment_id, 0, notes, coalesce(ended_at, ?2), ended_by FROM consultations WHERE appointment_id = ?1",
+    )?
+    .execute(params![id, ts(now)])?;
+    let (latest, by, at): (i64, Option<String>, chrono::DateTime<chrono::Utc>) = tx
+        .prepare_cached(
+            "SELECT version, saved_by, saved_at FROM consultation_note_versions WHERE appointment_id = ?1
+             ORDER BY version DESC LIMIT 1",
+        )?
+        .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let same_sitting = latest > 0
+        && by.as_deref() == Some(caller.user_id().to_string().as_str())
+        && at >= now - chrono::Duration::minutes(SITTING_MINUTES);
+    if same_sitting {
+        tx.prepare_cached(
+            "UPDATE consultation_note_versions SET text = ?3, saved_at = ?4 WHERE appointment_id = ?1 AND version = ?2",
+        )?
+        .execute(params![id, latest, text, ts(now)])?;
+        Ok(Amendment::Continued)
+    } else {
+        tx.prepare_cached(
+            "INSERT INTO consultation_note_versions (appointment_id, version, text, saved_at, saved_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![id, latest + 1, text, ts(now), caller.user_id().to_string()])?;
+        Ok(Amendment::New(latest + 1))
+    }
+}
+
 /// About 30 pages of text: far beyond one consultation's notes, small enough to save on every
 /// keystroke pause.
 pub const MAX_NOTES_CHARS: usize = 100_000;
 
 impl Consultations<'_> {
     /// Saves the doctor's notes exactly as typed (the whole text each time). Works in every state
-    /// and without Twilio, so a consultation can be documented when video is not possible.
+    /// and without Twilio, so a consultation can be documented when video is not possible. After
+    /// the end each sitting of changes is kept as an amendment (who, when), the earlier text too.
     pub fn note(&self, caller: &Caller, appointment: Uuid, text: &str) -> Result<ConsultationStatus> {
         let booking = access::own(self.clinic, caller, appointment, "write notes for")?;
         if text.chars().count() > MAX_NOTES_CHARS {
@@ -31,11 +82,29 @@ impl Consultations<'_> {
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        store::ensure(&tx, appointment, now)?;
+        let record = store::ensure(&tx, appointment, now)?;
+        if record.notes == text {
+            return status_of(&tx, &booking, true); // nothing changed: no new version, no entry
+        }
+        let amended = match record.status.as_str() {
+            "completed" => Some(amend(&tx, caller, appointment, text, now)?),
+            _ => None,
+        };
         tx.execute(
             "UPDATE consultations SET notes = ?2, notes_updated_at = ?3, updated_at = ?3 WHERE appointment_id = ?1",
             params![appointment.to_string(), text, ts(now)],
         )?;
+        if let Some(Amendment::New(version)) = amended {
+            audit::record_for_patient(
+                &tx,
+                now,
+                caller,
+                AuditAction::ConsultationNoted,
+                ("appointment", &appointment.to_string()),
+                booking.patient_id,
+                Some(&format!("patient {}; notes amended after the end (version {version})", booking.patient_id)),
+            )?;
+        }
         // Saved on every pause in typing: one trail entry per doctor and consultation per ten
         // minutes says who wrote the notes and when, without an entry per keystroke pause.
         let noted_lately: bool = tx

@@ -29,6 +29,8 @@ pub(super) struct Record {
     pub recording_consent_at: Option<DateTime<Utc>>,
     pub doctor_read_index: Option<i64>,
     pub recording: bool,
+    /// Ended without reaching Twilio: the room and the chat are still to be fetched (late.rs).
+    pub record_pending: bool,
 }
 
 impl Record {
@@ -46,7 +48,8 @@ pub(super) fn load(conn: &Connection, appointment: Uuid) -> Result<Option<Record
         .prepare_cached(
             "SELECT status, room_name, doctor_identity, patient_identity, start_requested_at, room_sid, conversation_sid,
                     chat_service_sid, doctor_participant_sid, chat_ready_at IS NOT NULL, started_at, ended_at, notes,
-                    recording_consent_at, doctor_read_index, recording, earlier_room_sids
+                    recording_consent_at, doctor_read_index, recording, earlier_room_sids,
+                    record_pending_since IS NOT NULL
              FROM consultations WHERE appointment_id = ?1",
         )?
         .query_row([appointment.to_string()], |r| {
@@ -68,6 +71,7 @@ pub(super) fn load(conn: &Connection, appointment: Uuid) -> Result<Option<Record
                 doctor_read_index: r.get(14)?,
                 recording: r.get(15)?,
                 earlier_room_sids: r.get::<_, String>(16)?.split_whitespace().map(str::to_owned).collect(),
+                record_pending: r.get(17)?,
             })
         })
         .optional()?)
@@ -126,7 +130,12 @@ pub(crate) fn refuse_while_running(conn: &Connection, appointment: Uuid, verb: &
 /// The one state a screen shows: the consultation's own while it runs or once it ended,
 /// otherwise the appointment's (cancelled, no-show, completed without video).
 pub(super) fn state(appointment: AppointmentStatus, record: Option<&Record>) -> ConsultationState {
-    match record.map(|r| r.status.as_str()) {
+    state_of(appointment, record.map(|r| r.status.as_str()))
+}
+
+/// [`state`] from the consultation's own status column.
+pub(super) fn state_of(appointment: AppointmentStatus, consultation: Option<&str>) -> ConsultationState {
+    match consultation {
         Some("in_progress") => ConsultationState::InProgress,
         Some("completed") => ConsultationState::Completed,
         _ => match appointment {
@@ -227,6 +236,31 @@ pub(super) fn keep(tx: &Connection, appointment: Uuid, people: &[KeptParticipant
             media,
             ts(line.sent_at)
         ])?;
+    }
+    Ok(())
+}
+
+/// The notes as they stand at the end are version 0 of their history (notes.rs keeps amendments).
+pub(super) fn keep_notes_at_end(tx: &Connection, appointment: Uuid, by: Uuid, now: DateTime<Utc>) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO consultation_note_versions (appointment_id, version, text, saved_at, saved_by)
+         SELECT appointment_id, 0, notes, ?2, ?3 FROM consultations WHERE appointment_id = ?1",
+    )?
+    .execute(params![appointment.to_string(), ts(now), by.to_string()])?;
+    Ok(())
+}
+
+/// What the patient's page reported while waiting, kept for the record.
+pub(super) fn keep_waiting(
+    tx: &Connection,
+    appointment: Uuid,
+    waiting: Option<(DateTime<Utc>, super::waiting::DeviceCheck)>,
+) -> Result<()> {
+    if let Some((since, check)) = waiting {
+        tx.prepare_cached(
+            "UPDATE consultations SET patient_waiting_since = ?2, patient_device_check = ?3 WHERE appointment_id = ?1",
+        )?
+        .execute(params![appointment.to_string(), ts(since), check.as_str()])?;
     }
     Ok(())
 }

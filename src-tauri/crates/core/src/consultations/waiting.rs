@@ -37,6 +37,35 @@ pub enum DeviceCheck {
     Unknown,
 }
 
+impl DeviceCheck {
+    /// As the patient's page writes it (and the clinic keeps it).
+    pub fn parse(text: Option<&str>) -> DeviceCheck {
+        match text {
+            Some("passed") => DeviceCheck::Passed,
+            Some("camera_off") => DeviceCheck::CameraOff,
+            Some("failed") => DeviceCheck::Failed,
+            _ => DeviceCheck::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceCheck::Passed => "passed",
+            DeviceCheck::CameraOff => "camera_off",
+            DeviceCheck::Failed => "failed",
+            DeviceCheck::Unknown => "unknown",
+        }
+    }
+}
+
+/// What the patient's page reported, whether or not they have left since: waiting since when,
+/// and their device check (kept in the record at the end).
+pub fn reported(attributes: &str) -> Option<(DateTime<Utc>, DeviceCheck)> {
+    let value: serde_json::Value = serde_json::from_str(attributes).ok()?;
+    let since = value.get("waiting_since")?.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok())?;
+    Some((since.with_timezone(&Utc), DeviceCheck::parse(value.get("device_check").and_then(|v| v.as_str()))))
+}
+
 /// A patient waiting on the call page for their doctor to start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[ts(export)]
@@ -62,13 +91,7 @@ pub fn read_attributes(attributes: &str) -> Option<(DateTime<Utc>, DeviceCheck)>
     if at("left_at").is_some_and(|left| left >= since) {
         return None;
     }
-    let check = match value.get("device_check").and_then(|v| v.as_str()) {
-        Some("passed") => DeviceCheck::Passed,
-        Some("camera_off") => DeviceCheck::CameraOff,
-        Some("failed") => DeviceCheck::Failed,
-        _ => DeviceCheck::Unknown,
-    };
-    Some((since, check))
+    Some((since, DeviceCheck::parse(value.get("device_check").and_then(|v| v.as_str()))))
 }
 
 /// A scheduled consultation whose link works now and whose conversation is open.

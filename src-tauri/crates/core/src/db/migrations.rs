@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0010_text_replies.sql", include_str!("../../../../../migrations/0010_text_replies.sql")),
     ("0011_consultations.sql", include_str!("../../../../../migrations/0011_consultations.sql")),
     ("0012_consultation_search.sql", include_str!("../../../../../migrations/0012_consultation_search.sql")),
+    ("0013_consultation_review.sql", include_str!("../../../../../migrations/0013_consultation_review.sql")),
 ];
 
 /// The schema version this build writes.

@@ -125,6 +125,12 @@ impl<'a> OutboxWorker<'a> {
             report.reminders_planned += upkeep.reminders_planned as u32;
             report.skipped += upkeep.reminders_held as u32;
         }
+        // Chats past the clinic's retention go (no network needed; consultations/retention.rs).
+        match self.clinic.consultations().remove_expired_chats() {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "consultation chats removed under the retention setting"),
+            Err(err) => tracing::warn!(code = ?err.code(), "removing expired consultation chats failed"),
+        }
         // Paused, and not yet time to look again: nothing to do (and nothing to log) this pass.
         if hold::waiting(&self.conn(), now)? {
             return Ok(report);
@@ -182,6 +188,12 @@ impl<'a> OutboxWorker<'a> {
         if let Some(account) = &account {
             self.poll_due(account, &mut report).await?;
             self.read_replies(account, &mut report).await?;
+            // Consultations ended offline get their record now that Twilio answers (consultations/late.rs).
+            match self.clinic.consultations().fetch_late_records(self.http, account).await {
+                Ok(0) => {}
+                Ok(fetched) => tracing::info!(fetched, "late consultation records fetched"),
+                Err(err) => tracing::warn!(code = ?err.code(), "fetching late consultation records failed"),
+            }
         }
         Ok(report)
     }

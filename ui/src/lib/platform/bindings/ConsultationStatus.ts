@@ -31,4 +31,9 @@ notes: string | null,
 /**
  * Who was in the room, stored at the end; for the appointment's doctor only.
  */
-participants: Array<ConsultationParticipant>, };
+participants: Array<ConsultationParticipant>, 
+/**
+ * Ended while Twilio could not be reached: who was in the room and the chat are fetched by
+ * themselves when the network returns.
+ */
+record_pending: boolean, };

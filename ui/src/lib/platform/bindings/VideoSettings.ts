@@ -11,4 +11,8 @@ call_page_url: string,
 /**
  * When the page was last published to the clinic's Twilio account (never: `None`).
  */
-published_at: string | null, };
+published_at: string | null, 
+/**
+ * How many days consultation chats are kept after the end; `None`: kept.
+ */
+chat_retention_days: number | null, };

@@ -1,0 +1,104 @@
+//! Reviewing past consultations (issue 11): thin commands over the core's list, record, search,
+//! export and retention. Who sees what is the core's; nothing here needs the network.
+
+use crate::error::ApiResult;
+use crate::state::AppState;
+use clinicdesk_core::consultations::{
+    ConsultationFilter, ConsultationPage, ConsultationRecord, ExportFormat, VideoSettings,
+};
+use clinicdesk_core::error::CoreError;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use tauri::{AppHandle, Manager, State};
+use ts_rs::TS;
+use uuid::Uuid;
+
+/// A page of past consultations, newest first.
+#[tauri::command]
+pub async fn consultations_list(state: State<'_, AppState>, filter: ConsultationFilter) -> ApiResult<ConsultationPage> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.consultations().list(&caller, &filter)?)
+}
+
+/// One consultation's record, as the signed-in person may see it.
+#[tauri::command]
+pub async fn consultation_record(state: State<'_, AppState>, id: Uuid) -> ApiResult<ConsultationRecord> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.consultations().record(&caller, id)?)
+}
+
+/// Where an export was saved.
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct SavedExport {
+    pub path: String,
+    #[ts(type = "number")]
+    pub bytes: u64,
+}
+
+/// The folder exports go to: `CLINICDESK_EXPORT_DIR` when the clinic's IT sets one, otherwise the
+/// person's Downloads folder (Documents, then home, where there is none).
+fn export_folder(app: &AppHandle) -> Option<PathBuf> {
+    std::env::var_os("CLINICDESK_EXPORT_DIR")
+        .map(PathBuf::from)
+        .or_else(|| app.path().download_dir().ok())
+        .or_else(|| app.path().document_dir().ok())
+        .or_else(|| app.path().home_dir().ok())
+}
+
+/// `consultation-REF.pdf`, or `consultation-REF (2).pdf` when that name is taken: never overwrites.
+fn free_name(folder: &Path, stem: &str, extension: &str) -> PathBuf {
+    let mut path = folder.join(format!("{stem}.{extension}"));
+    let mut n = 2;
+    while path.exists() {
+        path = folder.join(format!("{stem} ({n}).{extension}"));
+        n += 1;
+    }
+    path
+}
+
+/// Saves the record as a PDF or JSON file in the export folder, readable by its owner only (it
+/// holds health information). Audited by the core.
+#[tauri::command]
+pub async fn consultation_export(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: Uuid,
+    format: String,
+) -> ApiResult<SavedExport> {
+    let (clinic, caller) = state.caller()?;
+    let format = ExportFormat::parse(&format).ok_or_else(|| CoreError::invalid("format", "Choose PDF or JSON."))?;
+    let export = clinic.consultations().export(&caller, id, format)?;
+    let folder = export_folder(&app).ok_or_else(|| {
+        CoreError::Unavailable(
+            "There is no folder to save into on this computer (no Downloads, Documents or home folder).".into(),
+        )
+    })?;
+    let unwritable = |_| {
+        CoreError::Unavailable(format!(
+            "The export could not be saved in {}. Check that the folder exists and can be written to.",
+            folder.display()
+        ))
+    };
+    std::fs::create_dir_all(&folder).map_err(unwritable)?;
+    let path = free_name(&folder, &export.file_stem, format.as_str());
+    write_private(&path, &export.bytes).map_err(unwritable)?;
+    Ok(SavedExport { path: path.display().to_string(), bytes: export.bytes.len() as u64 })
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
+}
+
+/// How long consultation chats are kept: a number of days, or empty to keep them (administrators).
+#[tauri::command]
+pub async fn consultation_retention_update(state: State<'_, AppState>, days: String) -> ApiResult<VideoSettings> {
+    let (clinic, caller) = state.caller()?;
+    clinic.settings().set(&caller, clinicdesk_core::consultations::KEY_CHAT_RETENTION_DAYS, &days)?;
+    Ok(clinic.consultations().video_settings(&caller)?)
+}
