@@ -5,7 +5,7 @@ use serde::Serialize;
 
 pub fn error(json: bool, err: &CoreError) {
     if json {
-        eprintln!("{}", serde_json::json!({ "code": err.code(), "message": err.to_string() }));
+        eprintln!("{}", serde_json::json!({ "code": err.code(), "message": err.to_string(), "field": err.field() }));
     } else {
         eprintln!("clinicdesk: {err}");
     }

@@ -140,6 +140,64 @@ async fn a_doctor_runs_a_consultation_from_the_terminal() {
     assert_eq!((kept["closed"].as_bool(), kept["messages"].as_array().unwrap().len()), (Some(true), 2));
     let status = desk.cmd(DOCTOR, &["consultation", "status", appt]).output().unwrap();
     assert!(String::from_utf8(status.stdout).unwrap().contains("Status: completed"));
+    review_it_offline(desk, appt);
+}
+
+/// After the consultation: the list, the record and the exports, with Twilio unreachable.
+fn review_it_offline(mut desk: Desk, appt: &str) {
+    desk.url = "http://127.0.0.1:9".into();
+    let listed = desk.json(DOCTOR, &["consultation", "list"]);
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(
+        (listed["items"][0]["has_notes"].as_bool(), listed["items"][0]["chat_messages"].as_i64()),
+        (Some(true), Some(2))
+    );
+    let for_desk = desk.json(DESK, &["consultation", "list"]);
+    assert!(for_desk["items"][0]["has_notes"].is_null(), "reception is not told: {for_desk}");
+    let (code, _) = desk.refused(DESK, &["consultation", "list", "--has-notes"]);
+    assert_eq!(code, 6);
+    let (code, err) = desk.refused(DESK, &["consultation", "list", "--from", "yesterday"]);
+    assert_eq!((code, err["field"].as_str()), (3, Some("from")));
+    let table = desk.cmd(DESK, &["consultation", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&table.stdout).contains("Olivia Smith"));
+
+    let shown = desk.cmd(DOCTOR, &["consultation", "show", appt]).output().unwrap();
+    let shown = String::from_utf8(shown.stdout).unwrap();
+    for expected in ["Notes:\nFollow up in two weeks.", "The patient: Hello doctor", "Consultation ended by"] {
+        assert!(shown.contains(expected), "{expected} in:\n{shown}");
+    }
+    let for_desk = desk.cmd(DESK, &["consultation", "show", appt]).output().unwrap();
+    let for_desk = String::from_utf8(for_desk.stdout).unwrap();
+    assert!(!for_desk.contains("Hello doctor") && !for_desk.contains("Follow up"), "{for_desk}");
+    assert!(for_desk.contains("its notes and chat are for its doctor"), "{for_desk}");
+
+    let pdf = desk.dir.path().join("record.pdf");
+    let out =
+        desk.cmd(DOCTOR, &["consultation", "export", appt, "--format", "pdf", "--out"]).arg(&pdf).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("personal health information"));
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&pdf).unwrap().permissions().mode() & 0o777, 0o600, "for its owner only");
+    }
+    let again = desk
+        .cmd(DOCTOR, &["--json", "consultation", "export", appt, "--format", "pdf", "--out"])
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(3), "never overwrites");
+    let json = desk.dir.path().join("record.json");
+    desk.cmd(DOCTOR, &["consultation", "export", appt, "--format", "json", "--out"]).arg(&json).assert().success();
+    let exported: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(exported["notice"].as_str().unwrap().contains("personal health information"));
+    assert_eq!(exported["record"]["notes"], "Follow up in two weeks.");
+    let (code, err) = desk.refused(DOCTOR, &["consultation", "export", appt, "--format", "docx", "--out", "x.docx"]);
+    assert_eq!((code, err["field"].as_str()), (3, Some("format")));
+    let audit = desk.cmd(ADMIN, &["--json", "audit", "--limit", "50"]).output().unwrap();
+    let audit = String::from_utf8_lossy(&audit.stdout);
+    assert_eq!(audit.matches("consultation.export").count(), 2, "{audit}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,8 @@
 //! so a new installation can be tried without typing a clinic in by hand. Deterministic names and
 //! schedule (fixed seed) so screenshots and support sessions see the same clinic.
 
+mod consultations;
+
 use crate::appointments::local_time;
 use crate::audit::{self, Actor, AuditAction};
 use crate::auth::{hash_password, Caller, Permission};
@@ -133,6 +135,7 @@ pub fn seed(clinic: &Clinic, caller: &Caller, doctor_password: Option<&str>) -> 
 
     let mut booked = 0u32;
     let mut patient_busy = HashSet::new();
+    let mut past_visits = Vec::new();
     let mut insert = tx.prepare(
         "INSERT INTO appointments (id, booking_ref, patient_id, doctor_id, starts_at, ends_at, kind, status, cancel_reason, cancelled_at, created_by, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
@@ -168,8 +171,16 @@ pub fn seed(clinic: &Clinic, caller: &Caller, doctor_password: Option<&str>) -> 
                 };
                 let kind = if rng.gen_bool(0.2) { "video" } else { "in_person" };
                 let reference = format!("CD-D{:05}", booked);
+                let id = Uuid::new_v4().to_string();
+                if kind == "video" && status == "completed" {
+                    past_visits.push(consultations::PastVisit {
+                        appointment: id.clone(),
+                        doctor: doctor.clone(),
+                        starts_at: start,
+                    });
+                }
                 insert.execute(params![
-                    Uuid::new_v4().to_string(),
+                    id,
                     reference,
                     patient,
                     doctor,
@@ -187,6 +198,7 @@ pub fn seed(clinic: &Clinic, caller: &Caller, doctor_password: Option<&str>) -> 
         }
     }
     drop(insert);
+    consultations::add(&tx, &mut rng, &past_visits, now)?;
     let summary = DemoSummary { doctors: doctor_ids.len() as u32, patients: PATIENTS as u32, appointments: booked };
     audit::record(
         &tx,
