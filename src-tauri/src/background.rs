@@ -1,5 +1,6 @@
 //! Work the app does while it is open: the SMS outbox worker, the clinic's upkeep (audit linking,
-//! WAL checkpoints), and a Twilio credential check at start-up (and whenever the settings change).
+//! WAL checkpoints), and a Twilio credential check at start-up, every 15 minutes (every 30 seconds
+//! while Twilio cannot be reached), and whenever the settings change.
 //! All are the core's; this only schedules them.
 
 use crate::state::AppState;
@@ -13,6 +14,8 @@ use tauri::{AppHandle, Manager};
 
 const OUTBOX_PASS_EVERY: Duration = Duration::from_secs(3);
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(2);
+const RECHECK_OFFLINE: Duration = Duration::from_secs(30);
+const RECHECK_ONLINE: Duration = Duration::from_secs(15 * 60);
 
 pub fn start(app: &AppHandle) {
     let Some(clinic) = app.state::<AppState>().shared_clinic() else { return };
@@ -27,7 +30,13 @@ pub fn start(app: &AppHandle) {
             return tracing::error!("the Twilio client could not be made; outbox worker not started");
         };
         tauri::async_runtime::spawn(run_outbox(clinic, http.clone()));
-        check_twilio(&handle, &http).await
+        // Checked again now and then, and often while Twilio cannot be reached, so the top bar's
+        // "Offline" goes by itself when the network returns.
+        loop {
+            check_twilio(&handle, &http).await;
+            let offline = handle.state::<AppState>().health().is_some_and(|h| h.offline);
+            tokio::time::sleep(if offline { RECHECK_OFFLINE } else { RECHECK_ONLINE }).await;
+        }
     });
 }
 

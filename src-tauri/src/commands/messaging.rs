@@ -21,6 +21,8 @@ pub struct TwilioOverview {
     /// The last check's verdict (`None` before the first check, or when not configured).
     pub overall: Option<Health>,
     pub sending_paused: Option<SendingPaused>,
+    /// Twilio could not be reached at the last check: the app works from this computer's database.
+    pub offline: bool,
     /// Administrators only.
     pub status: Option<TwilioStatus>,
     /// Administrators only.
@@ -34,6 +36,7 @@ fn overview(state: &AppState, clinic: &Clinic, caller: &Caller) -> ApiResult<Twi
         configured: clinic.twilio().is_configured()?,
         overall: health.as_ref().map(|h| h.overall),
         sending_paused: clinic.texts().sending_paused(caller)?,
+        offline: health.as_ref().is_some_and(|h| h.offline),
         status: if admin { Some(clinic.twilio().status(caller)?) } else { None },
         health: if admin { health } else { None },
     })

@@ -107,6 +107,7 @@ async fn each_broken_part_is_explained() {
     assert_eq!(says("Sender").health, Health::Problem);
     assert!(says("Sender").message.contains("does not own +15005550009"));
     assert_eq!(health.overall, Health::Problem);
+    assert!(!health.offline, "Twilio answered, refusing: not offline");
 
     fake.set_account("suspended", "Full");
     let health = check(&http, &account(), chrono::Utc::now()).await;
@@ -124,6 +125,7 @@ async fn an_unreachable_twilio_is_reported_not_hung_on() {
     let health = check(&http, &account(), chrono::Utc::now()).await;
     assert_eq!(health.overall, Health::Problem);
     assert!(health.items.iter().all(|i| i.message.contains("could not be reached")), "{health:?}");
+    assert!(health.offline, "no answer at all: the app says it is offline");
 }
 
 #[tokio::test]

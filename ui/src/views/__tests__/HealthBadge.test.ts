@@ -6,7 +6,7 @@ import HealthBadge from '../HealthBadge.svelte';
 
 // What a receptionist's window receives: the verdict and any pause, never the check's details.
 const forReception = (over: Partial<TwilioOverview>): TwilioOverview => ({
-  configured: true, overall: 'ok', sending_paused: null, status: null, health: null, ...over,
+  configured: true, overall: 'ok', sending_paused: null, offline: false, status: null, health: null, ...over,
 });
 
 describe('Texts indicator in the top bar', () => {
@@ -35,5 +35,14 @@ describe('Texts indicator in the top bar', () => {
     render(HealthBadge, { onOpen: vi.fn() });
     const badge = await screen.findByRole('button', { name: /Texts: problem/ });
     expect(badge.getAttribute('title')).toContain('An administrator can see what is wrong in Settings');
+  });
+
+  it('says once, quietly, that this computer is offline, and that the rest still works', async () => {
+    backend = fakeBackend({ twilio_overview: () => forReception({ overall: 'problem', offline: true }) });
+    render(HealthBadge, { onOpen: vi.fn() });
+    const badge = await screen.findByRole('button', { name: /^Offline\./ });
+    expect(badge.getAttribute('title')).toContain('past consultations still work');
+    expect(screen.queryByText(/Texts: problem/)).toBeNull();
+    expect(screen.queryByRole('alert')).toBeNull();
   });
 });

@@ -35,6 +35,9 @@ pub struct TwilioHealth {
     pub items: Vec<CheckItem>,
     /// The Conversations service chat tokens use (configured, or the account's default).
     pub conversations_service_sid: Option<String>,
+    /// Twilio could not be reached at all (no answer): this computer is offline, or Twilio is.
+    /// Everything kept in the clinic database still works; the app says so once, quietly.
+    pub offline: bool,
 }
 
 #[derive(Deserialize)]
@@ -108,7 +111,10 @@ pub async fn check(http: &TwilioHttp, account: &TwilioAccount, now: DateTime<Utc
 
     // 2. The API key, by a cheap call it may make.
     let rooms = format!("{}/v1/Rooms", http.endpoints.video);
-    items.push(match http.get::<serde_json::Value>(&rooms, &account.key_auth(), &[("PageSize", "1".into())]).await {
+    let answer = http.get::<serde_json::Value>(&rooms, &account.key_auth(), &[("PageSize", "1".into())]).await;
+    // Every account gets this request: no answer to it means no network to Twilio.
+    let offline = matches!(answer, Err(TwilioError::NoAnswer { .. }));
+    items.push(match answer {
         Ok(_) => item("API key", Health::Ok, "The API key and its secret work."),
         Err(TwilioError::Api { code: Some(20003), .. }) => item(
             "API key",
@@ -147,5 +153,5 @@ pub async fn check(http: &TwilioHttp, account: &TwilioAccount, now: DateTime<Utc
     });
 
     let overall = items.iter().map(|i| i.health).max().unwrap_or(Health::Ok);
-    TwilioHealth { checked_at: now, overall, items, conversations_service_sid: service }
+    TwilioHealth { checked_at: now, overall, items, conversations_service_sid: service, offline }
 }

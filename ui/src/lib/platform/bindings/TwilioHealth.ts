@@ -6,4 +6,9 @@ export type TwilioHealth = { checked_at: string, overall: Health, items: Array<C
 /**
  * The Conversations service chat tokens use (configured, or the account's default).
  */
-conversations_service_sid: string | null, };
+conversations_service_sid: string | null, 
+/**
+ * Twilio could not be reached at all (no answer): this computer is offline, or Twilio is.
+ * Everything kept in the clinic database still works; the app says so once, quietly.
+ */
+offline: boolean, };

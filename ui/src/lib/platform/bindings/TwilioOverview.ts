@@ -15,6 +15,10 @@ export type TwilioOverview = { configured: boolean,
  */
 overall: Health | null, sending_paused: SendingPaused | null, 
 /**
+ * Twilio could not be reached at the last check: the app works from this computer's database.
+ */
+offline: boolean, 
+/**
  * Administrators only.
  */
 status: TwilioStatus | null, 
