@@ -6,6 +6,7 @@
 //! 3. outbox throughput with pacing off, every text durable in SQLCipher before and after its
 //!    send (enqueue + send + SID recorded), sequential and concurrent.
 
+mod review;
 mod scale;
 
 use clinicdesk_core::auth::{Channel, SetupRequest};

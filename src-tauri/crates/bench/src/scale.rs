@@ -365,6 +365,7 @@ pub fn run(dir: &Path, scale: f64) {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     background.join().expect("background");
     reminder_passes(dir, today);
+    crate::review::run(dir, scale);
 }
 
 /// [`reminder_passes`] alone on an existing clinic (its future, where appointments are open).

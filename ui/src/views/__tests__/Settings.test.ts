@@ -8,7 +8,7 @@ import type { TextingSettings } from '$lib/platform/bindings/TextingSettings';
 import Settings from '../Settings.svelte';
 
 const stored: ClinicSettings = { clinic_name: 'Riverside Clinic', time_zone: 'Europe/London', default_country: 'GB', idle_timeout_minutes: 15, sms_messages_per_second: 1 };
-const noTwilio: TwilioOverview = { configured: false, overall: null, sending_paused: null, status: { configured: false, has_auth_token: false, settings: null }, health: null };
+const noTwilio: TwilioOverview = { configured: false, overall: null, sending_paused: null, offline: false, status: { configured: false, has_auth_token: false, settings: null }, health: null };
 const rules: TextingSettings = { reminders: '24h', quiet_hours: '21:00-08:00', settle_seconds: 60, price_per_segment: '0.0079', clinic_phone: '' };
 const explanation = '12 upcoming appointments will keep their moment in time; their clock times will show in the new zone, Europe/Paris, e.g. 09:00 on Tue 3 Mar becomes 10:00.';
 

@@ -9,6 +9,7 @@ const configured: TwilioOverview = {
   configured: true,
   overall: 'warning',
   sending_paused: null,
+  offline: false,
   status: {
     configured: true,
     has_auth_token: true,
@@ -18,6 +19,7 @@ const configured: TwilioOverview = {
     checked_at: '2026-11-22T09:00:00Z',
     overall: 'warning',
     conversations_service_sid: null,
+    offline: false,
     items: [
       { part: 'Account', health: 'warning', message: 'This is a Twilio trial account.' },
       { part: 'API key', health: 'ok', message: 'The API key and its secret work.' },

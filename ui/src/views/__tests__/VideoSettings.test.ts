@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { render, screen } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { fakeBackend, Refusal } from '$lib/platform/testing';
@@ -82,5 +82,47 @@ describe('video settings: the call page address', () => {
     expect(await screen.findByRole('alert')).toHaveTextContent('Twilio could not build the page');
     expect(screen.getByLabelText('Call page address')).toHaveValue('https://old.example/call.html');
     expect(screen.getByRole('button', { name: 'Publish the call page' })).toBeEnabled();
+  });
+
+  it('keeps consultation chats for the days typed (empty keeps them), with the refusal beside the field', async () => {
+    backend = fakeBackend({
+      video_settings_get: () => ({ call_page_url: 'https://clinic.example/call.html', published_at: null, chat_retention_days: 90 }),
+      consultation_retention_update: (args) => {
+        const days = (args.days as string).trim();
+        if (days !== '' && !/^[0-9]+$/.test(days)) {
+          return new Refusal({ code: 'invalid', message: 'Enter how many days to keep consultation chats (1 to 36500), or leave it empty to keep them.', field: 'chat_retention_days' });
+        }
+        return { call_page_url: 'https://clinic.example/call.html', published_at: null, chat_retention_days: days === '' ? null : Number(days) };
+      },
+    });
+    render(VideoSettings);
+    const field = await screen.findByLabelText('Keep consultation chats for');
+    await vi.waitFor(() => expect(field).toHaveValue('90'));
+    expect(screen.getByText("Leave empty to keep chats. Older chats are removed from this computer's database and the search; notes stay.")).toBeInTheDocument();
+    const save = screen.getByRole('button', { name: 'Save chat retention' });
+
+    await userEvent.clear(field);
+    await userEvent.type(field, 'a month');
+    await userEvent.click(save);
+    const error = await screen.findByText(/Enter how many days to keep consultation chats/);
+    expect(error).toHaveAttribute('id', 'chat-retention-error');
+    expect(field).toHaveAttribute('aria-invalid', 'true');
+    expect(field.getAttribute('aria-describedby')).toContain('chat-retention-error');
+    expect(screen.getByLabelText('Call page address')).toHaveAttribute('aria-invalid', 'false');
+
+    await userEvent.clear(field);
+    await userEvent.type(field, '30');
+    await userEvent.click(save);
+    expect(await screen.findByRole('status')).toHaveTextContent('consultation chats are removed 30 days after the consultation ends');
+    expect(field).toHaveAttribute('aria-invalid', 'false');
+    expect(screen.queryByText(/Enter how many days/)).toBeNull();
+
+    await userEvent.clear(field);
+    await userEvent.click(save);
+    expect(await screen.findByText('Saved: consultation chats are kept.')).toBeInTheDocument();
+    expect(backend.calls.filter((c) => c.command === 'consultation_retention_update').map((c) => c.args)).toEqual([
+      { days: 'a month' }, { days: '30' }, { days: '' },
+    ]);
+    expect(backend.calls.some((c) => c.command === 'video_settings_update')).toBe(false);
   });
 });

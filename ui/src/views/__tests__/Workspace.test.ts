@@ -93,4 +93,66 @@ describe('workspace', () => {
     const row = await screen.findByRole('listitem', { name: /Olivia Smith/ });
     expect(within(row).queryByRole('button', { name: 'Mark as read' })).not.toBeInTheDocument();
   });
+
+  it('puts Consultations after Patients for every role, with its Alt shortcut', async () => {
+    backend = fakeBackend({ ...screens, consultations_list: () => ({ items: [], next: null }) });
+    render(Workspace, { profile, clinicName: 'Riverside', onSignedOut: vi.fn() });
+    const nav = screen.getByRole('navigation', { name: 'Main' });
+    expect(within(nav).getAllByRole('button').map((b) => b.textContent)).toEqual(['Schedule', 'Patients', 'Consultations', 'Texts']);
+    expect(within(nav).getByRole('button', { name: 'Consultations' })).toHaveAttribute('title', 'Alt+3');
+    await userEvent.keyboard('{Alt>}3{/Alt}');
+    expect(await screen.findByRole('heading', { level: 1, name: 'Consultations' })).toBeInTheDocument();
+    expect(within(nav).getByRole('button', { name: 'Consultations', current: 'page' })).toBeInTheDocument();
+  });
+
+  it("administrators' tabs keep their order around Consultations", () => {
+    backend = fakeBackend({ ...screens });
+    render(Workspace, { profile: { ...profile, role: 'admin' }, clinicName: 'Riverside', onSignedOut: vi.fn() });
+    const nav = screen.getByRole('navigation', { name: 'Main' });
+    expect(within(nav).getAllByRole('button').map((b) => b.textContent)).toEqual(['Schedule', 'Patients', 'Consultations', 'Texts', 'Staff', 'Audit', 'Settings']);
+  });
+
+  it("opens a patient's past consultation on the Consultations screen", async () => {
+    const olivia = { id: 'p1', full_name: 'Olivia Smith', phone: '+447400123456', date_of_birth: null, sms_consent: true, opted_out_at: null, created_at: '2026-01-01T00:00:00Z' };
+    const past = {
+      appointment_id: 'a1', starts_at: '2026-03-02T09:00:00Z', patient_id: 'p1', patient_name: 'Olivia Smith', doctor_name: 'Dr Amara Okafor',
+      state: 'completed', started_at: '2026-03-02T09:01:00Z', ended_at: '2026-03-02T09:15:00Z', full: false, has_notes: null, chat_messages: null, record_pending: false,
+    };
+    backend = fakeBackend({
+      ...screens,
+      patients_search: () => ({ patients: [olivia], more: false }),
+      consultations_list: (args) => ((args.filter as { patient_id: string | null }).patient_id === 'p1' ? { items: [past], next: null } : { items: [], next: null }),
+      consultation_record: () => ({
+        appointment_id: 'a1', booking_ref: 'CD-7KQ2XM', starts_at: past.starts_at, ends_at: '2026-03-02T09:30:00Z', patient_id: 'p1', patient_name: 'Olivia Smith',
+        doctor_name: 'Dr Amara Okafor', state: 'completed', started_at: past.started_at, ended_at: past.ended_at, full: false, notes: null, note_versions: [],
+        attendance: [], recording_consent_at: null, record_pending: false, chat_removed_at: null, timeline: [],
+      }),
+    });
+    render(Workspace, { profile, clinicName: 'Riverside', onSignedOut: vi.fn() });
+    await userEvent.click(screen.getByRole('button', { name: 'Patients' }));
+    await screen.findByText('Olivia Smith');
+    await userEvent.click(screen.getByRole('button', { name: 'Past consultations' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Olivia Smith' });
+    const item = await within(dialog).findByRole('button', { name: 'Mon 2 Mar 2026 09:01' });
+    expect(within(dialog).getByText('· Dr Amara Okafor')).toBeInTheDocument();
+    expect(backend.calls.find((c) => c.command === 'consultations_list')!.args.filter).toMatchObject({ patient_id: 'p1', limit: 5, after: null });
+    await userEvent.click(item);
+    expect(await screen.findByRole('heading', { level: 2, name: 'Consultation with Olivia Smith — Mon 2 Mar 2026 09:01' })).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Consultations', current: 'page' })).toBeInTheDocument();
+    expect(backend.calls.filter((c) => c.command === 'consultation_record').map((c) => c.args)).toEqual([{ id: 'a1' }]);
+
+    await userEvent.click(screen.getByRole('button', { name: '← Back to the list' }));
+    expect(await screen.findByText('No past consultations yet.')).toBeInTheDocument();
+  });
+
+  it("says so when a patient has had no video consultation", async () => {
+    const olivia = { id: 'p1', full_name: 'Olivia Smith', phone: '+447400123456', date_of_birth: null, sms_consent: true, opted_out_at: null, created_at: '2026-01-01T00:00:00Z' };
+    backend = fakeBackend({ ...screens, patients_search: () => ({ patients: [olivia], more: false }), consultations_list: () => ({ items: [], next: null }) });
+    render(Workspace, { profile, clinicName: 'Riverside', onSignedOut: vi.fn() });
+    await userEvent.click(screen.getByRole('button', { name: 'Patients' }));
+    await screen.findByText('Olivia Smith');
+    await userEvent.click(screen.getByRole('button', { name: 'Past consultations' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Olivia Smith' });
+    expect(await within(dialog).findByText('No video consultations yet.')).toBeInTheDocument();
+  });
 });

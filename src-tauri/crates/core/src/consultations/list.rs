@@ -63,10 +63,17 @@ impl Consultations<'_> {
 
         // One patient's consultations are few: start from their appointments. Otherwise walk the
         // consultations by start, newest first (CROSS JOIN keeps SQLite to that order).
-        let from_clause = if filter.patient_id.is_some() {
-            "appointments a INDEXED BY appointments_patient_time CROSS JOIN consultations c ON c.appointment_id = a.id"
+        // The patient is a plain equality there, so the index is searched, not scanned.
+        let (from_clause, patient_clause) = if filter.patient_id.is_some() {
+            (
+                "appointments a INDEXED BY appointments_patient_time CROSS JOIN consultations c ON c.appointment_id = a.id",
+                "a.patient_id = ?2",
+            )
         } else {
-            "consultations c INDEXED BY consultations_started CROSS JOIN appointments a ON a.id = c.appointment_id"
+            (
+                "consultations c INDEXED BY consultations_started CROSS JOIN appointments a ON a.id = c.appointment_id",
+                "?2 IS NULL",
+            )
         };
         let sql = format!(
             "SELECT c.appointment_id, a.starts_at, p.id, p.full_name, u.full_name, a.status, c.status, c.started_at,
@@ -77,7 +84,7 @@ impl Consultations<'_> {
              JOIN patients p ON p.id = a.patient_id
              JOIN doctors d ON d.id = a.doctor_id JOIN users u ON u.id = d.user_id
              WHERE c.started_at IS NOT NULL
-               AND (?1 IS NULL OR a.doctor_id = ?1) AND (?2 IS NULL OR a.patient_id = ?2)
+               AND (?1 IS NULL OR a.doctor_id = ?1) AND {patient_clause}
                AND (?3 IS NULL OR c.started_at >= ?3) AND (?4 IS NULL OR c.started_at < ?4)
                AND (?5 = 0 OR c.notes <> '')
                AND (?6 = 0 OR EXISTS (SELECT 1 FROM chat_messages m WHERE m.appointment_id = c.appointment_id))

@@ -1,0 +1,130 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { render, screen, within } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
+import { fakeBackend, Refusal } from '$lib/platform/testing';
+import RecordView from '../RecordView.svelte';
+import { record } from './fixtures';
+
+const zone = 'America/New_York';
+const entries = () => screen.getAllByTestId('timeline-entry').map((e) => e.textContent!.replace(/\s+/g, ' ').trim());
+
+describe("a past consultation's record", () => {
+  let backend: ReturnType<typeof fakeBackend>;
+  afterEach(() => backend?.reset());
+
+  it("tells the timeline in order, on the clinic's clock, under each day", async () => {
+    backend = fakeBackend({ consultation_record: () => record() });
+    render(RecordView, { id: 'a1', timeZone: zone, onBack: vi.fn() });
+    expect(await screen.findByRole('heading', { level: 2, name: 'Consultation with Olivia Smith — Mon 2 Mar 2026 09:01' })).toBeInTheDocument();
+    expect(entries()).toEqual([
+      '09:00:00 Video link text Delivered Your video link: https://clinic.example/v/1',
+      '08:00:00 Reminder text Failed Reminder: video at 09:00 The number is not a mobile.',
+      '08:58:00 The patient was waiting (joining without a camera)',
+      '09:01:00 Consultation started by Dr Amara Okafor',
+      '09:01:02 The doctor joined',
+      '09:02:00 The patient: Hello doctor',
+      '09:02:30 The doctor: Hello Olivia, how is the rash?',
+      '09:03:00 The patient agreed to recording (recorded by Dr Amara Okafor)',
+      '09:03:10 Recording switched on by Dr Amara Okafor',
+      '09:12:00 The patient left after 10 min 0 s',
+      '09:16:00 Consultation ended by Dr Amara Okafor',
+      '10:00:00 Notes amended (amendment 1) by Dr Amara Okafor',
+    ]);
+    const timeline = screen.getByRole('list', { name: 'Timeline' });
+    expect(within(timeline).getAllByRole('heading', { level: 4 }).map((h) => h.textContent)).toEqual(['Sun 1 Mar 2026', 'Mon 2 Mar 2026', 'Tue 3 Mar 2026']);
+    // Texts show their state as a pill: delivered green, failed red with why.
+    expect(within(timeline).getByText('Delivered')).toHaveClass('pill', 'ok');
+    expect(within(timeline).getByText('Failed')).toHaveClass('pill', 'danger');
+    // Chat messages are bubbles by author, each findable by its index.
+    expect(document.getElementById('message-0')).toHaveClass('message', 'patient');
+    expect(document.getElementById('message-1')).toHaveClass('message', 'doctor');
+  });
+
+  it('shows the facts, who was in the room, the notes and every version of them', async () => {
+    backend = fakeBackend({ consultation_record: () => record() });
+    render(RecordView, { id: 'a1', timeZone: zone, onBack: vi.fn() });
+    await screen.findByRole('heading', { level: 2 });
+    expect(screen.getByText('CD-7KQ2XM')).toBeInTheDocument();
+    expect(screen.getByText('15 min 0 s', { selector: 'dd' })).toBeInTheDocument();
+    expect(screen.getByText('The doctor: 15 min 0 s, joined once')).toBeInTheDocument();
+    expect(screen.getByText('The patient: 10 min 0 s, joined twice')).toBeInTheDocument();
+    const notes = document.getElementById('record-notes')!;
+    expect(within(notes).getByRole('heading', { name: 'Notes' })).toBeInTheDocument();
+    expect(within(notes).getAllByText(/Continue cream for a week\./)[0]).toHaveTextContent('Rash better. Continue cream for a week.');
+    expect(within(notes).getByRole('heading', { name: 'Notes history' })).toBeInTheDocument();
+    expect(within(notes).getByText('At the end — Dr Amara Okafor, Mon 2 Mar 2026 09:16')).toBeInTheDocument();
+    expect(within(notes).getByText('Amendment 1 — Dr Amara Okafor, Tue 3 Mar 2026 10:00')).toBeInTheDocument();
+    expect(screen.queryByText(/ClinicDesk was offline/)).toBeNull();
+  });
+
+  it('says when no notes were written, and shows no history without amendments', async () => {
+    backend = fakeBackend({ consultation_record: () => record({ notes: '', note_versions: [{ version: 0, text: '', saved_at: '2026-03-02T14:16:00Z', saved_by: null }] }) });
+    render(RecordView, { id: 'a1', timeZone: zone, onBack: vi.fn() });
+    expect(await screen.findByText('No notes were written.')).toBeInTheDocument();
+    expect(screen.queryByRole('heading', { name: 'Notes history' })).toBeNull();
+  });
+
+  it('shows someone who may not read it that it happened and its texts, and no notes', async () => {
+    const texts = record().timeline.filter((e) => e.kind === 'text' || e.kind === 'started' || e.kind === 'ended');
+    backend = fakeBackend({
+      consultation_record: () => record({ full: false, notes: null, note_versions: [], attendance: [], timeline: texts, chat_removed_at: '2026-04-01T00:00:00Z' }),
+    });
+    render(RecordView, { id: 'a1', timeZone: zone, onBack: vi.fn() });
+    expect(await screen.findByText('You see that this consultation happened and its texts. Its notes and chat are for its doctor.')).toBeInTheDocument();
+    expect(document.getElementById('record-notes')).toBeNull();
+    expect(screen.queryByRole('heading', { name: 'Notes' })).toBeNull();
+    expect(screen.queryByRole('heading', { name: 'Who was in the room' })).toBeNull();
+    expect(entries()).toHaveLength(4);
+    expect(screen.queryByText(/removed on/)).toBeNull();
+  });
+
+  it('says when the record is still to be fetched, and when the chat was removed', async () => {
+    backend = fakeBackend({ consultation_record: () => record({ record_pending: true, chat_removed_at: '2026-04-01T16:00:00Z' }) });
+    render(RecordView, { id: 'a1', timeZone: zone, onBack: vi.fn() });
+    expect(await screen.findByText(/who was in the room and the chat are fetched when the network returns/)).toBeInTheDocument();
+    expect(screen.getByText("The chat was removed on Wed 1 Apr 2026 12:00 under the clinic's retention rule.")).toBeInTheDocument();
+  });
+
+  it('saves the record as a PDF or JSON file and says where, or why not', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    backend = fakeBackend({
+      consultation_record: () => record(),
+      consultation_export: (args) => args.format === 'pdf'
+        ? gate.then(() => ({ path: '/home/rita/Downloads/consultation-CD-7KQ2XM.pdf', bytes: 20480 }))
+        : new Refusal({ code: 'storage', message: 'The Downloads folder could not be written to.', field: null }),
+    });
+    render(RecordView, { id: 'a1', timeZone: zone, onBack: vi.fn() });
+    expect(await screen.findByText('Exports contain personal health information: keep them safe.')).toBeInTheDocument();
+    await userEvent.click(screen.getByRole('button', { name: 'Save as PDF' }));
+    expect(screen.getByRole('button', { name: 'Saving…' })).toBeDisabled();
+    expect(screen.getByRole('button', { name: 'Save as JSON' })).toBeDisabled();
+    release();
+    await vi.waitFor(() => expect(screen.getByText(/^Saved as/).closest('[role="status"]')).toHaveTextContent('Saved as /home/rita/Downloads/consultation-CD-7KQ2XM.pdf'));
+    expect(backend.calls.filter((c) => c.command === 'consultation_export').map((c) => c.args)).toEqual([{ id: 'a1', format: 'pdf' }]);
+
+    await userEvent.click(screen.getByRole('button', { name: 'Save as JSON' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('The Downloads folder could not be written to.');
+    expect(screen.queryByText(/^Saved as/)).toBeNull();
+  });
+
+  it('prints, and goes back with the button or Escape', async () => {
+    const print = vi.spyOn(window, 'print').mockImplementation(() => {});
+    const onBack = vi.fn();
+    backend = fakeBackend({ consultation_record: () => record() });
+    render(RecordView, { id: 'a1', timeZone: zone, onBack });
+    await userEvent.click(await screen.findByRole('button', { name: 'Print' }));
+    expect(print).toHaveBeenCalledOnce();
+    await userEvent.keyboard('{Escape}');
+    expect(onBack).toHaveBeenCalledTimes(1);
+    await userEvent.click(screen.getByRole('button', { name: '← Back to the list' }));
+    expect(onBack).toHaveBeenCalledTimes(2);
+    print.mockRestore();
+  });
+
+  it("says why a record could not be opened", async () => {
+    backend = fakeBackend({ consultation_record: () => new Refusal({ code: 'not_found', message: 'There is no such consultation.', field: null }) });
+    render(RecordView, { id: 'a9', timeZone: zone, onBack: vi.fn() });
+    expect(await screen.findByRole('alert')).toHaveTextContent('There is no such consultation.');
+  });
+});
