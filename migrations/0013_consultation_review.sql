@@ -24,6 +24,10 @@ CREATE TABLE consultation_note_versions (
 );
 
 ALTER TABLE consultations ADD COLUMN record_pending_since TEXT;
+-- A late fetch Twilio refused (not a network failure): tried again after a growing pause, so one
+-- broken record neither holds up the others nor asks Twilio every few seconds.
+ALTER TABLE consultations ADD COLUMN record_fetch_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE consultations ADD COLUMN record_fetch_after TEXT;
 ALTER TABLE consultations ADD COLUMN patient_waiting_since TEXT;
 ALTER TABLE consultations ADD COLUMN patient_device_check TEXT;
 ALTER TABLE consultations ADD COLUMN chat_removed_at TEXT;

@@ -46,19 +46,28 @@ fn export_folder(app: &AppHandle) -> Option<PathBuf> {
         .or_else(|| app.path().home_dir().ok())
 }
 
-/// `consultation-REF.pdf`, or `consultation-REF (2).pdf` when that name is taken: never overwrites.
-fn free_name(folder: &Path, stem: &str, extension: &str) -> PathBuf {
-    let mut path = folder.join(format!("{stem}.{extension}"));
-    let mut n = 2;
-    while path.exists() {
-        path = folder.join(format!("{stem} ({n}).{extension}"));
-        n += 1;
+/// Creates `consultation-REF.pdf`, or `consultation-REF (2).pdf` when that name is taken, and so
+/// on: never overwrites, never follows a link left under that name (`create_new`), readable by its
+/// owner only (it holds health information).
+fn save_new(folder: &Path, stem: &str, extension: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    for n in 1..1000 {
+        let name = if n == 1 { format!("{stem}.{extension}") } else { format!("{stem} ({n}).{extension}") };
+        let path = folder.join(name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&path) {
+            Ok(mut file) => return file.write_all(bytes).map(|_| path),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(err) => return Err(err),
+        }
     }
-    path
+    Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "too many exports of this record"))
 }
 
-/// Saves the record as a PDF or JSON file in the export folder, readable by its owner only (it
-/// holds health information). Audited by the core.
+/// Saves the record as a PDF or JSON file in the export folder. Audited by the core.
 #[tauri::command]
 pub async fn consultation_export(
     app: AppHandle,
@@ -81,18 +90,8 @@ pub async fn consultation_export(
         ))
     };
     std::fs::create_dir_all(&folder).map_err(unwritable)?;
-    let path = free_name(&folder, &export.file_stem, format.as_str());
-    write_private(&path, &export.bytes).map_err(unwritable)?;
+    let path = save_new(&folder, &export.file_stem, format.as_str(), &export.bytes).map_err(unwritable)?;
     Ok(SavedExport { path: path.display().to_string(), bytes: export.bytes.len() as u64 })
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(bytes)
 }
 
 /// How long consultation chats are kept: a number of days, or empty to keep them (administrators).

@@ -61,7 +61,7 @@ test('with Twilio unreachable the top bar says so once, quietly', async () => {
 });
 
 test('the Consultations screen lists past consultations, newest first, with nothing waiting on the network', async () => {
-  await click(browser, 'nav button=Consultations');
+  await (await (await browser.$('nav[aria-label="Main"]')).$('button=Consultations')).click();
   await (await browser.$('#review-title')).waitForDisplayed({ timeout: 10_000 });
   const rows = await browser.$$('[data-testid="consultation-row"]');
   await browser.waitUntil(async () => (await browser.$$('[data-testid="consultation-row"]')).length > 0, {
@@ -79,7 +79,7 @@ test('a word from a chat is found without its accent, highlighted, and opens the
   await mark.waitForDisplayed({ timeout: 10_000 });
   await screenshot(browser, '31-review-search');
   await mark.click();
-  const message = await browser.$('[id^="message-"]*=at the café');
+  const message = await browser.$('//*[starts-with(@id, "message-")][contains(., "at the café")]');
   await message.waitForDisplayed({ timeout: 10_000 });
   const timeline = await textOf(browser, 'ol[aria-label="Timeline"]');
   // In time order: waiting, started, both joined, the chat, both left, ended.
@@ -93,7 +93,7 @@ test('a word from a chat is found without its accent, highlighted, and opens the
 
 test('the record saves as a PDF, which says it holds personal health information', async () => {
   await click(browser, 'button=Save as PDF');
-  const saved = await browser.$('[role=status]*=Saved as');
+  const saved = await browser.$('//*[@role="status"][contains(., "Saved as")]');
   await saved.waitForDisplayed({ timeout: 20_000 });
   const file = (await saved.getText()).replace(/^.*Saved as\s+/, '').trim();
   assert.ok(file.startsWith(exportDir), `${file} is in the export folder`);

@@ -13,7 +13,7 @@ use clinicdesk_core::consultations::{
 };
 use clinicdesk_core::error::ErrorCode;
 use clinicdesk_core::twilio::config::AccountState;
-use clinicdesk_twilio_fake::{self as fake};
+use clinicdesk_twilio_fake::{self as fake, Fault, Route};
 use consultation_rig::*;
 use uuid::Uuid;
 
@@ -112,6 +112,10 @@ async fn the_record_tells_the_whole_consultation_in_time_order_to_those_who_may_
     }
     assert!(record.timeline.iter().any(|e| matches!(e,
         TimelineEntry::Text { text_kind, body, .. } if text_kind == "invite" && body.contains("https://call.clinic.example"))));
+    assert!(
+        record.timeline.iter().all(|e| !matches!(e, TimelineEntry::Text { body, .. } if body.contains("#t="))),
+        "the link's key (the patient's token) is not in the record"
+    );
     assert!(record
         .timeline
         .iter()
@@ -208,6 +212,13 @@ async fn an_end_with_no_network_completes_here_and_the_record_arrives_when_twili
     assert_eq!(c.fetch_late_records(&offline, &account).await.unwrap(), 0, "still offline: nothing fetched");
     assert!(c.record(&r.okafor, r.appt).unwrap().record_pending);
 
+    // Twilio answers, refusing (an outage of its own): the record waits a while before asking again.
+    r.fake.inject(Route::UpdateRoom, Fault::Unavailable);
+    assert_eq!(c.fetch_late_records(&r.http, &account).await.unwrap(), 0);
+    let asked = r.fake.requests().len();
+    assert_eq!(c.fetch_late_records(&r.http, &account).await.unwrap(), 0, "not again at once");
+    assert_eq!(r.fake.requests().len(), asked, "Twilio is not asked every pass");
+    r.t.advance(Duration::minutes(3));
     assert_eq!(c.fetch_late_records(&r.http, &account).await.unwrap(), 1);
     assert_eq!(r.rooms()[0].status, "completed", "the room is completed for everyone");
     assert_eq!(r.conversations()[0].state, "closed");

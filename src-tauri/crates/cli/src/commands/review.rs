@@ -136,10 +136,16 @@ fn record_text(r: &ConsultationRecord, tz: chrono_tz::Tz) -> String {
     lines.join("\n")
 }
 
+/// What patients and staff wrote, safe for a terminal: control characters (escape sequences that
+/// could move the cursor or retitle the window) shown as "?", line breaks and tabs kept.
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { '?' } else { c }).collect()
+}
+
 pub(super) fn show(clinic: &Clinic, caller: &Caller, json: bool, appointment: uuid::Uuid) -> Result<()> {
     let record = clinic.consultations().record(caller, appointment)?;
     let tz = clinic.settings().time_zone()?;
-    print(json, &record, |r| record_text(r, tz));
+    print(json, &record, |r| printable(&record_text(r, tz)));
     Ok(())
 }
 
@@ -169,4 +175,12 @@ pub(super) fn export(
     eprintln!("{PHI_NOTICE}");
     println!("Saved {} ({} bytes).", out.display(), export.bytes.len());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escape_sequences_from_a_chat_never_reach_the_terminal() {
+        assert_eq!(super::printable("Hi\u{1b}]0;pwned\u{7}\nBye\tnow"), "Hi?]0;pwned?\nBye\tnow");
+    }
 }

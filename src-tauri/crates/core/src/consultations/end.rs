@@ -71,7 +71,7 @@ impl Consultations<'_> {
         let id = booking.id.to_string();
         let ended = tx.execute(
             "UPDATE consultations SET status = 'completed', ended_at = ?2, ended_by = ?3, updated_at = ?2,
-                    record_pending_since = ?2
+                    record_pending_since = ?2, recording = 0
              WHERE appointment_id = ?1 AND status = 'in_progress'",
             params![id, ts(now), caller.user_id().to_string()],
         )?;

@@ -31,9 +31,11 @@ impl Consultations<'_> {
             let conn = self.clinic.db().conn()?;
             let mut statement = conn.prepare_cached(
                 "SELECT c.appointment_id, a.patient_id FROM consultations c JOIN appointments a ON a.id = c.appointment_id
-                 WHERE c.record_pending_since IS NOT NULL ORDER BY c.record_pending_since LIMIT ?1",
+                 WHERE c.record_pending_since IS NOT NULL AND (c.record_fetch_after IS NULL OR c.record_fetch_after <= ?2)
+                 ORDER BY c.record_pending_since LIMIT ?1",
             )?;
-            let rows = statement.query_map([PER_PASS], |r| Ok((uuid_at(r, 0)?, uuid_at(r, 1)?)))?;
+            let now = ts(self.clinic.now());
+            let rows = statement.query_map(params![PER_PASS, now], |r| Ok((uuid_at(r, 0)?, uuid_at(r, 1)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
         let mut done = 0;
@@ -47,6 +49,7 @@ impl Consultations<'_> {
                 }
                 Err(err) => {
                     tracing::warn!(code = ?err.code(), "could not fetch a consultation's record late; trying again later");
+                    self.fetch_later(appointment)?;
                     continue;
                 }
             };
@@ -82,5 +85,22 @@ impl Consultations<'_> {
             tx.commit()?;
         }
         Ok(done)
+    }
+
+    /// Twilio refused this record's fetch: the next try waits 1, 2, 4 ... minutes, at most six hours.
+    fn fetch_later(&self, appointment: Uuid) -> Result<()> {
+        let conn = self.clinic.db().conn()?;
+        let attempts: i64 = conn.query_row(
+            "UPDATE consultations SET record_fetch_attempts = record_fetch_attempts + 1 WHERE appointment_id = ?1
+             RETURNING record_fetch_attempts",
+            [appointment.to_string()],
+            |r| r.get(0),
+        )?;
+        let pause = chrono::Duration::minutes(1i64 << attempts.clamp(0, 9)).min(chrono::Duration::hours(6));
+        conn.execute(
+            "UPDATE consultations SET record_fetch_after = ?2 WHERE appointment_id = ?1",
+            params![appointment.to_string(), ts(self.clinic.now() + pause)],
+        )?;
+        Ok(())
     }
 }

@@ -20,6 +20,9 @@ use uuid::Uuid;
 
 use super::Consultations;
 
+/// The most words one search looks for (the rest of what was typed is left out).
+pub const MAX_WORDS: usize = 16;
+
 /// The most hits one search returns (the newest consultations first).
 pub const MAX_HITS: u32 = 50;
 
@@ -59,7 +62,13 @@ pub struct SearchHit {
 
 /// The FTS5 query for what staff typed, or `None` when it holds no word.
 pub fn query_of(typed: &str) -> Option<String> {
-    let words: Vec<&str> = typed.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    // At most MAX_WORDS words of at most 64 letters: a search, not a document.
+    let words: Vec<String> = typed
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(MAX_WORDS)
+        .map(|w| w.chars().take(64).collect())
+        .collect();
     let last = words.len().checked_sub(1)?;
     let typing_on = !typed.ends_with(|c: char| c.is_whitespace());
     Some(
@@ -164,6 +173,8 @@ mod tests {
         assert_eq!(query_of("Ärztin café").as_deref(), Some("\"Ärztin\" \"café\"*"));
         assert_eq!(query_of("  \"*()  "), None);
         assert_eq!(query_of(""), None);
+        let long = "word ".repeat(100);
+        assert_eq!(query_of(&long).unwrap().matches("\"word\"").count(), MAX_WORDS);
         assert_eq!(query_of("x-r").as_deref(), Some("\"x\" \"r\""), "one letter is not a word start");
     }
 
