@@ -5,7 +5,7 @@ use super::appointments::parse_id;
 use crate::output::{show as print, table};
 use chrono::NaiveDate;
 use clinicdesk_core::auth::Caller;
-use clinicdesk_core::consultations::describe::{duration, moment, timeline_line};
+use clinicdesk_core::consultations::describe::{duration, moment, state_name, timeline_line};
 use clinicdesk_core::consultations::{
     ConsultationFilter, ConsultationPage, ConsultationRecord, ExportFormat, ParticipantRole, PHI_NOTICE,
 };
@@ -92,7 +92,7 @@ fn who(role: ParticipantRole) -> &'static str {
 fn record_text(r: &ConsultationRecord, tz: chrono_tz::Tz) -> String {
     let mut lines = vec![
         format!("{} with {}, {} (booking {})", r.patient_name, r.doctor_name, moment(r.starts_at, tz), r.booking_ref),
-        format!("Status: {}", r.state.label()),
+        format!("Status: {}", state_name(r.state)),
     ];
     if let Some(at) = r.started_at {
         lines.push(format!("Started: {}", moment(at, tz)));
@@ -129,9 +129,15 @@ fn record_text(r: &ConsultationRecord, tz: chrono_tz::Tz) -> String {
     if r.timeline.is_empty() {
         lines.push("  nothing yet".into());
     }
+    let mut day = String::new();
     for entry in &r.timeline {
+        let date = entry.at().with_timezone(&tz).format("%a %-d %b %Y").to_string();
+        if date != day {
+            lines.push(format!("  {date}"));
+            day = date;
+        }
         let (time, text) = timeline_line(entry, tz);
-        lines.push(format!("  {time}  {text}"));
+        lines.push(format!("    {time}  {text}"));
     }
     lines.join("\n")
 }

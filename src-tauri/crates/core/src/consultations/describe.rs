@@ -31,6 +31,7 @@ fn text_name(kind: &str) -> &str {
 pub fn duration(seconds: i64) -> String {
     match seconds {
         s if s >= 3600 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
         s if s >= 60 => format!("{} min {} s", s / 60, s % 60),
         s => format!("{s} s"),
     }
@@ -39,6 +40,18 @@ pub fn duration(seconds: i64) -> String {
 /// "by Dr Amara Okafor", or nothing.
 fn by(name: &Option<String>) -> String {
     name.as_deref().map(|n| format!(" by {n}")).unwrap_or_default()
+}
+
+/// A consultation's state as the record's reader says it.
+pub fn state_name(state: super::model::ConsultationState) -> &'static str {
+    use super::model::ConsultationState::*;
+    match state {
+        Scheduled => "Scheduled",
+        InProgress => "In progress",
+        Completed => "Ended",
+        Cancelled => "Cancelled",
+        NoShow => "No-show",
+    }
 }
 
 /// The clinic's clock time of an instant, with the day: "Tue 3 Mar 14:05".
@@ -102,6 +115,7 @@ mod tests {
     fn durations_read_as_people_say_them() {
         assert_eq!(duration(45), "45 s");
         assert_eq!(duration(725), "12 min 5 s");
+        assert_eq!(duration(1020), "17 min");
         assert_eq!(duration(3 * 3600 + 120), "3 h 2 min");
     }
 }

@@ -176,9 +176,9 @@ pub(super) fn render(
 
     l.fact("Patient", &record.patient_name);
     l.fact("Doctor", &record.doctor_name);
-    l.fact("Appointment", &format!("{} ({})", moment(record.starts_at, tz), time_zone));
-    l.fact("Booking", &record.booking_ref);
-    l.fact("State", record.state.label());
+    l.fact("Booked for", &format!("{} ({})", moment(record.starts_at, tz), time_zone));
+    l.fact("Booking ref", &record.booking_ref);
+    l.fact("State", describe::state_name(record.state));
     if let Some(at) = record.started_at {
         l.fact("Started", &moment(at, tz));
     }

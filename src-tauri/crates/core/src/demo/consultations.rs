@@ -68,11 +68,58 @@ const VISITS: [(&[&str], &str); 6] = [
     ),
 ];
 
+/// The texts such a visit got: the booking's confirmation and the video link, both delivered. The
+/// link is a sample's (its key is not a token).
+fn texts(tx: &Transaction<'_>, visit: &PastVisit, now: DateTime<Utc>) -> Result<()> {
+    let (phone, name): (String, String) =
+        tx.query_row("SELECT phone_e164, full_name FROM patients WHERE id = ?1", [&visit.patient], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let first = name.split_whitespace().next().unwrap_or("").to_owned();
+    let local = &visit.local_start;
+    let sent = [
+        (
+            "confirmation",
+            visit.starts_at - Duration::days(6),
+            format!("Hi {first}, your video appointment is booked for {local}. Reply C to confirm."),
+        ),
+        (
+            "invite",
+            visit.starts_at - Duration::hours(2),
+            format!("Hi {first}, your video visit is at {local}. Join: https://call.clinic.example/call.html#t=sample"),
+        ),
+    ];
+    for (kind, at, body) in sent {
+        tx.execute(
+            "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_e164, body, segments, encoding, idempotency_key,
+                 state, twilio_sid, twilio_status, created_at, updated_at, sent_at, final_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, 'gsm7', ?7, 'delivered', ?8, 'delivered', ?9, ?10, ?9, ?11)",
+            params![
+                Uuid::new_v4().to_string(),
+                visit.appointment,
+                visit.patient,
+                kind,
+                phone,
+                body,
+                format!("demo:{kind}:{}", visit.appointment),
+                format!("SM{}", Uuid::new_v4().simple()),
+                ts(at),
+                ts(now),
+                ts(at + Duration::seconds(4))
+            ],
+        )?;
+    }
+    Ok(())
+}
+
 /// A past, completed video appointment of the sample.
 pub(super) struct PastVisit {
     pub appointment: String,
+    pub patient: String,
     pub doctor: String,
     pub starts_at: DateTime<Utc>,
+    /// "Fri 4 Dec at 16:30", the clinic's time.
+    pub local_start: String,
 }
 
 /// Adds the consultation record of each visit. Returns how many were added.
@@ -144,6 +191,7 @@ pub(super) fn add(tx: &Transaction<'_>, rng: &mut StdRng, visits: &[PastVisit], 
                 ],
             )?;
         }
+        texts(tx, visit, now)?;
         added += 1;
     }
     Ok(added)

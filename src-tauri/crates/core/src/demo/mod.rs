@@ -175,8 +175,10 @@ pub fn seed(clinic: &Clinic, caller: &Caller, doctor_password: Option<&str>) -> 
                 if kind == "video" && status == "completed" {
                     past_visits.push(consultations::PastVisit {
                         appointment: id.clone(),
+                        patient: patient.clone(),
                         doctor: doctor.clone(),
                         starts_at: start,
+                        local_start: start.with_timezone(&tz).format("%a %-d %b at %H:%M").to_string(),
                     });
                 }
                 insert.execute(params![
