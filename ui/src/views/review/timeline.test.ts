@@ -7,10 +7,15 @@ const at = '2026-03-02T14:05:31Z';
 describe('a consultation timeline in words (the same sentences as the core)', () => {
   it('reads durations as people say them', () => {
     expect(duration(45)).toBe('45 s');
-    expect(duration(600)).toBe('10 min 0 s');
+    expect(duration(600)).toBe('10 min');
+    expect(duration(1020)).toBe('17 min');
+    expect(duration(1020.9)).toBe('17 min');
+    expect(duration(61)).toBe('1 min 1 s');
+    expect(duration(60)).toBe('1 min');
     expect(duration(725)).toBe('12 min 5 s');
     expect(duration(3 * 3600 + 120)).toBe('3 h 2 min');
     expect(lengthOf('2026-03-02T09:00:00Z', '2026-03-02T09:15:30Z')).toBe('15 min 30 s');
+    expect(lengthOf('2026-03-02T09:00:00Z', '2026-03-02T09:17:00Z')).toBe('17 min');
     expect(lengthOf('2026-03-02T09:00:00Z', null)).toBe('');
   });
 
@@ -39,7 +44,7 @@ describe('a consultation timeline in words (the same sentences as the core)', ()
       [{ kind: 'started', at, by: null }, 'Consultation started'],
       [{ kind: 'joined', at, role: 'doctor' }, 'The doctor joined'],
       [{ kind: 'joined', at, role: 'other' }, 'Someone else joined'],
-      [{ kind: 'left', at, role: 'patient', seconds: 600 }, 'The patient left after 10 min 0 s'],
+      [{ kind: 'left', at, role: 'patient', seconds: 600 }, 'The patient left after 10 min'],
       [{ kind: 'left', at, role: 'patient', seconds: null }, 'The patient left'],
       [{ kind: 'message', at, index: 0, author: 'patient', body: 'My rash is better', media: [] }, 'The patient: My rash is better'],
       [
@@ -58,7 +63,7 @@ describe('a consultation timeline in words (the same sentences as the core)', ()
   });
 
   it('says how long each person was in the room and how often they joined', () => {
-    expect(attendanceLine({ role: 'doctor', connections: 1, seconds: 900 })).toBe('The doctor: 15 min 0 s, joined once');
+    expect(attendanceLine({ role: 'doctor', connections: 1, seconds: 900 })).toBe('The doctor: 15 min, joined once');
     expect(attendanceLine({ role: 'patient', connections: 2, seconds: 45 })).toBe('The patient: 45 s, joined twice');
     expect(attendanceLine({ role: 'other', connections: 3, seconds: 3700 })).toBe('Someone else: 1 h 1 min, joined 3 times');
   });

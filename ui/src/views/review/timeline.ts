@@ -33,11 +33,11 @@ const DEVICE_CHECK: Record<DeviceCheck, string> = {
   unknown: 'no device check reported',
 };
 
-/** "12 min 5 s", "45 s", "3 h 2 min". */
+/** "12 min 5 s", "17 min", "45 s", "3 h 2 min". */
 export function duration(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));
   if (s >= 3600) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-  if (s >= 60) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s >= 60) return s % 60 === 0 ? `${s / 60} min` : `${Math.floor(s / 60)} min ${s % 60} s`;
   return `${s} s`;
 }
 
@@ -89,6 +89,17 @@ export function attendanceLine(a: Attendance): string {
   const times = a.connections === 1 ? 'once' : a.connections === 2 ? 'twice' : `${a.connections} times`;
   return `${who(a.role)}: ${duration(a.seconds)}, joined ${times}`;
 }
+
+/** The pill on a consultation whose end was not heard from Twilio: what is missing comes later. */
+export const PENDING_PILL = 'Fetching when online';
+/** Why a consultation is "Fetching when online", in the record. */
+export const PENDING_WHY =
+  'This consultation ended while Twilio could not be reached. Who was in the room and the chat are fetched by themselves when the network returns.';
+/** The same for a list of consultations. */
+export const PENDING_WHY_LIST =
+  'Fetching when online: these consultations ended while Twilio could not be reached. Who was in the room and the chat are fetched by themselves when the network returns.';
+/** Why a row shows a dash for its notes and chat. */
+export const NOT_YOURS = 'Only its doctor and administrators can see this';
 
 export const STATE_IN_WORDS: Record<ConsultationState, string> = {
   scheduled: 'Not started', in_progress: 'In progress', completed: 'Ended', cancelled: 'Cancelled', no_show: 'No-show',

@@ -46,7 +46,7 @@ fn by(name: &Option<String>) -> String {
 pub fn state_name(state: super::model::ConsultationState) -> &'static str {
     use super::model::ConsultationState::*;
     match state {
-        Scheduled => "Scheduled",
+        Scheduled => "Not started",
         InProgress => "In progress",
         Completed => "Ended",
         Cancelled => "Cancelled",

@@ -42,7 +42,9 @@ fn parse_days(value: &str) -> Result<Option<u32>> {
         Ok(days) if (1..=MAX_RETENTION_DAYS).contains(&days) => Ok(Some(days)),
         _ => Err(CoreError::invalid(
             "chat_retention_days",
-            format!("Enter how many days to keep consultation chats (1 to {MAX_RETENTION_DAYS}), or leave it empty to keep them."),
+            format!(
+                "Enter how many days to keep consultation chats (1 to {MAX_RETENTION_DAYS}), or choose to keep them."
+            ),
         )),
     }
 }

@@ -26,7 +26,7 @@ describe("a past consultation's record", () => {
       '09:02:30 The doctor: Hello Olivia, how is the rash?',
       '09:03:00 The patient agreed to recording (recorded by Dr Amara Okafor)',
       '09:03:10 Recording switched on by Dr Amara Okafor',
-      '09:12:00 The patient left after 10 min 0 s',
+      '09:12:00 The patient left after 10 min',
       '09:16:00 Consultation ended by Dr Amara Okafor',
       '10:00:00 Notes amended (amendment 1) by Dr Amara Okafor',
     ]);
@@ -45,16 +45,21 @@ describe("a past consultation's record", () => {
     render(RecordView, { id: 'a1', timeZone: zone, onBack: vi.fn() });
     await screen.findByRole('heading', { level: 2 });
     expect(screen.getByText('CD-7KQ2XM')).toBeInTheDocument();
-    expect(screen.getByText('15 min 0 s', { selector: 'dd' })).toBeInTheDocument();
-    expect(screen.getByText('The doctor: 15 min 0 s, joined once')).toBeInTheDocument();
-    expect(screen.getByText('The patient: 10 min 0 s, joined twice')).toBeInTheDocument();
+    // The booked time and the actual start are told apart.
+    const facts = Object.fromEntries([...document.querySelectorAll('dt')].map((dt) => [dt.textContent, dt.nextElementSibling!.textContent]));
+    expect(facts).toMatchObject({
+      'Booked for': 'Mon 2 Mar 2026 09:00', Started: 'Mon 2 Mar 2026 09:01', Ended: 'Mon 2 Mar 2026 09:16', Length: '15 min',
+    });
+    expect(screen.getByText('The doctor: 15 min, joined once')).toBeInTheDocument();
+    expect(screen.getByText('The patient: 10 min, joined twice')).toBeInTheDocument();
     const notes = document.getElementById('record-notes')!;
     expect(within(notes).getByRole('heading', { name: 'Notes' })).toBeInTheDocument();
     expect(within(notes).getAllByText(/Continue cream for a week\./)[0]).toHaveTextContent('Rash better. Continue cream for a week.');
     expect(within(notes).getByRole('heading', { name: 'Notes history' })).toBeInTheDocument();
     expect(within(notes).getByText('At the end — Dr Amara Okafor, Mon 2 Mar 2026 09:16')).toBeInTheDocument();
     expect(within(notes).getByText('Amendment 1 — Dr Amara Okafor, Tue 3 Mar 2026 10:00')).toBeInTheDocument();
-    expect(screen.queryByText(/ClinicDesk was offline/)).toBeNull();
+    expect(screen.queryByText('Fetching when online')).toBeNull();
+    expect(screen.queryByText(/Twilio could not be reached/)).toBeNull();
   });
 
   it('says when no notes were written, and shows no history without amendments', async () => {
@@ -70,7 +75,9 @@ describe("a past consultation's record", () => {
       consultation_record: () => record({ full: false, notes: null, note_versions: [], attendance: [], timeline: texts, chat_removed_at: '2026-04-01T00:00:00Z' }),
     });
     render(RecordView, { id: 'a1', timeZone: zone, onBack: vi.fn() });
-    expect(await screen.findByText('You see that this consultation happened and its texts. Its notes and chat are for its doctor.')).toBeInTheDocument();
+    expect(await screen.findByText(
+      'You can see that this consultation took place and the texts sent for it. Only Dr Amara Okafor and administrators can see its notes and chat.',
+    )).toBeInTheDocument();
     expect(document.getElementById('record-notes')).toBeNull();
     expect(screen.queryByRole('heading', { name: 'Notes' })).toBeNull();
     expect(screen.queryByRole('heading', { name: 'Who was in the room' })).toBeNull();
@@ -81,7 +88,11 @@ describe("a past consultation's record", () => {
   it('says when the record is still to be fetched, and when the chat was removed', async () => {
     backend = fakeBackend({ consultation_record: () => record({ record_pending: true, chat_removed_at: '2026-04-01T16:00:00Z' }) });
     render(RecordView, { id: 'a1', timeZone: zone, onBack: vi.fn() });
-    expect(await screen.findByText(/who was in the room and the chat are fetched when the network returns/)).toBeInTheDocument();
+    const pill = await screen.findByText('Fetching when online');
+    expect(pill).toHaveClass('pill');
+    expect(pill.closest('.banner')).toHaveTextContent(
+      'Fetching when online This consultation ended while Twilio could not be reached. Who was in the room and the chat are fetched by themselves when the network returns.',
+    );
     expect(screen.getByText("The chat was removed on Wed 1 Apr 2026 12:00 under the clinic's retention rule.")).toBeInTheDocument();
   });
 
@@ -99,13 +110,31 @@ describe("a past consultation's record", () => {
     await userEvent.click(screen.getByRole('button', { name: 'Save as PDF' }));
     expect(screen.getByRole('button', { name: 'Saving…' })).toBeDisabled();
     expect(screen.getByRole('button', { name: 'Save as JSON' })).toBeDisabled();
+    // "Saving…" is said once, on the button.
+    expect(screen.getAllByText('Saving…')).toHaveLength(1);
     release();
-    await vi.waitFor(() => expect(screen.getByText(/^Saved as/).closest('[role="status"]')).toHaveTextContent('Saved as /home/rita/Downloads/consultation-CD-7KQ2XM.pdf'));
+    // The folder and the file's name first, then the whole path (which the status line ends with).
+    expect(await screen.findByTestId('saved-to')).toHaveTextContent('Saved to Downloads: consultation-CD-7KQ2XM.pdf');
+    const status = screen.getByText(/^Saved as/).closest('[role="status"]')!;
+    expect(status.textContent).toBe('Saved as /home/rita/Downloads/consultation-CD-7KQ2XM.pdf');
+    expect(status.querySelector('.path strong')).toHaveTextContent(/^consultation-CD-7KQ2XM\.pdf$/);
     expect(backend.calls.filter((c) => c.command === 'consultation_export').map((c) => c.args)).toEqual([{ id: 'a1', format: 'pdf' }]);
 
     await userEvent.click(screen.getByRole('button', { name: 'Save as JSON' }));
     expect(await screen.findByRole('alert')).toHaveTextContent('The Downloads folder could not be written to.');
     expect(screen.queryByText(/^Saved as/)).toBeNull();
+    expect(screen.queryByTestId('saved-to')).toBeNull();
+  });
+
+  it('names the folder and file of a Windows path too', async () => {
+    backend = fakeBackend({
+      consultation_record: () => record(),
+      consultation_export: () => ({ path: 'C:\\Users\\Rita\\Downloads\\consultation-CD-7KQ2XM.json', bytes: 900 }),
+    });
+    render(RecordView, { id: 'a1', timeZone: zone, onBack: vi.fn() });
+    await userEvent.click(await screen.findByRole('button', { name: 'Save as JSON' }));
+    expect(await screen.findByTestId('saved-to')).toHaveTextContent('Saved to Downloads: consultation-CD-7KQ2XM.json');
+    expect(screen.getByText(/^Saved as/).closest('[role="status"]')!.textContent).toBe('Saved as C:\\Users\\Rita\\Downloads\\consultation-CD-7KQ2XM.json');
   });
 
   it('prints, and goes back with the button or Escape', async () => {
@@ -117,7 +146,12 @@ describe("a past consultation's record", () => {
     expect(print).toHaveBeenCalledOnce();
     await userEvent.keyboard('{Escape}');
     expect(onBack).toHaveBeenCalledTimes(1);
-    await userEvent.click(screen.getByRole('button', { name: '← Back to the list' }));
+    // The way back shows its key, stays in view while scrolling, and keeps its name.
+    const back = screen.getByRole('button', { name: '← Back to the list' });
+    expect(back).toHaveTextContent('← Back to the list (Esc)');
+    expect(back).toHaveAttribute('aria-keyshortcuts', 'Escape');
+    expect(back.parentElement).toHaveClass('bar', 'no-print');
+    await userEvent.click(back);
     expect(onBack).toHaveBeenCalledTimes(2);
     print.mockRestore();
   });
