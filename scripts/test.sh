@@ -40,6 +40,19 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 say "Rust tests (core, CLI, shell)"
 cargo test --workspace --no-fail-fast
 
+say "Checking the test keyring comes back, unlocked and with its keys, if its daemon exits"
+# Once, in CI, the keyring daemon exited half-way through the run and every later test failed to
+# open a database; with-keyring.sh now has D-Bus restart it on the same keyring. This proves it.
+KEYRING_CHECK="$(mktemp -d)/clinic"
+CLINICDESK_PASSWORD="keyring check 1" target/debug/clinicdesk --data-dir "$KEYRING_CHECK" \
+  init --admin-email keyring@check.example --time-zone UTC >/dev/null
+pkill -x gnome-keyring-d || fail "no keyring daemon was running in the test session."
+sleep 1
+CLINICDESK_PASSWORD="keyring check 1" target/debug/clinicdesk --data-dir "$KEYRING_CHECK" \
+  --as keyring@check.example settings list >/dev/null ||
+  fail "after the keyring daemon restarted, the clinic's key could not be read: see scripts/with-keyring.sh."
+rm -rf "$(dirname "$KEYRING_CHECK")"
+
 say "Checking the generated TypeScript types match the Rust types"
 if git rev-parse --git-dir >/dev/null 2>&1; then
   if ! git diff --exit-code --stat -- ui/src/lib/platform/bindings || [ -n "$(git status --porcelain -- ui/src/lib/platform/bindings)" ]; then
