@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Figures for the real window under Xvfb (never asserted): launch to first frame, to the first
 # non-blank frame and to the painted sign-in form; sign-in to the painted day view with this clinic;
-# the first launch with a fresh webview profile; and the memory (PSS) of the app and each of its
+# Alt+3 on it to the painted Consultations screen; the first launch with a fresh webview profile; and the memory (PSS) of the app and each of its
 # WebKit processes after 15 s idle. Prints JSON lines {"bench":"window_...", ...}.
 #
 # Usage: scripts/bench-window.sh APP [DATA_DIR [EMAIL PASSWORD]]
@@ -71,9 +71,15 @@ launch() {
   printf '[Settings]\ngtk-cursor-blink = false\n' >"$home/config/gtk-3.0/settings.ini"
   XDG_CACHE_HOME="$home/cache" XDG_DATA_HOME="$home/data" XDG_CONFIG_HOME="$home/config" \
     "$WATCH" --shot "$WORK/$shot" "$@" -- "$APP" --data-dir "$data" 2>/dev/null
-  if command -v convert >/dev/null; then
-    for f in "$WORK/$shot"-*.ppm; do [ -e "$f" ] && convert "$f" "$SHOTS/$(basename "${f%.ppm}").png" && rm -f "$f"; done
-  fi
+  for f in "$WORK/$shot"-*.ppm; do
+    [ -e "$f" ] || continue
+    # PNG with ImageMagick where it is installed; the raw PPM otherwise (any image viewer opens it).
+    if command -v convert >/dev/null && convert -version >/dev/null 2>&1; then
+      convert "$f" "$SHOTS/$(basename "${f%.ppm}").png" && rm -f "$f"
+    else
+      mv "$f" "$SHOTS/"
+    fi
+  done
 }
 
 RESULTS="$WORK/results"
@@ -89,8 +95,11 @@ record fresh_profile "$(launch "$WORK/fresh-profile" "$DATA_DIR" fresh-profile)"
 launch "$WORK/warm" "$DATA_DIR" warm-up >/dev/null
 SIGN_IN=()
 [ -n "$EMAIL" ] && [ -n "$PASSWORD" ] && SIGN_IN=(--sign-in "$EMAIL" "$PASSWORD")
+THEN=()
+# Then Alt+3: the Consultations screen (issue 11), its first page of past consultations painted.
+[ ${#SIGN_IN[@]} -gt 0 ] && THEN=(--then-alt 3)
 for i in $(seq 1 "$RUNS"); do
-  record warm "$(launch "$WORK/warm" "$DATA_DIR" "warm-$i" "${SIGN_IN[@]}")"
+  record warm "$(launch "$WORK/warm" "$DATA_DIR" "warm-$i" "${SIGN_IN[@]}" "${THEN[@]}")"
 done
 record idle_sign_in "$(launch "$WORK/warm" "$DATA_DIR" idle-sign-in --idle-pss "$IDLE")"
 if [ ${#SIGN_IN[@]} -gt 0 ]; then
@@ -120,6 +129,7 @@ summary("window_first_frame_ms", "warm", "first_frame_ms", "launch to the window
 summary("window_first_nonblank_ms", "warm", "first_nonblank_ms", "launch to the first frame with anything drawn")
 summary("window_first_paint_ms", "warm", "useful_paint_ms", "launch to the sign-in form painted (first useful paint)")
 summary("window_sign_in_to_day_view_ms", "warm", "sign_in_to_view_ms", "Return on the sign-in form to the day view painted")
+summary("window_day_view_to_consultations_ms", "warm", "then_to_view_ms", "Alt+3 on the day view to the Consultations screen painted (its first page of past consultations)")
 for kind, name, note in [("first_launch", "window_first_launch_ms", "fresh webview profile and caches, new data folder: launch to the setup form painted"),
                          ("fresh_profile", "window_fresh_profile_ms", "fresh webview profile and caches, this clinic: launch to the sign-in form painted")]:
     for r in runs.get(kind, []):
@@ -135,7 +145,7 @@ for kind, screen in [("idle_sign_in", "sign_in"), ("idle_day_view", "day_view")]
         emit(bench="window_idle_pss_mib", screen=screen, total=round(r["pss_total_kib"] / 1024, 1), processes=per)
 for kind, rs in runs.items():
     for r in rs:
-        if "error" in r or "sign_in_error" in r:
-            print(f"bench-window: a {kind} launch reported {r.get('error') or r.get('sign_in_error')}", file=sys.stderr)
+        if "error" in r or "sign_in_error" in r or "then_error" in r:
+            print(f"bench-window: a {kind} launch reported {r.get('error') or r.get('sign_in_error') or r.get('then_error')}", file=sys.stderr)
 PY
 echo "bench-window: screens seen are in $SHOTS" >&2

@@ -46,8 +46,13 @@ say "Checking the test keyring comes back, unlocked and with its keys, if its da
 KEYRING_CHECK="$(mktemp -d)/clinic"
 CLINICDESK_PASSWORD="keyring check 1" target/debug/clinicdesk --data-dir "$KEYRING_CHECK" \
   init --admin-email keyring@check.example --time-zone UTC >/dev/null
-pkill -x gnome-keyring-d || fail "no keyring daemon was running in the test session."
-sleep 1
+# Only this session's daemon (never the developer's own keyring): its PID from the private bus.
+KEYRING_PID="$(dbus-send --session --print-reply --dest=org.freedesktop.DBus / \
+  org.freedesktop.DBus.GetConnectionUnixProcessID string:org.freedesktop.secrets | awk '/uint32/ {print $2}')"
+[ -n "$KEYRING_PID" ] || fail "no keyring daemon was running in the test session."
+kill "$KEYRING_PID"
+for _ in $(seq 1 100); do kill -0 "$KEYRING_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$KEYRING_PID" 2>/dev/null && fail "the test session's keyring daemon did not exit."
 CLINICDESK_PASSWORD="keyring check 1" target/debug/clinicdesk --data-dir "$KEYRING_CHECK" \
   --as keyring@check.example settings list >/dev/null ||
   fail "after the keyring daemon restarted, the clinic's key could not be read: see scripts/with-keyring.sh."
@@ -87,7 +92,8 @@ XVFB_PID=$!
 start_fake_twilio debug
 trap 'kill $XVFB_PID $FAKE_TWILIO_PID 2>/dev/null || true' EXIT
 export CLINICDESK_TWILIO_API_URL="$FAKE_TWILIO_URL" CLINICDESK_TWILIO_VIDEO_URL="$FAKE_TWILIO_URL" CLINICDESK_TWILIO_CONVERSATIONS_URL="$FAKE_TWILIO_URL" CLINICDESK_TWILIO_MESSAGING_URL="$FAKE_TWILIO_URL" \
-  CLINICDESK_TWILIO_SERVERLESS_URL="$FAKE_TWILIO_URL" CLINICDESK_TWILIO_SERVERLESS_UPLOAD_URL="$FAKE_TWILIO_URL"
+  CLINICDESK_TWILIO_SERVERLESS_URL="$FAKE_TWILIO_URL" CLINICDESK_TWILIO_SERVERLESS_UPLOAD_URL="$FAKE_TWILIO_URL" \
+  CLINICDESK_TWILIO_MEDIA_URL="$FAKE_TWILIO_URL"
 export CLINICDESK_CLI_BINARY="$ROOT/target/debug/clinicdesk"
 export DISPLAY=":$DISPLAY_NUMBER"
 export CLINICDESK_APP_BINARY="$ROOT/target/debug/clinicdesk-app"
@@ -98,7 +104,7 @@ say "Screenshots of every main screen: tests/artifacts/"
 # Figures, not tests: printed so every CI run records them; targets are reported, never asserted.
 say "Benchmarks (see BENCHMARKS.md)"
 # The clinic-scale section runs on a tenth of the clinic here; `scripts/bench.sh` alone runs it in full.
-env -u CLINICDESK_TWILIO_API_URL -u CLINICDESK_TWILIO_VIDEO_URL -u CLINICDESK_TWILIO_CONVERSATIONS_URL -u CLINICDESK_TWILIO_MESSAGING_URL -u CLINICDESK_TWILIO_SERVERLESS_URL -u CLINICDESK_TWILIO_SERVERLESS_UPLOAD_URL \
+env -u CLINICDESK_TWILIO_API_URL -u CLINICDESK_TWILIO_VIDEO_URL -u CLINICDESK_TWILIO_CONVERSATIONS_URL -u CLINICDESK_TWILIO_MESSAGING_URL -u CLINICDESK_TWILIO_SERVERLESS_URL -u CLINICDESK_TWILIO_SERVERLESS_UPLOAD_URL -u CLINICDESK_TWILIO_MEDIA_URL \
   CLINICDESK_BENCH_CLINIC_SCALE="${CLINICDESK_BENCH_CLINIC_SCALE:-0.1}" \
   CLINICDESK_BENCH_WINDOW_APP="${CLINICDESK_BENCH_WINDOW_APP:-$ROOT/target/debug/clinicdesk-app}" \
   CLINICDESK_BENCH_WINDOW_RUNS="${CLINICDESK_BENCH_WINDOW_RUNS:-2}" CLINICDESK_BENCH_WINDOW_IDLE="${CLINICDESK_BENCH_WINDOW_IDLE:-5}" \

@@ -19,6 +19,9 @@
  * Return through XTEST (the sign-in form: Tab reaches the email field first) and measures Return to
  * the first grab equal to the next settled screen (the day view).
  *
+ * With --then-alt N as well, once that view settled it presses Alt+N (the app's tab shortcut) and
+ * measures the key to the first grab equal to the next settled screen (then_to_view_ms).
+ *
  * With --idle-pss S, S seconds after the last screen settled it sums Pss from /proc/PID/smaps_rollup
  * for the app and every descendant (WebKitWebProcess, WebKitNetworkProcess, bwrap, dbus proxy).
  *
@@ -281,7 +284,7 @@ static void write_ppm(const char *path) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: paintwatch [--settle MS] [--timeout MS] [--sign-in EMAIL PASSWORD] [--idle-pss S]\n"
+    fprintf(stderr, "usage: paintwatch [--settle MS] [--timeout MS] [--sign-in EMAIL PASSWORD [--then-alt N]] [--idle-pss S]\n"
                     "                  [--shot PREFIX] -- PROGRAM [ARGS...]\n");
     exit(2);
 }
@@ -289,6 +292,7 @@ static void usage(void) {
 int main(int argc, char **argv) {
     double settle = 1000, timeout = 30000, idle = -1;
     const char *email = NULL, *password = NULL, *shot = NULL;
+    char then_alt = 0;
     int i = 1;
     for (; i < argc; i++) {
         if (!strcmp(argv[i], "--")) { i++; break; }
@@ -297,6 +301,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--idle-pss") && i + 1 < argc) idle = atof(argv[++i]);
         else if (!strcmp(argv[i], "--shot") && i + 1 < argc) shot = argv[++i];
         else if (!strcmp(argv[i], "--sign-in") && i + 2 < argc) { email = argv[++i]; password = argv[++i]; }
+        else if (!strcmp(argv[i], "--then-alt") && i + 1 < argc) then_alt = argv[++i][0];
         else usage();
     }
     if (i >= argc) usage();
@@ -398,6 +403,35 @@ int main(int argc, char **argv) {
             write_ppm(path);
         }
         settled_at = now_ms();
+        if (then_alt && nframes > before + 1) {
+            int mark = nframes;
+            KeyCode alt = XKeysymToKeycode(dpy, XK_Alt_L);
+            KeyCode digit = XKeysymToKeycode(dpy, (KeySym)then_alt);
+            if (!alt || !digit) {
+                /* No such key on this keyboard map: say so rather than send an event X refuses. */
+                printf(",\"then_error\":\"no key code for Alt+%c\"", then_alt);
+            } else {
+                double pressed = now_ms();
+                XTestFakeKeyEvent(dpy, alt, True, 0);
+                XTestFakeKeyEvent(dpy, digit, True, 0);
+                XTestFakeKeyEvent(dpy, digit, False, 0);
+                XTestFakeKeyEvent(dpy, alt, False, 0);
+                XSync(dpy, False);
+                watch(mark, settle, timeout, pressed);
+                if (nframes > mark) {
+                    int first_then = first_equal_to_last(mark);
+                    printf(",\"then_to_view_ms\":%.1f", frames[first_then].t - pressed);
+                } else {
+                    printf(",\"then_error\":\"the screen did not change after Alt+%c\"", then_alt);
+                }
+                if (shot) {
+                    char path[4096];
+                    snprintf(path, sizeof path, "%s-after-alt-%c.ppm", shot, then_alt);
+                    write_ppm(path);
+                }
+            }
+            settled_at = now_ms();
+        }
     }
     if (ok && idle >= 0) {
         double wait = idle * 1000 - (now_ms() - settled_at);

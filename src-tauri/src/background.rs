@@ -1,4 +1,4 @@
-//! Work the app does while it is open: the SMS outbox worker, the clinic's upkeep (audit linking,
+//! Work the app does while it is open: the SMS outbox worker, chat attachments kept, the clinic's upkeep (audit linking,
 //! WAL checkpoints), and a Twilio credential check at start-up, every 15 minutes (every 30 seconds
 //! while Twilio cannot be reached), and whenever the settings change.
 //! All are the core's; this only schedules them.
@@ -14,6 +14,7 @@ use tauri::{AppHandle, Manager};
 
 const OUTBOX_PASS_EVERY: Duration = Duration::from_secs(3);
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(2);
+const ATTACHMENTS_EVERY: Duration = Duration::from_secs(10);
 const RECHECK_OFFLINE: Duration = Duration::from_secs(30);
 const RECHECK_ONLINE: Duration = Duration::from_secs(15 * 60);
 
@@ -29,7 +30,8 @@ pub fn start(app: &AppHandle) {
         else {
             return tracing::error!("the Twilio client could not be made; outbox worker not started");
         };
-        tauri::async_runtime::spawn(run_outbox(clinic, http.clone()));
+        tauri::async_runtime::spawn(run_outbox(clinic.clone(), http.clone()));
+        tauri::async_runtime::spawn(run_attachments(clinic, http.clone()));
         // Checked again now and then, and often while Twilio cannot be reached, so the top bar's
         // "Offline" goes by itself when the network returns.
         loop {
@@ -58,6 +60,36 @@ async fn run_outbox(clinic: Arc<Clinic>, http: TwilioHttp) {
             Err(err) => tracing::warn!(code = %err.code(), "outbox pass failed; will try again"),
         }
         tokio::time::sleep(OUTBOX_PASS_EVERY).await;
+    }
+}
+
+/// Keeps the files patients sent in consultation chats in the clinic database, on a timer of its
+/// own so that no text waits behind a download (core: consultations/attachment_fetch.rs).
+async fn run_attachments(clinic: Arc<Clinic>, http: TwilioHttp) {
+    loop {
+        tokio::time::sleep(ATTACHMENTS_EVERY).await;
+        // Nothing to fetch (nearly always): no keyring read, no log line.
+        match clinic.consultations().attachments_due() {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(err) => {
+                tracing::warn!(code = %err.code(), "could not look for chat attachments to fetch");
+                continue;
+            }
+        }
+        let account = match clinic.twilio().account() {
+            Ok(Some(account)) => account,
+            Ok(None) => continue,
+            Err(err) => {
+                tracing::warn!(code = %err.code(), "could not read the Twilio account for chat attachments");
+                continue;
+            }
+        };
+        match clinic.consultations().fetch_attachments(&http, &account).await {
+            Ok(0) => {}
+            Ok(kept) => tracing::info!(kept, "chat attachments kept"),
+            Err(err) => tracing::warn!(code = %err.code(), "fetching chat attachments failed; will try again"),
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! Reviewing past consultations (issue 11): thin commands over the core's list, record, search,
-//! export and retention. Who sees what is the core's; nothing here needs the network.
+//! export, kept attachments and retention. Who sees what is the core's; nothing here needs the network.
 
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -46,13 +46,17 @@ fn export_folder(app: &AppHandle) -> Option<PathBuf> {
         .or_else(|| app.path().home_dir().ok())
 }
 
-/// Creates `consultation-REF.pdf`, or `consultation-REF (2).pdf` when that name is taken, and so
-/// on: never overwrites, never follows a link left under that name (`create_new`), readable by its
-/// owner only (it holds health information).
-fn save_new(folder: &Path, stem: &str, extension: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+/// Creates `name` (`consultation-REF.pdf`), or `consultation-REF (2).pdf` when that name is
+/// taken, and so on: never overwrites, never follows a link left under that name (`create_new`),
+/// readable by its owner only (it holds health information).
+fn save_new(folder: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
     use std::io::Write;
+    let (stem, extension) = match name.rsplit_once('.') {
+        Some((stem, extension)) if !stem.is_empty() => (stem, format!(".{extension}")),
+        _ => (name, String::new()),
+    };
     for n in 1..1000 {
-        let name = if n == 1 { format!("{stem}.{extension}") } else { format!("{stem} ({n}).{extension}") };
+        let name = if n == 1 { format!("{stem}{extension}") } else { format!("{stem} ({n}){extension}") };
         let path = folder.join(name);
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
@@ -64,7 +68,25 @@ fn save_new(folder: &Path, stem: &str, extension: &str, bytes: &[u8]) -> std::io
             Err(err) => return Err(err),
         }
     }
-    Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "too many exports of this record"))
+    Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "too many files of this name"))
+}
+
+/// Saves `bytes` as a new file named `name` in the export folder.
+fn save_in_export_folder(app: &AppHandle, name: &str, bytes: &[u8]) -> Result<SavedExport, CoreError> {
+    let folder = export_folder(app).ok_or_else(|| {
+        CoreError::Unavailable(
+            "There is no folder to save into on this computer (no Downloads, Documents or home folder).".into(),
+        )
+    })?;
+    let unwritable = |_| {
+        CoreError::Unavailable(format!(
+            "The file could not be saved in {}. Check that the folder exists and can be written to.",
+            folder.display()
+        ))
+    };
+    std::fs::create_dir_all(&folder).map_err(unwritable)?;
+    let path = save_new(&folder, name, bytes).map_err(unwritable)?;
+    Ok(SavedExport { path: path.display().to_string(), bytes: bytes.len() as u64 })
 }
 
 /// Saves the record as a PDF or JSON file in the export folder. Audited by the core.
@@ -78,20 +100,45 @@ pub async fn consultation_export(
     let (clinic, caller) = state.caller()?;
     let format = ExportFormat::parse(&format).ok_or_else(|| CoreError::invalid("format", "Choose PDF or JSON."))?;
     let export = clinic.consultations().export(&caller, id, format)?;
-    let folder = export_folder(&app).ok_or_else(|| {
-        CoreError::Unavailable(
-            "There is no folder to save into on this computer (no Downloads, Documents or home folder).".into(),
-        )
-    })?;
-    let unwritable = |_| {
-        CoreError::Unavailable(format!(
-            "The export could not be saved in {}. Check that the folder exists and can be written to.",
-            folder.display()
-        ))
-    };
-    std::fs::create_dir_all(&folder).map_err(unwritable)?;
-    let path = save_new(&folder, &export.file_stem, format.as_str(), &export.bytes).map_err(unwritable)?;
-    Ok(SavedExport { path: path.display().to_string(), bytes: export.bytes.len() as u64 })
+    Ok(save_in_export_folder(&app, &format!("{}.{}", export.file_stem, format.as_str()), &export.bytes)?)
+}
+
+/// Saves a chat attachment kept with the record (its doctor or an administrator). Audited by the core.
+#[tauri::command]
+pub async fn consultation_attachment_save(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: Uuid,
+    media_sid: String,
+) -> ApiResult<SavedExport> {
+    let (clinic, caller) = state.caller()?;
+    let file = clinic.consultations().attachment(&caller, id, &media_sid)?;
+    let saved = save_in_export_folder(&app, &file.filename, &file.bytes)?;
+    // Marked as from the internet (a patient sent it), so Windows' SmartScreen and Office's
+    // Protected View treat it as any downloaded file. Best effort: the file is saved either way.
+    #[cfg(windows)]
+    let _ = std::fs::write(format!("{}:Zone.Identifier", saved.path), "[ZoneTransfer]\r\nZoneId=3\r\n");
+    Ok(saved)
+}
+
+/// The record is about to be printed from the screen: audited by the core as an export.
+#[tauri::command]
+pub async fn consultation_printed(state: State<'_, AppState>, id: Uuid) -> ApiResult<()> {
+    let (clinic, caller) = state.caller()?;
+    Ok(clinic.consultations().printed(&caller, id)?)
+}
+
+/// A kept picture from the chat, as raw bytes for the record to show (its doctor or an
+/// administrator; audited by the core). The core checked it is a PNG, JPEG, GIF or WebP.
+#[tauri::command]
+pub async fn consultation_attachment_picture(
+    state: State<'_, AppState>,
+    id: Uuid,
+    media_sid: String,
+) -> ApiResult<tauri::ipc::Response> {
+    let (clinic, caller) = state.caller()?;
+    let file = clinic.consultations().attachment_picture(&caller, id, &media_sid)?;
+    Ok(tauri::ipc::Response::new(file.bytes))
 }
 
 /// How long consultation chats are kept: a number of days, or empty to keep them (administrators).

@@ -35,7 +35,7 @@ before(async () => {
     '--from', '+15005550006');
   cli('demo-seed');
   // This window's Twilio is a closed port: no answer, ever (this file runs in its own process).
-  for (const part of ['API', 'VIDEO', 'CONVERSATIONS', 'MESSAGING', 'SERVERLESS', 'SERVERLESS_UPLOAD']) {
+  for (const part of ['API', 'VIDEO', 'CONVERSATIONS', 'MESSAGING', 'SERVERLESS', 'SERVERLESS_UPLOAD', 'MEDIA']) {
     process.env[`CLINICDESK_TWILIO_${part}_URL`] = CLOSED;
   }
   process.env.CLINICDESK_EXPORT_DIR = exportDir;
@@ -107,4 +107,33 @@ test('the record saves as a PDF, which says it holds personal health information
   await mkdir(ARTIFACTS, { recursive: true });
   execFileSync('pdftoppm', ['-png', '-r', '70', '-singlefile', file, path.join(ARTIFACTS, '33-review-record-pdf')]);
   await screenshot(browser, '33-review-saved');
+});
+
+test("a photo the patient sent is kept with the record, offline, and saves into the export folder", async () => {
+  await click(browser, 'button*=Back to the list');
+  const search = await browser.$('input[aria-label="Search notes and chat"]');
+  await search.waitForDisplayed({ timeout: 10_000 });
+  await search.setValue('photo');
+  const mark = await browser.$('mark=photo');
+  await mark.waitForDisplayed({ timeout: 10_000 });
+  await mark.click();
+  const files = await browser.$('ul[aria-label="Attachments"]');
+  await files.waitForDisplayed({ timeout: 10_000 });
+  assert.match(await files.getText(), /rash this morning\.png\s+8 KB/);
+  await click(browser, 'button[aria-label="Save rash this morning.png into Downloads"]');
+  const saved = await files.$('[role="status"]');
+  await saved.waitForDisplayed({ timeout: 10_000 });
+  assert.match(await saved.getText(), /Saved in .* as “rash this morning\.png”/);
+  const kept = await readFile(path.join(exportDir, 'rash this morning.png'));
+  const drawn = await readFile(new URL('../../../src-tauri/crates/core/assets/demo/rash-photo.png', import.meta.url));
+  assert.ok(kept.equals(drawn), 'the saved file is the photo the patient sent, byte for byte');
+  // Shown in place: the webview decodes the bytes the core checked (240 x 180 pixels).
+  await click(browser, 'button[aria-label="Show rash this morning.png"]');
+  const picture = await files.$('img.picture');
+  await picture.waitForDisplayed({ timeout: 10_000 });
+  await browser.waitUntil(async () => (await browser.execute((img) => img.naturalWidth, picture)) === 240, {
+    timeout: 10_000, timeoutMsg: 'the photo should be decoded and drawn',
+  });
+  await picture.scrollIntoView({ block: 'center' });
+  await screenshot(browser, '34-review-attachment');
 });

@@ -185,6 +185,14 @@ async fn main() {
         let dir = dir.unwrap_or_else(|| temp.path().to_owned());
         return tokio::task::block_in_place(|| scale::run(&dir, clinic_scale));
     }
+    // The review figures alone, on a clinic an earlier scale run left in CLINICDESK_BENCH_CLINIC_DIR
+    // (with CLINICDESK_BENCH_CLINIC_REUSE=1 its consultations are reused too), for profiling.
+    if std::env::var("CLINICDESK_BENCH_ONLY").as_deref() == Ok("review") {
+        let dir = std::env::var_os("CLINICDESK_BENCH_CLINIC_DIR")
+            .map(std::path::PathBuf::from)
+            .expect("CLINICDESK_BENCH_CLINIC_DIR");
+        return tokio::task::block_in_place(|| review::run(&dir, clinic_scale));
+    }
     // The reminder planner alone, on a clinic an earlier scale run left in CLINICDESK_BENCH_CLINIC_DIR
     // (with its keyring: CLINICDESK_KEYRING_HOME), for profiling.
     if std::env::var("CLINICDESK_BENCH_ONLY").as_deref() == Ok("reminders") {

@@ -193,11 +193,27 @@ fn build(clinic: &Clinic, count: usize, rng: &mut StdRng) -> Uuid {
     Uuid::parse_str(&past[0].0).unwrap()
 }
 
+/// The consultation with 200 messages, when an earlier run built the consultations here.
+fn already_built(clinic: &Clinic) -> Option<Uuid> {
+    if std::env::var("CLINICDESK_BENCH_CLINIC_REUSE").as_deref() != Ok("1") {
+        return None;
+    }
+    let conn = clinic.db().conn().ok()?;
+    let id: Option<String> = conn
+        .query_row("SELECT appointment_id FROM chat_messages WHERE message_index = 199 LIMIT 1", [], |r| r.get(0))
+        .ok();
+    id.and_then(|id| Uuid::parse_str(&id).ok())
+}
+
 pub fn run(dir: &Path, scale: f64) {
     let clinic = Clinic::open(dir).expect("open");
     let mut rng = StdRng::seed_from_u64(11);
     let count = ((100_000.0 * scale) as usize).max(500);
-    let long = build(&clinic, count, &mut rng);
+    // A clinic reused from an earlier run (CLINICDESK_BENCH_CLINIC_REUSE=1) keeps its consultations.
+    let long = already_built(&clinic).unwrap_or_else(|| build(&clinic, count, &mut rng));
+    if std::env::var("CLINICDESK_BENCH_REVIEW_EXPERIMENTS").as_deref() == Ok("1") {
+        return experiments(&clinic);
+    }
     let admin = clinic.auth().sign_in(ADMIN_EMAIL, ADMIN_PASSWORD, Channel::Cli).expect("sign in").caller;
     let doctor = clinic.auth().sign_in("doctor0@clinic.example", ADMIN_PASSWORD, Channel::Cli).expect("doctor").caller;
     let c = clinic.consultations();
@@ -257,4 +273,85 @@ pub fn run(dir: &Path, scale: f64) {
     report("review_list_one_doctor", &mut by_doctor, serde_json::json!({}));
     report("review_list_one_patient", &mut by_patient, serde_json::json!({}));
     report("review_list_own_with_notes_as_a_doctor", &mut with_notes, serde_json::json!({}));
+}
+
+/// Variants of the search's SQL timed side by side (CLINICDESK_BENCH_REVIEW_EXPERIMENTS=1), to
+/// find where its time goes. Not part of the recorded figures.
+fn experiments(clinic: &Clinic) {
+    let conn = clinic.db().conn().expect("conn");
+    let doctor: String =
+        conn.query_row("SELECT id FROM users WHERE email = 'doctor0@clinic.example'", [], |r| r.get(0)).unwrap();
+    let base = |snippet: &str, limit: u32, doctor_filter: &str| {
+        format!(
+            "SELECT k.appointment_id, a.starts_at, p.id, p.full_name, u.full_name, k.message_index, {snippet}
+             FROM consultation_text_fts f
+             JOIN consultation_text_keys k ON k.key = f.rowid
+             JOIN appointments a ON a.id = k.appointment_id
+             JOIN patients p ON p.id = a.patient_id
+             JOIN doctors d ON d.id = a.doctor_id JOIN users u ON u.id = d.user_id
+             WHERE consultation_text_fts MATCH ?1 {doctor_filter}
+             ORDER BY f.rowid DESC LIMIT {limit}"
+        )
+    };
+    let snip = "snippet(consultation_text_fts, 0, char(2), char(3), '…', 16)";
+    let variants: Vec<(&str, String, bool)> = vec![
+        ("as_now_50", base(snip, 50, "AND (?2 IS NULL OR d.user_id = ?2)"), false),
+        ("no_snippet_50", base("''", 50, "AND (?2 IS NULL OR d.user_id = ?2)"), false),
+        ("as_now_25", base(snip, 25, "AND (?2 IS NULL OR d.user_id = ?2)"), false),
+        ("window_50k", base(snip, 50, "AND ?2 IS NULL AND f.rowid > (SELECT max(key) - 50000 FROM consultation_text_keys)"), false),
+        ("window_200k", base(snip, 50, "AND ?2 IS NULL AND f.rowid > (SELECT max(key) - 200000 FROM consultation_text_keys)"), false),
+        ("fts_only_50", "SELECT rowid FROM consultation_text_fts WHERE consultation_text_fts MATCH ?1 AND ?2 IS NULL ORDER BY rowid DESC LIMIT 50".into(), false),
+        ("doctor_as_now_50", base(snip, 50, "AND (?2 IS NULL OR d.user_id = ?2)"), true),
+        ("doctor_as_now_25", base(snip, 25, "AND (?2 IS NULL OR d.user_id = ?2)"), true),
+        ("doctor_no_snippet_50", base("''", 50, "AND (?2 IS NULL OR d.user_id = ?2)"), true),
+    ];
+    let shape = std::env::var("CLINICDESK_BENCH_EXPERIMENT_SHAPE").unwrap_or_default();
+    let queries: Vec<String> = (0..200)
+        .flat_map(|i| {
+            let term = CLINICAL[i % CLINICAL.len()];
+            let pair = format!("\"{}\" \"{}\"", CLINICAL[(i * 7) % CLINICAL.len()], COMMON[i % COMMON.len()]);
+            match shape.as_str() {
+                "prefix" => vec![format!("\"{term}\"*")],
+                "prefix3" => vec![format!("\"{}\"*", term.chars().take(3).collect::<String>())],
+                "exact" => vec![format!("\"{term}\"")],
+                _ => vec![format!("\"{term}\""), pair],
+            }
+        })
+        .collect();
+    let admin = clinic.auth().sign_in(ADMIN_EMAIL, ADMIN_PASSWORD, Channel::Cli).expect("sign in").caller;
+    let patients: Vec<Uuid> = {
+        let mut stmt = conn.prepare("SELECT id FROM patients LIMIT 50").unwrap();
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+        rows.map(|r| Uuid::parse_str(&r.unwrap()).unwrap()).collect()
+    };
+    let (mut whole, mut audit_only, mut checkout) = (vec![], vec![], vec![]);
+    for i in 0..400 {
+        let term = CLINICAL[i % CLINICAL.len()];
+        time(&mut whole, || clinic.consultations().search(&admin, term).unwrap().len());
+        time(&mut audit_only, || {
+            clinicdesk_core::audit::record_screen_read(
+                &conn,
+                clinic.now(),
+                &admin,
+                "experiment",
+                patients.iter().copied(),
+            )
+            .unwrap()
+        });
+        time(&mut checkout, || drop(clinic.db().conn().unwrap()));
+    }
+    report("experiment_search_call_clinical", &mut whole, serde_json::json!({}));
+    report("experiment_audit_screen_read_50", &mut audit_only, serde_json::json!({}));
+    report("experiment_connection_checkout", &mut checkout, serde_json::json!({}));
+    for (name, sql, as_doctor) in variants {
+        let mut stmt = conn.prepare(&sql).unwrap();
+        let mut samples = Vec::new();
+        for q in &queries {
+            let who: Option<&str> = as_doctor.then_some(doctor.as_str());
+            time(&mut samples, || {
+                stmt.query_map(rusqlite::params![q, who], |r| r.get::<_, rusqlite::types::Value>(0)).unwrap().count()
+            });
+        }
+        report(&format!("experiment_{name}"), &mut samples, serde_json::json!({}));
+    }
 }

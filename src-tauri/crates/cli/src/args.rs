@@ -79,7 +79,7 @@ pub enum Command {
     /// The wording of the clinic's texts (changing it: administrators).
     #[command(subcommand)]
     Templates(TemplatesCommand),
-    /// The outbox worker: send what is due and follow up on delivery.
+    /// The outbox worker: send what is due, follow up on delivery, keep chat attachments.
     #[command(subcommand)]
     Outbox(OutboxCommand),
     /// The audit trail, newest first (administrators).
@@ -295,7 +295,8 @@ pub enum SmsCommand {
 
 #[derive(Subcommand)]
 pub enum OutboxCommand {
-    /// One pass; with --until-empty, keep going until nothing is pending or awaiting a final status.
+    /// One pass, then the files patients sent in consultation chats; with --until-empty, keep going
+    /// until nothing is pending or awaiting a final status.
     Run {
         #[arg(long)]
         until_empty: bool,
@@ -377,8 +378,21 @@ pub enum ConsultationCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Save a chat attachment kept with the record (its doctor and administrators; `show` lists
+    /// them with their IDs). It holds personal health information; saving is audited. Never
+    /// overwrites a file.
+    Attachment {
+        #[arg(value_name = "APPT")]
+        appointment: String,
+        /// The attachment's ID (ME...), as `consultation show` lists it.
+        #[arg(value_name = "ID")]
+        media: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Search past consultations' notes and chat (your own as a doctor; all as an administrator):
-    /// every word, the last one as a word start; accents and case ignored. No network needed.
+    /// every word, the last one whole first and as a word start when that does not fill a page;
+    /// accents and case ignored. No network needed.
     Search {
         #[arg(value_name = "TEXT")]
         text: String,

@@ -216,21 +216,34 @@ pub fn outbox(clinic: &Clinic, caller: &Caller, json: bool, command: OutboxComma
                 "Another ClinicDesk (probably the app) is sending texts right now; it will send these too.".into(),
             ));
         }
-        if until_empty {
-            worker.run_until_empty(Duration::from_secs(max_wait)).await
+        let report = if until_empty {
+            worker.run_until_empty(Duration::from_secs(max_wait)).await?
         } else {
-            worker.run_once().await
-        }
+            worker.run_once().await?
+        };
+        // Then the files patients sent in consultation chats, after the texts (never before them),
+        // with the outbox's lock released so the app's texts do not wait behind the downloads.
+        drop(worker);
+        let files = match clinic.twilio().account()? {
+            Some(account) => clinic.consultations().fetch_attachments(&http, &account).await?,
+            None => 0,
+        };
+        Ok((report, files))
     })?;
+    let (report, files) = report;
     let left = clinic.texts().list_unfinished_count()?;
     let paused = clinic.texts().sending_paused(caller)?;
-    show(json, &serde_json::json!({ "report": report, "unfinished": left, "sending_paused": paused }), |_| {
+    let summary = serde_json::json!({ "report": report, "unfinished": left, "sending_paused": paused, "attachments_kept": files });
+    show(json, &summary, |_| {
         let mut line = format!(
             "Sent {}, found already sent {}, to retry {}, failed {}, not sent {}, delivery checks {}, finished {}, replies read {}. Still on their way: {left}.",
             report.sent, report.adopted, report.retrying, report.failed, report.skipped, report.polled, report.finished, report.replies
         );
         if let Some(paused) = &paused {
             line.push_str(&format!("\nSending is paused: {}", paused.reason));
+        }
+        if files > 0 {
+            line.push_str(&format!("\nChat attachments kept: {files}."));
         }
         line
     });

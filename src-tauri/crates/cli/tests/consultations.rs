@@ -29,6 +29,7 @@ impl Desk {
             .env("CLINICDESK_TWILIO_API_URL", &self.url)
             .env("CLINICDESK_TWILIO_VIDEO_URL", &self.url)
             .env("CLINICDESK_TWILIO_CONVERSATIONS_URL", &self.url)
+            .env("CLINICDESK_TWILIO_MEDIA_URL", &self.url)
             .env("TWILIO_AUTH_TOKEN", fake::AUTH_TOKEN)
             .env("TWILIO_API_KEY_SECRET", fake::API_KEY_SECRET);
         cmd
@@ -109,13 +110,14 @@ async fn a_doctor_runs_a_consultation_from_the_terminal() {
     let chat = fake.conversations()[0].clone();
     let patient = chat.participants.iter().find(|p| p.attributes.contains("patient")).unwrap().identity.clone();
     fake.add_chat_message(&chat.sid, &patient, "Hello doctor");
+    let photo = fake.add_chat_file(&chat.sid, &patient, "rash.jpg", "image/jpeg", b"\xff\xd8 a photo").unwrap();
     let listed = desk.cmd(DOCTOR, &["consultation", "messages", appt]).output().unwrap();
     let listed = String::from_utf8(listed.stdout).unwrap();
     assert!(
         listed.contains("Good morning") && listed.contains("Hello doctor") && listed.contains("patient"),
         "{listed}"
     );
-    assert_eq!(desk.json(DOCTOR, &["consultation", "read", appt])["read_up_to"], 1);
+    assert_eq!(desk.json(DOCTOR, &["consultation", "read", appt])["read_up_to"], 2);
 
     desk.cmd(DOCTOR, &["consultation", "note", appt, "--text", "Follow up in two weeks."]).assert().success();
     desk.cmd(DOCTOR, &["consultation", "consent", appt, "--recording"]).assert().success();
@@ -137,20 +139,22 @@ async fn a_doctor_runs_a_consultation_from_the_terminal() {
     assert_eq!(ended["notes"], "Follow up in two weeks.");
     assert_eq!(fake.rooms()[0].status, "completed");
     let kept = desk.json(DOCTOR, &["consultation", "messages", appt]);
-    assert_eq!((kept["closed"].as_bool(), kept["messages"].as_array().unwrap().len()), (Some(true), 2));
+    assert_eq!((kept["closed"].as_bool(), kept["messages"].as_array().unwrap().len()), (Some(true), 3));
+    // The outbox pass keeps the chat's files in the clinic database.
+    desk.cmd(ADMIN, &["outbox", "run"]).assert().success();
     let status = desk.cmd(DOCTOR, &["consultation", "status", appt]).output().unwrap();
     assert!(String::from_utf8(status.stdout).unwrap().contains("Status: completed"));
-    review_it_offline(desk, appt);
+    review_it_offline(desk, appt, &photo);
 }
 
 /// After the consultation: the list, the record and the exports, with Twilio unreachable.
-fn review_it_offline(mut desk: Desk, appt: &str) {
+fn review_it_offline(mut desk: Desk, appt: &str, photo: &str) {
     desk.url = "http://127.0.0.1:9".into();
     let listed = desk.json(DOCTOR, &["consultation", "list"]);
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1), "{listed}");
     assert_eq!(
         (listed["items"][0]["has_notes"].as_bool(), listed["items"][0]["chat_messages"].as_i64()),
-        (Some(true), Some(2))
+        (Some(true), Some(3))
     );
     let for_desk = desk.json(DESK, &["consultation", "list"]);
     assert!(for_desk["items"][0]["has_notes"].is_null(), "reception is not told: {for_desk}");
@@ -163,7 +167,14 @@ fn review_it_offline(mut desk: Desk, appt: &str) {
 
     let shown = desk.cmd(DOCTOR, &["consultation", "show", appt]).output().unwrap();
     let shown = String::from_utf8(shown.stdout).unwrap();
-    for expected in ["Notes:\nFollow up in two weeks.", "The patient: Hello doctor", "Consultation ended by"] {
+    let listed_photo = format!("  {photo}  rash.jpg, 10 bytes: kept");
+    for expected in [
+        "Notes:\nFollow up in two weeks.",
+        "The patient: Hello doctor",
+        "The patient: [attachment: rash.jpg]",
+        "Consultation ended by",
+        &listed_photo,
+    ] {
         assert!(shown.contains(expected), "{expected} in:\n{shown}");
     }
     let for_desk = desk.cmd(DESK, &["consultation", "show", appt]).output().unwrap();
@@ -193,11 +204,16 @@ fn review_it_offline(mut desk: Desk, appt: &str) {
     let exported: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert!(exported["notice"].as_str().unwrap().contains("personal health information"));
     assert_eq!(exported["record"]["notes"], "Follow up in two weeks.");
+    let saved = desk.dir.path().join("rash.jpg");
+    desk.cmd(DOCTOR, &["consultation", "attachment", appt, photo, "--out"]).arg(&saved).assert().success();
+    assert_eq!(std::fs::read(&saved).unwrap(), b"\xff\xd8 a photo");
+    let (code, _) = desk.refused(DESK, &["consultation", "attachment", appt, photo, "--out", "x.jpg"]);
+    assert_eq!(code, 6, "reception cannot open the chat's files");
     let (code, err) = desk.refused(DOCTOR, &["consultation", "export", appt, "--format", "docx", "--out", "x.docx"]);
     assert_eq!((code, err["field"].as_str()), (3, Some("format")));
     let audit = desk.cmd(ADMIN, &["--json", "audit", "--limit", "50"]).output().unwrap();
     let audit = String::from_utf8_lossy(&audit.stdout);
-    assert_eq!(audit.matches("consultation.export").count(), 2, "{audit}");
+    assert_eq!(audit.matches("consultation.export").count(), 3, "{audit}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,7 +275,7 @@ async fn reception_texts_the_patient_a_link_once_there_is_a_call_page() {
 
     let text = desk.json(DESK, &["consultation", "invite", appt]);
     assert_eq!(text["kind"], "invite");
-    assert!(text["body"].as_str().unwrap().contains(&format!("{page}#t=")), "{text}");
+    assert!(text["body"].as_str().unwrap().contains(&format!("{page}#…")), "the link without its key: {text}");
     // Without --json the link (a credential) is not printed, only what happened.
     let plain = desk.cmd(DESK, &["consultation", "invite", appt]).output().unwrap();
     let plain = String::from_utf8(plain.stdout).unwrap();

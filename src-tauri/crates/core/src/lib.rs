@@ -22,7 +22,7 @@ pub mod patients;
 pub mod secrets;
 pub mod settings;
 pub mod sms;
-mod text;
+pub mod text;
 pub mod twilio;
 pub mod users;
 

@@ -139,8 +139,23 @@ async fn the_invite_is_texted_only_to_a_patient_who_agreed_and_carries_the_link(
     let text = c.invite(&r.desk, r.appt).unwrap();
     assert_eq!(text.kind, TextKind::Invite);
     assert_eq!(text.appointment_id, Some(r.appt));
-    let link = text.body.split_whitespace().find(|w| w.starts_with(PAGE)).expect("the text carries the link");
-    assert!(link.contains("#t="), "{link}");
+    let stored: String = r
+        .clinic()
+        .db()
+        .conn()
+        .unwrap()
+        .query_row("SELECT body FROM sms_notifications WHERE id = ?1", [text.id.to_string()], |row| row.get(0))
+        .unwrap();
+    let link = stored.split_whitespace().find(|w| w.starts_with(PAGE)).expect("the text carries the link");
+    assert!(link.contains("#t="), "the outbox keeps the key to send it: {link}");
+    // Staff see the link, never the patient's key in it: as queued, and looking at the texts later.
+    for shown in [
+        text.body.clone(),
+        r.clinic().texts().get(&r.desk, text.id).unwrap().body,
+        r.clinic().texts().list(&r.desk, None, 10).unwrap().into_iter().find(|t| t.id == text.id).unwrap().body,
+    ] {
+        assert!(shown.contains(&format!("{PAGE}#…")) && !shown.contains("#t="), "{shown}");
+    }
     assert!(text.body.starts_with("Hi Olivia,"), "{}", text.body);
     // Asking again sends another text with a new link (the receptionist pressed it again on purpose).
     let second = c.invite(&r.desk, r.appt).unwrap();
@@ -190,10 +205,22 @@ async fn starting_texts_the_patient_the_link_once_and_never_fails_for_it() {
     r.clinic().consultations().start(&r.okafor, &r.http, second).await.unwrap();
     let sent = invites(&r, second);
     assert_eq!(sent.len(), 1, "{sent:?}");
-    assert!(sent[0].body.contains(&format!("{PAGE}#t=")));
+    assert!(sent[0].body.contains(&format!("{PAGE}#…")), "shown without its key: {}", sent[0].body);
     // Started at 08:00 for 11:00: texted as the doctor starts, with a link that works now, not from 10:45.
+    // The outbox keeps the whole link, key included, to send it.
+    let stored: String = r
+        .clinic()
+        .db()
+        .conn()
+        .unwrap()
+        .query_row(
+            "SELECT body FROM sms_notifications WHERE appointment_id = ?1 AND kind = 'invite'",
+            [second.to_string()],
+            |row| row.get(0),
+        )
+        .unwrap();
     let link = PatientLink {
-        url: sent[0].body.split_whitespace().find(|w| w.starts_with(PAGE)).unwrap().to_owned(),
+        url: stored.split_whitespace().find(|w| w.starts_with(PAGE)).unwrap().to_owned(),
         valid_from: r.now(),
         valid_until: r.now(),
     };

@@ -351,4 +351,10 @@ async fn an_export_says_it_holds_health_information_shows_what_the_exporter_may_
     assert!(pdf.len() > 2_000 && pdf.len() < 400_000, "fonts subset: {} bytes", pdf.len());
     let exports = r.audit_actions().iter().filter(|a| *a == "consultation.export").count();
     assert_eq!(exports, 3);
+    // Printing from the screen is an export on paper: audited too, for whoever may read the record.
+    c.printed(&r.desk, r.appt).unwrap();
+    let exports = r.audit_actions().iter().filter(|a| *a == "consultation.export").count();
+    assert_eq!(exports, 4);
+    let newest = r.clinic().audit().recent(&r.admin, Some(&r.appt.to_string()), 1).unwrap().remove(0);
+    assert!(newest.detail.unwrap_or_default().ends_with("printed (texts only)"));
 }

@@ -49,6 +49,32 @@ async fn notes_and_the_kept_chat_are_found_by_word_start_without_accents_or_case
 }
 
 #[tokio::test]
+async fn a_full_page_of_the_word_itself_comes_first_and_word_starts_fill_a_short_one() {
+    let r = rig().await;
+    let c = r.clinic().consultations();
+    r.start().await.unwrap();
+    let token = c.token(&r.okafor, r.appt).unwrap();
+    let chat = r.conversations()[0].sid.clone();
+    r.fake.add_chat_message(&chat, &token.patient_identity, "The rashes came back on Sunday.");
+    for i in 0..clinicdesk_core::consultations::MAX_HITS {
+        r.fake.add_chat_message(&chat, &token.patient_identity, &format!("Photo {i} of the rash."));
+    }
+    r.fake.add_chat_message(&chat, &token.patient_identity, "Both rashes are paler today.");
+    r.end().await.unwrap();
+
+    // "rash" itself fills the page: the newest texts with the word, none with "rashes".
+    let page = c.search(&r.okafor, "rash").unwrap();
+    assert_eq!(page.len(), 50);
+    assert!(page.iter().all(|hit| words(hit).1 == ["rash"]), "{:?}", page.iter().map(words).collect::<Vec<_>>());
+    // "rashe" is no word of its own: as a word start it finds both texts, newest first.
+    let start = c.search(&r.okafor, "rashe").unwrap();
+    assert_eq!(start.iter().map(|hit| hit.message_index).collect::<Vec<_>>(), [Some(51), Some(0)]);
+    // A rarer word: its whole-word hits and its word starts together, newest first.
+    let both = c.search(&r.okafor, "paler").unwrap();
+    assert_eq!(both.len(), 1);
+}
+
+#[tokio::test]
 async fn whatever_staff_type_is_plain_text_and_only_the_right_people_search() {
     let r = rig().await;
     let c = r.clinic().consultations();

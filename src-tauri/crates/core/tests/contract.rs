@@ -26,6 +26,8 @@ fn prism() -> TwilioHttp {
         serverless: url("CLINICDESK_PRISM_SERVERLESS_URL"),
         // Not in Twilio's spec (a host of its own): the fake Twilio's tests cover the upload.
         serverless_upload: "http://127.0.0.1:9".into(),
+        // The Media Content Service is not in Twilio's specs either: the fake Twilio's tests cover it.
+        media: "http://127.0.0.1:9".into(),
     });
     http.retry =
         RetryPolicy { max_attempts: 1, base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(10) };

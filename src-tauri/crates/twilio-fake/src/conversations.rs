@@ -186,7 +186,7 @@ pub(crate) async fn update(
     after(fault, answer).await
 }
 
-/// Posts a message (`Author`, `Body`; `MediaSid` is recorded as one attachment of unknown type).
+/// Posts a message (`Author`, `Body`; `MediaSid` names one attachment in the Media Content Service).
 pub(crate) async fn post_message(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
@@ -201,9 +201,8 @@ pub(crate) async fn post_message(
         Err(r) => return r,
     };
     let body = form.get("Body").map(String::as_str);
-    let media =
-        form.get("MediaSid").map(|sid| json!([{ "sid": sid, "content_type": null, "filename": null, "size": null }]));
-    if body.is_none_or(str::is_empty) && media.is_none() {
+    let media_sid = form.get("MediaSid");
+    if body.is_none_or(str::is_empty) && media_sid.is_none() {
         return error(StatusCode::BAD_REQUEST, 50006, "Body or MediaSid is required");
     }
     if body.is_some_and(|b| b.chars().count() > 1600) {
@@ -212,6 +211,13 @@ pub(crate) async fn post_message(
     let author = form.get("Author").cloned().unwrap_or_else(|| "system".into());
     let answer = {
         let mut s = state.lock().unwrap();
+        // The media as its upload to the Media Content Service described it (unknown: no details).
+        let media = media_sid.map(|sid| {
+            let known = s.media.iter().find(|m| &m.sid == sid).map(crate::media::Media::listed);
+            json!(
+                [known.unwrap_or_else(|| json!({ "sid": sid, "content_type": null, "filename": null, "size": null }))]
+            )
+        });
         let open = s.conversation(&key).map(|c| c.state != "closed");
         match open {
             None => error(

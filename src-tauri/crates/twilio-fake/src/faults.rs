@@ -27,6 +27,10 @@ pub enum Route {
     SendChatMessage,
     UploadAssetVersion,
     BuildStatus,
+    /// A chat attachment's metadata (MCS).
+    FetchMedia,
+    /// A chat attachment's bytes, behind its pre-signed direct link.
+    MediaContent,
 }
 
 #[derive(Debug, Clone)]

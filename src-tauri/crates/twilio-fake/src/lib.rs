@@ -8,6 +8,7 @@ mod chat_participants;
 mod conversations;
 mod faults;
 mod incoming;
+mod media;
 mod messages;
 mod roles;
 mod serverless;
@@ -244,6 +245,8 @@ fn router(state: Shared) -> Router {
             "/v1/Conversations/{conversation}/Messages",
             get(conversations::messages).post(conversations::post_message),
         )
+        .route("/v1/Services/{service}/Media/{media}", get(media::fetch))
+        .route("/fake/media-content/{media}", get(media::content))
         .fallback(|| async { error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found") })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate_and_log))
         .with_state(state)

@@ -163,6 +163,43 @@ impl FakeTwilio {
         self.state.lock().unwrap().add_chat_message(conversation, author, body, Some(media)).is_some()
     }
 
+    /// Adds a message with one attachment to a conversation, as a participant's browser does
+    /// (the SDK uploads the file to the Media Content Service, then sends the message). Returns
+    /// the media SID (ME...), or `None` if the conversation is unknown or closed.
+    pub fn add_chat_file(
+        &self,
+        conversation_sid: &str,
+        author: &str,
+        filename: &str,
+        content_type: &str,
+        content: &[u8],
+    ) -> Option<String> {
+        let mut s = self.state.lock().unwrap();
+        let created = s.now();
+        let mut media = crate::media::Media {
+            sid: crate::state::sid("ME"),
+            service_sid: crate::CHAT_SERVICE_SID.into(),
+            content_type: content_type.into(),
+            filename: Some(filename.into()),
+            content: content.to_vec(),
+            message_sid: None,
+            conversation_sid: None,
+            author: author.into(),
+            created,
+        };
+        let message = s.add_chat_message(conversation_sid, author, None, Some(serde_json::json!([media.listed()])))?;
+        media.message_sid = Some(message.sid);
+        media.conversation_sid = s.conversation(conversation_sid).map(|c| c.sid.clone());
+        let sid = media.sid.clone();
+        s.media.push(media);
+        Some(sid)
+    }
+
+    /// Deletes an attachment from the Media Content Service (the message still lists it).
+    pub fn delete_chat_media(&self, media_sid: &str) {
+        self.state.lock().unwrap().media.retain(|m| m.sid != media_sid);
+    }
+
     /// `identity` has read the conversation up to `index` (what the patient's app reports).
     pub fn read_up_to(&self, conversation: &str, identity: &str, index: i64) {
         let mut s = self.state.lock().unwrap();

@@ -181,6 +181,8 @@ pub(crate) struct State {
     pub serverless: crate::serverless::Serverless,
     /// Conversation roles of the default Conversation Service.
     pub roles: Vec<crate::roles::Role>,
+    /// Chat attachments in the Media Content Service.
+    pub media: Vec<crate::media::Media>,
 }
 
 /// What a trial account puts before every text (TWILIO.md: trial accounts prefix a notice).
@@ -210,6 +212,7 @@ impl State {
             credentials_rejected: false,
             serverless: crate::serverless::Serverless::new(),
             roles: Vec::new(),
+            media: Vec::new(),
         }
     }
 

@@ -197,6 +197,14 @@ export const api = {
   consultationRecord: (id: string) => call<ConsultationRecord>('consultation_record', { id }),
   /** Saves the record as a PDF or JSON file in the export folder (Downloads); audited. */
   consultationExport: (id: string, format: 'pdf' | 'json') => call<SavedExport>('consultation_export', { id, format }),
+  /** The record is about to be printed (audited as an export). */
+  consultationPrinted: (id: string) => call<void>('consultation_printed', { id }),
+  /** Saves a chat attachment kept with the record into Downloads (its doctor or an administrator; audited). */
+  consultationAttachmentSave: (id: string, mediaSid: string) =>
+    call<SavedExport>('consultation_attachment_save', { id, mediaSid }),
+  /** A kept picture from the chat, as its bytes (PNG, JPEG, GIF or WebP, checked by the core; audited). */
+  consultationAttachmentPicture: (id: string, mediaSid: string) =>
+    call<ArrayBuffer>('consultation_attachment_picture', { id, mediaSid }),
   /** How many days consultation chats are kept ('' keeps them); administrators. */
   consultationRetentionUpdate: (days: string) => call<VideoSettings>('consultation_retention_update', { days }),
   videoSettingsGet: () => call<VideoSettings>('video_settings_get'),

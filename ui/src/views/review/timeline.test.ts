@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TimelineEntry } from '$lib/platform/bindings/TimelineEntry';
-import { attendanceLine, byDay, clock, describe as words, duration, lengthOf, moment, versionLabel } from './timeline';
+import { attendanceLine, byDay, clock, describe as words, duration, fileSize, lengthOf, moment, versionLabel } from './timeline';
 
 const at = '2026-03-02T14:05:31Z';
 
@@ -48,8 +48,12 @@ describe('a consultation timeline in words (the same sentences as the core)', ()
       [{ kind: 'left', at, role: 'patient', seconds: null }, 'The patient left'],
       [{ kind: 'message', at, index: 0, author: 'patient', body: 'My rash is better', media: [] }, 'The patient: My rash is better'],
       [
-        { kind: 'message', at, index: 1, author: 'doctor', body: null, media: [{ sid: 'ME1', content_type: 'image/png', filename: 'rash.png', size: 10 }, { sid: null, content_type: null, filename: null, size: null }] },
-        'The doctor:  [attachment: rash.png] [attachment: file]',
+        { kind: 'message', at, index: 1, author: 'doctor', body: null, media: [{ sid: 'ME1', content_type: 'image/png', filename: 'rash.png', size: 10, state: 'kept' }, { sid: null, content_type: null, filename: null, size: null, state: 'unavailable' }] },
+        'The doctor: [attachment: rash.png] [attachment: file, not kept: Twilio no longer has it or would not give it]',
+      ],
+      [
+        { kind: 'message', at, index: 2, author: 'patient', body: 'Scan attached', media: [{ sid: 'ME2', content_type: 'application/pdf', filename: 'scan.pdf', size: 11e6, state: 'too_large' }, { sid: 'ME3', content_type: 'image/jpeg', filename: 'a.jpg', size: 5, state: 'waiting' }] },
+        'The patient: Scan attached [attachment: scan.pdf, not kept: larger than 10 MB] [attachment: a.jpg, not fetched yet]',
       ],
       [{ kind: 'recording_consent', at, by: 'Dr Amara Okafor' }, 'The patient agreed to recording (recorded by Dr Amara Okafor)'],
       [{ kind: 'recording_consent', at, by: null }, 'The patient agreed to recording (recorded)'],
@@ -60,6 +64,10 @@ describe('a consultation timeline in words (the same sentences as the core)', ()
       [{ kind: 'chat_removed', at }, "The chat was removed under the clinic's retention rule"],
     ];
     for (const [entry, sentence] of cases) expect(words(entry)).toBe(sentence);
+  });
+
+  it('gives file sizes as people say them', () => {
+    expect([fileSize(900), fileSize(48_213), fileSize(1_258_291)]).toEqual(['900 bytes', '47 KB', '1.2 MB']);
   });
 
   it('says how long each person was in the room and how often they joined', () => {

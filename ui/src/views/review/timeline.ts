@@ -1,5 +1,7 @@
 // A consultation's record in words: the same sentences as the core's `describe.rs` (the CLI's
 // `consultation show` and the PDF export), so the screen, the printout and the files agree.
+import type { Attachment } from '$lib/platform/bindings/Attachment';
+import type { AttachmentState } from '$lib/platform/bindings/AttachmentState';
 import type { Attendance } from '$lib/platform/bindings/Attendance';
 import type { ConsultationState } from '$lib/platform/bindings/ConsultationState';
 import type { DeviceCheck } from '$lib/platform/bindings/DeviceCheck';
@@ -49,9 +51,34 @@ export function lengthOf(startedAt: string | null, endedAt: string | null): stri
 
 const by = (name: string | null) => (name ? ` by ${name}` : '');
 
-/** What a chat message said, with its attachments named. */
-export function messageText(body: string | null, media: { filename: string | null }[]): string {
-  return (body ?? '') + media.map((m) => ` [attachment: ${m.filename ?? 'file'}]`).join('');
+const ATTACHMENT_STATE: Record<AttachmentState, string> = {
+  kept: 'kept',
+  waiting: 'not fetched yet',
+  too_large: 'not kept: larger than 10 MB',
+  unavailable: 'not kept: Twilio no longer has it or would not give it',
+  over_limit: 'not kept: this consultation already keeps 20 files or 50 MB',
+};
+
+/** Whether an attachment's file is here, in words ("not fetched yet"). */
+export function attachmentState(state: AttachmentState): string {
+  return ATTACHMENT_STATE[state];
+}
+
+/** A file's size as people say it: "1.2 MB", "48 KB", "900 bytes". */
+export function fileSize(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  if (bytes >= 1024) return `${Math.floor(bytes / 1024)} KB`;
+  return `${bytes} bytes`;
+}
+
+/** What a chat message said, with its attachments named (and whether each file is kept here). */
+export function messageText(body: string | null, media: Pick<Attachment, 'filename' | 'state'>[]): string {
+  const parts = body ? [body] : [];
+  for (const m of media) {
+    const name = m.filename ?? 'file';
+    parts.push(m.state === 'kept' ? `[attachment: ${name}]` : `[attachment: ${name}, ${attachmentState(m.state)}]`);
+  }
+  return parts.join(' ');
 }
 
 /** One timeline entry in words, as the core words it. */

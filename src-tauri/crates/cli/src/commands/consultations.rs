@@ -84,6 +84,9 @@ pub(super) fn consultation(clinic: &Clinic, caller: &Caller, json: bool, command
         ConsultationCommand::Export { appointment, format, out } => {
             super::review::export(clinic, caller, resolve(&appointment)?, &format, &out)?
         }
+        ConsultationCommand::Attachment { appointment, media, out } => {
+            super::review::attachment(clinic, caller, resolve(&appointment)?, &media, &out)?
+        }
         ConsultationCommand::Start { appointment } => {
             let id = resolve(&appointment)?;
             let status = runtime().block_on(consultations.start(caller, &http(), id))?;

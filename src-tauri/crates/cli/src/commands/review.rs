@@ -1,4 +1,4 @@
-//! `consultation list`, `show` and `export`: past consultations from the clinic database alone (no
+//! `consultation list`, `show`, `export` and `attachment`: past consultations from the clinic database alone (no
 //! network), with the same checks and audit as the review screen.
 
 use super::appointments::parse_id;
@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use clinicdesk_core::auth::Caller;
 use clinicdesk_core::consultations::describe::{duration, moment, state_name, timeline_line};
 use clinicdesk_core::consultations::{
-    ConsultationFilter, ConsultationPage, ConsultationRecord, ExportFormat, ParticipantRole, PHI_NOTICE,
+    ConsultationFilter, ConsultationPage, ConsultationRecord, ExportFormat, ParticipantRole, TimelineEntry, PHI_NOTICE,
 };
 use clinicdesk_core::error::CoreError;
 use clinicdesk_core::{Clinic, Result};
@@ -139,7 +139,35 @@ fn record_text(r: &ConsultationRecord, tz: chrono_tz::Tz) -> String {
         let (time, text) = timeline_line(entry, tz);
         lines.push(format!("    {time}  {text}"));
     }
+    let files: Vec<_> = r
+        .timeline
+        .iter()
+        .filter_map(|e| match e {
+            TimelineEntry::Message { media, .. } => Some(media),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|m| Some((m.sid.as_deref()?, m)))
+        .collect();
+    if !files.is_empty() {
+        lines.push(String::new());
+        lines.push("Attachments (save one with `clinicdesk consultation attachment APPT ID --out FILE`):".into());
+        for (sid, m) in files {
+            let size = m.size.map(|b| format!(", {}", file_size(b))).unwrap_or_default();
+            let name = m.filename.as_deref().unwrap_or("file");
+            lines.push(format!("  {sid}  {name}{size}: {}", m.state.in_words()));
+        }
+    }
     lines.join("\n")
+}
+
+/// A file's size as people say it.
+fn file_size(bytes: i64) -> String {
+    match bytes {
+        b if b >= 1024 * 1024 => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+        b if b >= 1024 => format!("{} KB", b / 1024),
+        b => format!("{b} bytes"),
+    }
 }
 
 /// What patients and staff wrote, safe for a terminal: control characters (escape sequences that
@@ -164,22 +192,44 @@ pub(super) fn export(
 ) -> Result<()> {
     let format = ExportFormat::parse(format)
         .ok_or_else(|| CoreError::invalid("format", format!("\"{format}\" is not a format: choose pdf or json.")))?;
+    refuse_existing(out)?;
+    let export = clinic.consultations().export(caller, appointment, format)?;
+    write_new(out, &export.bytes)
+}
+
+pub(super) fn attachment(
+    clinic: &Clinic,
+    caller: &Caller,
+    appointment: uuid::Uuid,
+    media_sid: &str,
+    out: &Path,
+) -> Result<()> {
+    refuse_existing(out)?;
+    let file = clinic.consultations().attachment(caller, appointment, media_sid.trim())?;
+    write_new(out, &file.bytes)
+}
+
+fn refuse_existing(out: &Path) -> Result<()> {
     if out.exists() {
         return Err(CoreError::invalid(
             "out",
             format!("{} already exists; choose another file name (an export never overwrites).", out.display()),
         ));
     }
-    let export = clinic.consultations().export(caller, appointment, format)?;
+    Ok(())
+}
+
+/// Writes a new file readable by its owner only (it holds health information), never over another.
+fn write_new(out: &Path, bytes: &[u8]) -> Result<()> {
     let unwritable =
         |err: std::io::Error| CoreError::invalid("out", format!("{} could not be written: {err}.", out.display()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(out).and_then(|mut f| f.write_all(&export.bytes)).map_err(unwritable)?;
+    options.open(out).and_then(|mut f| f.write_all(bytes)).map_err(unwritable)?;
     eprintln!("{PHI_NOTICE}");
-    println!("Saved {} ({} bytes).", out.display(), export.bytes.len());
+    println!("Saved {} ({} bytes).", out.display(), bytes.len());
     Ok(())
 }
 

@@ -81,7 +81,7 @@ const COLUMNS: &str = "n.id, n.kind, n.to_e164, n.body, n.segments, n.encoding, 
 
 fn row_to_appointment_text(r: &rusqlite::Row<'_>) -> rusqlite::Result<AppointmentText> {
     Ok(AppointmentText {
-        text: row_to_text(r)?,
+        text: row_to_text(r)?.as_shown(),
         due_at: r.get(17)?,
         reminder_rule: r.get(18)?,
         handled_at: r.get(19)?,
@@ -251,7 +251,7 @@ impl AppointmentTexts<'_> {
             patient,
             Some(&format!("patient {patient}; again after {text}")),
         )?;
-        let stored = outbox::find(&tx, id)?;
+        let stored = outbox::find(&tx, id)?.as_shown();
         tx.commit()?;
         Ok(stored)
     }

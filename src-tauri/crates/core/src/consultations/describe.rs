@@ -1,6 +1,7 @@
 //! A record's timeline in words, for the CLI's `consultation show` and the PDF export (the app's
 //! screen words it in TypeScript, with the same sentences).
 
+use super::attachments::AttachmentState;
 use super::model::ParticipantRole;
 use super::review::TimelineEntry;
 use super::waiting::DeviceCheck;
@@ -86,11 +87,15 @@ pub fn timeline_line(entry: &TimelineEntry, tz: Tz) -> (String, String) {
             None => format!("{} left", who(*role)),
         },
         TimelineEntry::Message { author, body, media, .. } => {
-            let mut said = format!("{}: {}", who(*author), body.as_deref().unwrap_or(""));
+            let mut said: Vec<String> = body.iter().filter(|b| !b.is_empty()).cloned().collect();
             for m in media {
-                said.push_str(&format!(" [attachment: {}]", m.filename.as_deref().unwrap_or("file")));
+                let name = m.filename.as_deref().unwrap_or("file");
+                said.push(match m.state {
+                    AttachmentState::Kept => format!("[attachment: {name}]"),
+                    other => format!("[attachment: {name}, {}]", other.in_words()),
+                });
             }
-            said
+            format!("{}: {}", who(*author), said.join(" "))
         }
         TimelineEntry::RecordingConsent { by: name, .. } => {
             format!("The patient agreed to recording (recorded{})", by(name))

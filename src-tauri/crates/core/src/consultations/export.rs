@@ -55,6 +55,23 @@ struct JsonExport<'a> {
 }
 
 impl Consultations<'_> {
+    /// The record is being printed from the screen (the webview's print): audited as an export
+    /// beside the read, since the paper leaves ClinicDesk as a file would. Checks the same access.
+    pub fn printed(&self, caller: &Caller, appointment: Uuid) -> Result<()> {
+        let record = self.read_record(caller, appointment, "consultation print")?;
+        let conn = self.clinic.db().conn()?;
+        audit::record_for_patient(
+            &conn,
+            self.clinic.now(),
+            caller,
+            AuditAction::ConsultationExported,
+            ("appointment", &appointment.to_string()),
+            record.patient_id,
+            Some(&format!("patient {}; printed{}", record.patient_id, if record.full { "" } else { " (texts only)" })),
+        )?;
+        Ok(())
+    }
+
     /// The record as a file's bytes, as the caller may see it. Audited as an export.
     pub fn export(&self, caller: &Caller, appointment: Uuid, format: ExportFormat) -> Result<Exported> {
         let record = self.read_record(caller, appointment, "consultation export")?;

@@ -202,7 +202,8 @@ impl Consultations<'_> {
             booking.patient_id,
             Some(&format!("patient {}; video invite", booking.patient_id)),
         )?;
-        let queued = outbox::find(&tx, id)?;
+        // As staff see it: the link without its key (the outbox keeps the whole text to send).
+        let queued = outbox::find(&tx, id)?.as_shown();
         tx.commit()?;
         Ok(queued)
     }

@@ -17,10 +17,13 @@
 //! - No database connection is held across a Twilio call.
 
 mod access;
+mod attachment_fetch;
+pub mod attachments;
 mod chat;
 pub mod describe;
 mod end;
 mod export;
+pub mod file_names;
 mod invite;
 mod late;
 mod list;
@@ -39,6 +42,7 @@ mod token;
 mod waiting;
 mod words;
 
+pub use attachments::{Attachment, AttachmentFile, AttachmentState};
 pub use export::{ExportFormat, Exported, PHI_NOTICE};
 pub(crate) use invite::set_call_page_url;
 pub use invite::{check_call_page_url, link_window, PatientLink, VideoSettings, EARLY_MINUTES, KEY_CALL_PAGE_URL};

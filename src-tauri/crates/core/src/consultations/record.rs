@@ -10,6 +10,7 @@
 //! - Every read is audited with the patient (the export names itself: "consultation export").
 
 use super::access::{self, Booking};
+use super::attachments;
 use super::review::{Attendance, ConsultationRecord, NoteVersion, TimelineEntry};
 use super::store;
 use super::waiting::DeviceCheck;
@@ -147,26 +148,13 @@ fn texts(conn: &Connection, appointment: Uuid) -> Result<Vec<TimelineEntry>> {
             text_id: uuid_at(r, 0)?,
             text_kind: r.get(1)?,
             state: r.get(2)?,
-            body: without_keys(&r.get::<_, String>(3)?),
+            body: crate::text::without_link_keys(&r.get::<_, String>(3)?),
             at: r.get(4)?,
             final_at: r.get(5)?,
             error: r.get(6)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// A text as the record shows it: a video link's key (the `#...` part of a link, which holds the
-/// patient's token for the room) is cut off, so a record, an export or a printout never carries a
-/// credential that still works; the link itself still shows.
-pub(crate) fn without_keys(body: &str) -> String {
-    body.split(' ')
-        .map(|word| match word.find("#t=") {
-            Some(at) if word.contains("://") => format!("{}#…", &word[..at]),
-            _ => word.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The notes, their versions, the waiting room, the room, the chat and recording.
@@ -212,13 +200,14 @@ fn clinical(
             }
         }
     }
+    let files = attachments::states(conn, appointment)?;
     for m in store::messages(conn, appointment)? {
         timeline.push(TimelineEntry::Message {
             at: m.sent_at,
             index: m.index,
             author: m.author,
             body: m.body,
-            media: m.media,
+            media: attachments::shown(m.media, &files),
         });
     }
     // Switching recording on and off is kept in the audit trail only (the trail is append-only).
@@ -245,18 +234,4 @@ pub(super) fn note_versions(conn: &Connection, appointment: Uuid) -> Result<Vec<
         Ok(NoteVersion { version: r.get(0)?, text: r.get(1)?, saved_at: r.get(2)?, saved_by: r.get(3)? })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_links_key_is_cut_off_and_the_rest_of_the_text_kept() {
-        let sent =
-            "Hi Olivia, your video visit is at 09:00. Join: https://call.example/call.html#t=eyJhbGc.x.y&k=1 Thanks";
-        assert_eq!(
-            super::without_keys(sent),
-            "Hi Olivia, your video visit is at 09:00. Join: https://call.example/call.html#… Thanks"
-        );
-        assert_eq!(super::without_keys("Reply #t= to stop"), "Reply #t= to stop", "only inside a link");
-    }
 }

@@ -1,5 +1,5 @@
 //! How long consultation chats are kept: `consultations.chat_retention_days`, an administrator's
-//! setting (not set: kept). Chats of consultations that ended longer ago than that are removed
+//! setting (not set: kept). Chats (and their kept attachments) of consultations that ended longer ago than that are removed
 //! from the database and, through the triggers of migration 0012, from the search index; the
 //! notes, who was in the room and the texts stay. Each removal is audited per consultation, and
 //! the record says the chat was removed rather than showing none.
@@ -101,6 +101,8 @@ impl Consultations<'_> {
                 let id = appointment.to_string();
                 // The delete triggers take each message out of the search index in this transaction.
                 tx.prepare_cached("DELETE FROM chat_messages WHERE appointment_id = ?1")?.execute([&id])?;
+                let files =
+                    tx.prepare_cached("DELETE FROM chat_attachments WHERE appointment_id = ?1")?.execute([&id])?;
                 tx.prepare_cached(
                     "UPDATE consultations SET chat_removed_at = ?2, updated_at = ?2 WHERE appointment_id = ?1",
                 )?
@@ -113,7 +115,7 @@ impl Consultations<'_> {
                     ("appointment", &id),
                     *patient,
                     Some(&format!(
-                        "patient {patient}; {messages} chat message(s) removed: chats are kept {days} days ({KEY_CHAT_RETENTION_DAYS})"
+                        "patient {patient}; {messages} chat message(s) and {files} attachment(s) removed: chats are kept {days} days ({KEY_CHAT_RETENTION_DAYS})"
                     )),
                 )?;
             }

@@ -7,7 +7,8 @@
 //! clinical parts (notes, their versions, the chat, who was in the room, the waiting room) are
 //! `None` or left out of the timeline when the caller may not read them, never blanked text.
 
-use super::model::{ChatMedia, ConsultationState, ParticipantRole};
+use super::attachments::Attachment;
+use super::model::{ConsultationState, ParticipantRole};
 use super::waiting::DeviceCheck;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -142,7 +143,8 @@ pub enum TimelineEntry {
         index: i64,
         author: ParticipantRole,
         body: Option<String>,
-        media: Vec<ChatMedia>,
+        /// Attachments, with whether the file is kept here.
+        media: Vec<Attachment>,
     },
     RecordingConsent {
         at: DateTime<Utc>,

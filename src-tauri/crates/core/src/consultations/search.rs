@@ -62,6 +62,15 @@ pub struct SearchHit {
 
 /// The FTS5 query for what staff typed, or `None` when it holds no word.
 pub fn query_of(typed: &str) -> Option<String> {
+    query(typed, true)
+}
+
+/// [`query_of`] with every word whole, the last one too.
+pub fn whole_words_of(typed: &str) -> Option<String> {
+    query(typed, false)
+}
+
+fn query(typed: &str, last_as_start: bool) -> Option<String> {
     // At most MAX_WORDS words of at most 64 letters: a search, not a document.
     let words: Vec<String> = typed
         .split(|c: char| !c.is_alphanumeric())
@@ -70,7 +79,7 @@ pub fn query_of(typed: &str) -> Option<String> {
         .map(|w| w.chars().take(64).collect())
         .collect();
     let last = words.len().checked_sub(1)?;
-    let typing_on = !typed.ends_with(|c: char| c.is_whitespace());
+    let typing_on = last_as_start && !typed.ends_with(|c: char| c.is_whitespace());
     Some(
         words
             .iter()
@@ -117,39 +126,21 @@ impl Consultations<'_> {
     /// consultation, notes when first written), which FTS5 walks backwards and stops after the
     /// page: a word in a million messages costs what a rare one does. Sorting by appointment
     /// time instead would read every match first.
+    ///
+    /// The last word is first looked for whole: when that fills a page, the page is those (the
+    /// newest texts with the word itself). Only a fuller search needs it as a word start, which
+    /// costs more (FTS5 merges every matching word's list before its first hit, BENCHMARKS.md),
+    /// and then finds the whole-word matches too, in the same order.
     pub fn search(&self, caller: &Caller, typed: &str) -> Result<Vec<SearchHit>> {
         caller.require(Permission::ReadConsultationRecords)?;
         let doctor = (caller.role() == Role::Doctor).then(|| caller.user_id().to_string());
         let query = query_of(typed).ok_or_else(|| CoreError::invalid("text", "Type a word to search for."))?;
+        let whole = whole_words_of(typed).expect("a query has words");
         let conn = self.clinic.db().conn()?;
-        let mut statement = conn.prepare_cached(
-            "SELECT k.appointment_id, a.starts_at, p.id, p.full_name, u.full_name, k.message_index,
-                    snippet(consultation_text_fts, 0, char(2), char(3), '…', 16)
-             FROM consultation_text_fts f
-             JOIN consultation_text_keys k ON k.key = f.rowid
-             JOIN appointments a ON a.id = k.appointment_id
-             JOIN patients p ON p.id = a.patient_id
-             JOIN doctors d ON d.id = a.doctor_id JOIN users u ON u.id = d.user_id
-             WHERE consultation_text_fts MATCH ?1 AND (?2 IS NULL OR d.user_id = ?2)
-             ORDER BY f.rowid DESC
-             LIMIT ?3",
-        )?;
-        let rows = statement.query_map(rusqlite::params![query, doctor, MAX_HITS], |r| {
-            let index: i64 = r.get(5)?;
-            Ok((
-                uuid_at(r, 2)?,
-                SearchHit {
-                    appointment_id: uuid_at(r, 0)?,
-                    starts_at: r.get(1)?,
-                    patient_name: r.get(3)?,
-                    doctor_name: r.get(4)?,
-                    source: if index < 0 { HitSource::Notes } else { HitSource::Chat },
-                    message_index: (index >= 0).then_some(index),
-                    snippet: parts(&r.get::<_, String>(6)?),
-                },
-            ))
-        })?;
-        let found = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut found = find(&conn, &whole, doctor.as_deref())?;
+        if found.len() < MAX_HITS as usize && whole != query {
+            found = find(&conn, &query, doctor.as_deref())?;
+        }
         audit::record_screen_read(
             &conn,
             self.clinic.now(),
@@ -159,6 +150,38 @@ impl Consultations<'_> {
         )?;
         Ok(found.into_iter().map(|(_, hit)| hit).collect())
     }
+}
+
+/// The first page of texts matching the FTS5 `query`, with each hit's patient (for the audit).
+fn find(conn: &rusqlite::Connection, query: &str, doctor: Option<&str>) -> Result<Vec<(Uuid, SearchHit)>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT k.appointment_id, a.starts_at, p.id, p.full_name, u.full_name, k.message_index,
+                    snippet(consultation_text_fts, 0, char(2), char(3), '…', 16)
+             FROM consultation_text_fts f
+             JOIN consultation_text_keys k ON k.key = f.rowid
+             JOIN appointments a ON a.id = k.appointment_id
+             JOIN patients p ON p.id = a.patient_id
+             JOIN doctors d ON d.id = a.doctor_id JOIN users u ON u.id = d.user_id
+             WHERE consultation_text_fts MATCH ?1 AND (?2 IS NULL OR d.user_id = ?2)
+             ORDER BY f.rowid DESC
+             LIMIT ?3",
+    )?;
+    let rows = statement.query_map(rusqlite::params![query, doctor, MAX_HITS], |r| {
+        let index: i64 = r.get(5)?;
+        Ok((
+            uuid_at(r, 2)?,
+            SearchHit {
+                appointment_id: uuid_at(r, 0)?,
+                starts_at: r.get(1)?,
+                patient_name: r.get(3)?,
+                doctor_name: r.get(4)?,
+                source: if index < 0 { HitSource::Notes } else { HitSource::Chat },
+                message_index: (index >= 0).then_some(index),
+                snippet: parts(&r.get::<_, String>(6)?),
+            },
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 #[cfg(test)]
@@ -176,6 +199,7 @@ mod tests {
         let long = "word ".repeat(100);
         assert_eq!(query_of(&long).unwrap().matches("\"word\"").count(), MAX_WORDS);
         assert_eq!(query_of("x-r").as_deref(), Some("\"x\" \"r\""), "one letter is not a word start");
+        assert_eq!(whole_words_of("rash bet").as_deref(), Some("\"rash\" \"bet\""));
     }
 
     #[test]

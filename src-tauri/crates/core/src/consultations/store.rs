@@ -236,6 +236,7 @@ pub(super) fn keep(tx: &Connection, appointment: Uuid, people: &[KeptParticipant
             media,
             ts(line.sent_at)
         ])?;
+        super::attachments::note(tx, appointment, line.index, &line.media)?;
     }
     Ok(())
 }

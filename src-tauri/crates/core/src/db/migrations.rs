@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0011_consultations.sql", include_str!("../../../../../migrations/0011_consultations.sql")),
     ("0012_consultation_search.sql", include_str!("../../../../../migrations/0012_consultation_search.sql")),
     ("0013_consultation_review.sql", include_str!("../../../../../migrations/0013_consultation_review.sql")),
+    ("0014_chat_attachments.sql", include_str!("../../../../../migrations/0014_chat_attachments.sql")),
 ];
 
 /// The schema version this build writes.

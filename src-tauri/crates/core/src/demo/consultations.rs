@@ -1,6 +1,7 @@
 //! The sample clinic's past video consultations, so the review screen (issue 11) has something to
 //! show on first run: each completed video appointment gets a consultation as the end would have
-//! kept it — who was in the room, a short chat, the doctor's notes (version 0 of their history).
+//! kept it — who was in the room, a short chat (one with a photo the patient sent), the doctor's
+//! notes (version 0 of their history).
 //! Nothing here is real; the dialogues are written for the sample.
 
 use crate::db::ts;
@@ -112,6 +113,34 @@ fn texts(tx: &Transaction<'_>, visit: &PastVisit, now: DateTime<Utc>) -> Result<
     Ok(())
 }
 
+/// The photo the rash visit's patient sends (drawn for the sample: no one's skin).
+const PHOTO: &[u8] = include_bytes!("../../assets/demo/rash-photo.png");
+
+/// The patient's photo in the chat, kept with the record as the attachments fetch would keep it.
+fn photo(
+    tx: &Transaction<'_>,
+    visit: &PastVisit,
+    index: i64,
+    patient_identity: &str,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let sid = format!("ME{}", Uuid::new_v4().simple());
+    let media = serde_json::json!([{ "sid": sid, "content_type": "image/png", "filename": "rash this morning.png",
+                                     "size": PHOTO.len() }]);
+    tx.execute(
+        "INSERT INTO chat_messages (appointment_id, message_index, message_sid, author_identity, author_role, body, media, sent_at)
+         VALUES (?1, ?2, ?3, ?4, 'patient', 'Here is a photo from this morning.', ?5, ?6)",
+        params![visit.appointment, index, format!("IM{}", Uuid::new_v4().simple()), patient_identity, media.to_string(), ts(at)],
+    )?;
+    tx.execute(
+        "INSERT INTO chat_attachments (media_sid, appointment_id, message_index, filename, content_type, size, state, content, kept_at)
+         VALUES (?1, ?2, ?3, 'rash this morning.png', 'image/png', ?4, 'kept', ?5, ?6)",
+        params![sid, visit.appointment, index, PHOTO.len() as i64, PHOTO, ts(now)],
+    )?;
+    Ok(())
+}
+
 /// A past, completed video appointment of the sample.
 pub(super) struct PastVisit {
     pub appointment: String,
@@ -190,6 +219,10 @@ pub(super) fn add(tx: &Transaction<'_>, rng: &mut StdRng, visits: &[PastVisit], 
                     ts(started + Duration::seconds(40 + 45 * index as i64))
                 ],
             )?;
+        }
+        if chat.first() == VISITS[0].0.first() {
+            let at = started + Duration::seconds(40 + 45 * chat.len() as i64);
+            photo(tx, visit, chat.len() as i64, &patient_identity, at, now)?;
         }
         texts(tx, visit, now)?;
         added += 1;

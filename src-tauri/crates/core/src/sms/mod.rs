@@ -107,7 +107,8 @@ impl Texts<'_> {
     pub fn list(&self, caller: &Caller, state: Option<TextState>, limit: u32) -> Result<Vec<TextMessage>> {
         caller.require(Permission::ReadPatients)?;
         let conn = self.clinic.db().conn()?;
-        let texts = outbox::list(&conn, state, limit)?;
+        let texts: Vec<TextMessage> =
+            outbox::list(&conn, state, limit)?.into_iter().map(TextMessage::as_shown).collect();
         audit::record_polled_screen_read(
             &conn,
             self.clinic.now(),
@@ -121,7 +122,7 @@ impl Texts<'_> {
     pub fn get(&self, caller: &Caller, id: Uuid) -> Result<TextMessage> {
         caller.require(Permission::ReadPatients)?;
         let conn = self.clinic.db().conn()?;
-        outbox::find(&conn, id)
+        outbox::find(&conn, id).map(TextMessage::as_shown)
     }
 
     /// Why sending is paused, if it is (the clinic's Twilio setup is broken). Every signed-in

@@ -120,6 +120,14 @@ pub struct TextMessage {
     pub final_at: Option<DateTime<Utc>>,
 }
 
+impl TextMessage {
+    /// As staff see it: a video link's key cut off (`text::without_link_keys`).
+    pub fn as_shown(mut self) -> TextMessage {
+        self.body = crate::text::without_link_keys(&self.body);
+        self
+    }
+}
+
 /// A text to put in the outbox.
 #[derive(Debug, Clone)]
 pub struct NewText {

@@ -21,6 +21,9 @@ use std::time::Duration;
 /// proxy asking for hours) would leave a worker asleep, so it is capped and the text rescheduled.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// The longest a file download may take (a chat attachment is at most 10 MB).
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(180);
+
 /// Marks "no `Date` header seen yet" in `TwilioHttp::clock_offset_ms`.
 const UNKNOWN_OFFSET: i64 = i64::MIN;
 
@@ -30,6 +33,7 @@ pub const CONVERSATIONS_URL_ENV: &str = "CLINICDESK_TWILIO_CONVERSATIONS_URL";
 pub const MESSAGING_URL_ENV: &str = "CLINICDESK_TWILIO_MESSAGING_URL";
 pub const SERVERLESS_URL_ENV: &str = "CLINICDESK_TWILIO_SERVERLESS_URL";
 pub const SERVERLESS_UPLOAD_URL_ENV: &str = "CLINICDESK_TWILIO_SERVERLESS_UPLOAD_URL";
+pub const MEDIA_URL_ENV: &str = "CLINICDESK_TWILIO_MEDIA_URL";
 
 /// Where Twilio's REST APIs live. Overridable so tests reach a fake or a Prism mock; the
 /// defaults are Twilio's own hosts and no test host appears in production code.
@@ -44,6 +48,8 @@ pub struct Endpoints {
     pub serverless: String,
     /// Where Serverless takes asset files: a host of its own, not in the spec.
     pub serverless_upload: String,
+    /// The Media Content Service (chat attachments): not in Twilio's OpenAPI specs.
+    pub media: String,
 }
 
 impl Endpoints {
@@ -55,6 +61,7 @@ impl Endpoints {
             messaging: "https://messaging.twilio.com".into(),
             serverless: "https://serverless.twilio.com".into(),
             serverless_upload: "https://serverless-upload.twilio.com".into(),
+            media: "https://mcs.us1.twilio.com".into(),
         }
     }
 
@@ -75,6 +82,7 @@ impl Endpoints {
             messaging: pick(MESSAGING_URL_ENV, defaults.messaging),
             serverless: pick(SERVERLESS_URL_ENV, defaults.serverless),
             serverless_upload: pick(SERVERLESS_UPLOAD_URL_ENV, defaults.serverless_upload),
+            media: pick(MEDIA_URL_ENV, defaults.media),
         }
     }
 
@@ -87,7 +95,8 @@ impl Endpoints {
             conversations: base.clone(),
             messaging: base.clone(),
             serverless: base.clone(),
-            serverless_upload: base,
+            serverless_upload: base.clone(),
+            media: base,
         }
     }
 }
@@ -133,6 +142,9 @@ pub struct Auth<'a> {
 #[derive(Clone)]
 pub struct TwilioHttp {
     client: reqwest::Client,
+    /// For pre-signed file links: no credentials ever, and a redirect is followed only to another
+    /// https address (at most three), so a link cannot lead the download to plain http or elsewhere.
+    downloads: reqwest::Client,
     pub endpoints: Endpoints,
     pub retry: RetryPolicy,
     /// Twilio's clock minus ours, in milliseconds, from the last answer's `Date` header.
@@ -151,8 +163,21 @@ impl TwilioHttp {
             .user_agent(concat!("ClinicDesk/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("HTTP client configuration is valid");
+        let downloads = reqwest::Client::builder()
+            .connect_timeout(connect)
+            .user_agent(concat!("ClinicDesk/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                if attempt.url().scheme() == "https" && attempt.previous().len() <= 3 {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }))
+            .build()
+            .expect("HTTP client configuration is valid");
         TwilioHttp {
             client,
+            downloads,
             endpoints,
             retry: RetryPolicy::default(),
             clock_offset_ms: Arc::new(AtomicI64::new(UNKNOWN_OFFSET)),
@@ -188,6 +213,12 @@ impl TwilioHttp {
         self.call(Method::GET, url, auth, query, Body::Form(&[])).await
     }
 
+    /// A GET made exactly once: for a caller that tries again later by itself rather than waiting
+    /// here (the chat attachments' fetch, which must not sit out a long `Retry-After`).
+    pub async fn get_once<T: DeserializeOwned>(&self, url: &str, auth: &Auth<'_>) -> Result<T, TwilioError> {
+        self.once(Method::GET, url, auth, &[], &Body::Form(&[])).await
+    }
+
     /// A POST, repeated only when Twilio certainly did not act on it (429, no connection).
     pub async fn post<T: DeserializeOwned>(
         &self,
@@ -217,6 +248,41 @@ impl TwilioHttp {
         form: &[(&str, String)],
     ) -> Result<T, TwilioError> {
         self.once(Method::POST, url, auth, &[], &Body::Form(form)).await
+    }
+
+    /// Downloads a file from a pre-signed link (a chat attachment's direct link), sending no
+    /// credentials: the link is its own authorisation and may be on another company's host.
+    /// Stops reading, and answers `Ok(None)`, as soon as the file proves larger than `max_bytes`.
+    /// One attempt; the caller tries again later (with a fresh link: they expire in minutes).
+    pub async fn download(&self, url: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, TwilioError> {
+        // A file may take longer than an API answer on a slow line; still not forever.
+        let mut response = self.downloads.get(url).timeout(DOWNLOAD_TIMEOUT).send().await.map_err(no_answer)?;
+        let status = response.status();
+        if !status.is_success() {
+            // Enough of the answer to say why; never the whole of whatever a server sends.
+            let mut body = Vec::new();
+            while let Ok(Some(chunk)) = response.chunk().await {
+                body.extend_from_slice(&chunk);
+                if body.len() >= 4096 {
+                    break;
+                }
+            }
+            return Err(TwilioError::from_answer(status.as_u16(), &body, None));
+        }
+        if response.content_length().is_some_and(|length| length > max_bytes) {
+            return Ok(None);
+        }
+        let mut file = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|err| TwilioError::NoAnswer {
+            maybe_processed: true,
+            detail: format!("download cut off: {err}"),
+        })? {
+            if (file.len() + chunk.len()) as u64 > max_bytes {
+                return Ok(None);
+            }
+            file.extend_from_slice(&chunk);
+        }
+        Ok(Some(file))
     }
 
     async fn call<T: DeserializeOwned>(

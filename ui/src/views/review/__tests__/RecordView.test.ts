@@ -140,10 +140,11 @@ describe("a past consultation's record", () => {
   it('prints, and goes back with the button or Escape', async () => {
     const print = vi.spyOn(window, 'print').mockImplementation(() => {});
     const onBack = vi.fn();
-    backend = fakeBackend({ consultation_record: () => record() });
+    backend = fakeBackend({ consultation_record: () => record(), consultation_printed: () => null });
     render(RecordView, { id: 'a1', timeZone: zone, onBack });
     await userEvent.click(await screen.findByRole('button', { name: 'Print' }));
     expect(print).toHaveBeenCalledOnce();
+    expect(backend.calls.filter((c) => c.command === 'consultation_printed').map((c) => c.args)).toEqual([{ id: 'a1' }]);
     await userEvent.keyboard('{Escape}');
     expect(onBack).toHaveBeenCalledTimes(1);
     // The way back shows its key, stays in view while scrolling, and keeps its name.
@@ -156,9 +157,84 @@ describe("a past consultation's record", () => {
     print.mockRestore();
   });
 
+  it('does not print a record the core refuses to let out, and says why', async () => {
+    const print = vi.spyOn(window, 'print').mockImplementation(() => {});
+    backend = fakeBackend({
+      consultation_record: () => record(),
+      consultation_printed: () => new Refusal({ code: 'not_signed_in', message: 'Please sign in to continue.', field: null }),
+    });
+    render(RecordView, { id: 'a1', timeZone: zone, onBack: vi.fn() });
+    await userEvent.click(await screen.findByRole('button', { name: 'Print' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('Please sign in to continue.');
+    expect(print).not.toHaveBeenCalled();
+    print.mockRestore();
+  });
+
   it("says why a record could not be opened", async () => {
     backend = fakeBackend({ consultation_record: () => new Refusal({ code: 'not_found', message: 'There is no such consultation.', field: null }) });
     render(RecordView, { id: 'a9', timeZone: zone, onBack: vi.fn() });
     expect(await screen.findByRole('alert')).toHaveTextContent('There is no such consultation.');
+  });
+
+  it("lists a message's attachments, saves a kept one into Downloads, and says why another is not here", async () => {
+    const withFiles = () => {
+      const r = record();
+      r.timeline.splice(r.timeline.findIndex((e) => e.kind === 'left'), 0, {
+        kind: 'message', at: '2026-03-02T14:04:00Z', index: 2, author: 'patient', body: 'Photos attached',
+        media: [
+          { sid: 'ME1', filename: 'rash photo.jpg', content_type: 'image/jpeg', size: 48_213, state: 'kept' },
+          { sid: 'ME2', filename: 'scan.pdf', content_type: 'application/pdf', size: 11_000_000, state: 'too_large' },
+          { sid: 'ME3', filename: 'letter.pdf', content_type: 'application/pdf', size: 900, state: 'waiting' },
+        ],
+      });
+      return r;
+    };
+    let refuse = false;
+    URL.createObjectURL = vi.fn(() => 'blob:picture-1');
+    URL.revokeObjectURL = vi.fn();
+    backend = fakeBackend({
+      consultation_record: withFiles,
+      consultation_attachment_picture: () => new Uint8Array([0x89, 0x50, 0x4e, 0x47]).buffer,
+      consultation_attachment_save: () => refuse
+        ? new Refusal({ code: 'unavailable', message: 'The file could not be saved in /home/rita/Downloads.', field: null })
+        : { path: '/home/rita/Downloads/rash photo.jpg', bytes: 48_213 },
+    });
+    render(RecordView, { id: 'a1', timeZone: zone, onBack: vi.fn() });
+    const files = await screen.findByRole('list', { name: 'Attachments' });
+    const items = within(files).getAllByRole('listitem').map((li) => li.textContent!.replace(/\s+/g, ' ').trim());
+    expect(items).toEqual([
+      'rash photo.jpg 47 KB Show Save',
+      'scan.pdf 10.5 MB not kept: larger than 10 MB',
+      'letter.pdf 900 bytes not fetched yet (ClinicDesk fetches it by itself when online)',
+    ]);
+    // Only the kept file can be shown and saved.
+    expect(within(files).getAllByRole('button')).toHaveLength(2);
+    await userEvent.click(screen.getByRole('button', { name: 'Show rash photo.jpg' }));
+    const shown = await within(files).findByRole('img', { name: 'rash photo.jpg, sent by the patient in the chat' });
+    expect(shown).toHaveAttribute('src', 'blob:picture-1');
+    await userEvent.click(screen.getByRole('button', { name: 'Hide rash photo.jpg' }));
+    expect(within(files).queryByRole('img')).toBeNull();
+    expect(URL.revokeObjectURL).toHaveBeenCalledWith('blob:picture-1');
+    await userEvent.click(screen.getByRole('button', { name: 'Save rash photo.jpg into Downloads' }));
+    expect(await within(files).findByRole('status')).toHaveTextContent('Saved in Downloads as “rash photo.jpg”');
+    expect(backend.calls.filter((c) => c.command === 'consultation_attachment_save').map((c) => c.args)).toEqual([{ id: 'a1', mediaSid: 'ME1' }]);
+    refuse = true;
+    await userEvent.click(screen.getByRole('button', { name: 'Save rash photo.jpg into Downloads' }));
+    expect(await within(files).findByRole('alert')).toHaveTextContent('The file could not be saved in /home/rita/Downloads.');
+  });
+
+  it('offers no Save to those who see only that the consultation happened', async () => {
+    backend = fakeBackend({
+      consultation_record: () => {
+        const r = record();
+        r.full = false;
+        r.timeline.splice(r.timeline.findIndex((e) => e.kind === 'left'), 0, { kind: 'message', at: '2026-03-02T14:04:00Z', index: 2, author: 'patient', body: null,
+          media: [{ sid: 'ME1', filename: 'rash.jpg', content_type: 'image/jpeg', size: 10, state: 'kept' }] });
+        return r;
+      },
+    });
+    render(RecordView, { id: 'a1', timeZone: zone, onBack: vi.fn() });
+    const files = await screen.findByRole('list', { name: 'Attachments' });
+    expect(within(files).queryByRole('button')).toBeNull();
   });
 });
