@@ -3,7 +3,7 @@
 //! backstop for any writer that skipped it. If a trigger ever refuses one of the core's own
 //! writes, the refusal is still a conflict explained in words, never a storage error.
 
-use super::Appointment;
+use super::{Appointment, AppointmentStatus};
 use crate::db::{ts, uuid_at};
 use crate::error::{CoreError, Result};
 use chrono::{DateTime, Utc};
@@ -11,7 +11,9 @@ use chrono_tz::Tz;
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
-/// Statuses that no longer hold a slot. The triggers in 0005 use the same list.
+/// Statuses that no longer hold a slot. The triggers in 0005 and the clinic server's exclusion
+/// constraints use the same list.
+pub const INACTIVE_STATUSES: [AppointmentStatus; 2] = [AppointmentStatus::Cancelled, AppointmentStatus::NoShow];
 pub(crate) const INACTIVE: &str = "('cancelled', 'no_show')";
 
 /// The slot [start, end) must be free for the doctor and the patient (ignoring `except`).
@@ -40,23 +42,28 @@ pub(crate) fn ensure_free(
         found.map(|other| super::find(conn, other, tz)).transpose()
     };
     if let Some(other) = clash("doctor", doctor)? {
-        return Err(CoreError::Conflict(format!(
-            "{} is already booked from {} to {} on {} ({}). Choose another time or another doctor.",
-            other.doctor_name, other.local_start, other.local_end, other.local_date, other.booking_ref
-        )));
+        return Err(doctor_busy(&other));
     }
     if let Some(other) = clash("patient", patient)? {
-        return Err(CoreError::Conflict(format!(
-            "{} already has an appointment with {} from {} to {} on {} ({}).",
-            other.patient_name,
-            other.doctor_name,
-            other.local_start,
-            other.local_end,
-            other.local_date,
-            other.booking_ref
-        )));
+        return Err(patient_busy(&other));
     }
     Ok(())
+}
+
+/// The doctor is already in `other` at that time: what reception reads, naming the clash.
+pub fn doctor_busy(other: &Appointment) -> CoreError {
+    CoreError::Conflict(format!(
+        "{} is already booked from {} to {} on {} ({}). Choose another time or another doctor.",
+        other.doctor_name, other.local_start, other.local_end, other.local_date, other.booking_ref
+    ))
+}
+
+/// The patient already has `other` at that time.
+pub fn patient_busy(other: &Appointment) -> CoreError {
+    CoreError::Conflict(format!(
+        "{} already has an appointment with {} from {} to {} on {} ({}).",
+        other.patient_name, other.doctor_name, other.local_start, other.local_end, other.local_date, other.booking_ref
+    ))
 }
 
 /// Which double booking a trigger of migration 0005 refused, if `err` is one.

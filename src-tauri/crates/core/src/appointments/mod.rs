@@ -16,6 +16,7 @@ pub use slot::{booking_slot, parse_minutes};
 
 use conflicts::ensure_free;
 pub(crate) use conflicts::write_error;
+pub use conflicts::{doctor_busy, patient_busy, INACTIVE_STATUSES};
 pub(crate) use slot::check_minutes;
 
 use crate::appointment_texts::{after_change, AppointmentChange, Change};
@@ -58,29 +59,68 @@ pub const DAY_OF_CLINIC: &str = concat!(
 );
 
 pub(crate) fn row_to_appointment(r: &rusqlite::Row<'_>, tz: Tz) -> rusqlite::Result<Appointment> {
-    let starts_at: DateTime<Utc> = r.get(6)?;
-    let ends_at: DateTime<Utc> = r.get(7)?;
-    let (ls, le) = (starts_at.with_timezone(&tz), ends_at.with_timezone(&tz));
-    Ok(Appointment {
-        id: uuid_at(r, 0)?,
-        booking_ref: r.get(1)?,
-        patient_id: uuid_at(r, 2)?,
-        patient_name: r.get(3)?,
-        doctor_id: uuid_at(r, 4)?,
-        doctor_name: r.get(5)?,
-        starts_at,
-        ends_at,
-        // Written by hand: chrono's `format` parses its pattern for every call, and a day view
-        // formats 640 rows three times each.
-        local_date: format!("{:04}-{:02}-{:02}", ls.year(), ls.month(), ls.day()),
-        local_start: format!("{:02}:{:02}", ls.hour(), ls.minute()),
-        local_end: format!("{:02}:{:02}", le.hour(), le.minute()),
-        minutes: (ends_at - starts_at).num_minutes().max(0) as u32,
-        kind: AppointmentKind::parse(&r.get::<_, String>(8)?),
-        status: AppointmentStatus::parse(&r.get::<_, String>(9)?),
-        cancel_reason: r.get(10)?,
-        version: r.get(11)?,
-    })
+    Ok(Appointment::in_zone(
+        AppointmentRecord {
+            id: uuid_at(r, 0)?,
+            booking_ref: r.get(1)?,
+            patient_id: uuid_at(r, 2)?,
+            patient_name: r.get(3)?,
+            doctor_id: uuid_at(r, 4)?,
+            doctor_name: r.get(5)?,
+            starts_at: r.get(6)?,
+            ends_at: r.get(7)?,
+            kind: AppointmentKind::parse(&r.get::<_, String>(8)?),
+            status: AppointmentStatus::parse(&r.get::<_, String>(9)?),
+            cancel_reason: r.get(10)?,
+            version: r.get(11)?,
+        },
+        tz,
+    ))
+}
+
+/// An appointment as any store holds it (UTC instants, no wall-clock words yet).
+#[derive(Debug, Clone)]
+pub struct AppointmentRecord {
+    pub id: Uuid,
+    pub booking_ref: String,
+    pub patient_id: Uuid,
+    pub patient_name: String,
+    pub doctor_id: Uuid,
+    pub doctor_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub kind: AppointmentKind,
+    pub status: AppointmentStatus,
+    pub cancel_reason: Option<String>,
+    pub version: i64,
+}
+
+impl Appointment {
+    /// The appointment as staff read it: its times in the clinic's zone. Every store builds its
+    /// appointments here, so the desk and the clinic server word them the same way.
+    pub fn in_zone(a: AppointmentRecord, tz: Tz) -> Appointment {
+        let (ls, le) = (a.starts_at.with_timezone(&tz), a.ends_at.with_timezone(&tz));
+        Appointment {
+            id: a.id,
+            booking_ref: a.booking_ref,
+            patient_id: a.patient_id,
+            patient_name: a.patient_name,
+            doctor_id: a.doctor_id,
+            doctor_name: a.doctor_name,
+            starts_at: a.starts_at,
+            ends_at: a.ends_at,
+            // Written by hand: chrono's `format` parses its pattern for every call, and a day view
+            // formats 640 rows three times each.
+            local_date: format!("{:04}-{:02}-{:02}", ls.year(), ls.month(), ls.day()),
+            local_start: format!("{:02}:{:02}", ls.hour(), ls.minute()),
+            local_end: format!("{:02}:{:02}", le.hour(), le.minute()),
+            minutes: (a.ends_at - a.starts_at).num_minutes().max(0) as u32,
+            kind: a.kind,
+            status: a.status,
+            cancel_reason: a.cancel_reason,
+            version: a.version,
+        }
+    }
 }
 
 fn find(conn: &Connection, id: Uuid, tz: Tz) -> Result<Appointment> {
@@ -89,7 +129,8 @@ fn find(conn: &Connection, id: Uuid, tz: Tz) -> Result<Appointment> {
         .ok_or_else(|| CoreError::NotFound("That appointment could not be found.".into()))
 }
 
-fn new_booking_ref() -> String {
+/// A fresh booking reference such as "CD-7KQ2XM" (unique per clinic: every store's index says so).
+pub fn new_booking_ref() -> String {
     use rand::Rng;
     // No 0/O, 1/I/L: the code is read out over the phone.
     const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";

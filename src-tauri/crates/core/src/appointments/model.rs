@@ -20,7 +20,8 @@ impl AppointmentKind {
             AppointmentKind::Video => "video",
         }
     }
-    pub(crate) fn parse(s: &str) -> AppointmentKind {
+    /// The stored word back to the kind (the SQLite and PostgreSQL stores keep the same words).
+    pub fn parse(s: &str) -> AppointmentKind {
         if s == "video" {
             AppointmentKind::Video
         } else {
@@ -52,7 +53,7 @@ impl AppointmentStatus {
             AppointmentStatus::Cancelled => "cancelled",
         }
     }
-    pub(crate) fn parse(s: &str) -> AppointmentStatus {
+    pub fn parse(s: &str) -> AppointmentStatus {
         match s {
             "confirmed" => AppointmentStatus::Confirmed,
             "checked_in" => AppointmentStatus::CheckedIn,

@@ -74,11 +74,7 @@ impl Caller {
             return Ok(());
         }
         self.record_refusal(permission);
-        Err(CoreError::Forbidden(format!(
-            "Your role ({}) is not allowed to {}. Ask an administrator if you need this.",
-            self.role.label(),
-            permission.describe()
-        )))
+        Err(refusal(self.role, permission))
     }
 
     /// Refuses an action the role allows but this record does not (a doctor acting on another
@@ -99,6 +95,16 @@ impl Caller {
             tracing::error!(code = %err.code(), permission = permission.as_str(), "a refused action was not audited");
         }
     }
+}
+
+/// What staff read when their role may not do something (the same words on a desk and on the
+/// clinic server).
+pub fn refusal(role: Role, permission: Permission) -> CoreError {
+    CoreError::Forbidden(format!(
+        "Your role ({}) is not allowed to {}. Ask an administrator if you need this.",
+        role.label(),
+        permission.describe()
+    ))
 }
 
 impl std::fmt::Debug for Caller {

@@ -9,9 +9,9 @@ mod sessions;
 mod setup;
 mod sign_in;
 
-pub use caller::Caller;
+pub use caller::{refusal, Caller};
 pub use password::MIN_LENGTH as MIN_PASSWORD_LENGTH;
-pub(crate) use password::{check_new as check_new_password, hash as hash_password};
+pub use password::{check_new as check_new_password, hash as hash_password, verify as verify_password};
 pub use permissions::{Permission, Role};
 pub use sessions::Touch;
 

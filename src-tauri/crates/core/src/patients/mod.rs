@@ -90,7 +90,7 @@ fn parse_date_of_birth(text: Option<&str>, today: NaiveDate) -> Result<Option<Na
 
 /// A patient as typed, checked and normalised: (name, E.164 phone, date of birth). The one set of
 /// rules for the desk and for imports.
-pub(crate) fn validate(
+pub fn validate(
     input: &PatientInput,
     default_country: &str,
     today: NaiveDate,

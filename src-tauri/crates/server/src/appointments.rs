@@ -1,0 +1,173 @@
+//! Booking on the clinic server: the core's rules (slot, permissions, sentences) inside one
+//! PostgreSQL transaction, with the engine's exclusion constraints as the final word on double
+//! booking.
+//!
+//! Invariant: two desks booking the same doctor (or patient) at overlapping times cannot both
+//! commit. The friendly check runs first and names the appointment in the way; if two bookings pass
+//! it at once, the second INSERT waits for the first transaction and then fails with
+//! `exclusion_violation` (23P01), which is turned into the same sentence after re-reading.
+
+use crate::audit;
+use crate::changes;
+use crate::error::{Result, ServerError};
+use crate::settings;
+use crate::staff::Staff;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use clinicdesk_core::appointments::{
+    booking_slot, doctor_busy, new_booking_ref, patient_busy, Appointment, AppointmentKind, AppointmentRecord,
+    AppointmentStatus, BookingRequest,
+};
+use clinicdesk_core::audit::AuditAction;
+use clinicdesk_core::auth::Permission;
+use clinicdesk_core::error::CoreError;
+use deadpool_postgres::Pool;
+use tokio_postgres::GenericClient;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+const SELECT: &str = "SELECT a.id, a.booking_ref, a.patient_id, p.full_name, a.doctor_id, u.full_name,
+                             a.starts_at, a.ends_at, a.kind, a.status, a.cancel_reason, a.version
+                      FROM appointments a
+                      JOIN patients p ON p.id = a.patient_id
+                      JOIN doctors d ON d.id = a.doctor_id
+                      JOIN users u ON u.id = d.user_id";
+
+/// SQLSTATEs the booking path turns into words.
+const EXCLUSION_VIOLATION: &str = "23P01";
+const UNIQUE_VIOLATION: &str = "23505";
+
+fn record(r: &Row) -> AppointmentRecord {
+    AppointmentRecord {
+        id: r.get(0),
+        booking_ref: r.get(1),
+        patient_id: r.get(2),
+        patient_name: r.get(3),
+        doctor_id: r.get(4),
+        doctor_name: r.get(5),
+        starts_at: r.get(6),
+        ends_at: r.get(7),
+        kind: AppointmentKind::parse(r.get(8)),
+        status: AppointmentStatus::parse(r.get(9)),
+        cancel_reason: r.get(10),
+        version: r.get(11),
+    }
+}
+
+pub async fn find(db: &impl GenericClient, id: Uuid, tz: Tz) -> Result<Appointment> {
+    let row = db.query_opt(&format!("{SELECT} WHERE a.id = $1"), &[&id]).await?;
+    let row = row.ok_or_else(|| CoreError::NotFound("That appointment could not be found.".into()))?;
+    Ok(Appointment::in_zone(record(&row), tz))
+}
+
+/// Books an appointment. `id` is the desk's own id for it (so a booking made offline keeps its id
+/// once confirmed); the server makes one when absent.
+pub async fn book(
+    pool: &Pool,
+    staff: &Staff,
+    request: &BookingRequest,
+    id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Appointment> {
+    let mut client = pool.get().await?;
+    staff.require(&**client, Permission::WriteSchedule).await?;
+    let tz = settings::time_zone(&**client).await?;
+    let (start, end) = booking_slot(&request.date, &request.time, request.minutes, tz, now)?;
+    let id = id.unwrap_or_else(Uuid::new_v4);
+    // A fresh booking reference can collide with an existing one (31^6 codes): try a few.
+    for _ in 0..5 {
+        let tx = client.transaction().await?;
+        check_people(&*tx, request).await?;
+        ensure_free(&*tx, tz, request.doctor_id, request.patient_id, start, end, None).await?;
+        let reference = new_booking_ref();
+        let inserted = tx
+            .execute(
+                "INSERT INTO appointments (id, booking_ref, patient_id, doctor_id, starts_at, ends_at, kind, created_by, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                &[&id, &reference, &request.patient_id, &request.doctor_id, &start, &end, &request.kind.as_str(), &staff.user_id, &now],
+            )
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if code(&e) == Some(UNIQUE_VIOLATION) && constraint(&e) == Some("appointments_booking_ref_key") => {
+                continue;
+            }
+            Err(e) if code(&e) == Some(EXCLUSION_VIOLATION) => {
+                // Another desk's booking committed between our check and our insert. Our
+                // transaction is spoilt; read what won, outside it, to name it.
+                drop(tx);
+                ensure_free(&**client, tz, request.doctor_id, request.patient_id, start, end, None).await?;
+                return Err(CoreError::Conflict(
+                    "Someone else booked that time a moment ago. Refresh the day and choose another time.".into(),
+                )
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let booked = find(&*tx, id, tz).await?;
+        changes::appointment(&*tx, &booked).await?;
+        audit::record(
+            &*tx,
+            Some(staff),
+            AuditAction::AppointmentBooked,
+            Some(("appointment", &id.to_string())),
+            Some(&booked.booking_ref),
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(booked);
+    }
+    Err(ServerError::Setup("Could not find a free booking reference; please try again.".into()))
+}
+
+async fn check_people(db: &impl GenericClient, request: &BookingRequest) -> Result<()> {
+    if db.query_opt("SELECT 1 FROM patients WHERE id = $1", &[&request.patient_id]).await?.is_none() {
+        return Err(CoreError::invalid("patient", "Choose a patient for this appointment.").into());
+    }
+    let doctor = db
+        .query_opt(
+            "SELECT u.full_name, d.active FROM doctors d JOIN users u ON u.id = d.user_id WHERE d.id = $1",
+            &[&request.doctor_id],
+        )
+        .await?
+        .ok_or_else(|| CoreError::invalid("doctor", "Choose a doctor for this appointment."))?;
+    if !doctor.get::<_, bool>(1) {
+        let name: String = doctor.get(0);
+        return Err(CoreError::invalid("doctor", format!("{name} is not taking appointments at the moment.")).into());
+    }
+    Ok(())
+}
+
+/// The core's double-booking check, in the core's words: the slot [start, end) must be free for the
+/// doctor and the patient (ignoring `except`, the appointment being moved).
+pub async fn ensure_free(
+    db: &impl GenericClient,
+    tz: Tz,
+    doctor: Uuid,
+    patient: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    except: Option<Uuid>,
+) -> Result<()> {
+    for who in ["doctor", "patient"] {
+        let person = if who == "doctor" { doctor } else { patient };
+        let sql = format!(
+            "{SELECT} WHERE a.{who}_id = $1 AND a.status NOT IN ('cancelled', 'no_show')
+               AND a.starts_at < $3 AND a.ends_at > $2 AND a.id IS DISTINCT FROM $4
+             ORDER BY a.starts_at LIMIT 1"
+        );
+        if let Some(row) = db.query_opt(&sql, &[&person, &start, &end, &except]).await? {
+            let other = Appointment::in_zone(record(&row), tz);
+            return Err(if who == "doctor" { doctor_busy(&other) } else { patient_busy(&other) }.into());
+        }
+    }
+    Ok(())
+}
+
+fn code(e: &tokio_postgres::Error) -> Option<&str> {
+    e.code().map(|c| c.code())
+}
+
+fn constraint(e: &tokio_postgres::Error) -> Option<&str> {
+    e.as_db_error().and_then(|d| d.constraint())
+}

@@ -1,0 +1,104 @@
+//! The sync feed desks pull from: one row per changed record, written in the transaction that made
+//! the change, read in commit-safe order.
+//!
+//! Invariant (why desks never skip a change): a pull returns only rows whose transaction id is
+//! below the oldest transaction still running (`pg_snapshot_xmin`), ordered by (txid, seq). Every
+//! transaction below that horizon has finished, so nothing can later appear behind a cursor: a
+//! transaction that started first but commits last holds the horizon back until it is done, instead
+//! of landing below a cursor that has already moved past it (the classic sequence-gap bug).
+
+use crate::error::{Result, ServerError};
+use clinicdesk_core::appointments::Appointment;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
+
+/// Where a desk has read up to: the (txid, seq) of the last change it applied. Travels as "txid.seq".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Cursor {
+    pub txid: u64,
+    pub seq: i64,
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.txid, self.seq)
+    }
+}
+
+impl FromStr for Cursor {
+    type Err = ServerError;
+    fn from_str(text: &str) -> Result<Cursor> {
+        let bad = || ServerError::Setup(format!("'{text}' is not a sync cursor."));
+        let (txid, seq) = text.split_once('.').ok_or_else(bad)?;
+        Ok(Cursor { txid: txid.parse().map_err(|_| bad())?, seq: seq.parse().map_err(|_| bad())? })
+    }
+}
+
+/// Who is pulling: everyone gets the schedule and the directory; clinical content goes only to
+/// the desks of the doctor it belongs to, and to admins.
+#[derive(Debug, Clone)]
+pub enum Audience {
+    Everything,
+    Doctor(Uuid),
+    ScheduleOnly,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Change {
+    pub cursor: String,
+    pub entity: String,
+    pub entity_id: Uuid,
+    pub row: Option<serde_json::Value>,
+}
+
+/// Writes a change row in the caller's transaction.
+pub async fn record(
+    db: &impl GenericClient,
+    entity: &str,
+    id: Uuid,
+    audience: &str,
+    row: Option<serde_json::Value>,
+) -> Result<()> {
+    db.execute(
+        "INSERT INTO changes (entity, entity_id, audience, row_data) VALUES ($1, $2, $3, $4)",
+        &[&entity, &id, &audience, &row],
+    )
+    .await?;
+    Ok(())
+}
+
+/// An appointment as booked or changed: schedule data, for every desk.
+pub async fn appointment(db: &impl GenericClient, a: &Appointment) -> Result<()> {
+    let row = serde_json::to_value(a).map_err(|e| ServerError::Setup(e.to_string()))?;
+    record(db, "appointment", a.id, "all", Some(row)).await
+}
+
+/// Up to `limit` changes after `after` that `audience` may receive, oldest first.
+pub async fn pull(db: &impl GenericClient, after: Cursor, audience: &Audience, limit: i64) -> Result<Vec<Change>> {
+    let (everything, doctor) = match audience {
+        Audience::Everything => (true, String::new()),
+        Audience::Doctor(id) => (false, format!("doctor:{id}")),
+        Audience::ScheduleOnly => (false, String::new()),
+    };
+    let rows = db
+        .query(
+            "SELECT txid::text, seq, entity, entity_id, row_data FROM changes
+             WHERE (txid, seq) > ($1::text::xid8, $2)
+               AND txid < pg_snapshot_xmin(pg_current_snapshot())
+               AND ($3 OR audience = 'all' OR audience = $4)
+             ORDER BY txid, seq LIMIT $5",
+            &[&after.txid.to_string(), &after.seq, &everything, &doctor, &limit],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let txid: String = r.get(0);
+            let cursor =
+                Cursor { txid: txid.parse().map_err(|_| ServerError::Setup("bad txid".into()))?, seq: r.get(1) };
+            Ok(Change { cursor: cursor.to_string(), entity: r.get(2), entity_id: r.get(3), row: r.get(4) })
+        })
+        .collect()
+}

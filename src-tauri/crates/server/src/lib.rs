@@ -1,0 +1,22 @@
+//! `clinicdesk-server`: the clinic server for practices with several desks.
+//!
+//! The only process that talks to PostgreSQL. It runs the core's rules (permission table, slot and
+//! validation rules, the sentences staff read) inside PostgreSQL transactions, lets the engine
+//! refuse double bookings (exclusion constraints), keeps the audit log append-only in the database,
+//! feeds desks their changes in commit-safe order (changes.rs) and elects exactly one SMS sender
+//! (sender.rs). See docs/ARCHITECTURE.md, "Several desks".
+
+pub mod appointments;
+pub mod audit;
+pub mod changes;
+pub mod db;
+pub mod directory;
+pub mod error;
+pub mod http;
+pub mod schema;
+pub mod sender;
+pub mod settings;
+pub mod staff;
+pub mod testing;
+
+pub use error::{Result, ServerError};

@@ -1,0 +1,113 @@
+//! `clinicdesk-server init` sets up a clinic's PostgreSQL database; `clinicdesk-server run` serves it.
+//! The database connection string comes from CLINICDESK_DATABASE_URL (systemd reads it from a
+//! root-only environment file; see the README's "Several desks" section), never from a desk.
+
+use clap::{Parser, Subcommand};
+use clinicdesk_server::{http, schema, settings, ServerError};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "clinicdesk-server",
+    version,
+    about = "The ClinicDesk clinic server (several desks, one PostgreSQL database)"
+)]
+struct Args {
+    /// libpq connection string or postgres:// URL of the clinic's database.
+    #[arg(long, env = "CLINICDESK_DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Creates the schema and the first administrator (the password is read from
+    /// CLINICDESK_PASSWORD or asked for).
+    Init {
+        #[arg(long)]
+        time_zone: String,
+        #[arg(long)]
+        admin_email: String,
+        #[arg(long, default_value = "Administrator")]
+        admin_name: String,
+    },
+    /// Applies pending schema migrations and serves the clinic; one of the running servers
+    /// becomes the text sender.
+    Run {
+        #[arg(long, env = "CLINICDESK_SERVER_LISTEN", default_value = "127.0.0.1:8640")]
+        listen: SocketAddr,
+        /// A name for this process in the sender lease (default: host name and process id).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CLINICDESK_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            if let ServerError::Database(db) = &e {
+                eprintln!("(database said: {})", schema::describe(db));
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), ServerError> {
+    match args.command {
+        Command::Init { time_zone, admin_email, admin_name } => {
+            let zone: chrono_tz::Tz = time_zone.parse().map_err(|_| {
+                ServerError::Setup(format!("'{time_zone}' is not a time zone: use a name such as Europe/London."))
+            })?;
+            let mut client = clinicdesk_server::db::connect(&args.database_url, false).await?;
+            schema::migrate(&mut client).await?;
+            let tx = client.transaction().await?;
+            if settings::get(&tx, settings::TIME_ZONE).await?.is_some() {
+                return Err(ServerError::Setup("This clinic database is already set up.".into()));
+            }
+            let password = match std::env::var("CLINICDESK_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => rpassword::prompt_password("Password for the first administrator: ")
+                    .map_err(|e| ServerError::Setup(format!("Could not read the password: {e}")))?,
+            };
+            settings::set(&tx, settings::TIME_ZONE, zone.name()).await?;
+            clinicdesk_server::directory::add_user(
+                &tx,
+                &admin_email,
+                &admin_name,
+                clinicdesk_core::auth::Role::Admin,
+                &password,
+            )
+            .await?;
+            tx.commit().await?;
+            println!(
+                "The clinic database is ready (schema {}), with {admin_email} as its administrator.",
+                schema::latest()
+            );
+            Ok(())
+        }
+        Command::Run { listen, name } => {
+            let mut client = clinicdesk_server::db::connect(&args.database_url, false).await?;
+            schema::migrate(&mut client).await?;
+            drop(client);
+            let name = name.unwrap_or_else(|| format!("{}:{}", hostname(), std::process::id()));
+            http::serve(&args.database_url, listen, name).await
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "server".into())
+}

@@ -1,0 +1,29 @@
+//! The clinic's settings on the server (the same keys as a desk's `settings` table).
+
+use crate::error::{Result, ServerError};
+use chrono_tz::Tz;
+use tokio_postgres::GenericClient;
+
+pub const TIME_ZONE: &str = "time_zone";
+
+pub async fn get(db: &impl GenericClient, key: &str) -> Result<Option<String>> {
+    Ok(db.query_opt("SELECT value FROM settings WHERE key = $1", &[&key]).await?.map(|r| r.get(0)))
+}
+
+pub async fn set(db: &impl GenericClient, key: &str, value: &str) -> Result<()> {
+    db.execute(
+        "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        &[&key, &value],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The clinic's IANA time zone, in which staff type and read every time.
+pub async fn time_zone(db: &impl GenericClient) -> Result<Tz> {
+    let zone = get(db, TIME_ZONE).await?.ok_or_else(|| {
+        ServerError::Setup("The clinic server has not been set up yet: run `clinicdesk-server init`.".into())
+    })?;
+    zone.parse()
+        .map_err(|_| ServerError::Setup(format!("The clinic's time zone setting ({zone}) is not a known zone.")))
+}
