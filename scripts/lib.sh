@@ -21,8 +21,9 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # System packages needed to build and run the Tauri app (DESIGN.md's recipe).
 APP_PACKAGES=(libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev libayatana-appindicator3-dev
   librsvg2-dev libxdo-dev pkg-config dbus-x11 gnome-keyring libsecret-1-dev)
-# Extra packages for the test suite: a virtual display, the WebKit WebDriver, screenshots.
-TEST_PACKAGES=(xvfb xauth webkit2gtk-driver chromium poppler-utils)
+# Extra packages for the test suite: a virtual display, the WebKit WebDriver, screenshots, and
+# PostgreSQL (the clinic server's tests start throwaway clusters from its binaries).
+TEST_PACKAGES=(xvfb xauth webkit2gtk-driver chromium poppler-utils postgresql)
 # The window benchmark (scripts/bench-window.sh): benches/window/paintwatch.c's X libraries.
 BENCH_PACKAGES=(xvfb xauth libx11-dev libxext-dev libxdamage-dev libxtst-dev)
 

@@ -70,52 +70,75 @@ pub async fn book(
     now: DateTime<Utc>,
 ) -> Result<Appointment> {
     let mut client = pool.get().await?;
+    // Before the transaction: a refusal is audited even though nothing else is written.
     staff.require(&**client, Permission::WriteSchedule).await?;
-    let tz = settings::time_zone(&**client).await?;
+    let tx = client.transaction().await?;
+    let booked = book_in(&*tx, staff, request, id, now).await?;
+    tx.commit().await?;
+    Ok(booked)
+}
+
+/// The booking inside the caller's transaction (the desk command path stores its outcome in the
+/// same one). The caller has checked `WriteSchedule`. On a refusal the transaction is still usable:
+/// the INSERT runs under a savepoint.
+pub async fn book_in(
+    tx: &impl GenericClient,
+    staff: &Staff,
+    request: &BookingRequest,
+    id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Appointment> {
+    let tz = settings::time_zone(tx).await?;
     let (start, end) = booking_slot(&request.date, &request.time, request.minutes, tz, now)?;
     let id = id.unwrap_or_else(Uuid::new_v4);
+    check_people(tx, request).await?;
+    ensure_free(tx, tz, request.doctor_id, request.patient_id, start, end, None).await?;
     // A fresh booking reference can collide with an existing one (31^6 codes): try a few.
     for _ in 0..5 {
-        let tx = client.transaction().await?;
-        check_people(&*tx, request).await?;
-        ensure_free(&*tx, tz, request.doctor_id, request.patient_id, start, end, None).await?;
-        let reference = new_booking_ref();
+        tx.batch_execute("SAVEPOINT booking").await?;
         let inserted = tx
             .execute(
                 "INSERT INTO appointments (id, booking_ref, patient_id, doctor_id, starts_at, ends_at, kind, created_by, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-                &[&id, &reference, &request.patient_id, &request.doctor_id, &start, &end, &request.kind.as_str(), &staff.user_id, &now],
+                &[&id, &new_booking_ref(), &request.patient_id, &request.doctor_id, &start, &end, &request.kind.as_str(), &staff.user_id, &now],
             )
             .await;
         match inserted {
-            Ok(_) => {}
-            Err(e) if code(&e) == Some(UNIQUE_VIOLATION) && constraint(&e) == Some("appointments_booking_ref_key") => {
-                continue;
-            }
-            Err(e) if code(&e) == Some(EXCLUSION_VIOLATION) => {
-                // Another desk's booking committed between our check and our insert. Our
-                // transaction is spoilt; read what won, outside it, to name it.
-                drop(tx);
-                ensure_free(&**client, tz, request.doctor_id, request.patient_id, start, end, None).await?;
-                return Err(CoreError::Conflict(
-                    "Someone else booked that time a moment ago. Refresh the day and choose another time.".into(),
+            Ok(_) => {
+                tx.batch_execute("RELEASE SAVEPOINT booking").await?;
+                let booked = find(tx, id, tz).await?;
+                changes::appointment(tx, &booked).await?;
+                audit::record(
+                    tx,
+                    Some(staff),
+                    AuditAction::AppointmentBooked,
+                    Some(("appointment", &id.to_string())),
+                    Some(&booked.booking_ref),
                 )
-                .into());
+                .await?;
+                return Ok(booked);
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                tx.batch_execute("ROLLBACK TO SAVEPOINT booking").await?;
+                match (code(&e), constraint(&e)) {
+                    (Some(UNIQUE_VIOLATION), Some("appointments_booking_ref_key")) => continue,
+                    (Some(UNIQUE_VIOLATION), Some("appointments_pkey")) => {
+                        return Err(CoreError::Conflict("This booking has already been made.".into()).into())
+                    }
+                    (Some(EXCLUSION_VIOLATION), _) => {
+                        // Another desk's booking committed between our check and our insert (the
+                        // insert waited for it). A new statement sees it, so the check can name it.
+                        ensure_free(tx, tz, request.doctor_id, request.patient_id, start, end, None).await?;
+                        return Err(CoreError::Conflict(
+                            "Someone else booked that time a moment ago. Refresh the day and choose another time."
+                                .into(),
+                        )
+                        .into());
+                    }
+                    _ => return Err(e.into()),
+                }
+            }
         }
-        let booked = find(&*tx, id, tz).await?;
-        changes::appointment(&*tx, &booked).await?;
-        audit::record(
-            &*tx,
-            Some(staff),
-            AuditAction::AppointmentBooked,
-            Some(("appointment", &id.to_string())),
-            Some(&booked.booking_ref),
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(booked);
     }
     Err(ServerError::Setup("Could not find a free booking reference; please try again.".into()))
 }

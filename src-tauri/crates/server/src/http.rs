@@ -1,5 +1,5 @@
-//! The server's HTTP side. Today: `/health`, which says whether this process is the clinic's text
-//! sender (desks' sync and commands arrive on this router next; see issue 12's note).
+//! The server's HTTP side: `/health` (is the database reachable, is this process the clinic's text
+//! sender) and the desks' API under `/v1` (api.rs).
 //!
 //! The sender loop runs beside it: a process that is not the sender tries to become it every few
 //! seconds, so when the holder dies (its PostgreSQL session ends and the advisory lock with it) a
@@ -7,7 +7,8 @@
 
 use crate::error::Result;
 use crate::sender::SenderLease;
-use axum::{extract::State, routing::get, Json, Router};
+use axum::routing::{get, post};
+use axum::{extract::State, Json, Router};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,24 +19,57 @@ use tokio::sync::RwLock;
 const SENDER_CHECK: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
-struct Shared {
+pub struct Shared {
     name: Arc<str>,
     /// The generation this process sends under, while it is the sender.
     sender: Arc<RwLock<Option<i64>>>,
-    pool: deadpool_postgres::Pool,
+    pub(crate) pool: deadpool_postgres::Pool,
+    /// Ticks when a commit added changes (wake.rs).
+    pub(crate) wake: tokio::sync::watch::Receiver<u64>,
 }
 
+/// Serves until the process ends.
 pub async fn serve(url: &str, listen: SocketAddr, name: String) -> Result<()> {
-    let shared = Shared { name: name.clone().into(), sender: Arc::default(), pool: crate::db::pool(url, 16)? };
+    let (address, server) = start(url, listen, name).await?;
+    // Tests and service managers read this line to find the port.
+    eprintln!("clinicdesk-server listening on http://{address}");
+    server.await.map_err(|e| crate::ServerError::Setup(format!("The server stopped: {e}")))?
+}
+
+/// Binds and starts serving in the background (tests run the server in-process this way).
+pub async fn start(
+    url: &str,
+    listen: SocketAddr,
+    name: String,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<()>>)> {
+    let shared = Shared {
+        name: name.clone().into(),
+        sender: Arc::default(),
+        pool: crate::db::pool(url, 16)?,
+        wake: crate::wake::start(url.to_string()),
+    };
     tokio::spawn(sender_loop(url.to_string(), name, shared.sender.clone()));
-    let app = Router::new().route("/health", get(health)).with_state(shared);
+    let app = router(shared);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| crate::ServerError::Setup(format!("Could not listen on {listen}: {e}")))?;
     let address = listener.local_addr().map_err(|e| crate::ServerError::Setup(e.to_string()))?;
-    // Tests and service managers read this line to find the port.
-    eprintln!("clinicdesk-server listening on http://{address}");
-    axum::serve(listener, app).await.map_err(|e| crate::ServerError::Setup(format!("The server stopped: {e}")))
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.map_err(|e| crate::ServerError::Setup(format!("The server stopped: {e}")))
+    });
+    Ok((address, server))
+}
+
+fn router(shared: Shared) -> Router {
+    use crate::api;
+    Router::new()
+        .route("/health", get(health))
+        .route("/v1/sign-in", post(api::sign_in))
+        .route("/v1/changes", get(api::pull))
+        .route("/v1/commands", post(api::command))
+        // Commands and sign-ins are small; nothing a desk sends needs more.
+        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
+        .with_state(shared)
 }
 
 async fn health(State(shared): State<Shared>) -> Json<Value> {

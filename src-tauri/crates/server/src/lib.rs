@@ -6,17 +6,22 @@
 //! feeds desks their changes in commit-safe order (changes.rs) and elects exactly one SMS sender
 //! (sender.rs). See docs/ARCHITECTURE.md, "Several desks".
 
+pub mod api;
 pub mod appointments;
 pub mod audit;
 pub mod changes;
+pub mod commands;
 pub mod db;
+pub mod desks;
 pub mod directory;
 pub mod error;
 pub mod http;
 pub mod schema;
 pub mod sender;
+pub mod sessions;
 pub mod settings;
 pub mod staff;
 pub mod testing;
+pub mod wake;
 
 pub use error::{Result, ServerError};

@@ -33,6 +33,12 @@ enum Command {
         #[arg(long, default_value = "Administrator")]
         admin_name: String,
     },
+    /// Enrols a computer as a desk of this clinic and prints its credential once (enter it in
+    /// that computer's "Join a clinic server" setup; it is kept in its keyring).
+    EnrollDesk {
+        #[arg(long)]
+        name: String,
+    },
     /// Applies pending schema migrations and serves the clinic; one of the running servers
     /// becomes the text sender.
     Run {
@@ -96,6 +102,13 @@ async fn run(args: Args) -> Result<(), ServerError> {
                 "The clinic database is ready (schema {}), with {admin_email} as its administrator.",
                 schema::latest()
             );
+            Ok(())
+        }
+        Command::EnrollDesk { name } => {
+            let client = clinicdesk_server::db::connect(&args.database_url, true).await?;
+            let (desk, credential) = clinicdesk_server::desks::enroll(&client, None, &name).await?;
+            println!("Desk \"{}\" enrolled (id {}).", desk.name, desk.id);
+            println!("Its credential, shown only this once: {credential}");
             Ok(())
         }
         Command::Run { listen, name } => {

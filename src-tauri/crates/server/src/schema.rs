@@ -6,7 +6,10 @@ use crate::error::{Result, ServerError};
 use tokio_postgres::Client;
 
 /// (version, name, SQL). Append only: never edit or reorder a released migration.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "clinic", include_str!("../migrations/0001_clinic.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "clinic", include_str!("../migrations/0001_clinic.sql")),
+    (2, "desks", include_str!("../migrations/0002_desks.sql")),
+];
 
 /// Arbitrary, fixed: the advisory lock key serialising migrations ("CDMIGRAT" as bytes).
 const MIGRATION_LOCK: i64 = 0x4344_4d49_4752_4154;

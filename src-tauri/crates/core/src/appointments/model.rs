@@ -95,7 +95,7 @@ pub struct Appointment {
 }
 
 /// A booking as reception enters it, in the clinic's wall-clock time.
-#[derive(Debug, Clone, Deserialize, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct BookingRequest {
     pub patient_id: Uuid,

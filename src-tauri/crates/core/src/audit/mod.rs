@@ -91,6 +91,8 @@ pub enum AuditAction {
     ConsultationRecordFetched,
     ChatRemoved,
     ConsultationExported,
+    /// A computer enrolled with the clinic server as a desk (server mode).
+    DeskEnrolled,
 }
 
 impl AuditAction {
@@ -140,6 +142,7 @@ impl AuditAction {
             AuditAction::ConsultationRecordFetched => "consultation.record_fetched",
             AuditAction::ChatRemoved => "consultation.chat_removed",
             AuditAction::ConsultationExported => "consultation.export",
+            AuditAction::DeskEnrolled => "desk.enroll",
         }
     }
 }

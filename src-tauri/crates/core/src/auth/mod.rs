@@ -11,7 +11,9 @@ mod sign_in;
 
 pub use caller::{refusal, Caller};
 pub use password::MIN_LENGTH as MIN_PASSWORD_LENGTH;
-pub use password::{check_new as check_new_password, hash as hash_password, verify as verify_password};
+pub use password::{
+    check_new as check_new_password, hash as hash_password, verify as verify_password, verify_against_nothing,
+};
 pub use permissions::{Permission, Role};
 pub use sessions::Touch;
 
@@ -26,6 +28,7 @@ use uuid::Uuid;
 /// Consecutive failures that lock an account, and for how long.
 pub const LOCK_AFTER_FAILURES: u32 = 5;
 pub const LOCK_MINUTES: i64 = 15;
+pub use session::ABSOLUTE_LIFETIME_HOURS;
 
 /// Where a session was opened; recorded for the audit trail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,155 @@
+//! The desks' API: sign-in, the sync feed (long-poll) and commands. Every request names its desk
+//! (`X-ClinicDesk-Desk: <credential>`); all but sign-in also carry the staff member's session
+//! (`Authorization: Bearer <token>`). Errors travel as `{"code", "message"}` with the core's codes
+//! and sentences, so a desk shows reception the same words in both modes.
+
+use crate::changes::{self, Audience, Cursor};
+use crate::commands::{self, DeskCommand};
+use crate::desks::{self, Desk};
+use crate::error::ServerError;
+use crate::sessions;
+use crate::staff::Staff;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use clinicdesk_core::auth::Role;
+use clinicdesk_core::error::{CoreError, ErrorCode};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub use crate::http::Shared;
+
+/// The longest a desk's pull waits for news before answering empty.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+/// How often a waiting pull looks again without a notification (see wake.rs).
+const RECHECK: Duration = Duration::from_secs(1);
+const PAGE: i64 = 500;
+
+pub struct ApiError(ServerError);
+
+impl<E: Into<ServerError>> From<E> for ApiError {
+    fn from(e: E) -> ApiError {
+        ApiError(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match &self.0 {
+            ServerError::Rule(e) => {
+                let status = match e.code() {
+                    ErrorCode::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::NotFound => StatusCode::NOT_FOUND,
+                    ErrorCode::Conflict => StatusCode::CONFLICT,
+                    ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+                    ErrorCode::NotSignedIn | ErrorCode::BadCredentials | ErrorCode::AccountLocked => {
+                        StatusCode::UNAUTHORIZED
+                    }
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                (status, e.code().as_str(), e.to_string())
+            }
+            ServerError::Database(_) | ServerError::Pool(_) => {
+                tracing::error!(error = ?self.0, "database failure answering a desk");
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", self.0.to_string())
+            }
+            ServerError::Setup(message) => (StatusCode::INTERNAL_SERVER_ERROR, "storage", message.clone()),
+        };
+        (status, Json(json!({ "code": code, "message": message }))).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn desk(shared: &Shared, headers: &HeaderMap) -> ApiResult<Desk> {
+    let credential = header(headers, "x-clinicdesk-desk").unwrap_or_default();
+    let client = shared.pool.get().await?;
+    Ok(desks::authenticate(&**client, credential, Utc::now()).await?)
+}
+
+async fn signed_in(shared: &Shared, headers: &HeaderMap) -> ApiResult<(Desk, Staff, Option<Uuid>)> {
+    let desk = desk(shared, headers).await?;
+    let token =
+        header(headers, "authorization").and_then(|v| v.strip_prefix("Bearer ")).ok_or(CoreError::NotSignedIn)?;
+    let client = shared.pool.get().await?;
+    let (staff, doctor) = sessions::check(&**client, &desk, token, Utc::now()).await?;
+    Ok((desk, staff, doctor))
+}
+
+#[derive(Deserialize)]
+pub struct SignInBody {
+    email: String,
+    password: String,
+}
+
+pub async fn sign_in(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<SignInBody>,
+) -> ApiResult<impl IntoResponse> {
+    let desk = desk(&shared, &headers).await?;
+    Ok(Json(sessions::sign_in(&shared.pool, &desk, &body.email, &body.password, Utc::now()).await?))
+}
+
+#[derive(Deserialize)]
+pub struct PullQuery {
+    #[serde(default)]
+    after: Option<String>,
+    /// Seconds to wait for news when there is none yet (long-poll), at most 30.
+    #[serde(default)]
+    wait: Option<u64>,
+}
+
+pub async fn pull(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<PullQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let (_desk, staff, doctor) = signed_in(&shared, &headers).await?;
+    let after: Cursor = match query.after.as_deref() {
+        None | Some("") => Cursor::default(),
+        Some(text) => text.parse().map_err(|_| CoreError::invalid("after", "That sync position is not valid."))?,
+    };
+    let audience = match (staff.role(), doctor) {
+        (Role::Admin, _) => Audience::Everything,
+        (Role::Doctor, Some(id)) => Audience::Doctor(id),
+        _ => Audience::ScheduleOnly,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(query.wait.unwrap_or(0)).min(MAX_WAIT);
+    let mut wake = shared.wake.clone();
+    loop {
+        let page = {
+            let client = shared.pool.get().await?;
+            changes::pull(&**client, after, &audience, PAGE).await?
+        };
+        let now = tokio::time::Instant::now();
+        if !page.is_empty() || now >= deadline {
+            let cursor = page.last().map(|c| c.cursor.clone()).unwrap_or_else(|| after.to_string());
+            return Ok(Json(json!({ "changes": page, "cursor": cursor })));
+        }
+        let _ = tokio::time::timeout(RECHECK.min(deadline - now), wake.changed()).await;
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CommandBody {
+    client_id: Uuid,
+    command: DeskCommand,
+}
+
+pub async fn command(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<CommandBody>,
+) -> ApiResult<impl IntoResponse> {
+    let (desk, staff, _) = signed_in(&shared, &headers).await?;
+    Ok(Json(commands::apply(&shared.pool, &desk, &staff, body.client_id, &body.command, Utc::now()).await?))
+}

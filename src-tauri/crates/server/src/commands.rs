@@ -1,0 +1,113 @@
+//! Commands from desks. Each carries the desk's own client id; the command's effect and its
+//! outcome are committed in one transaction, keyed by that id, so a desk that lost the answer and
+//! sends the command again gets the first outcome back instead of a second booking.
+//!
+//! A refusal (the slot was taken) is an outcome too and is kept: a retried command is answered the
+//! same way, and the desk shows reception the server's sentence to rebook.
+
+use crate::appointments;
+use crate::desks::Desk;
+use crate::error::{Result, ServerError};
+use crate::staff::Staff;
+use chrono::{DateTime, Utc};
+use clinicdesk_core::appointments::BookingRequest;
+use clinicdesk_core::auth::Permission;
+use clinicdesk_core::error::CoreError;
+use deadpool_postgres::Pool;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DeskCommand {
+    /// `appointment_id` is the id the desk gave the booking (it may already show it, provisional).
+    Book { appointment_id: Uuid, booking: BookingRequest },
+}
+
+/// The outcome of a command, as stored and as sent back: `{"ok": …}` or
+/// `{"refused": {"code": …, "message": …}}`.
+pub type Outcome = Value;
+
+pub async fn apply(
+    pool: &Pool,
+    desk: &Desk,
+    staff: &Staff,
+    client_id: Uuid,
+    command: &DeskCommand,
+    now: DateTime<Utc>,
+) -> Result<Outcome> {
+    let mut client = pool.get().await?;
+    if let Some(outcome) = stored(&**client, desk, client_id).await? {
+        return Ok(outcome);
+    }
+    let permission = match command {
+        DeskCommand::Book { .. } => Permission::WriteSchedule,
+    };
+    let outcome = match staff.require(&**client, permission).await {
+        Err(ServerError::Rule(refused)) => refused_outcome(&refused),
+        Err(other) => return Err(other),
+        Ok(()) => {
+            let tx = client.transaction().await?;
+            let done = match command {
+                DeskCommand::Book { appointment_id, booking } => {
+                    appointments::book_in(&*tx, staff, booking, Some(*appointment_id), now)
+                        .await
+                        .map(|a| json!({ "ok": a }))
+                }
+            };
+            match done {
+                Ok(outcome) => {
+                    if remember(&*tx, desk, client_id, &outcome).await? {
+                        tx.commit().await?;
+                        return Ok(outcome);
+                    }
+                    // The same command raced itself (sent twice at once): the other copy won.
+                    drop(tx);
+                    return stored(&**client, desk, client_id)
+                        .await?
+                        .ok_or_else(|| ServerError::Setup("lost command".into()));
+                }
+                Err(ServerError::Rule(refused)) => {
+                    drop(tx);
+                    refused_outcome(&refused)
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    };
+    // A refusal is remembered on its own (nothing else was written).
+    remember(&**client, desk, client_id, &outcome).await?;
+    Ok(stored(&**client, desk, client_id).await?.unwrap_or(outcome))
+}
+
+fn refused_outcome(e: &CoreError) -> Outcome {
+    json!({ "refused": { "code": e.code().as_str(), "message": e.to_string() } })
+}
+
+async fn stored(db: &impl tokio_postgres::GenericClient, desk: &Desk, client_id: Uuid) -> Result<Option<Outcome>> {
+    let row = db.query_opt("SELECT desk_id, outcome FROM desk_commands WHERE client_id = $1", &[&client_id]).await?;
+    match row {
+        None => Ok(None),
+        Some(r) if r.get::<_, Uuid>(0) == desk.id => Ok(Some(r.get(1))),
+        // Client ids are UUIDs made by desks; another desk's id here is a bug or an attack.
+        Some(_) => Err(CoreError::Conflict("That command id belongs to another desk.".into()).into()),
+    }
+}
+
+/// Stores the outcome; false when this client id was already stored (by a concurrent copy of the
+/// command, which waited for ours to commit or we for it).
+async fn remember(
+    db: &impl tokio_postgres::GenericClient,
+    desk: &Desk,
+    client_id: Uuid,
+    outcome: &Outcome,
+) -> Result<bool> {
+    let stored = db
+        .execute(
+            "INSERT INTO desk_commands (client_id, desk_id, outcome) VALUES ($1, $2, $3) ON CONFLICT (client_id) DO NOTHING",
+            &[&client_id, &desk.id, outcome],
+        )
+        .await?;
+    Ok(stored == 1)
+}
