@@ -5,12 +5,14 @@
 //! seconds, so when the holder dies (its PostgreSQL session ends and the advisory lock with it) a
 //! standby takes over without anyone deciding a timeout.
 
-use crate::error::Result;
+use crate::error::{Result, ServerError};
 use crate::sender::SenderLease;
 use axum::routing::{get, post};
 use axum::{extract::State, Json, Router};
+use axum_server::tls_openssl::{OpenSSLAcceptor, OpenSSLConfig};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::RwLock;
@@ -28,20 +30,48 @@ pub struct Shared {
     pub(crate) wake: tokio::sync::watch::Receiver<u64>,
 }
 
+/// The certificate (chain) and private key desks see, both PEM files. The key file should be
+/// readable by the server's user only.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 /// Serves until the process ends.
-pub async fn serve(url: &str, listen: SocketAddr, name: String) -> Result<()> {
-    let (address, server) = start(url, listen, name).await?;
+pub async fn serve(url: &str, listen: SocketAddr, name: String, tls: Option<Tls>) -> Result<()> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let (address, server) = start(url, listen, name, tls).await?;
     // Tests and service managers read this line to find the port.
-    eprintln!("clinicdesk-server listening on http://{address}");
-    server.await.map_err(|e| crate::ServerError::Setup(format!("The server stopped: {e}")))?
+    eprintln!("clinicdesk-server listening on {scheme}://{address}");
+    server.await.map_err(|e| ServerError::Setup(format!("The server stopped: {e}")))?
 }
 
 /// Binds and starts serving in the background (tests run the server in-process this way).
+///
+/// Without TLS only a loopback address is accepted: desks send passwords and patients' details,
+/// so anything reachable from the network is served over TLS.
 pub async fn start(
     url: &str,
     listen: SocketAddr,
     name: String,
+    tls: Option<Tls>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<()>>)> {
+    if tls.is_none() && !listen.ip().is_loopback() {
+        return Err(ServerError::Setup(format!(
+            "Refusing to serve {listen} without TLS: desks send passwords and patient details. Give the server a certificate (--tls-cert and --tls-key), or listen on 127.0.0.1 behind a TLS proxy."
+        )));
+    }
+    let tls = match tls {
+        Some(Tls { cert, key }) => Some(OpenSSLConfig::from_pem_chain_file(&cert, &key).map_err(|e| {
+            ServerError::Setup(format!(
+                "The TLS certificate ({}) or key ({}) could not be used: {e}",
+                cert.display(),
+                key.display()
+            ))
+        })?),
+        None => None,
+    };
     let shared = Shared {
         name: name.clone().into(),
         sender: Arc::default(),
@@ -50,13 +80,24 @@ pub async fn start(
     };
     tokio::spawn(sender_loop(url.to_string(), name, shared.sender.clone()));
     let app = router(shared);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| crate::ServerError::Setup(format!("Could not listen on {listen}: {e}")))?;
-    let address = listener.local_addr().map_err(|e| crate::ServerError::Setup(e.to_string()))?;
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.map_err(|e| crate::ServerError::Setup(format!("The server stopped: {e}")))
-    });
+    let listener = std::net::TcpListener::bind(listen)
+        .and_then(|l| l.set_nonblocking(true).map(|_| l))
+        .map_err(|e| ServerError::Setup(format!("Could not listen on {listen}: {e}")))?;
+    let address = listener.local_addr().map_err(|e| ServerError::Setup(e.to_string()))?;
+    let stopped = |e: std::io::Error| ServerError::Setup(format!("The server stopped: {e}"));
+    let server = match tls {
+        Some(config) => tokio::spawn(async move {
+            axum_server::from_tcp(listener)
+                .acceptor(OpenSSLAcceptor::new(config))
+                .serve(app.into_make_service())
+                .await
+                .map_err(stopped)
+        }),
+        None => tokio::spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(stopped)?;
+            axum::serve(listener, app).await.map_err(stopped)
+        }),
+    };
     Ok((address, server))
 }
 

@@ -47,6 +47,12 @@ enum Command {
         /// A name for this process in the sender lease (default: host name and process id).
         #[arg(long)]
         name: Option<String>,
+        /// The TLS certificate chain desks see (PEM). Required unless --listen is a loopback address.
+        #[arg(long, env = "CLINICDESK_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The certificate's private key (PEM), readable by the server's user only.
+        #[arg(long, env = "CLINICDESK_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
     },
 }
 
@@ -111,12 +117,13 @@ async fn run(args: Args) -> Result<(), ServerError> {
             println!("Its credential, shown only this once: {credential}");
             Ok(())
         }
-        Command::Run { listen, name } => {
+        Command::Run { listen, name, tls_cert, tls_key } => {
             let mut client = clinicdesk_server::db::connect(&args.database_url, false).await?;
             schema::migrate(&mut client).await?;
             drop(client);
             let name = name.unwrap_or_else(|| format!("{}:{}", hostname(), std::process::id()));
-            http::serve(&args.database_url, listen, name).await
+            let tls = tls_cert.zip(tls_key).map(|(cert, key)| http::Tls { cert, key });
+            http::serve(&args.database_url, listen, name, tls).await
         }
     }
 }

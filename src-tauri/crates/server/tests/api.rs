@@ -62,7 +62,7 @@ impl Desk {
 
 async fn server(c: &support::TestClinic) -> String {
     let (address, _) =
-        clinicdesk_server::http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into()).await.unwrap();
+        clinicdesk_server::http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
     format!("http://{address}")
 }
 

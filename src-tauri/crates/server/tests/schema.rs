@@ -61,3 +61,20 @@ async fn the_audit_log_is_append_only_in_the_database() {
     }
     assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM audit_log WHERE action = 'settings.update'"), "1");
 }
+
+#[tokio::test]
+async fn the_readmes_setup_works_without_a_superuser() {
+    // README: `createuser --createrole clinicdesk` and `createdb -O clinicdesk clinicdesk`.
+    let pg = TempPostgres::start();
+    pg.psql("postgres", "CREATE ROLE clinicdesk LOGIN CREATEROLE");
+    pg.psql("postgres", "CREATE DATABASE clinicdesk OWNER clinicdesk");
+    let url = format!("host={} port=5432 user=clinicdesk dbname=clinicdesk", pg.socket_dir().display());
+    let mut owner = db::connect(&url, false).await.unwrap();
+    schema::migrate(&mut owner).await.expect("the clinic's own role can set up its schema");
+    let pool = db::pool(&url, 2).unwrap();
+    let client = pool.get().await.unwrap();
+    let role: String = client.query_one("SELECT current_user::text", &[]).await.unwrap().get(0);
+    assert_eq!(role, "clinicdesk_writer", "pooled connections work as the restricted role");
+    client.execute("INSERT INTO audit_log (actor_label, action) VALUES ('it', 'settings.update')", &[]).await.unwrap();
+    assert!(client.execute("DELETE FROM audit_log", &[]).await.is_err());
+}
