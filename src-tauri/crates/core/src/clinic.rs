@@ -128,6 +128,10 @@ impl Clinic {
     pub fn users(&self) -> crate::users::Users<'_> {
         crate::users::Users { clinic: self }
     }
+    /// This computer as a desk of a clinic server (server mode).
+    pub fn desk_sync(&self) -> crate::sync::DeskSync<'_> {
+        crate::sync::DeskSync { clinic: self }
+    }
     pub fn settings(&self) -> crate::settings::Settings<'_> {
         crate::settings::Settings { clinic: self }
     }

@@ -10,7 +10,7 @@ pub type Field = &'static str;
 
 /// What kind of failure an error is, for programs: the UI branches on it, scripts read it from
 /// the CLI's `--json` output and exit code. A closed set; add a code only when a caller branches on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 #[ts(export, rename = "ApiErrorCode")]
 pub enum ErrorCode {
@@ -110,6 +110,10 @@ pub enum CoreError {
     /// page); the sentence says what.
     #[error("{0}")]
     Unavailable(String),
+    /// The clinic server refused (a desk of a multi-desk clinic): its code and its sentence, which
+    /// are the core's own, written on the server.
+    #[error("{message}")]
+    Server { code: ErrorCode, message: String },
     /// An unexpected storage failure; the detail is logged, the person sees a plain sentence.
     #[error("The clinic database could not complete that action. Please try again; if it keeps happening, contact support (details are in the log).")]
     Storage,
@@ -169,6 +173,7 @@ impl CoreError {
             // A service the clinic depends on cannot be used right now; the same for programs.
             CoreError::Twilio(_) | CoreError::Unavailable(_) => ErrorCode::Unavailable,
             CoreError::Storage => ErrorCode::Storage,
+            CoreError::Server { code, .. } => *code,
         }
     }
 

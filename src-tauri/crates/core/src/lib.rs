@@ -22,6 +22,7 @@ pub mod patients;
 pub mod secrets;
 pub mod settings;
 pub mod sms;
+pub mod sync;
 pub mod text;
 pub mod twilio;
 pub mod users;

@@ -27,6 +27,8 @@ pub enum SecretName {
     TwilioAuthToken,
     /// The Twilio API Key's secret (tokens, Video, Conversations).
     TwilioApiKeySecret,
+    /// This computer's credential with the clinic server (a desk of a multi-desk clinic).
+    DeskCredential,
 }
 
 impl SecretName {
@@ -36,6 +38,7 @@ impl SecretName {
             SecretName::SessionSigningKey => "session-signing-key",
             SecretName::TwilioAuthToken => "twilio-auth-token",
             SecretName::TwilioApiKeySecret => "twilio-api-key-secret",
+            SecretName::DeskCredential => "desk-credential",
         }
     }
 }

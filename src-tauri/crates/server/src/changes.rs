@@ -9,7 +9,6 @@
 
 use crate::error::{Result, ServerError};
 use clinicdesk_core::appointments::Appointment;
-use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 use tokio_postgres::GenericClient;
@@ -46,13 +45,7 @@ pub enum Audience {
     ScheduleOnly,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Change {
-    pub cursor: String,
-    pub entity: String,
-    pub entity_id: Uuid,
-    pub row: Option<serde_json::Value>,
-}
+pub use clinicdesk_core::sync::wire::Change;
 
 /// Writes a change row in the caller's transaction.
 pub async fn record(

@@ -10,20 +10,13 @@ use crate::desks::Desk;
 use crate::error::{Result, ServerError};
 use crate::staff::Staff;
 use chrono::{DateTime, Utc};
-use clinicdesk_core::appointments::BookingRequest;
 use clinicdesk_core::auth::Permission;
 use clinicdesk_core::error::CoreError;
 use deadpool_postgres::Pool;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum DeskCommand {
-    /// `appointment_id` is the id the desk gave the booking (it may already show it, provisional).
-    Book { appointment_id: Uuid, booking: BookingRequest },
-}
+pub use clinicdesk_core::sync::wire::DeskCommand;
 
 /// The outcome of a command, as stored and as sent back: `{"ok": …}` or
 /// `{"refused": {"code": …, "message": …}}`.

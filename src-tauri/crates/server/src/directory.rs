@@ -45,7 +45,7 @@ pub async fn add_user(
         "user",
         id,
         "all",
-        Some(json!({"id": id, "email": email, "full_name": name, "role": role.as_str()})),
+        Some(json!({"id": id, "email": email, "full_name": name, "role": role.as_str(), "active": true})),
     )
     .await?;
     Ok(id)
@@ -64,7 +64,7 @@ pub async fn add_doctor(db: &impl GenericClient, user_id: Uuid, specialization: 
         "doctor",
         id,
         "all",
-        Some(json!({"id": id, "user_id": user_id, "specialization": specialization})),
+        Some(json!({"id": id, "user_id": user_id, "specialization": specialization, "active": true})),
     )
     .await?;
     Ok(id)
@@ -94,7 +94,7 @@ pub async fn add_patient(
         "patient",
         id,
         "all",
-        Some(json!({"id": id, "full_name": name, "phone": phone, "date_of_birth": dob})),
+        Some(json!({"id": id, "full_name": name, "phone": phone, "date_of_birth": dob, "sms_consent": input.sms_consent, "opted_out_at": null})),
     )
     .await?;
     audit::record(&*tx, Some(staff), AuditAction::PatientCreated, Some(("patient", &id.to_string())), None).await?;

@@ -16,6 +16,7 @@ pub mod desks;
 pub mod directory;
 pub mod error;
 pub mod http;
+pub mod relay;
 pub mod schema;
 pub mod sender;
 pub mod sessions;

@@ -26,8 +26,15 @@ enum Command {
     /// Creates the schema and the first administrator (the password is read from
     /// CLINICDESK_PASSWORD or asked for).
     Init {
+        /// The clinic's name, as patients read it in texts.
+        #[arg(long)]
+        clinic_name: String,
+        /// IANA time zone, e.g. Europe/London.
         #[arg(long)]
         time_zone: String,
+        /// The country phone numbers are written in when they lack +code (ISO 3166, e.g. GB).
+        #[arg(long)]
+        country: String,
         #[arg(long)]
         admin_email: String,
         #[arg(long, default_value = "Administrator")]
@@ -79,7 +86,15 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), ServerError> {
     match args.command {
-        Command::Init { time_zone, admin_email, admin_name } => {
+        Command::Init { clinic_name, time_zone, country, admin_email, admin_name } => {
+            let country = country.trim().to_ascii_uppercase();
+            if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(ServerError::Setup(format!(
+                    "'{country}' is not a country code: use two letters such as GB or FR."
+                )));
+            }
+            let clinic_name = clinicdesk_core::users::check_name(&clinic_name)
+                .map_err(|_| ServerError::Setup("Give the clinic a name of up to 120 characters.".into()))?;
             let zone: chrono_tz::Tz = time_zone.parse().map_err(|_| {
                 ServerError::Setup(format!("'{time_zone}' is not a time zone: use a name such as Europe/London."))
             })?;
@@ -95,6 +110,8 @@ async fn run(args: Args) -> Result<(), ServerError> {
                     .map_err(|e| ServerError::Setup(format!("Could not read the password: {e}")))?,
             };
             settings::set(&tx, settings::TIME_ZONE, zone.name()).await?;
+            settings::set(&tx, settings::CLINIC_NAME, &clinic_name).await?;
+            settings::set(&tx, settings::COUNTRY, &country).await?;
             clinicdesk_server::directory::add_user(
                 &tx,
                 &admin_email,

@@ -12,23 +12,13 @@ use clinicdesk_core::audit::AuditAction;
 use clinicdesk_core::auth::{verify_against_nothing, verify_password, Role, LOCK_AFTER_FAILURES, LOCK_MINUTES};
 use clinicdesk_core::error::{CoreError, SessionEnd};
 use deadpool_postgres::Pool;
-use serde::Serialize;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 /// As on a desk: a session ends twelve hours after sign-in whatever happens.
 const LIFETIME: Duration = Duration::hours(clinicdesk_core::auth::ABSOLUTE_LIFETIME_HOURS);
 
-#[derive(Debug, Clone, Serialize)]
-pub struct SignedIn {
-    pub token: String,
-    pub user_id: Uuid,
-    pub email: String,
-    pub full_name: String,
-    pub role: String,
-    /// The doctor record of a doctor (their clinical content reaches their desks).
-    pub doctor_id: Option<Uuid>,
-}
+pub use clinicdesk_core::sync::wire::ServerSignIn as SignedIn;
 
 pub async fn sign_in(pool: &Pool, desk: &Desk, email: &str, password: &str, now: DateTime<Utc>) -> Result<SignedIn> {
     let client = pool.get().await?;

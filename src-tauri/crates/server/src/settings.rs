@@ -4,19 +4,28 @@ use crate::error::{Result, ServerError};
 use chrono_tz::Tz;
 use tokio_postgres::GenericClient;
 
-pub const TIME_ZONE: &str = "time_zone";
+/// The desk's keys: settings travel to desks unchanged.
+pub use clinicdesk_core::settings::{KEY_COUNTRY as COUNTRY, KEY_NAME as CLINIC_NAME, KEY_TIME_ZONE as TIME_ZONE};
 
 pub async fn get(db: &impl GenericClient, key: &str) -> Result<Option<String>> {
     Ok(db.query_opt("SELECT value FROM settings WHERE key = $1", &[&key]).await?.map(|r| r.get(0)))
 }
 
+/// Sets a clinic setting; desks receive it through the feed.
 pub async fn set(db: &impl GenericClient, key: &str, value: &str) -> Result<()> {
     db.execute(
         "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
         &[&key, &value],
     )
     .await?;
-    Ok(())
+    crate::changes::record(
+        db,
+        "setting",
+        uuid::Uuid::nil(),
+        "all",
+        Some(serde_json::json!({ "key": key, "value": value })),
+    )
+    .await
 }
 
 /// The clinic's IANA time zone, in which staff type and read every time.

@@ -136,7 +136,17 @@ async fn two_server_processes_elect_one_sender_and_the_standby_takes_over_when_i
     let pg = TempPostgres::start();
     let url = pg.create_database("clinic");
     let init = Command::new(env!("CARGO_BIN_EXE_clinicdesk-server"))
-        .args(["init", "--time-zone", "Europe/Paris", "--admin-email", "admin@clinic.example"])
+        .args([
+            "init",
+            "--clinic-name",
+            "Clinique du Parc",
+            "--time-zone",
+            "Europe/Paris",
+            "--country",
+            "FR",
+            "--admin-email",
+            "admin@clinic.example",
+        ])
         .env("CLINICDESK_DATABASE_URL", &url)
         .env("CLINICDESK_PASSWORD", "a long admin password")
         .output()
@@ -144,7 +154,17 @@ async fn two_server_processes_elect_one_sender_and_the_standby_takes_over_when_i
     assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
     assert!(String::from_utf8_lossy(&init.stdout).contains("admin@clinic.example as its administrator"));
     let again = Command::new(env!("CARGO_BIN_EXE_clinicdesk-server"))
-        .args(["init", "--time-zone", "Europe/Paris", "--admin-email", "other@clinic.example"])
+        .args([
+            "init",
+            "--clinic-name",
+            "Clinique du Parc",
+            "--time-zone",
+            "Europe/Paris",
+            "--country",
+            "FR",
+            "--admin-email",
+            "other@clinic.example",
+        ])
         .env("CLINICDESK_DATABASE_URL", &url)
         .env("CLINICDESK_PASSWORD", "a long admin password")
         .output()

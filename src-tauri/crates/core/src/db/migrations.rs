@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0012_consultation_search.sql", include_str!("../../../../../migrations/0012_consultation_search.sql")),
     ("0013_consultation_review.sql", include_str!("../../../../../migrations/0013_consultation_review.sql")),
     ("0014_chat_attachments.sql", include_str!("../../../../../migrations/0014_chat_attachments.sql")),
+    ("0015_desk_sync.sql", include_str!("../../../../../migrations/0015_desk_sync.sql")),
 ];
 
 /// The schema version this build writes.

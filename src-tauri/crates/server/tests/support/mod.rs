@@ -31,6 +31,8 @@ pub async fn clinic() -> TestClinic {
     let mut login = db::connect(&url, false).await.expect("connect");
     schema::migrate(&mut login).await.expect("migrate");
     settings::set(&login, settings::TIME_ZONE, ZONE).await.unwrap();
+    settings::set(&login, settings::CLINIC_NAME, "Riverside Clinic").await.unwrap();
+    settings::set(&login, settings::COUNTRY, "GB").await.unwrap();
     let admin = directory::add_user(&login, "admin@clinic.example", "Ada Admin", Role::Admin, "admin password 1")
         .await
         .unwrap();

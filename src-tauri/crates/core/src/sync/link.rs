@@ -1,0 +1,125 @@
+//! The desk's HTTPS link to the clinic server. Every request names the desk (its credential, from
+//! the keyring); requests made for a signed-in person carry their server session too. A refusal
+//! comes back as the server's code and sentence (`CoreError::Server`); no answer at all is
+//! `Unavailable`, which callers treat as "offline".
+
+use crate::error::{CoreError, ErrorCode, Result};
+use crate::sync::wire::{ChangePage, DeskCommand, ErrorBody, ServerSignIn};
+use std::sync::Mutex;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// A desk waits this long for a normal answer; a long-poll adds its own wait on top.
+const ANSWER_WITHIN: Duration = Duration::from_secs(15);
+
+pub struct ServerLink {
+    base: url::Url,
+    http: reqwest::Client,
+    credential: String,
+    /// The server session of whoever signed in on this desk (memory only, never stored).
+    token: Mutex<Option<String>>,
+}
+
+pub(crate) fn unreachable() -> CoreError {
+    CoreError::Unavailable(
+        "The clinic server cannot be reached. You can keep working with what this computer has; changes are sent when it is back."
+            .into(),
+    )
+}
+
+impl ServerLink {
+    /// `extra_root` is a PEM certificate to trust besides the system's (a clinic's own CA).
+    pub fn new(base: &url::Url, credential: &str, extra_root: Option<&[u8]>) -> Result<ServerLink> {
+        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
+        if let Some(pem) = extra_root {
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|_| CoreError::invalid("certificate", "That certificate file is not a PEM certificate."))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder.build().map_err(|e| {
+            tracing::error!(error = %e, "could not build the HTTPS client");
+            CoreError::Storage
+        })?;
+        Ok(ServerLink { base: base.clone(), http, credential: credential.to_string(), token: Mutex::new(None) })
+    }
+
+    pub fn base(&self) -> &url::Url {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.as_str().trim_end_matches('/'))
+    }
+
+    pub fn set_token(&self, token: Option<String>) {
+        *self.token.lock().unwrap_or_else(|p| p.into_inner()) = token;
+    }
+
+    fn token(&self) -> Result<String> {
+        self.token.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(CoreError::NotSignedIn)
+    }
+
+    async fn answer<T: serde::de::DeserializeOwned>(sent: reqwest::Result<reqwest::Response>) -> Result<T> {
+        let response = sent.map_err(|e| {
+            tracing::warn!(error = %e, "the clinic server did not answer");
+            unreachable()
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return response.json().await.map_err(|e| {
+                tracing::warn!(error = %e, "the clinic server's answer was cut off or not understood");
+                unreachable()
+            });
+        }
+        match response.json::<ErrorBody>().await {
+            Ok(body) => Err(CoreError::Server { code: body.code, message: body.message }),
+            // Not our server's words (a proxy's error page): treat as unreachable.
+            Err(_) => Err(unreachable()),
+        }
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<ServerSignIn> {
+        let sent = self
+            .http
+            .post(self.url("/v1/sign-in"))
+            .timeout(ANSWER_WITHIN)
+            .header("x-clinicdesk-desk", &self.credential)
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await;
+        Self::answer(sent).await
+    }
+
+    /// The changes after `after`, waiting up to `wait` for news when there is none.
+    pub async fn pull(&self, after: &str, wait: Duration) -> Result<ChangePage> {
+        let sent = self
+            .http
+            .get(self.url("/v1/changes"))
+            .query(&[("after", after), ("wait", &wait.as_secs().to_string())])
+            .timeout(ANSWER_WITHIN + wait)
+            .header("x-clinicdesk-desk", &self.credential)
+            .bearer_auth(self.token()?)
+            .send()
+            .await;
+        Self::answer(sent).await
+    }
+
+    /// Sends a command; `{"ok": …}` or `{"refused": {"code", "message"}}` (a refusal is an outcome).
+    pub async fn command(&self, client_id: Uuid, command: &DeskCommand) -> Result<serde_json::Value> {
+        let sent = self
+            .http
+            .post(self.url("/v1/commands"))
+            .timeout(ANSWER_WITHIN)
+            .header("x-clinicdesk-desk", &self.credential)
+            .bearer_auth(self.token()?)
+            .json(&serde_json::json!({ "client_id": client_id, "command": command }))
+            .send()
+            .await;
+        Self::answer(sent).await
+    }
+}
+
+/// Whether an error means "no answer from the server" (as opposed to a refusal).
+pub fn is_offline(e: &CoreError) -> bool {
+    matches!(e, CoreError::Unavailable(_)) || matches!(e, CoreError::Server { code: ErrorCode::Unavailable, .. })
+}

@@ -1,0 +1,132 @@
+//! This computer as a desk of a multi-desk clinic: joined to a clinic server, keeping this
+//! encrypted database as its cache (issue 12; docs/ARCHITECTURE.md, "Several desks").
+//!
+//! Invariant: changes from the server and the cursor that covers them are written in one
+//! transaction, so a desk that stops at any moment resumes exactly where it stopped: no change
+//! skipped, none applied twice (and applying one twice would change nothing: rows arrive whole).
+
+mod apply;
+pub mod link;
+mod sign_in;
+pub mod wire;
+
+pub use link::{is_offline, ServerLink};
+pub use sign_in::OFFLINE_SIGN_IN_DAYS;
+
+use crate::error::{CoreError, Result};
+use crate::secrets::SecretName;
+use crate::Clinic;
+use rusqlite::{OptionalExtension, TransactionBehavior};
+use std::time::Duration;
+use wire::ChangePage;
+
+/// The setting that makes this computer a desk of a clinic server.
+pub const KEY_SERVER_URL: &str = "server.url";
+const CURSOR: &str = "cursor";
+
+pub struct DeskSync<'a> {
+    pub(crate) clinic: &'a Clinic,
+}
+
+impl DeskSync<'_> {
+    /// Joins this computer to a clinic server: its address and this desk's credential (from
+    /// `clinicdesk-server enroll-desk`), the credential into the keyring. Only on an empty clinic:
+    /// a one-desk clinic moves to a server with `clinicdesk server migrate-from` instead.
+    pub fn join(&self, server_url: &str, credential: &str) -> Result<()> {
+        let url = check_server_url(server_url)?;
+        let credential = credential.trim();
+        if credential.len() < 32 || !credential.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(CoreError::invalid(
+                "credential",
+                "That is not a desk credential. Copy the whole line `clinicdesk-server enroll-desk` printed.",
+            ));
+        }
+        if !self.clinic.needs_setup()? {
+            return Err(CoreError::AlreadyInitialized);
+        }
+        self.clinic.secrets().set(SecretName::DeskCredential, credential)?;
+        let conn = self.clinic.db().conn()?;
+        conn.execute(
+            "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            rusqlite::params![KEY_SERVER_URL, url.as_str(), crate::db::ts(self.clinic.now())],
+        )?;
+        Ok(())
+    }
+
+    /// The clinic server this desk belongs to; `None` on a one-desk clinic.
+    pub fn server_url(&self) -> Result<Option<url::Url>> {
+        let conn = self.clinic.db().conn()?;
+        let text: Option<String> =
+            conn.query_row("SELECT value FROM settings WHERE key = ?1", [KEY_SERVER_URL], |r| r.get(0)).optional()?;
+        Ok(text.and_then(|t| url::Url::parse(&t).ok()))
+    }
+
+    /// The link to this desk's server (credential from the keyring).
+    pub fn link(&self, extra_root: Option<&[u8]>) -> Result<ServerLink> {
+        let url = self
+            .server_url()?
+            .ok_or_else(|| CoreError::NotFound("This computer is not joined to a clinic server.".into()))?;
+        let credential = self.clinic.secrets().get(SecretName::DeskCredential)?.ok_or_else(|| {
+            CoreError::SecretStore(
+                "This desk's credential is missing from the keyring. Ask an administrator to enrol it again.".into(),
+            )
+        })?;
+        ServerLink::new(&url, &credential, extra_root)
+    }
+
+    /// Where this desk has read the server's feed up to ("" before the first pull).
+    pub fn cursor(&self) -> Result<String> {
+        let conn = self.clinic.db().conn()?;
+        Ok(conn
+            .query_row("SELECT value FROM sync_state WHERE key = ?1", [CURSOR], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// Applies a page of changes and moves the cursor, in one transaction.
+    pub fn apply(&self, page: &ChangePage) -> Result<usize> {
+        let now = self.clinic.now();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for change in &page.changes {
+            apply::apply(&tx, change, now)?;
+        }
+        tx.execute(
+            "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            rusqlite::params![CURSOR, page.cursor],
+        )?;
+        tx.commit()?;
+        Ok(page.changes.len())
+    }
+
+    /// Pulls and applies until the server has nothing newer (waiting up to `wait` for news on the
+    /// last request). Returns how many changes were applied.
+    pub async fn pull(&self, link: &ServerLink, wait: Duration) -> Result<usize> {
+        let mut applied = 0;
+        loop {
+            let page = link.pull(&self.cursor()?, if applied == 0 { wait } else { Duration::ZERO }).await?;
+            if page.changes.is_empty() {
+                return Ok(applied);
+            }
+            applied += self.apply(&page)?;
+        }
+    }
+}
+
+/// A clinic server's address: https, or http on this computer only (a test or a local proxy).
+pub fn check_server_url(text: &str) -> Result<url::Url> {
+    let bad =
+        || CoreError::invalid("server_url", "Enter the clinic server's address, such as https://clinic-server:8640.");
+    let url = url::Url::parse(text.trim()).map_err(|_| bad())?;
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err(CoreError::invalid(
+            "server_url",
+            "The clinic server must be reached over https (passwords and patient details travel on this link).",
+        )),
+        _ => Err(bad()),
+    }
+}

@@ -1,0 +1,58 @@
+//! Signing in on a desk of a clinic server. Online, the server checks the password (its lockout
+//! and audit apply) and this desk remembers a hash of it for OFFLINE_SIGN_IN_DAYS; offline, only
+//! people who signed in here online within that time can sign in, against that hash.
+
+use super::apply::NO_PASSWORD;
+use super::link::{is_offline, ServerLink};
+use crate::auth::{hash_password, Channel, SignedIn};
+use crate::db::ts;
+use crate::error::{CoreError, Result};
+use crate::Clinic;
+use chrono::Duration;
+use rusqlite::{params, OptionalExtension};
+
+pub const OFFLINE_SIGN_IN_DAYS: i64 = 14;
+
+impl super::DeskSync<'_> {
+    pub async fn sign_in(&self, link: &ServerLink, email: &str, password: &str, channel: Channel) -> Result<SignedIn> {
+        let clinic: &Clinic = self.clinic;
+        let email = email.trim().to_lowercase();
+        match link.sign_in(&email, password).await {
+            Ok(server) => {
+                let hash = hash_password(password)?;
+                let now = clinic.now();
+                let until = now + Duration::days(OFFLINE_SIGN_IN_DAYS);
+                let conn = clinic.db().conn()?;
+                conn.execute(
+                    "INSERT INTO users (id, email, full_name, role, password_hash, active, created_at, updated_at, offline_sign_in_until)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?6, ?7)
+                     ON CONFLICT (id) DO UPDATE SET email = excluded.email, full_name = excluded.full_name, role = excluded.role,
+                       password_hash = excluded.password_hash, active = 1, failed_attempts = 0, locked_until = NULL,
+                       offline_sign_in_until = excluded.offline_sign_in_until",
+                    params![server.user_id.to_string(), server.email, server.full_name, server.role, hash, ts(now), ts(until)],
+                )?;
+                link.set_token(Some(server.token));
+                clinic.auth().sign_in(&email, password, channel)
+            }
+            Err(e) if is_offline(&e) => {
+                let conn = clinic.db().conn()?;
+                let until: Option<Option<String>> = conn
+                    .query_row(
+                        "SELECT offline_sign_in_until FROM users WHERE email = ?1 AND password_hash <> ?2",
+                        params![email, NO_PASSWORD],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let allowed = until.flatten().is_some_and(|u| u > ts(clinic.now()));
+                if !allowed {
+                    return Err(CoreError::Unavailable(format!(
+                        "The clinic server cannot be reached, and {email} has not signed in on this computer in the last {OFFLINE_SIGN_IN_DAYS} days, so ClinicDesk cannot check the password here. Try again when the network is back, or sign in on a computer you used recently."
+                    )));
+                }
+                link.set_token(None);
+                clinic.auth().sign_in(&email, password, channel)
+            }
+            Err(refused) => Err(refused),
+        }
+    }
+}
