@@ -15,8 +15,9 @@ use crate::staff::Staff;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use clinicdesk_core::appointments::{
-    booking_slot, doctor_busy, new_booking_ref, patient_busy, Appointment, AppointmentKind, AppointmentRecord,
-    AppointmentStatus, BookingRequest,
+    booking_slot, check_cancel_reason, check_version, doctor_busy, ensure_cancellable, ensure_movable, new_booking_ref,
+    patient_busy, Appointment, AppointmentKind, AppointmentRecord, AppointmentStatus, BookingRequest,
+    RescheduleRequest,
 };
 use clinicdesk_core::audit::AuditAction;
 use clinicdesk_core::auth::Permission;
@@ -141,6 +142,102 @@ pub async fn book_in(
         }
     }
     Err(ServerError::Setup("Could not find a free booking reference; please try again.".into()))
+}
+
+/// Moves an appointment (the caller has checked `WriteSchedule`), with the desk's rules: not on a
+/// stale copy, only while it is still to happen, into a free slot in the future.
+pub async fn move_in(
+    tx: &impl GenericClient,
+    staff: &Staff,
+    id: Uuid,
+    change: &RescheduleRequest,
+    now: DateTime<Utc>,
+) -> Result<Appointment> {
+    let tz = settings::time_zone(tx).await?;
+    let current = find_for_update(tx, id, tz).await?;
+    check_version(&current, change.expected_version)?;
+    ensure_movable(&current)?;
+    let (start, end) = booking_slot(&change.date, &change.time, change.minutes.unwrap_or(current.minutes), tz, now)?;
+    ensure_free(tx, tz, current.doctor_id, current.patient_id, start, end, Some(id)).await?;
+    tx.batch_execute("SAVEPOINT moving").await?;
+    let moved = tx
+        .execute(
+            "UPDATE appointments SET starts_at = $2, ends_at = $3, status = 'scheduled', version = version + 1, updated_at = $4 WHERE id = $1",
+            &[&id, &start, &end, &now],
+        )
+        .await;
+    if let Err(e) = moved {
+        tx.batch_execute("ROLLBACK TO SAVEPOINT moving").await?;
+        if code(&e) == Some(EXCLUSION_VIOLATION) {
+            return Err(taken_meanwhile(tx, tz, current.doctor_id, current.patient_id, start, end, Some(id)).await);
+        }
+        return Err(e.into());
+    }
+    let moved = find(tx, id, tz).await?;
+    changes::appointment(tx, &moved).await?;
+    let from = format!("; from {}", current.starts_at.to_rfc3339());
+    audit::record(
+        tx,
+        Some(staff),
+        AuditAction::AppointmentRescheduled,
+        Some(("appointment", &id.to_string())),
+        Some(&from),
+    )
+    .await?;
+    Ok(moved)
+}
+
+/// Cancels an appointment (the caller has checked `WriteSchedule`); its slot is free at once.
+pub async fn cancel_in(
+    tx: &impl GenericClient,
+    staff: &Staff,
+    id: Uuid,
+    reason: &str,
+    expected_version: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Appointment> {
+    let reason = check_cancel_reason(reason)?;
+    let tz = settings::time_zone(tx).await?;
+    let current = find_for_update(tx, id, tz).await?;
+    check_version(&current, expected_version)?;
+    ensure_cancellable(&current)?;
+    tx.execute(
+        "UPDATE appointments SET status = 'cancelled', cancel_reason = $2, version = version + 1, updated_at = $3 WHERE id = $1",
+        &[&id, &reason, &now],
+    )
+    .await?;
+    let cancelled = find(tx, id, tz).await?;
+    changes::appointment(tx, &cancelled).await?;
+    audit::record(tx, Some(staff), AuditAction::AppointmentCancelled, Some(("appointment", &id.to_string())), None)
+        .await?;
+    Ok(cancelled)
+}
+
+/// The appointment, locked until the transaction ends, so its version check and its change are one.
+async fn find_for_update(db: &impl GenericClient, id: Uuid, tz: Tz) -> Result<Appointment> {
+    let row = db.query_opt(&format!("{SELECT} WHERE a.id = $1 FOR UPDATE OF a"), &[&id]).await?;
+    let row = row.ok_or_else(|| CoreError::NotFound("That appointment could not be found.".into()))?;
+    Ok(Appointment::in_zone(record(&row), tz))
+}
+
+/// The engine refused an overlap our check had not seen: another desk's write committed between
+/// the check and ours (ours waited for it). A new statement sees it, so the check can name it.
+async fn taken_meanwhile(
+    tx: &impl GenericClient,
+    tz: Tz,
+    doctor: Uuid,
+    patient: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    except: Option<Uuid>,
+) -> ServerError {
+    match ensure_free(tx, tz, doctor, patient, start, end, except).await {
+        Err(named) => named,
+        Ok(()) => CoreError::Conflict(
+            "Someone else booked that time a moment ago. Refresh the day and choose another time.".into(),
+        )
+        .into(),
+    }
 }
 
 async fn check_people(db: &impl GenericClient, request: &BookingRequest) -> Result<()> {

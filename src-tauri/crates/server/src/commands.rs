@@ -35,7 +35,7 @@ pub async fn apply(
         return Ok(outcome);
     }
     let permission = match command {
-        DeskCommand::Book { .. } => Permission::WriteSchedule,
+        DeskCommand::Book { .. } | DeskCommand::Move { .. } | DeskCommand::Cancel { .. } => Permission::WriteSchedule,
     };
     let outcome = match staff.require(&**client, permission).await {
         Err(ServerError::Rule(refused)) => refused_outcome(&refused),
@@ -44,11 +44,16 @@ pub async fn apply(
             let tx = client.transaction().await?;
             let done = match command {
                 DeskCommand::Book { appointment_id, booking } => {
-                    appointments::book_in(&*tx, staff, booking, Some(*appointment_id), now)
-                        .await
-                        .map(|a| json!({ "ok": a }))
+                    appointments::book_in(&*tx, staff, booking, Some(*appointment_id), now).await
                 }
-            };
+                DeskCommand::Move { appointment_id, change } => {
+                    appointments::move_in(&*tx, staff, *appointment_id, change, now).await
+                }
+                DeskCommand::Cancel { appointment_id, reason, expected_version } => {
+                    appointments::cancel_in(&*tx, staff, *appointment_id, reason, *expected_version, now).await
+                }
+            }
+            .map(|a| json!({ "ok": a }));
             match done {
                 Ok(outcome) => {
                     if remember(&*tx, desk, client_id, &outcome).await? {

@@ -198,3 +198,82 @@ async fn a_waiting_desk_is_woken_by_another_desks_booking() {
     assert_eq!(quiet["changes"], json!([]));
     assert_eq!(quiet["cursor"], news["cursor"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moves_and_cancellations_follow_the_desk_rules_and_race_safely() {
+    let c = support::clinic().await;
+    let base = server(&c).await;
+    let mut front = desk(&c, &base, "Front desk").await;
+    let mut back = desk(&c, &base, "Back office").await;
+    front.sign_in("desk@clinic.example", "desk password 1").await;
+    back.sign_in("admin@clinic.example", "admin password 1").await;
+    let date = support::booking(c.patients[0], c.doctors[0], "10:00", 30).date;
+    let change = |time: &str, version: Option<i64>| json!({ "date": date, "time": time, "minutes": null, "expected_version": version });
+    let refused = |outcome: &Value| outcome["refused"]["message"].as_str().unwrap_or_default().to_string();
+
+    let a = front.command(Uuid::new_v4(), book(&c, 0, "10:00")).await.1["ok"].clone();
+    let a_id = a["id"].as_str().unwrap().to_string();
+    let moved = front
+        .command(Uuid::new_v4(), json!({ "type": "move", "appointment_id": a_id, "change": change("12:00", Some(1)) }))
+        .await
+        .1;
+    assert_eq!(
+        (moved["ok"]["local_start"].as_str(), moved["ok"]["version"].as_i64()),
+        (Some("12:00"), Some(2)),
+        "{moved}"
+    );
+    // A move made on the copy from before that move is refused, in the desk's words.
+    let stale = back
+        .command(Uuid::new_v4(), json!({ "type": "move", "appointment_id": a_id, "change": change("15:00", Some(1)) }))
+        .await
+        .1;
+    assert!(refused(&stale).starts_with("Someone else changed this appointment a moment ago"), "{stale}");
+    // 10:00 is free again; 12:00 is not.
+    let b = front.command(Uuid::new_v4(), book(&c, 1, "10:00")).await.1;
+    let b_id = b["ok"]["id"].as_str().expect("10:00 was freed by the move").to_string();
+    let onto = front
+        .command(Uuid::new_v4(), json!({ "type": "move", "appointment_id": b_id, "change": change("12:15", None) }))
+        .await
+        .1;
+    assert!(refused(&onto).starts_with("Dr Meredith Grey is already booked from 12:00 to 12:30"), "{onto}");
+    // Cancelling: a reason is required; then the slot is free; a cancelled one cannot be moved or
+    // cancelled again.
+    let no_reason = front
+        .command(
+            Uuid::new_v4(),
+            json!({ "type": "cancel", "appointment_id": a_id, "reason": " ", "expected_version": 2 }),
+        )
+        .await
+        .1;
+    assert_eq!(no_reason["refused"]["code"], "invalid");
+    let cancelled = front
+        .command(Uuid::new_v4(), json!({ "type": "cancel", "appointment_id": a_id, "reason": "Patient called to cancel", "expected_version": 2 }))
+        .await
+        .1;
+    assert_eq!(cancelled["ok"]["status"], "cancelled");
+    let again = front
+        .command(
+            Uuid::new_v4(),
+            json!({ "type": "cancel", "appointment_id": a_id, "reason": "twice", "expected_version": null }),
+        )
+        .await
+        .1;
+    assert_eq!(refused(&again), "This appointment is already cancelled.");
+    let revive = front
+        .command(Uuid::new_v4(), json!({ "type": "move", "appointment_id": a_id, "change": change("16:00", None) }))
+        .await
+        .1;
+    assert_eq!(refused(&revive), "This appointment is cancelled and can no longer be moved.");
+    // Two desks move two appointments into the same free slot at once: the engine lets one in.
+    let d = front.command(Uuid::new_v4(), book(&c, 2, "08:00")).await.1["ok"]["id"].as_str().unwrap().to_string();
+    let (x, y) = tokio::join!(
+        front.command(
+            Uuid::new_v4(),
+            json!({ "type": "move", "appointment_id": b_id, "change": change("17:00", None) })
+        ),
+        back.command(Uuid::new_v4(), json!({ "type": "move", "appointment_id": d, "change": change("17:10", None) })),
+    );
+    let wins = [&x.1, &y.1].iter().filter(|o| o.get("ok").is_some()).count();
+    assert_eq!(wins, 1, "{x:?} {y:?}");
+    assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM audit_log WHERE action = 'appointment.cancel'"), "1");
+}

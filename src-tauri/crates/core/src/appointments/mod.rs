@@ -8,10 +8,12 @@
 mod conflicts;
 pub mod local_time;
 mod model;
+mod rules;
 mod slot;
 pub(crate) mod zone_change;
 
 pub use model::*;
+pub use rules::{check_cancel_reason, check_version, ensure_cancellable, ensure_movable, status_words};
 pub use slot::{booking_slot, parse_minutes};
 
 use conflicts::ensure_free;
@@ -32,7 +34,6 @@ use uuid::Uuid;
 
 pub const MIN_MINUTES: u32 = 5;
 pub const MAX_MINUTES: u32 = 480;
-const MAX_REASON: usize = 500;
 
 const SELECT: &str =
     "SELECT a.id, a.booking_ref, a.patient_id, p.full_name, a.doctor_id, u.full_name, a.starts_at, a.ends_at,
@@ -253,12 +254,7 @@ impl Appointments<'_> {
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = find(&tx, id, tz)?;
         check_version(&current, request.expected_version)?;
-        if !current.status.is_open() {
-            return Err(CoreError::Conflict(format!(
-                "This appointment is {} and can no longer be moved.",
-                status_words(current.status)
-            )));
-        }
+        ensure_movable(&current)?;
         crate::consultations::store::refuse_while_running(&tx, id, "moved")?;
         let (start, end) = self.slot(&request.date, &request.time, request.minutes.unwrap_or(current.minutes), tz)?;
         ensure_free(&tx, tz, current.doctor_id, current.patient_id, start, end, Some(id))?;
@@ -284,27 +280,14 @@ impl Appointments<'_> {
         expected_version: Option<i64>,
     ) -> Result<AppointmentChange> {
         caller.require(Permission::WriteSchedule)?;
-        if reason.trim().is_empty() {
-            return Err(CoreError::invalid(
-                "reason",
-                "Say why the appointment is cancelled, for example \"Patient called to cancel\".",
-            ));
-        }
-        let reason = crate::text::one_line(
-            reason,
-            "reason",
-            MAX_REASON,
-            &format!("Keep the reason under {MAX_REASON} characters, on one line."),
-        )?;
+        let reason = check_cancel_reason(reason)?;
         let tz = self.tz()?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = find(&tx, id, tz)?;
         check_version(&current, expected_version)?;
-        if !current.status.is_open() {
-            return Err(CoreError::Conflict(format!("This appointment is already {}.", status_words(current.status))));
-        }
+        ensure_cancellable(&current)?;
         crate::consultations::store::refuse_while_running(&tx, id, "cancelled")?;
         tx.execute(
             "UPDATE appointments SET status = 'cancelled', cancel_reason = ?2, cancelled_at = ?3, version = version + 1, updated_at = ?3 WHERE id = ?1",
@@ -349,24 +332,4 @@ fn audit_change(
 ) -> Result<()> {
     let detail = format!("patient {patient}{more_detail}");
     audit::record_for_patient(tx, now, caller, action, ("appointment", &id.to_string()), patient, Some(&detail))
-}
-
-fn check_version(current: &Appointment, expected: Option<i64>) -> Result<()> {
-    match expected {
-        Some(v) if v != current.version => Err(CoreError::Conflict(
-            "Someone else changed this appointment a moment ago. Look at it again and repeat your change if it is still needed.".into(),
-        )),
-        _ => Ok(()),
-    }
-}
-
-fn status_words(status: AppointmentStatus) -> &'static str {
-    match status {
-        AppointmentStatus::Completed => "completed",
-        AppointmentStatus::NoShow => "marked as a no-show",
-        AppointmentStatus::Cancelled => "cancelled",
-        AppointmentStatus::CheckedIn => "checked in",
-        AppointmentStatus::Scheduled => "scheduled",
-        AppointmentStatus::Confirmed => "confirmed",
-    }
 }

@@ -108,7 +108,7 @@ pub struct BookingRequest {
     pub kind: AppointmentKind,
 }
 
-#[derive(Debug, Clone, Deserialize, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct RescheduleRequest {
     pub date: String,

@@ -1,7 +1,7 @@
 //! What desks and the clinic server say to each other (JSON over HTTPS). Shared by both ends, so a
 //! field renamed on one side is a compile error on the other.
 
-use crate::appointments::BookingRequest;
+use crate::appointments::{BookingRequest, RescheduleRequest};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -39,7 +39,20 @@ pub struct ServerSignIn {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DeskCommand {
     /// `appointment_id` is the id the desk gave the booking (it may already show it, provisional).
-    Book { appointment_id: Uuid, booking: BookingRequest },
+    Book {
+        appointment_id: Uuid,
+        booking: BookingRequest,
+    },
+    /// Moves an appointment; `change.expected_version` refuses a move made on a stale copy.
+    Move {
+        appointment_id: Uuid,
+        change: RescheduleRequest,
+    },
+    Cancel {
+        appointment_id: Uuid,
+        reason: String,
+        expected_version: Option<i64>,
+    },
 }
 
 /// The error body of every refusal: the core's code and sentence.
