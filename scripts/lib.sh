@@ -25,7 +25,7 @@ APP_PACKAGES=(libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev li
 # PostgreSQL (the clinic server's tests start throwaway clusters from its binaries).
 TEST_PACKAGES=(xvfb xauth webkit2gtk-driver chromium poppler-utils postgresql)
 # The window benchmark (scripts/bench-window.sh): benches/window/paintwatch.c's X libraries.
-BENCH_PACKAGES=(xvfb xauth libx11-dev libxext-dev libxdamage-dev libxtst-dev)
+BENCH_PACKAGES=(xvfb xauth libx11-dev libxext-dev libxdamage-dev libxtst-dev postgresql)
 
 install_packages() {
   local missing=()

@@ -6,6 +6,7 @@
 //! 3. outbox throughput with pacing off, every text durable in SQLCipher before and after its
 //!    send (enqueue + send + SID recorded), sequential and concurrent.
 
+mod desks;
 mod review;
 mod scale;
 
@@ -200,6 +201,10 @@ async fn main() {
             .map(std::path::PathBuf::from)
             .expect("CLINICDESK_BENCH_CLINIC_DIR");
         return tokio::task::block_in_place(|| scale::reminders_only(&dir));
+    }
+    // Several desks on one clinic server (a throwaway PostgreSQL; desk databases need the keyring).
+    if std::env::var("CLINICDESK_BENCH_ONLY").as_deref() == Ok("desks") {
+        return desks::run(clinic_scale).await;
     }
     let url = std::env::var("CLINICDESK_BENCH_FAKE_URL")
         .expect("CLINICDESK_BENCH_FAKE_URL (scripts/bench.sh starts the fake)");

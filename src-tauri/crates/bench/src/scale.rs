@@ -37,7 +37,7 @@ const SYLLABLES: [&str; 30] = [
     "ng", "uy", "en", "ri", "chard", "do", "nald", "fer", "gu", "che", "mo", "reau", "si",
 ];
 
-fn report(name: &str, samples: &mut [Elapsed], extra: serde_json::Value) {
+pub(crate) fn report(name: &str, samples: &mut [Elapsed], extra: serde_json::Value) {
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0;
     println!(
@@ -46,7 +46,7 @@ fn report(name: &str, samples: &mut [Elapsed], extra: serde_json::Value) {
     );
 }
 
-fn figure(name: &str, value: f64, unit: &str, extra: serde_json::Value) {
+pub(crate) fn figure(name: &str, value: f64, unit: &str, extra: serde_json::Value) {
     println!("{}", serde_json::json!({ "bench": name, "value": value, "unit": unit, "detail": extra }));
 }
 
