@@ -7,9 +7,11 @@
 
 CREATE EXTENSION IF NOT EXISTS btree_gist;
 
--- The role the server works as after connecting (db.rs runs SET ROLE on every pooled connection).
--- It may read and append to the audit log but never change or remove an entry: a bug or an injected
--- statement in the server cannot rewrite history, whatever the trigger below says.
+-- The privileges the server works with. The database's owner (who runs these migrations) grants
+-- them to clinicdesk_writer; the server logs in as a different role that is a member of it and owns
+-- nothing, so no statement it runs (not even RESET ROLE) can reach the owner's rights: it may read
+-- and append to the audit log but never change or remove an entry, nor disable the trigger below.
+-- The role is created by a superuser beforehand (README); a superuser running this creates it.
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'clinicdesk_writer') THEN
@@ -17,7 +19,6 @@ BEGIN
   END IF;
 END
 $$;
-GRANT clinicdesk_writer TO CURRENT_USER;
 
 CREATE TABLE users (
   id              uuid PRIMARY KEY,

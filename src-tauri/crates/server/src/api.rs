@@ -99,6 +99,16 @@ pub async fn sign_in(
     Ok(Json(sessions::sign_in(&shared.pool, &desk, &body.email, &body.password, Utc::now()).await?))
 }
 
+/// Ends the caller's server session (the desk signed the person out, or they went idle there).
+pub async fn sign_out(State(shared): State<Shared>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+    let desk = desk(&shared, &headers).await?;
+    let token =
+        header(&headers, "authorization").and_then(|v| v.strip_prefix("Bearer ")).ok_or(CoreError::NotSignedIn)?;
+    let client = shared.pool.get().await?;
+    sessions::sign_out(&**client, &desk, token, Utc::now()).await?;
+    Ok(Json(json!({ "signed_out": true })))
+}
+
 #[derive(Deserialize)]
 pub struct PullQuery {
     #[serde(default)]

@@ -1,8 +1,10 @@
 //! Connections to the clinic's PostgreSQL database.
 //!
-//! Every pooled connection works as `clinicdesk_writer` (set at connection start-up), the role the
-//! migrations grant only SELECT and INSERT on the audit log; the login role is needed only to run
-//! migrations. Connection strings come from the server's config file, never from a desk.
+//! Two connection strings. The working one (CLINICDESK_DATABASE_URL) logs in as a role that owns
+//! nothing and is a member of `clinicdesk_writer`, which the migrations grant only SELECT and INSERT
+//! on the audit log; every pooled connection also switches to that role at start-up. The owner's
+//! (CLINICDESK_DATABASE_OWNER_URL) is used only to run migrations. Both come from the server's
+//! root-only environment file, never from a desk.
 
 use crate::error::{Result, ServerError};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -30,12 +32,19 @@ pub fn pool(url: &str, size: usize) -> Result<Pool> {
         .map_err(|e| ServerError::Setup(format!("The database pool could not be set up: {e}")))
 }
 
+/// Start-up options of every working connection: the restricted role, and no transaction left
+/// idle for long (a forgotten open transaction would hold back every desk's change feed, whose
+/// horizon is the oldest running transaction).
+pub(crate) fn working_options() -> String {
+    format!("-c role={WORKING_ROLE} -c idle_in_transaction_session_timeout=60000")
+}
+
 /// One connection outside the pool, as the login role (migrations) or as the working role
 /// (`working = true`: the sender's long-lived session that holds the advisory lock).
 pub async fn connect(url: &str, working: bool) -> Result<Client> {
     let mut config = config(url)?;
     if working {
-        config.options(format!("-c role={WORKING_ROLE}"));
+        config.options(working_options());
     }
     config.application_name("clinicdesk-server");
     let (client, connection) = config.connect(NoTls).await?;

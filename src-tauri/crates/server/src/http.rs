@@ -106,6 +106,7 @@ fn router(shared: Shared) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/v1/sign-in", post(api::sign_in))
+        .route("/v1/sign-out", post(api::sign_out))
         .route("/v1/changes", get(api::pull))
         .route("/v1/commands", post(api::command))
         // Commands and sign-ins are small; nothing a desk sends needs more.

@@ -14,9 +14,14 @@ use std::process::ExitCode;
     about = "The ClinicDesk clinic server (several desks, one PostgreSQL database)"
 )]
 struct Args {
-    /// libpq connection string or postgres:// URL of the clinic's database.
+    /// libpq connection string or postgres:// URL of the clinic's database, as the role the server
+    /// works as (a member of clinicdesk_writer that owns nothing).
     #[arg(long, env = "CLINICDESK_DATABASE_URL", hide_env_values = true)]
     database_url: String,
+    /// The same database as its owner, for schema migrations only (default: the working one, for
+    /// a single-role setup such as a test).
+    #[arg(long, env = "CLINICDESK_DATABASE_OWNER_URL", hide_env_values = true)]
+    database_owner_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -85,6 +90,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), ServerError> {
+    let owner_url = args.database_owner_url.clone().unwrap_or_else(|| args.database_url.clone());
     match args.command {
         Command::Init { clinic_name, time_zone, country, admin_email, admin_name } => {
             let country = country.trim().to_ascii_uppercase();
@@ -98,7 +104,7 @@ async fn run(args: Args) -> Result<(), ServerError> {
             let zone: chrono_tz::Tz = time_zone.parse().map_err(|_| {
                 ServerError::Setup(format!("'{time_zone}' is not a time zone: use a name such as Europe/London."))
             })?;
-            let mut client = clinicdesk_server::db::connect(&args.database_url, false).await?;
+            let mut client = clinicdesk_server::db::connect(&owner_url, false).await?;
             schema::migrate(&mut client).await?;
             let tx = client.transaction().await?;
             if settings::get(&tx, settings::TIME_ZONE).await?.is_some() {
@@ -135,7 +141,7 @@ async fn run(args: Args) -> Result<(), ServerError> {
             Ok(())
         }
         Command::Run { listen, name, tls_cert, tls_key } => {
-            let mut client = clinicdesk_server::db::connect(&args.database_url, false).await?;
+            let mut client = clinicdesk_server::db::connect(&owner_url, false).await?;
             schema::migrate(&mut client).await?;
             drop(client);
             let name = name.unwrap_or_else(|| format!("{}:{}", hostname(), std::process::id()));

@@ -20,35 +20,64 @@ const LIFETIME: Duration = Duration::hours(clinicdesk_core::auth::ABSOLUTE_LIFET
 
 pub use clinicdesk_core::sync::wire::ServerSignIn as SignedIn;
 
-pub async fn sign_in(pool: &Pool, desk: &Desk, email: &str, password: &str, now: DateTime<Utc>) -> Result<SignedIn> {
-    let client = pool.get().await?;
-    let db = &**client;
-    let row = db
-        .query_opt(
-            "SELECT u.id, u.email, u.full_name, u.role, u.password_hash, u.active, u.failed_attempts, u.locked_until, d.id
-             FROM users u LEFT JOIN doctors d ON d.user_id = u.id WHERE lower(u.email) = lower($1)",
-            &[&email.trim()],
-        )
-        .await?;
-    let Some(row) = row else {
+/// At most this many password checks run at once: each takes tens of milliseconds of a core, and a
+/// flood of sign-ins must not starve everything else.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Checks a password off the async workers, a bounded number at a time.
+async fn check_password(password: &str, stored: Option<String>) -> bool {
+    let Ok(_permit) = HASHING.acquire().await else { return false };
+    let given = password.to_string();
+    tokio::task::spawn_blocking(move || match stored {
+        Some(stored) => verify_password(&given, &stored),
         // Same work as a real check, so timing does not tell which emails exist.
-        let password = password.to_string();
-        let _ = tokio::task::spawn_blocking(move || verify_against_nothing(&password)).await;
-        audit::record(db, None, AuditAction::SignInFailed, None, Some("unknown email")).await?;
+        None => {
+            verify_against_nothing(&given);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+pub async fn sign_in(pool: &Pool, desk: &Desk, email: &str, password: &str, now: DateTime<Utc>) -> Result<SignedIn> {
+    // The attempt is counted before the password is checked, in one statement, so guesses sent in
+    // parallel each take their own number and the sixth is refused unchecked: the lockout cannot be
+    // outrun. A locked account is not counted (and not checked).
+    let counted = {
+        let client = pool.get().await?;
+        client
+            .query_opt(
+                "UPDATE users u SET failed_attempts = u.failed_attempts + 1
+                 FROM users before LEFT JOIN doctors d ON d.user_id = before.id
+                 WHERE u.id = before.id AND lower(u.email) = lower($1)
+                 RETURNING u.id, u.email, u.full_name, u.role, u.password_hash, u.active, u.failed_attempts,
+                           before.locked_until, d.id",
+                &[&email.trim()],
+            )
+            .await?
+    };
+    // The connection goes back to the pool while the password is checked.
+    let Some(row) = counted else {
+        check_password(password, None).await;
+        let client = pool.get().await?;
+        audit::record(&**client, None, AuditAction::SignInFailed, None, Some("unknown email")).await?;
         return Err(CoreError::BadCredentials.into());
     };
     let (id, email, full_name, role): (Uuid, String, String, String) = (row.get(0), row.get(1), row.get(2), row.get(3));
     let staff = Staff::new(id, Role::parse(&role).unwrap_or(Role::Reception), email.clone());
+    let attempt: i32 = row.get(6);
     let locked_until: Option<DateTime<Utc>> = row.get(7);
     if let Some(until) = locked_until.filter(|u| *u > now) {
-        return Err(CoreError::AccountLocked { until: label(db, until).await? }.into());
+        let client = pool.get().await?;
+        client.execute("UPDATE users SET failed_attempts = failed_attempts - 1 WHERE id = $1", &[&id]).await?;
+        return Err(CoreError::AccountLocked { until: label(&**client, until).await? }.into());
     }
-    // Argon2 takes tens of milliseconds of CPU: off the async workers.
-    let (given, stored): (String, String) = (password.to_string(), row.get(4));
-    let matches = tokio::task::spawn_blocking(move || verify_password(&given, &stored)).await.unwrap_or(false);
+    let matches = attempt as u32 <= LOCK_AFTER_FAILURES && check_password(password, Some(row.get(4))).await;
+    let client = pool.get().await?;
+    let db = &**client;
     if !matches || !row.get::<_, bool>(5) {
-        let failed: i32 = row.get::<_, i32>(6) + 1;
-        if failed as u32 >= LOCK_AFTER_FAILURES {
+        if attempt as u32 >= LOCK_AFTER_FAILURES {
             let until = now + Duration::minutes(LOCK_MINUTES);
             db.execute("UPDATE users SET failed_attempts = 0, locked_until = $2 WHERE id = $1", &[&id, &until]).await?;
             audit::record(
@@ -56,12 +85,11 @@ pub async fn sign_in(pool: &Pool, desk: &Desk, email: &str, password: &str, now:
                 Some(&staff),
                 AuditAction::AccountLocked,
                 Some(("user", &id.to_string())),
-                Some(&format!("{failed} failed attempts")),
+                Some(&format!("{attempt} failed attempts")),
             )
             .await?;
             return Err(CoreError::AccountLocked { until: label(db, until).await? }.into());
         }
-        db.execute("UPDATE users SET failed_attempts = $2 WHERE id = $1", &[&id, &failed]).await?;
         audit::record(db, Some(&staff), AuditAction::SignInFailed, Some(("user", &id.to_string())), None).await?;
         return Err(CoreError::BadCredentials.into());
     }
@@ -75,6 +103,16 @@ pub async fn sign_in(pool: &Pool, desk: &Desk, email: &str, password: &str, now:
     audit::record(db, Some(&staff), AuditAction::SignIn, Some(("desk", &desk.id.to_string())), Some(&desk.name))
         .await?;
     Ok(SignedIn { token, user_id: id, email, full_name, role, doctor_id: row.get(8) })
+}
+
+/// Ends a session (the person signed out on their desk, or it went idle there).
+pub async fn sign_out(db: &impl GenericClient, desk: &Desk, token: &str, now: DateTime<Utc>) -> Result<()> {
+    db.execute(
+        "UPDATE staff_sessions SET ended_at = $3 WHERE token_hash = $1 AND desk_id = $2 AND ended_at IS NULL",
+        &[&digest(token), &desk.id, &now],
+    )
+    .await?;
+    Ok(())
 }
 
 /// The staff member behind a session token, on the desk it was issued to.

@@ -25,7 +25,7 @@ pub fn start(url: String) -> watch::Receiver<u64> {
 
 async fn listen(url: &str, tx: &watch::Sender<u64>) -> crate::Result<()> {
     let mut config = db::config(url)?;
-    config.options(format!("-c role={}", db::WORKING_ROLE));
+    config.options(db::working_options());
     config.application_name("clinicdesk-server (changes)");
     let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));

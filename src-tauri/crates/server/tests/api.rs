@@ -277,3 +277,42 @@ async fn moves_and_cancellations_follow_the_desk_rules_and_race_safely() {
     assert_eq!(wins, 1, "{x:?} {y:?}");
     assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM audit_log WHERE action = 'appointment.cancel'"), "1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_sent_in_parallel_cannot_outrun_the_lockout_and_sign_out_ends_a_session() {
+    let c = support::clinic().await;
+    let base = server(&c).await;
+    let mut front = desk(&c, &base, "Front desk").await;
+    front.sign_in("admin@clinic.example", "admin password 1").await;
+    let token = front.token.clone();
+    // Twenty wrong guesses at once: at most four are answered "wrong password", the rest "locked".
+    let guesses: Vec<_> = (0..20)
+        .map(|i| {
+            let mut d = Desk {
+                base: base.clone(),
+                credential: front.credential.clone(),
+                token: None,
+                http: reqwest::Client::new(),
+            };
+            async move { d.sign_in("desk@clinic.example", &format!("guess number {i}")).await }
+        })
+        .collect();
+    let answers = futures_util::future::join_all(guesses).await;
+    let wrong = answers.iter().filter(|(_, b)| b["code"] == "bad_credentials").count();
+    let locked = answers.iter().filter(|(_, b)| b["code"] == "account_locked").count();
+    assert_eq!(wrong + locked, 20);
+    assert!(wrong <= 4, "only the first four guesses are checked ({wrong} were)");
+    assert_eq!(front.sign_in("desk@clinic.example", "desk password 1").await.1["code"], "account_locked");
+    // Signing out ends the session on the server at once.
+    front.token = token;
+    let signed_out = front
+        .http
+        .post(format!("{base}/v1/sign-out"))
+        .header("x-clinicdesk-desk", &front.credential)
+        .bearer_auth(front.token.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), 200);
+    assert_eq!(front.command(Uuid::new_v4(), book(&c, 0, "10:00")).await.1["code"], "not_signed_in");
+}

@@ -158,3 +158,121 @@ fn a_desk_joins_only_a_server_it_can_talk_to_safely() {
     assert!(check_server_url("clinic-server").is_err());
     assert!(check_server_url("ftp://clinic-server").is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desk_trusts_the_server_only_as_far_as_it_should() {
+    let c = support::clinic().await;
+    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let desk = desk_computer(&c, &format!("http://{address}"), "Shared desk").await;
+    let sync = desk.clinic.desk_sync();
+    let link = sync.link(None).unwrap();
+
+    // A joined desk cannot be set up as a clinic of its own.
+    let setup = desk.clinic.auth().set_up(clinicdesk_core::auth::SetupRequest {
+        clinic: clinicdesk_core::settings::ClinicSettingsInput {
+            clinic_name: "Side clinic".into(),
+            time_zone: "Europe/London".into(),
+            default_country: "GB".into(),
+            idle_timeout_minutes: None,
+            sms_messages_per_second: None,
+        },
+        admin_email: "me@side.example".into(),
+        admin_name: "Side Admin".into(),
+        admin_password: "a long password 1".into(),
+    });
+    assert!(matches!(setup, Err(CoreError::AlreadyInitialized)), "{setup:?}");
+
+    // Reception pulls first; then a doctor signs in on the same desk and still receives their own
+    // clinical rows, which reception's stream never carried.
+    sync.sign_in(&link, "desk@clinic.example", "desk password 1", Channel::App).await.unwrap();
+    let note = Uuid::new_v4();
+    {
+        let client = c.pool.get().await.unwrap();
+        clinicdesk_server::changes::record(
+            &**client,
+            "consultation_note",
+            note,
+            &format!("doctor:{}", c.doctors[0]),
+            None,
+        )
+        .await
+        .unwrap();
+        // A server (or anyone who took it over) may not set this desk's own settings.
+        clinicdesk_server::changes::record(
+            &**client,
+            "setting",
+            Uuid::nil(),
+            "all",
+            Some(serde_json::json!({ "key": "server.url", "value": "https://elsewhere.example" })),
+        )
+        .await
+        .unwrap();
+    }
+    sync.pull(&link, Duration::ZERO).await.unwrap();
+    assert_eq!(link.stream(), "all");
+    sync.sign_in(&link, "grey@clinic.example", "doctor password 1", Channel::App).await.unwrap();
+    assert_eq!(link.stream(), format!("doctor:{}", c.doctors[0]));
+    let page = link.pull(&sync.cursor(&link.stream()).unwrap(), Duration::ZERO).await.unwrap();
+    assert!(page.changes.iter().any(|ch| ch.entity_id == note), "the doctor's stream starts from its own cursor");
+    assert_eq!(sync.server_url().unwrap().unwrap().as_str(), format!("http://{address}/"), "its own setting stays");
+
+    // The CLI's plain sign-in (no server involved) obeys the 14-day rule too: reception signed in
+    // online here a moment ago, the admin never did.
+    assert!(desk.clinic.auth().sign_in("desk@clinic.example", "desk password 1", Channel::Cli).is_ok());
+    let never = desk.clinic.auth().sign_in("admin@clinic.example", "admin password 1", Channel::Cli).err().unwrap();
+    assert_eq!(never.code(), ErrorCode::Unavailable);
+
+    // Rows arrive in transaction order, not commit order: an older version never replaces a newer.
+    let booked = clinicdesk_server::appointments::book(
+        &c.pool,
+        &c.reception,
+        &support::booking(c.patients[1], c.doctors[0], "13:00", 30),
+        None,
+        support::now(),
+    )
+    .await
+    .unwrap();
+    sync.pull(&link, Duration::ZERO).await.unwrap();
+    let mut older = serde_json::to_value(&booked).unwrap();
+    older["version"] = serde_json::json!(0);
+    older["starts_at"] = serde_json::json!((booked.starts_at - chrono::Duration::hours(2)).to_rfc3339());
+    older["ends_at"] = serde_json::json!((booked.ends_at - chrono::Duration::hours(2)).to_rfc3339());
+    let stale = clinicdesk_core::sync::wire::ChangePage {
+        changes: vec![clinicdesk_core::sync::wire::Change {
+            cursor: sync.cursor(&link.stream()).unwrap(),
+            entity: "appointment".into(),
+            entity_id: booked.id,
+            row: Some(older),
+        }],
+        cursor: sync.cursor(&link.stream()).unwrap(),
+    };
+    sync.apply(&link.stream(), &stale).unwrap();
+    let doctor = desk.clinic.auth().sign_in("grey@clinic.example", "doctor password 1", Channel::Cli).unwrap();
+    let day = desk.clinic.appointments().day(&doctor.caller, &booked.local_date, None).unwrap();
+    let kept = day.appointments.iter().find(|a| a.id == booked.id).unwrap();
+    assert_eq!((kept.local_start.as_str(), kept.version), ("13:00", 1), "the newer version stays");
+
+    // Reception is deactivated on the server: once that arrives, no offline sign-in here.
+    {
+        let client = c.pool.get().await.unwrap();
+        let reception = c.reception.user_id();
+        client.execute("UPDATE users SET active = false WHERE id = $1", &[&reception]).await.unwrap();
+        clinicdesk_server::changes::record(
+            &**client,
+            "user",
+            reception,
+            "all",
+            Some(serde_json::json!({ "id": reception, "email": "desk@clinic.example", "full_name": "Rita Reception", "role": "reception", "active": false })),
+        )
+        .await
+        .unwrap();
+    }
+    sync.pull(&link, Duration::ZERO).await.unwrap();
+    let gone = desk.clinic.auth().sign_in("desk@clinic.example", "desk password 1", Channel::Cli).err().unwrap();
+    assert_eq!(gone.code(), ErrorCode::Unavailable, "{gone}");
+
+    // Signing out ends the server session too.
+    link.sign_out().await;
+    let after = link.pull("", Duration::ZERO).await.err().unwrap();
+    assert_eq!(after.code(), ErrorCode::NotSignedIn);
+}

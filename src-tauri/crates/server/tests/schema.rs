@@ -63,18 +63,36 @@ async fn the_audit_log_is_append_only_in_the_database() {
 }
 
 #[tokio::test]
-async fn the_readmes_setup_works_without_a_superuser() {
-    // README: `createuser --createrole clinicdesk` and `createdb -O clinicdesk clinicdesk`.
+async fn the_readmes_setup_keeps_the_server_away_from_the_owners_rights() {
+    // README: a superuser makes the owner, the working login and clinicdesk_writer; the owner runs
+    // the migrations; the server works as clinicdesk_app.
     let pg = TempPostgres::start();
-    pg.psql("postgres", "CREATE ROLE clinicdesk LOGIN CREATEROLE");
-    pg.psql("postgres", "CREATE DATABASE clinicdesk OWNER clinicdesk");
-    let url = format!("host={} port=5432 user=clinicdesk dbname=clinicdesk", pg.socket_dir().display());
-    let mut owner = db::connect(&url, false).await.unwrap();
-    schema::migrate(&mut owner).await.expect("the clinic's own role can set up its schema");
-    let pool = db::pool(&url, 2).unwrap();
+    for sql in [
+        "CREATE ROLE clinicdesk LOGIN",
+        "CREATE ROLE clinicdesk_app LOGIN",
+        "CREATE ROLE clinicdesk_writer NOLOGIN",
+        "GRANT clinicdesk_writer TO clinicdesk_app",
+        "CREATE DATABASE clinicdesk OWNER clinicdesk",
+    ] {
+        pg.psql("postgres", sql);
+    }
+    let url = |user: &str| format!("host={} port=5432 user={user} dbname=clinicdesk", pg.socket_dir().display());
+    let mut owner = db::connect(&url("clinicdesk"), false).await.unwrap();
+    schema::migrate(&mut owner).await.expect("the owner, no superuser, sets up the schema");
+    let pool = db::pool(&url("clinicdesk_app"), 2).unwrap();
     let client = pool.get().await.unwrap();
     let role: String = client.query_one("SELECT current_user::text", &[]).await.unwrap().get(0);
     assert_eq!(role, "clinicdesk_writer", "pooled connections work as the restricted role");
     client.execute("INSERT INTO audit_log (actor_label, action) VALUES ('it', 'settings.update')", &[]).await.unwrap();
-    assert!(client.execute("DELETE FROM audit_log", &[]).await.is_err());
+    // Even stepping out of the role leaves only the login's own rights, which are none.
+    client.batch_execute("RESET ROLE").await.unwrap();
+    for statement in [
+        "DELETE FROM audit_log",
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update",
+        "SET ROLE clinicdesk",
+        "GRANT pg_execute_server_program TO clinicdesk_app",
+    ] {
+        assert!(client.batch_execute(statement).await.is_err(), "{statement} must be refused");
+    }
+    assert_eq!(pg.psql("clinicdesk", "SELECT count(*) FROM audit_log"), "1");
 }

@@ -20,7 +20,11 @@ impl Auth<'_> {
         let mut conn = clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let users: i64 = tx.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
-        if users > 0 {
+        // A desk joined to a clinic server gets its people from the server; a local administrator
+        // made here would be an account the server never checks.
+        let joined: i64 =
+            tx.query_row("SELECT count(*) FROM settings WHERE key = ?1", [crate::sync::KEY_SERVER_URL], |r| r.get(0))?;
+        if users > 0 || joined > 0 {
             return Err(CoreError::AlreadyInitialized);
         }
         let id = Uuid::new_v4();

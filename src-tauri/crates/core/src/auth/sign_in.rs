@@ -20,8 +20,10 @@ impl Auth<'_> {
         let conn = clinic.db().conn()?;
         let user = conn
             .query_row(
-                "SELECT id, full_name, role, password_hash, active, failed_attempts, locked_until FROM users WHERE email = ?1",
-                [&email],
+                "SELECT id, full_name, role, password_hash, active, failed_attempts, locked_until, offline_sign_in_until,
+                        EXISTS (SELECT 1 FROM settings WHERE key = ?2)
+                 FROM users WHERE email = ?1",
+                params![&email, crate::sync::KEY_SERVER_URL],
                 |r| {
                     Ok(UserRow {
                         id: r.get(0)?,
@@ -31,6 +33,8 @@ impl Auth<'_> {
                         active: r.get(4)?,
                         failed: r.get(5)?,
                         locked_until: r.get(6)?,
+                        offline_until: r.get(7)?,
+                        joined: r.get(8)?,
                     })
                 },
             )
@@ -48,6 +52,15 @@ impl Auth<'_> {
             return Err(CoreError::BadCredentials);
         };
         let anon = Actor::Anonymous { label: &email, user_id: Some(&user.id) };
+        // On a desk of a clinic server, the password here is only a copy the server confirmed when
+        // this person last signed in online on this desk; it counts for OFFLINE_SIGN_IN_DAYS. Every
+        // front door (window, CLI) comes through here, so none can skip the rule.
+        if user.joined && user.offline_until.as_deref().and_then(parse_instant).is_none_or(|until| until <= now) {
+            return Err(CoreError::Unavailable(format!(
+                "{email} has not signed in on this computer in the last {} days while the clinic server could be reached, so ClinicDesk cannot check the password here. Sign in when the network is back, or on a computer you used recently.",
+                crate::sync::OFFLINE_SIGN_IN_DAYS
+            )));
+        }
         if let Some(until) = user.locked_until.as_deref().and_then(parse_instant).filter(|u| *u > now) {
             audit::record(
                 &conn,
@@ -134,4 +147,7 @@ struct UserRow {
     active: bool,
     failed: u32,
     locked_until: Option<String>,
+    offline_until: Option<String>,
+    /// This computer is a desk of a clinic server.
+    joined: bool,
 }

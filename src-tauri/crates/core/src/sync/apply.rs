@@ -12,6 +12,10 @@ use rusqlite::{params, Connection};
 use serde::Deserialize;
 use uuid::Uuid;
 
+/// The settings a clinic server may set on its desks.
+const SERVER_SETTINGS: [&str; 3] =
+    [crate::settings::KEY_NAME, crate::settings::KEY_TIME_ZONE, crate::settings::KEY_COUNTRY];
+
 /// No password matches it: argon2 cannot parse it.
 pub(crate) const NO_PASSWORD: &str = "!";
 
@@ -87,7 +91,9 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
     let now = ts(now);
     match change.entity.as_str() {
         "setting" => {
-            if let Some(s) = row::<SettingRow>(change)? {
+            // Only the clinic-wide settings the server owns; never this desk's own (its server
+            // address, idle time, call page), whatever a server sends.
+            if let Some(s) = row::<SettingRow>(change)?.filter(|s| SERVER_SETTINGS.contains(&s.key.as_str())) {
                 conn.execute(
                     "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -104,6 +110,13 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
                        role = excluded.role, active = excluded.active, updated_at = excluded.updated_at",
                     params![u.id.to_string(), u.email, u.full_name, u.role, NO_PASSWORD, u.active, now],
                 )?;
+                if !u.active {
+                    // Deactivated on the server: the remembered password goes, so no offline sign-in.
+                    conn.execute(
+                        "UPDATE users SET password_hash = ?2, offline_sign_in_until = NULL WHERE id = ?1",
+                        params![u.id.to_string(), NO_PASSWORD],
+                    )?;
+                }
             }
         }
         "doctor" => {
@@ -141,9 +154,13 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
                     "INSERT INTO appointments (id, booking_ref, patient_id, doctor_id, starts_at, ends_at, kind, status,
                                                cancel_reason, version, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
-                     ON CONFLICT (id) DO UPDATE SET starts_at = excluded.starts_at, ends_at = excluded.ends_at,
+                     ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, doctor_id = excluded.doctor_id,
+                       starts_at = excluded.starts_at, ends_at = excluded.ends_at,
                        kind = excluded.kind, status = excluded.status, cancel_reason = excluded.cancel_reason,
-                       version = excluded.version, updated_at = excluded.updated_at",
+                       version = excluded.version, updated_at = excluded.updated_at
+                     -- Feed order is transaction order, not commit order: never let an older
+                     -- version of a row replace a newer one.
+                     WHERE excluded.version >= appointments.version",
                     params![
                         a.id.to_string(),
                         a.booking_ref,

@@ -18,6 +18,9 @@ pub struct ServerLink {
     credential: String,
     /// The server session of whoever signed in on this desk (memory only, never stored).
     token: Mutex<Option<String>>,
+    /// Which part of the feed that session receives ("all", "doctor:<id>", "everything"): the desk
+    /// keeps a cursor per part, so a doctor signing in after reception still gets their rows.
+    stream: Mutex<String>,
 }
 
 pub(crate) fn unreachable() -> CoreError {
@@ -30,7 +33,12 @@ pub(crate) fn unreachable() -> CoreError {
 impl ServerLink {
     /// `extra_root` is a PEM certificate to trust besides the system's (a clinic's own CA).
     pub fn new(base: &url::Url, credential: &str, extra_root: Option<&[u8]>) -> Result<ServerLink> {
-        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
+        // No redirects: a redirect could carry the desk's credential, or a password, elsewhere.
+        let loopback = matches!(base.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(!loopback);
         if let Some(pem) = extra_root {
             let cert = reqwest::Certificate::from_pem(pem)
                 .map_err(|_| CoreError::invalid("certificate", "That certificate file is not a PEM certificate."))?;
@@ -40,7 +48,13 @@ impl ServerLink {
             tracing::error!(error = %e, "could not build the HTTPS client");
             CoreError::Storage
         })?;
-        Ok(ServerLink { base: base.clone(), http, credential: credential.to_string(), token: Mutex::new(None) })
+        Ok(ServerLink {
+            base: base.clone(),
+            http,
+            credential: credential.to_string(),
+            token: Mutex::new(None),
+            stream: Mutex::new(String::new()),
+        })
     }
 
     pub fn base(&self) -> &url::Url {
@@ -53,6 +67,21 @@ impl ServerLink {
 
     pub fn set_token(&self, token: Option<String>) {
         *self.token.lock().unwrap_or_else(|p| p.into_inner()) = token;
+    }
+
+    /// Remembers who is signed in (the server decides what they receive the same way).
+    pub fn set_person(&self, signed: &ServerSignIn) {
+        let stream = match (signed.role.as_str(), signed.doctor_id) {
+            ("admin", _) => "everything".to_string(),
+            ("doctor", Some(id)) => format!("doctor:{id}"),
+            _ => "all".to_string(),
+        };
+        *self.stream.lock().unwrap_or_else(|p| p.into_inner()) = stream;
+        self.set_token(Some(signed.token.clone()));
+    }
+
+    pub fn stream(&self) -> String {
+        self.stream.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn token(&self) -> Result<String> {
@@ -88,6 +117,24 @@ impl ServerLink {
             .send()
             .await;
         Self::answer(sent).await
+    }
+
+    /// Ends this desk's server session, if any (on every local sign-out and idle sign-out). An
+    /// unreachable server is not an error: the session also ends by itself within hours.
+    pub async fn sign_out(&self) {
+        let Ok(token) = self.token() else { return };
+        self.set_token(None);
+        let sent = self
+            .http
+            .post(self.url("/v1/sign-out"))
+            .timeout(ANSWER_WITHIN)
+            .header("x-clinicdesk-desk", &self.credential)
+            .bearer_auth(token)
+            .send()
+            .await;
+        if let Err(e) = Self::answer::<serde_json::Value>(sent).await {
+            tracing::warn!(error = %e, "the server session could not be ended now; it expires by itself");
+        }
     }
 
     /// The changes after `after`, waiting up to `wait` for news when there is none.

@@ -22,7 +22,10 @@ use wire::ChangePage;
 
 /// The setting that makes this computer a desk of a clinic server.
 pub const KEY_SERVER_URL: &str = "server.url";
-const CURSOR: &str = "cursor";
+/// The cursor of one part of the feed (see `ServerLink::stream`).
+fn cursor_key(stream: &str) -> String {
+    format!("cursor:{stream}")
+}
 
 pub struct DeskSync<'a> {
     pub(crate) clinic: &'a Clinic,
@@ -75,17 +78,17 @@ impl DeskSync<'_> {
         ServerLink::new(&url, &credential, extra_root)
     }
 
-    /// Where this desk has read the server's feed up to ("" before the first pull).
-    pub fn cursor(&self) -> Result<String> {
+    /// Where this desk has read its `stream` of the server's feed up to ("" before the first pull).
+    pub fn cursor(&self, stream: &str) -> Result<String> {
         let conn = self.clinic.db().conn()?;
         Ok(conn
-            .query_row("SELECT value FROM sync_state WHERE key = ?1", [CURSOR], |r| r.get(0))
+            .query_row("SELECT value FROM sync_state WHERE key = ?1", [cursor_key(stream)], |r| r.get(0))
             .optional()?
             .unwrap_or_default())
     }
 
-    /// Applies a page of changes and moves the cursor, in one transaction.
-    pub fn apply(&self, page: &ChangePage) -> Result<usize> {
+    /// Applies a page of `stream` and moves that stream's cursor, in one transaction.
+    pub fn apply(&self, stream: &str, page: &ChangePage) -> Result<usize> {
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -94,7 +97,7 @@ impl DeskSync<'_> {
         }
         tx.execute(
             "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            rusqlite::params![CURSOR, page.cursor],
+            rusqlite::params![cursor_key(stream), page.cursor],
         )?;
         tx.commit()?;
         Ok(page.changes.len())
@@ -103,13 +106,14 @@ impl DeskSync<'_> {
     /// Pulls and applies until the server has nothing newer (waiting up to `wait` for news on the
     /// last request). Returns how many changes were applied.
     pub async fn pull(&self, link: &ServerLink, wait: Duration) -> Result<usize> {
+        let stream = link.stream();
         let mut applied = 0;
         loop {
-            let page = link.pull(&self.cursor()?, if applied == 0 { wait } else { Duration::ZERO }).await?;
+            let page = link.pull(&self.cursor(&stream)?, if applied == 0 { wait } else { Duration::ZERO }).await?;
             if page.changes.is_empty() {
                 return Ok(applied);
             }
-            applied += self.apply(&page)?;
+            applied += self.apply(&stream, &page)?;
         }
     }
 }
