@@ -78,11 +78,13 @@ pub async fn pull(db: &impl GenericClient, after: Cursor, audience: &Audience, l
     };
     let rows = db
         .query(
-            "SELECT txid::text, seq, entity, entity_id, row_data FROM changes
-             WHERE (txid, seq) > ($1::text::xid8, $2)
-               AND txid < pg_snapshot_xmin(pg_current_snapshot())
-               AND ($3 OR audience = 'all' OR audience = $4)
-             ORDER BY txid, seq LIMIT $5",
+            // `c.txid` in ORDER BY: a bare `txid` would name the output column, the id as text,
+            // which sorts "10" before "9" and cannot use the index.
+            "SELECT c.txid::text AS txid_text, c.seq, c.entity, c.entity_id, c.row_data FROM changes c
+             WHERE (c.txid, c.seq) > ($1::text::xid8, $2)
+               AND c.txid < pg_snapshot_xmin(pg_current_snapshot())
+               AND ($3 OR c.audience = 'all' OR c.audience = $4)
+             ORDER BY c.txid, c.seq LIMIT $5",
             &[&after.txid.to_string(), &after.seq, &everything, &doctor, &limit],
         )
         .await?;

@@ -133,3 +133,37 @@ fn a_cursor_reads_back_what_it_wrote_and_refuses_junk() {
         assert!(junk.parse::<Cursor>().is_err(), "{junk}");
     }
 }
+
+/// Uses up transaction ids until the next one is `target` or beyond.
+fn burn_xids_to(c: &support::TestClinic, target: u64) {
+    let now: u64 = c.pg.psql("clinic", "SELECT pg_current_xact_id()::text").parse().unwrap();
+    if now + 1 < target {
+        c.pg.psql(
+            "clinic",
+            &format!(
+                "DO $$ BEGIN FOR i IN 1..{} LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$",
+                target - now - 1
+            ),
+        );
+    }
+}
+
+#[tokio::test]
+async fn transaction_ids_are_ordered_as_numbers_not_as_text() {
+    let c = support::clinic().await;
+    let mut cursor = Cursor::default();
+    pull_all(&c, &mut cursor, &Audience::Everything).await;
+    // One change just below a power of ten, one just above: as text "1003" sorts before "998".
+    let now: u64 = c.pg.psql("clinic", "SELECT pg_current_xact_id()::text").parse().unwrap();
+    let boundary = 10u64.pow(now.to_string().len() as u32);
+    burn_xids_to(&c, boundary - 3);
+    let client = c.pool.get().await.unwrap();
+    let (below, above) = (Uuid::new_v4(), Uuid::new_v4());
+    changes::record(&**client, "patient", below, "all", None).await.unwrap();
+    burn_xids_to(&c, boundary + 3);
+    changes::record(&**client, "patient", above, "all", None).await.unwrap();
+    let seen: Vec<Uuid> =
+        pull_all(&c, &mut cursor, &Audience::Everything).await.iter().map(|ch| ch.entity_id).collect();
+    assert_eq!(seen, vec![below, above]);
+    assert!(pull_all(&c, &mut cursor, &Audience::Everything).await.is_empty(), "and nothing comes twice");
+}

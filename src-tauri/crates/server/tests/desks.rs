@@ -73,6 +73,21 @@ async fn what_reception_books_appears_on_the_doctors_desk_and_stays_readable_off
         .collect();
     assert_eq!(shown, [(booking_ref.as_str(), "10:30", "Ana Lima")]);
 
+    // Reception moves it ten minutes later, overlapping its own old slot: the doctor's desk takes the
+    // new row (the local double-booking backstop stands aside for the server's changes).
+    let id: Uuid = outcome["ok"]["id"].as_str().unwrap().parse().unwrap();
+    let change = clinicdesk_core::appointments::RescheduleRequest {
+        date: request.date.clone(),
+        time: "10:40".into(),
+        minutes: None,
+        expected_version: Some(1),
+    };
+    let moved = front_link.command(Uuid::new_v4(), &DeskCommand::Move { appointment_id: id, change }).await.unwrap();
+    assert!(moved.get("ok").is_some(), "{moved}");
+    assert_eq!(room.clinic.desk_sync().pull(&room_link, Duration::ZERO).await.unwrap(), 1);
+    let day = room.clinic.appointments().day(&doctor.caller, &request.date, None).unwrap();
+    assert_eq!(day.appointments[0].local_start, "10:40");
+
     // The network goes down. The doctor's desk says so, keeps its day, and lets the doctor (who
     // signed in here online) sign in again; the administrator, never seen on this desk, cannot.
     relay.cut();

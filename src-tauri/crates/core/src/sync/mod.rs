@@ -92,9 +92,12 @@ impl DeskSync<'_> {
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Seen only inside this transaction: the double-booking backstop stands aside (0015).
+        tx.execute("INSERT INTO sync_state (key, value) VALUES ('applying', '1')", [])?;
         for change in &page.changes {
             apply::apply(&tx, change, now)?;
         }
+        tx.execute("DELETE FROM sync_state WHERE key = 'applying'", [])?;
         tx.execute(
             "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             rusqlite::params![cursor_key(stream), page.cursor],
