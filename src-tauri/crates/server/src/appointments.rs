@@ -56,7 +56,16 @@ fn record(r: &Row) -> AppointmentRecord {
 }
 
 pub async fn find(db: &impl GenericClient, id: Uuid, tz: Tz) -> Result<Appointment> {
-    let row = db.query_opt(&format!("{SELECT} WHERE a.id = $1"), &[&id]).await?;
+    fetch(db, id, tz, "").await
+}
+
+/// The appointment, locked until the transaction ends, so its version check and its change are one.
+async fn find_for_update(db: &impl GenericClient, id: Uuid, tz: Tz) -> Result<Appointment> {
+    fetch(db, id, tz, " FOR UPDATE OF a").await
+}
+
+async fn fetch(db: &impl GenericClient, id: Uuid, tz: Tz, locking: &str) -> Result<Appointment> {
+    let row = db.query_opt(&format!("{SELECT} WHERE a.id = $1{locking}"), &[&id]).await?;
     let row = row.ok_or_else(|| CoreError::NotFound("That appointment could not be found.".into()))?;
     Ok(Appointment::in_zone(record(&row), tz))
 }
@@ -211,13 +220,6 @@ pub async fn cancel_in(
     audit::record(tx, Some(staff), AuditAction::AppointmentCancelled, Some(("appointment", &id.to_string())), None)
         .await?;
     Ok(cancelled)
-}
-
-/// The appointment, locked until the transaction ends, so its version check and its change are one.
-async fn find_for_update(db: &impl GenericClient, id: Uuid, tz: Tz) -> Result<Appointment> {
-    let row = db.query_opt(&format!("{SELECT} WHERE a.id = $1 FOR UPDATE OF a"), &[&id]).await?;
-    let row = row.ok_or_else(|| CoreError::NotFound("That appointment could not be found.".into()))?;
-    Ok(Appointment::in_zone(record(&row), tz))
 }
 
 /// The engine refused an overlap our check had not seen: another desk's write committed between
