@@ -13,6 +13,9 @@ CREATE TABLE desks (
   last_seen_at    timestamptz
 );
 
+-- One enrolled desk per name, so a desk can be named to revoke it.
+CREATE UNIQUE INDEX desks_name_enrolled ON desks (lower(name)) WHERE revoked_at IS NULL;
+
 -- A staff member signed in on a desk. The token is random and only its SHA-256 is stored.
 CREATE TABLE staff_sessions (
   token_hash   text PRIMARY KEY,

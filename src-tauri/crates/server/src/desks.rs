@@ -45,7 +45,14 @@ pub async fn enroll(db: &impl GenericClient, admin: Option<&Staff>, name: &str) 
         "INSERT INTO desks (id, name, credential_hash, enrolled_by) VALUES ($1, $2, $3, $4)",
         &[&id, &name, &digest(&secret), &admin.map(|a| a.user_id)],
     )
-    .await?;
+    .await
+    .map_err(|e| match e.code().map(|c| c.code()) {
+        Some("23505") => CoreError::Conflict(format!(
+            "A desk called \"{name}\" is already enrolled. Choose another name, or revoke that desk first."
+        ))
+        .into(),
+        _ => crate::ServerError::from(e),
+    })?;
     audit::record(db, admin, AuditAction::DeskEnrolled, Some(("desk", &id.to_string())), Some(&name)).await?;
     Ok((Desk { id, name }, secret))
 }
@@ -65,4 +72,32 @@ pub async fn authenticate(db: &impl GenericClient, credential: &str, now: DateTi
         )
     })?;
     Ok(Desk { id: row.get(0), name: row.get(1) })
+}
+
+/// Revokes the enrolled desk of that name: its credential and its sessions stop working at once.
+pub async fn revoke(db: &impl GenericClient, name: &str, now: DateTime<Utc>) -> Result<Desk> {
+    let row = db
+        .query_opt(
+            "UPDATE desks SET revoked_at = $2 WHERE lower(name) = lower($1) AND revoked_at IS NULL RETURNING id, name",
+            &[&name.trim(), &now],
+        )
+        .await?
+        .ok_or_else(|| CoreError::NotFound(format!("No enrolled desk is called \"{}\".", name.trim())))?;
+    let desk = Desk { id: row.get(0), name: row.get(1) };
+    audit::record(
+        db,
+        None,
+        AuditAction::DeskEnrolled,
+        Some(("desk", &desk.id.to_string())),
+        Some(&format!("revoked: {}", desk.name)),
+    )
+    .await?;
+    Ok(desk)
+}
+
+/// The enrolled desks and when each was last heard from.
+pub async fn list(db: &impl GenericClient) -> Result<Vec<(String, Option<DateTime<Utc>>)>> {
+    let rows =
+        db.query("SELECT name, last_seen_at FROM desks WHERE revoked_at IS NULL ORDER BY lower(name)", &[]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

@@ -38,6 +38,37 @@ pub struct Tls {
     pub key: PathBuf,
 }
 
+impl Tls {
+    /// Reads and checks both files, naming the one at fault in words.
+    fn config(&self) -> Result<OpenSSLConfig> {
+        let read = |path: &PathBuf, what: &str| {
+            std::fs::read(path).map_err(|e| {
+                ServerError::Setup(format!("The TLS {what} {} cannot be read by this user: {e}.", path.display()))
+            })
+        };
+        let (cert, key) = (read(&self.cert, "certificate")?, read(&self.key, "key")?);
+        if openssl::x509::X509::stack_from_pem(&cert).map(|c| c.is_empty()).unwrap_or(true) {
+            return Err(ServerError::Setup(format!(
+                "{} is not a PEM certificate (is it the key? --tls-cert takes the certificate chain, --tls-key the key).",
+                self.cert.display()
+            )));
+        }
+        if openssl::pkey::PKey::private_key_from_pem(&key).is_err() {
+            return Err(ServerError::Setup(format!(
+                "{} is not a PEM private key (is it the certificate? --tls-key takes the key).",
+                self.key.display()
+            )));
+        }
+        OpenSSLConfig::from_pem_chain_file(&self.cert, &self.key).map_err(|e| {
+            ServerError::Setup(format!(
+                "The TLS certificate ({}) and key ({}) could not be used together: {e}",
+                self.cert.display(),
+                self.key.display()
+            ))
+        })
+    }
+}
+
 /// Serves until the process ends.
 pub async fn serve(url: &str, listen: SocketAddr, name: String, tls: Option<Tls>) -> Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -59,17 +90,11 @@ pub async fn start(
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<()>>)> {
     if tls.is_none() && !listen.ip().is_loopback() {
         return Err(ServerError::Setup(format!(
-            "Refusing to serve {listen} without TLS: desks send passwords and patient details. Give the server a certificate (--tls-cert and --tls-key), or listen on 127.0.0.1 behind a TLS proxy."
+            "Refusing to serve {listen} without TLS: desks send passwords and patient details. Give the server a certificate (--tls-cert and --tls-key, or CLINICDESK_TLS_CERT and CLINICDESK_TLS_KEY), or listen on 127.0.0.1 behind a TLS proxy."
         )));
     }
     let tls = match tls {
-        Some(Tls { cert, key }) => Some(OpenSSLConfig::from_pem_chain_file(&cert, &key).map_err(|e| {
-            ServerError::Setup(format!(
-                "The TLS certificate ({}) or key ({}) could not be used: {e}",
-                cert.display(),
-                key.display()
-            ))
-        })?),
+        Some(tls) => Some(tls.config()?),
         None => None,
     };
     let shared = Shared {
@@ -114,19 +139,25 @@ fn router(shared: Shared) -> Router {
         .with_state(shared)
 }
 
-async fn health(State(shared): State<Shared>) -> Json<Value> {
+/// 200 when the database answers, 503 when it does not (so a monitor that reads only status codes
+/// notices), with the details in the body either way.
+async fn health(State(shared): State<Shared>) -> (axum::http::StatusCode, Json<Value>) {
     let generation = *shared.sender.read().await;
     let database = match shared.pool.get().await {
         Ok(client) => client.query_one("SELECT 1", &[]).await.is_ok(),
         Err(_) => false,
     };
-    Json(json!({
-        "name": &*shared.name,
-        "database": if database { "reachable" } else { "unreachable" },
-        "schema": crate::schema::latest(),
-        "sender": generation.is_some(),
-        "sender_generation": generation,
-    }))
+    let status = if database { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
+    (
+        status,
+        Json(json!({
+            "name": &*shared.name,
+            "database": if database { "reachable" } else { "unreachable" },
+            "schema": crate::schema::latest(),
+            "sender": generation.is_some(),
+            "sender_generation": generation,
+        })),
+    )
 }
 
 async fn sender_loop(url: String, name: String, status: Arc<RwLock<Option<i64>>>) {

@@ -51,6 +51,13 @@ enum Command {
         #[arg(long)]
         name: String,
     },
+    /// Revokes a desk (a stolen or retired computer): its credential and sessions stop at once.
+    RevokeDesk {
+        #[arg(long)]
+        name: String,
+    },
+    /// Lists the enrolled desks and when each was last heard from.
+    ListDesks,
     /// Applies pending schema migrations and serves the clinic; one of the running servers
     /// becomes the text sender.
     Run {
@@ -75,15 +82,29 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("CLINICDESK_LOG").unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: under systemd they would litter the journal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(ServerError::Database(db)) => {
+            // Here the reader is whoever runs the server: say what to check, not "try again".
+            let said = schema::describe(&db);
+            eprintln!("The clinic database refused or could not be reached: {said}");
+            if said.contains("authentication failed") || said.contains("role \"") && said.contains("does not exist") {
+                eprintln!("Run this as the server's user with its settings, for example:\n  runuser -u clinicdesk --preserve-environment -- clinicdesk-server …\nand check CLINICDESK_DATABASE_URL (README, \"Several desks\").");
+            } else if said.contains("permission denied") {
+                eprintln!("Schema changes need the database's owner: set CLINICDESK_DATABASE_OWNER_URL (README, \"Several desks\").");
+            } else {
+                eprintln!(
+                    "Check that PostgreSQL is running and that CLINICDESK_DATABASE_URL names the clinic's database."
+                );
+            }
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("{e}");
-            if let ServerError::Database(db) = &e {
-                eprintln!("(database said: {})", schema::describe(db));
-            }
             ExitCode::from(1)
         }
     }
@@ -93,12 +114,9 @@ async fn run(args: Args) -> Result<(), ServerError> {
     let owner_url = args.database_owner_url.clone().unwrap_or_else(|| args.database_url.clone());
     match args.command {
         Command::Init { clinic_name, time_zone, country, admin_email, admin_name } => {
-            let country = country.trim().to_ascii_uppercase();
-            if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(ServerError::Setup(format!(
-                    "'{country}' is not a country code: use two letters such as GB or FR."
-                )));
-            }
+            // The desk's own rule: a code the phone-number library knows (GB, not UK).
+            let country = clinicdesk_core::settings::parse_country(&country)
+                .map_err(|e| ServerError::Setup(format!("--country: {e}")))?;
             let clinic_name = clinicdesk_core::users::check_name(&clinic_name)
                 .map_err(|_| ServerError::Setup("Give the clinic a name of up to 120 characters.".into()))?;
             let zone: chrono_tz::Tz = time_zone.parse().map_err(|_| {
@@ -112,8 +130,7 @@ async fn run(args: Args) -> Result<(), ServerError> {
             }
             let password = match std::env::var("CLINICDESK_PASSWORD") {
                 Ok(p) => p,
-                Err(_) => rpassword::prompt_password("Password for the first administrator: ")
-                    .map_err(|e| ServerError::Setup(format!("Could not read the password: {e}")))?,
+                Err(_) => ask_password_twice()?,
             };
             settings::set(&tx, settings::TIME_ZONE, zone.name()).await?;
             settings::set(&tx, settings::CLINIC_NAME, &clinic_name).await?;
@@ -140,6 +157,20 @@ async fn run(args: Args) -> Result<(), ServerError> {
             println!("Its credential, shown only this once: {credential}");
             Ok(())
         }
+        Command::RevokeDesk { name } => {
+            let client = clinicdesk_server::db::connect(&args.database_url, true).await?;
+            let desk = clinicdesk_server::desks::revoke(&client, &name, chrono::Utc::now()).await?;
+            println!("Desk \"{}\" is revoked; enrol the computer again to use it.", desk.name);
+            Ok(())
+        }
+        Command::ListDesks => {
+            let client = clinicdesk_server::db::connect(&args.database_url, true).await?;
+            for (name, seen) in clinicdesk_server::desks::list(&client).await? {
+                let seen = seen.map(|s| s.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "never".into());
+                println!("{name}\tlast seen {seen}");
+            }
+            Ok(())
+        }
         Command::Run { listen, name, tls_cert, tls_key } => {
             let mut client = clinicdesk_server::db::connect(&owner_url, false).await?;
             schema::migrate(&mut client).await?;
@@ -149,6 +180,24 @@ async fn run(args: Args) -> Result<(), ServerError> {
             http::serve(&args.database_url, listen, name, tls).await
         }
     }
+}
+
+/// The first administrator's password at a hidden prompt, typed twice so a typo is caught.
+fn ask_password_twice() -> Result<String, ServerError> {
+    let unreadable = |e: std::io::Error| {
+        ServerError::Setup(format!(
+            "Could not read the password ({e}). Run this from a terminal, or set CLINICDESK_PASSWORD."
+        ))
+    };
+    let first = rpassword::prompt_password("Password for the first administrator: ").map_err(unreadable)?;
+    clinicdesk_core::auth::check_new_password(&first).map_err(|e| ServerError::Setup(e.to_string()))?;
+    let again = rpassword::prompt_password("The same password again: ").map_err(unreadable)?;
+    if first != again {
+        return Err(ServerError::Setup(
+            "The two passwords are not the same. Nothing was changed; run init again.".into(),
+        ));
+    }
+    Ok(first)
 }
 
 fn hostname() -> String {

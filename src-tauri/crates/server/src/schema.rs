@@ -32,12 +32,16 @@ pub async fn migrate_to(client: &mut Client, target: i32) -> Result<Vec<i32>> {
 }
 
 async fn apply(client: &mut Client, target: i32) -> Result<Vec<i32>> {
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-               version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
-        )
-        .await?;
+    // Checked first rather than CREATE ... IF NOT EXISTS, whose notice would be logged on every start.
+    let exists: bool = client.query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[]).await?.get(0);
+    if !exists {
+        client
+            .batch_execute(
+                "CREATE TABLE schema_migrations (
+                   version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+            )
+            .await?;
+    }
     let current: i32 = client.query_one("SELECT COALESCE(max(version), 0) FROM schema_migrations", &[]).await?.get(0);
     if current > latest() {
         return Err(ServerError::Setup(format!(

@@ -110,6 +110,14 @@ async fn only_enrolled_desks_and_signed_in_staff_get_in() {
     other.token = front.token.clone();
     assert_eq!(other.command(Uuid::new_v4(), book(&c, 0, "10:00")).await.0, 401);
     assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM audit_log WHERE action = 'auth.sign_in'"), "1");
+    // One enrolled desk per name; a revoked desk is locked out at once, sessions and all.
+    let client = c.pool.get().await.unwrap();
+    let twice = desks::enroll(&**client, Some(&c.admin), "front DESK").await.unwrap_err();
+    assert!(twice.to_string().contains("is already enrolled"), "{twice}");
+    desks::revoke(&**client, "Front desk", chrono::Utc::now()).await.unwrap();
+    let (status, body) = front.command(Uuid::new_v4(), book(&c, 0, "10:00")).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    assert!(desks::revoke(&**client, "Front desk", chrono::Utc::now()).await.is_err(), "already revoked");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

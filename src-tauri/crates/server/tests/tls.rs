@@ -62,5 +62,9 @@ async fn desks_talk_to_the_server_over_tls_only() {
     // A missing or wrong key file is named, not a panic.
     let wrong = Tls { cert: tls.cert.clone(), key: dir.path().join("missing.pem") };
     let refused = start(&c.url, "127.0.0.1:0".parse().unwrap(), "bad".into(), Some(wrong)).await.unwrap_err();
-    assert!(refused.to_string().contains("could not be used"), "{refused}");
+    assert!(refused.to_string().contains("missing.pem cannot be read by this user"), "{refused}");
+    // Certificate and key swapped: the message says which file is not what it should be.
+    let swapped = Tls { cert: tls.key.clone(), key: tls.cert.clone() };
+    let refused = start(&c.url, "127.0.0.1:0".parse().unwrap(), "swapped".into(), Some(swapped)).await.unwrap_err();
+    assert!(refused.to_string().contains("key.pem is not a PEM certificate (is it the key?"), "{refused}");
 }
