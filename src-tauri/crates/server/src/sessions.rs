@@ -48,11 +48,13 @@ pub async fn sign_in(pool: &Pool, desk: &Desk, email: &str, password: &str, now:
         let client = pool.get().await?;
         client
             .query_opt(
+                // RETURNING reads the row as this UPDATE left it, after waiting for any concurrent
+                // attempt (a self-join would read `locked_until` from before that wait, and a guess
+                // queued behind the one that locked the account would not see the lock).
                 "UPDATE users u SET failed_attempts = u.failed_attempts + 1
-                 FROM users before LEFT JOIN doctors d ON d.user_id = before.id
-                 WHERE u.id = before.id AND lower(u.email) = lower($1)
+                 WHERE lower(u.email) = lower($1)
                  RETURNING u.id, u.email, u.full_name, u.role, u.password_hash, u.active, u.failed_attempts,
-                           before.locked_until, d.id",
+                           u.locked_until, (SELECT d.id FROM doctors d WHERE d.user_id = u.id)",
                 &[&email.trim()],
             )
             .await?
