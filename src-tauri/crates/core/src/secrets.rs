@@ -49,13 +49,13 @@ impl SecretStore {
         SecretStore { installation: installation_id.to_owned() }
     }
 
-    fn entry(&self, name: SecretName) -> Result<Entry> {
+    fn entry(&self, name: SecretName) -> Result<Entry, KeyringError> {
         let user = format!("{}/{}", self.installation, name.as_str());
-        Entry::new(SERVICE, &user).map_err(unavailable)
+        Entry::new(SERVICE, &user)
     }
 
     pub fn get(&self, name: SecretName) -> Result<Option<String>> {
-        match self.entry(name)?.get_password() {
+        match patiently(|| self.entry(name)?.get_password()) {
             Ok(value) => Ok(Some(value)),
             Err(KeyringError::NoEntry) => Ok(None),
             Err(err) => Err(unavailable(err)),
@@ -63,11 +63,11 @@ impl SecretStore {
     }
 
     pub fn set(&self, name: SecretName, value: &str) -> Result<()> {
-        self.entry(name)?.set_password(value).map_err(unavailable)
+        patiently(|| self.entry(name)?.set_password(value)).map_err(unavailable)
     }
 
     pub fn delete(&self, name: SecretName) -> Result<()> {
-        match self.entry(name)?.delete_credential() {
+        match patiently(|| self.entry(name)?.delete_credential()) {
             Ok(()) | Err(KeyringError::NoEntry) => Ok(()),
             Err(err) => Err(unavailable(err)),
         }
@@ -100,6 +100,27 @@ pub fn random_key_hex() -> String {
     hex::encode(bytes)
 }
 
+/// Runs a keyring call, asking again for a few seconds while the keyring service is absent. On
+/// Linux the Secret Service is started on demand by D-Bus (at login, or again after it exited), and
+/// calls made while it starts fail as "not available"; giving up at once would tell staff the keyring
+/// is missing when it is a second away. A locked keyring or a missing entry is answered at once.
+fn patiently<T>(mut call: impl FnMut() -> Result<T, KeyringError>) -> Result<T, KeyringError> {
+    const PAUSES_MS: [u64; 5] = [100, 250, 500, 1000, 2000];
+    let mut pauses = PAUSES_MS.iter();
+    loop {
+        match call() {
+            Err(err @ (KeyringError::PlatformFailure(_) | KeyringError::NoDefaultStore)) => match pauses.next() {
+                Some(ms) => {
+                    tracing::warn!(error = %err, retry_in_ms = ms, "the keyring is not answering; asking again");
+                    std::thread::sleep(std::time::Duration::from_millis(*ms));
+                }
+                None => return Err(err),
+            },
+            other => return other,
+        }
+    }
+}
+
 fn unavailable(err: KeyringError) -> CoreError {
     tracing::error!(error = %err, "keyring error");
     let hint = match err {
@@ -108,4 +129,54 @@ fn unavailable(err: KeyringError) -> CoreError {
         _ => "The system keyring could not be used. Check that it is running and unlocked.",
     };
     CoreError::SecretStore(hint.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn failure() -> KeyringError {
+        KeyringError::PlatformFailure(Box::new(std::io::Error::other("the service is starting")))
+    }
+
+    #[test]
+    fn a_keyring_that_is_starting_is_asked_again() {
+        let calls = Cell::new(0);
+        let answer = patiently(|| {
+            calls.set(calls.get() + 1);
+            if calls.get() < 3 {
+                Err(failure())
+            } else {
+                Ok("key")
+            }
+        });
+        assert_eq!(answer.unwrap(), "key");
+        assert_eq!(calls.get(), 3);
+    }
+
+    #[test]
+    fn a_locked_keyring_or_a_missing_entry_is_answered_at_once_and_a_dead_one_in_the_end() {
+        let calls = Cell::new(0);
+        let locked = patiently::<()>(|| {
+            calls.set(calls.get() + 1);
+            Err(KeyringError::NoStorageAccess(Box::new(std::io::Error::other("locked"))))
+        });
+        assert!(matches!(locked, Err(KeyringError::NoStorageAccess(_))));
+        assert_eq!(calls.get(), 1);
+        let calls = Cell::new(0);
+        let missing = patiently::<()>(|| {
+            calls.set(calls.get() + 1);
+            Err(KeyringError::NoEntry)
+        });
+        assert!(matches!(missing, Err(KeyringError::NoEntry)));
+        assert_eq!(calls.get(), 1);
+        let calls = Cell::new(0);
+        let dead = patiently::<()>(|| {
+            calls.set(calls.get() + 1);
+            Err(failure())
+        });
+        assert!(matches!(dead, Err(KeyringError::PlatformFailure(_))));
+        assert_eq!(calls.get(), 6, "the first call and five more");
+    }
 }
