@@ -131,44 +131,25 @@ async fn health(server: &ServerProcess) -> serde_json::Value {
     reqwest::get(format!("{}/health", server.url)).await.unwrap().json().await.unwrap()
 }
 
+/// `clinicdesk-server init` for a Paris clinic with `admin` as its first administrator.
+fn init_clinic(url: &str, admin: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_clinicdesk-server"))
+        .args(["init", "--clinic-name", "Clinique du Parc", "--time-zone", "Europe/Paris", "--country", "FR"])
+        .args(["--admin-email", admin])
+        .env("CLINICDESK_DATABASE_URL", url)
+        .env("CLINICDESK_PASSWORD", "a long admin password")
+        .output()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn two_server_processes_elect_one_sender_and_the_standby_takes_over_when_it_is_killed() {
     let pg = TempPostgres::start();
     let url = pg.create_database("clinic");
-    let init = Command::new(env!("CARGO_BIN_EXE_clinicdesk-server"))
-        .args([
-            "init",
-            "--clinic-name",
-            "Clinique du Parc",
-            "--time-zone",
-            "Europe/Paris",
-            "--country",
-            "FR",
-            "--admin-email",
-            "admin@clinic.example",
-        ])
-        .env("CLINICDESK_DATABASE_URL", &url)
-        .env("CLINICDESK_PASSWORD", "a long admin password")
-        .output()
-        .unwrap();
+    let init = init_clinic(&url, "admin@clinic.example");
     assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
     assert!(String::from_utf8_lossy(&init.stdout).contains("admin@clinic.example as its administrator"));
-    let again = Command::new(env!("CARGO_BIN_EXE_clinicdesk-server"))
-        .args([
-            "init",
-            "--clinic-name",
-            "Clinique du Parc",
-            "--time-zone",
-            "Europe/Paris",
-            "--country",
-            "FR",
-            "--admin-email",
-            "other@clinic.example",
-        ])
-        .env("CLINICDESK_DATABASE_URL", &url)
-        .env("CLINICDESK_PASSWORD", "a long admin password")
-        .output()
-        .unwrap();
+    let again = init_clinic(&url, "other@clinic.example");
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already set up"));
 
