@@ -21,6 +21,7 @@ const RECHECK_ONLINE: Duration = Duration::from_secs(15 * 60);
 pub fn start(app: &AppHandle) {
     let Some(clinic) = app.state::<AppState>().shared_clinic() else { return };
     tauri::async_runtime::spawn(run_housekeeping(clinic.clone()));
+    tauri::async_runtime::spawn(crate::desk::run(app.clone()));
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
         // The first use builds the HTTP client (it reads the CA certificates): not on the main
@@ -54,6 +55,11 @@ async fn run_outbox(clinic: Arc<Clinic>, http: TwilioHttp) {
         Err(err) => return tracing::error!(code = %err.code(), "outbox worker not started"),
     };
     loop {
+        // A desk of a clinic server sends no texts: the server does (and holds the Twilio secrets).
+        if clinic.desk_sync().is_joined().unwrap_or(false) {
+            tokio::time::sleep(OUTBOX_PASS_EVERY).await;
+            continue;
+        }
         match worker.run_once().await {
             Ok(report) if report != Default::default() => tracing::info!(?report, "outbox pass"),
             Ok(_) => {}

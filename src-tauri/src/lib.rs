@@ -4,6 +4,7 @@
 mod background;
 mod browser_call;
 mod commands;
+mod desk;
 pub mod error;
 mod media_permission;
 mod state;
@@ -98,6 +99,9 @@ pub fn run() {
             commands::appointments::appointment_book,
             commands::appointments::appointment_reschedule,
             commands::appointments::appointment_cancel,
+            commands::desk::desk_join,
+            commands::desk::desk_status,
+            commands::desk::desk_dismiss,
             commands::settings::settings_get,
             commands::settings::settings_update,
             commands::messaging::twilio_overview,

@@ -19,6 +19,8 @@ pub struct AppState {
     pub trial_keyring: bool,
     session: Mutex<Option<String>>,
     health: Mutex<Option<TwilioHealth>>,
+    /// This computer as a desk of a clinic server (idle on a one-desk clinic).
+    pub desk: crate::desk::Desk,
     /// The one Twilio client: one connection pool, and one measure of Twilio's clock, shared by
     /// the outbox worker, the credential check and every command. Built on first use, off the
     /// main thread (`background::start`): making it loads the system's CA certificates, which
@@ -34,6 +36,7 @@ impl AppState {
             trial_keyring,
             session: Mutex::new(None),
             health: Mutex::new(None),
+            desk: Default::default(),
             twilio: LazyLock::new(|| TwilioHttp::new(Endpoints::from_env())),
         }
     }

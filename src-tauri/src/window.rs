@@ -119,6 +119,7 @@ mod tests {
             suggested_time_zone: "Europe/London".into(),
             data_dir: "/data".into(),
             trial_keyring: false,
+            desk_server: None,
         };
         let script = boot_script(&status);
         assert!(script.starts_with("Object.defineProperty(window, '__CLINICDESK_BOOT__', { value: Object.freeze({"));

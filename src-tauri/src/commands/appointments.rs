@@ -1,4 +1,5 @@
-//! The schedule: day view, booking, rescheduling, cancelling.
+//! The schedule: day view, booking, rescheduling, cancelling. On a desk of a clinic server a
+//! change is queued for the server by the core; the desk's sync loop is woken to send it now.
 
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -20,7 +21,9 @@ pub async fn appointments_day(
 #[tauri::command]
 pub async fn appointment_book(state: State<'_, AppState>, request: BookingRequest) -> ApiResult<AppointmentChange> {
     let (clinic, caller) = state.caller()?;
-    Ok(clinic.appointments().book(&caller, request)?)
+    let booked = clinic.appointments().book(&caller, request)?;
+    state.desk.wake();
+    Ok(booked)
 }
 
 #[tauri::command]
@@ -30,7 +33,9 @@ pub async fn appointment_reschedule(
     request: RescheduleRequest,
 ) -> ApiResult<AppointmentChange> {
     let (clinic, caller) = state.caller()?;
-    Ok(clinic.appointments().reschedule(&caller, id, request)?)
+    let moved = clinic.appointments().reschedule(&caller, id, request)?;
+    state.desk.wake();
+    Ok(moved)
 }
 
 #[tauri::command]
@@ -41,5 +46,7 @@ pub async fn appointment_cancel(
     expected_version: Option<i64>,
 ) -> ApiResult<AppointmentChange> {
     let (clinic, caller) = state.caller()?;
-    Ok(clinic.appointments().cancel(&caller, id, &reason, expected_version)?)
+    let cancelled = clinic.appointments().cancel(&caller, id, &reason, expected_version)?;
+    state.desk.wake();
+    Ok(cancelled)
 }

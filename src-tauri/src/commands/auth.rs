@@ -33,6 +33,8 @@ pub struct AppStatus {
     /// True when `scripts/run.sh` fell back to a keyring of its own whose unlock password is public:
     /// the window then warns on every screen not to enter real patient data.
     pub trial_keyring: bool,
+    /// The clinic server this computer is a desk of; `None` on a one-desk clinic.
+    pub desk_server: Option<String>,
 }
 
 #[tauri::command]
@@ -51,8 +53,10 @@ pub fn start_up_status(state: &AppState) -> ApiResult<AppStatus> {
         suggested_time_zone: system_time_zone(),
         data_dir: state.data_dir.display().to_string(),
         trial_keyring: state.trial_keyring,
+        desk_server: None,
     };
     let Ok(clinic) = state.clinic() else { return Ok(status) };
+    status.desk_server = clinic.desk_sync().server_url()?.map(|url| url.to_string());
     if clinic.needs_setup()? {
         status.phase = AppPhase::NeedsSetup;
         return Ok(status);
@@ -88,7 +92,20 @@ pub async fn sign_in(state: State<'_, AppState>, email: String, password: String
     if let Some(old) = state.token() {
         let _ = clinic.auth().sign_out(&old, SessionEnd::SignedOut);
     }
-    let signed = clinic.auth().sign_in(&email, &password, Channel::App)?;
+    state.desk.forget_unchecked();
+    let signed = match state.desk.link(clinic)? {
+        // A desk of a clinic server: the server checks the password when it can be reached.
+        Some(link) => {
+            let signed = clinic.desk_sync().sign_in(&link, &email, &password, Channel::App).await?;
+            if !link.has_session() {
+                // Signed in offline: the server checks the password once it is back (desk.rs).
+                state.desk.remember_unchecked(&email, &password);
+            }
+            state.desk.wake();
+            signed
+        }
+        None => clinic.auth().sign_in(&email, &password, Channel::App)?,
+    };
     state.set_token(Some(signed.token));
     tracing::info!(user = %signed.profile.user_id, "signed in");
     Ok(signed.profile)
@@ -104,7 +121,13 @@ pub async fn sign_out(
 ) -> ApiResult<()> {
     // Call links not yet opened and the call pages' report keys die with the session.
     calls.revoke_all();
-    state.sign_out(if idle { SessionEnd::Idle } else { SessionEnd::SignedOut })
+    state.desk.forget_unchecked();
+    let server_session = state.clinic().ok().and_then(|clinic| state.desk.link(clinic).ok().flatten());
+    let signed_out = state.sign_out(if idle { SessionEnd::Idle } else { SessionEnd::SignedOut });
+    if let Some(link) = server_session {
+        link.sign_out().await;
+    }
+    signed_out
 }
 
 /// Called while the person is using the window (typing, clicking) so the core's idle clock,

@@ -6,6 +6,7 @@ pub mod appointments;
 pub mod auth;
 pub mod call_page;
 pub mod consultations;
+pub mod desk;
 pub mod directory;
 pub mod inbox;
 pub mod messaging;

@@ -119,7 +119,8 @@ impl Clinic {
     pub fn needs_setup(&self) -> Result<bool> {
         let conn = self.db.conn()?;
         let users: i64 = conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
-        Ok(users == 0)
+        // A desk joined to a clinic server learns its staff from the server: nothing to set up.
+        Ok(users == 0 && !crate::sync::pending::is_desk(&conn)?)
     }
 
     pub fn auth(&self) -> crate::auth::Auth<'_> {

@@ -21,11 +21,13 @@ pub(crate) use conflicts::write_error;
 pub use conflicts::{doctor_busy, patient_busy, INACTIVE_STATUSES};
 pub(crate) use slot::check_minutes;
 
-use crate::appointment_texts::{after_change, AppointmentChange, Change};
+use crate::appointment_texts::{after_change, AppointmentChange, Change, TextNote};
 use crate::audit::{self, AuditAction};
 use crate::auth::{Caller, Permission};
 use crate::db::{ts, uuid_at};
 use crate::error::{CoreError, Result};
+use crate::sync::pending::is_desk;
+use crate::sync::wire::DeskCommand;
 use crate::Clinic;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
@@ -182,7 +184,13 @@ impl Appointments<'_> {
         .map_err(write_error)?;
         audit_change(&tx, now, caller, AuditAction::AppointmentBooked, id, request.patient_id, "")?;
         let booked = find(&tx, id, tz)?;
-        let text = after_change(&mut tx, now, caller.user_id, &booked, Change::Booked);
+        let text = if is_desk(&tx)? {
+            let summary = format!("Book {}", when_and_who(&booked));
+            let command = DeskCommand::Book { appointment_id: id, booking: request };
+            desk_queue(&tx, now, caller, &booked, &command, None, &summary)?
+        } else {
+            after_change(&mut tx, now, caller.user_id, &booked, Change::Booked)
+        };
         tx.commit()?;
         Ok(AppointmentChange { appointment: booked, text })
     }
@@ -267,7 +275,15 @@ impl Appointments<'_> {
         let from = format!("; from {}", ts(current.starts_at));
         audit_change(&tx, now, caller, AuditAction::AppointmentRescheduled, id, current.patient_id, &from)?;
         let moved = find(&tx, id, tz)?;
-        let text = after_change(&mut tx, now, caller.user_id, &moved, Change::Moved { from: current.starts_at });
+        let text = if is_desk(&tx)? {
+            let summary = format!("Move {} to {} {}", when_and_who(&current), moved.local_date, moved.local_start);
+            // The version this desk saw: the server refuses the move if someone changed it since.
+            let change = RescheduleRequest { expected_version: Some(current.version), ..request };
+            let command = DeskCommand::Move { appointment_id: id, change };
+            desk_queue(&tx, now, caller, &moved, &command, Some(&current), &summary)?
+        } else {
+            after_change(&mut tx, now, caller.user_id, &moved, Change::Moved { from: current.starts_at })
+        };
         tx.commit()?;
         Ok(AppointmentChange { appointment: moved, text })
     }
@@ -291,14 +307,40 @@ impl Appointments<'_> {
         crate::consultations::store::refuse_while_running(&tx, id, "cancelled")?;
         tx.execute(
             "UPDATE appointments SET status = 'cancelled', cancel_reason = ?2, cancelled_at = ?3, version = version + 1, updated_at = ?3 WHERE id = ?1",
-            params![id.to_string(), reason, ts(now)],
+            params![id.to_string(), &reason, ts(now)],
         )?;
         audit_change(&tx, now, caller, AuditAction::AppointmentCancelled, id, current.patient_id, "")?;
         let cancelled = find(&tx, id, tz)?;
-        let text = after_change(&mut tx, now, caller.user_id, &cancelled, Change::Cancelled);
+        let text = if is_desk(&tx)? {
+            let summary = format!("Cancel {}", when_and_who(&current));
+            let command = DeskCommand::Cancel { appointment_id: id, reason, expected_version: Some(current.version) };
+            desk_queue(&tx, now, caller, &cancelled, &command, Some(&current), &summary)?
+        } else {
+            after_change(&mut tx, now, caller.user_id, &cancelled, Change::Cancelled)
+        };
         tx.commit()?;
         Ok(AppointmentChange { appointment: cancelled, text })
     }
+}
+
+/// "Ana Silva with Dr Rao, 2026-12-12 09:00", for a change's line in the desk's queue.
+fn when_and_who(a: &Appointment) -> String {
+    format!("{} with {}, {} {}", a.patient_name, a.doctor_name, a.local_date, a.local_start)
+}
+
+/// On a desk of a clinic server: the change is queued for the server, and the patient's text is
+/// the server's to send once it accepts (sync/pending.rs).
+fn desk_queue(
+    tx: &Connection,
+    now: DateTime<Utc>,
+    caller: &Caller,
+    now_written: &Appointment,
+    command: &DeskCommand,
+    before: Option<&Appointment>,
+    summary: &str,
+) -> Result<TextNote> {
+    crate::sync::pending::queue(tx, now, caller, now_written, command, before, summary)?;
+    Ok(TextNote::not_texted(crate::sync::NOT_YET_CONFIRMED))
 }
 
 /// Runs `insert` with a newly drawn booking reference, drawing again on a collision (1 in ~900

@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0013_consultation_review.sql", include_str!("../../../../../migrations/0013_consultation_review.sql")),
     ("0014_chat_attachments.sql", include_str!("../../../../../migrations/0014_chat_attachments.sql")),
     ("0015_desk_sync.sql", include_str!("../../../../../migrations/0015_desk_sync.sql")),
+    ("0016_desk_pending.sql", include_str!("../../../../../migrations/0016_desk_pending.sql")),
 ];
 
 /// The schema version this build writes.

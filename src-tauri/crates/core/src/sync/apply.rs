@@ -150,16 +150,24 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
         }
         "appointment" => {
             if let Some(a) = row::<AppointmentRow>(change)? {
+                // A reference drawn on this desk for a provisional booking may (1 in ~900 million)
+                // be one the server gave another booking: the provisional one steps aside.
+                conn.execute(
+                    "UPDATE appointments SET booking_ref = booking_ref || '-' || substr(id, 1, 4)
+                     WHERE booking_ref = ?1 AND id <> ?2 AND provisional IS NOT NULL",
+                    params![a.booking_ref, a.id.to_string()],
+                )?;
                 conn.execute(
                     "INSERT INTO appointments (id, booking_ref, patient_id, doctor_id, starts_at, ends_at, kind, status,
                                                cancel_reason, version, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
-                     ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, doctor_id = excluded.doctor_id,
+                     ON CONFLICT (id) DO UPDATE SET booking_ref = excluded.booking_ref, patient_id = excluded.patient_id, doctor_id = excluded.doctor_id,
                        starts_at = excluded.starts_at, ends_at = excluded.ends_at,
                        kind = excluded.kind, status = excluded.status, cancel_reason = excluded.cancel_reason,
-                       version = excluded.version, updated_at = excluded.updated_at
+                       version = excluded.version, updated_at = excluded.updated_at, provisional = NULL
                      -- Feed order is transaction order, not commit order: never let an older
-                     -- version of a row replace a newer one.
+                     -- version of a row replace a newer one. A provisional change made here
+                     -- (pending.rs) at the same version is replaced by the server's copy.
                      WHERE excluded.version >= appointments.version",
                     params![
                         a.id.to_string(),

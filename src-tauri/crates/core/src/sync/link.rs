@@ -80,6 +80,11 @@ impl ServerLink {
         self.set_token(Some(signed.token.clone()));
     }
 
+    /// Whether a person's server session is open on this link (none after an offline sign-in).
+    pub fn has_session(&self) -> bool {
+        self.token.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
     pub fn stream(&self) -> String {
         self.stream.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }

@@ -7,10 +7,12 @@
 
 mod apply;
 pub mod link;
+pub(crate) mod pending;
 mod sign_in;
 pub mod wire;
 
 pub use link::{is_offline, ServerLink};
+pub use pending::{PendingChange, Sent, NOT_YET_CONFIRMED};
 pub use sign_in::OFFLINE_SIGN_IN_DAYS;
 
 use crate::error::{CoreError, Result};
@@ -22,6 +24,8 @@ use wire::ChangePage;
 
 /// The setting that makes this computer a desk of a clinic server.
 pub const KEY_SERVER_URL: &str = "server.url";
+/// A certificate to trust for the clinic server besides the system's (a clinic's own CA, PEM).
+pub const KEY_SERVER_CERTIFICATE: &str = "server.certificate";
 /// The cursor of one part of the feed (see `ServerLink::stream`).
 fn cursor_key(stream: &str) -> String {
     format!("cursor:{stream}")
@@ -57,6 +61,19 @@ impl DeskSync<'_> {
         Ok(())
     }
 
+    /// Trusts `pem` (the clinic's own certificate authority, from its IT person) for this desk's
+    /// link, besides the system's certificates. Checked before it is kept.
+    pub fn trust_certificate(&self, pem: &str) -> Result<()> {
+        let pem = check_certificate(pem)?;
+        let conn = self.clinic.db().conn()?;
+        conn.execute(
+            "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            rusqlite::params![KEY_SERVER_CERTIFICATE, pem, crate::db::ts(self.clinic.now())],
+        )?;
+        Ok(())
+    }
+
     /// The clinic server this desk belongs to; `None` on a one-desk clinic.
     pub fn server_url(&self) -> Result<Option<url::Url>> {
         let conn = self.clinic.db().conn()?;
@@ -65,8 +82,16 @@ impl DeskSync<'_> {
         Ok(text.and_then(|t| url::Url::parse(&t).ok()))
     }
 
-    /// The link to this desk's server (credential from the keyring).
+    /// The link to this desk's server (credential from the keyring). `extra_root` is a
+    /// certificate to trust; without it, the one kept by `trust_certificate`, if any.
     pub fn link(&self, extra_root: Option<&[u8]>) -> Result<ServerLink> {
+        let kept: Option<String> = self
+            .clinic
+            .db()
+            .conn()?
+            .query_row("SELECT value FROM settings WHERE key = ?1", [KEY_SERVER_CERTIFICATE], |r| r.get(0))
+            .optional()?;
+        let extra_root = extra_root.or(kept.as_deref().map(str::as_bytes));
         let url = self
             .server_url()?
             .ok_or_else(|| CoreError::NotFound("This computer is not joined to a clinic server.".into()))?;
@@ -119,6 +144,40 @@ impl DeskSync<'_> {
             applied += self.apply(&stream, &page)?;
         }
     }
+}
+
+/// What one round of syncing did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Synced {
+    pub sent: Sent,
+    pub applied: usize,
+}
+
+impl DeskSync<'_> {
+    /// One round: the signed-in person's queued changes first (so the pull that follows brings
+    /// the server's copy of them), then the server's news, waiting up to `wait` for some.
+    pub async fn sync_once(&self, link: &ServerLink, person: uuid::Uuid, wait: Duration) -> Result<Synced> {
+        let sent = self.send_pending(link, person).await?;
+        let applied = self.pull(link, if sent == Sent::default() { wait } else { Duration::ZERO }).await?;
+        Ok(Synced { sent, applied })
+    }
+
+    /// Whether this computer is a desk of a clinic server.
+    pub fn is_joined(&self) -> Result<bool> {
+        pending::is_desk(&*self.clinic.db().conn()?)
+    }
+}
+
+/// A certificate (PEM) as pasted by a person, checked and trimmed.
+pub fn check_certificate(pem: &str) -> Result<&str> {
+    let pem = pem.trim();
+    if !pem.starts_with("-----BEGIN CERTIFICATE-----") || reqwest::Certificate::from_pem(pem.as_bytes()).is_err() {
+        return Err(CoreError::invalid(
+            "certificate",
+            "That is not a certificate. Paste the whole text of the .pem or .crt file, from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----.",
+        ));
+    }
+    Ok(pem)
 }
 
 /// A clinic server's address: https, or http on this computer only (a test or a local proxy).

@@ -11,4 +11,8 @@ suggested_time_zone: string, data_dir: string,
  * True when `scripts/run.sh` fell back to a keyring of its own whose unlock password is public:
  * the window then warns on every screen not to enter real patient data.
  */
-trial_keyring: boolean, };
+trial_keyring: boolean, 
+/**
+ * The clinic server this computer is a desk of; `None` on a one-desk clinic.
+ */
+desk_server: string | null, };
