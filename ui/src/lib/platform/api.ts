@@ -26,6 +26,7 @@ import type { ConsultationToken } from './bindings/ConsultationToken';
 import type { ClinicSettingsInput } from './bindings/ClinicSettingsInput';
 import type { DaySchedule } from './bindings/DaySchedule';
 import type { DemoSummary } from './bindings/DemoSummary';
+import type { DeskStatus } from './bindings/DeskStatus';
 import type { Doctor } from './bindings/Doctor';
 import type { IncomingText } from './bindings/IncomingText';
 import type { NewStaffUser } from './bindings/NewStaffUser';
@@ -119,6 +120,13 @@ export const api = {
     call<AppointmentChange>('appointment_reschedule', { id, request }),
   appointmentCancel: (id: string, reason: string, expectedVersion: number | null) =>
     call<AppointmentChange>('appointment_cancel', { id, reason, expectedVersion }),
+
+  // A desk of a clinic server: joining one at first run; its sync state and the changes waiting
+  // for the server or refused by it (null on a one-desk clinic).
+  deskJoin: (serverUrl: string, credential: string, certificate: string | null) =>
+    call<void>('desk_join', { serverUrl, credential, certificate }),
+  deskStatus: () => call<DeskStatus | null>('desk_status'),
+  deskDismiss: (clientId: string) => call<void>('desk_dismiss', { clientId }),
 
   // Appointment texts: each appointment's texts, the worklist of those that did not arrive, the
   // patient's answer about texts, and the texting rules (everyone reads them; admins change them).
