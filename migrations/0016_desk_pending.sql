@@ -1,4 +1,4 @@
--- Changes made on a desk of a clinic server, kept until the server has answered (issue 12;
+-- Changes made on a desk of a clinic server (appointments, patients), kept until the server has answered (issue 12;
 -- core/src/sync/pending.rs). A change is saved here and shown at once as "not yet confirmed by
 -- the clinic server"; it is sent in `seq` order, by the person who made it, when the server can
 -- be reached. Accepted: the row goes and the server's copy replaces the provisional one.
@@ -7,13 +7,15 @@
 CREATE TABLE desk_pending (
     seq            INTEGER PRIMARY KEY AUTOINCREMENT,
     client_id      TEXT NOT NULL UNIQUE,      -- the command's id: the server applies it once
-    appointment_id TEXT NOT NULL,
+    entity         TEXT NOT NULL,             -- 'appointment' or 'patient'
+    entity_id      TEXT NOT NULL,
     command        TEXT NOT NULL,             -- the DeskCommand as JSON, sent exactly as saved
     summary        TEXT NOT NULL,             -- what reception did, in their words
     made_by        TEXT NOT NULL REFERENCES users(id),
     made_at        TEXT NOT NULL,
     -- The appointment as it was before this change (JSON), put back if the server refuses it;
-    -- NULL for a booking, which is removed instead.
+    -- NULL for a booking, which is removed instead, and for patients (a refused patient change
+    -- is listed, not undone: the desk keeps what reception typed until they deal with it).
     before         TEXT,
     state          TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'refused')),
     refusal        TEXT,

@@ -10,7 +10,7 @@ export class DeskWatch {
   /** `null` until the core first answers, and on a one-desk clinic. */
   status: DeskStatus | null = $state(null);
   /** Appointments with a change saved here that the server has not confirmed yet. */
-  unconfirmed: Set<string> = $derived(new Set(this.status?.waiting.map((w) => w.appointment_id) ?? []));
+  unconfirmed: Set<string> = $derived(new Set(this.status?.waiting.map((w) => w.entity_id) ?? []));
 
   async refresh(): Promise<void> {
     try {

@@ -7,7 +7,9 @@
 
 use crate::appointments;
 use crate::desks::Desk;
+use crate::directory;
 use crate::error::{Result, ServerError};
+use crate::settings;
 use crate::staff::Staff;
 use chrono::{DateTime, Utc};
 use clinicdesk_core::auth::Permission;
@@ -36,6 +38,7 @@ pub async fn apply(
     }
     let permission = match command {
         DeskCommand::Book { .. } | DeskCommand::Move { .. } | DeskCommand::Cancel { .. } => Permission::WriteSchedule,
+        DeskCommand::AddPatient { .. } | DeskCommand::UpdatePatient { .. } => Permission::WritePatients,
     };
     let outcome = match staff.require(&**client, permission).await {
         Err(ServerError::Rule(refused)) => refused_outcome(&refused),
@@ -44,16 +47,28 @@ pub async fn apply(
             let tx = client.transaction().await?;
             let done = match command {
                 DeskCommand::Book { appointment_id, booking } => {
-                    appointments::book_in(&*tx, staff, booking, Some(*appointment_id), now).await
+                    { appointments::book_in(&*tx, staff, booking, Some(*appointment_id), now).await }
+                        .map(|a| json!({ "ok": a }))
                 }
                 DeskCommand::Move { appointment_id, change } => {
-                    appointments::move_in(&*tx, staff, *appointment_id, change, now).await
+                    { appointments::move_in(&*tx, staff, *appointment_id, change, now).await }
+                        .map(|a| json!({ "ok": a }))
                 }
                 DeskCommand::Cancel { appointment_id, reason, expected_version } => {
-                    appointments::cancel_in(&*tx, staff, *appointment_id, reason, *expected_version, now).await
+                    { appointments::cancel_in(&*tx, staff, *appointment_id, reason, *expected_version, now).await }
+                        .map(|a| json!({ "ok": a }))
                 }
-            }
-            .map(|a| json!({ "ok": a }));
+                DeskCommand::AddPatient { patient_id, patient } => {
+                    let country = settings::country(&*tx).await?;
+                    directory::add_patient_in(&*tx, staff, *patient_id, patient, &country, now).await
+                }
+                .map(|row| json!({ "ok": row })),
+                DeskCommand::UpdatePatient { patient_id, patient } => {
+                    let country = settings::country(&*tx).await?;
+                    directory::update_patient_in(&*tx, staff, *patient_id, patient, &country, now).await
+                }
+                .map(|row| json!({ "ok": row })),
+            };
             match done {
                 Ok(outcome) => {
                     if remember(&*tx, desk, client_id, &outcome).await? {

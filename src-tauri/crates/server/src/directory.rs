@@ -80,24 +80,63 @@ pub async fn add_patient(
 ) -> Result<Uuid> {
     let mut client = pool.get().await?;
     staff.require(&**client, Permission::WritePatients).await?;
-    let (name, phone, dob) = validate(input, country, now.date_naive())?;
     let id = Uuid::new_v4();
     let tx = client.transaction().await?;
-    tx.execute(
-        "INSERT INTO patients (id, full_name, phone, date_of_birth, sms_consent, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6)",
-        &[&id, &name, &phone, &dob, &input.sms_consent, &now],
-    )
-    .await?;
-    changes::record(
-        &*tx,
-        "patient",
-        id,
-        "all",
-        Some(json!({"id": id, "full_name": name, "phone": phone, "date_of_birth": dob, "sms_consent": input.sms_consent, "opted_out_at": null})),
-    )
-    .await?;
-    audit::record(&*tx, Some(staff), AuditAction::PatientCreated, Some(("patient", &id.to_string())), None).await?;
+    add_patient_in(&*tx, staff, id, input, country, now).await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Registers a patient under `id` (a desk's id for them) in the caller's transaction; returns the
+/// row as the feed carries it. The caller has checked the permission.
+pub async fn add_patient_in(
+    db: &impl GenericClient,
+    staff: &Staff,
+    id: Uuid,
+    input: &PatientInput,
+    country: &str,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value> {
+    let (name, phone, dob) = validate(input, country, now.date_naive())?;
+    let added = db
+        .execute(
+            "INSERT INTO patients (id, full_name, phone, date_of_birth, sms_consent, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING",
+            &[&id, &name, &phone, &dob, &input.sms_consent, &now],
+        )
+        .await?;
+    if added == 0 {
+        return Err(CoreError::Conflict("A patient with that id is already registered.".into()).into());
+    }
+    let row = json!({"id": id, "full_name": name, "phone": phone, "date_of_birth": dob, "sms_consent": input.sms_consent, "opted_out_at": null});
+    changes::record(db, "patient", id, "all", Some(row.clone())).await?;
+    audit::record(db, Some(staff), AuditAction::PatientCreated, Some(("patient", &id.to_string())), None).await?;
+    Ok(row)
+}
+
+/// Corrects a patient's details in the caller's transaction; returns the row as the feed carries
+/// it. Their opt-out (a STOP reply) stays as it is. The caller has checked the permission.
+pub async fn update_patient_in(
+    db: &impl GenericClient,
+    staff: &Staff,
+    id: Uuid,
+    input: &PatientInput,
+    country: &str,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value> {
+    let (name, phone, dob) = validate(input, country, now.date_naive())?;
+    let row = db
+        .query_opt(
+            "UPDATE patients SET full_name = $2, phone = $3, date_of_birth = $4, sms_consent = $5, updated_at = $6,
+                    version = version + 1
+             WHERE id = $1 RETURNING opted_out_at",
+            &[&id, &name, &phone, &dob, &input.sms_consent, &now],
+        )
+        .await?
+        .ok_or_else(|| CoreError::NotFound("That patient is not registered on the clinic server.".into()))?;
+    let opted_out_at: Option<DateTime<Utc>> = row.get(0);
+    let row = json!({"id": id, "full_name": name, "phone": phone, "date_of_birth": dob, "sms_consent": input.sms_consent, "opted_out_at": opted_out_at});
+    changes::record(db, "patient", id, "all", Some(row.clone())).await?;
+    audit::record(db, Some(staff), AuditAction::PatientUpdated, Some(("patient", &id.to_string())), None).await?;
+    Ok(row)
 }

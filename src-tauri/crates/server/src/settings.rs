@@ -36,3 +36,10 @@ pub async fn time_zone(db: &impl GenericClient) -> Result<Tz> {
     zone.parse()
         .map_err(|_| ServerError::Setup(format!("The clinic's time zone setting ({zone}) is not a known zone.")))
 }
+
+/// The country phone numbers are read in when typed without +country code.
+pub async fn country(db: &impl GenericClient) -> Result<String> {
+    get(db, COUNTRY).await?.ok_or_else(|| {
+        ServerError::Setup("The clinic server has not been set up yet: run `clinicdesk-server init`.".into())
+    })
+}

@@ -66,10 +66,26 @@ async fn offline_bookings_are_confirmed_or_listed_for_attention_when_the_network
     let later =
         RescheduleRequest { date: online.date.clone(), time: "15:00".into(), minutes: None, expected_version: None };
     front.clinic.appointments().reschedule(&rita.caller, booked.id, later).unwrap();
+    // A new patient walks in: registered and booked offline (the registration is sent first).
+    let dara = front
+        .clinic
+        .patients()
+        .add(
+            &rita.caller,
+            clinicdesk_core::patients::PatientInput {
+                full_name: "Dara Quinn".into(),
+                phone: "07400 123458".into(),
+                date_of_birth: None,
+                sms_consent: true,
+            },
+        )
+        .unwrap();
+    front.clinic.appointments().book(&rita.caller, support::booking(dara.id, c.doctors[1], "12:00", 15)).unwrap();
     let offline = front_sync.sync_once(&front_link, person, Duration::ZERO).await.unwrap_err();
     assert!(clinicdesk_core::sync::is_offline(&offline), "{offline:?}");
     let waiting: Vec<_> = front_sync.waiting(&rita.caller).unwrap().into_iter().map(|p| p.summary).collect();
-    assert_eq!(waiting.len(), 3, "{waiting:?}");
+    assert_eq!(waiting.len(), 5, "{waiting:?}");
+    assert_eq!(waiting[3], "Register Dara Quinn");
     assert!(waiting[0].starts_with("Book Ana Lima with Dr Meredith Grey"), "{waiting:?}");
     assert!(waiting[2].starts_with("Move Chloé Dubois") && waiting[2].ends_with("15:00"), "{waiting:?}");
     assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM appointments"), "1", "nothing reached the server");
@@ -88,8 +104,13 @@ async fn offline_bookings_are_confirmed_or_listed_for_attention_when_the_network
     front.relay.lose_next_answers(1);
     assert!(front_sync.sync_once(&front_link, person, Duration::ZERO).await.is_err());
     let round = front_sync.sync_once(&front_link, person, Duration::ZERO).await.unwrap();
-    assert_eq!(round.sent, Sent { accepted: 1, refused: 2 }, "the lost one was refused the first time already");
-    assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM appointments"), "3", "each booking made once on the server");
+    assert_eq!(round.sent, Sent { accepted: 3, refused: 2 }, "the lost one was refused the first time already");
+    assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM appointments"), "4", "each booking made once on the server");
+    assert_eq!(
+        c.pg.psql("clinic", &format!("SELECT full_name || ' ' || phone FROM patients WHERE id = '{}'", dara.id)),
+        "Dara Quinn +447400123458",
+        "registered under the desk's id, the number read as the clinic's country"
+    );
 
     // Refused: the 10:30 booking (the slot went to the back office's patient) and the move (the
     // appointment was cancelled meanwhile). Both are listed with the server's sentence; the desk
@@ -97,9 +118,9 @@ async fn offline_bookings_are_confirmed_or_listed_for_attention_when_the_network
     assert!(front_sync.waiting(&rita.caller).unwrap().is_empty());
     let attention = front_sync.needs_attention(&rita.caller).unwrap();
     assert_eq!(attention.len(), 2, "{attention:?}");
-    assert_eq!(attention[0].appointment_id, clashing.id);
+    assert_eq!(attention[0].entity_id, clashing.id);
     assert!(attention[0].refusal.as_deref().unwrap().contains("Dr Meredith Grey"), "{attention:?}");
-    assert_eq!(attention[1].appointment_id, booked.id);
+    assert_eq!(attention[1].entity_id, booked.id);
     assert!(attention[1].refusal.as_deref().unwrap().contains("changed"), "{attention:?}");
     let day = front.clinic.appointments().day(&rita.caller, &clash.date, None).unwrap();
     let shown: Vec<_> =
@@ -109,7 +130,8 @@ async fn offline_bookings_are_confirmed_or_listed_for_attention_when_the_network
         [
             ("09:00", "Chloé Dubois", "cancelled"),
             ("10:30", "Chloé Dubois", "scheduled"),
-            ("11:30", "Ben Okafor", "scheduled")
+            ("11:30", "Ben Okafor", "scheduled"),
+            ("12:00", "Dara Quinn", "scheduled")
         ],
         "the refused booking is gone, the refused move undone and the cancellation arrived"
     );

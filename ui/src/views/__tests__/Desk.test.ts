@@ -11,7 +11,7 @@ import DeskChanges from '../DeskChanges.svelte';
 import DayGrid from '../DayGrid.svelte';
 
 const change = (id: string, summary: string, refusal: string | null = null): PendingChange => ({
-  client_id: `c-${id}`, appointment_id: `a-${id}`, summary, made_by: 'Rita Reception', made_at: '2030-03-05T09:00:00Z', refusal,
+  client_id: `c-${id}`, entity_id: `a-${id}`, summary, made_by: 'Rita Reception', made_at: '2030-03-05T09:00:00Z', refusal,
 });
 const desk = (over: Partial<DeskStatus> = {}): DeskStatus => ({
   connection: 'connected', last_synced_at: '2030-03-05T09:01:00Z', revision: 3, server_url: 'https://clinic-server:8640/',

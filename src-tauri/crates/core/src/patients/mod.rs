@@ -7,6 +7,7 @@ use crate::audit::{self, AuditAction};
 use crate::auth::{Caller, Permission};
 use crate::db::{ts, uuid_at};
 use crate::error::{CoreError, Result};
+use crate::sync::wire::DeskCommand;
 use crate::Clinic;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -42,7 +43,7 @@ pub struct Patient {
 }
 
 /// A patient as typed at the desk, before checks.
-#[derive(Debug, Clone, Deserialize, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct PatientInput {
     pub full_name: String,
@@ -185,6 +186,10 @@ impl Patients<'_> {
             None,
         )?;
         let patient = find(&tx, id)?;
+        if crate::sync::pending::is_desk(&tx)? {
+            let command = DeskCommand::AddPatient { patient_id: id, patient: input };
+            crate::sync::pending::queue_patient(&tx, now, caller, id, &command, &format!("Register {name}"))?;
+        }
         tx.commit()?;
         Ok(patient)
     }
@@ -229,6 +234,11 @@ impl Patients<'_> {
             None,
         )?;
         let patient = find(&tx, id)?;
+        if crate::sync::pending::is_desk(&tx)? {
+            let summary = format!("Update {}'s details", patient.full_name);
+            let command = DeskCommand::UpdatePatient { patient_id: id, patient: input };
+            crate::sync::pending::queue_patient(&tx, now, caller, id, &command, &summary)?;
+        }
         tx.commit()?;
         Ok(patient)
     }

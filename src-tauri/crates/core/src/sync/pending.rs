@@ -1,5 +1,5 @@
 //! Changes made on a desk, waiting for the clinic server (migration 0016). A booking, move or
-//! cancellation is written to this desk's copy at once, checked against what the desk knows (the
+//! cancellation (or a patient's registration or edit) is written to this desk's copy at once, checked against what the desk knows (the
 //! friendly double-booking check), marked provisional, and queued as a command with a client id.
 //! The queue is sent in order by the person who made each change, online within a moment,
 //! offline when the server is back; the server's engine has the last word.
@@ -34,7 +34,8 @@ const BOOKING_NOT_ACCEPTED: &str =
 #[ts(export)]
 pub struct PendingChange {
     pub client_id: Uuid,
-    pub appointment_id: Uuid,
+    /// The appointment or patient it is about.
+    pub entity_id: Uuid,
     /// "Book Ana Silva with Dr Rao, 12 Dec 2026 09:00".
     pub summary: String,
     pub made_by: String,
@@ -83,11 +84,30 @@ pub(crate) fn queue(
     };
     let command = serde_json::to_string(command).map_err(|_| CoreError::Storage)?;
     tx.execute(
-        "INSERT INTO desk_pending (client_id, appointment_id, command, summary, made_by, made_at, before)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO desk_pending (client_id, entity, entity_id, command, summary, made_by, made_at, before)
+         VALUES (?1, 'appointment', ?2, ?3, ?4, ?5, ?6, ?7)",
         params![client_id.to_string(), id, command, summary, caller.user_id.to_string(), ts(now), before],
     )?;
     tx.execute("UPDATE appointments SET provisional = ?2 WHERE id = ?1", params![id, client_id.to_string()])?;
+    Ok(client_id)
+}
+
+/// Queues a patient's registration or edit, made by `caller` and already written on this desk.
+pub(crate) fn queue_patient(
+    tx: &Connection,
+    now: DateTime<Utc>,
+    caller: &Caller,
+    patient_id: Uuid,
+    command: &DeskCommand,
+    summary: &str,
+) -> Result<Uuid> {
+    let client_id = Uuid::new_v4();
+    let command = serde_json::to_string(command).map_err(|_| CoreError::Storage)?;
+    tx.execute(
+        "INSERT INTO desk_pending (client_id, entity, entity_id, command, summary, made_by, made_at)
+         VALUES (?1, 'patient', ?2, ?3, ?4, ?5, ?6)",
+        params![client_id.to_string(), patient_id.to_string(), command, summary, caller.user_id.to_string(), ts(now)],
+    )?;
     Ok(client_id)
 }
 
@@ -130,11 +150,11 @@ impl super::DeskSync<'_> {
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let Some((appointment_id, before)) = tx
+        let Some((entity, entity_id, before)) = tx
             .query_row(
-                "SELECT appointment_id, before FROM desk_pending WHERE client_id = ?1 AND state = 'queued'",
+                "SELECT entity, entity_id, before FROM desk_pending WHERE client_id = ?1 AND state = 'queued'",
                 [client_id.to_string()],
-                |r| Ok((uuid_at(r, 0)?, r.get::<_, Option<String>>(1)?)),
+                |r| Ok((r.get::<_, String>(0)?, uuid_at(r, 1)?, r.get::<_, Option<String>>(2)?)),
             )
             .optional()?
         else {
@@ -144,12 +164,8 @@ impl super::DeskSync<'_> {
         tx.execute("INSERT INTO sync_state (key, value) VALUES ('applying', '1')", [])?;
         let accepted = match outcome.get("ok") {
             Some(row) if row.is_object() => {
-                let change = Change {
-                    cursor: String::new(),
-                    entity: "appointment".into(),
-                    entity_id: appointment_id,
-                    row: Some(row.clone()),
-                };
+                let change =
+                    Change { cursor: String::new(), entity: entity.clone(), entity_id, row: Some(row.clone()) };
                 apply::apply(&tx, &change, now)?;
                 tx.execute("DELETE FROM desk_pending WHERE client_id = ?1", [client_id.to_string()])?;
                 true
@@ -160,7 +176,9 @@ impl super::DeskSync<'_> {
                     .unwrap_or("The clinic server did not accept this change.")
                     .to_string();
                 refuse(&tx, client_id, &refusal, now)?;
-                undo(&tx, client_id, appointment_id, before.as_deref(), now)?;
+                if entity == "appointment" {
+                    undo(&tx, client_id, entity_id, before.as_deref(), now)?;
+                }
                 tracing::info!(%client_id, "the clinic server refused a change made on this desk");
                 false
             }
@@ -197,13 +215,13 @@ impl super::DeskSync<'_> {
     fn list(&self, state: &str) -> Result<Vec<PendingChange>> {
         let conn = self.clinic.db().conn()?;
         let mut statement = conn.prepare(
-            "SELECT p.client_id, p.appointment_id, p.summary, coalesce(u.full_name, ''), p.made_at, p.refusal
+            "SELECT p.client_id, p.entity_id, p.summary, coalesce(u.full_name, ''), p.made_at, p.refusal
              FROM desk_pending p LEFT JOIN users u ON u.id = p.made_by WHERE p.state = ?1 ORDER BY p.seq",
         )?;
         let rows = statement.query_map([state], |r| {
             Ok(PendingChange {
                 client_id: uuid_at(r, 0)?,
-                appointment_id: uuid_at(r, 1)?,
+                entity_id: uuid_at(r, 1)?,
                 summary: r.get(2)?,
                 made_by: r.get(3)?,
                 made_at: r.get(4)?,
@@ -234,7 +252,7 @@ fn undo(
     let (id, marker) = (appointment_id.to_string(), client_id.to_string());
     let Some(before) = before else {
         let later: Vec<String> = tx
-            .prepare("SELECT client_id FROM desk_pending WHERE appointment_id = ?1 AND state = 'queued'")?
+            .prepare("SELECT client_id FROM desk_pending WHERE entity_id = ?1 AND state = 'queued'")?
             .query_map([&id], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         for later in later {

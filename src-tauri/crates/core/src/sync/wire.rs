@@ -2,6 +2,7 @@
 //! field renamed on one side is a compile error on the other.
 
 use crate::appointments::{BookingRequest, RescheduleRequest};
+use crate::patients::PatientInput;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -52,6 +53,15 @@ pub enum DeskCommand {
         appointment_id: Uuid,
         reason: String,
         expected_version: Option<i64>,
+    },
+    /// Registers a patient under the id the desk gave them (bookings for them may follow).
+    AddPatient {
+        patient_id: Uuid,
+        patient: PatientInput,
+    },
+    UpdatePatient {
+        patient_id: Uuid,
+        patient: PatientInput,
     },
 }
 

@@ -3,7 +3,11 @@
 /**
  * A change made on this desk that the clinic server has not accepted (yet).
  */
-export type PendingChange = { client_id: string, appointment_id: string, 
+export type PendingChange = { client_id: string, 
+/**
+ * The appointment or patient it is about.
+ */
+entity_id: string, 
 /**
  * "Book Ana Silva with Dr Rao, 12 Dec 2026 09:00".
  */
