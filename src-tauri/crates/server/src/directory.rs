@@ -109,9 +109,7 @@ pub async fn add_patient_in(
         return Err(CoreError::Conflict("A patient with that id is already registered.".into()).into());
     }
     let row = json!({"id": id, "full_name": name, "phone": phone, "date_of_birth": dob, "sms_consent": input.sms_consent, "opted_out_at": null});
-    changes::record(db, "patient", id, "all", Some(row.clone())).await?;
-    audit::record(db, Some(staff), AuditAction::PatientCreated, Some(("patient", &id.to_string())), None).await?;
-    Ok(row)
+    published(db, staff, id, row, AuditAction::PatientCreated).await
 }
 
 /// Corrects a patient's details in the caller's transaction; returns the row as the feed carries
@@ -136,7 +134,18 @@ pub async fn update_patient_in(
         .ok_or_else(|| CoreError::NotFound("That patient is not registered on the clinic server.".into()))?;
     let opted_out_at: Option<DateTime<Utc>> = row.get(0);
     let row = json!({"id": id, "full_name": name, "phone": phone, "date_of_birth": dob, "sms_consent": input.sms_consent, "opted_out_at": opted_out_at});
+    published(db, staff, id, row, AuditAction::PatientUpdated).await
+}
+
+/// A patient's row as it now stands goes to every desk's feed, and the change to the audit log.
+async fn published(
+    db: &impl GenericClient,
+    staff: &Staff,
+    id: Uuid,
+    row: serde_json::Value,
+    action: AuditAction,
+) -> Result<serde_json::Value> {
     changes::record(db, "patient", id, "all", Some(row.clone())).await?;
-    audit::record(db, Some(staff), AuditAction::PatientUpdated, Some(("patient", &id.to_string())), None).await?;
+    audit::record(db, Some(staff), action, Some(("patient", &id.to_string())), None).await?;
     Ok(row)
 }
