@@ -34,6 +34,15 @@ after(async () => {
 
 test('first run: the setup screen creates the clinic and its administrator', async () => {
   assert.equal(await textOf(browser, 'h1'), 'Welcome to ClinicDesk');
+  // The other choice, a desk of a clinic server: a plain-http address elsewhere is refused beside
+  // the field by the core, and nothing is kept (the local setup below still works).
+  await click(browser, 'input[name=mode][value=server]');
+  await type(browser, '#join-server', 'http://clinic-server:8640');
+  await type(browser, '#join-credential', 'k'.repeat(43));
+  await click(browser, 'button[type=submit]');
+  assert.match(await textOf(browser, '#join-server-error'), /must be reached over https/);
+  await screenshot(browser, '00-setup-join-server');
+  await click(browser, 'input[name=mode][value=local]');
   await type(browser, '#setup-clinic-name', 'Riverside Clinic');
   await setValue(browser, '#setup-time-zone', 'Europe/London');
   await setValue(browser, '#setup-country', 'GB');
