@@ -120,6 +120,7 @@ mod tests {
             data_dir: "/data".into(),
             trial_keyring: false,
             desk_server: None,
+            moved: None,
         };
         let script = boot_script(&status);
         assert!(script.starts_with("Object.defineProperty(window, '__CLINICDESK_BOOT__', { value: Object.freeze({"));

@@ -53,7 +53,9 @@ pub async fn text_mark_handled(state: State<'_, AppState>, id: Uuid) -> ApiResul
 #[tauri::command]
 pub async fn patient_record_consent(state: State<'_, AppState>, id: Uuid, agreed: bool) -> ApiResult<Patient> {
     let (clinic, caller) = state.caller()?;
-    Ok(clinic.patients().record_consent(&caller, id, agreed)?)
+    let recorded = clinic.patients().record_consent(&caller, id, agreed)?;
+    state.desk.wake();
+    Ok(recorded)
 }
 
 /// One patient's record (the consent's provenance by name, the number's problem).

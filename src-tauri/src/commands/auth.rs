@@ -35,6 +35,9 @@ pub struct AppStatus {
     pub trial_keyring: bool,
     /// The clinic server this computer is a desk of; `None` on a one-desk clinic.
     pub desk_server: Option<String>,
+    /// Set when this folder's clinic moved (or is moving) onto a clinic server: the sentence the
+    /// window shows on every screen (every change is refused with it too).
+    pub moved: Option<String>,
 }
 
 #[tauri::command]
@@ -54,9 +57,11 @@ pub fn start_up_status(state: &AppState) -> ApiResult<AppStatus> {
         data_dir: state.data_dir.display().to_string(),
         trial_keyring: state.trial_keyring,
         desk_server: None,
+        moved: None,
     };
     let Ok(clinic) = state.clinic() else { return Ok(status) };
     status.desk_server = clinic.desk_sync().server_url()?.map(|url| url.to_string());
+    status.moved = clinic.desk_sync().move_notice()?;
     if clinic.needs_setup()? {
         status.phase = AppPhase::NeedsSetup;
         return Ok(status);
@@ -88,6 +93,7 @@ pub async fn set_up(state: State<'_, AppState>, request: SetupRequest, load_samp
 
 #[tauri::command]
 pub async fn sign_in(state: State<'_, AppState>, email: String, password: String) -> ApiResult<StaffProfile> {
+    let password = zeroize::Zeroizing::new(password);
     let clinic = state.clinic()?;
     if let Some(old) = state.token() {
         let _ = clinic.auth().sign_out(&old, SessionEnd::SignedOut);
@@ -96,15 +102,18 @@ pub async fn sign_in(state: State<'_, AppState>, email: String, password: String
     let signed = match state.desk.link(clinic)? {
         // A desk of a clinic server: the server checks the password when it can be reached.
         Some(link) => {
-            let signed = clinic.desk_sync().sign_in(&link, &email, &password, Channel::App).await?;
+            let signed = clinic.desk_sync().sign_in(&link, &email, password.as_str(), Channel::App).await?;
+            // The session first: the sync loop forgets an unchecked password while nobody is
+            // signed in.
+            state.set_token(Some(signed.token.clone()));
             if !link.has_session() {
                 // Signed in offline: the server checks the password once it is back (desk.rs).
-                state.desk.remember_unchecked(&email, &password);
+                state.desk.remember_unchecked(signed.profile.user_id, &email, password);
             }
             state.desk.wake();
             signed
         }
-        None => clinic.auth().sign_in(&email, &password, Channel::App)?,
+        None => clinic.auth().sign_in(&email, password.as_str(), Channel::App)?,
     };
     state.set_token(Some(signed.token));
     tracing::info!(user = %signed.profile.user_id, "signed in");

@@ -4,34 +4,35 @@
 use crate::desk::DeskProgress;
 use crate::error::ApiResult;
 use crate::state::AppState;
+use clinicdesk_core::sync::wire::DeskIdentity;
 use clinicdesk_core::sync::PendingChange;
 use serde::Serialize;
 use tauri::State;
 use ts_rs::TS;
 use uuid::Uuid;
 
-/// Joins this (not yet set up) computer to a clinic server. `certificate` is the clinic's own
-/// certificate (PEM), when its IT person gave one.
+/// Joins this (not yet set up) computer to a clinic server, once the server has recognised the
+/// desk's credential at that address. `certificate` is the clinic's own certificate (PEM), when
+/// its IT person gave one. Returns the desk's and the clinic's names.
 #[tauri::command]
 pub async fn desk_join(
     state: State<'_, AppState>,
     server_url: String,
     credential: String,
     certificate: Option<String>,
-) -> ApiResult<()> {
+) -> ApiResult<DeskIdentity> {
     let clinic = state.clinic()?;
-    let sync = clinic.desk_sync();
-    // Checked before anything is kept, so a bad certificate leaves the computer as it was.
-    if let Some(pem) = certificate.as_deref().filter(|p| !p.trim().is_empty()) {
-        clinicdesk_core::sync::check_certificate(pem)?;
-        sync.join(&server_url, &credential)?;
-        sync.trust_certificate(pem)?;
-    } else {
-        sync.join(&server_url, &credential)?;
+    if clinic.desk_sync().is_joined()? {
+        // A new credential for a desk already joined: an administrator's to give.
+        let (_, caller) = state.caller()?;
+        caller.require(clinicdesk_core::auth::Permission::ManageSettings)?;
     }
-    tracing::info!("joined a clinic server");
+    let identity = clinic.desk_sync().join_checked(&server_url, &credential, certificate.as_deref()).await?;
+    tracing::info!(desk = %identity.desk, "joined a clinic server");
+    // A link made before (a re-join with a new credential) is made again from what was kept.
+    state.desk.drop_link();
     state.desk.wake();
-    Ok(())
+    Ok(identity)
 }
 
 #[derive(Debug, Serialize, TS)]

@@ -17,13 +17,23 @@ pub async fn patients_search(state: State<'_, AppState>, text: String) -> ApiRes
 #[tauri::command]
 pub async fn patient_add(state: State<'_, AppState>, patient: PatientInput) -> ApiResult<Patient> {
     let (clinic, caller) = state.caller()?;
-    Ok(clinic.patients().add(&caller, patient)?)
+    let added = clinic.patients().add(&caller, patient)?;
+    state.desk.wake();
+    Ok(added)
 }
 
+/// `expected_version`: the record's version when the form was opened (a later change refuses it).
 #[tauri::command]
-pub async fn patient_update(state: State<'_, AppState>, id: Uuid, patient: PatientInput) -> ApiResult<Patient> {
+pub async fn patient_update(
+    state: State<'_, AppState>,
+    id: Uuid,
+    patient: PatientInput,
+    expected_version: Option<i64>,
+) -> ApiResult<Patient> {
     let (clinic, caller) = state.caller()?;
-    Ok(clinic.patients().update(&caller, id, patient)?)
+    let updated = clinic.patients().update_seen(&caller, id, patient, expected_version)?;
+    state.desk.wake();
+    Ok(updated)
 }
 
 #[tauri::command]

@@ -61,7 +61,9 @@ async fn clinic_server(pg: &TempPostgres, name: &str, doctors: usize, patients: 
             date_of_birth: None,
             sms_consent: true,
         };
-        patient_ids.push(directory::add_patient(&pool, &reception, &input, "GB", chrono::Utc::now()).await.unwrap());
+        patient_ids.push(
+            clinicdesk_server::patients::add_patient(&pool, &reception, &input, chrono::Utc::now()).await.unwrap(),
+        );
     }
     let (address, _) = http::start(&url, "127.0.0.1:0".parse().unwrap(), name.into(), None).await.unwrap();
     Server {
@@ -78,7 +80,7 @@ async fn desk_link(server: &Server, name: &str) -> ServerLink {
     let (_, credential) = desks::enroll(&**pool.get().await.unwrap(), Some(&server.admin), name).await.unwrap();
     let link = ServerLink::new(&server.base, &credential, None).unwrap();
     let signed = link.sign_in("desk@bench.example", PASSWORD).await.expect("sign in");
-    link.set_token(Some(signed.token));
+    link.set_person(&signed);
     link
 }
 

@@ -86,6 +86,9 @@ pub enum Command {
     /// The outbox worker: send what is due, follow up on delivery, keep chat attachments.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// A clinic with several desks: move this one-desk clinic onto a clinic server.
+    #[command(subcommand)]
+    Server(ServerCommand),
     /// The audit trail, newest first (administrators).
     Audit {
         /// Only entries about this record (a patient, appointment or user id).
@@ -334,4 +337,41 @@ pub enum TemplatesCommand {
     },
     /// Go back to the built-in wording.
     Reset { kind: String },
+}
+
+/// Where a clinic server is and how this computer proves itself to it.
+#[derive(Args)]
+pub struct ServerAddress {
+    /// The clinic server's address, e.g. https://clinic-server:8640.
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// A desk credential from `clinicdesk-server enroll-desk` (the whole line is fine).
+    #[arg(long, value_name = "CREDENTIAL")]
+    pub credential: String,
+    /// The clinic's own certificate (PEM file), when the server's is not from a public authority.
+    #[arg(long, value_name = "FILE")]
+    pub certificate: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum ServerCommand {
+    /// Makes this (empty) data folder a desk of a clinic server, once the server has recognised
+    /// the credential at that address. Staff then use the CLI with their server accounts.
+    Join {
+        #[command(flatten)]
+        to: ServerAddress,
+    },
+    /// On a desk: the server's address, changes waiting for it and changes it refused.
+    Status,
+    /// On a desk: sends your waiting changes and this desk's audit trail, and brings the server's news.
+    Sync,
+    /// Moves the one-desk clinic in DATA_DIR onto an empty clinic server, keeping ids, staff and
+    /// their passwords, patients, appointments and the audit trail. `--as` is an administrator of
+    /// both (same email and password, from CLINICDESK_PASSWORD). Safe to run again if cut short.
+    MigrateFrom {
+        /// The one-desk clinic's data folder.
+        data_dir: PathBuf,
+        #[command(flatten)]
+        to: ServerAddress,
+    },
 }

@@ -67,6 +67,7 @@ impl Doctors<'_> {
     /// Lists a staff account (which must have the doctor role) as a bookable doctor.
     pub fn add(&self, caller: &Caller, user_email: &str, specialization: &str) -> Result<Doctor> {
         caller.require(Permission::ManageDoctors)?;
+        crate::sync::pending::refuse_on_desk(&*self.clinic.db().conn()?, crate::sync::pending::ServerKeeps::Doctors)?;
         let specialization = check_specialization(specialization)?;
         let user = self.clinic.users().find_by_email(caller, user_email)?;
         if user.role != Role::Doctor {

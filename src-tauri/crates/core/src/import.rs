@@ -40,6 +40,7 @@ impl Import<'_> {
     /// Adds patients; returns their new ids in the order given.
     pub fn patients(&self, caller: &Caller, rows: &[PatientInput]) -> Result<Vec<Uuid>> {
         caller.require(Permission::ImportRecords)?;
+        crate::sync::pending::refuse_on_desk(&*self.clinic.db().conn()?, crate::sync::pending::ServerKeeps::Imports)?;
         check_batch(rows.len())?;
         let settings = self.clinic.settings().current()?;
         let tz = crate::settings::parse_time_zone(&settings.time_zone)?;
@@ -81,6 +82,7 @@ impl Import<'_> {
     /// row named.
     pub fn appointments(&self, caller: &Caller, rows: &[ImportedAppointment]) -> Result<usize> {
         caller.require(Permission::ImportRecords)?;
+        crate::sync::pending::refuse_on_desk(&*self.clinic.db().conn()?, crate::sync::pending::ServerKeeps::Imports)?;
         check_batch(rows.len())?;
         let now = self.clinic.now();
         // The desk's booking horizon is five years ahead (appointments/local_time.rs).

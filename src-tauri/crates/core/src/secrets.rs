@@ -1,12 +1,19 @@
 //! The one place ClinicDesk keeps secrets: the operating system's keyring (Secret Service on Linux,
-//! Keychain on macOS, Credential Manager on Windows) through the `keyring` crate.
+//! Keychain on macOS, Credential Manager on Windows) through `keyring-core` and the platform stores
+//! the `keyring` crate is built from.
 //!
 //! Invariant: a secret read from here is never written to the database, a config file or a log line.
 //! Entries are namespaced by installation id so that several data directories (a clinic's real one,
 //! a test's, a demo's) never share keys.
+//!
+//! The platform store is opened here rather than through the `keyring` crate's v1 facade, which
+//! opens it once per process and keeps the outcome for good: a desk started a second before the
+//! keyring daemon (at login), or running on after the daemon restarted, would then fail every
+//! keyring call until it was closed. Here a store that fails is dropped and opened again.
 
 use crate::error::{CoreError, Result};
-use keyring::v1::{Entry, Error as KeyringError};
+use keyring_core::{CredentialStore, Entry, Error as KeyringError};
+use std::sync::{Arc, Mutex};
 
 /// The keyring "service" all ClinicDesk entries live under (matches the app identifier).
 pub const SERVICE: &str = "org.clinicdesk.app";
@@ -49,13 +56,13 @@ impl SecretStore {
         SecretStore { installation: installation_id.to_owned() }
     }
 
-    fn entry(&self, name: SecretName) -> Result<Entry, KeyringError> {
+    fn entry(&self, store: &CredentialStore, name: SecretName) -> Result<Entry, KeyringError> {
         let user = format!("{}/{}", self.installation, name.as_str());
-        Entry::new(SERVICE, &user)
+        store.build(SERVICE, &user, None)
     }
 
     pub fn get(&self, name: SecretName) -> Result<Option<String>> {
-        match patiently(|| self.entry(name)?.get_password()) {
+        match patiently(|store| self.entry(store, name)?.get_password()) {
             Ok(value) => Ok(Some(value)),
             Err(KeyringError::NoEntry) => Ok(None),
             Err(err) => Err(unavailable(err)),
@@ -63,11 +70,11 @@ impl SecretStore {
     }
 
     pub fn set(&self, name: SecretName, value: &str) -> Result<()> {
-        patiently(|| self.entry(name)?.set_password(value)).map_err(unavailable)
+        patiently(|store| self.entry(store, name)?.set_password(value)).map_err(unavailable)
     }
 
     pub fn delete(&self, name: SecretName) -> Result<()> {
-        match patiently(|| self.entry(name)?.delete_credential()) {
+        match patiently(|store| self.entry(store, name)?.delete_credential()) {
             Ok(()) | Err(KeyringError::NoEntry) => Ok(()),
             Err(err) => Err(unavailable(err)),
         }
@@ -100,16 +107,75 @@ pub fn random_key_hex() -> String {
     hex::encode(bytes)
 }
 
-/// Runs a keyring call, asking again for a few seconds while the keyring service is absent. On
-/// Linux the Secret Service is started on demand by D-Bus (at login, or again after it exited), and
-/// calls made while it starts fail as "not available"; giving up at once would tell staff the keyring
-/// is missing when it is a second away. A locked keyring or a missing entry is answered at once.
-fn patiently<T>(mut call: impl FnMut() -> Result<T, KeyringError>) -> Result<T, KeyringError> {
-    const PAUSES_MS: [u64; 5] = [100, 250, 500, 1000, 2000];
-    let mut pauses = PAUSES_MS.iter();
+/// The platform's store, shared by every entry while it works. `None` until first used and again
+/// after a call found the keyring service gone, so the next call connects afresh (on Linux a new
+/// D-Bus connection and Secret Service session: the old session died with the old daemon).
+static STORE: Mutex<Option<Arc<CredentialStore>>> = Mutex::new(None);
+
+fn platform_store() -> Result<Arc<CredentialStore>, KeyringError> {
+    if let Some(store) = STORE.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).as_ref() {
+        return Ok(store.clone());
+    }
+    // Connected without holding the lock: a keyring that is slow to answer holds up this call, not
+    // every other thread's. Two threads connecting at once keep the first store made.
+    let opened = open_platform_store()?;
+    let mut open = STORE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    Ok(open.get_or_insert(opened).clone())
+}
+
+/// Drops the shared store after a call through `failed` found the keyring service gone, so the
+/// next call opens a new one; a store another thread opened since is kept.
+fn forget_platform_store(failed: &Arc<CredentialStore>) {
+    let mut open = STORE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if open.as_ref().is_some_and(|current| Arc::ptr_eq(current, failed)) {
+        open.take();
+    }
+}
+
+#[cfg(all(unix, not(any(target_os = "macos", target_os = "ios", target_os = "android"))))]
+fn open_platform_store() -> Result<Arc<CredentialStore>, KeyringError> {
+    Ok(zbus_secret_service_keyring_store::Store::new()?)
+}
+
+#[cfg(target_os = "macos")]
+fn open_platform_store() -> Result<Arc<CredentialStore>, KeyringError> {
+    Ok(apple_native_keyring_store::keychain::Store::new()?)
+}
+
+#[cfg(target_os = "windows")]
+fn open_platform_store() -> Result<Arc<CredentialStore>, KeyringError> {
+    Ok(windows_native_keyring_store::Store::new()?)
+}
+
+/// Runs a keyring call on the platform's store, asking again for a few seconds while the keyring
+/// service is absent. On Linux the Secret Service is started on demand by D-Bus (at login, or again
+/// after it exited), and calls made while it starts fail as "not available"; giving up at once would
+/// tell staff the keyring is missing when it is a second away. A store that failed is dropped, so
+/// the next try reconnects (a store opened against an old daemon never works again). A locked
+/// keyring or a missing entry is answered at once.
+fn patiently<T>(mut call: impl FnMut(&CredentialStore) -> Result<T, KeyringError>) -> Result<T, KeyringError> {
+    // About twelve seconds in all: a keyring daemon started on a busy machine at login can take
+    // several seconds to answer, and a keyring that really is missing is still reported.
+    retrying(&[100, 250, 500, 1000, 2000, 3000, 5000], || {
+        let store = platform_store()?;
+        call(store.as_ref()).inspect_err(|err| {
+            if is_unavailable(err) {
+                forget_platform_store(&store);
+            }
+        })
+    })
+}
+
+fn is_unavailable(err: &KeyringError) -> bool {
+    matches!(err, KeyringError::PlatformFailure(_) | KeyringError::NoDefaultStore)
+}
+
+/// `call` again after each pause while it answers "unavailable"; any other answer at once.
+fn retrying<T>(pauses_ms: &[u64], mut call: impl FnMut() -> Result<T, KeyringError>) -> Result<T, KeyringError> {
+    let mut pauses = pauses_ms.iter();
     loop {
         match call() {
-            Err(err @ (KeyringError::PlatformFailure(_) | KeyringError::NoDefaultStore)) => match pauses.next() {
+            Err(err) if is_unavailable(&err) => match pauses.next() {
                 Some(ms) => {
                     tracing::warn!(error = %err, retry_in_ms = ms, "the keyring is not answering; asking again");
                     std::thread::sleep(std::time::Duration::from_millis(*ms));
@@ -136,6 +202,8 @@ mod tests {
     use super::*;
     use std::cell::Cell;
 
+    const QUICK: [u64; 7] = [1; 7];
+
     fn failure() -> KeyringError {
         KeyringError::PlatformFailure(Box::new(std::io::Error::other("the service is starting")))
     }
@@ -143,7 +211,7 @@ mod tests {
     #[test]
     fn a_keyring_that_is_starting_is_asked_again() {
         let calls = Cell::new(0);
-        let answer = patiently(|| {
+        let answer = retrying(&QUICK, || {
             calls.set(calls.get() + 1);
             if calls.get() < 3 {
                 Err(failure())
@@ -158,25 +226,25 @@ mod tests {
     #[test]
     fn a_locked_keyring_or_a_missing_entry_is_answered_at_once_and_a_dead_one_in_the_end() {
         let calls = Cell::new(0);
-        let locked = patiently::<()>(|| {
+        let locked = retrying::<()>(&QUICK, || {
             calls.set(calls.get() + 1);
             Err(KeyringError::NoStorageAccess(Box::new(std::io::Error::other("locked"))))
         });
         assert!(matches!(locked, Err(KeyringError::NoStorageAccess(_))));
         assert_eq!(calls.get(), 1);
         let calls = Cell::new(0);
-        let missing = patiently::<()>(|| {
+        let missing = retrying::<()>(&QUICK, || {
             calls.set(calls.get() + 1);
             Err(KeyringError::NoEntry)
         });
         assert!(matches!(missing, Err(KeyringError::NoEntry)));
         assert_eq!(calls.get(), 1);
         let calls = Cell::new(0);
-        let dead = patiently::<()>(|| {
+        let dead = retrying::<()>(&QUICK, || {
             calls.set(calls.get() + 1);
             Err(failure())
         });
         assert!(matches!(dead, Err(KeyringError::PlatformFailure(_))));
-        assert_eq!(calls.get(), 6, "the first call and five more");
+        assert_eq!(calls.get(), 8, "the first call and seven more");
     }
 }

@@ -201,6 +201,15 @@ impl Settings<'_> {
     ) -> Result<ClinicSettings> {
         caller.require(Permission::ManageSettings)?;
         let settings = input.validate()?;
+        let before = self.current()?;
+        let clinic_wide = |s: &ClinicSettings| (s.clinic_name.clone(), s.time_zone.clone(), s.default_country.clone());
+        if clinic_wide(&settings) != clinic_wide(&before) {
+            // This desk's own settings (idle time, texting pace) stay its own to change.
+            crate::sync::pending::refuse_on_desk(
+                &*self.clinic.db().conn()?,
+                crate::sync::pending::ServerKeeps::ClinicSettings,
+            )?;
+        }
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

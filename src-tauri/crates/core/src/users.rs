@@ -101,6 +101,10 @@ impl Users<'_> {
 
     pub fn add(&self, caller: &Caller, new: NewStaffUser) -> Result<StaffUser> {
         caller.require(Permission::ManageUsers)?;
+        crate::sync::pending::refuse_on_desk(
+            &*self.clinic.db().conn()?,
+            crate::sync::pending::ServerKeeps::StaffAccounts,
+        )?;
         let email = normalise_email(&new.email)?;
         let name = check_name(&new.full_name)?;
         check_new_password(&new.password)?;
@@ -130,6 +134,10 @@ impl Users<'_> {
 
     pub fn update(&self, caller: &Caller, id: Uuid, change: StaffUserChange) -> Result<StaffUser> {
         caller.require(Permission::ManageUsers)?;
+        crate::sync::pending::refuse_on_desk(
+            &*self.clinic.db().conn()?,
+            crate::sync::pending::ServerKeeps::StaffAccounts,
+        )?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -184,6 +192,10 @@ impl Users<'_> {
     /// Sets a new password chosen by an administrator and signs the person out everywhere.
     pub fn reset_password(&self, caller: &Caller, id: Uuid, new_password: &str) -> Result<()> {
         caller.require(Permission::ManageUsers)?;
+        crate::sync::pending::refuse_on_desk(
+            &*self.clinic.db().conn()?,
+            crate::sync::pending::ServerKeeps::StaffAccounts,
+        )?;
         check_new_password(new_password)?;
         let hash = hash_password(new_password)?;
         let now = self.clinic.now();
@@ -207,6 +219,10 @@ impl Users<'_> {
 
     pub fn unlock(&self, caller: &Caller, id: Uuid) -> Result<StaffUser> {
         caller.require(Permission::ManageUsers)?;
+        crate::sync::pending::refuse_on_desk(
+            &*self.clinic.db().conn()?,
+            crate::sync::pending::ServerKeeps::StaffAccounts,
+        )?;
         let now = self.clinic.now();
         let conn = self.clinic.db().conn()?;
         find(&conn, id)?;

@@ -328,3 +328,29 @@ async fn a_screen_that_refreshes_itself_is_audited_once_while_it_shows_the_same_
     let who = d.t.clinic.audit().recent(&d.admin, Some(&refused.id.to_string()), 50).unwrap();
     assert!(who.iter().any(|e| e.detail.as_deref().is_some_and(|x| x.starts_with("texts needing attention"))));
 }
+
+/// A confirmation whose first try met a busy Twilio in the evening comes round again in quiet
+/// hours: the pass's upkeep holds it for the morning (as the server's sender does), then it goes once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_that_comes_round_in_quiet_hours_waits_for_the_morning() {
+    let d = desk().await;
+    d.at(london(2026, 3, 2, 20, 57));
+    let booked = d.book(london(2026, 3, 10, 10, 0));
+    d.t.advance(Duration::minutes(2));
+    d.fake.inject(fake::Route::CreateMessage, fake::Fault::TooManyRequests { retry_after_secs: 0 });
+    d.pass().await;
+    assert!(d.sent_to(OLIVIA).is_empty(), "Twilio was busy at 20:59");
+
+    d.at(london(2026, 3, 2, 21, 30));
+    d.pass().await;
+    assert!(d.sent_to(OLIVIA).is_empty(), "nothing goes in quiet hours");
+    let texts = d.texts(booked.id);
+    assert_eq!(of_kind(&texts, TextKind::Confirmation)[0].state, TextState::Pending);
+    d.at(london(2026, 3, 3, 7, 59));
+    d.pass().await;
+    assert!(d.sent_to(OLIVIA).is_empty(), "still quiet at 07:59");
+
+    d.at(london(2026, 3, 3, 8, 0));
+    d.pass().await;
+    assert_eq!(d.sent_to(OLIVIA).len(), 1, "sent once, in the morning");
+}

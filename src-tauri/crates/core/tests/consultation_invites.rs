@@ -266,3 +266,25 @@ async fn a_running_consultation_cannot_be_cancelled_or_moved_under_the_doctor() 
         .to_string()
         .contains("then it can be moved"));
 }
+
+/// A doctor may invite the patient of their own appointment without the permission reception
+/// needs; in a folder whose clinic moved onto a clinic server that is refused too (the server
+/// sends the clinic's texts now, and the folder is kept to read).
+#[tokio::test]
+async fn a_doctor_cannot_invite_from_a_clinic_that_moved_onto_a_server() {
+    let r = rig().await;
+    with_call_page(&r);
+    r.clinic().patients().record_consent(&r.desk, r.patient.id, true).unwrap();
+    r.clinic().desk_sync().mark_moved(&r.admin, "https://clinic-server.example:8640/").unwrap();
+    let okafor = r.t.sign_in(OKAFOR);
+    let refused = r.clinic().consultations().invite(&okafor, r.appt).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::Forbidden);
+    assert!(refused.to_string().contains("kept to read only"), "{refused}");
+    assert!(r
+        .clinic()
+        .consultations()
+        .patient_link(&okafor, r.appt)
+        .unwrap_err()
+        .to_string()
+        .contains("kept to read only"));
+}

@@ -236,6 +236,92 @@ async fn only_one_worker_sends_at_a_time() {
     assert!(b.acquire().unwrap());
 }
 
+/// A clinic moved onto a clinic server is texted by the server: its old folder's worker never
+/// takes the outbox (it would text the patients a second time), and the folder refuses changes
+/// with a sentence pointing to the server while its records stay readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clinic_moved_onto_a_server_sends_nothing_and_is_kept_to_read() {
+    let r = rig().await;
+    let id = r.send("Queued before the move");
+    let admin = r.t.admin();
+    r.t.clinic.desk_sync().mark_moved(&admin, "https://clinic-server.example:8640/").unwrap();
+
+    let worker = OutboxWorker::new(&r.t.clinic, &r.http, r.config.clone()).unwrap();
+    assert!(!worker.acquire().unwrap(), "the moved folder's worker stands aside");
+    assert!(r.fake.messages_to(PATIENT).is_empty());
+
+    // Sessions made after the move (and checked again on every call) refuse changes...
+    let admin = r.t.admin();
+    let refused = r.t.clinic.texts().send(&admin, PATIENT, "After the move").unwrap_err();
+    assert!(
+        refused.to_string().contains("moved onto the clinic server at https://clinic-server.example:8640/"),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("make changes from a desk joined to the server"), "{refused}");
+    let input = PatientInput {
+        full_name: "New Person".into(),
+        phone: "+447400123999".into(),
+        date_of_birth: None,
+        sms_consent: true,
+    };
+    assert!(r.t.clinic.patients().add(&admin, input).unwrap_err().to_string().contains("kept to read only"));
+    // ...and still read: the text queued before the move is there to review.
+    assert_eq!(r.state(id).state, TextState::Pending);
+    assert!(r.t.clinic.patients().search(&admin, "", 10).is_ok());
+}
+
+/// While a move onto a clinic server runs, changes and texts wait (a change made then would be
+/// missing on the server); the mover reads the clinic out. A move that stops early lets them go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clinic_being_moved_pauses_changes_and_texts_until_the_move_stops() {
+    let r = rig().await;
+    let id = r.send("Queued before the move");
+    let admin = r.t.admin();
+    let sync = r.t.clinic.desk_sync();
+    // The server does not take the outbox over: a move waits until this text has gone.
+    let waiting = sync.mark_moving(&admin, "https://clinic-server.example:8640/").unwrap_err();
+    assert!(
+        waiting.to_string().starts_with("1 text(s) to patients are still waiting to be sent from this computer"),
+        "{waiting}"
+    );
+    assert_eq!(sync.move_notice().unwrap(), None, "nothing paused by a refused move");
+    r.drain().await;
+    assert_eq!(r.state(id).state, TextState::Delivered);
+    sync.mark_moving(&admin, "https://clinic-server.example:8640/").unwrap();
+    // The window shows the same sentence on every screen (AppStatus.moved).
+    assert!(sync.move_notice().unwrap().is_some_and(|notice| notice.contains("is being moved")));
+
+    let mut worker = OutboxWorker::new(&r.t.clinic, &r.http, r.config.clone()).unwrap();
+    assert!(!worker.acquire().unwrap(), "no text goes while the clinic is being moved");
+    let admin = r.t.admin();
+    let paused = r.t.clinic.texts().send(&admin, PATIENT, "During the move").unwrap_err();
+    assert!(
+        paused.to_string().contains("is being moved onto the clinic server at https://clinic-server.example:8640/"),
+        "{paused}"
+    );
+    assert!(paused.to_string().contains("ask whoever is moving it"), "{paused}");
+    let input = PatientInput {
+        full_name: "New Person".into(),
+        phone: "+447400123999".into(),
+        date_of_birth: None,
+        sms_consent: true,
+    };
+    assert!(r.t.clinic.patients().add(&admin, input.clone()).unwrap_err().to_string().contains("paused"));
+    // The mover's own steps go on: the clinic is read out whole.
+    let whole = sync.export_for_server(&admin).unwrap();
+    assert!(whole.users.iter().any(|u| u.email == "admin@clinic.example"), "the staff are read out");
+
+    // The move stopped before the server had the clinic: everything goes on as before.
+    sync.resume_after_unfinished_move(&admin).unwrap();
+    assert_eq!(sync.move_notice().unwrap(), None, "no banner once the clinic carries on");
+    let admin = r.t.admin();
+    r.t.clinic.patients().add(&admin, input).unwrap();
+    let after = r.t.clinic.texts().send(&admin, PATIENT, "After the move stopped").unwrap();
+    assert!(worker.acquire().unwrap(), "the outbox sends again");
+    worker.run_until_empty(std::time::Duration::from_secs(20)).await.unwrap();
+    assert_eq!(r.state(after.id).state, TextState::Delivered);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pacing_never_exceeds_the_rate_in_any_second() {
     let mut r = rig().await;

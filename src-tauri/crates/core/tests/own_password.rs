@@ -77,3 +77,16 @@ fn guessing_the_current_password_locks_the_account_and_ends_its_sessions() {
     ));
     assert_eq!(t.clinic.auth().sign_in(DESK, PASSWORD, Channel::App).err().unwrap().code(), "account_locked");
 }
+
+/// A folder whose clinic moved onto a clinic server keeps its old passwords (staff sign in to the
+/// server with theirs): a change there is refused with the sentence pointing to the server.
+#[test]
+fn a_clinic_that_moved_onto_a_server_keeps_the_old_passwords() {
+    let t = TestClinic::set_up();
+    t.add_user(DESK, Role::Reception);
+    t.clinic.desk_sync().mark_moved(&t.admin(), "https://clinic-server.example:8640/").unwrap();
+    let desk = t.clinic.auth().sign_in(DESK, PASSWORD, Channel::App).unwrap().caller;
+    let err = t.clinic.auth().change_password(&desk, PASSWORD, NEW).unwrap_err();
+    assert!(err.to_string().contains("moved onto the clinic server at https://clinic-server.example:8640/"), "{err}");
+    assert!(t.clinic.auth().sign_in(DESK, PASSWORD, Channel::App).is_ok(), "the old password still opens it to read");
+}

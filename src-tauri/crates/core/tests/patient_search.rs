@@ -239,3 +239,59 @@ fn upgrading_indexes_the_patients_already_registered() {
     assert!(found("patient_search_fts", "name : \"jose\"").is_empty());
     assert_eq!(conn.query_row("SELECT count(*) FROM patient_search_keys", [], |r| r.get::<_, i64>(0)).unwrap(), 2);
 }
+
+/// An edit names the version its form was opened at: a form opened before a change made since
+/// (a consent withdrawn at another window) is refused instead of undoing it; a fresh one saves.
+#[test]
+fn an_edit_from_a_form_opened_before_a_later_change_is_refused() {
+    let d = Desk::new();
+    let ana = d.add("Ana Lima", "07400 123456");
+    let opened = d.t.clinic.patients().get(&d.desk, ana.id).unwrap();
+    let withdrawn = d.t.clinic.patients().record_consent(&d.desk, ana.id, false).unwrap();
+    assert_eq!(withdrawn.version, opened.version.map(|v| v + 1));
+    let mut form = input("Ana Lima", "07400 123456");
+    form.date_of_birth = Some("1980-04-02".into());
+    let stale = d.t.clinic.patients().update_seen(&d.desk, ana.id, form.clone(), opened.version).unwrap_err();
+    assert_eq!(stale.code().as_str(), "conflict");
+    assert!(stale.to_string().contains("changed on another desk (or here) after you opened them"), "{stale}");
+    assert!(!d.t.clinic.patients().get(&d.desk, ana.id).unwrap().sms_consent, "the withdrawal stands");
+    form.sms_consent = false;
+    let saved = d.t.clinic.patients().update_seen(&d.desk, ana.id, form, withdrawn.version).unwrap();
+    assert_eq!(saved.date_of_birth.map(|d| d.to_string()).as_deref(), Some("1980-04-02"));
+}
+
+/// The patient rules are the core's, over this SQLite store and the server's PostgreSQL store
+/// alike: the same changes leave the same trail here as in the server's tests/patients.rs.
+#[test]
+fn registering_and_editing_leave_the_trail_the_server_leaves() {
+    let d = Desk::new();
+    let mia = d.add("Mia Lima", "07400 555111");
+    let mut edit = input("Mia Lima", "07400 555111");
+    edit.sms_consent = false;
+    d.t.clinic.patients().update_seen(&d.desk, mia.id, edit, mia.version).unwrap();
+    d.t.clinic.patients().record_consent(&d.desk, mia.id, true).unwrap();
+    let twice = d.t.clinic.patients().add(&d.desk, input("MIA LIMA", "+447400555111")).unwrap_err();
+    assert!(twice.to_string().contains("MIA LIMA is already registered with this phone number"), "{twice}");
+    // Accented capitals and an accent typed as its own mark are the same name (SQLite's NOCASE
+    // alone folds only A to Z).
+    d.add("Chloé Dubois", "07911 000111");
+    for same in ["CHLOÉ DUBOIS", "Chloe\u{301} Dubois"] {
+        let again = d.t.clinic.patients().add(&d.desk, input(same, "07911 000111")).unwrap_err();
+        assert!(again.to_string().contains("already registered"), "{same}: {again}");
+    }
+
+    let admin = d.t.admin();
+    let mut entries = d.t.clinic.audit().recent(&admin, Some(&mia.id.to_string()), 50).unwrap();
+    entries.reverse();
+    let trail: Vec<String> = entries
+        .iter()
+        .map(|e| match e.detail.as_deref().and_then(|d| d.split("; ").nth(1)) {
+            Some(answer) => format!("{} {answer}", e.action),
+            None => e.action.clone(),
+        })
+        .collect();
+    assert_eq!(
+        trail.join(", "),
+        "patient.create, patient.consent texts agreed, patient.consent texts refused, patient.update, patient.consent texts agreed"
+    );
+}

@@ -84,6 +84,15 @@ async fn signed_in(shared: &Shared, headers: &HeaderMap) -> ApiResult<(Desk, Sta
     Ok((desk, staff, doctor))
 }
 
+/// Which desk this credential is and which clinic it belongs to: a joining desk checks its
+/// address and credential with it before keeping them.
+pub async fn whoami(State(shared): State<Shared>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+    let desk = desk(&shared, &headers).await?;
+    let client = shared.pool.get().await?;
+    let clinic = crate::settings::get(&**client, crate::settings::CLINIC_NAME).await?.unwrap_or_default();
+    Ok(Json(json!({ "desk": desk.name, "clinic": clinic })))
+}
+
 #[derive(Deserialize)]
 pub struct SignInBody {
     email: String,
@@ -147,6 +156,31 @@ pub async fn pull(
         }
         let _ = tokio::time::timeout(RECHECK.min(deadline - now), wake.changed()).await;
     }
+}
+
+/// A part of the desk's own audit trail (audit.rs, `from_desk`).
+pub async fn audit(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Json(upload): Json<clinicdesk_core::sync::wire::AuditUpload>,
+) -> ApiResult<impl IntoResponse> {
+    let (desk, staff, _) = signed_in(&shared, &headers).await?;
+    if upload.entries.len() > 1000 {
+        return Err(CoreError::invalid("entries", "Send at most 1000 audit entries at a time.").into());
+    }
+    let client = shared.pool.get().await?;
+    let added = crate::audit::from_desk(&**client, &desk, &staff, &upload, Utc::now()).await?;
+    Ok(Json(json!({ "added": added })))
+}
+
+/// A part of a one-desk clinic moving onto this server (migration.rs). Administrators only.
+pub async fn migrate(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Json(batch): Json<clinicdesk_core::sync::wire::MigrationBatch>,
+) -> ApiResult<impl IntoResponse> {
+    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
+    Ok(Json(crate::migration::receive(&shared.pool, &staff, &batch).await?))
 }
 
 #[derive(Deserialize)]

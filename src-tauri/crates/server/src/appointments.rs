@@ -12,6 +12,7 @@ use crate::changes;
 use crate::error::{Result, ServerError};
 use crate::settings;
 use crate::staff::Staff;
+use crate::texts;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use clinicdesk_core::appointments::{
@@ -118,6 +119,7 @@ pub async fn book_in(
                 tx.batch_execute("RELEASE SAVEPOINT booking").await?;
                 let booked = find(tx, id, tz).await?;
                 changes::appointment(tx, &booked).await?;
+                texts::on_change(tx, &booked, texts::Change::Booked, now).await?;
                 audit::record(
                     tx,
                     Some(staff),
@@ -184,6 +186,7 @@ pub async fn move_in(
     }
     let moved = find(tx, id, tz).await?;
     changes::appointment(tx, &moved).await?;
+    texts::on_change(tx, &moved, texts::Change::Moved { from: current.starts_at }, now).await?;
     let from = format!("; from {}", current.starts_at.to_rfc3339());
     audit::record(
         tx,
@@ -217,6 +220,7 @@ pub async fn cancel_in(
     .await?;
     let cancelled = find(tx, id, tz).await?;
     changes::appointment(tx, &cancelled).await?;
+    texts::on_change(tx, &cancelled, texts::Change::Cancelled, now).await?;
     audit::record(tx, Some(staff), AuditAction::AppointmentCancelled, Some(("appointment", &id.to_string())), None)
         .await?;
     Ok(cancelled)

@@ -7,9 +7,9 @@
 
 use crate::appointments;
 use crate::desks::Desk;
-use crate::directory;
 use crate::error::{Result, ServerError};
-use crate::settings;
+use crate::patients;
+
 use crate::staff::Staff;
 use chrono::{DateTime, Utc};
 use clinicdesk_core::auth::Permission;
@@ -38,7 +38,9 @@ pub async fn apply(
     }
     let permission = match command {
         DeskCommand::Book { .. } | DeskCommand::Move { .. } | DeskCommand::Cancel { .. } => Permission::WriteSchedule,
-        DeskCommand::AddPatient { .. } | DeskCommand::UpdatePatient { .. } => Permission::WritePatients,
+        DeskCommand::AddPatient { .. } | DeskCommand::UpdatePatient { .. } | DeskCommand::RecordConsent { .. } => {
+            Permission::WritePatients
+        }
     };
     let outcome = match staff.require(&**client, permission).await {
         Err(ServerError::Rule(refused)) => refused_outcome(&refused),
@@ -59,15 +61,17 @@ pub async fn apply(
                         .map(|a| json!({ "ok": a }))
                 }
                 DeskCommand::AddPatient { patient_id, patient } => {
-                    let country = settings::country(&*tx).await?;
-                    directory::add_patient_in(&*tx, staff, *patient_id, patient, &country, now).await
+                    { patients::add_patient_in(&*tx, staff, *patient_id, patient, now).await }
+                        .map(|row| json!({ "ok": row }))
                 }
-                .map(|row| json!({ "ok": row })),
-                DeskCommand::UpdatePatient { patient_id, patient } => {
-                    let country = settings::country(&*tx).await?;
-                    directory::update_patient_in(&*tx, staff, *patient_id, patient, &country, now).await
+                DeskCommand::UpdatePatient { patient_id, patient, expected_version } => {
+                    { patients::update_patient_in(&*tx, staff, *patient_id, patient, *expected_version, now).await }
+                        .map(|row| json!({ "ok": row }))
                 }
-                .map(|row| json!({ "ok": row })),
+                DeskCommand::RecordConsent { patient_id, agreed, expected_version } => {
+                    { patients::record_consent_in(&*tx, staff, *patient_id, *agreed, *expected_version, now).await }
+                        .map(|row| json!({ "ok": row }))
+                }
             };
             match done {
                 Ok(outcome) => {

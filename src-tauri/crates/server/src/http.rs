@@ -7,6 +7,7 @@
 
 use crate::error::{Result, ServerError};
 use crate::sender::SenderLease;
+use crate::twilio_setup::Texting;
 use axum::routing::{get, post};
 use axum::{extract::State, Json, Router};
 use axum_server::tls_openssl::{OpenSSLAcceptor, OpenSSLConfig};
@@ -19,10 +20,25 @@ use tokio::sync::RwLock;
 
 /// How often a standby asks for the sender lease, and the holder checks it still has it.
 const SENDER_CHECK: Duration = Duration::from_secs(1);
+/// How often the sender plans the coming day's reminders.
+const REMINDER_PLANNING: Duration = Duration::from_secs(60);
+
+/// The sender's once-a-minute work: the coming day's reminders, and patients' replies.
+async fn plan_reminders(url: &str, texting: &Texting) -> Result<usize> {
+    let mut client = crate::db::connect(url, true).await?;
+    crate::replies::read(&mut client, texting, chrono::Utc::now()).await?;
+    // One transaction: planning and a change of the reminder times take turns (reminders.rs).
+    let tx = client.transaction().await?;
+    let planned = crate::reminders::plan(&tx, chrono::Utc::now()).await?;
+    tx.commit().await?;
+    Ok(planned)
+}
 
 #[derive(Clone)]
 pub struct Shared {
     name: Arc<str>,
+    /// Whether this process has the clinic's Twilio account (without it, it sends no texts).
+    texting: bool,
     /// The generation this process sends under, while it is the sender.
     sender: Arc<RwLock<Option<i64>>>,
     pub(crate) pool: deadpool_postgres::Pool,
@@ -70,9 +86,15 @@ impl Tls {
 }
 
 /// Serves until the process ends.
-pub async fn serve(url: &str, listen: SocketAddr, name: String, tls: Option<Tls>) -> Result<()> {
+pub async fn serve(
+    url: &str,
+    listen: SocketAddr,
+    name: String,
+    tls: Option<Tls>,
+    texting: Option<Texting>,
+) -> Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let (address, server) = start(url, listen, name, tls).await?;
+    let (address, server) = start_with(url, listen, name, tls, texting).await?;
     // Tests and service managers read this line to find the port.
     eprintln!("clinicdesk-server listening on {scheme}://{address}");
     server.await.map_err(|e| ServerError::Setup(format!("The server stopped: {e}")))?
@@ -88,6 +110,17 @@ pub async fn start(
     name: String,
     tls: Option<Tls>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<()>>)> {
+    start_with(url, listen, name, tls, None).await
+}
+
+/// `start`, sending the clinic's texts through `texting` while this process is the sender.
+pub async fn start_with(
+    url: &str,
+    listen: SocketAddr,
+    name: String,
+    tls: Option<Tls>,
+    texting: Option<Texting>,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<()>>)> {
     if tls.is_none() && !listen.ip().is_loopback() {
         return Err(ServerError::Setup(format!(
             "Refusing to serve {listen} without TLS: desks send passwords and patient details. Give the server a certificate (--tls-cert and --tls-key, or CLINICDESK_TLS_CERT and CLINICDESK_TLS_KEY), or listen on 127.0.0.1 behind a TLS proxy."
@@ -99,11 +132,12 @@ pub async fn start(
     };
     let shared = Shared {
         name: name.clone().into(),
+        texting: texting.is_some(),
         sender: Arc::default(),
         pool: crate::db::pool(url, 16)?,
         wake: crate::wake::start(url.to_string()),
     };
-    tokio::spawn(sender_loop(url.to_string(), name, shared.sender.clone()));
+    tokio::spawn(sender_loop(url.to_string(), name, shared.sender.clone(), texting));
     let app = router(shared);
     let listener = std::net::TcpListener::bind(listen)
         .and_then(|l| l.set_nonblocking(true).map(|_| l))
@@ -130,10 +164,14 @@ fn router(shared: Shared) -> Router {
     use crate::api;
     Router::new()
         .route("/health", get(health))
+        .route("/v1/desk", get(api::whoami))
         .route("/v1/sign-in", post(api::sign_in))
         .route("/v1/sign-out", post(api::sign_out))
         .route("/v1/changes", get(api::pull))
         .route("/v1/commands", post(api::command))
+        // A clinic moving in comes in parts bigger than a command (audit reads list their patients).
+        .route("/v1/migrate", post(api::migrate).layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024)))
+        .route("/v1/audit", post(api::audit))
         // Commands and sign-ins are small; nothing a desk sends needs more.
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .with_state(shared)
@@ -156,15 +194,33 @@ async fn health(State(shared): State<Shared>) -> (axum::http::StatusCode, Json<V
             "schema": crate::schema::latest(),
             "sender": generation.is_some(),
             "sender_generation": generation,
+            "texting": if shared.texting { "twilio configured" } else { "no Twilio settings: no texts are sent" },
         })),
     )
 }
 
-async fn sender_loop(url: String, name: String, status: Arc<RwLock<Option<i64>>>) {
+async fn sender_loop(url: String, name: String, status: Arc<RwLock<Option<i64>>>, texting: Option<Texting>) {
+    if texting.is_none() {
+        tracing::warn!("no Twilio settings: this server sends no texts (README, \"Several desks\", Twilio)");
+    }
     let mut lease: Option<SenderLease> = None;
+    let mut planned_at: Option<tokio::time::Instant> = None;
     loop {
-        match &lease {
-            Some(held) if held.still_held().await => {}
+        match &mut lease {
+            Some(held) if held.still_held().await => {
+                if let Some(texting) = &texting {
+                    // Reminders are planned by the sender only, about once a minute.
+                    if planned_at.is_none_or(|at| at.elapsed() >= REMINDER_PLANNING) {
+                        planned_at = Some(tokio::time::Instant::now());
+                        if let Err(e) = plan_reminders(&url, texting).await {
+                            tracing::warn!(error = %e, "planning reminders failed; the next minute tries again");
+                        }
+                    }
+                    if let Err(e) = crate::sending::pass(held, texting, chrono::Utc::now()).await {
+                        tracing::warn!(error = %e, "a sending pass failed; the next one tries again");
+                    }
+                }
+            }
             Some(_) => {
                 tracing::warn!("this server lost the sender lease (its database session ended)");
                 lease = None;

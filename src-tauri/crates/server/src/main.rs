@@ -3,7 +3,7 @@
 //! root-only environment file; see the README's "Several desks" section), never from a desk.
 
 use clap::{Parser, Subcommand};
-use clinicdesk_server::{http, schema, settings, ServerError};
+use clinicdesk_server::{clinic_settings, http, schema, settings, staff_accounts, twilio_setup, ServerError};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -58,6 +58,39 @@ enum Command {
     },
     /// Lists the enrolled desks and when each was last heard from.
     ListDesks,
+    /// Adds a staff account (reception, doctor or admin); a doctor can be booked at once. The
+    /// password is read from CLINICDESK_NEW_PASSWORD or asked for; they sign in with it on any desk.
+    AddStaff {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// reception, doctor or admin.
+        #[arg(long, value_parser = ["reception", "doctor", "admin"])]
+        role: String,
+        /// A doctor's speciality, shown to reception when booking (e.g. "General practice").
+        #[arg(long, default_value = "")]
+        specialization: String,
+    },
+    /// Sets a new password for a staff member (forgotten, or locked out): their sessions end, and
+    /// no desk lets the old one sign in offline. Read from CLINICDESK_NEW_PASSWORD or asked for.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+    /// Deactivates a staff member who left: they can no longer sign in on any desk, even offline.
+    DeactivateStaff {
+        #[arg(long)]
+        email: String,
+    },
+    /// Lists the staff accounts.
+    ListStaff,
+    /// The clinic's settings: `settings list`, or `settings set KEY VALUE` (reminders, quiet
+    /// hours, the clinic's phone and name, how long a change text waits).
+    Settings {
+        #[command(subcommand)]
+        action: SettingsAction,
+    },
     /// Applies pending schema migrations and serves the clinic; one of the running servers
     /// becomes the text sender.
     Run {
@@ -73,6 +106,14 @@ enum Command {
         #[arg(long, env = "CLINICDESK_TLS_KEY", requires = "tls_cert")]
         tls_key: Option<std::path::PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum SettingsAction {
+    /// Every setting with its value.
+    List,
+    /// Checks and sets one setting, e.g. `settings set sms.quiet_hours 20:00-08:00`.
+    Set { key: String, value: String },
 }
 
 #[tokio::main]
@@ -128,10 +169,7 @@ async fn run(args: Args) -> Result<(), ServerError> {
             if settings::get(&tx, settings::TIME_ZONE).await?.is_some() {
                 return Err(ServerError::Setup("This clinic database is already set up.".into()));
             }
-            let password = match std::env::var("CLINICDESK_PASSWORD") {
-                Ok(p) => p,
-                Err(_) => ask_password_twice()?,
-            };
+            let password = new_password("CLINICDESK_PASSWORD", "Password for the first administrator: ")?;
             settings::set(&tx, settings::TIME_ZONE, zone.name()).await?;
             settings::set(&tx, settings::CLINIC_NAME, &clinic_name).await?;
             settings::set(&tx, settings::COUNTRY, &country).await?;
@@ -154,7 +192,9 @@ async fn run(args: Args) -> Result<(), ServerError> {
             let client = clinicdesk_server::db::connect(&args.database_url, true).await?;
             let (desk, credential) = clinicdesk_server::desks::enroll(&client, None, &name).await?;
             println!("Desk \"{}\" enrolled (id {}).", desk.name, desk.id);
-            println!("Its credential, shown only this once: {credential}");
+            // On a line of its own, so it can be copied whole into the desk's "Join" form.
+            println!("Its credential (shown only this once; paste it into that desk's first screen):");
+            println!("{credential}");
             Ok(())
         }
         Command::RevokeDesk { name } => {
@@ -171,30 +211,98 @@ async fn run(args: Args) -> Result<(), ServerError> {
             }
             Ok(())
         }
+        Command::AddStaff { email, name, role, specialization } => {
+            let role = clinicdesk_core::auth::Role::parse(&role)
+                .ok_or_else(|| ServerError::Setup("--role is reception, doctor or admin.".into()))?;
+            let password = new_password("CLINICDESK_NEW_PASSWORD", &format!("Password for {email}: "))?;
+            let mut client = clinicdesk_server::db::connect(&args.database_url, true).await?;
+            let tx = client.transaction().await?;
+            staff_accounts::add_staff(&tx, &email, &name, role, &password, &specialization).await?;
+            tx.commit().await?;
+            println!("{name} ({email}) can now sign in on the clinic's desks as {}.", role.as_str());
+            Ok(())
+        }
+        Command::SetPassword { email } => {
+            let password = new_password("CLINICDESK_NEW_PASSWORD", &format!("New password for {email}: "))?;
+            let mut client = clinicdesk_server::db::connect(&args.database_url, true).await?;
+            let tx = client.transaction().await?;
+            staff_accounts::set_password(&tx, &email, &password, chrono::Utc::now()).await?;
+            tx.commit().await?;
+            println!("The password for {email} is changed; they sign in again on their desk.");
+            Ok(())
+        }
+        Command::DeactivateStaff { email } => {
+            let mut client = clinicdesk_server::db::connect(&args.database_url, true).await?;
+            let tx = client.transaction().await?;
+            staff_accounts::deactivate(&tx, &email, chrono::Utc::now()).await?;
+            tx.commit().await?;
+            println!("{email} is deactivated: signed out everywhere, and no desk lets them sign in.");
+            Ok(())
+        }
+        Command::ListStaff => {
+            let client = clinicdesk_server::db::connect(&args.database_url, true).await?;
+            for account in staff_accounts::list(&client).await? {
+                let state = if account.active { "active" } else { "deactivated" };
+                let speciality =
+                    account.specialization.filter(|s| !s.is_empty()).map(|s| format!(" ({s})")).unwrap_or_default();
+                println!("{}\t{}\t{}{speciality}\t{state}", account.email, account.full_name, account.role);
+            }
+            Ok(())
+        }
+        Command::Settings { action: SettingsAction::List } => {
+            let client = clinicdesk_server::db::connect(&args.database_url, true).await?;
+            for (key, value) in clinic_settings::list(&client).await? {
+                let meaning = clinic_settings::KEYS.iter().find(|(k, _)| *k == key).map(|(_, m)| *m).unwrap_or("");
+                println!("{key}\t{value}\t({meaning})");
+            }
+            Ok(())
+        }
+        Command::Settings { action: SettingsAction::Set { key, value } } => {
+            let mut client = clinicdesk_server::db::connect(&args.database_url, true).await?;
+            let tx = client.transaction().await?;
+            let withdrawn = clinic_settings::set(&tx, &key, &value).await?;
+            tx.commit().await?;
+            println!("{key} is now {}.", value.trim());
+            if withdrawn > 0 {
+                println!("{withdrawn} waiting reminder(s) of times no longer in the list were withdrawn.");
+            }
+            Ok(())
+        }
         Command::Run { listen, name, tls_cert, tls_key } => {
             let mut client = clinicdesk_server::db::connect(&owner_url, false).await?;
             schema::migrate(&mut client).await?;
             drop(client);
             let name = name.unwrap_or_else(|| format!("{}:{}", hostname(), std::process::id()));
             let tls = tls_cert.zip(tls_key).map(|(cert, key)| http::Tls { cert, key });
-            http::serve(&args.database_url, listen, name, tls).await
+            let endpoints = clinicdesk_core::twilio::http::Endpoints::from_env();
+            let texting = twilio_setup::file_from_env().map(|path| twilio_setup::load(&path, endpoints)).transpose()?;
+            http::serve(&args.database_url, listen, name, tls, texting).await
         }
     }
 }
 
-/// The first administrator's password at a hidden prompt, typed twice so a typo is caught.
-fn ask_password_twice() -> Result<String, ServerError> {
+/// A new password from `variable` (scripts) or a hidden prompt, typed twice so a typo is caught;
+/// checked with the core's rule either way. `init` reads CLINICDESK_PASSWORD (the administrator's
+/// own); `add-staff` and `set-password` read CLINICDESK_NEW_PASSWORD, so an administrator's
+/// password still exported in the shell never silently becomes someone else's.
+fn new_password(variable: &str, prompt: &str) -> Result<String, ServerError> {
+    if let Ok(password) = std::env::var(variable) {
+        clinicdesk_core::auth::check_new_password(&password).map_err(|e| ServerError::Setup(e.to_string()))?;
+        return Ok(password);
+    }
+    ask_password_twice(variable, prompt)
+}
+
+fn ask_password_twice(variable: &str, prompt: &str) -> Result<String, ServerError> {
     let unreadable = |e: std::io::Error| {
-        ServerError::Setup(format!(
-            "Could not read the password ({e}). Run this from a terminal, or set CLINICDESK_PASSWORD."
-        ))
+        ServerError::Setup(format!("Could not read the password ({e}). Run this from a terminal, or set {variable}."))
     };
-    let first = rpassword::prompt_password("Password for the first administrator: ").map_err(unreadable)?;
+    let first = rpassword::prompt_password(prompt).map_err(unreadable)?;
     clinicdesk_core::auth::check_new_password(&first).map_err(|e| ServerError::Setup(e.to_string()))?;
     let again = rpassword::prompt_password("The same password again: ").map_err(unreadable)?;
     if first != again {
         return Err(ServerError::Setup(
-            "The two passwords are not the same. Nothing was changed; run init again.".into(),
+            "The two passwords are not the same. Nothing was changed; run the command again.".into(),
         ));
     }
     Ok(first)

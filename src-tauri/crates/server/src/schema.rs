@@ -9,6 +9,11 @@ use tokio_postgres::Client;
 pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "clinic", include_str!("../migrations/0001_clinic.sql")),
     (2, "desks", include_str!("../migrations/0002_desks.sql")),
+    (3, "texts", include_str!("../migrations/0003_texts.sql")),
+    (4, "replies", include_str!("../migrations/0004_replies.sql")),
+    (5, "desk_audit", include_str!("../migrations/0005_desk_audit.sql")),
+    (6, "patient_numbers", include_str!("../migrations/0006_patient_numbers.sql")),
+    (7, "text_news_before", include_str!("../migrations/0007_text_news_before.sql")),
 ];
 
 /// Arbitrary, fixed: the advisory lock key serialising migrations ("CDMIGRAT" as bytes).

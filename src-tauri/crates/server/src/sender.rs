@@ -34,15 +34,45 @@ pub struct Claimed {
     pub to_phone: String,
     pub body: String,
     pub attempts: i32,
-    /// Claimed before by a generation that lost the lease: reconcile before sending again.
+    /// Claimed before by a generation that lost the lease, or an earlier attempt's outcome is
+    /// unknown: reconcile with Twilio before sending again.
     pub was_in_flight: bool,
+    /// When the attempt that may have reached Twilio began (where a reconcile looks from).
+    pub attempt_started_at: Option<DateTime<Utc>>,
+    /// The appointment the text is about begins then (`None`: not about an appointment).
+    pub about_starts_at: Option<DateTime<Utc>>,
+    /// When its news matters: a move's old time if that came first (`None`: the start).
+    pub news_before: Option<DateTime<Utc>>,
+    /// Confirmation, reminder, ... (`TextKind`'s names).
+    pub kind: String,
 }
 
 /// What became of a send, written only if the lease is still ours.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Sent { sid: String },
-    Failed { code: Option<i32>, message: String },
+    Sent {
+        sid: String,
+    },
+    Failed {
+        code: Option<i32>,
+        message: String,
+    },
+    /// Try again at `at`; `reconcile` when Twilio may have taken this attempt.
+    Retry {
+        at: DateTime<Utc>,
+        reconcile: bool,
+        message: String,
+    },
+    /// Not sent, and never will be (the appointment began first).
+    Skipped {
+        message: String,
+    },
+    /// Not tried (quiet hours): goes at `at`. The try is given back, and a text that was to be
+    /// looked for at Twilio was looked for and is not there.
+    Wait {
+        at: DateTime<Utc>,
+        message: String,
+    },
 }
 
 impl SenderLease {
@@ -90,20 +120,35 @@ impl SenderLease {
         if !lease_is(&tx, generation).await? {
             return Ok(Vec::new());
         }
+        // A text planned a day ahead is checked against the patient as they are now: withdrawn
+        // consent, a STOP reply or a corrected number since it was queued means it does not go.
+        tx.execute(
+            "UPDATE sms_notifications s
+             SET state = 'skipped', updated_at = $1, error_message = CASE
+                   WHEN p.opted_out_at IS NOT NULL THEN 'Not sent: the patient replied STOP to the clinic''s texts.'
+                   WHEN NOT p.sms_consent THEN 'Not sent: the patient no longer agrees to texts.'
+                   ELSE 'Not sent: the patient''s number changed after this text was queued.' END
+             FROM patients p
+             WHERE s.patient_id = p.id AND s.state = 'pending' AND NOT s.needs_reconcile AND s.next_attempt_at <= $1
+               AND (p.opted_out_at IS NOT NULL OR NOT p.sms_consent OR p.phone IS DISTINCT FROM s.to_phone)",
+            &[&now],
+        )
+        .await?;
         let rows = tx
             .query(
                 "WITH due AS (
-                   SELECT id, state = 'sending' AS in_flight FROM sms_notifications
+                   SELECT id, state = 'sending' AS taken_over, state = 'sending' OR needs_reconcile AS in_flight
+                   FROM sms_notifications
                    WHERE (state = 'pending' AND next_attempt_at <= $1)
                       OR (state = 'sending' AND claimed_generation < $2)
                    ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
                  UPDATE sms_notifications s
                  SET state = 'sending', claimed_generation = $2,
-                     attempts = s.attempts + CASE WHEN due.in_flight THEN 0 ELSE 1 END,
+                     attempts = s.attempts + CASE WHEN due.taken_over THEN 0 ELSE 1 END,
                      attempt_started_at = CASE WHEN due.in_flight THEN s.attempt_started_at ELSE $1 END,
                      updated_at = $1
                  FROM due WHERE s.id = due.id
-                 RETURNING s.id, s.to_phone, s.body, s.attempts, due.in_flight",
+                 RETURNING s.id, s.to_phone, s.body, s.attempts, due.in_flight, s.attempt_started_at, s.about_starts_at, s.kind, s.news_before",
                 &[&now, &generation, &limit],
             )
             .await?;
@@ -116,8 +161,42 @@ impl SenderLease {
                 body: r.get(2),
                 attempts: r.get(3),
                 was_in_flight: r.get(4),
+                attempt_started_at: r.get(5),
+                about_starts_at: r.get(6),
+                kind: r.get(7),
+                news_before: r.get(8),
             })
             .collect())
+    }
+
+    /// Texts this sender claimed whose result was never written (the database went away between
+    /// a send and its record). Between passes nothing of this sender's is in flight, so they go
+    /// back, to be looked for at Twilio before any new try; without this they would wait for the
+    /// lease to change hands.
+    pub async fn reclaim_unfinished(&mut self, now: DateTime<Utc>) -> Result<u64> {
+        let generation = self.generation;
+        let tx = self.session.transaction().await?;
+        if !lease_is(&tx, generation).await? {
+            return Ok(0);
+        }
+        let reclaimed = tx
+            .execute(
+                "UPDATE sms_notifications SET state = 'pending', needs_reconcile = true, next_attempt_at = $1, updated_at = $1
+                 WHERE state = 'sending' AND claimed_generation = $2",
+                &[&now, &generation],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(reclaimed)
+    }
+
+    /// The clinic's quiet hours and time zone as they are now (a setting changed since a text was
+    /// queued counts at the moment it goes).
+    pub async fn quiet_hours(&self) -> Result<crate::sending::Quiet> {
+        Ok(crate::sending::Quiet {
+            hours: crate::texts::quiet_hours(&self.session).await?,
+            zone: crate::settings::time_zone(&self.session).await?,
+        })
     }
 
     /// Records what became of a claimed text. Returns false (and writes nothing) when this process
@@ -131,7 +210,7 @@ impl SenderLease {
         let written = match outcome {
             Outcome::Sent { sid } => {
                 tx.execute(
-                    "UPDATE sms_notifications SET state = 'sent', twilio_sid = $3, updated_at = $4
+                    "UPDATE sms_notifications SET state = 'sent', twilio_sid = $3, needs_reconcile = false, updated_at = $4
                      WHERE id = $1 AND state = 'sending' AND claimed_generation = $2",
                     &[&id, &generation, sid, &now],
                 )
@@ -139,13 +218,88 @@ impl SenderLease {
             }
             Outcome::Failed { code, message } => {
                 tx.execute(
-                    "UPDATE sms_notifications SET state = 'failed', error_code = $3, error_message = $4, updated_at = $5
+                    "UPDATE sms_notifications SET state = 'failed', error_code = $3, error_message = $4,
+                            needs_reconcile = false, updated_at = $5
                      WHERE id = $1 AND state = 'sending' AND claimed_generation = $2",
                     &[&id, &generation, code, message, &now],
                 )
                 .await?
             }
+            Outcome::Retry { at, reconcile, message } => {
+                tx.execute(
+                    "UPDATE sms_notifications SET state = 'pending', next_attempt_at = $3,
+                            needs_reconcile = needs_reconcile OR $4, error_message = $5, updated_at = $6
+                     WHERE id = $1 AND state = 'sending' AND claimed_generation = $2",
+                    &[&id, &generation, at, reconcile, message, &now],
+                )
+                .await?
+            }
+            Outcome::Wait { at, message } => {
+                tx.execute(
+                    "UPDATE sms_notifications SET state = 'pending', next_attempt_at = $3, attempts = greatest(attempts - 1, 0),
+                            needs_reconcile = false, error_message = $4, updated_at = $5
+                     WHERE id = $1 AND state = 'sending' AND claimed_generation = $2",
+                    &[&id, &generation, at, message, &now],
+                )
+                .await?
+            }
+            Outcome::Skipped { message } => {
+                tx.execute(
+                    "UPDATE sms_notifications SET state = 'skipped', error_message = $3, updated_at = $4
+                     WHERE id = $1 AND state = 'sending' AND claimed_generation = $2",
+                    &[&id, &generation, message, &now],
+                )
+                .await?
+            }
         };
+        tx.commit().await?;
+        Ok(written == 1)
+    }
+
+    /// Texts handed to Twilio whose delivery is not known yet, oldest check first, at most `limit`,
+    /// each looked at no more than once every `every` (so a slow carrier costs one request a minute).
+    pub async fn awaiting_delivery(
+        &mut self,
+        now: DateTime<Utc>,
+        every: chrono::Duration,
+        limit: i64,
+    ) -> Result<Vec<(Uuid, String)>> {
+        let rows = self
+            .session
+            .query(
+                "SELECT id, twilio_sid FROM sms_notifications
+                 WHERE state = 'sent' AND twilio_sid IS NOT NULL AND updated_at <= $1
+                   AND created_at > $2
+                 ORDER BY updated_at LIMIT $3",
+                &[&(now - every), &(now - chrono::Duration::days(3)), &limit],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Records what Twilio says became of a sent text (while this process is the sender). A text
+    /// still on its way is only touched, so the next look comes a while later.
+    pub async fn delivered(
+        &mut self,
+        id: Uuid,
+        state: &str,
+        code: Option<i32>,
+        message: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let generation = self.generation;
+        let tx = self.session.transaction().await?;
+        if !lease_is(&tx, generation).await? {
+            return Ok(false);
+        }
+        let written = tx
+            .execute(
+                "UPDATE sms_notifications SET state = $2, error_code = coalesce($3, error_code),
+                        error_message = coalesce($4, error_message), updated_at = $5
+                 WHERE id = $1 AND state = 'sent'",
+                &[&id, &state, &code, &message, &now],
+            )
+            .await?;
         tx.commit().await?;
         Ok(written == 1)
     }

@@ -168,6 +168,19 @@ fn chown(path: &Path, uid: u32, gid: u32) {
     std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown the temporary directory to postgres");
 }
 
+/// A database "clinic" in `pg` with the schema applied, for an empty London clinic (its name, the
+/// Europe/London zone, country GB): its connection string and the owner's connection.
+pub async fn empty_london_clinic(pg: &TempPostgres) -> (String, tokio_postgres::Client) {
+    use crate::settings;
+    let url = pg.create_database("clinic");
+    let mut owner = crate::db::connect(&url, false).await.expect("connect to the test database");
+    crate::schema::migrate(&mut owner).await.expect("apply the schema");
+    settings::set(&owner, settings::CLINIC_NAME, "Riverside Clinic").await.expect("set the clinic's name");
+    settings::set(&owner, settings::TIME_ZONE, "Europe/London").await.expect("set the time zone");
+    settings::set(&owner, settings::COUNTRY, "GB").await.expect("set the country");
+    (url, owner)
+}
+
 /// Waits for `check` to hold (for tests that watch another task), up to `limit`.
 pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let start = Instant::now();

@@ -291,3 +291,40 @@ async fn a_desk_trusts_the_server_only_as_far_as_it_should() {
     let after = link.pull("", Duration::ZERO).await.err().unwrap();
     assert_eq!(after.code(), ErrorCode::NotSignedIn);
 }
+
+/// Joining from the first-run screen: the server must recognise the credential at that address
+/// before anything is kept; a re-enrolled desk takes its new credential; another server is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_checks_the_address_and_credential_before_keeping_them() {
+    let c = support::clinic().await;
+    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let (_, credential) = desks::enroll(&**c.pool.get().await.unwrap(), Some(&c.admin), "Front desk").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clinic = Clinic::open(dir.path()).expect("open the desk's database (use scripts/test.sh for the keyring)");
+    let sync = clinic.desk_sync();
+    let url = format!("http://{address}");
+
+    let unknown = sync.join_checked(&url, &"k".repeat(43), None).await.unwrap_err();
+    assert_eq!(unknown.field(), Some("credential"), "{unknown:?}");
+    assert!(unknown.to_string().contains("does not know that desk credential"), "{unknown}");
+    // Nothing listens on port 9 here.
+    let nobody = sync.join_checked("http://127.0.0.1:9", &credential, None).await.unwrap_err();
+    assert_eq!(nobody.field(), Some("server_url"), "{nobody:?}");
+    assert!(!sync.is_joined().unwrap() && clinic.needs_setup().unwrap(), "nothing was kept");
+
+    let identity = sync.join_checked(&url, &format!("  {credential}\n"), None).await.unwrap();
+    assert_eq!((identity.desk.as_str(), identity.clinic.as_str()), ("Front desk", "Riverside Clinic"));
+    assert!(sync.is_joined().unwrap());
+    assert!(sync.link(None).unwrap().whoami().await.is_ok(), "the kept credential works");
+
+    // Re-enrolled (the old credential revoked): the same server takes the new line.
+    let db = c.pool.get().await.unwrap();
+    desks::revoke(&**db, "Front desk", support::now()).await.unwrap();
+    let (_, renewed) = desks::enroll(&**db, Some(&c.admin), "Front desk").await.unwrap();
+    assert_eq!(sync.link(None).unwrap().whoami().await.unwrap_err().code(), ErrorCode::Forbidden);
+    // Pasted as the whole line enroll-desk printed before it: the credential is taken from it.
+    sync.join_checked(&url, &format!("Its credential (shown only this once): {renewed}"), None).await.unwrap();
+    assert!(sync.link(None).unwrap().whoami().await.is_ok());
+    let other = sync.join_checked("http://127.0.0.1:9", &renewed, None).await.unwrap_err();
+    assert_eq!(other.code(), ErrorCode::Conflict, "a desk of one server does not silently move to another");
+}

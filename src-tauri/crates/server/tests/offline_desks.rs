@@ -9,25 +9,9 @@ mod support;
 use clinicdesk_core::appointments::RescheduleRequest;
 use clinicdesk_core::auth::Channel;
 use clinicdesk_core::sync::{Sent, NOT_YET_CONFIRMED};
-use clinicdesk_core::Clinic;
-use clinicdesk_server::relay::Relay;
-use clinicdesk_server::{desks, http};
+use clinicdesk_server::http;
 use std::time::Duration;
-
-struct DeskComputer {
-    _dir: tempfile::TempDir,
-    clinic: Clinic,
-    relay: Relay,
-}
-
-async fn desk_computer(c: &support::TestClinic, server: std::net::SocketAddr, name: &str) -> DeskComputer {
-    let (_, credential) = desks::enroll(&**c.pool.get().await.unwrap(), Some(&c.admin), name).await.unwrap();
-    let relay = Relay::start(server).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let clinic = Clinic::open(dir.path()).expect("open the desk's database (use scripts/test.sh for the keyring)");
-    clinic.desk_sync().join(&format!("http://{}", relay.address()), &credential).unwrap();
-    DeskComputer { _dir: dir, clinic, relay }
-}
+use support::desk_computer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_bookings_are_confirmed_or_listed_for_attention_when_the_network_returns() {

@@ -13,6 +13,7 @@ import type { BookingRequest } from './bindings/BookingRequest';
 import type { CallReport } from './bindings/CallReport';
 import type { ChatLine } from './bindings/ChatLine';
 import type { ChatView } from './bindings/ChatView';
+import type { DeskIdentity } from './bindings/DeskIdentity';
 import type { ClinicSettings } from './bindings/ClinicSettings';
 import type { ConsultationBadge } from './bindings/ConsultationBadge';
 import type { ConsultationFilter } from './bindings/ConsultationFilter';
@@ -109,7 +110,8 @@ export const api = {
 
   patientsSearch: (text: string) => call<PatientMatches>('patients_search', { text }),
   patientAdd: (patient: PatientInput) => call<Patient>('patient_add', { patient }),
-  patientUpdate: (id: string, patient: PatientInput) => call<Patient>('patient_update', { id, patient }),
+  patientUpdate: (id: string, patient: PatientInput, expectedVersion: number | null = null) =>
+    call<Patient>('patient_update', { id, patient, expectedVersion }),
   doctorsList: () => call<Doctor[]>('doctors_list'),
   doctorAdd: (email: string, specialization: string) => call<Doctor>('doctor_add', { email, specialization }),
   demoSeed: () => call<DemoSummary>('demo_seed'),
@@ -124,7 +126,7 @@ export const api = {
   // A desk of a clinic server: joining one at first run; its sync state and the changes waiting
   // for the server or refused by it (null on a one-desk clinic).
   deskJoin: (serverUrl: string, credential: string, certificate: string | null) =>
-    call<void>('desk_join', { serverUrl, credential, certificate }),
+    call<DeskIdentity>('desk_join', { serverUrl, credential, certificate }),
   deskStatus: () => call<DeskStatus | null>('desk_status'),
   deskDismiss: (clientId: string) => call<void>('desk_dismiss', { clientId }),
 

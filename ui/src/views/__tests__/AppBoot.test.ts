@@ -6,7 +6,7 @@ import App from '../../App.svelte';
 
 const signedOut: AppStatus = {
   phase: 'signed_out', problem: null, clinic_name: 'Riverside Clinic', profile: null,
-  suggested_time_zone: 'Europe/London', data_dir: '/data', trial_keyring: false, desk_server: null,
+  suggested_time_zone: 'Europe/London', data_dir: '/data', trial_keyring: false, desk_server: null, moved: null,
 };
 
 describe('start-up status handed over by the shell', () => {

@@ -9,6 +9,8 @@ import type { PendingChange } from '$lib/platform/bindings/PendingChange';
 import DeskBadge from '../DeskBadge.svelte';
 import DeskChanges from '../DeskChanges.svelte';
 import DayGrid from '../DayGrid.svelte';
+import Staff from '../Staff.svelte';
+import Settings from '../Settings.svelte';
 
 const change = (id: string, summary: string, refusal: string | null = null): PendingChange => ({
   client_id: `c-${id}`, entity_id: `a-${id}`, summary, made_by: 'Rita Reception', made_at: '2030-03-05T09:00:00Z', refusal,
@@ -66,5 +68,39 @@ describe('a desk of a clinic server', () => {
     expect(screen.getByRole('button', { name: /Ana Lima.*not yet confirmed by the clinic server/ })).toBeInTheDocument();
     view.rerender({ ...base, unconfirmed: new Set() });
     expect(screen.queryByText('Not confirmed')).toBeNull();
+  });
+
+  it("shows staff as the server's list: nothing to add, change or deactivate here", async () => {
+    backend = fakeBackend({
+      users_list: () => [{ id: 'u1', email: 'desk@clinic.example', full_name: 'Rita Reception', role: 'reception', active: true, locked_until: null, created_at: '2030-01-01T00:00:00Z' }],
+      doctors_list: () => [],
+    });
+    render(Staff, { desk: true });
+    expect(await screen.findByText('Rita Reception')).toBeInTheDocument();
+    expect(screen.getByRole('note')).toHaveTextContent(/kept on the clinic server/);
+    expect(screen.queryByRole('button', { name: /Add staff member/ })).toBeNull();
+    expect(screen.queryByRole('button', { name: /Deactivate|Set password/ })).toBeNull();
+    expect(screen.getByLabelText('Role of Rita Reception')).toBeDisabled();
+  });
+
+  it("leaves the clinic-wide settings, texts and Twilio to the server, and keeps this desk's idle time", async () => {
+    backend = fakeBackend({
+      settings_get: () => ({ clinic_name: 'Riverside Clinic', time_zone: 'Europe/London', default_country: 'GB', idle_timeout_minutes: 15, sms_messages_per_second: 1 }),
+      settings_update: (args) => args.settings,
+    });
+    render(Settings, { desk: true });
+    const name = await screen.findByDisplayValue('Riverside Clinic');
+    expect(name).toHaveAttribute('readonly');
+    expect(screen.getByLabelText('Country for phone numbers')).toBeDisabled();
+    expect(screen.queryByText(/Twilio account/i)).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Load sample clinic' })).toBeNull();
+    const idle = screen.getByLabelText(/Sign out automatically after/);
+    await userEvent.clear(idle);
+    await userEvent.type(idle, '30');
+    await userEvent.click(screen.getByRole('button', { name: 'Save settings' }));
+    expect(await screen.findByText('Settings saved.')).toBeInTheDocument();
+    const saved = backend.calls.find((c) => c.command === 'settings_update')?.args.settings as { idle_timeout_minutes: number; clinic_name: string };
+    expect(saved).toMatchObject({ idle_timeout_minutes: 30, clinic_name: 'Riverside Clinic' });
+    expect(backend.calls.map((c) => c.command)).not.toContain('twilio_overview');
   });
 });

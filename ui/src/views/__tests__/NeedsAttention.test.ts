@@ -16,7 +16,7 @@ function item(over: Partial<AttentionItem>): AttentionItem {
   };
 }
 
-const olivia: Patient = { id: 'p1', full_name: 'Olivia Smith', phone: '+447400123456', date_of_birth: '1984-03-27', sms_consent: true, opted_out_at: null, created_at: '2026-01-01T00:00:00Z' };
+const olivia: Patient = { id: 'p1', full_name: 'Olivia Smith', phone: '+447400123456', date_of_birth: '1984-03-27', sms_consent: true, opted_out_at: null, created_at: '2026-01-01T00:00:00Z', version: 4 };
 const newCopy = { ...item({ state: 'pending', error_message: null }), id: 'copy' };
 
 function core(items: AttentionItem[], more: Record<string, Handler> = {}) {
@@ -120,6 +120,8 @@ describe('texts that need attention', () => {
     const update = commands(backend, 'patient_update')[0];
     expect(update.id).toBe('p1');
     expect(update.patient).toMatchObject({ phone: '+447400999888', date_of_birth: '1984-03-27', sms_consent: true });
+    // The version the form was opened at: a change made since (elsewhere) refuses this edit.
+    expect(update.expectedVersion).toBe(4);
     await userEvent.click(within(fixed).getByRole('button', { name: 'Send again' }));
     await expect.poll(() => commands(backend, 'text_resend')).toEqual([{ id: 't-number' }]);
   });

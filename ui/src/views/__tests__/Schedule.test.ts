@@ -73,3 +73,23 @@ describe('schedule: what happened to the text after a change', () => {
     expect(move).toMatchObject({ id: 'a1', request: { expected_version: 1 } });
   });
 });
+
+describe('schedule on a desk of a clinic server', () => {
+  let backend: ReturnType<typeof fakeBackend>;
+  afterEach(() => backend?.reset());
+
+  it("takes the clinic's time zone and doctors from the desk's first sync, which comes after the screen opened", async () => {
+    let synced = false;
+    backend = clinic({
+      // Before the first sync the desk knows no zone (UTC) and no doctors.
+      settings_get: () => ({ clinic_name: 'Riverside', time_zone: synced ? 'Europe/London' : 'UTC', default_country: 'GB', idle_timeout_minutes: 15, sms_messages_per_second: 1 }),
+      doctors_list: () => (synced ? [doctor] : []),
+    });
+    const view = render(Schedule, { profile: reception, deskRevision: 1 });
+    expect(await screen.findByText(/times in UTC/)).toBeInTheDocument();
+    synced = true;
+    view.rerender({ profile: reception, deskRevision: 2 });
+    expect(await screen.findByText(/times in Europe\/London/)).toBeInTheDocument();
+    expect(within(screen.getByLabelText('Doctor')).getByRole('option', { name: /Dr Amara Okafor/ })).toBeInTheDocument();
+  });
+});

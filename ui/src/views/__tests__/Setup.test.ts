@@ -54,7 +54,7 @@ describe('first-run setup', () => {
     backend = fakeBackend({
       desk_join: () => (++attempts === 1
         ? new Refusal({ code: 'invalid', message: 'The clinic server must be reached over https (passwords and patient details travel on this link).', field: 'server_url' })
-        : null),
+        : { desk: 'Front desk', clinic: 'Riverside Clinic' }),
     });
     render(Setup, { suggestedTimeZone: 'UTC', onDone: vi.fn(), onJoined });
     await userEvent.click(screen.getByRole('radio', { name: /Join a clinic server/ }));
@@ -70,7 +70,7 @@ describe('first-run setup', () => {
     await userEvent.clear(address);
     await userEvent.type(address, 'https://clinic-server:8640');
     await userEvent.click(screen.getByRole('button', { name: 'Join clinic server' }));
-    await vi.waitFor(() => expect(onJoined).toHaveBeenCalled());
+    await vi.waitFor(() => expect(onJoined).toHaveBeenCalledWith({ desk: 'Front desk', clinic: 'Riverside Clinic' }));
     expect(backend.calls.at(-1)?.args).toEqual({ serverUrl: 'https://clinic-server:8640', credential: 'k'.repeat(43), certificate: null });
   });
 });

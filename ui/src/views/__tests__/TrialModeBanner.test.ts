@@ -6,7 +6,7 @@ import App from '../../App.svelte';
 
 const base: AppStatus = {
   phase: 'signed_out', problem: null, clinic_name: 'Riverside Clinic', profile: null,
-  suggested_time_zone: 'Europe/London', data_dir: '/data', trial_keyring: false, desk_server: null,
+  suggested_time_zone: 'Europe/London', data_dir: '/data', trial_keyring: false, desk_server: null, moved: null,
 };
 const profile = { user_id: 'u1', email: 'ada@clinic.example', full_name: 'Ada', role: 'admin', idle_timeout_minutes: 15 } as const;
 

@@ -7,6 +7,7 @@ pub mod call_page;
 mod consultations;
 mod directory;
 mod review;
+mod server;
 mod settings;
 mod templates;
 mod users;
@@ -26,23 +27,67 @@ pub fn run(cli: Cli) -> Result<()> {
     if let Command::CallPage(CallPageCommand::Export { dir, from }) = &cli.command {
         return call_page::export(dir, from.as_deref(), cli.json);
     }
+    // Moving a clinic onto a server opens the folder it names, and signs in on both ends.
+    if let Command::Server(command @ ServerCommand::MigrateFrom { .. }) = cli.command {
+        return server::server(cli.as_user.as_deref(), cli.json, command);
+    }
     let clinic = Clinic::open(&resolve_data_dir(cli.data_dir.clone())?)?;
     let json = cli.json;
     if let Command::Init(args) = &cli.command {
         return init(&clinic, json, args);
     }
+    if let Command::Server(ServerCommand::Join { to }) = &cli.command {
+        return server::join(&clinic, json, to);
+    }
     let email = cli.as_user.as_deref().ok_or_else(|| {
         CoreError::invalid("as", "Say who you are with --as EMAIL (your password goes in CLINICDESK_PASSWORD).")
     })?;
     let password = secret_from_env(PASSWORD_ENV, &format!("Password for {email}: "))?;
-    let signed = clinic.auth().sign_in(email, &password, Channel::Cli)?;
+    // On a desk of a clinic server the server checks the password when it can be reached (and
+    // this desk's copy is brought up to date first); otherwise the clinic here does.
+    let link = match clinic.desk_sync().is_joined()? {
+        true => Some(clinic.desk_sync().link(None)?),
+        false => None,
+    };
+    let signed = match &link {
+        Some(link) => server::block_on(async {
+            let signed = clinic.desk_sync().sign_in(link, email, &password, Channel::Cli).await?;
+            if link.has_session() {
+                clinic.desk_sync().pull(link, std::time::Duration::ZERO).await?;
+            }
+            Ok(signed)
+        })?,
+        None => clinic.auth().sign_in(email, &password, Channel::Cli)?,
+    };
     let result = match cli.command {
         // The password just used to sign in is the current one the change is checked against.
         Command::Password(PasswordCommand::Change) => {
             users::change_own_password(&clinic, &signed.caller, &password, json)
         }
+        Command::Server(ServerCommand::Status) => server::status(&clinic, &signed.caller, json),
+        Command::Server(ServerCommand::Sync) => match &link {
+            Some(link) => server::sync(&clinic, link, signed.profile.user_id, json),
+            None => {
+                Err(CoreError::NotFound("This data folder is a one-desk clinic, not a desk of a clinic server.".into()))
+            }
+        },
         command => dispatch(&clinic, &signed.caller, json, command),
     };
+    if let Some(link) = &link {
+        // What this command changed goes to the server now, if it can be reached; if not, it waits
+        // (queued, "not yet confirmed") for the next command, `server sync`, or the app.
+        if result.is_ok() && link.has_session() {
+            if let Err(e) =
+                server::block_on(clinic.desk_sync().sync_once(link, signed.profile.user_id, std::time::Duration::ZERO))
+            {
+                eprintln!("Saved on this desk; not sent to the clinic server yet ({e}).");
+            }
+        }
+        server::block_on(async {
+            link.sign_out().await;
+            Ok(())
+        })?;
+    }
     // One command, one session: close it so it never lingers as an open session.
     let _ = clinic.auth().sign_out(&signed.token, SessionEnd::SignedOut);
     result
@@ -72,6 +117,7 @@ fn dispatch(clinic: &Clinic, caller: &Caller, json: bool, command: Command) -> R
         }
         Command::Audit { record, limit } => audit::audit(clinic, caller, json, record, limit),
         Command::DemoSeed => settings::demo_seed(clinic, caller, json),
+        Command::Server(_) => unreachable!("handled before dispatch"),
     }
 }
 

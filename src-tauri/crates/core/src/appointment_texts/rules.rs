@@ -167,7 +167,7 @@ fn parse_price(text: &str) -> Result<String> {
     }
 }
 
-fn parse_clinic_phone(text: &str) -> Result<String> {
+pub fn parse_clinic_phone(text: &str) -> Result<String> {
     let text = text.trim();
     if text.chars().count() > 30 || text.chars().any(|c| !(c.is_ascii_digit() || " +-().".contains(c))) {
         return Err(CoreError::invalid(
@@ -259,6 +259,7 @@ impl Clinic {
     /// Saves the texting settings (admins), audited with what changed.
     pub fn update_texting_settings(&self, caller: &Caller, input: &TextingSettings) -> Result<TextingSettings> {
         caller.require(Permission::ManageSettings)?;
+        crate::sync::pending::refuse_on_desk(&*self.db().conn()?, crate::sync::pending::ServerKeeps::TextWording)?;
         let new = input.validated()?;
         let now = self.now();
         let mut conn = self.db().conn()?;

@@ -35,6 +35,7 @@ impl super::AppointmentTexts<'_> {
     /// cannot be texted (no consent, replied STOP) or texting is not set up.
     pub fn send_to_patient(&self, caller: &Caller, patient: Uuid, body: &str) -> Result<TextMessage> {
         caller.require(Permission::SendTexts)?;
+        crate::sync::pending::refuse_on_desk(&*self.clinic.db().conn()?, crate::sync::pending::ServerKeeps::Texts)?;
         let body = smart_encoding::normalise(body);
         outbox::check_body(&body)?;
         let now = self.clinic.now();

@@ -3,6 +3,7 @@
 //! (a missing or repeated hour) are handled in one place.
 
 use super::rules::{QuietHours, ReminderRule};
+use crate::sms::TextKind;
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -46,6 +47,44 @@ pub fn quiet_until(quiet: Option<QuietHours>, at: DateTime<Utc>, tz: Tz) -> Opti
     let today_end = local.date().and_time(quiet.end);
     let end = if today_end > local { today_end } else { today_end + Duration::days(1) };
     Some(resolve_local(tz, end))
+}
+
+/// What quiet hours make of a text that comes round at `now` on the clinic server (a retry after a
+/// failed evening try, or a text queued before quiet hours were changed): the per-text form of the
+/// desk's pass (`upkeep::run`), with the same outcomes. Only texts about an appointment the clinic
+/// sends by its rules are held (staff's own texts and video links go when sent); one waits for the
+/// morning unless the moment it matters (`news_before`: a move's old time if earlier, else the
+/// appointment's start) comes first: then it goes now, and a reminder is dropped instead.
+pub fn quiet_hold(
+    quiet: Option<QuietHours>,
+    tz: Tz,
+    now: DateTime<Utc>,
+    kind: TextKind,
+    news_before: Option<DateTime<Utc>>,
+) -> QuietVerdict {
+    if !matches!(kind, TextKind::Confirmation | TextKind::Reschedule | TextKind::Cancellation | TextKind::Reminder) {
+        return QuietVerdict::Go;
+    }
+    let (Some(morning), Some(matters)) = (quiet_until(quiet, now, tz), news_before) else { return QuietVerdict::Go };
+    match kind {
+        TextKind::Reminder if matters <= morning => QuietVerdict::Skip(format!(
+            "Not sent: it fell due in quiet hours, which end at {} — after the appointment starts.",
+            clock(morning, tz)
+        )),
+        _ if matters <= morning => QuietVerdict::Go,
+        _ => QuietVerdict::Wait {
+            until: morning,
+            message: format!("Waiting for the end of the clinic's quiet hours: it goes at {}.", clock(morning, tz)),
+        },
+    }
+}
+
+/// What quiet hours make of a text that comes round (`quiet_hold`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuietVerdict {
+    Go,
+    Wait { until: DateTime<Utc>, message: String },
+    Skip(String),
 }
 
 /// "08:00" for messages.
@@ -92,5 +131,35 @@ mod tests {
         // A quiet window ending inside the missing hour ends when the clocks jump.
         let odd = parse_quiet_hours("00:30-01:30").unwrap();
         assert_eq!(quiet_until(odd, london("2026-03-29 00:45"), tz), Some(london("2026-03-29 02:00")));
+    }
+
+    #[test]
+    fn a_text_that_comes_round_in_quiet_hours_waits_goes_or_is_dropped_by_what_it_is_about() {
+        let quiet = parse_quiet_hours("21:00-08:00").unwrap();
+        let tz = chrono_tz::Europe::London;
+        let night = london("2026-03-02 23:30");
+        let verdict = |kind, matters: Option<&str>, at| quiet_hold(quiet, tz, at, kind, matters.map(london));
+        let wait = QuietVerdict::Wait {
+            until: london("2026-03-03 08:00"),
+            message: "Waiting for the end of the clinic's quiet hours: it goes at 08:00.".into(),
+        };
+        assert_eq!(verdict(TextKind::Confirmation, Some("2026-03-05 10:00"), night), wait);
+        assert_eq!(
+            verdict(TextKind::Confirmation, Some("2026-03-03 07:30"), night),
+            QuietVerdict::Go,
+            "news before the morning"
+        );
+        assert!(matches!(verdict(TextKind::Reminder, Some("2026-03-03 07:30"), night), QuietVerdict::Skip(_)));
+        assert_eq!(verdict(TextKind::Reminder, Some("2026-03-03 09:00"), night), wait);
+        // A move away from 07:30 tomorrow: its news matters before the morning, so it goes.
+        assert_eq!(verdict(TextKind::Reschedule, Some("2026-03-03 07:30"), night), QuietVerdict::Go);
+        assert_eq!(verdict(TextKind::Reschedule, Some("2026-03-05 10:00"), night), wait);
+        assert_eq!(verdict(TextKind::Custom, None, night), QuietVerdict::Go, "staff's own text");
+        assert_eq!(verdict(TextKind::Invite, Some("2026-03-05 10:00"), night), QuietVerdict::Go, "a video link");
+        assert_eq!(
+            verdict(TextKind::Confirmation, Some("2026-03-05 10:00"), london("2026-03-02 20:59")),
+            QuietVerdict::Go
+        );
+        assert_eq!(quiet_hold(None, tz, night, TextKind::Reminder, Some(london("2026-03-05 10:00"))), QuietVerdict::Go);
     }
 }

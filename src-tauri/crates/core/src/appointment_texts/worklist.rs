@@ -195,6 +195,7 @@ impl AppointmentTexts<'_> {
     /// correction); the original counts as handled. Refused while the patient cannot be texted.
     pub fn resend(&self, caller: &Caller, text: Uuid) -> Result<TextMessage> {
         caller.require(Permission::SendTexts)?;
+        crate::sync::pending::refuse_on_desk(&*self.clinic.db().conn()?, crate::sync::pending::ServerKeeps::Texts)?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

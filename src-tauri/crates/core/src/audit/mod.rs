@@ -93,6 +93,9 @@ pub enum AuditAction {
     ConsultationExported,
     /// A computer enrolled with the clinic server as a desk (server mode).
     DeskEnrolled,
+    /// The whole clinic read out to move onto a clinic server (`clinicdesk server migrate-from`),
+    /// and, on the server, each part of it received.
+    ClinicMoved,
 }
 
 impl AuditAction {
@@ -143,6 +146,7 @@ impl AuditAction {
             AuditAction::ChatRemoved => "consultation.chat_removed",
             AuditAction::ConsultationExported => "consultation.export",
             AuditAction::DeskEnrolled => "desk.enroll",
+            AuditAction::ClinicMoved => "clinic.move_to_server",
         }
     }
 }

@@ -25,6 +25,11 @@ pub struct Caller {
     pub(crate) full_name: String,
     session_id: String,
     refusals: RefusalLog,
+    /// Set when this folder's clinic moved onto a clinic server, or is moving (sync/migration.rs):
+    /// the sentence every change is refused with; reading stays allowed.
+    moved: Option<Arc<str>>,
+    /// The move is under way, not finished: the mover's own steps go on (`require_to_move`).
+    moving: bool,
 }
 
 /// Where a refused action is written down: the clinic's database and clock. A refusal is recorded
@@ -43,9 +48,12 @@ impl Caller {
         email: String,
         full_name: String,
         session_id: String,
+        moved: Option<crate::sync::migration::MoveNotice>,
     ) -> Caller {
         let refusals = RefusalLog { db: clinic.db().clone(), clock: clinic.clock() };
-        Caller { user_id, role, email, full_name, session_id, refusals }
+        let moving = moved.as_ref().is_some_and(|m| !m.finished);
+        let moved = moved.map(|m| Arc::from(m.sentence));
+        Caller { user_id, role, email, full_name, session_id, refusals, moved, moving }
     }
 
     pub fn user_id(&self) -> Uuid {
@@ -70,11 +78,38 @@ impl Caller {
     /// Call it before opening a transaction (every operation checks first): the refusal is written
     /// on a connection of its own and must not wait behind the caller's own write lock.
     pub fn require(&self, permission: Permission) -> Result<()> {
+        if !permission.only_reads() {
+            self.refuse_if_moved()?;
+        }
+        self.require_role(permission)
+    }
+
+    /// `require(ImportRecords)` for the steps of moving this clinic onto a clinic server (reading
+    /// it out, marking the folder): they go on while the move is under way, when every other change
+    /// is paused, and are refused once it finished.
+    pub(crate) fn require_to_move(&self) -> Result<()> {
+        if !self.moving {
+            self.refuse_if_moved()?;
+        }
+        self.require_role(Permission::ImportRecords)
+    }
+
+    fn require_role(&self, permission: Permission) -> Result<()> {
         if permission.allows(self.role) {
             return Ok(());
         }
         self.record_refusal(permission);
         Err(refusal(self.role, permission))
+    }
+
+    /// Refuses any change in a folder whose clinic moved onto a clinic server. `require` does it
+    /// for every permission that changes something; a check that allows by the record instead of
+    /// by a permission (a doctor's own appointment) calls it itself.
+    pub(crate) fn refuse_if_moved(&self) -> Result<()> {
+        match self.moved.as_deref() {
+            Some(moved) => Err(CoreError::Forbidden(moved.to_string())),
+            None => Ok(()),
+        }
     }
 
     /// Refuses an action the role allows but this record does not (a doctor acting on another

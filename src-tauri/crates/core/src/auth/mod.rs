@@ -12,7 +12,8 @@ mod sign_in;
 pub use caller::{refusal, Caller};
 pub use password::MIN_LENGTH as MIN_PASSWORD_LENGTH;
 pub use password::{
-    check_new as check_new_password, hash as hash_password, verify as verify_password, verify_against_nothing,
+    check_new as check_new_password, hash as hash_password, is_stored_hash as is_stored_password_hash,
+    verify as verify_password, verify_against_nothing,
 };
 pub use permissions::{Permission, Role};
 pub use sessions::Touch;

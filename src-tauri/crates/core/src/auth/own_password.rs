@@ -17,6 +17,9 @@ impl Auth<'_> {
     /// - On success every other session of the person ends; the one asking stays signed in.
     pub fn change_password(&self, caller: &Caller, current: &str, new: &str) -> Result<()> {
         let clinic = self.clinic;
+        crate::sync::pending::refuse_on_desk(&*clinic.db().conn()?, crate::sync::pending::ServerKeeps::Passwords)?;
+        // A folder whose clinic moved onto a server keeps old passwords: staff sign in there.
+        caller.refuse_if_moved()?;
         let user_id = caller.user_id.to_string();
         check_new_password(new).map_err(|err| match err {
             CoreError::Invalid { message, .. } => CoreError::invalid("new_password", message),

@@ -37,6 +37,13 @@ pub fn verify(password: &str, stored_hash: &str) -> bool {
     }
 }
 
+/// Whether `stored_hash` is a hash this module would have stored (an argon2id PHC string): what
+/// a clinic moving onto a server brings is checked with it, so no account arrives unusable or
+/// with a weaker scheme.
+pub fn is_stored_hash(stored_hash: &str) -> bool {
+    PasswordHash::new(stored_hash).is_ok_and(|parsed| parsed.algorithm.as_str() == "argon2id" && parsed.hash.is_some())
+}
+
 /// Spend the same effort as a real check when the email is unknown, so response time does not
 /// reveal which emails have accounts.
 pub fn verify_against_nothing(password: &str) {
@@ -48,6 +55,19 @@ pub fn verify_against_nothing(password: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_argon2id_hashes_count_as_stored_ones() {
+        assert!(is_stored_hash(&hash("a good password 1").unwrap()));
+        for other in [
+            "",
+            "hunter2",
+            "$2b$12$abcdefghijklmnopqrstuuJ0v1s6cEwQfiV7JyF0m5I9M3W4x1Y2z",
+            "$argon2i$v=19$m=16,t=2,p=1$c2FsdHNhbHQ$YWJj",
+        ] {
+            assert!(!is_stored_hash(other), "{other:?}");
+        }
+    }
 
     #[test]
     fn hashes_are_argon2id_and_verify_only_the_right_password() {

@@ -79,6 +79,12 @@ impl Permission {
         }
     }
 
+    /// Whether the permission only reads (what a folder kept to read still allows).
+    pub fn only_reads(self) -> bool {
+        use Permission::*;
+        matches!(self, ReadAudit | ReadPatients | ReadSchedule | ReadConsultationRecords | ReviewConsultations)
+    }
+
     /// A stable name for the audit trail (`access.refused` rows).
     pub fn as_str(self) -> &'static str {
         use Permission::*;

@@ -94,7 +94,8 @@ impl Auth<'_> {
                 .execute(params![claims.sid, ts(now)])?;
         }
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| CoreError::NotSignedIn)?;
-        Ok(Caller::new(clinic, user_id, role, email, full_name, claims.sid))
+        let moved = crate::sync::migration::moved_notice(&conn)?;
+        Ok(Caller::new(clinic, user_id, role, email, full_name, claims.sid, moved))
     }
 
     /// Ends the session. Signing out twice, or with an already-ended session, is not an error.

@@ -132,7 +132,8 @@ impl Auth<'_> {
         };
         let token = session::sign(clinic.session_key(), &claims)?;
         let user_id = Uuid::parse_str(&user.id).map_err(|_| CoreError::Storage)?;
-        let caller = Caller::new(clinic, user_id, role, email.clone(), user.full_name.clone(), session_id);
+        let moved = crate::sync::migration::moved_notice(&conn)?;
+        let caller = Caller::new(clinic, user_id, role, email.clone(), user.full_name.clone(), session_id, moved);
         let idle = clinic.settings().idle_timeout_minutes()?;
         let profile = StaffProfile { user_id, email, full_name: user.full_name, role, idle_timeout_minutes: idle };
         Ok(SignedIn { token, caller, profile })

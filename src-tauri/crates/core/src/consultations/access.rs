@@ -85,7 +85,9 @@ pub(super) fn own(clinic: &Clinic, caller: &Caller, id: Uuid, action: &str) -> R
 /// clinic's texts (reception, from the appointment dialog).
 pub(super) fn inviter(clinic: &Clinic, caller: &Caller, id: Uuid) -> Result<Booking> {
     let booking = booking(&*clinic.db().conn()?, id)?;
-    if !is_own(caller, &booking) {
+    if is_own(caller, &booking) {
+        caller.refuse_if_moved()?;
+    } else {
         caller.require(Permission::SendTexts)?;
     }
     video_only(&booking)?;

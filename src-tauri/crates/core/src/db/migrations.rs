@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0014_chat_attachments.sql", include_str!("../../../../../migrations/0014_chat_attachments.sql")),
     ("0015_desk_sync.sql", include_str!("../../../../../migrations/0015_desk_sync.sql")),
     ("0016_desk_pending.sql", include_str!("../../../../../migrations/0016_desk_pending.sql")),
+    ("0017_desk_pending_patients.sql", include_str!("../../../../../migrations/0017_desk_pending_patients.sql")),
 ];
 
 /// The schema version this build writes.

@@ -64,6 +64,8 @@ pub struct DemoSummary {
 /// nobody knows, so they cannot sign in until an administrator sets a password.
 pub fn seed(clinic: &Clinic, caller: &Caller, doctor_password: Option<&str>) -> Result<DemoSummary> {
     caller.require(Permission::SeedDemoData)?;
+    // A desk's copy is the server's: sample staff and patients made here would never reach it.
+    crate::sync::pending::refuse_on_desk(&*clinic.db().conn()?, crate::sync::pending::ServerKeeps::StaffAccounts)?;
     let password = match doctor_password {
         Some(p) => {
             crate::auth::check_new_password(p)?;

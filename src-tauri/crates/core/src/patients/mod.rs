@@ -2,20 +2,22 @@
 
 pub mod phone;
 mod search;
+pub mod store;
 
-use crate::audit::{self, AuditAction};
+use crate::audit;
 use crate::auth::{Caller, Permission};
-use crate::db::{ts, uuid_at};
+use crate::db::uuid_at;
 use crate::error::{CoreError, Result};
 use crate::sync::wire::DeskCommand;
 use crate::Clinic;
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
 
 pub use search::PatientMatches;
+use store::{at_once, CheckedPatient, SqlitePatients};
 
 pub const MAX_SEARCH_RESULTS: u32 = 50;
 
@@ -40,6 +42,10 @@ pub struct Patient {
     /// Why texts may not reach this number: Twilio refused it, or it is a landline.
     #[ts(optional)]
     pub phone_problem: Option<String>,
+    /// The record's version when it was read: an edit names it, so a form opened before someone
+    /// else's change is refused instead of undoing that change (a withdrawn consent, say).
+    #[ts(optional, type = "number")]
+    pub version: Option<i64>,
 }
 
 /// A patient as typed at the desk, before checks.
@@ -104,7 +110,7 @@ pub fn validate(
 
 const SELECT: &str =
     "SELECT id, full_name, phone_e164, date_of_birth, sms_consent, opted_out_at, created_at, sms_consent_at,
-            sms_consent_by, phone_problem FROM patients";
+            sms_consent_by, phone_problem, version FROM patients";
 
 fn row_to_patient(r: &rusqlite::Row<'_>) -> rusqlite::Result<Patient> {
     let dob: Option<String> = r.get(3)?;
@@ -119,6 +125,7 @@ fn row_to_patient(r: &rusqlite::Row<'_>) -> rusqlite::Result<Patient> {
         sms_consent_at: r.get(7)?,
         sms_consent_by: r.get(8)?,
         phone_problem: r.get(9)?,
+        version: r.get(10)?,
     })
 }
 
@@ -140,104 +147,72 @@ pub(crate) fn find(conn: &Connection, id: Uuid) -> Result<Patient> {
     Ok(patient)
 }
 
+/// On a desk of a clinic server, the patient as this desk holds them before an edit (kept with
+/// the queued change); `None` on a one-desk clinic.
+fn desk_copy(tx: &Connection, id: Uuid) -> Result<Option<serde_json::Value>> {
+    if crate::sync::pending::is_desk(tx)? {
+        crate::sync::pending::patient_before(tx, id).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 pub struct Patients<'a> {
     pub(crate) clinic: &'a Clinic,
 }
 
 impl Patients<'_> {
-    fn validated(&self, input: &PatientInput) -> Result<(String, String, Option<NaiveDate>)> {
+    fn checked(&self, input: &PatientInput) -> Result<CheckedPatient> {
         let settings = self.clinic.settings().current()?;
         let tz = crate::settings::parse_time_zone(&settings.time_zone)?;
         let today = self.clinic.now().with_timezone(&tz).date_naive();
-        validate(input, &settings.default_country, today)
+        store::check(input, &settings.default_country, today)
     }
 
     pub fn add(&self, caller: &Caller, input: PatientInput) -> Result<Patient> {
         caller.require(Permission::WritePatients)?;
-        let (name, phone, dob) = self.validated(&input)?;
+        let checked = self.checked(&input)?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let duplicate: Option<String> = tx
-            .query_row(
-                "SELECT id FROM patients WHERE phone_e164 = ?1 AND full_name = ?2 COLLATE NOCASE",
-                params![phone, name],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if duplicate.is_some() {
-            return Err(CoreError::Conflict(format!(
-                "{name} is already registered with this phone number. Search for them instead of adding them again."
-            )));
-        }
         let id = Uuid::new_v4();
-        tx.execute(
-            "INSERT INTO patients (id, full_name, phone_e164, date_of_birth, sms_consent, created_at, updated_at, sms_consent_at, sms_consent_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7)",
-            params![id.to_string(), name, phone, dob.map(|d| d.to_string()), input.sms_consent, ts(now), caller.user_id.to_string()],
-        )?;
-        audit::record_for_patient(
-            &tx,
-            now,
-            caller,
-            AuditAction::PatientCreated,
-            ("patient", &id.to_string()),
-            id,
-            None,
-        )?;
+        at_once(store::register(&mut SqlitePatients { tx: &tx, caller, now }, id, &checked))?;
         let patient = find(&tx, id)?;
         if crate::sync::pending::is_desk(&tx)? {
             let command = DeskCommand::AddPatient { patient_id: id, patient: input };
-            crate::sync::pending::queue_patient(&tx, now, caller, id, &command, &format!("Register {name}"))?;
+            let summary = format!("Register {}", checked.full_name);
+            crate::sync::pending::queue_patient(&tx, now, caller, id, &command, None, &summary)?;
         }
         tx.commit()?;
         Ok(patient)
     }
 
     pub fn update(&self, caller: &Caller, id: Uuid, input: PatientInput) -> Result<Patient> {
+        self.update_seen(caller, id, input, None)
+    }
+
+    /// `update`, refused if the record changed since it was read at `seen_version` (the form's).
+    pub fn update_seen(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        input: PatientInput,
+        seen_version: Option<i64>,
+    ) -> Result<Patient> {
         caller.require(Permission::WritePatients)?;
-        let (name, phone, dob) = self.validated(&input)?;
+        let checked = self.checked(&input)?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         // The change and its audit entry commit together: an edit is never unaudited.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let before = find(&tx, id)?;
-        // The consent's provenance moves only when the answer changes; a corrected number clears
-        // the problem Twilio reported with the old one.
-        tx.execute(
-            "UPDATE patients SET full_name = ?2, phone_e164 = ?3, date_of_birth = ?4, sms_consent = ?5, updated_at = ?6,
-                    sms_consent_at = CASE WHEN sms_consent IS NOT ?5 THEN ?6 ELSE sms_consent_at END,
-                    sms_consent_by = CASE WHEN sms_consent IS NOT ?5 THEN ?7 ELSE sms_consent_by END,
-                    phone_problem = CASE WHEN phone_e164 IS NOT ?3 THEN NULL ELSE phone_problem END
-             WHERE id = ?1",
-            params![id.to_string(), name, phone, dob.map(|d| d.to_string()), input.sms_consent, ts(now), caller.user_id.to_string()],
-        )?;
-        if before.sms_consent != input.sms_consent {
-            let detail = format!("patient {id}; texts {}", if input.sms_consent { "agreed" } else { "refused" });
-            audit::record_for_patient(
-                &tx,
-                now,
-                caller,
-                AuditAction::ConsentRecorded,
-                ("patient", &id.to_string()),
-                id,
-                Some(&detail),
-            )?;
-        }
-        audit::record_for_patient(
-            &tx,
-            now,
-            caller,
-            AuditAction::PatientUpdated,
-            ("patient", &id.to_string()),
-            id,
-            None,
-        )?;
+        let desk_copy = desk_copy(&tx, id)?;
+        at_once(store::correct(&mut SqlitePatients { tx: &tx, caller, now }, id, &checked, seen_version))?;
         let patient = find(&tx, id)?;
-        if crate::sync::pending::is_desk(&tx)? {
+        if let Some(copy) = desk_copy {
             let summary = format!("Update {}'s details", patient.full_name);
-            let command = DeskCommand::UpdatePatient { patient_id: id, patient: input };
-            crate::sync::pending::queue_patient(&tx, now, caller, id, &command, &summary)?;
+            let expected_version = copy["version"].as_i64();
+            let command = DeskCommand::UpdatePatient { patient_id: id, patient: input, expected_version };
+            crate::sync::pending::queue_patient(&tx, now, caller, id, &command, Some(&copy), &summary)?;
         }
         tx.commit()?;
         Ok(patient)
@@ -250,22 +225,16 @@ impl Patients<'_> {
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        find(&tx, id)?;
-        tx.execute(
-            "UPDATE patients SET sms_consent = ?2, sms_consent_at = ?3, sms_consent_by = ?4, updated_at = ?3 WHERE id = ?1",
-            params![id.to_string(), agreed, ts(now), caller.user_id.to_string()],
-        )?;
-        let detail = format!("patient {id}; texts {}", if agreed { "agreed" } else { "refused" });
-        audit::record_for_patient(
-            &tx,
-            now,
-            caller,
-            AuditAction::ConsentRecorded,
-            ("patient", &id.to_string()),
-            id,
-            Some(&detail),
-        )?;
+        let desk_copy = desk_copy(&tx, id)?;
+        at_once(store::record_consent(&mut SqlitePatients { tx: &tx, caller, now }, id, agreed, None))?;
         let patient = find(&tx, id)?;
+        if let Some(copy) = desk_copy {
+            let summary =
+                format!("Record that {} {} texts", patient.full_name, if agreed { "agrees to" } else { "refuses" });
+            let expected_version = copy["version"].as_i64();
+            let command = DeskCommand::RecordConsent { patient_id: id, agreed, expected_version };
+            crate::sync::pending::queue_patient(&tx, now, caller, id, &command, Some(&copy), &summary)?;
+        }
         tx.commit()?;
         Ok(patient)
     }

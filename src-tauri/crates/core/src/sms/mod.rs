@@ -12,7 +12,7 @@ mod poll;
 mod reconcile;
 mod record;
 mod replies;
-mod reply_actions;
+pub mod reply_actions;
 pub mod segments;
 pub mod smart_encoding;
 pub mod templates;
@@ -39,6 +39,7 @@ impl Texts<'_> {
     /// stored and sent is what the person saw, without characters phones cannot show.
     pub fn send(&self, caller: &Caller, to: &str, body: &str) -> Result<TextMessage> {
         caller.require(Permission::SendTexts)?;
+        crate::sync::pending::refuse_on_desk(&*self.clinic.db().conn()?, crate::sync::pending::ServerKeeps::Texts)?;
         let country = self.clinic.settings().current()?.default_country;
         let to = crate::patients::phone::normalise(to, &country)?;
         let body = smart_encoding::normalise(body);

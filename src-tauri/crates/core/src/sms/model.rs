@@ -28,7 +28,7 @@ impl TextKind {
             TextKind::Custom => "custom",
         }
     }
-    pub(crate) fn parse(s: &str) -> TextKind {
+    pub fn parse(s: &str) -> TextKind {
         match s {
             "confirmation" => TextKind::Confirmation,
             "cancellation" => TextKind::Cancellation,

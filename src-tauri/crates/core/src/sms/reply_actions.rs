@@ -45,7 +45,7 @@ pub(super) struct Reply<'a> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Keyword {
+pub enum Keyword {
     /// C or YES. `yes` because Twilio also takes YES as opting back in.
     Confirm {
         yes: bool,
@@ -57,7 +57,7 @@ pub(crate) enum Keyword {
 
 /// The keyword a whole reply is, if it is one: case, spaces and punctuation around it ignored
 /// ("Yes!", " c. ", "STOP."), but a sentence is never a keyword ("yes please" goes to the inbox).
-pub(crate) fn keyword(body: &str) -> Option<Keyword> {
+pub fn keyword(body: &str) -> Option<Keyword> {
     let word = body.trim_matches(|c: char| !c.is_alphanumeric()).to_uppercase();
     Some(match word.as_str() {
         "C" => Keyword::Confirm { yes: false },

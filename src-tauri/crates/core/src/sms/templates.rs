@@ -69,8 +69,13 @@ pub fn render(conn: &Connection, kind: TextKind, data: &TemplateData) -> Result<
 
 /// The text of template `name` for `data` (inside any transaction).
 pub fn render_template(conn: &Connection, name: TemplateName, data: &TemplateData) -> Result<String> {
-    let stored = stored_body(conn, name)?;
-    let parts = match stored.as_deref().map(|body| placeholders::parse(body, name)) {
+    render_body(stored_body(conn, name)?.as_deref(), name, data)
+}
+
+/// The text of template `name` for `data`, from the clinic's own wording `stored` (`None`: the
+/// built-in one), wherever the wording is kept (a desk's settings, the clinic server's).
+pub fn render_body(stored: Option<&str>, name: TemplateName, data: &TemplateData) -> Result<String> {
+    let parts = match stored.map(|body| placeholders::parse(body, name)) {
         Some(Ok(parts)) => parts,
         // Only a database edited by hand (or a future version's wording) gets here: the clinic's
         // text still goes out, in the built-in wording, rather than the booking failing.

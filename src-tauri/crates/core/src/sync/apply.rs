@@ -33,6 +33,10 @@ struct UserRow {
     role: String,
     #[serde(default = "yes")]
     active: bool,
+    /// An administrator set a new password then: a password this desk remembered before it
+    /// must not sign anyone in offline.
+    #[serde(default)]
+    password_reset_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +58,9 @@ struct PatientRow {
     sms_consent: bool,
     #[serde(default)]
     opted_out_at: Option<DateTime<Utc>>,
+    /// Absent from rows recorded by servers older than the check: such a row always applies.
+    #[serde(default)]
+    version: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +117,16 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
                        role = excluded.role, active = excluded.active, updated_at = excluded.updated_at",
                     params![u.id.to_string(), u.email, u.full_name, u.role, NO_PASSWORD, u.active, now],
                 )?;
+                if let Some(reset) = u.password_reset_at {
+                    // Remembered before the reset (offline_sign_in_until is when it was remembered
+                    // plus the offline window): forgotten. One remembered after it stays.
+                    let until = ts(reset + chrono::Duration::days(crate::sync::OFFLINE_SIGN_IN_DAYS));
+                    conn.execute(
+                        "UPDATE users SET password_hash = ?2, offline_sign_in_until = NULL
+                         WHERE id = ?1 AND offline_sign_in_until IS NOT NULL AND offline_sign_in_until <= ?3",
+                        params![u.id.to_string(), NO_PASSWORD, until],
+                    )?;
+                }
                 if !u.active {
                     // Deactivated on the server: the remembered password goes, so no offline sign-in.
                     conn.execute(
@@ -131,11 +148,18 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
         "patient" => {
             if let Some(p) = row::<PatientRow>(change)? {
                 conn.execute(
-                    "INSERT INTO patients (id, full_name, phone_e164, date_of_birth, sms_consent, opted_out_at, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                    "INSERT INTO patients (id, full_name, phone_e164, date_of_birth, sms_consent, opted_out_at, created_at, updated_at, version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, coalesce(?8, 1))
                      ON CONFLICT (id) DO UPDATE SET full_name = excluded.full_name, phone_e164 = excluded.phone_e164,
                        date_of_birth = excluded.date_of_birth, sms_consent = excluded.sms_consent,
-                       opted_out_at = excluded.opted_out_at, updated_at = excluded.updated_at",
+                       opted_out_at = excluded.opted_out_at, updated_at = excluded.updated_at,
+                       version = excluded.version, provisional = NULL
+                     -- As for appointments below: never an older version over a newer one, and
+                     -- the server's newer copy over a provisional one.
+                     WHERE ?8 IS NULL OR excluded.version >= patients.version
+                        OR (patients.provisional IS NOT NULL AND excluded.version > (
+                              SELECT coalesce(min(json_extract(q.before, '$.version')), 0) FROM desk_pending q
+                              WHERE q.entity_id = patients.id AND q.state = 'queued'))",
                     params![
                         p.id.to_string(),
                         p.full_name,
@@ -143,7 +167,8 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
                         p.date_of_birth.map(|d| d.format("%Y-%m-%d").to_string()),
                         p.sms_consent,
                         p.opted_out_at.map(ts),
-                        now
+                        now,
+                        p.version
                     ],
                 )?;
             }
@@ -166,9 +191,15 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
                        kind = excluded.kind, status = excluded.status, cancel_reason = excluded.cancel_reason,
                        version = excluded.version, updated_at = excluded.updated_at, provisional = NULL
                      -- Feed order is transaction order, not commit order: never let an older
-                     -- version of a row replace a newer one. A provisional change made here
-                     -- (pending.rs) at the same version is replaced by the server's copy.
-                     WHERE excluded.version >= appointments.version",
+                     -- version of a row replace a newer one. A provisional copy made here
+                     -- (pending.rs) is replaced by any server row newer than the copy its queued
+                     -- changes were made on: the server holds it differently now (those changes
+                     -- will be refused, answers.rs), so the desk shows what the server holds. A
+                     -- row it already had (another part of the feed delivers it again) is not.
+                     WHERE excluded.version >= appointments.version
+                        OR (appointments.provisional IS NOT NULL AND excluded.version > (
+                              SELECT coalesce(min(json_extract(q.before, '$.version')), 0) FROM desk_pending q
+                              WHERE q.entity_id = appointments.id AND q.state = 'queued'))",
                     params![
                         a.id.to_string(),
                         a.booking_ref,

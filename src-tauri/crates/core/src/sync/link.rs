@@ -4,7 +4,7 @@
 //! `Unavailable`, which callers treat as "offline".
 
 use crate::error::{CoreError, ErrorCode, Result};
-use crate::sync::wire::{ChangePage, DeskCommand, ErrorBody, ServerSignIn};
+use crate::sync::wire::{ChangePage, DeskCommand, DeskIdentity, ErrorBody, ServerSignIn};
 use std::sync::Mutex;
 use std::time::Duration;
 use uuid::Uuid;
@@ -16,14 +16,24 @@ pub struct ServerLink {
     base: url::Url,
     http: reqwest::Client,
     credential: String,
-    /// The server session of whoever signed in on this desk (memory only, never stored).
-    token: Mutex<Option<String>>,
+    /// The server session of whoever signed in on this desk (memory only, never stored), and a
+    /// generation bumped at every change of session, so a slow answer for an earlier person can
+    /// never replace (or end) a later person's session.
+    session: Mutex<(u64, Option<Session>)>,
     /// Which part of the feed that session receives ("all", "doctor:<id>", "everything"): the desk
     /// keeps a cursor per part, so a doctor signing in after reception still gets their rows.
     stream: Mutex<String>,
 }
 
-pub(crate) fn unreachable() -> CoreError {
+/// A person's session on the server: its token and who it belongs to.
+#[derive(Clone)]
+struct Session {
+    token: String,
+    user_id: Uuid,
+}
+
+/// "The clinic server cannot be reached", in reception's words.
+pub fn unreachable() -> CoreError {
     CoreError::Unavailable(
         "The clinic server cannot be reached. You can keep working with what this computer has; changes are sent when it is back."
             .into(),
@@ -52,7 +62,7 @@ impl ServerLink {
             base: base.clone(),
             http,
             credential: credential.to_string(),
-            token: Mutex::new(None),
+            session: Mutex::new((0, None)),
             stream: Mutex::new(String::new()),
         })
     }
@@ -65,24 +75,70 @@ impl ServerLink {
         format!("{}{path}", self.base.as_str().trim_end_matches('/'))
     }
 
-    pub fn set_token(&self, token: Option<String>) {
-        *self.token.lock().unwrap_or_else(|p| p.into_inner()) = token;
+    fn session(&self) -> std::sync::MutexGuard<'_, (u64, Option<Session>)> {
+        self.session.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Remembers who is signed in (the server decides what they receive the same way).
-    pub fn set_person(&self, signed: &ServerSignIn) {
+    /// Which session is current; pass it to `set_person_if` / `forget_session_if`.
+    pub fn generation(&self) -> u64 {
+        self.session().0
+    }
+
+    /// Remembers who is signed in (the server decides what they receive the same way). Returns
+    /// the token of the session it replaces, for the caller to end on the server.
+    pub fn set_person(&self, signed: &ServerSignIn) -> Option<String> {
+        let mut session = self.session();
+        self.install(&mut session, signed)
+    }
+
+    /// `set_person`, unless the session changed since `generation` (someone signed in or out
+    /// while this sign-in was on its way). Returns whether it was set.
+    pub fn set_person_if(&self, generation: u64, signed: &ServerSignIn) -> bool {
+        let mut session = self.session();
+        if session.0 != generation {
+            return false;
+        }
+        self.install(&mut session, signed);
+        true
+    }
+
+    /// Under the session lock, so a check of the generation and the change are one step.
+    fn install(&self, session: &mut (u64, Option<Session>), signed: &ServerSignIn) -> Option<String> {
         let stream = match (signed.role.as_str(), signed.doctor_id) {
             ("admin", _) => "everything".to_string(),
             ("doctor", Some(id)) => format!("doctor:{id}"),
             _ => "all".to_string(),
         };
         *self.stream.lock().unwrap_or_else(|p| p.into_inner()) = stream;
-        self.set_token(Some(signed.token.clone()));
+        session.0 += 1;
+        let new = Session { token: signed.token.clone(), user_id: signed.user_id };
+        session.1.replace(new).map(|old| old.token)
+    }
+
+    /// Forgets the session without telling the server (it ended there, or the desk is offline).
+    pub fn forget_session(&self) -> Option<String> {
+        let mut session = self.session();
+        session.0 += 1;
+        session.1.take().map(|old| old.token)
+    }
+
+    /// Forgets the session the server said has ended, unless it is no longer the current one.
+    pub fn forget_session_if(&self, generation: u64) {
+        let mut session = self.session();
+        if session.0 == generation {
+            session.0 += 1;
+            session.1 = None;
+        }
     }
 
     /// Whether a person's server session is open on this link (none after an offline sign-in).
     pub fn has_session(&self) -> bool {
-        self.token.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+        self.session().1.is_some()
+    }
+
+    /// Who the open server session belongs to.
+    pub fn signed_in_as(&self) -> Option<Uuid> {
+        self.session().1.as_ref().map(|s| s.user_id)
     }
 
     pub fn stream(&self) -> String {
@@ -90,7 +146,15 @@ impl ServerLink {
     }
 
     fn token(&self) -> Result<String> {
-        self.token.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(CoreError::NotSignedIn)
+        self.session().1.as_ref().map(|s| s.token.clone()).ok_or(CoreError::NotSignedIn)
+    }
+
+    /// The token of `person`'s session: a change is only ever sent as the person who made it.
+    fn token_of(&self, person: Uuid) -> Result<String> {
+        match &self.session().1 {
+            Some(session) if session.user_id == person => Ok(session.token.clone()),
+            _ => Err(CoreError::NotSignedIn),
+        }
     }
 
     async fn answer<T: serde::de::DeserializeOwned>(sent: reqwest::Result<reqwest::Response>) -> Result<T> {
@@ -112,6 +176,18 @@ impl ServerLink {
         }
     }
 
+    /// Which desk this link's credential is, and of which clinic (no person needed).
+    pub async fn whoami(&self) -> Result<DeskIdentity> {
+        let sent = self
+            .http
+            .get(self.url("/v1/desk"))
+            .timeout(ANSWER_WITHIN)
+            .header("x-clinicdesk-desk", &self.credential)
+            .send()
+            .await;
+        Self::answer(sent).await
+    }
+
     pub async fn sign_in(&self, email: &str, password: &str) -> Result<ServerSignIn> {
         let sent = self
             .http
@@ -127,8 +203,13 @@ impl ServerLink {
     /// Ends this desk's server session, if any (on every local sign-out and idle sign-out). An
     /// unreachable server is not an error: the session also ends by itself within hours.
     pub async fn sign_out(&self) {
-        let Ok(token) = self.token() else { return };
-        self.set_token(None);
+        if let Some(token) = self.forget_session() {
+            self.end_remote(token).await;
+        }
+    }
+
+    /// Ends a session on the server that this desk no longer uses (replaced by another person's).
+    pub async fn end_remote(&self, token: String) {
         let sent = self
             .http
             .post(self.url("/v1/sign-out"))
@@ -156,14 +237,53 @@ impl ServerLink {
         Self::answer(sent).await
     }
 
-    /// Sends a command; `{"ok": …}` or `{"refused": {"code", "message"}}` (a refusal is an outcome).
+    /// Sends a part of this desk's audit trail; the server keeps each entry once.
+    pub async fn send_audit(&self, upload: &crate::sync::wire::AuditUpload) -> Result<serde_json::Value> {
+        let sent = self
+            .http
+            .post(self.url("/v1/audit"))
+            .timeout(ANSWER_WITHIN)
+            .header("x-clinicdesk-desk", &self.credential)
+            .bearer_auth(self.token()?)
+            .json(upload)
+            .send()
+            .await;
+        Self::answer(sent).await
+    }
+
+    /// Sends one part of a clinic moving onto the server (an administrator's session).
+    pub async fn migrate(&self, batch: &crate::sync::wire::MigrationBatch) -> Result<serde_json::Value> {
+        let sent = self
+            .http
+            .post(self.url("/v1/migrate"))
+            .timeout(ANSWER_WITHIN * 4)
+            .header("x-clinicdesk-desk", &self.credential)
+            .bearer_auth(self.token()?)
+            .json(batch)
+            .send()
+            .await;
+        Self::answer(sent).await
+    }
+
+    /// Sends a command with the open session; `{"ok": …}` or `{"refused": {"code", "message"}}`
+    /// (a refusal is an outcome).
     pub async fn command(&self, client_id: Uuid, command: &DeskCommand) -> Result<serde_json::Value> {
+        self.send_command(self.token()?, client_id, command).await
+    }
+
+    /// Sends a command made by `person`, only with their own session (`NotSignedIn` otherwise:
+    /// it waits until they sign in again).
+    pub async fn command_for(&self, person: Uuid, client_id: Uuid, command: &DeskCommand) -> Result<serde_json::Value> {
+        self.send_command(self.token_of(person)?, client_id, command).await
+    }
+
+    async fn send_command(&self, token: String, client_id: Uuid, command: &DeskCommand) -> Result<serde_json::Value> {
         let sent = self
             .http
             .post(self.url("/v1/commands"))
             .timeout(ANSWER_WITHIN)
             .header("x-clinicdesk-desk", &self.credential)
-            .bearer_auth(self.token()?)
+            .bearer_auth(token)
             .json(&serde_json::json!({ "client_id": client_id, "command": command }))
             .send()
             .await;

@@ -5,14 +5,18 @@
 //! transaction, so a desk that stops at any moment resumes exactly where it stopped: no change
 //! skipped, none applied twice (and applying one twice would change nothing: rows arrive whole).
 
+mod answers;
 mod apply;
+mod audit_upload;
 pub mod link;
+pub(crate) mod migration;
 pub(crate) mod pending;
 mod sign_in;
 pub mod wire;
 
-pub use link::{is_offline, ServerLink};
-pub use pending::{PendingChange, Sent, NOT_YET_CONFIRMED};
+pub use answers::Sent;
+pub use link::{is_offline, unreachable as link_unreachable, ServerLink};
+pub use pending::{PendingChange, ServerKeeps, NOT_YET_CONFIRMED};
 pub use sign_in::OFFLINE_SIGN_IN_DAYS;
 
 use crate::error::{CoreError, Result};
@@ -20,7 +24,7 @@ use crate::secrets::SecretName;
 use crate::Clinic;
 use rusqlite::{OptionalExtension, TransactionBehavior};
 use std::time::Duration;
-use wire::ChangePage;
+use wire::{ChangePage, DeskIdentity};
 
 /// The setting that makes this computer a desk of a clinic server.
 pub const KEY_SERVER_URL: &str = "server.url";
@@ -37,40 +41,84 @@ pub struct DeskSync<'a> {
 
 impl DeskSync<'_> {
     /// Joins this computer to a clinic server: its address and this desk's credential (from
-    /// `clinicdesk-server enroll-desk`), the credential into the keyring. Only on an empty clinic:
-    /// a one-desk clinic moves to a server with `clinicdesk server migrate-from` instead.
+    /// `clinicdesk-server enroll-desk`), the credential into the keyring, without asking the
+    /// server (tests and benchmarks; people use `join_checked`). Only on an empty clinic, or to
+    /// give a desk of the same server a new credential: a one-desk clinic moves to a server with
+    /// `clinicdesk server migrate-from` instead.
     pub fn join(&self, server_url: &str, credential: &str) -> Result<()> {
+        let (url, credential) = self.may_join(server_url, credential)?;
+        self.keep(&url, credential, None, None)
+    }
+
+    /// Joins after the server has recognised the credential at that address (with `certificate`,
+    /// the clinic's own, trusted for it): nothing is kept unless it works. Returns which desk and
+    /// clinic this computer now is.
+    pub async fn join_checked(
+        &self,
+        server_url: &str,
+        credential: &str,
+        certificate: Option<&str>,
+    ) -> Result<DeskIdentity> {
+        let (url, credential) = self.may_join(server_url, credential)?;
+        let certificate = certificate.map(str::trim).filter(|p| !p.is_empty()).map(check_certificate).transpose()?;
+        // Re-joining without pasting it again keeps the certificate this desk already trusts.
+        let kept = self.kept_certificate()?;
+        let certificate = certificate.or(kept.as_deref());
+        let link = ServerLink::new(&url, credential, certificate.map(str::as_bytes))?;
+        let identity = link.whoami().await.map_err(|e| match e {
+            e if is_offline(&e) => CoreError::invalid(
+                "server_url",
+                "No clinic server answered at that address. Check the address with your IT person and that this computer is on the clinic's network; if the clinic uses its own certificate, paste it below.",
+            ),
+            CoreError::Server { code: crate::error::ErrorCode::Forbidden, .. } => CoreError::invalid(
+                "credential",
+                "The clinic server does not know that desk credential (or it was withdrawn). Ask an administrator to enrol this desk again and copy the new line.",
+            ),
+            other => other,
+        })?;
+        self.keep(&url, credential, certificate, Some(&identity.clinic))?;
+        Ok(identity)
+    }
+
+    fn may_join<'c>(&self, server_url: &str, credential: &'c str) -> Result<(url::Url, &'c str)> {
         let url = check_server_url(server_url)?;
-        let credential = credential.trim();
+        // The credential alone, or the whole line `enroll-desk` printed before it ("…: <credential>").
+        let credential = credential.rsplit(':').next().unwrap_or(credential).trim();
         if credential.len() < 32 || !credential.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return Err(CoreError::invalid(
                 "credential",
                 "That is not a desk credential. Copy the whole line `clinicdesk-server enroll-desk` printed.",
             ));
         }
-        if !self.clinic.needs_setup()? {
-            return Err(CoreError::AlreadyInitialized);
+        match self.server_url()? {
+            // A desk of this server, given a new credential (re-enrolled): its copy stays valid.
+            Some(joined) if joined == url => Ok((url, credential)),
+            Some(_) => Err(CoreError::Conflict(
+                "This computer is already a desk of another clinic server. Set it up again from an empty data folder to join this one.".into(),
+            )),
+            None if self.clinic.needs_setup()? => Ok((url, credential)),
+            None => Err(CoreError::AlreadyInitialized),
         }
-        self.clinic.secrets().set(SecretName::DeskCredential, credential)?;
-        let conn = self.clinic.db().conn()?;
-        conn.execute(
-            "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            rusqlite::params![KEY_SERVER_URL, url.as_str(), crate::db::ts(self.clinic.now())],
-        )?;
-        Ok(())
     }
 
-    /// Trusts `pem` (the clinic's own certificate authority, from its IT person) for this desk's
-    /// link, besides the system's certificates. Checked before it is kept.
-    pub fn trust_certificate(&self, pem: &str) -> Result<()> {
-        let pem = check_certificate(pem)?;
-        let conn = self.clinic.db().conn()?;
-        conn.execute(
-            "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            rusqlite::params![KEY_SERVER_CERTIFICATE, pem, crate::db::ts(self.clinic.now())],
-        )?;
+    /// Keeps the credential (keyring) and the address with its certificate (one transaction, so
+    /// the link is never made from an address without its certificate). The clinic's name is
+    /// kept too, for the sign-in screen before the first sync (which brings it again).
+    fn keep(&self, url: &url::Url, credential: &str, certificate: Option<&str>, clinic: Option<&str>) -> Result<()> {
+        self.clinic.secrets().set(SecretName::DeskCredential, credential)?;
+        let now = crate::db::ts(self.clinic.now());
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let set = "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+                   ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+        if let Some(pem) = certificate {
+            tx.execute(set, rusqlite::params![KEY_SERVER_CERTIFICATE, pem, now])?;
+        }
+        if let Some(name) = clinic.map(str::trim).filter(|n| !n.is_empty()) {
+            tx.execute(set, rusqlite::params![crate::settings::KEY_NAME, name, now])?;
+        }
+        tx.execute(set, rusqlite::params![KEY_SERVER_URL, url.as_str(), now])?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -83,14 +131,9 @@ impl DeskSync<'_> {
     }
 
     /// The link to this desk's server (credential from the keyring). `extra_root` is a
-    /// certificate to trust; without it, the one kept by `trust_certificate`, if any.
+    /// certificate to trust; without it, the one kept when joining (`server.certificate`), if any.
     pub fn link(&self, extra_root: Option<&[u8]>) -> Result<ServerLink> {
-        let kept: Option<String> = self
-            .clinic
-            .db()
-            .conn()?
-            .query_row("SELECT value FROM settings WHERE key = ?1", [KEY_SERVER_CERTIFICATE], |r| r.get(0))
-            .optional()?;
+        let kept = self.kept_certificate()?;
         let extra_root = extra_root.or(kept.as_deref().map(str::as_bytes));
         let url = self
             .server_url()?
@@ -101,6 +144,15 @@ impl DeskSync<'_> {
             )
         })?;
         ServerLink::new(&url, &credential, extra_root)
+    }
+
+    fn kept_certificate(&self) -> Result<Option<String>> {
+        Ok(self
+            .clinic
+            .db()
+            .conn()?
+            .query_row("SELECT value FROM settings WHERE key = ?1", [KEY_SERVER_CERTIFICATE], |r| r.get(0))
+            .optional()?)
     }
 
     /// Where this desk has read its `stream` of the server's feed up to ("" before the first pull).
@@ -158,6 +210,7 @@ impl DeskSync<'_> {
     /// the server's copy of them), then the server's news, waiting up to `wait` for some.
     pub async fn sync_once(&self, link: &ServerLink, person: uuid::Uuid, wait: Duration) -> Result<Synced> {
         let sent = self.send_pending(link, person).await?;
+        self.send_audit(link).await?;
         let applied = self.pull(link, if sent == Sent::default() { wait } else { Duration::ZERO }).await?;
         Ok(Synced { sent, applied })
     }
@@ -180,8 +233,11 @@ pub fn check_certificate(pem: &str) -> Result<&str> {
     Ok(pem)
 }
 
+/// A clinic server's address, checked (`check_server_url`).
+pub type ServerUrl = url::Url;
+
 /// A clinic server's address: https, or http on this computer only (a test or a local proxy).
-pub fn check_server_url(text: &str) -> Result<url::Url> {
+pub fn check_server_url(text: &str) -> Result<ServerUrl> {
     let bad =
         || CoreError::invalid("server_url", "Enter the clinic server's address, such as https://clinic-server:8640.");
     let url = url::Url::parse(text.trim()).map_err(|_| bad())?;

@@ -30,15 +30,35 @@ impl super::DeskSync<'_> {
                        offline_sign_in_until = excluded.offline_sign_in_until",
                     params![server.user_id.to_string(), server.email, server.full_name, server.role, hash, ts(now), ts(until)],
                 )?;
-                link.set_person(&server);
-                clinic.auth().sign_in(&email, password, channel)
+                let signed = clinic.auth().sign_in(&email, password, channel)?;
+                if let Some(replaced) = link.set_person(&server) {
+                    // Whoever was signed in before on this desk: their server session ends too.
+                    link.end_remote(replaced).await;
+                }
+                Ok(signed)
             }
             Err(e) if is_offline(&e) => {
                 // The 14-day rule itself is enforced by the local sign-in (auth/sign_in.rs).
-                link.set_token(None);
-                clinic.auth().sign_in(&email, password, channel)
+                let signed = clinic.auth().sign_in(&email, password, channel)?;
+                // Nothing is sent for the previous person any more (their session, if any, ends
+                // by itself on the server); this person's opens when the server is back.
+                link.forget_session();
+                Ok(signed)
             }
             Err(refused) => Err(refused),
         }
+    }
+}
+
+impl super::DeskSync<'_> {
+    /// The server refused a password this desk accepted offline (changed or locked there since):
+    /// the hash remembered here goes, so that password cannot open this desk offline again.
+    pub fn forget_offline_sign_in(&self, email: &str) -> Result<()> {
+        let conn = self.clinic.db().conn()?;
+        conn.execute(
+            "UPDATE users SET password_hash = ?2, offline_sign_in_until = NULL WHERE email = ?1",
+            params![email.trim().to_lowercase(), super::apply::NO_PASSWORD],
+        )?;
+        Ok(())
     }
 }

@@ -23,6 +23,14 @@ pub struct ChangePage {
     pub cursor: String,
 }
 
+/// Which desk a credential is, and of which clinic (`GET /v1/desk`).
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct DeskIdentity {
+    pub desk: String,
+    pub clinic: String,
+}
+
 /// The server's answer to a sign-in on a desk.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerSignIn {
@@ -59,9 +67,19 @@ pub enum DeskCommand {
         patient_id: Uuid,
         patient: PatientInput,
     },
+    /// Corrects a patient's details; `expected_version` refuses an edit made on a stale copy
+    /// (`None` from desks older than the check).
     UpdatePatient {
         patient_id: Uuid,
         patient: PatientInput,
+        #[serde(default)]
+        expected_version: Option<i64>,
+    },
+    /// Records the patient's answer about texts, on the copy of version `expected_version`.
+    RecordConsent {
+        patient_id: Uuid,
+        agreed: bool,
+        expected_version: Option<i64>,
     },
 }
 
@@ -70,4 +88,93 @@ pub enum DeskCommand {
 pub struct ErrorBody {
     pub code: crate::error::ErrorCode,
     pub message: String,
+}
+
+/// One part of a one-desk clinic moving onto a clinic server (`clinicdesk server migrate-from`):
+/// rows keep their ids. `source` names the clinic they come from, so a migration cut short can be
+/// run again (rows already moved are skipped) but another clinic cannot be mixed in.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MigrationBatch {
+    pub source: Uuid,
+    pub settings: Vec<(String, String)>,
+    pub users: Vec<MigratedUser>,
+    pub doctors: Vec<MigratedDoctor>,
+    pub patients: Vec<MigratedPatient>,
+    pub appointments: Vec<MigratedAppointment>,
+    pub audit: Vec<MigratedAuditEntry>,
+    /// The last part: the server then holds the clinic, and refuses any further part (the old
+    /// folder is kept to read from then on).
+    #[serde(default)]
+    pub finished: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MigratedUser {
+    pub id: Uuid,
+    pub email: String,
+    pub full_name: String,
+    pub role: String,
+    /// The argon2id PHC string: staff keep their passwords.
+    pub password_hash: String,
+    pub active: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MigratedDoctor {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub specialization: String,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MigratedPatient {
+    pub id: Uuid,
+    pub full_name: String,
+    pub phone: String,
+    pub date_of_birth: Option<chrono::NaiveDate>,
+    pub sms_consent: bool,
+    pub opted_out_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MigratedAppointment {
+    pub id: Uuid,
+    pub booking_ref: String,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub starts_at: chrono::DateTime<chrono::Utc>,
+    pub ends_at: chrono::DateTime<chrono::Utc>,
+    pub kind: String,
+    pub status: String,
+    pub cancel_reason: Option<String>,
+    pub version: i64,
+    pub created_by: Option<Uuid>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MigratedAuditEntry {
+    /// Its number in the clinic's own trail (with `source`, what makes a re-sent entry land once).
+    pub seq: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor_id: Option<Uuid>,
+    pub actor_label: String,
+    pub action: String,
+    pub record_type: Option<String>,
+    pub record_id: Option<String>,
+    pub detail: Option<String>,
+    /// The patients a screen showed (a read of a list or a record): who saw whom stays answerable.
+    #[serde(default)]
+    pub patients: Vec<Uuid>,
+}
+
+/// A desk's own audit entries (reads and writes done there, online or offline), sent to the
+/// clinic server's trail: `source` and each entry's `seq` make it land once however often it is sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditUpload {
+    pub source: Uuid,
+    pub entries: Vec<MigratedAuditEntry>,
 }

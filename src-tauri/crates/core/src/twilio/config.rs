@@ -92,7 +92,7 @@ pub struct TwilioStatus {
     pub has_auth_token: bool,
 }
 
-pub(crate) fn check_sid(value: &str, prefix: &str, field: &'static str, what: &str) -> Result<String> {
+pub fn check_sid(value: &str, prefix: &str, field: &'static str, what: &str) -> Result<String> {
     let v = value.trim();
     let ok = v.len() == 34 && v.starts_with(prefix) && v[2..].chars().all(|c| c.is_ascii_hexdigit());
     if ok {
@@ -113,6 +113,7 @@ pub struct TwilioSetup<'a> {
 impl TwilioSetup<'_> {
     pub fn configure(&self, caller: &Caller, input: TwilioSettingsInput) -> Result<TwilioStatus> {
         caller.require(Permission::ManageSettings)?;
+        crate::sync::pending::refuse_on_desk(&*self.clinic.db().conn()?, crate::sync::pending::ServerKeeps::Twilio)?;
         let account_sid = check_sid(&input.account_sid, "AC", "account_sid", "An Account SID")?;
         let api_key_sid = check_sid(&input.api_key_sid, "SK", "api_key_sid", "An API Key SID")?;
         let from = optional(input.from.as_deref())

@@ -8,10 +8,11 @@ use clinicdesk_core::auth::Role;
 use clinicdesk_core::patients::PatientInput;
 use clinicdesk_server::staff::{signed_in_for_tests, Staff};
 use clinicdesk_server::testing::TempPostgres;
-use clinicdesk_server::{db, directory, schema, settings};
+use clinicdesk_server::{db, directory};
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
+/// The zone `testing::empty_london_clinic` sets.
 pub const ZONE: &str = "Europe/London";
 
 pub struct TestClinic {
@@ -27,12 +28,7 @@ pub struct TestClinic {
 
 pub async fn clinic() -> TestClinic {
     let pg = TempPostgres::start();
-    let url = pg.create_database("clinic");
-    let mut login = db::connect(&url, false).await.expect("connect");
-    schema::migrate(&mut login).await.expect("migrate");
-    settings::set(&login, settings::TIME_ZONE, ZONE).await.unwrap();
-    settings::set(&login, settings::CLINIC_NAME, "Riverside Clinic").await.unwrap();
-    settings::set(&login, settings::COUNTRY, "GB").await.unwrap();
+    let (url, login) = clinicdesk_server::testing::empty_london_clinic(&pg).await;
     let admin = directory::add_user(&login, "admin@clinic.example", "Ada Admin", Role::Admin, "admin password 1")
         .await
         .unwrap();
@@ -55,7 +51,7 @@ pub async fn clinic() -> TestClinic {
     {
         let input =
             PatientInput { full_name: name.into(), phone: phone.into(), date_of_birth: None, sms_consent: true };
-        patients.push(directory::add_patient(&pool, &reception, &input, "GB", Utc::now()).await.unwrap());
+        patients.push(clinicdesk_server::patients::add_patient(&pool, &reception, &input, Utc::now()).await.unwrap());
     }
     TestClinic {
         pg,
@@ -84,4 +80,43 @@ pub fn booking(patient: Uuid, doctor: Uuid, time: &str, minutes: u32) -> Booking
 
 pub fn now() -> DateTime<Utc> {
     Utc::now()
+}
+
+/// A desk's computer: its own SQLCipher database, joined to the server through a relay the test
+/// can cut, heal, or make drop answers.
+pub struct DeskComputer {
+    _dir: tempfile::TempDir,
+    pub clinic: clinicdesk_core::Clinic,
+    pub relay: clinicdesk_server::relay::Relay,
+}
+
+/// Enrols a desk called `name` and joins a fresh desk database to the server at `server`.
+pub async fn desk_computer(c: &TestClinic, server: std::net::SocketAddr, name: &str) -> DeskComputer {
+    let (_, credential) =
+        clinicdesk_server::desks::enroll(&**c.pool.get().await.unwrap(), Some(&c.admin), name).await.unwrap();
+    let relay = clinicdesk_server::relay::Relay::start(server).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clinic = clinicdesk_core::Clinic::open(dir.path())
+        .expect("open the desk's database (use scripts/test.sh for the keyring)");
+    clinic.desk_sync().join(&format!("http://{}", relay.address()), &credential).unwrap();
+    DeskComputer { _dir: dir, clinic, relay }
+}
+
+/// Returns once a transaction is waiting for an advisory lock another holds (seen in pg_locks);
+/// fails if `task`, the one expected to wait, finished instead. A liveness poll, not a timing
+/// assertion: it asserts an order (the task waited), never how long anything took.
+pub async fn until_waiting_on_an_advisory_lock<T>(pool: &Pool, task: &tokio::task::JoinHandle<T>, what: &str) {
+    let monitor = pool.get().await.unwrap();
+    loop {
+        let waiting: i64 = monitor
+            .query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if waiting == 1 {
+            return;
+        }
+        assert!(!task.is_finished(), "{what} did not wait for the lock");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -15,4 +15,9 @@ trial_keyring: boolean,
 /**
  * The clinic server this computer is a desk of; `None` on a one-desk clinic.
  */
-desk_server: string | null, };
+desk_server: string | null, 
+/**
+ * Set when this folder's clinic moved (or is moving) onto a clinic server: the sentence the
+ * window shows on every screen (every change is refused with it too).
+ */
+moved: string | null, };

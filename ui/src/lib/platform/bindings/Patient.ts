@@ -13,4 +13,9 @@ sms_consent_at?: string, sms_consent_by?: string,
 /**
  * Why texts may not reach this number: Twilio refused it, or it is a landline.
  */
-phone_problem?: string, };
+phone_problem?: string, 
+/**
+ * The record's version when it was read: an edit names it, so a form opened before someone
+ * else's change is refused instead of undoing that change (a withdrawn consent, say).
+ */
+version?: number, };

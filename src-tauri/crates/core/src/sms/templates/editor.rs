@@ -84,6 +84,10 @@ impl Templates<'_> {
     /// later version's improved default reaches clinics that never changed it.
     pub fn set(&self, caller: &Caller, name: TemplateName, body: &str) -> Result<Template> {
         caller.require(Permission::ManageSettings)?;
+        crate::sync::pending::refuse_on_desk(
+            &*self.clinic.db().conn()?,
+            crate::sync::pending::ServerKeeps::TextWording,
+        )?;
         let body = checked(name, body)?;
         let own = (body != name.default_body()).then_some(body);
         self.store(caller, name, own)
@@ -92,6 +96,10 @@ impl Templates<'_> {
     /// Goes back to the built-in wording for `name` (admins).
     pub fn reset(&self, caller: &Caller, name: TemplateName) -> Result<Template> {
         caller.require(Permission::ManageSettings)?;
+        crate::sync::pending::refuse_on_desk(
+            &*self.clinic.db().conn()?,
+            crate::sync::pending::ServerKeeps::TextWording,
+        )?;
         self.store(caller, name, None)
     }
 

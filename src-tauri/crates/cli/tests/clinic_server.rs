@@ -1,0 +1,362 @@
+//! The CLI and a clinic server (a real PostgreSQL, the server in-process): `server migrate-from
+//! DATA_DIR` moves a one-desk clinic onto an empty server (ids, staff passwords and the audit trail
+//! kept; the old folder is then kept to read; a second clinic cannot be mixed in), and the CLI on a desk
+//! (`server join`, sign-in checked by the server, changes sent in the same command).
+//!
+//! Needs the OS keyring (scripts/test.sh runs the suite inside an unlocked test keyring).
+
+use assert_cmd::Command;
+use clinicdesk_core::auth::Role;
+use clinicdesk_core::sync::ServerLink;
+use clinicdesk_server::testing::{self, TempPostgres};
+use clinicdesk_server::{db, desks, directory, http};
+use serde_json::Value;
+
+const ADMIN: &str = "admin@clinic.example";
+const PASSWORD: &str = "admin password 1";
+
+fn clinicdesk(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = Command::cargo_bin("clinicdesk").unwrap();
+    cmd.arg("--data-dir").arg(dir).args(args).env("CLINICDESK_PASSWORD", PASSWORD);
+    cmd
+}
+
+fn json(dir: &std::path::Path, args: &[&str]) -> Value {
+    let mut full = vec!["--json", "--as", ADMIN];
+    full.extend_from_slice(args);
+    let out = clinicdesk(dir, &full).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A one-desk London clinic: its administrator, a doctor, two patients, two appointments.
+fn one_desk_clinic() -> (tempfile::TempDir, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    clinicdesk(
+        d,
+        &[
+            "init",
+            "--admin-email",
+            ADMIN,
+            "--time-zone",
+            "Europe/London",
+            "--country",
+            "GB",
+            "--clinic-name",
+            "Riverside Clinic",
+        ],
+    )
+    .assert()
+    .success();
+    clinicdesk(
+        d,
+        &["--as", ADMIN, "user", "add", "--email", "okafor@clinic.example", "--role", "doctor", "--name", "Dr Okafor"],
+    )
+    .env("CLINICDESK_NEW_PASSWORD", "doctor password 1")
+    .assert()
+    .success();
+    let doctor = json(d, &["doctor", "add", "--user", "okafor@clinic.example", "--specialization", "GP"]);
+    let day = (chrono::Utc::now().date_naive() + chrono::Duration::days(30)).to_string();
+    let mut appointments = Vec::new();
+    for (name, phone, time) in [("Olivia Smith", "07400 123456", "09:00"), ("Noah Jones", "07400 123457", "10:00")] {
+        let patient = json(d, &["patient", "add", "--name", name, "--phone", phone]);
+        let booked = json(
+            d,
+            &[
+                "appointment",
+                "book",
+                "--patient",
+                patient["id"].as_str().unwrap(),
+                "--doctor",
+                doctor["id"].as_str().unwrap(),
+                "--at",
+                &format!("{day} {time}"),
+                "--minutes",
+                "20",
+            ],
+        );
+        appointments.push(booked["appointment"]["id"].as_str().or(booked["id"].as_str()).unwrap().to_string());
+    }
+    (dir, appointments)
+}
+
+/// An empty London clinic server: its cluster, connection string and the owner's connection.
+async fn empty_server() -> (TempPostgres, String, tokio_postgres::Client) {
+    let pg = TempPostgres::start();
+    let (url, owner) = testing::empty_london_clinic(&pg).await;
+    (pg, url, owner)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_desk_clinic_moves_onto_an_empty_server_with_its_ids_passwords_and_trail() {
+    let (clinic, appointment_ids) = one_desk_clinic();
+    let (pg, url, owner) = empty_server().await;
+    let admin = directory::add_user(&owner, ADMIN, "Ada Admin", Role::Admin, PASSWORD).await.unwrap();
+    let (_, credential) = desks::enroll(&owner, None, "Migration").await.unwrap();
+    let (address, _server) = http::start(&url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let server = format!("http://{address}");
+    let line = format!("Its credential: {credential}");
+    let migrate = |dir: &std::path::Path| {
+        clinicdesk(
+            dir,
+            &[
+                "--json",
+                "--as",
+                ADMIN,
+                "server",
+                "migrate-from",
+                dir.to_str().unwrap(),
+                "--server",
+                &server,
+                "--credential",
+                &line,
+            ],
+        )
+        .output()
+        .unwrap()
+    };
+
+    let out = migrate(clinic.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let moved: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((moved["patients"].as_u64(), moved["appointments"].as_u64()), (Some(2), Some(2)), "{moved}");
+    assert!(moved["audit"].as_u64().unwrap() >= 6, "the clinic's trail came along: {moved}");
+    for id in &appointment_ids {
+        let created_by = pg.psql("clinic", &format!("SELECT created_by FROM appointments WHERE id = '{id}'"));
+        assert_eq!(created_by, admin.to_string(), "same id, booked by the server's own administrator");
+    }
+    // The doctor keeps their password: they sign in on the server with it.
+    let link = ServerLink::new(&server.parse().unwrap(), &credential, None).unwrap();
+    let doctor = link.sign_in("okafor@clinic.example", "doctor password 1").await.unwrap();
+    assert_eq!(doctor.role, "doctor");
+    assert!(doctor.doctor_id.is_some(), "still a bookable doctor");
+
+    // The old folder is kept to read: its records are there, changes and a second move are
+    // refused with a sentence pointing to the server (and its outbox sends nothing: core's
+    // outbox tests). Nothing arrived twice.
+    let listed = json(clinic.path(), &["patient", "search", "Olivia"]);
+    assert!(listed.to_string().contains("Olivia Smith"), "{listed}");
+    let again = migrate(clinic.path());
+    assert!(!again.status.success());
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(said.contains(&format!("moved onto the clinic server at {server}")), "{said}");
+    let add = clinicdesk(
+        clinic.path(),
+        &["--as", ADMIN, "patient", "add", "--name", "Late Comer", "--phone", "07400 123458"],
+    )
+    .output()
+    .unwrap();
+    assert!(!add.status.success());
+    assert!(
+        String::from_utf8_lossy(&add.stderr).contains("kept to read only"),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    assert_eq!(pg.psql("clinic", "SELECT count(*) FROM appointments"), "2");
+    // Its outbox is the server's now: `outbox run` says so (not that another program is sending).
+    let run = clinicdesk(clinic.path(), &["--as", ADMIN, "outbox", "run"]).output().unwrap();
+    assert!(!run.status.success());
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(said.contains("kept to read only") && !said.contains("Another ClinicDesk"), "{said}");
+
+    // The last answer lost (or the folder's marking failed): run again, nothing more is sent and
+    // the folder is marked moved, so it never texts beside the server.
+    {
+        let old = clinicdesk_core::Clinic::open(clinic.path()).unwrap();
+        old.db().conn().unwrap().execute("DELETE FROM settings WHERE key = 'clinic.moved_to'", []).unwrap();
+    }
+    let rerun = migrate(clinic.path());
+    assert!(rerun.status.success(), "{}", String::from_utf8_lossy(&rerun.stderr));
+    let rerun: Value = serde_json::from_slice(&rerun.stdout).unwrap();
+    assert_eq!(rerun["already_finished"], true, "{rerun}");
+    let add = clinicdesk(
+        clinic.path(),
+        &["--as", ADMIN, "patient", "add", "--name", "Late Comer", "--phone", "07400 123458"],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&add.stderr).contains("kept to read only"),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    assert_eq!(pg.psql("clinic", "SELECT count(*) FROM appointments"), "2");
+    // The server's trail says who came with the clinic, and that the move finished.
+    let came = pg.psql(
+        "clinic",
+        "SELECT count(*) FROM audit_log WHERE action = 'user.add' AND detail LIKE '%moved with clinic%'",
+    );
+    assert_eq!(came, "1", "the doctor (the administrator was known by email)");
+    assert_eq!(pg.psql("clinic", "SELECT count(*) FROM settings WHERE key = 'migration.finished'"), "1");
+
+    // Another clinic cannot be mixed in.
+    let (other, _) = one_desk_clinic();
+    let refused = migrate(other.path());
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("already holds another clinic"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+/// Changes pause while a move runs, so none made meanwhile is missing on the server. A move that
+/// stops before the server has the clinic lets them go on; one cut short (the CLI killed midway,
+/// its folder left marked as moving) keeps them paused until it is run again and finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_pause_while_a_clinic_moves_and_go_on_if_the_move_stops_early() {
+    let (clinic, _) = one_desk_clinic();
+    let (pg, url, owner) = empty_server().await;
+    directory::add_user(&owner, ADMIN, "Ada Admin", Role::Admin, PASSWORD).await.unwrap();
+    let (_, credential) = desks::enroll(&owner, None, "Migration").await.unwrap();
+    let (address, _server) = http::start(&url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let server = format!("http://{address}");
+    let migrate = |credential: &str| {
+        let args = ["--json", "--as", ADMIN, "server", "migrate-from", clinic.path().to_str().unwrap()];
+        clinicdesk(clinic.path(), &args).args(["--server", &server, "--credential", credential]).output().unwrap()
+    };
+    let add = |name: &str, phone: &str| {
+        clinicdesk(clinic.path(), &["--as", ADMIN, "patient", "add", "--name", name, "--phone", phone])
+            .output()
+            .unwrap()
+    };
+
+    // The server refuses the desk credential: nothing reached it, and this folder carries on.
+    let refused = migrate("not-the-credential");
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("carries on as before"), "{said}");
+    assert_eq!(pg.psql("clinic", "SELECT count(*) FROM patients"), "0");
+    let early = add("Early Bird", "07400 123460");
+    assert!(early.status.success(), "{}", String::from_utf8_lossy(&early.stderr));
+
+    // A run killed midway leaves the folder marked as moving: changes wait, with a sentence
+    // saying why and who to ask; the outbox waits too (core's outbox tests).
+    {
+        let old = clinicdesk_core::Clinic::open(clinic.path()).unwrap();
+        let mark = serde_json::json!({ "url": server, "at": chrono::Utc::now(), "finished": false }).to_string();
+        old.db()
+            .conn()
+            .unwrap()
+            .execute("INSERT INTO settings (key, value, updated_at) VALUES ('clinic.moved_to', ?1, 'now')", [mark])
+            .unwrap();
+    }
+    let paused = add("Late Comer", "07400 123461");
+    assert!(!paused.status.success());
+    let said = String::from_utf8_lossy(&paused.stderr);
+    assert!(said.contains(&format!("is being moved onto the clinic server at {server}")), "{said}");
+    assert!(said.contains("paused until the move finishes"), "{said}");
+    // That earlier run may have left parts on the server: a re-run that fails at once (here the
+    // credential) must not let changes go on beside them.
+    let failed_again = migrate("not-the-credential");
+    assert!(!failed_again.status.success());
+    assert!(String::from_utf8_lossy(&failed_again.stderr).contains("stay paused"));
+    let still = add("Late Comer", "07400 123461");
+    assert!(String::from_utf8_lossy(&still.stderr).contains("paused until the move finishes"));
+
+    // Run again: it finishes, with the patient added before the pause; the folder is kept to read.
+    let line = format!("Its credential: {credential}");
+    let done = migrate(&line);
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert_eq!(pg.psql("clinic", "SELECT count(*) FROM patients WHERE full_name = 'Early Bird'"), "1");
+    assert_eq!(pg.psql("clinic", "SELECT count(*) FROM patients WHERE full_name = 'Late Comer'"), "0");
+    let after = add("Late Comer", "07400 123461");
+    assert!(String::from_utf8_lossy(&after.stderr).contains("kept to read only"));
+
+    // This folder's own trail tells the story: started, stopped and went on; the re-run after the
+    // killed one, stopped but still paused; the last run, moved.
+    let trail = json(clinic.path(), &["audit", "--limit", "50"]);
+    let moves: Vec<&str> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "clinic.move_to_server")
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    let story: Vec<&str> = moves
+        .iter()
+        .rev()
+        .map(|d| match d {
+            d if d.starts_with("moving onto the clinic server at http://127.0.0.1") => "paused",
+            d if d.contains("read to move onto a clinic server") => "read out",
+            d if d.starts_with("the move onto a clinic server stopped before it finished") => "went on",
+            d if d.starts_with("moved onto the clinic server at http://127.0.0.1") => "moved",
+            other => other,
+        })
+        .collect();
+    assert_eq!(story, ["paused", "read out", "went on", "paused", "read out", "paused", "read out", "moved"]);
+}
+
+/// The CLI on a desk: `server join` makes an empty data folder a desk; staff sign in with their
+/// server accounts (the server checks the password); a booking made with the CLI reaches the
+/// server in the same command; `server status` and `server sync` say where things stand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_works_on_a_desk_of_a_clinic_server() {
+    let (pg, url, owner) = empty_server().await;
+    let rita =
+        directory::add_user(&owner, "rita@clinic.example", "Rita Reception", Role::Reception, PASSWORD).await.unwrap();
+    let grey =
+        directory::add_user(&owner, "grey@clinic.example", "Dr Grey", Role::Doctor, "doctor password 1").await.unwrap();
+    let doctor = directory::add_doctor(&owner, grey, "GP").await.unwrap();
+    let pool = db::pool(&url, 2).unwrap();
+    let staff = clinicdesk_server::staff::signed_in_for_tests(rita, Role::Reception, "rita@clinic.example");
+    let input = clinicdesk_core::patients::PatientInput {
+        full_name: "Olivia Smith".into(),
+        phone: "07400 123456".into(),
+        date_of_birth: None,
+        sms_consent: true,
+    };
+    let patient = clinicdesk_server::patients::add_patient(&pool, &staff, &input, chrono::Utc::now()).await.unwrap();
+    let (_, credential) = desks::enroll(&owner, None, "Back office").await.unwrap();
+    let (address, _server) = http::start(&url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let desk = tempfile::tempdir().unwrap();
+    let d = desk.path();
+
+    let joined =
+        clinicdesk(d, &["server", "join", "--server", &format!("http://{address}"), "--credential", &credential])
+            .output()
+            .unwrap();
+    assert!(joined.status.success(), "{}", String::from_utf8_lossy(&joined.stderr));
+    assert!(String::from_utf8_lossy(&joined.stdout).contains("desk \"Back office\" of Riverside Clinic"));
+
+    let as_rita = |args: &[&str]| {
+        let mut full = vec!["--json", "--as", "rita@clinic.example"];
+        full.extend_from_slice(args);
+        clinicdesk(d, &full).output().unwrap()
+    };
+    let wrong = clinicdesk(d, &["--as", "rita@clinic.example", "server", "status"])
+        .env("CLINICDESK_PASSWORD", "not her password")
+        .output()
+        .unwrap();
+    assert_eq!(
+        wrong.status.code(),
+        Some(6),
+        "the server refuses a wrong password: {}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+
+    let day = (chrono::Utc::now().date_naive() + chrono::Duration::days(30)).to_string();
+    let booked = as_rita(&[
+        "appointment",
+        "book",
+        "--patient",
+        &patient.to_string(),
+        "--doctor",
+        &doctor.to_string(),
+        "--at",
+        &format!("{day} 09:30"),
+        "--minutes",
+        "20",
+    ]);
+    assert!(booked.status.success(), "{}", String::from_utf8_lossy(&booked.stderr));
+    assert_eq!(
+        pg.psql("clinic", "SELECT count(*) FROM appointments"),
+        "1",
+        "the booking reached the server in the same command"
+    );
+    let status: Value = serde_json::from_slice(&as_rita(&["server", "status"]).stdout).unwrap();
+    assert_eq!(status["waiting"].as_array().map(Vec::len), Some(0), "{status}");
+    let synced: Value = serde_json::from_slice(&as_rita(&["server", "sync"]).stdout).unwrap();
+    assert_eq!(synced["refused"], 0, "{synced}");
+}

@@ -1,0 +1,106 @@
+//! Reminders on the clinic server: the elected sender plans, about once a minute, the reminders
+//! falling due within the coming day (`sms.reminders`, default 24h and 2h before), into the same
+//! outbox as every other text, so a move or a cancellation withdraws them (texts.rs) and the
+//! sender sends them once.
+//!
+//! One reminder per rule per appointment version: the idempotency key names both, so planning
+//! again changes nothing, and a moved appointment (a new version) gets reminders for its new time.
+//! Never for an appointment that has begun, never a rule that fell due before the booking was
+//! made (its confirmation said it all), never more than an hour late (after the server was down),
+//! and never in quiet hours unless the morning comes before the appointment; patients without
+//! consent, or who replied STOP, get none. A reminder is inserted only while its appointment is
+//! still that version and open (its row held for the statement), so a concurrent move or
+//! cancellation never leaves one behind for the old time.
+
+use crate::error::Result;
+use crate::settings;
+use crate::texts;
+use chrono::{DateTime, Duration, Utc};
+use clinicdesk_core::appointment_texts::rules::{parse_reminders, DEFAULT_REMINDERS, KEY_REMINDERS};
+use clinicdesk_core::appointment_texts::when::{quiet_until, reminder_due};
+use clinicdesk_core::sms::templates::TemplateName;
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
+
+/// How far ahead reminders are put in the outbox.
+pub const HORIZON: Duration = Duration::hours(24);
+/// A reminder that fell due while nobody planned it still goes within this time.
+const CATCH_UP: Duration = Duration::hours(1);
+
+/// Arbitrary, fixed: the advisory lock that makes planning and a change of the reminder times take
+/// turns ("CDREMIND" as bytes).
+const REMINDER_TIMES_LOCK: i64 = 0x4344_5245_4d49_4e44;
+
+/// Holds the reminder times until the caller's transaction ends: a plan run meanwhile cannot queue
+/// a reminder of a time being dropped after the drop withdrew the waiting ones, and a change waits
+/// for a plan under way, then withdraws what it queued. Run both in a transaction.
+pub async fn hold_reminder_times(db: &impl GenericClient) -> Result<()> {
+    db.execute("SELECT pg_advisory_xact_lock($1)", &[&REMINDER_TIMES_LOCK]).await?;
+    Ok(())
+}
+
+/// Plans the reminders due up to `now + HORIZON`. Returns how many texts were added.
+pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> {
+    hold_reminder_times(db).await?;
+    if crate::migration::under_way(db).await? {
+        return Ok(0);
+    }
+    // A clinic that moved here: reminders due before the move ended were its old computer's (the
+    // catch-up below must not send one of those again).
+    let moved_at = crate::migration::finished_at(db).await?;
+    let text = settings::get(db, KEY_REMINDERS).await?.unwrap_or_else(|| DEFAULT_REMINDERS.into());
+    let rules = parse_reminders(&text).unwrap_or_default();
+    let Some(longest) = rules.iter().map(|r| r.duration()).max() else { return Ok(0) };
+    let tz = settings::time_zone(db).await?;
+    let quiet = texts::quiet_hours(db).await?;
+    // Whole-day rules keep the clock time, so their offset varies by an hour across DST.
+    let until = now + HORIZON + longest + Duration::hours(2);
+    let rows = db
+        .query(
+            "SELECT a.id, a.version, a.patient_id, p.full_name, p.phone, u.full_name, a.booking_ref, a.starts_at, a.created_at
+             FROM appointments a
+             JOIN patients p ON p.id = a.patient_id JOIN doctors d ON d.id = a.doctor_id JOIN users u ON u.id = d.user_id
+             WHERE a.starts_at > $1 AND a.starts_at <= $2 AND a.status IN ('scheduled', 'confirmed')
+               AND p.sms_consent AND p.opted_out_at IS NULL AND p.phone IS NOT NULL",
+            &[&now, &until],
+        )
+        .await?;
+    let mut added = 0;
+    for row in rows {
+        let (id, version, patient): (Uuid, i64, Uuid) = (row.get(0), row.get(1), row.get(2));
+        let (patient_name, phone, doctor, booking_ref): (String, String, String, String) =
+            (row.get(3), row.get(4), row.get(5), row.get(6));
+        let (starts_at, booked_at): (DateTime<Utc>, DateTime<Utc>) = (row.get(7), row.get(8));
+        for rule in &rules {
+            let due = reminder_due(*rule, starts_at, tz);
+            if due > now + HORIZON || due < booked_at || due < now - CATCH_UP || moved_at.is_some_and(|at| due < at) {
+                continue;
+            }
+            let send_at = match quiet_until(quiet, due, tz) {
+                None => due,
+                Some(morning) if morning < starts_at => morning,
+                // Quiet hours last until the appointment: no reminder rather than one at night.
+                Some(_) => continue,
+            };
+            let key = format!("appointment:{id}:v{version}:reminder:{}", rule.label());
+            let body =
+                texts::render(db, TemplateName::Reminder, &patient_name, &doctor, &booking_ref, starts_at).await?;
+            // Only while the appointment is still this version and open, holding its row for the
+            // statement: a move or cancellation either waits for this reminder (and withdraws it)
+            // or commits first (and this inserts nothing).
+            added += db
+                .execute(
+                    "WITH current AS (
+                       SELECT id FROM appointments
+                       WHERE id = $2 AND version = $10 AND status IN ('scheduled', 'confirmed') FOR SHARE)
+                     INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key,
+                                                    next_attempt_at, about_starts_at, created_at, updated_at)
+                     SELECT $1, current.id, $3, 'reminder', $4, $5, $6, $7, $8, $9, $9 FROM current
+                     ON CONFLICT (idempotency_key) DO NOTHING",
+                    &[&Uuid::new_v4(), &id, &patient, &phone, &body, &key, &send_at.max(now), &starts_at, &now, &version],
+                )
+                .await? as usize;
+        }
+    }
+    Ok(added)
+}

@@ -1,0 +1,193 @@
+//! The text about a booking, a move or a cancellation on the clinic server, queued in the
+//! change's own transaction (so a change and its text commit together, and a desk's retried
+//! command, answered from its stored outcome, never queues a second one).
+//!
+//! Same rules as a one-desk clinic (core `appointment_texts::changes`): a text waits the settle
+//! time so quick successive edits send one text about the final state; quiet hours hold it until
+//! the morning unless the appointment comes first; a move of an appointment whose confirmation
+//! never went out is confirmed at the new time, and a cancellation of one the patient never heard
+//! about sends nothing. Patients who did not agree to texts, or replied STOP, get none (the text is
+//! kept as `skipped`, with the reason). Sent by the elected sender (sending.rs).
+
+use crate::error::Result;
+use crate::settings;
+use chrono::{DateTime, Duration, Utc};
+use clinicdesk_core::appointment_texts::rules::{
+    parse_quiet_hours, QuietHours, DEFAULT_QUIET_HOURS, DEFAULT_SETTLE_SECONDS, KEY_CLINIC_PHONE, KEY_QUIET_HOURS,
+    KEY_SETTLE,
+};
+use clinicdesk_core::appointment_texts::when::quiet_until;
+use clinicdesk_core::appointments::Appointment;
+use clinicdesk_core::sms::templates::{format_when, render_body, TemplateData, TemplateName};
+use clinicdesk_core::sms::TextKind;
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Change {
+    Booked,
+    Moved { from: DateTime<Utc> },
+    Cancelled,
+}
+
+/// Withdraws what no longer fits and queues the text about `appointment` as it now is.
+pub async fn on_change(
+    db: &impl GenericClient,
+    appointment: &Appointment,
+    change: Change,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let told = patient_was_told(db, appointment.id).await?;
+    let withdrawn = match change {
+        Change::Booked => 0,
+        Change::Moved { .. } | Change::Cancelled => {
+            let reason = match change {
+                Change::Cancelled => "Withdrawn: the appointment was cancelled before this text went out.",
+                _ => "Withdrawn: the appointment was moved before this text went out; the text about the new time replaces it.",
+            };
+            let withdrawn = db
+                .execute(
+                    "UPDATE sms_notifications SET state = 'skipped', error_message = $2, updated_at = $3
+                 WHERE appointment_id = $1 AND state = 'pending' AND NOT needs_reconcile
+                   AND kind IN ('confirmation', 'reschedule')",
+                    &[&appointment.id, &reason, &now],
+                )
+                .await?;
+            // Reminders for the old time go too (the planner queues the new time's).
+            db.execute(
+                "UPDATE sms_notifications SET state = 'skipped', error_message = $2, updated_at = $3
+                 WHERE appointment_id = $1 AND state = 'pending' AND NOT needs_reconcile AND kind = 'reminder'",
+                &[&appointment.id, &reason, &now],
+            )
+            .await?;
+            withdrawn
+        }
+    };
+    let kind = match change {
+        Change::Booked => TextKind::Confirmation,
+        Change::Moved { .. } if told => TextKind::Reschedule,
+        Change::Moved { .. } => TextKind::Confirmation,
+        Change::Cancelled if told || withdrawn == 0 => TextKind::Cancellation,
+        // The patient never heard of it: nothing to tell them.
+        Change::Cancelled => return Ok(()),
+    };
+    queue(db, appointment, kind, change, now).await
+}
+
+/// True if a confirmation or reschedule about this appointment reached Twilio, or may have.
+async fn patient_was_told(db: &impl GenericClient, appointment: Uuid) -> Result<bool> {
+    Ok(db
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM sms_notifications WHERE appointment_id = $1 AND kind IN ('confirmation', 'reschedule')
+                            AND (state IN ('sending', 'sent', 'delivered') OR needs_reconcile))",
+            &[&appointment],
+        )
+        .await?
+        .get(0))
+}
+
+async fn queue(
+    db: &impl GenericClient,
+    appointment: &Appointment,
+    kind: TextKind,
+    change: Change,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let tz = settings::time_zone(db).await?;
+    let setting = |key: &'static str| async move { settings::get(db, key).await };
+    let name = TemplateName::for_kind(kind).expect("appointment texts have templates");
+    let body = render(
+        db,
+        name,
+        &appointment.patient_name,
+        &appointment.doctor_name,
+        &appointment.booking_ref,
+        appointment.starts_at,
+    )
+    .await?;
+    // The earliest time the patient may act on: a move from tomorrow morning is news tonight.
+    let soonest = match change {
+        Change::Moved { from } => from.min(appointment.starts_at),
+        _ => appointment.starts_at,
+    };
+    let settle = setting(KEY_SETTLE).await?.and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_SETTLE_SECONDS);
+    let mut due = now + Duration::seconds(settle.into());
+    if let Some(morning) = quiet_until(quiet_hours(db).await?, due, tz).filter(|morning| *morning < soonest) {
+        due = morning;
+    }
+    let patient = db
+        .query_one(
+            "SELECT phone, sms_consent, opted_out_at IS NOT NULL FROM patients WHERE id = $1",
+            &[&appointment.patient_id],
+        )
+        .await?;
+    let (phone, consent, opted_out): (Option<String>, bool, bool) = (patient.get(0), patient.get(1), patient.get(2));
+    let skipped = if opted_out {
+        Some("The patient replied STOP to the clinic's texts.")
+    } else if !consent {
+        Some("The patient has not agreed to texts.")
+    } else if phone.is_none() {
+        Some("The patient has no mobile number on record.")
+    } else {
+        None
+    };
+    let key = match kind {
+        TextKind::Cancellation => format!("appointment:{}:cancelled", appointment.id),
+        _ => format!("appointment:{}:v{}:{}", appointment.id, appointment.version, kind.as_str()),
+    };
+    db.execute(
+        "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key, state,
+                                        error_message, next_attempt_at, about_starts_at, created_at, updated_at, news_before)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+        &[
+            &Uuid::new_v4(),
+            &appointment.id,
+            &appointment.patient_id,
+            &kind.as_str(),
+            &phone.unwrap_or_default(),
+            &body,
+            &key,
+            &if skipped.is_some() { "skipped" } else { "pending" },
+            &skipped,
+            &due,
+            &appointment.starts_at,
+            &now,
+            &soonest,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The text of template `name` about an appointment, in the clinic's words and time zone.
+pub(crate) async fn render(
+    db: &impl GenericClient,
+    name: TemplateName,
+    patient_name: &str,
+    doctor_name: &str,
+    booking_ref: &str,
+    starts_at: DateTime<Utc>,
+) -> Result<String> {
+    let tz = settings::time_zone(db).await?;
+    let country = settings::get(db, settings::COUNTRY).await?.unwrap_or_else(|| "GB".into());
+    let (date, time) = format_when(starts_at, tz, &country);
+    let data = TemplateData {
+        patient_first_name: patient_name.split_whitespace().next().unwrap_or("").to_owned(),
+        clinic_name: settings::get(db, settings::CLINIC_NAME).await?.unwrap_or_default(),
+        clinic_phone: settings::get(db, KEY_CLINIC_PHONE).await?.unwrap_or_default(),
+        doctor_name: doctor_name.to_owned(),
+        date,
+        time,
+        booking_ref: booking_ref.to_owned(),
+        video_link: None,
+    };
+    let stored = settings::get(db, &name.settings_key()).await?;
+    Ok(render_body(stored.as_deref(), name, &data)?)
+}
+
+/// The clinic's quiet hours (`sms.quiet_hours`, default 21:00-08:00; "off" for none).
+pub(crate) async fn quiet_hours(db: &impl GenericClient) -> Result<Option<QuietHours>> {
+    let text = settings::get(db, KEY_QUIET_HOURS).await?.unwrap_or_else(|| DEFAULT_QUIET_HOURS.into());
+    Ok(parse_quiet_hours(&text).unwrap_or(None))
+}
