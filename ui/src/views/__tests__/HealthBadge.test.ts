@@ -45,4 +45,38 @@ describe('Texts indicator in the top bar', () => {
     expect(screen.queryByText(/Texts: problem/)).toBeNull();
     expect(screen.queryByRole('alert')).toBeNull();
   });
+
+  it('asks again within seconds while the first check is still coming, so "checking…" does not stay up', async () => {
+    // The core's first check can take ten seconds or more when Twilio does not answer (each call
+    // is retried); the indicator used to ask only every 30 seconds and stayed on "checking…".
+    vi.useFakeTimers();
+    try {
+      let checked = false;
+      backend = fakeBackend({ twilio_overview: () => forReception(checked ? { overall: 'problem', offline: true } : { overall: null }) });
+      render(HealthBadge, { onOpen: vi.fn() });
+      await vi.waitFor(() => expect(screen.getByRole('button', { name: /Texts: checking/ })).toBeTruthy());
+      checked = true;
+      await vi.advanceTimersByTimeAsync(2_500);
+      expect(screen.getByRole('button', { name: /^Offline\./ })).toBeTruthy();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('once settled, asks only every 30 seconds', async () => {
+    vi.useFakeTimers();
+    try {
+      let asked = 0;
+      backend = fakeBackend({ twilio_overview: () => { asked += 1; return forReception({}); } });
+      render(HealthBadge, { onOpen: vi.fn() });
+      await vi.waitFor(() => expect(screen.getByRole('button', { name: /Texts: working/ })).toBeTruthy());
+      const first = asked;
+      await vi.advanceTimersByTimeAsync(20_000);
+      expect(asked).toBe(first);
+      await vi.advanceTimersByTimeAsync(11_000);
+      expect(asked).toBe(first + 1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
