@@ -1,11 +1,12 @@
-//! Booking on the clinic server: the core's rules (slot, permissions, sentences) inside one
-//! PostgreSQL transaction, with the engine's exclusion constraints as the final word on double
-//! booking.
+//! Booking on the clinic server: the core's appointment rules (`clinicdesk_core::appointments::
+//! store`: slot, who may be booked, stale copies, sentences, audit) over PostgreSQL, inside one
+//! transaction, with the engine's exclusion constraints as the final word on double booking; then
+//! what only the server does after a change (the desks' feed, the patient's text).
 //!
 //! Invariant: two desks booking the same doctor (or patient) at overlapping times cannot both
 //! commit. The friendly check runs first and names the appointment in the way; if two bookings pass
-//! it at once, the second INSERT waits for the first transaction and then fails with
-//! `exclusion_violation` (23P01), which is turned into the same sentence after re-reading.
+//! it at once, the second write waits for the first transaction and then fails with
+//! `exclusion_violation` (23P01): the store reports an overlap and the rule looks again to name it.
 
 use crate::audit;
 use crate::changes;
@@ -15,9 +16,11 @@ use crate::staff::Staff;
 use crate::texts;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use clinicdesk_core::appointments::store::{
+    self, AppointmentStore, BookableDoctor, ClinicTime, NewAppointment, Person, SlotWrite,
+};
 use clinicdesk_core::appointments::{
-    booking_slot, check_cancel_reason, check_version, doctor_busy, ensure_cancellable, ensure_movable, new_booking_ref,
-    patient_busy, Appointment, AppointmentKind, AppointmentRecord, AppointmentStatus, BookingRequest,
+    new_booking_ref, Appointment, AppointmentKind, AppointmentRecord, AppointmentStatus, BookingRequest,
     RescheduleRequest,
 };
 use clinicdesk_core::audit::AuditAction;
@@ -60,15 +63,154 @@ pub async fn find(db: &impl GenericClient, id: Uuid, tz: Tz) -> Result<Appointme
     fetch(db, id, tz, "").await
 }
 
-/// The appointment, locked until the transaction ends, so its version check and its change are one.
-async fn find_for_update(db: &impl GenericClient, id: Uuid, tz: Tz) -> Result<Appointment> {
-    fetch(db, id, tz, " FOR UPDATE OF a").await
-}
-
 async fn fetch(db: &impl GenericClient, id: Uuid, tz: Tz, locking: &str) -> Result<Appointment> {
     let row = db.query_opt(&format!("{SELECT} WHERE a.id = $1{locking}"), &[&id]).await?;
     let row = row.ok_or_else(|| CoreError::NotFound("That appointment could not be found.".into()))?;
     Ok(Appointment::in_zone(record(&row), tz))
+}
+
+/// Appointments in the clinic's PostgreSQL database, in the caller's transaction: the store the
+/// core's appointment rules (`clinicdesk_core::appointments::store`) run over here.
+pub struct PgAppointments<'a, C> {
+    db: &'a C,
+    staff: &'a Staff,
+    now: DateTime<Utc>,
+    tz: Tz,
+}
+
+impl<C: GenericClient + Sync> PgAppointments<'_, C> {
+    /// Runs one write under a savepoint, so an engine's refusal leaves the transaction usable:
+    /// an overlap (another desk's booking committed between the rule's check and this write; the
+    /// write waited for it) is [`SlotWrite::Overlaps`], `taken` maps other refusals.
+    async fn slot_write(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        taken: impl Fn(&tokio_postgres::Error) -> Option<SlotWrite>,
+    ) -> Result<Option<SlotWrite>> {
+        self.db.batch_execute("SAVEPOINT slot_write").await?;
+        match self.db.execute(sql, params).await {
+            Ok(_) => {
+                self.db.batch_execute("RELEASE SAVEPOINT slot_write").await?;
+                Ok(Some(SlotWrite::Written))
+            }
+            Err(e) => {
+                self.db.batch_execute("ROLLBACK TO SAVEPOINT slot_write").await?;
+                if code(&e) == Some(EXCLUSION_VIOLATION) {
+                    return Ok(Some(SlotWrite::Overlaps));
+                }
+                match taken(&e) {
+                    Some(outcome) => Ok(Some(outcome)),
+                    None if code(&e) == Some(UNIQUE_VIOLATION)
+                        && constraint(&e) == Some("appointments_booking_ref_key") =>
+                    {
+                        Ok(None)
+                    }
+                    None => Err(e.into()),
+                }
+            }
+        }
+    }
+}
+
+impl<C: GenericClient + Sync> AppointmentStore for PgAppointments<'_, C> {
+    type Error = ServerError;
+
+    async fn patient_exists(&mut self, id: Uuid) -> Result<bool> {
+        Ok(self.db.query_one("SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1)", &[&id]).await?.get(0))
+    }
+
+    async fn doctor(&mut self, id: Uuid) -> Result<Option<BookableDoctor>> {
+        let row = self
+            .db
+            .query_opt(
+                "SELECT u.full_name, d.active AND u.active FROM doctors d JOIN users u ON u.id = d.user_id WHERE d.id = $1",
+                &[&id],
+            )
+            .await?;
+        Ok(row.map(|r| BookableDoctor { full_name: r.get(0), active: r.get(1) }))
+    }
+
+    async fn first_overlapping(
+        &mut self,
+        who: Person,
+        person: Uuid,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        except: Option<Uuid>,
+    ) -> Result<Option<Appointment>> {
+        let who = match who {
+            Person::Doctor => "doctor",
+            Person::Patient => "patient",
+        };
+        let sql = format!(
+            "{SELECT} WHERE a.{who}_id = $1 AND a.status NOT IN ('cancelled', 'no_show')
+               AND a.starts_at < $3 AND a.ends_at > $2 AND a.id IS DISTINCT FROM $4
+             ORDER BY a.starts_at LIMIT 1"
+        );
+        let row = self.db.query_opt(&sql, &[&person, &start, &end, &except]).await?;
+        Ok(row.map(|r| Appointment::in_zone(record(&r), self.tz)))
+    }
+
+    async fn stored_for_change(&mut self, id: Uuid) -> Result<Option<Appointment>> {
+        // Locked until the transaction ends, so its version check and its change are one.
+        let row = self.db.query_opt(&format!("{SELECT} WHERE a.id = $1 FOR UPDATE OF a"), &[&id]).await?;
+        Ok(row.map(|r| Appointment::in_zone(record(&r), self.tz)))
+    }
+
+    async fn current(&mut self, id: Uuid) -> Result<Appointment> {
+        find(self.db, id, self.tz).await
+    }
+
+    async fn insert(&mut self, new: &NewAppointment, by: Uuid) -> Result<SlotWrite> {
+        // A fresh booking reference can collide with an existing one (31^6 codes): try a few.
+        for _ in 0..5 {
+            let written = self
+                .slot_write(
+                    "INSERT INTO appointments (id, booking_ref, patient_id, doctor_id, starts_at, ends_at, kind, created_by, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                    &[&new.id, &new_booking_ref(), &new.patient_id, &new.doctor_id, &new.starts_at, &new.ends_at, &new.kind.as_str(), &by, &self.now],
+                    |e| (code(e) == Some(UNIQUE_VIOLATION) && constraint(e) == Some("appointments_pkey")).then_some(SlotWrite::IdTaken),
+                )
+                .await?;
+            if let Some(outcome) = written {
+                return Ok(outcome);
+            }
+        }
+        Err(ServerError::Setup("Could not find a free booking reference; please try again.".into()))
+    }
+
+    async fn set_times(&mut self, id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<SlotWrite> {
+        let written = self
+            .slot_write(
+                "UPDATE appointments SET starts_at = $2, ends_at = $3, status = 'scheduled', version = version + 1, updated_at = $4 WHERE id = $1",
+                &[&id, &start, &end, &self.now],
+                |_| None,
+            )
+            .await?;
+        Ok(written.unwrap_or(SlotWrite::Written))
+    }
+
+    async fn set_cancelled(&mut self, id: Uuid, reason: &str) -> Result<()> {
+        self.db
+            .execute(
+                "UPDATE appointments SET status = 'cancelled', cancel_reason = $2, version = version + 1, updated_at = $3 WHERE id = $1",
+                &[&id, &reason, &self.now],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn consultation_running(&mut self, _id: Uuid) -> Result<bool> {
+        // Video consultations are not run through the clinic server yet: none is ever running here.
+        Ok(false)
+    }
+
+    async fn audit(&mut self, action: AuditAction, id: Uuid, patient: Uuid, more: &str) -> Result<()> {
+        let detail = format!("patient {patient}{more}");
+        audit::record(self.db, Some(self.staff), action, Some(("appointment", &id.to_string())), Some(&detail)).await?;
+        Ok(())
+    }
 }
 
 /// Books an appointment. `id` is the desk's own id for it (so a booking made offline keeps its id
@@ -90,204 +232,56 @@ pub async fn book(
 }
 
 /// The booking inside the caller's transaction (the desk command path stores its outcome in the
-/// same one). The caller has checked `WriteSchedule`. On a refusal the transaction is still usable:
-/// the INSERT runs under a savepoint.
+/// same one), by the core's rules; then the desks' feed and the patient's text. The caller has
+/// checked `WriteSchedule`. On a refusal the transaction is still usable.
 pub async fn book_in(
-    tx: &impl GenericClient,
+    tx: &(impl GenericClient + Sync),
     staff: &Staff,
     request: &BookingRequest,
     id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Appointment> {
     let tz = settings::time_zone(tx).await?;
-    let (start, end) = booking_slot(&request.date, &request.time, request.minutes, tz, now)?;
     let id = id.unwrap_or_else(Uuid::new_v4);
-    check_people(tx, request).await?;
-    ensure_free(tx, tz, request.doctor_id, request.patient_id, start, end, None).await?;
-    // A fresh booking reference can collide with an existing one (31^6 codes): try a few.
-    for _ in 0..5 {
-        tx.batch_execute("SAVEPOINT booking").await?;
-        let inserted = tx
-            .execute(
-                "INSERT INTO appointments (id, booking_ref, patient_id, doctor_id, starts_at, ends_at, kind, created_by, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-                &[&id, &new_booking_ref(), &request.patient_id, &request.doctor_id, &start, &end, &request.kind.as_str(), &staff.user_id, &now],
-            )
-            .await;
-        match inserted {
-            Ok(_) => {
-                tx.batch_execute("RELEASE SAVEPOINT booking").await?;
-                let booked = find(tx, id, tz).await?;
-                changes::appointment(tx, &booked).await?;
-                texts::on_change(tx, &booked, texts::Change::Booked, now).await?;
-                audit::record(
-                    tx,
-                    Some(staff),
-                    AuditAction::AppointmentBooked,
-                    Some(("appointment", &id.to_string())),
-                    Some(&booked.booking_ref),
-                )
-                .await?;
-                return Ok(booked);
-            }
-            Err(e) => {
-                tx.batch_execute("ROLLBACK TO SAVEPOINT booking").await?;
-                match (code(&e), constraint(&e)) {
-                    (Some(UNIQUE_VIOLATION), Some("appointments_booking_ref_key")) => continue,
-                    (Some(UNIQUE_VIOLATION), Some("appointments_pkey")) => {
-                        return Err(CoreError::Conflict("This booking has already been made.".into()).into())
-                    }
-                    (Some(EXCLUSION_VIOLATION), _) => {
-                        // Another desk's booking committed between our check and our insert (the
-                        // insert waited for it). A new statement sees it, so the check can name it.
-                        ensure_free(tx, tz, request.doctor_id, request.patient_id, start, end, None).await?;
-                        return Err(CoreError::Conflict(
-                            "Someone else booked that time a moment ago. Refresh the day and choose another time."
-                                .into(),
-                        )
-                        .into());
-                    }
-                    _ => return Err(e.into()),
-                }
-            }
-        }
-    }
-    Err(ServerError::Setup("Could not find a free booking reference; please try again.".into()))
+    let mut store = PgAppointments { db: tx, staff, now, tz };
+    let booked = store::book(&mut store, id, request, staff.user_id, ClinicTime { tz, now }).await?;
+    changes::appointment(tx, &booked).await?;
+    texts::on_change(tx, &booked, texts::Change::Booked, now).await?;
+    Ok(booked)
 }
 
-/// Moves an appointment (the caller has checked `WriteSchedule`), with the desk's rules: not on a
-/// stale copy, only while it is still to happen, into a free slot in the future.
+/// Moves an appointment by the core's rules (the caller has checked `WriteSchedule`).
 pub async fn move_in(
-    tx: &impl GenericClient,
+    tx: &(impl GenericClient + Sync),
     staff: &Staff,
     id: Uuid,
     change: &RescheduleRequest,
     now: DateTime<Utc>,
 ) -> Result<Appointment> {
     let tz = settings::time_zone(tx).await?;
-    let current = find_for_update(tx, id, tz).await?;
-    check_version(&current, change.expected_version)?;
-    ensure_movable(&current)?;
-    let (start, end) = booking_slot(&change.date, &change.time, change.minutes.unwrap_or(current.minutes), tz, now)?;
-    ensure_free(tx, tz, current.doctor_id, current.patient_id, start, end, Some(id)).await?;
-    tx.batch_execute("SAVEPOINT moving").await?;
-    let moved = tx
-        .execute(
-            "UPDATE appointments SET starts_at = $2, ends_at = $3, status = 'scheduled', version = version + 1, updated_at = $4 WHERE id = $1",
-            &[&id, &start, &end, &now],
-        )
-        .await;
-    if let Err(e) = moved {
-        tx.batch_execute("ROLLBACK TO SAVEPOINT moving").await?;
-        if code(&e) == Some(EXCLUSION_VIOLATION) {
-            return Err(taken_meanwhile(tx, tz, current.doctor_id, current.patient_id, start, end, Some(id)).await);
-        }
-        return Err(e.into());
-    }
-    let moved = find(tx, id, tz).await?;
+    let mut store = PgAppointments { db: tx, staff, now, tz };
+    let (before, moved) = store::reschedule(&mut store, id, change, ClinicTime { tz, now }).await?;
     changes::appointment(tx, &moved).await?;
-    texts::on_change(tx, &moved, texts::Change::Moved { from: current.starts_at }, now).await?;
-    let from = format!("; from {}", current.starts_at.to_rfc3339());
-    audit::record(
-        tx,
-        Some(staff),
-        AuditAction::AppointmentRescheduled,
-        Some(("appointment", &id.to_string())),
-        Some(&from),
-    )
-    .await?;
+    texts::on_change(tx, &moved, texts::Change::Moved { from: before.starts_at }, now).await?;
     Ok(moved)
 }
 
-/// Cancels an appointment (the caller has checked `WriteSchedule`); its slot is free at once.
+/// Cancels an appointment by the core's rules (the caller has checked `WriteSchedule`); its slot
+/// is free at once.
 pub async fn cancel_in(
-    tx: &impl GenericClient,
+    tx: &(impl GenericClient + Sync),
     staff: &Staff,
     id: Uuid,
     reason: &str,
     expected_version: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<Appointment> {
-    let reason = check_cancel_reason(reason)?;
     let tz = settings::time_zone(tx).await?;
-    let current = find_for_update(tx, id, tz).await?;
-    check_version(&current, expected_version)?;
-    ensure_cancellable(&current)?;
-    tx.execute(
-        "UPDATE appointments SET status = 'cancelled', cancel_reason = $2, version = version + 1, updated_at = $3 WHERE id = $1",
-        &[&id, &reason, &now],
-    )
-    .await?;
-    let cancelled = find(tx, id, tz).await?;
+    let mut store = PgAppointments { db: tx, staff, now, tz };
+    let (_, cancelled) = store::cancel(&mut store, id, reason, expected_version).await?;
     changes::appointment(tx, &cancelled).await?;
     texts::on_change(tx, &cancelled, texts::Change::Cancelled, now).await?;
-    audit::record(tx, Some(staff), AuditAction::AppointmentCancelled, Some(("appointment", &id.to_string())), None)
-        .await?;
     Ok(cancelled)
-}
-
-/// The engine refused an overlap our check had not seen: another desk's write committed between
-/// the check and ours (ours waited for it). A new statement sees it, so the check can name it.
-async fn taken_meanwhile(
-    tx: &impl GenericClient,
-    tz: Tz,
-    doctor: Uuid,
-    patient: Uuid,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    except: Option<Uuid>,
-) -> ServerError {
-    match ensure_free(tx, tz, doctor, patient, start, end, except).await {
-        Err(named) => named,
-        Ok(()) => CoreError::Conflict(
-            "Someone else booked that time a moment ago. Refresh the day and choose another time.".into(),
-        )
-        .into(),
-    }
-}
-
-async fn check_people(db: &impl GenericClient, request: &BookingRequest) -> Result<()> {
-    if db.query_opt("SELECT 1 FROM patients WHERE id = $1", &[&request.patient_id]).await?.is_none() {
-        return Err(CoreError::invalid("patient", "Choose a patient for this appointment.").into());
-    }
-    let doctor = db
-        .query_opt(
-            "SELECT u.full_name, d.active FROM doctors d JOIN users u ON u.id = d.user_id WHERE d.id = $1",
-            &[&request.doctor_id],
-        )
-        .await?
-        .ok_or_else(|| CoreError::invalid("doctor", "Choose a doctor for this appointment."))?;
-    if !doctor.get::<_, bool>(1) {
-        let name: String = doctor.get(0);
-        return Err(CoreError::invalid("doctor", format!("{name} is not taking appointments at the moment.")).into());
-    }
-    Ok(())
-}
-
-/// The core's double-booking check, in the core's words: the slot [start, end) must be free for the
-/// doctor and the patient (ignoring `except`, the appointment being moved).
-pub async fn ensure_free(
-    db: &impl GenericClient,
-    tz: Tz,
-    doctor: Uuid,
-    patient: Uuid,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    except: Option<Uuid>,
-) -> Result<()> {
-    for who in ["doctor", "patient"] {
-        let person = if who == "doctor" { doctor } else { patient };
-        let sql = format!(
-            "{SELECT} WHERE a.{who}_id = $1 AND a.status NOT IN ('cancelled', 'no_show')
-               AND a.starts_at < $3 AND a.ends_at > $2 AND a.id IS DISTINCT FROM $4
-             ORDER BY a.starts_at LIMIT 1"
-        );
-        if let Some(row) = db.query_opt(&sql, &[&person, &start, &end, &except]).await? {
-            let other = Appointment::in_zone(record(&row), tz);
-            return Err(if who == "doctor" { doctor_busy(&other) } else { patient_busy(&other) }.into());
-        }
-    }
-    Ok(())
 }
 
 fn code(e: &tokio_postgres::Error) -> Option<&str> {

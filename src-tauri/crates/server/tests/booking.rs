@@ -115,3 +115,99 @@ async fn refusals_use_the_cores_words() {
     assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM audit_log WHERE action = 'appointment.book'"), "1");
     assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM changes WHERE entity = 'appointment'"), "1");
 }
+
+/// A move by reception in its own transaction, as a desk's command runs.
+async fn move_to(
+    c: &support::TestClinic,
+    id: uuid::Uuid,
+    change: &clinicdesk_core::appointments::RescheduleRequest,
+) -> Result<clinicdesk_core::appointments::Appointment, ServerError> {
+    let mut client = c.pool.get().await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    let done = appointments::move_in(&*tx, &c.reception, id, change, now()).await;
+    if done.is_ok() {
+        tx.commit().await.unwrap();
+    }
+    done
+}
+
+/// A cancellation by reception in its own transaction.
+async fn cancel(
+    c: &support::TestClinic,
+    id: uuid::Uuid,
+    reason: &str,
+    version: Option<i64>,
+) -> Result<clinicdesk_core::appointments::Appointment, ServerError> {
+    let mut client = c.pool.get().await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    let done = appointments::cancel_in(&*tx, &c.reception, id, reason, version, now()).await;
+    if done.is_ok() {
+        tx.commit().await.unwrap();
+    }
+    done
+}
+
+#[tokio::test]
+async fn moves_and_cancellations_follow_the_desks_rules_words_and_trail() {
+    use clinicdesk_core::appointments::RescheduleRequest;
+    let c = clinic().await;
+    let booked =
+        appointments::book(&c.pool, &c.reception, &booking(c.patients[0], c.doctors[0], "09:00", 30), None, now())
+            .await
+            .unwrap();
+    let to_ten = |version| RescheduleRequest {
+        date: booked.local_date.clone(),
+        time: "10:00".into(),
+        minutes: None,
+        expected_version: Some(version),
+    };
+    let moved = move_to(&c, booked.id, &to_ten(booked.version)).await.unwrap();
+    assert_eq!((moved.local_start.as_str(), moved.minutes, moved.version), ("10:00", 30, booked.version + 1));
+    // The trail says which patient and the old time, in the desk's form (linked to the patient).
+    let detail = c.pg.psql("clinic", "SELECT detail FROM audit_log WHERE action = 'appointment.reschedule'");
+    assert_eq!(
+        detail,
+        format!("patient {}; from {}", c.patients[0], clinicdesk_core::db::ts(booked.starts_at)),
+        "the desk's detail"
+    );
+    // A move made on the copy from before is refused in the desk's words.
+    let stale = move_to(&c, booked.id, &to_ten(booked.version)).await.unwrap_err();
+    assert!(stale.to_string().starts_with("Someone else changed this appointment a moment ago."), "{stale}");
+    // A cancellation needs a reason.
+    let no_reason = cancel(&c, booked.id, "  ", Some(moved.version)).await.unwrap_err();
+    assert!(matches!(no_reason, ServerError::Rule(CoreError::Invalid { .. })), "{no_reason:?}");
+    let cancelled = cancel(&c, booked.id, "Patient called to cancel", Some(moved.version)).await.unwrap();
+    assert_eq!(cancelled.cancel_reason.as_deref(), Some("Patient called to cancel"));
+    // Once cancelled it can no longer be moved or cancelled again.
+    let late = move_to(&c, booked.id, &to_ten(cancelled.version)).await.unwrap_err();
+    assert_eq!(late.to_string(), "This appointment is cancelled and can no longer be moved.");
+    let again = cancel(&c, booked.id, "Twice", None).await.unwrap_err();
+    assert_eq!(again.to_string(), "This appointment is already cancelled.");
+    // An appointment that does not exist.
+    let missing = cancel(&c, uuid::Uuid::new_v4(), "Gone", None).await.unwrap_err();
+    assert_eq!(missing.to_string(), "That appointment could not be found.");
+    // Nothing refused reached the trail or the desks' feed: one booking, one move, one cancellation.
+    assert_eq!(
+        c.pg.psql(
+            "clinic",
+            "SELECT string_agg(action, ',' ORDER BY seq) FROM audit_log WHERE record_type = 'appointment'"
+        ),
+        "appointment.book,appointment.reschedule,appointment.cancel"
+    );
+}
+
+#[tokio::test]
+async fn a_doctor_whose_staff_account_is_closed_takes_no_new_appointments() {
+    let c = clinic().await;
+    let client = c.pool.get().await.unwrap();
+    // The doctor's record is still active; only their staff account was closed (they left).
+    clinicdesk_server::staff_accounts::deactivate(&**client, "grey@clinic.example", now()).await.unwrap();
+    let refused =
+        appointments::book(&c.pool, &c.reception, &booking(c.patients[0], c.doctors[0], "09:00", 30), None, now())
+            .await
+            .unwrap_err();
+    assert_eq!(refused.to_string(), "Dr Meredith Grey is not taking appointments at the moment.");
+    appointments::book(&c.pool, &c.reception, &booking(c.patients[0], c.doctors[1], "09:00", 30), None, now())
+        .await
+        .expect("the other doctor still takes appointments");
+}

@@ -1,54 +1,15 @@
-//! Double bookings. The core's own check runs first, inside the IMMEDIATE transaction that
+//! Double bookings. The core's own check runs first (store.rs), inside the transaction that
 //! writes, and names the appointment in the way; the database's triggers (migration 0005) are the
 //! backstop for any writer that skipped it. If a trigger ever refuses one of the core's own
 //! writes, the refusal is still a conflict explained in words, never a storage error.
 
 use super::{Appointment, AppointmentStatus};
-use crate::db::{ts, uuid_at};
-use crate::error::{CoreError, Result};
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
-use rusqlite::{params, Connection, OptionalExtension};
-use uuid::Uuid;
+use crate::error::CoreError;
 
 /// Statuses that no longer hold a slot. The triggers in 0005 and the clinic server's exclusion
 /// constraints use the same list.
 pub const INACTIVE_STATUSES: [AppointmentStatus; 2] = [AppointmentStatus::Cancelled, AppointmentStatus::NoShow];
 pub(crate) const INACTIVE: &str = "('cancelled', 'no_show')";
-
-/// The slot [start, end) must be free for the doctor and the patient (ignoring `except`).
-pub(crate) fn ensure_free(
-    conn: &Connection,
-    tz: Tz,
-    doctor: Uuid,
-    patient: Uuid,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    except: Option<Uuid>,
-) -> Result<()> {
-    // By (who, ends_at): only appointments ending after `start` can clash, so a future slot reads a
-    // handful of index entries instead of the person's whole history (see migration 0005).
-    let clash = |who: &str, id: Uuid| -> Result<Option<Appointment>> {
-        let sql = format!(
-            "SELECT a.id FROM appointments a INDEXED BY appointments_{who}_end
-             WHERE a.{who}_id = ?1 AND a.status NOT IN {INACTIVE}
-               AND a.starts_at < ?3 AND a.ends_at > ?2 AND a.id != ?4 ORDER BY a.starts_at LIMIT 1"
-        );
-        let except = except.map(|u| u.to_string()).unwrap_or_default();
-        let found = conn
-            .prepare_cached(&sql)?
-            .query_row(params![id.to_string(), ts(start), ts(end), except], |r| uuid_at(r, 0))
-            .optional()?;
-        found.map(|other| super::find(conn, other, tz)).transpose()
-    };
-    if let Some(other) = clash("doctor", doctor)? {
-        return Err(doctor_busy(&other));
-    }
-    if let Some(other) = clash("patient", patient)? {
-        return Err(patient_busy(&other));
-    }
-    Ok(())
-}
 
 /// The doctor is already in `other` at that time: what reception reads, naming the clash.
 pub fn doctor_busy(other: &Appointment) -> CoreError {
@@ -105,6 +66,7 @@ pub(crate) fn write_error(err: rusqlite::Error) -> CoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
 
     fn clinic_schema() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();

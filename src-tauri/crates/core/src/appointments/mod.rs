@@ -10,21 +10,22 @@ pub mod local_time;
 mod model;
 mod rules;
 mod slot;
+mod sqlite_store;
+pub mod store;
 pub(crate) mod zone_change;
 
 pub use model::*;
 pub use rules::{check_cancel_reason, check_version, ensure_cancellable, ensure_movable, status_words};
 pub use slot::{booking_slot, parse_minutes};
 
-use conflicts::ensure_free;
 pub(crate) use conflicts::write_error;
 pub use conflicts::{doctor_busy, patient_busy, INACTIVE_STATUSES};
 pub(crate) use slot::check_minutes;
 
 use crate::appointment_texts::{after_change, AppointmentChange, Change, TextNote};
-use crate::audit::{self, AuditAction};
+use crate::audit;
 use crate::auth::{Caller, Permission};
-use crate::db::{ts, uuid_at};
+use crate::db::{at_once, ts, uuid_at};
 use crate::error::{CoreError, Result};
 use crate::sync::pending::is_desk;
 use crate::sync::wire::DeskCommand;
@@ -32,6 +33,8 @@ use crate::Clinic;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use sqlite_store::SqliteAppointments;
+use store::ClinicTime;
 use uuid::Uuid;
 
 pub const MIN_MINUTES: u32 = 5;
@@ -151,45 +154,28 @@ impl Appointments<'_> {
         self.clinic.settings().time_zone()
     }
 
-    fn slot(&self, date: &str, time: &str, minutes: u32, tz: Tz) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
-        booking_slot(date, time, minutes, tz, self.clinic.now())
+    fn clock(&self) -> Result<ClinicTime> {
+        Ok(ClinicTime { tz: self.tz()?, now: self.clinic.now() })
+    }
+
+    /// The appointment rules' store: this clinic's SQLite file, in the caller's transaction.
+    fn store<'t>(&self, tx: &'t Connection, caller: &'t Caller, at: ClinicTime) -> SqliteAppointments<'t> {
+        SqliteAppointments { tx, caller, now: at.now, tz: at.tz }
     }
 
     pub fn book(&self, caller: &Caller, request: BookingRequest) -> Result<AppointmentChange> {
         caller.require(Permission::WriteSchedule)?;
-        let tz = self.tz()?;
-        let (start, end) = self.slot(&request.date, &request.time, request.minutes, tz)?;
-        let now = self.clinic.now();
+        let at = self.clock()?;
         let mut conn = self.clinic.db().conn()?;
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        crate::patients::find(&tx, request.patient_id)
-            .map_err(|_| CoreError::invalid("patient", "Choose a patient for this appointment."))?;
-        let doctor = crate::doctors::find(&tx, request.doctor_id)
-            .map_err(|_| CoreError::invalid("doctor", "Choose a doctor for this appointment."))?;
-        if !doctor.active {
-            return Err(CoreError::invalid(
-                "doctor",
-                format!("{} is not taking appointments at the moment.", doctor.full_name),
-            ));
-        }
-        ensure_free(&tx, tz, request.doctor_id, request.patient_id, start, end, None)?;
         let id = Uuid::new_v4();
-        with_fresh_booking_ref(|reference| {
-            tx.execute(
-                "INSERT INTO appointments (id, booking_ref, patient_id, doctor_id, starts_at, ends_at, kind, status, created_by, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'scheduled', ?8, ?9, ?9)",
-                params![id.to_string(), reference, request.patient_id.to_string(), request.doctor_id.to_string(), ts(start), ts(end), request.kind.as_str(), caller.user_id.to_string(), ts(now)],
-            )
-        })
-        .map_err(write_error)?;
-        audit_change(&tx, now, caller, AuditAction::AppointmentBooked, id, request.patient_id, "")?;
-        let booked = find(&tx, id, tz)?;
+        let booked = at_once(store::book(&mut self.store(&tx, caller, at), id, &request, caller.user_id, at))?;
         let text = if is_desk(&tx)? {
             let summary = format!("Book {}", when_and_who(&booked));
             let command = DeskCommand::Book { appointment_id: id, booking: request };
-            desk_queue(&tx, now, caller, &booked, &command, None, &summary)?
+            desk_queue(&tx, at.now, caller, &booked, &command, None, &summary)?
         } else {
-            after_change(&mut tx, now, caller.user_id, &booked, Change::Booked)
+            after_change(&mut tx, at.now, caller.user_id, &booked, Change::Booked)
         };
         tx.commit()?;
         Ok(AppointmentChange { appointment: booked, text })
@@ -256,33 +242,20 @@ impl Appointments<'_> {
 
     pub fn reschedule(&self, caller: &Caller, id: Uuid, request: RescheduleRequest) -> Result<AppointmentChange> {
         caller.require(Permission::WriteSchedule)?;
-        let tz = self.tz()?;
-        let now = self.clinic.now();
+        let at = self.clock()?;
         let mut conn = self.clinic.db().conn()?;
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current = find(&tx, id, tz)?;
-        check_version(&current, request.expected_version)?;
-        ensure_movable(&current)?;
-        crate::consultations::store::refuse_while_running(&tx, id, "moved")?;
-        let (start, end) = self.slot(&request.date, &request.time, request.minutes.unwrap_or(current.minutes), tz)?;
-        ensure_free(&tx, tz, current.doctor_id, current.patient_id, start, end, Some(id))?;
-        tx.execute(
-            "UPDATE appointments SET starts_at = ?2, ends_at = ?3, status = 'scheduled', version = version + 1, updated_at = ?4 WHERE id = ?1",
-            params![id.to_string(), ts(start), ts(end), ts(now)],
-        )
-        .map_err(write_error)?;
-        crate::consultations::store::forget_links(&tx, id, now)?;
-        let from = format!("; from {}", ts(current.starts_at));
-        audit_change(&tx, now, caller, AuditAction::AppointmentRescheduled, id, current.patient_id, &from)?;
-        let moved = find(&tx, id, tz)?;
+        let (current, moved) = at_once(store::reschedule(&mut self.store(&tx, caller, at), id, &request, at))?;
+        // Links sent for the old time must not open the new one's room.
+        crate::consultations::store::forget_links(&tx, id, at.now)?;
         let text = if is_desk(&tx)? {
             let summary = format!("Move {} to {} {}", when_and_who(&current), moved.local_date, moved.local_start);
             // The version this desk saw: the server refuses the move if someone changed it since.
             let change = RescheduleRequest { expected_version: Some(current.version), ..request };
             let command = DeskCommand::Move { appointment_id: id, change };
-            desk_queue(&tx, now, caller, &moved, &command, Some(&current), &summary)?
+            desk_queue(&tx, at.now, caller, &moved, &command, Some(&current), &summary)?
         } else {
-            after_change(&mut tx, now, caller.user_id, &moved, Change::Moved { from: current.starts_at })
+            after_change(&mut tx, at.now, caller.user_id, &moved, Change::Moved { from: current.starts_at })
         };
         tx.commit()?;
         Ok(AppointmentChange { appointment: moved, text })
@@ -296,27 +269,18 @@ impl Appointments<'_> {
         expected_version: Option<i64>,
     ) -> Result<AppointmentChange> {
         caller.require(Permission::WriteSchedule)?;
-        let reason = check_cancel_reason(reason)?;
-        let tz = self.tz()?;
-        let now = self.clinic.now();
+        let at = self.clock()?;
         let mut conn = self.clinic.db().conn()?;
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current = find(&tx, id, tz)?;
-        check_version(&current, expected_version)?;
-        ensure_cancellable(&current)?;
-        crate::consultations::store::refuse_while_running(&tx, id, "cancelled")?;
-        tx.execute(
-            "UPDATE appointments SET status = 'cancelled', cancel_reason = ?2, cancelled_at = ?3, version = version + 1, updated_at = ?3 WHERE id = ?1",
-            params![id.to_string(), &reason, ts(now)],
-        )?;
-        audit_change(&tx, now, caller, AuditAction::AppointmentCancelled, id, current.patient_id, "")?;
-        let cancelled = find(&tx, id, tz)?;
+        let (current, cancelled) =
+            at_once(store::cancel(&mut self.store(&tx, caller, at), id, reason, expected_version))?;
         let text = if is_desk(&tx)? {
             let summary = format!("Cancel {}", when_and_who(&current));
+            let reason = cancelled.cancel_reason.clone().unwrap_or_default();
             let command = DeskCommand::Cancel { appointment_id: id, reason, expected_version: Some(current.version) };
-            desk_queue(&tx, now, caller, &cancelled, &command, Some(&current), &summary)?
+            desk_queue(&tx, at.now, caller, &cancelled, &command, Some(&current), &summary)?
         } else {
-            after_change(&mut tx, now, caller.user_id, &cancelled, Change::Cancelled)
+            after_change(&mut tx, at.now, caller.user_id, &cancelled, Change::Cancelled)
         };
         tx.commit()?;
         Ok(AppointmentChange { appointment: cancelled, text })
@@ -359,19 +323,4 @@ pub(crate) fn with_fresh_booking_ref(
             done => return done,
         }
     }
-}
-
-/// The trail entry for a change to an appointment, linked to its patient. The detail starts
-/// "patient <id>": migration 0006 read that form back to link older entries.
-fn audit_change(
-    tx: &Connection,
-    now: DateTime<Utc>,
-    caller: &Caller,
-    action: AuditAction,
-    id: Uuid,
-    patient: Uuid,
-    more_detail: &str,
-) -> Result<()> {
-    let detail = format!("patient {patient}{more_detail}");
-    audit::record_for_patient(tx, now, caller, action, ("appointment", &id.to_string()), patient, Some(&detail))
 }

@@ -111,20 +111,15 @@ pub(crate) fn forget_links(conn: &Connection, appointment: Uuid, now: DateTime<U
     Ok(changed == 1)
 }
 
-/// Refuses to cancel or move an appointment whose video consultation is running: the room and the
-/// chat would stay open at Twilio with no screen left to end them. `verb`: "cancelled", "moved".
-pub(crate) fn refuse_while_running(conn: &Connection, appointment: Uuid, verb: &str) -> Result<()> {
-    let running: bool = conn
+/// Whether the appointment's video consultation is running. A running one cannot be cancelled or
+/// moved (the appointment rules refuse): its room and chat would stay open at Twilio with no
+/// screen left to end them.
+pub(crate) fn running(conn: &Connection, appointment: Uuid) -> Result<bool> {
+    Ok(conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM consultations WHERE appointment_id = ?1 AND status = 'in_progress')",
         )?
-        .query_row([appointment.to_string()], |r| r.get(0))?;
-    if running {
-        return Err(crate::error::CoreError::Conflict(format!(
-            "The video consultation of this appointment is in progress. The doctor ends it first; then it can be {verb}."
-        )));
-    }
-    Ok(())
+        .query_row([appointment.to_string()], |r| r.get(0))?)
 }
 
 /// The one state a screen shows: the consultation's own while it runs or once it ended,

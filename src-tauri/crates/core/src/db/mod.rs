@@ -204,3 +204,12 @@ pub fn uuid_at(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<uuid::
     uuid::Uuid::parse_str(&text)
         .map_err(|err| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(err)))
 }
+
+/// Runs a future that never waits (a SQLite store's, behind a store trait) to its answer, on the
+/// calling thread. Invariant: the rules await nothing but store calls, and the SQLite stores
+/// (`SqlitePatients`, `SqliteAppointments`) await nothing, so the first poll finishes; a rule that
+/// awaited anything else (a timer, the network) would panic here.
+pub(crate) fn at_once<T>(work: impl std::future::Future<Output = T>) -> T {
+    use futures_util::FutureExt;
+    work.now_or_never().expect("a SQLite store answers without waiting")
+}

@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
 
+use crate::db::at_once;
 pub use search::PatientMatches;
-use store::{at_once, CheckedPatient, SqlitePatients};
+use store::{CheckedPatient, SqlitePatients};
 
 pub const MAX_SEARCH_RESULTS: u32 = 50;
 

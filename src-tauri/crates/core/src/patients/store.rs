@@ -8,7 +8,7 @@
 //!
 //! Invariant: every store method runs inside the caller's write transaction, so a change and its
 //! audit entries commit together or not at all. The trait's methods are `async` for PostgreSQL;
-//! the SQLite store never waits, and the core drives it with [`at_once`].
+//! the SQLite store never waits, and the core drives it with [`crate::db::at_once`].
 
 use super::{validate, PatientInput};
 use crate::audit::{self, AuditAction};
@@ -147,14 +147,6 @@ fn name_key(name: &str) -> String {
 
 fn consent_detail(id: Uuid, agreed: bool) -> String {
     format!("patient {id}; texts {}", if agreed { "agreed" } else { "refused" })
-}
-
-/// Runs a future that never waits (the SQLite store's) to its answer, on the calling thread.
-/// Invariant: the rules await nothing but store calls, and `SqlitePatients` awaits nothing, so the
-/// first poll finishes; a rule that awaited anything else (a timer, the network) would panic here.
-pub(crate) fn at_once<T>(work: impl std::future::Future<Output = T>) -> T {
-    use futures_util::FutureExt;
-    work.now_or_never().expect("the SQLite patient store answers without waiting")
 }
 
 /// Patients in the embedded SQLite file, in the caller's write transaction.
