@@ -139,10 +139,7 @@ impl<C: GenericClient + Sync> AppointmentStore for PgAppointments<'_, C> {
         end: DateTime<Utc>,
         except: Option<Uuid>,
     ) -> Result<Option<Appointment>> {
-        let who = match who {
-            Person::Doctor => "doctor",
-            Person::Patient => "patient",
-        };
+        let who = who.as_str();
         let sql = format!(
             "{SELECT} WHERE a.{who}_id = $1 AND a.status NOT IN ('cancelled', 'no_show')
                AND a.starts_at < $3 AND a.ends_at > $2 AND a.id IS DISTINCT FROM $4

@@ -60,10 +60,7 @@ impl AppointmentStore for SqliteAppointments<'_> {
         end: DateTime<Utc>,
         except: Option<Uuid>,
     ) -> Result<Option<Appointment>> {
-        let who = match who {
-            Person::Doctor => "doctor",
-            Person::Patient => "patient",
-        };
+        let who = who.as_str();
         // By (who, ends_at): only appointments ending after `start` can clash, so a future slot
         // reads a handful of index entries instead of the person's whole history (migration 0005).
         let sql = format!(

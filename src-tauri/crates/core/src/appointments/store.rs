@@ -32,6 +32,16 @@ pub enum Person {
     Patient,
 }
 
+impl Person {
+    /// "doctor" or "patient": the name both stores give the person's column (`doctor_id`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Person::Doctor => "doctor",
+            Person::Patient => "patient",
+        }
+    }
+}
+
 /// What the rules need to know about a doctor before booking them.
 #[derive(Debug, Clone)]
 pub struct BookableDoctor {
