@@ -186,8 +186,18 @@ impl CoreError {
     }
 }
 
+/// Said when the file itself refused a change because the clinic is moving (or moved) onto a
+/// clinic server (migration 0018): a change already past the core's own look at the mark. The
+/// core's usual sentence (sync/migration.rs) names the server; this one is for that rare moment.
+pub(crate) const PAUSED_BY_MOVE: &str = "This clinic is being moved onto its clinic server, so changes on this computer are paused and this one was not saved. Ask whoever is moving it.";
+
 impl From<rusqlite::Error> for CoreError {
     fn from(err: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(e, Some(message)) = &err {
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER && message == "clinic_moved" {
+                return CoreError::Forbidden(PAUSED_BY_MOVE.into());
+            }
+        }
         // SQLite's messages name tables and constraints, never bound values, so they are safe to log.
         tracing::error!(error = %err, "database error");
         CoreError::Storage

@@ -301,3 +301,40 @@ fn the_sample_clinic_is_realistic_and_only_loads_into_an_empty_clinic() {
     let desk = t.add_user("desk@clinic.example", Role::Reception);
     assert_eq!(clinicdesk_core::demo::seed(&t.clinic, &desk, None).unwrap_err().code(), "forbidden");
 }
+
+#[test]
+fn a_change_checked_a_moment_before_a_move_began_is_refused_by_the_database_itself() {
+    let d = desk();
+    let booked = d.t.clinic.appointments().book(&d.desk, booking(&d.patient, &d.doctor, "09:30", 30)).unwrap();
+    // `d.desk` was signed in before the move began: it carries no pause of its own, as a change
+    // already past its checks when the mark is written. Only the database can still stop it.
+    let admin = d.t.admin();
+    let sync = d.t.clinic.desk_sync();
+    sync.mark_moving(&admin, "https://clinic-server.example:8640/").unwrap();
+    let paused = |err: clinicdesk_core::error::CoreError| {
+        assert_eq!(err.code(), "forbidden", "{err:?}");
+        assert!(err.to_string().contains("paused"), "{err}");
+    };
+    paused(d.t.clinic.appointments().book(&d.desk, booking(&d.other_patient, &d.doctor, "11:00", 30)).unwrap_err());
+    let later =
+        RescheduleRequest { date: "2026-03-02".into(), time: "12:00".into(), minutes: None, expected_version: None };
+    paused(d.t.clinic.appointments().reschedule(&d.desk, booked.id, later.clone()).unwrap_err());
+    paused(d.t.clinic.appointments().cancel(&d.desk, booked.id, "Patient called", None).unwrap_err());
+    let walk_in = PatientInput {
+        full_name: "Ada Walk-in".into(),
+        phone: "07400 123999".into(),
+        date_of_birth: None,
+        sms_consent: false,
+    };
+    paused(d.t.clinic.patients().add(&d.desk, walk_in.clone()).unwrap_err());
+    // Nothing of it landed: what the move reads out is what there was when it began.
+    let whole = sync.export_for_server(&admin).unwrap();
+    assert_eq!(whole.appointments.len(), 1);
+    assert_eq!(whole.appointments[0].starts_at, booked.starts_at);
+    assert_eq!(whole.patients.len(), 2);
+
+    // The move stopped early: the same desk's changes go through again.
+    sync.resume_after_unfinished_move(&admin).unwrap();
+    d.t.clinic.appointments().reschedule(&d.desk, booked.id, later).unwrap();
+    d.t.clinic.patients().add(&d.desk, walk_in).unwrap();
+}

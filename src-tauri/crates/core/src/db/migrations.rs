@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0015_desk_sync.sql", include_str!("../../../../../migrations/0015_desk_sync.sql")),
     ("0016_desk_pending.sql", include_str!("../../../../../migrations/0016_desk_pending.sql")),
     ("0017_desk_pending_patients.sql", include_str!("../../../../../migrations/0017_desk_pending_patients.sql")),
+    ("0018_paused_while_moving.sql", include_str!("../../../../../migrations/0018_paused_while_moving.sql")),
 ];
 
 /// The schema version this build writes.
