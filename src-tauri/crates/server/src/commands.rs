@@ -6,6 +6,7 @@
 //! same way, and the desk shows reception the server's sentence to rebook.
 
 use crate::appointments;
+use crate::consultation_notes;
 use crate::desks::Desk;
 use crate::error::{Result, ServerError};
 use crate::patients;
@@ -41,6 +42,7 @@ pub async fn apply(
         DeskCommand::AddPatient { .. } | DeskCommand::UpdatePatient { .. } | DeskCommand::RecordConsent { .. } => {
             Permission::WritePatients
         }
+        DeskCommand::WriteNotes { .. } => Permission::RunConsultations,
     };
     let outcome = match staff.require(&**client, permission).await {
         Err(ServerError::Rule(refused)) => refused_outcome(&refused),
@@ -70,6 +72,10 @@ pub async fn apply(
                 }
                 DeskCommand::RecordConsent { patient_id, agreed, expected_version } => {
                     { patients::record_consent_in(&*tx, staff, *patient_id, *agreed, *expected_version, now).await }
+                        .map(|row| json!({ "ok": row }))
+                }
+                DeskCommand::WriteNotes { appointment_id, notes } => {
+                    { consultation_notes::write_in(&*tx, staff, *appointment_id, notes, now).await }
                         .map(|row| json!({ "ok": row }))
                 }
             };

@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (5, "desk_audit", include_str!("../migrations/0005_desk_audit.sql")),
     (6, "patient_numbers", include_str!("../migrations/0006_patient_numbers.sql")),
     (7, "text_news_before", include_str!("../migrations/0007_text_news_before.sql")),
+    (8, "consultation_notes", include_str!("../migrations/0008_consultation_notes.sql")),
 ];
 
 /// Arbitrary, fixed: the advisory lock key serialising migrations ("CDMIGRAT" as bytes).

@@ -45,13 +45,24 @@ pub(super) fn booking(conn: &Connection, id: Uuid) -> Result<Booking> {
     .ok_or_else(|| CoreError::NotFound("That appointment could not be found.".into()))
 }
 
+/// Said of anything about the video consultation of an in-person appointment.
+pub fn in_person() -> CoreError {
+    CoreError::invalid("appointment", "This is an in-person appointment, so it has no video consultation.")
+}
+
 /// Only video appointments have a consultation.
 pub(super) fn video_only(booking: &Booking) -> Result<()> {
     if booking.video {
         Ok(())
     } else {
-        Err(CoreError::invalid("appointment", "This is an in-person appointment, so it has no video consultation."))
+        Err(in_person())
     }
+}
+
+/// The refusal to anyone but the appointment's doctor: "only they can {action} its video
+/// consultation" (the clinic server says the same).
+pub fn only_their_doctor(doctor_name: &str, action: &str) -> String {
+    format!("This is {doctor_name}'s appointment: only they can {action} its video consultation.")
 }
 
 /// True when `caller` is the appointment's doctor.
@@ -72,10 +83,7 @@ pub(super) fn own(clinic: &Clinic, caller: &Caller, id: Uuid, action: &str) -> R
     caller.require(Permission::RunConsultations)?;
     let booking = booking(&*clinic.db().conn()?, id)?;
     if !is_own(caller, &booking) {
-        return Err(caller.refuse(
-            Permission::RunConsultations,
-            format!("This is {}'s appointment: only they can {action} its video consultation.", booking.doctor_name),
-        ));
+        return Err(caller.refuse(Permission::RunConsultations, only_their_doctor(&booking.doctor_name, action)));
     }
     video_only(&booking)?;
     Ok(booking)

@@ -42,11 +42,13 @@ mod token;
 mod waiting;
 mod words;
 
+pub use access::{in_person, only_their_doctor};
 pub use attachments::{Attachment, AttachmentFile, AttachmentState};
 pub use export::{ExportFormat, Exported, PHI_NOTICE};
 pub(crate) use invite::set_call_page_url;
 pub use invite::{check_call_page_url, link_window, PatientLink, VideoSettings, EARLY_MINUTES, KEY_CALL_PAGE_URL};
 pub use model::*;
+pub use notes::{check_notes, MAX_NOTES_CHARS, NOTES_ACTION};
 pub use reminder_link::AUTOMATIC_ACTOR;
 pub(crate) use retention::set_chat_retention;
 pub use retention::{KEY_CHAT_RETENTION_DAYS, MAX_RETENTION_DAYS};

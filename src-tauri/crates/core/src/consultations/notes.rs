@@ -67,18 +67,28 @@ fn amend(
 /// keystroke pause.
 pub const MAX_NOTES_CHARS: usize = 100_000;
 
+/// How a refusal to someone other than the appointment's doctor ends: "only they can {action}
+/// its video consultation" (access.rs; the clinic server uses the same words).
+pub const NOTES_ACTION: &str = "write notes for";
+
+/// Notes longer than [`MAX_NOTES_CHARS`] are refused, on a desk and on the clinic server alike.
+pub fn check_notes(text: &str) -> Result<()> {
+    if text.chars().count() > MAX_NOTES_CHARS {
+        return Err(CoreError::invalid(
+            "notes",
+            format!("The notes are longer than {MAX_NOTES_CHARS} characters; shorten them to save."),
+        ));
+    }
+    Ok(())
+}
+
 impl Consultations<'_> {
     /// Saves the doctor's notes exactly as typed (the whole text each time). Works in every state
     /// and without Twilio, so a consultation can be documented when video is not possible. After
     /// the end each sitting of changes is kept as an amendment (who, when), the earlier text too.
     pub fn note(&self, caller: &Caller, appointment: Uuid, text: &str) -> Result<ConsultationStatus> {
-        let booking = access::own(self.clinic, caller, appointment, "write notes for")?;
-        if text.chars().count() > MAX_NOTES_CHARS {
-            return Err(CoreError::invalid(
-                "notes",
-                format!("The notes are longer than {MAX_NOTES_CHARS} characters; shorten them to save."),
-            ));
-        }
+        let booking = access::own(self.clinic, caller, appointment, NOTES_ACTION)?;
+        check_notes(text)?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -132,6 +142,14 @@ impl Consultations<'_> {
                 Some(&format!("patient {}; notes saved", booking.patient_id)),
             )?;
         }
+        if crate::sync::pending::is_desk(&tx)? {
+            // On a desk of a clinic server the notes also go to the server (and from it to the
+            // other desks allowed to read them); here they are kept at once, as typed.
+            let summary = format!("Notes for {}'s consultation", patient_name(&tx, booking.patient_id)?);
+            let command =
+                crate::sync::wire::DeskCommand::WriteNotes { appointment_id: appointment, notes: text.into() };
+            crate::sync::pending::queue_notes(&tx, now, caller, appointment, &command, &summary)?;
+        }
         let status = status_of(&tx, &booking, true)?;
         tx.commit()?;
         Ok(status)
@@ -170,4 +188,8 @@ impl Consultations<'_> {
         tx.commit()?;
         Ok(status)
     }
+}
+
+fn patient_name(tx: &rusqlite::Connection, patient: Uuid) -> Result<String> {
+    Ok(tx.query_row("SELECT full_name FROM patients WHERE id = ?1", [patient.to_string()], |r| r.get(0))?)
 }

@@ -94,6 +94,11 @@ pub(super) fn ensure(conn: &Connection, appointment: Uuid, now: DateTime<Utc>) -
     Ok(load(conn, appointment)?.expect("the consultation was just ensured"))
 }
 
+/// [`ensure`] for the rest of the core (a desk applying notes from the clinic server).
+pub(crate) fn ensure_exists(conn: &Connection, appointment: Uuid, now: DateTime<Utc>) -> Result<()> {
+    ensure(conn, appointment, now).map(drop)
+}
+
 /// The appointment moved: a link made for the old time must not open the new one. Until a start
 /// has made the room, the consultation's names are drawn again (room, both identities) and a
 /// waiting room opened for the old time is let go (the next invite or the start opens a new one

@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0016_desk_pending.sql", include_str!("../../../../../migrations/0016_desk_pending.sql")),
     ("0017_desk_pending_patients.sql", include_str!("../../../../../migrations/0017_desk_pending_patients.sql")),
     ("0018_paused_while_moving.sql", include_str!("../../../../../migrations/0018_paused_while_moving.sql")),
+    ("0019_desk_notes.sql", include_str!("../../../../../migrations/0019_desk_notes.sql")),
 ];
 
 /// The schema version this build writes.

@@ -56,7 +56,9 @@ impl super::DeskSync<'_> {
     /// go now, or the server cannot be reached (an error: the rest wait for the next round).
     pub async fn send_pending(&self, link: &ServerLink, person: Uuid) -> Result<Sent> {
         let mut sent = self.refuse_orphans()?;
-        while let Some(next) = self.next_queued(person)? {
+        loop {
+            self.drop_superseded_notes(person)?;
+            let Some(next) = self.next_queued(person)? else { break };
             let outcome = match link.command_for(person, next.client_id, &next.command).await {
                 Ok(outcome) => outcome,
                 // The server's own words about this command (it cannot be read, or names what
@@ -73,6 +75,21 @@ impl super::DeskSync<'_> {
             }
         }
         Ok(sent)
+    }
+
+    /// Each save of a doctor's notes carries the whole text: of `person`'s saves of the same notes
+    /// still queued, only the latest needs to go. Run before picking the next change to send, so
+    /// a save already on its way is never dropped (a save made meanwhile goes after it).
+    fn drop_superseded_notes(&self, person: Uuid) -> Result<()> {
+        let conn = self.clinic.db().conn()?;
+        conn.execute(
+            "DELETE FROM desk_pending
+             WHERE state = 'queued' AND entity = 'consultation_notes' AND made_by = ?1 AND EXISTS (
+                   SELECT 1 FROM desk_pending n WHERE n.state = 'queued' AND n.entity = 'consultation_notes'
+                     AND n.entity_id = desk_pending.entity_id AND n.made_by = ?1 AND n.seq > desk_pending.seq)",
+            [person.to_string()],
+        )?;
+        Ok(())
     }
 
     /// `person`'s first queued change that does not wait for another person's: one that builds

@@ -77,6 +77,36 @@ struct AppointmentRow {
     version: i64,
 }
 
+/// A doctor's notes as the server holds them (only desks allowed to read them receive these).
+#[derive(Deserialize)]
+struct NotesRow {
+    appointment_id: Uuid,
+    notes: String,
+    version: i64,
+    updated_at: DateTime<Utc>,
+}
+
+/// The server's notes replace this desk's, unless this desk has newer ones of its own still queued
+/// (the doctor typed on after the save the server answered: theirs go next) or already holds a
+/// newer version (the feed's order is the order transactions began).
+fn apply_notes(conn: &Connection, n: &NotesRow, now: DateTime<Utc>) -> Result<()> {
+    let id = n.appointment_id.to_string();
+    let known: bool =
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM appointments WHERE id = ?1)", [&id], |r| r.get(0))?;
+    if !known {
+        tracing::warn!("skipping notes for an appointment this desk does not hold");
+        return Ok(());
+    }
+    crate::consultations::store::ensure_exists(conn, n.appointment_id, now)?;
+    conn.execute(
+        "UPDATE consultations SET notes = ?2, notes_updated_at = ?3, notes_version = ?4, updated_at = ?5
+         WHERE appointment_id = ?1 AND coalesce(notes_version, 0) < ?4
+           AND NOT EXISTS (SELECT 1 FROM desk_pending WHERE entity = 'consultation_notes' AND entity_id = ?1 AND state = 'queued')",
+        params![id, n.notes, ts(n.updated_at), n.version, ts(now)],
+    )?;
+    Ok(())
+}
+
 fn yes() -> bool {
     true
 }
@@ -95,6 +125,7 @@ fn row<T: for<'de> Deserialize<'de>>(change: &Change) -> Result<Option<T>> {
 
 /// Writes one change in the caller's transaction.
 pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> Result<()> {
+    let at = now;
     let now = ts(now);
     match change.entity.as_str() {
         "setting" => {
@@ -214,6 +245,11 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
                         now
                     ],
                 )?;
+            }
+        }
+        "consultation_notes" => {
+            if let Some(n) = row::<NotesRow>(change)? {
+                apply_notes(conn, &n, at)?;
             }
         }
         // A newer server's kind of record: this desk has nowhere to keep it yet. Logged, skipped.

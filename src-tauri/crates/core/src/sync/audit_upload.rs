@@ -14,7 +14,7 @@ use rusqlite::{params, OptionalExtension};
 const SENT_UP_TO: &str = "audit_sent_up_to";
 /// Writes a desk sends as commands: the server audits each when it applies it (naming its maker),
 /// so the desk's own entry for it would be the same event twice.
-const SENT_AS_COMMANDS: &str = "('appointment.book', 'appointment.reschedule', 'appointment.cancel', 'patient.create', 'patient.update', 'patient.consent')";
+const SENT_AS_COMMANDS: &str = "('appointment.book', 'appointment.reschedule', 'appointment.cancel', 'patient.create', 'patient.update', 'patient.consent', 'consultation.note')";
 /// Entries per request: well under the server's request limit.
 const PART: i64 = 200;
 

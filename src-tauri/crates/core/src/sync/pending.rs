@@ -1,8 +1,8 @@
-//! Changes made on a desk, waiting for the clinic server (migrations 0016, 0017). A booking,
-//! move or cancellation, or a patient's registration, edit or answer about texts, is written to
-//! this desk's copy at once, checked against what the desk knows (the friendly double-booking
-//! check), marked provisional, and queued as a command with a client id. Sending the queue and
-//! applying the server's answers: answers.rs.
+//! Changes made on a desk, waiting for the clinic server (migrations 0016, 0017, 0019). A
+//! booking, move or cancellation, a patient's registration, edit or answer about texts, or a
+//! doctor's consultation notes, is written to this desk's copy at once, checked against what the
+//! desk knows (the friendly double-booking check), marked provisional, and queued as a command
+//! with a client id. Sending the queue and applying the server's answers: answers.rs.
 
 use super::wire::DeskCommand;
 use crate::appointments::Appointment;
@@ -162,6 +162,34 @@ pub(crate) fn queue_patient(
     Ok(client_id)
 }
 
+/// Queues a doctor's notes for a consultation, already saved on this desk, in the caller's
+/// transaction. Each save is queued (the whole text); only the latest of one person's saves still
+/// queued is sent (answers.rs), so a save never overtakes one that is on its way.
+pub(crate) fn queue_notes(
+    tx: &Connection,
+    now: DateTime<Utc>,
+    caller: &Caller,
+    appointment_id: Uuid,
+    command: &DeskCommand,
+    summary: &str,
+) -> Result<Uuid> {
+    let client_id = Uuid::new_v4();
+    let command = serde_json::to_string(command).map_err(|_| CoreError::Storage)?;
+    tx.execute(
+        "INSERT INTO desk_pending (client_id, entity, entity_id, command, summary, made_by, made_at)
+         VALUES (?1, 'consultation_notes', ?2, ?3, ?4, ?5, ?6)",
+        params![
+            client_id.to_string(),
+            appointment_id.to_string(),
+            command,
+            summary,
+            caller.user_id.to_string(),
+            ts(now)
+        ],
+    )?;
+    Ok(client_id)
+}
+
 impl super::DeskSync<'_> {
     /// Changes made on this desk and not yet answered by the server, oldest first.
     pub fn waiting(&self, caller: &Caller) -> Result<Vec<PendingChange>> {
@@ -182,10 +210,10 @@ impl super::DeskSync<'_> {
             .query_row("SELECT entity FROM desk_pending WHERE client_id = ?1", [client_id.to_string()], |r| r.get(0))
             .optional()?;
         // Whoever may make that kind of change deals with its refusal.
-        caller.require(if entity.as_deref() == Some("patient") {
-            Permission::WritePatients
-        } else {
-            Permission::WriteSchedule
+        caller.require(match entity.as_deref() {
+            Some("patient") => Permission::WritePatients,
+            Some("consultation_notes") => Permission::RunConsultations,
+            _ => Permission::WriteSchedule,
         })?;
         let gone = conn
             .execute("DELETE FROM desk_pending WHERE client_id = ?1 AND state = 'refused'", [client_id.to_string()])?;
@@ -199,7 +227,12 @@ impl super::DeskSync<'_> {
         let conn = self.clinic.db().conn()?;
         let mut statement = conn.prepare(
             "SELECT p.client_id, p.entity_id, p.summary, coalesce(u.full_name, ''), p.made_at, p.refusal
-             FROM desk_pending p LEFT JOIN users u ON u.id = p.made_by WHERE p.state = ?1 ORDER BY p.seq",
+             FROM desk_pending p LEFT JOIN users u ON u.id = p.made_by WHERE p.state = ?1
+               -- Of one person's saves of the same notes still queued, only the latest will go.
+               AND NOT (p.state = 'queued' AND p.entity = 'consultation_notes' AND EXISTS (
+                    SELECT 1 FROM desk_pending n WHERE n.state = 'queued' AND n.entity = p.entity
+                      AND n.entity_id = p.entity_id AND n.made_by = p.made_by AND n.seq > p.seq))
+             ORDER BY p.seq",
         )?;
         let rows = statement.query_map([state], |r| {
             Ok(PendingChange {

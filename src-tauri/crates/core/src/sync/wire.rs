@@ -81,6 +81,12 @@ pub enum DeskCommand {
         agreed: bool,
         expected_version: Option<i64>,
     },
+    /// The doctor's notes for a video consultation, the whole text as typed (each save replaces
+    /// the last; a desk sends only the latest of several saves still queued).
+    WriteNotes {
+        appointment_id: Uuid,
+        notes: String,
+    },
 }
 
 /// The error body of every refusal: the core's code and sentence.

@@ -1,0 +1,190 @@
+//! A doctor's consultation notes written on their desk: saved there at once (also offline), sent to
+//! the clinic server (only the latest of several saves still queued), and carried by the feed only
+//! to the desks allowed to read them: that doctor's and administrators', never reception's or
+//! another doctor's.
+//!
+//! Needs the OS keyring (scripts/test.sh runs the suite inside an unlocked test keyring).
+
+mod support;
+
+use clinicdesk_core::appointments::AppointmentKind;
+use clinicdesk_core::auth::Channel;
+use clinicdesk_core::sync::wire::DeskCommand;
+use clinicdesk_core::sync::Sent;
+use clinicdesk_server::{appointments, commands, http};
+use std::time::Duration;
+use support::{desk_computer, DeskComputer};
+use uuid::Uuid;
+
+/// Signs `email` in on `desk` through the server and pulls the feed once.
+async fn sign_in(
+    desk: &DeskComputer,
+    email: &str,
+    password: &str,
+) -> (clinicdesk_core::sync::ServerLink, clinicdesk_core::auth::SignedIn) {
+    let sync = desk.clinic.desk_sync();
+    let link = sync.link(None).unwrap();
+    let signed = sync.sign_in(&link, email, password, Channel::App).await.unwrap();
+    sync.pull(&link, Duration::ZERO).await.unwrap();
+    (link, signed)
+}
+
+/// The notes this desk's own database holds for the appointment (`None`: it holds none).
+fn notes_on(desk: &DeskComputer, appointment: Uuid) -> Option<String> {
+    desk.clinic
+        .db()
+        .conn()
+        .unwrap()
+        .query_row(
+            "SELECT notes FROM consultations WHERE appointment_id = ?1 AND notes <> ''",
+            [appointment.to_string()],
+            |r| r.get(0),
+        )
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_written_on_a_doctors_desk_reach_the_server_and_only_the_desks_allowed_to_read_them() {
+    let c = support::clinic().await;
+    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let grey_room = desk_computer(&c, address, "Dr Grey's room").await;
+    let house_room = desk_computer(&c, address, "Dr House's room").await;
+    let front = desk_computer(&c, address, "Front desk").await;
+    let office = desk_computer(&c, address, "Office").await;
+    let mut video = support::booking(c.patients[0], c.doctors[0], "09:00", 30);
+    video.kind = AppointmentKind::Video;
+    let booked = appointments::book(&c.pool, &c.reception, &video, None, support::now()).await.unwrap();
+
+    let (grey_link, grey) = sign_in(&grey_room, "grey@clinic.example", "doctor password 1").await;
+    let (house_link, _house) = sign_in(&house_room, "house@clinic.example", "doctor password 1").await;
+    let (front_link, _rita) = sign_in(&front, "desk@clinic.example", "desk password 1").await;
+    let (office_link, ada) = sign_in(&office, "admin@clinic.example", "admin password 1").await;
+
+    // Online: saved on the desk at once, sent in the next round, kept on the server.
+    let consultations = grey_room.clinic.consultations();
+    consultations.note(&grey.caller, booked.id, "Headache since Monday.").unwrap();
+    let waiting = grey_room.clinic.desk_sync().waiting(&grey.caller).unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].summary, "Notes for Ana Lima's consultation");
+    let grey_sync = grey_room.clinic.desk_sync();
+    let person = grey.profile.user_id;
+    let round = grey_sync.sync_once(&grey_link, person, Duration::ZERO).await.unwrap();
+    assert_eq!(round.sent, Sent { accepted: 1, refused: 0 });
+    let on_server = |c: &support::TestClinic| {
+        c.pg.psql(
+            "clinic",
+            &format!("SELECT notes || ' v' || version FROM consultation_notes WHERE appointment_id = '{}'", booked.id),
+        )
+    };
+    assert_eq!(on_server(&c), "Headache since Monday. v1");
+
+    // Offline: three saves while the doctor types, kept on the desk; only the last one goes.
+    grey_room.relay.cut();
+    consultations.note(&grey.caller, booked.id, "Headache since Monday. Worse").unwrap();
+    consultations.note(&grey.caller, booked.id, "Headache since Monday. Worse in the morning").unwrap();
+    consultations.note(&grey.caller, booked.id, "Headache since Monday. Worse in the morning; no fever.").unwrap();
+    assert!(grey_sync.sync_once(&grey_link, person, Duration::ZERO).await.is_err(), "offline");
+    assert_eq!(grey_sync.waiting(&grey.caller).unwrap().len(), 1, "one line for the notes, not one per save");
+    assert_eq!(
+        notes_on(&grey_room, booked.id).as_deref(),
+        Some("Headache since Monday. Worse in the morning; no fever."),
+        "the doctor's words are kept on the desk meanwhile"
+    );
+    grey_room.relay.heal();
+    let round = grey_sync.sync_once(&grey_link, person, Duration::ZERO).await.unwrap();
+    assert_eq!(round.sent, Sent { accepted: 1, refused: 0 }, "the superseded saves never went");
+    assert_eq!(on_server(&c), "Headache since Monday. Worse in the morning; no fever. v2");
+    assert_eq!(
+        notes_on(&grey_room, booked.id).as_deref(),
+        Some("Headache since Monday. Worse in the morning; no fever."),
+        "the server's copy (from the feed) is the desk's own"
+    );
+    assert_eq!(
+        c.pg.psql("clinic", "SELECT count(*) FROM audit_log WHERE action = 'consultation.note'"),
+        "1",
+        "one trail entry for a sitting of saves"
+    );
+
+    // The feed: the administrator's desk holds the notes; another doctor's and reception's do not,
+    // though all of them hold the appointment.
+    for (desk, link) in [(&house_room, &house_link), (&front, &front_link), (&office, &office_link)] {
+        desk.clinic.desk_sync().pull(link, Duration::ZERO).await.unwrap();
+        let held: i64 = desk
+            .clinic
+            .db()
+            .conn()
+            .unwrap()
+            .query_row("SELECT count(*) FROM appointments WHERE id = ?1", [booked.id.to_string()], |r| r.get(0))
+            .unwrap();
+        assert_eq!(held, 1, "every desk holds the schedule");
+    }
+    assert_eq!(notes_on(&house_room, booked.id), None, "another doctor's desk");
+    assert_eq!(notes_on(&front, booked.id), None, "reception's desk");
+    assert_eq!(notes_on(&office, booked.id).as_deref(), Some("Headache since Monday. Worse in the morning; no fever."));
+    let record = office.clinic.consultations().record(&ada.caller, booked.id).unwrap();
+    assert_eq!(record.notes.as_deref(), Some("Headache since Monday. Worse in the morning; no fever."));
+}
+
+#[tokio::test]
+async fn the_server_refuses_notes_from_anyone_but_the_appointments_doctor_in_the_cores_words() {
+    let c = support::clinic().await;
+    let (desk, _) =
+        clinicdesk_server::desks::enroll(&**c.pool.get().await.unwrap(), Some(&c.admin), "Room 2").await.unwrap();
+    let mut video = support::booking(c.patients[0], c.doctors[1], "10:00", 30);
+    video.kind = AppointmentKind::Video;
+    let house_patient = appointments::book(&c.pool, &c.reception, &video, None, support::now()).await.unwrap();
+    let in_person = appointments::book(
+        &c.pool,
+        &c.reception,
+        &support::booking(c.patients[1], c.doctors[0], "11:00", 30),
+        None,
+        support::now(),
+    )
+    .await
+    .unwrap();
+    let write = |appointment: Uuid, notes: String| DeskCommand::WriteNotes { appointment_id: appointment, notes };
+    let refused = |outcome: serde_json::Value| outcome["refused"]["message"].as_str().unwrap_or_default().to_string();
+
+    // Dr Grey (c.doctor_staff) writing for Dr House's patient.
+    let outcome = commands::apply(
+        &c.pool,
+        &desk,
+        &c.doctor_staff,
+        Uuid::new_v4(),
+        &write(house_patient.id, "x".into()),
+        support::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        refused(outcome),
+        "This is Dr Gregory House's appointment: only they can write notes for its video consultation."
+    );
+    // Reception may not write notes at all (the core's permission table).
+    let outcome =
+        commands::apply(&c.pool, &desk, &c.reception, Uuid::new_v4(), &write(in_person.id, "x".into()), support::now())
+            .await
+            .unwrap();
+    assert!(refused(outcome).starts_with("Your role (Reception) is not allowed to"));
+    // Their own appointment, but in person: no video consultation.
+    let outcome = commands::apply(
+        &c.pool,
+        &desk,
+        &c.doctor_staff,
+        Uuid::new_v4(),
+        &write(in_person.id, "x".into()),
+        support::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused(outcome), "This is an in-person appointment, so it has no video consultation.");
+    // Too long.
+    let long = "a".repeat(clinicdesk_core::consultations::MAX_NOTES_CHARS + 1);
+    let outcome =
+        commands::apply(&c.pool, &desk, &c.doctor_staff, Uuid::new_v4(), &write(in_person.id, long), support::now())
+            .await
+            .unwrap();
+    assert!(refused(outcome).starts_with("The notes are longer than"));
+    assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM consultation_notes"), "0", "nothing kept");
+    assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM changes WHERE entity = 'consultation_notes'"), "0");
+}
