@@ -2,44 +2,48 @@
 //! validation (names, emails, passwords) before they are stored. Patients are in `patients.rs`.
 
 use crate::changes;
-use crate::error::Result;
-use clinicdesk_core::auth::{check_new_password, hash_password, Role};
+use crate::error::{Result, ServerError};
+use crate::staff_accounts::PgStaff;
+use chrono::Utc;
+use clinicdesk_core::auth::Role;
 use clinicdesk_core::error::CoreError;
-use clinicdesk_core::users::{check_name, normalise_email};
+use clinicdesk_core::users::store;
+use clinicdesk_core::users::NewStaffUser;
 use serde_json::json;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 const UNIQUE_VIOLATION: &str = "23505";
 
-/// Adds a staff account (the first administrator at `init`, then others by an admin).
+/// Adds a staff account (the first administrator at `init`, then others by an admin), by the
+/// core's rules (`clinicdesk_core::users::store`); the account goes to every desk's feed.
 pub async fn add_user(
-    db: &impl GenericClient,
+    db: &(impl GenericClient + Sync),
     email: &str,
     full_name: &str,
     role: Role,
     password: &str,
 ) -> Result<Uuid> {
-    let email = normalise_email(email)?;
-    let name = check_name(full_name)?;
-    check_new_password(password)?;
-    let hash = hash_password(password)?;
+    let new = NewStaffUser { email: email.into(), full_name: full_name.into(), role, password: password.into() };
+    let account = store::check_new(&new)?;
     let id = Uuid::new_v4();
-    db.execute(
-        "INSERT INTO users (id, email, full_name, role, password_hash) VALUES ($1, $2, $3, $4, $5)",
-        &[&id, &email, &name, &role.as_str(), &hash],
-    )
-    .await
-    .map_err(|e| match e.code().map(|c| c.code()) {
-        Some(UNIQUE_VIOLATION) => CoreError::Conflict(format!("There is already a staff account for {email}.")).into(),
-        _ => crate::ServerError::from(e),
+    store::add(&mut PgStaff::at_command_line(db, Utc::now()), id, &account).await.map_err(|e| {
+        // Two additions of one email at once: the second waited for the first and met the index.
+        if e.sql_state() == Some(UNIQUE_VIOLATION) {
+            ServerError::from(CoreError::invalid(
+                "email",
+                format!("There is already an account for {}.", account.email),
+            ))
+        } else {
+            e
+        }
     })?;
     changes::record(
         db,
         "user",
         id,
         "all",
-        Some(json!({"id": id, "email": email, "full_name": name, "role": role.as_str(), "active": true})),
+        Some(json!({"id": id, "email": account.email, "full_name": account.full_name, "role": role.as_str(), "active": true})),
     )
     .await?;
     Ok(id)

@@ -1,13 +1,16 @@
 //! Staff accounts: administrators manage them; everyone else only ever sees their own profile.
 
+pub mod store;
+
 use crate::audit::{self, Actor, AuditAction};
-use crate::auth::{check_new_password, hash_password, Auth, Caller, Permission, Role};
-use crate::db::ts;
+use crate::auth::{Caller, Permission, Role};
+use crate::db::{at_once, ts};
 use crate::error::{CoreError, Result};
 use crate::Clinic;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
+use store::SqliteStaff;
 use ts_rs::TS;
 use uuid::Uuid;
 
@@ -101,89 +104,22 @@ impl Users<'_> {
 
     pub fn add(&self, caller: &Caller, new: NewStaffUser) -> Result<StaffUser> {
         caller.require(Permission::ManageUsers)?;
-        crate::sync::pending::refuse_on_desk(
-            &*self.clinic.db().conn()?,
-            crate::sync::pending::ServerKeeps::StaffAccounts,
-        )?;
-        let email = normalise_email(&new.email)?;
-        let name = check_name(&new.full_name)?;
-        check_new_password(&new.password)?;
-        let hash = hash_password(&new.password)?;
-        let now = self.clinic.now();
-        let conn = self.clinic.db().conn()?;
-        let taken: bool =
-            conn.query_row("SELECT EXISTS(SELECT 1 FROM users WHERE email = ?1)", [&email], |r| r.get(0))?;
-        if taken {
-            return Err(CoreError::invalid("email", format!("There is already an account for {email}.")));
-        }
+        self.refuse_on_desk()?;
+        let account = store::check_new(&new)?;
+        let mut conn = self.clinic.db().conn()?;
+        let tx = self.write(&mut conn)?;
         let id = Uuid::new_v4();
-        conn.execute(
-            "INSERT INTO users (id, email, full_name, role, password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            params![id.to_string(), email, name, new.role.as_str(), hash, ts(now)],
-        )?;
-        audit::record(
-            &conn,
-            now,
-            Actor::Staff(caller),
-            AuditAction::UserAdded,
-            Some(("user", &id.to_string())),
-            Some(new.role.as_str()),
-        )?;
-        find(&conn, id)
+        at_once(store::add(&mut SqliteStaff { tx: &tx, caller, now: self.clinic.now() }, id, &account))?;
+        let added = find(&tx, id)?;
+        tx.commit()?;
+        Ok(added)
     }
 
     pub fn update(&self, caller: &Caller, id: Uuid, change: StaffUserChange) -> Result<StaffUser> {
         caller.require(Permission::ManageUsers)?;
-        crate::sync::pending::refuse_on_desk(
-            &*self.clinic.db().conn()?,
-            crate::sync::pending::ServerKeeps::StaffAccounts,
-        )?;
-        let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let before = find(&tx, id)?;
-        let name = change.full_name.as_deref().map(check_name).transpose()?.unwrap_or(before.full_name.clone());
-        let role = change.role.unwrap_or(before.role);
-        let active = change.active.unwrap_or(before.active);
-        let loses_admin = before.role == Role::Admin && before.active && (role != Role::Admin || !active);
-        if loses_admin {
-            let admins: i64 =
-                tx.query_row("SELECT count(*) FROM users WHERE role = 'admin' AND active = 1", [], |r| r.get(0))?;
-            if admins <= 1 {
-                return Err(CoreError::Conflict(
-                    "This is the only active administrator. Make another person an administrator first.".into(),
-                ));
-            }
-        }
-        if role != Role::Doctor && before.role == Role::Doctor {
-            let has_doctor: bool = tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM doctors WHERE user_id = ?1 AND active = 1)",
-                [id.to_string()],
-                |r| r.get(0),
-            )?;
-            if has_doctor {
-                return Err(CoreError::Conflict(
-                    "This person is listed as a doctor. Remove them from the doctors list before changing their role."
-                        .into(),
-                ));
-            }
-        }
-        tx.execute(
-            "UPDATE users SET full_name = ?2, role = ?3, active = ?4, updated_at = ?5 WHERE id = ?1",
-            params![id.to_string(), name, role.as_str(), active, ts(now)],
-        )?;
-        if role != before.role || active != before.active {
-            Auth::end_sessions_of(&tx, &id.to_string(), now)?;
-        }
-        let detail = format!("role {}->{}, active {}->{}", before.role.as_str(), role.as_str(), before.active, active);
-        audit::record(
-            &tx,
-            now,
-            Actor::Staff(caller),
-            AuditAction::UserUpdated,
-            Some(("user", &id.to_string())),
-            Some(&detail),
-        )?;
+        let tx = self.write(&mut conn)?;
+        at_once(store::change(&mut SqliteStaff { tx: &tx, caller, now: self.clinic.now() }, id, &change))?;
         let after = find(&tx, id)?;
         tx.commit()?;
         Ok(after)
@@ -192,29 +128,29 @@ impl Users<'_> {
     /// Sets a new password chosen by an administrator and signs the person out everywhere.
     pub fn reset_password(&self, caller: &Caller, id: Uuid, new_password: &str) -> Result<()> {
         caller.require(Permission::ManageUsers)?;
+        self.refuse_on_desk()?;
+        let hash = store::check_new_password_hash(new_password)?;
+        let mut conn = self.clinic.db().conn()?;
+        let tx = self.write(&mut conn)?;
+        at_once(store::reset_password(&mut SqliteStaff { tx: &tx, caller, now: self.clinic.now() }, id, &hash))?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// On a desk of a clinic server the accounts are the server's: said before what was typed
+    /// is checked.
+    fn refuse_on_desk(&self) -> Result<()> {
         crate::sync::pending::refuse_on_desk(
             &*self.clinic.db().conn()?,
             crate::sync::pending::ServerKeeps::StaffAccounts,
-        )?;
-        check_new_password(new_password)?;
-        let hash = hash_password(new_password)?;
-        let now = self.clinic.now();
-        let conn = self.clinic.db().conn()?;
-        find(&conn, id)?;
-        conn.execute(
-            "UPDATE users SET password_hash = ?2, failed_attempts = 0, locked_until = NULL, updated_at = ?3 WHERE id = ?1",
-            params![id.to_string(), hash, ts(now)],
-        )?;
-        Auth::end_sessions_of(&conn, &id.to_string(), now)?;
-        audit::record(
-            &conn,
-            now,
-            Actor::Staff(caller),
-            AuditAction::PasswordReset,
-            Some(("user", &id.to_string())),
-            None,
-        )?;
-        Ok(())
+        )
+    }
+
+    /// A write transaction for a change to staff accounts (also refused on a desk).
+    fn write<'c>(&self, conn: &'c mut Connection) -> Result<rusqlite::Transaction<'c>> {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        crate::sync::pending::refuse_on_desk(&tx, crate::sync::pending::ServerKeeps::StaffAccounts)?;
+        Ok(tx)
     }
 
     pub fn unlock(&self, caller: &Caller, id: Uuid) -> Result<StaffUser> {
