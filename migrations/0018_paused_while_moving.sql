@@ -5,8 +5,10 @@
 -- when the mark was written could still commit after it. These triggers make the mark final in the
 -- file itself. Writes take turns on the file's lock, so a change either committed before the mark
 -- (and is read out) or is refused here ('clinic_moved', put into words by the core's error.rs).
--- Patients, appointments and new texts only: the tables reception changes; sign-in, sessions, the
--- audit trail and the mark itself go on (the move's own steps write them).
+-- Patients, appointments, new texts, doctors and who the staff are (an account's name, email, role,
+-- being active: what the move reads out); sign-in (its counts, a rehashed password), sessions, the
+-- audit trail and the mark itself go on (the move's own steps write them). The triggers stay once
+-- the move finished: a later data migration that rewrites these tables must allow for a moved folder.
 CREATE TRIGGER patients_paused_by_move_insert BEFORE INSERT ON patients
   WHEN EXISTS (SELECT 1 FROM settings WHERE key = 'clinic.moved_to')
   BEGIN SELECT RAISE(ABORT, 'clinic_moved'); END;
@@ -26,5 +28,20 @@ CREATE TRIGGER appointments_paused_by_move_delete BEFORE DELETE ON appointments
   WHEN EXISTS (SELECT 1 FROM settings WHERE key = 'clinic.moved_to')
   BEGIN SELECT RAISE(ABORT, 'clinic_moved'); END;
 CREATE TRIGGER sms_notifications_paused_by_move_insert BEFORE INSERT ON sms_notifications
+  WHEN EXISTS (SELECT 1 FROM settings WHERE key = 'clinic.moved_to')
+  BEGIN SELECT RAISE(ABORT, 'clinic_moved'); END;
+CREATE TRIGGER doctors_paused_by_move_insert BEFORE INSERT ON doctors
+  WHEN EXISTS (SELECT 1 FROM settings WHERE key = 'clinic.moved_to')
+  BEGIN SELECT RAISE(ABORT, 'clinic_moved'); END;
+CREATE TRIGGER doctors_paused_by_move_update BEFORE UPDATE ON doctors
+  WHEN EXISTS (SELECT 1 FROM settings WHERE key = 'clinic.moved_to')
+  BEGIN SELECT RAISE(ABORT, 'clinic_moved'); END;
+CREATE TRIGGER doctors_paused_by_move_delete BEFORE DELETE ON doctors
+  WHEN EXISTS (SELECT 1 FROM settings WHERE key = 'clinic.moved_to')
+  BEGIN SELECT RAISE(ABORT, 'clinic_moved'); END;
+CREATE TRIGGER users_paused_by_move_insert BEFORE INSERT ON users
+  WHEN EXISTS (SELECT 1 FROM settings WHERE key = 'clinic.moved_to')
+  BEGIN SELECT RAISE(ABORT, 'clinic_moved'); END;
+CREATE TRIGGER users_paused_by_move_update BEFORE UPDATE OF email, full_name, role, active ON users
   WHEN EXISTS (SELECT 1 FROM settings WHERE key = 'clinic.moved_to')
   BEGIN SELECT RAISE(ABORT, 'clinic_moved'); END;

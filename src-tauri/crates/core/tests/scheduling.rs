@@ -327,6 +327,12 @@ fn a_change_checked_a_moment_before_a_move_began_is_refused_by_the_database_itse
         sms_consent: false,
     };
     paused(d.t.clinic.patients().add(&d.desk, walk_in.clone()).unwrap_err());
+    // Who the staff are is read out too: an administrator's change past its checks is refused.
+    let leaving = clinicdesk_core::users::StaffUserChange { active: Some(false), ..Default::default() };
+    paused(d.t.clinic.users().update(&admin, d.desk.user_id(), leaving).unwrap_err());
+    // Signing in still works (it writes its own counts, not who the person is).
+    let again = d.t.sign_in("desk@clinic.example");
+    assert_eq!(again.user_id(), d.desk.user_id());
     // Nothing of it landed: what the move reads out is what there was when it began.
     let whole = sync.export_for_server(&admin).unwrap();
     assert_eq!(whole.appointments.len(), 1);

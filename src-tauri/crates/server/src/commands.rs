@@ -74,8 +74,8 @@ pub async fn apply(
                     { patients::record_consent_in(&*tx, staff, *patient_id, *agreed, *expected_version, now).await }
                         .map(|row| json!({ "ok": row }))
                 }
-                DeskCommand::WriteNotes { appointment_id, notes } => {
-                    { consultation_notes::write_in(&*tx, staff, *appointment_id, notes, now).await }
+                DeskCommand::WriteNotes { appointment_id, notes, expected_version } => {
+                    { consultation_notes::write_in(&*tx, staff, *appointment_id, notes, *expected_version, now).await }
                         .map(|row| json!({ "ok": row }))
                 }
             };

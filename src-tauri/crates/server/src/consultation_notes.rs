@@ -20,12 +20,13 @@ use uuid::Uuid;
 const NOTED_EVERY_MINUTES: i64 = 10;
 
 /// Saves `notes` as the consultation's notes in the caller's transaction (the caller has checked
-/// `RunConsultations`); returns the row as the feed carries it.
+/// `RunConsultations`), made on the copy of `expected_version`; returns the version saved.
 pub async fn write_in(
     db: &impl GenericClient,
     staff: &Staff,
     appointment: Uuid,
     notes: &str,
+    expected_version: i64,
     now: DateTime<Utc>,
 ) -> Result<serde_json::Value> {
     check_notes(notes)?;
@@ -46,6 +47,18 @@ pub async fn write_in(
     if kind != "video" {
         return Err(in_person().into());
     }
+    // The version this save was made on (0: the desk knew of no notes). Made on an older copy, it
+    // still wins (the doctor's latest words), but the text it replaces is set aside, not lost.
+    let set_aside = db
+        .execute(
+            "INSERT INTO consultation_notes_set_aside (appointment_id, version, notes, updated_at, updated_by, set_aside_at)
+             SELECT appointment_id, version, notes, updated_at, updated_by, $3 FROM consultation_notes
+             WHERE appointment_id = $1 AND version <> $2 AND notes <> ''
+             ON CONFLICT DO NOTHING",
+            &[&appointment, &expected_version, &now],
+        )
+        .await?
+        > 0;
     let version: i64 = db
         .query_one(
             "INSERT INTO consultation_notes (appointment_id, notes, version, updated_at, updated_by)
@@ -70,8 +83,12 @@ pub async fn write_in(
         )
         .await?
         .get(0);
-    if !noted_lately {
-        let detail = format!("patient {patient}; notes saved");
+    if !noted_lately || set_aside {
+        let detail = if set_aside {
+            format!("patient {patient}; notes saved on a copy older than the clinic server's; the text it replaced was set aside (version {})", version - 1)
+        } else {
+            format!("patient {patient}; notes saved")
+        };
         audit::record(
             db,
             Some(staff),
@@ -81,7 +98,12 @@ pub async fn write_in(
         )
         .await?;
     }
+    // Each save carries the whole text: a desk that has not pulled the earlier rows needs only this
+    // one, so they go (no copy of every pause in typing stays in the feed).
+    db.execute("DELETE FROM changes WHERE entity = 'consultation_notes' AND entity_id = $1", &[&appointment]).await?;
     let row = json!({ "appointment_id": appointment, "notes": notes, "version": version, "updated_at": now });
-    changes::record(db, "consultation_notes", appointment, &format!("doctor:{doctor}"), Some(row.clone())).await?;
-    Ok(row)
+    changes::record(db, "consultation_notes", appointment, &format!("doctor:{doctor}"), Some(row)).await?;
+    // The answer to the desk names the version only: it holds the text it sent, and the server
+    // keeps no second copy of every save in its record of answers.
+    Ok(json!({ "appointment_id": appointment, "version": version, "updated_at": now }))
 }

@@ -29,6 +29,20 @@ async fn sign_in(
     (link, signed)
 }
 
+/// The server's version of the notes this desk last knew.
+fn notes_version_on(desk: &DeskComputer, appointment: Uuid) -> Option<i64> {
+    desk.clinic
+        .db()
+        .conn()
+        .unwrap()
+        .query_row(
+            "SELECT notes_version FROM consultations WHERE appointment_id = ?1",
+            [appointment.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 /// The notes this desk's own database holds for the appointment (`None`: it holds none).
 fn notes_on(desk: &DeskComputer, appointment: Uuid) -> Option<String> {
     desk.clinic
@@ -77,6 +91,7 @@ async fn notes_written_on_a_doctors_desk_reach_the_server_and_only_the_desks_all
         )
     };
     assert_eq!(on_server(&c), "Headache since Monday. v1");
+    assert_eq!(notes_version_on(&grey_room, booked.id), Some(1), "the answer moved the desk's base on");
 
     // Offline: three saves while the doctor types, kept on the desk; only the last one goes.
     grey_room.relay.cut();
@@ -94,6 +109,17 @@ async fn notes_written_on_a_doctors_desk_reach_the_server_and_only_the_desks_all
     let round = grey_sync.sync_once(&grey_link, person, Duration::ZERO).await.unwrap();
     assert_eq!(round.sent, Sent { accepted: 1, refused: 0 }, "the superseded saves never went");
     assert_eq!(on_server(&c), "Headache since Monday. Worse in the morning; no fever. v2");
+    assert_eq!(notes_version_on(&grey_room, booked.id), Some(2));
+    assert_eq!(
+        c.pg.psql("clinic", "SELECT count(*) FROM consultation_notes_set_aside"),
+        "0",
+        "no conflict: nothing set aside"
+    );
+    assert_eq!(
+        c.pg.psql("clinic", "SELECT count(*) FROM changes WHERE entity = 'consultation_notes'"),
+        "1",
+        "the feed keeps only the latest copy of the notes"
+    );
     assert_eq!(
         notes_on(&grey_room, booked.id).as_deref(),
         Some("Headache since Monday. Worse in the morning; no fever."),
@@ -142,7 +168,11 @@ async fn the_server_refuses_notes_from_anyone_but_the_appointments_doctor_in_the
     )
     .await
     .unwrap();
-    let write = |appointment: Uuid, notes: String| DeskCommand::WriteNotes { appointment_id: appointment, notes };
+    let write = |appointment: Uuid, notes: String| DeskCommand::WriteNotes {
+        appointment_id: appointment,
+        notes,
+        expected_version: 0,
+    };
     let refused = |outcome: serde_json::Value| outcome["refused"]["message"].as_str().unwrap_or_default().to_string();
 
     // Dr Grey (c.doctor_staff) writing for Dr House's patient.
@@ -187,4 +217,71 @@ async fn the_server_refuses_notes_from_anyone_but_the_appointments_doctor_in_the
     assert!(refused(outcome).starts_with("The notes are longer than"));
     assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM consultation_notes"), "0", "nothing kept");
     assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM changes WHERE entity = 'consultation_notes'"), "0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_doctor_writing_on_two_computers_loses_nothing_and_reception_never_waits_for_notes() {
+    let c = support::clinic().await;
+    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let room = desk_computer(&c, address, "Dr Grey's room").await;
+    let laptop = desk_computer(&c, address, "Dr Grey's laptop").await;
+    let mut video = support::booking(c.patients[0], c.doctors[0], "09:00", 30);
+    video.kind = AppointmentKind::Video;
+    let booked = appointments::book(&c.pool, &c.reception, &video, None, support::now()).await.unwrap();
+    let (room_link, at_room) = sign_in(&room, "grey@clinic.example", "doctor password 1").await;
+    let (laptop_link, at_laptop) = sign_in(&laptop, "grey@clinic.example", "doctor password 1").await;
+    // Reception shares the room's computer: signed in there too.
+    let rita = room
+        .clinic
+        .desk_sync()
+        .sign_in(&room_link, "desk@clinic.example", "desk password 1", Channel::App)
+        .await
+        .unwrap();
+    let grey = at_room.profile.user_id;
+
+    // The laptop is offline; the doctor writes there, then in the room, which is online.
+    laptop.relay.cut();
+    laptop.clinic.consultations().note(&at_laptop.caller, booked.id, "Written on the laptop.").unwrap();
+    room.clinic.consultations().note(&at_room.caller, booked.id, "Written in the room.").unwrap();
+    // Reception moves the appointment on the same computer: its change does not wait for the
+    // doctor's notes queued before it.
+    let later = clinicdesk_core::appointments::RescheduleRequest {
+        date: video.date.clone(),
+        time: "09:30".into(),
+        minutes: None,
+        expected_version: None,
+    };
+    room.clinic.appointments().reschedule(&rita.caller, booked.id, later).unwrap();
+    let round = room.clinic.desk_sync().sync_once(&room_link, rita.profile.user_id, Duration::ZERO).await.unwrap();
+    assert_eq!(round.sent, Sent { accepted: 1, refused: 0 }, "reception's move went ahead of the notes");
+    // The doctor signs in there again (one person at a time on a desk): their notes go.
+    room.clinic
+        .desk_sync()
+        .sign_in(&room_link, "grey@clinic.example", "doctor password 1", Channel::App)
+        .await
+        .unwrap();
+    let round = room.clinic.desk_sync().sync_once(&room_link, grey, Duration::ZERO).await.unwrap();
+    assert_eq!(round.sent, Sent { accepted: 1, refused: 0 });
+
+    // The laptop comes back: its save was made on an older copy. It wins (the doctor's latest
+    // words), and the room's text is set aside on the server, not lost; the trail says so.
+    laptop.relay.heal();
+    let round = laptop.clinic.desk_sync().sync_once(&laptop_link, grey, Duration::ZERO).await.unwrap();
+    assert_eq!(round.sent, Sent { accepted: 1, refused: 0 });
+    assert_eq!(
+        c.pg.psql("clinic", &format!("SELECT notes FROM consultation_notes WHERE appointment_id = '{}'", booked.id)),
+        "Written on the laptop."
+    );
+    assert_eq!(
+        c.pg.psql("clinic", "SELECT notes || ' v' || version FROM consultation_notes_set_aside"),
+        "Written in the room. v1"
+    );
+    assert!(
+        c.pg.psql("clinic", "SELECT string_agg(detail, ' | ') FROM audit_log WHERE action = 'consultation.note'")
+            .contains("the text it replaced was set aside (version 1)"),
+        "the trail says a text was set aside"
+    );
+    // The room's desk now shows what the server holds.
+    room.clinic.desk_sync().pull(&room_link, Duration::ZERO).await.unwrap();
+    assert_eq!(notes_on(&room, booked.id).as_deref(), Some("Written on the laptop."));
 }

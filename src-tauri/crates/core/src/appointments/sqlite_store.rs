@@ -2,7 +2,7 @@
 //! desk's cache use, inside the caller's IMMEDIATE transaction (which already holds the file's
 //! write lock, so "look, then write" cannot interleave with another writer here).
 
-use super::conflicts::{backstop_refusal, INACTIVE};
+use super::conflicts::{write_error, INACTIVE};
 use super::store::{AppointmentStore, BookableDoctor, NewAppointment, Person, SlotWrite};
 use super::{find, with_fresh_booking_ref, Appointment};
 use crate::audit::{self, AuditAction};
@@ -21,16 +21,14 @@ pub(crate) struct SqliteAppointments<'a> {
     pub tz: Tz,
 }
 
-/// A write the double-booking triggers of migration 0005 refused is an overlap in words, not a
-/// storage error.
+/// A write the double-booking triggers of migration 0005 refused: here no other writer can have
+/// taken the slot since the check (the transaction holds the file's write lock), so the check and
+/// the triggers disagreed; said as the triggers saw it, doctor or patient (`write_error`), not as
+/// "someone else booked it a moment ago".
 fn slot_write(written: rusqlite::Result<usize>) -> Result<SlotWrite> {
     match written {
         Ok(_) => Ok(SlotWrite::Written),
-        Err(e) if backstop_refusal(&e).is_some() => {
-            tracing::warn!("the database refused a double booking that the core's check let through");
-            Ok(SlotWrite::Overlaps)
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(write_error(e)),
     }
 }
 

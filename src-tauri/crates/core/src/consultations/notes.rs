@@ -146,8 +146,13 @@ impl Consultations<'_> {
             // On a desk of a clinic server the notes also go to the server (and from it to the
             // other desks allowed to read them); here they are kept at once, as typed.
             let summary = format!("Notes for {}'s consultation", patient_name(&tx, booking.patient_id)?);
-            let command =
-                crate::sync::wire::DeskCommand::WriteNotes { appointment_id: appointment, notes: text.into() };
+            // The version it was made on is filled in when it is sent (answers.rs): by then the
+            // answers to this desk's earlier saves have moved it on.
+            let command = crate::sync::wire::DeskCommand::WriteNotes {
+                appointment_id: appointment,
+                notes: text.into(),
+                expected_version: 0,
+            };
             crate::sync::pending::queue_notes(&tx, now, caller, appointment, &command, &summary)?;
         }
         let status = status_of(&tx, &booking, true)?;

@@ -59,7 +59,8 @@ impl super::DeskSync<'_> {
         loop {
             self.drop_superseded_notes(person)?;
             let Some(next) = self.next_queued(person)? else { break };
-            let outcome = match link.command_for(person, next.client_id, &next.command).await {
+            let command = self.as_sent(next.command)?;
+            let outcome = match link.command_for(person, next.client_id, &command).await {
                 Ok(outcome) => outcome,
                 // The server's own words about this command (it cannot be read, or names what
                 // no longer exists): an answer for this change, not a reason to hold the queue.
@@ -75,6 +76,28 @@ impl super::DeskSync<'_> {
             }
         }
         Ok(sent)
+    }
+
+    /// A doctor's notes go with the server's version this desk last knew (answers to its own
+    /// earlier saves included): a save made on an older copy than the server's (the doctor wrote
+    /// on another computer meanwhile) is then known to the server, which sets the text it replaces
+    /// aside instead of losing it.
+    fn as_sent(&self, command: DeskCommand) -> Result<DeskCommand> {
+        match command {
+            DeskCommand::WriteNotes { appointment_id, notes, .. } => {
+                let conn = self.clinic.db().conn()?;
+                let expected_version: i64 = conn
+                    .query_row(
+                        "SELECT coalesce(notes_version, 0) FROM consultations WHERE appointment_id = ?1",
+                        [appointment_id.to_string()],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .unwrap_or(0);
+                Ok(DeskCommand::WriteNotes { appointment_id, notes, expected_version })
+            }
+            other => Ok(other),
+        }
     }
 
     /// Each save of a doctor's notes carries the whole text: of `person`'s saves of the same notes
@@ -103,6 +126,9 @@ impl super::DeskSync<'_> {
                  WHERE p.state = 'queued' AND p.made_by = ?1 AND NOT EXISTS (
                         SELECT 1 FROM desk_pending o
                         WHERE o.state = 'queued' AND o.seq < p.seq AND o.made_by <> p.made_by
+                          -- A change to an appointment never waits for a doctor's notes about it
+                          -- (notes wait for the booking they are about).
+                          AND NOT (o.entity = 'consultation_notes' AND p.entity <> 'consultation_notes')
                           AND (o.entity_id = p.entity_id OR o.entity_id = json_extract(p.command, '$.booking.patient_id')))
                  ORDER BY p.seq LIMIT 1",
                 [person.to_string()],
@@ -172,6 +198,16 @@ impl super::DeskSync<'_> {
         // The server's rows and the undone ones may look like overlaps here for a moment (see 0015).
         tx.execute("INSERT INTO sync_state (key, value) VALUES ('applying', '1')", [])?;
         let answer = match outcome.get("ok") {
+            Some(row) if row.is_object() && entity == "consultation_notes" => {
+                // The desk holds the text it sent (and perhaps newer saves): only the version the
+                // server gave it is new, the base of this desk's next save.
+                tx.execute("DELETE FROM desk_pending WHERE client_id = ?1", [&id])?;
+                tx.execute(
+                    "UPDATE consultations SET notes_version = max(coalesce(notes_version, 0), ?2) WHERE appointment_id = ?1",
+                    params![entity_id.to_string(), row["version"].as_i64().unwrap_or(0)],
+                )?;
+                Answered::Accepted
+            }
             Some(row) if row.is_object() => {
                 // The server's row replaces this change's own provisional copy (or a server copy,
                 // by version); a copy showing another change still queued waits for that one's answer.

@@ -14,7 +14,10 @@ use rusqlite::{params, OptionalExtension};
 const SENT_UP_TO: &str = "audit_sent_up_to";
 /// Writes a desk sends as commands: the server audits each when it applies it (naming its maker),
 /// so the desk's own entry for it would be the same event twice.
-const SENT_AS_COMMANDS: &str = "('appointment.book', 'appointment.reschedule', 'appointment.cancel', 'patient.create', 'patient.update', 'patient.consent', 'consultation.note')";
+const SENT_AS_COMMANDS: &str = "('appointment.book', 'appointment.reschedule', 'appointment.cancel', 'patient.create', 'patient.update', 'patient.consent')";
+/// A doctor's plain saves of notes go as commands too (the server audits them); an amendment
+/// after the end ("notes amended ...") is the desk's own fact and goes up like a read.
+const NOTES_SAVED: &str = "(action = 'consultation.note' AND detail LIKE '%; notes saved')";
 /// Entries per request: well under the server's request limit.
 const PART: i64 = 200;
 
@@ -42,8 +45,9 @@ impl super::DeskSync<'_> {
             .optional()?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        let mut statement =
-            conn.prepare(&format!("{ENTRY} WHERE id > ?1 AND action NOT IN {SENT_AS_COMMANDS} ORDER BY id LIMIT ?2"))?;
+        let mut statement = conn.prepare(&format!(
+            "{ENTRY} WHERE id > ?1 AND action NOT IN {SENT_AS_COMMANDS} AND NOT {NOTES_SAVED} ORDER BY id LIMIT ?2"
+        ))?;
         let rows = statement.query_map(params![after, PART], entry)?;
         let entries = rows.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok((source_id(&conn)?, entries))

@@ -206,15 +206,25 @@ impl super::DeskSync<'_> {
     /// Reception has dealt with a refused change (rebooked, or told the patient): it leaves the list.
     pub fn dismiss(&self, caller: &Caller, client_id: Uuid) -> Result<()> {
         let conn = self.clinic.db().conn()?;
-        let entity: Option<String> = conn
-            .query_row("SELECT entity FROM desk_pending WHERE client_id = ?1", [client_id.to_string()], |r| r.get(0))
+        let change: Option<(String, String)> = conn
+            .query_row("SELECT entity, made_by FROM desk_pending WHERE client_id = ?1", [client_id.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
-        // Whoever may make that kind of change deals with its refusal.
-        caller.require(match entity.as_deref() {
+        // Whoever may make that kind of change deals with its refusal; a doctor's notes, only they.
+        caller.require(match change.as_ref().map(|c| c.0.as_str()) {
             Some("patient") => Permission::WritePatients,
             Some("consultation_notes") => Permission::RunConsultations,
             _ => Permission::WriteSchedule,
         })?;
+        if let Some((_, made_by)) = change.filter(|c| c.0 == "consultation_notes") {
+            if made_by != caller.user_id.to_string() {
+                return Err(caller.refuse(
+                    Permission::RunConsultations,
+                    "Only the doctor who wrote these notes can mark them as dealt with.",
+                ));
+            }
+        }
         let gone = conn
             .execute("DELETE FROM desk_pending WHERE client_id = ?1 AND state = 'refused'", [client_id.to_string()])?;
         if gone == 0 {

@@ -86,6 +86,9 @@ pub enum DeskCommand {
     WriteNotes {
         appointment_id: Uuid,
         notes: String,
+        /// The server's version of the notes this desk's copy was made on (0: none known).
+        #[serde(default)]
+        expected_version: i64,
     },
 }
 
