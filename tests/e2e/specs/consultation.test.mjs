@@ -313,8 +313,10 @@ test("the patient opens the texted link in Chromium, waits, shows in the doctor'
 
     // Start from the banner: the consultation opens; the waiting-room message is in the doctor's chat.
     await click(browser, '[data-testid="waiting-patient"] button');
-    await browser.waitUntil(async () => /I am here, the camera works\./.test(await textOf(browser, '.chat')), {
-      timeout: 20_000, timeoutMsg: "the patient's waiting-room message should be in the doctor's chat",
+    // Starting makes the room and the chat at (fake) Twilio before the consultation view opens: on
+    // a busy machine that took over ten seconds once, so the chat gets half a minute to appear.
+    await browser.waitUntil(async () => /I am here, the camera works\./.test(await textOf(browser, '.chat', 30_000)), {
+      timeout: 45_000, timeoutMsg: "the patient's waiting-room message should be in the doctor's chat",
     });
     await type(browser, '.chat textarea', 'Hello Liam, I can see you are ready.');
     await click(browser, '.chat button[type="submit"]');
