@@ -59,25 +59,35 @@ fn one_desk_clinic() -> (tempfile::TempDir, Vec<String>) {
     let doctor = json(d, &["doctor", "add", "--user", "okafor@clinic.example", "--specialization", "GP"]);
     let day = (chrono::Utc::now().date_naive() + chrono::Duration::days(30)).to_string();
     let mut appointments = Vec::new();
-    for (name, phone, time) in [("Olivia Smith", "07400 123456", "09:00"), ("Noah Jones", "07400 123457", "10:00")] {
+    for (name, phone, time, video) in
+        [("Olivia Smith", "07400 123456", "09:00", false), ("Noah Jones", "07400 123457", "10:00", true)]
+    {
         let patient = json(d, &["patient", "add", "--name", name, "--phone", phone]);
-        let booked = json(
-            d,
-            &[
-                "appointment",
-                "book",
-                "--patient",
-                patient["id"].as_str().unwrap(),
-                "--doctor",
-                doctor["id"].as_str().unwrap(),
-                "--at",
-                &format!("{day} {time}"),
-                "--minutes",
-                "20",
-            ],
-        );
+        let mut book = vec![
+            "appointment",
+            "book",
+            "--patient",
+            patient["id"].as_str().unwrap(),
+            "--doctor",
+            doctor["id"].as_str().unwrap(),
+            "--at",
+        ];
+        let at = format!("{day} {time}");
+        book.extend([at.as_str(), "--minutes", "20"]);
+        if video {
+            book.push("--video");
+        }
+        let booked = json(d, &book);
         appointments.push(booked["appointment"]["id"].as_str().or(booked["id"].as_str()).unwrap().to_string());
     }
+    // The doctor's notes for the video appointment (written ahead, as a doctor may).
+    clinicdesk(
+        d,
+        &["--as", "okafor@clinic.example", "consultation", "note", &appointments[1], "--text", "Bring the inhaler."],
+    )
+    .env("CLINICDESK_PASSWORD", "doctor password 1")
+    .assert()
+    .success();
     (dir, appointments)
 }
 
@@ -122,6 +132,17 @@ async fn a_one_desk_clinic_moves_onto_an_empty_server_with_its_ids_passwords_and
     let moved: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((moved["patients"].as_u64(), moved["appointments"].as_u64()), (Some(2), Some(2)), "{moved}");
     assert!(moved["audit"].as_u64().unwrap() >= 6, "the clinic's trail came along: {moved}");
+    // The doctor's notes came too, for that doctor's desks (and administrators') only.
+    assert_eq!(moved["notes"].as_u64(), Some(1), "{moved}");
+    let notes = pg.psql(
+        "clinic",
+        &format!("SELECT notes FROM consultation_notes WHERE appointment_id = '{}'", appointment_ids[1]),
+    );
+    assert_eq!(notes, "Bring the inhaler.");
+    assert_eq!(
+        pg.psql("clinic", "SELECT audience LIKE 'doctor:%' FROM changes WHERE entity = 'consultation_notes'"),
+        "t"
+    );
     for id in &appointment_ids {
         let created_by = pg.psql("clinic", &format!("SELECT created_by FROM appointments WHERE id = '{id}'"));
         assert_eq!(created_by, admin.to_string(), "same id, booked by the server's own administrator");

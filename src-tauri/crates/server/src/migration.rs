@@ -58,7 +58,7 @@ pub async fn receive(pool: &Pool, staff: &Staff, batch: &MigrationBatch) -> Resu
         // The clinic is here already: nothing more is written. Said as an answer, not a refusal,
         // so a move whose last answer was lost can be run again to mark its old folder moved.
         return Ok(json!({"already_finished": true, "doctors": 0, "patients": 0, "appointments": 0,
-                         "appointments_skipped": 0, "audit": 0}));
+                         "appointments_skipped": 0, "notes": 0, "audit": 0}));
     }
     let country = settings::get(&*tx, settings::COUNTRY).await?.unwrap_or_else(|| "US".into());
     check_rows(batch, &country)?;
@@ -74,7 +74,8 @@ pub async fn receive(pool: &Pool, staff: &Staff, batch: &MigrationBatch) -> Resu
     }
     let ids = users(&*tx, staff, batch).await?;
     let mapped = |id: Option<Uuid>| id.map(|id| ids.get(&id).copied().unwrap_or(id));
-    let mut counts = json!({"doctors": 0, "patients": 0, "appointments": 0, "appointments_skipped": 0, "audit": 0});
+    let mut counts =
+        json!({"doctors": 0, "patients": 0, "appointments": 0, "appointments_skipped": 0, "notes": 0, "audit": 0});
     for d in &batch.doctors {
         let added = tx
             .execute(
@@ -134,6 +135,28 @@ pub async fn receive(pool: &Pool, staff: &Staff, batch: &MigrationBatch) -> Resu
                              "starts_at": a.starts_at, "ends_at": a.ends_at, "kind": a.kind, "status": a.status,
                              "cancel_reason": a.cancel_reason, "version": a.version});
             changes::record(&*tx, "appointment", a.id, "all", Some(row)).await?;
+        }
+    }
+    for n in &batch.notes {
+        // Written by the appointment's doctor (only they write notes); skipped if the appointment
+        // did not come (an overlap the server refused) or its notes are here already.
+        let added = tx
+            .query_opt(
+                "INSERT INTO consultation_notes (appointment_id, notes, version, updated_at, updated_by)
+                 SELECT a.id, $2, 1, $3, d.user_id FROM appointments a JOIN doctors d ON d.id = a.doctor_id
+                 WHERE a.id = $1
+                 ON CONFLICT DO NOTHING
+                 RETURNING (SELECT doctor_id FROM appointments WHERE id = $1)",
+                &[&n.appointment_id, &n.notes, &n.updated_at],
+            )
+            .await?;
+        if let Some(row) = added {
+            let doctor: Uuid = row.get(0);
+            let notes =
+                json!({"appointment_id": n.appointment_id, "notes": n.notes, "version": 1, "updated_at": n.updated_at});
+            changes::record(&*tx, "consultation_notes", n.appointment_id, &format!("doctor:{doctor}"), Some(notes))
+                .await?;
+            counts["notes"] = (counts["notes"].as_u64().unwrap_or(0) + 1).into();
         }
     }
     for e in &batch.audit {
@@ -218,6 +241,11 @@ fn check_rows(batch: &MigrationBatch, country: &str) -> Result<()> {
         if a.ends_at <= a.starts_at {
             return refuse("appointments", format!("Appointment {} ends before it starts.", a.booking_ref));
         }
+    }
+    for n in &batch.notes {
+        clinicdesk_core::consultations::check_notes(&n.notes).map_err(|err| {
+            CoreError::invalid("notes", format!("The notes of appointment {}: {err}", n.appointment_id))
+        })?;
     }
     Ok(())
 }

@@ -14,6 +14,9 @@ use clinicdesk_core::{Clinic, CoreError, Result};
 
 /// Rows per part: well under the server's 256 KB request limit.
 const PART: usize = 300;
+/// Consultation notes per part: up to 100,000 characters each, so a part stays well under the
+/// server's 16 MB limit for a move's parts.
+const NOTES_PART: usize = 20;
 
 /// Runs network work from the (synchronous) CLI.
 pub fn block_on<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
@@ -98,8 +101,8 @@ pub fn server(as_user: Option<&str>, json: bool, command: ServerCommand) -> Resu
             return format!("The clinic had already finished moving onto {url}; nothing more was sent. This folder is now kept to read only (its texts are sent by the server).");
         }
         format!(
-            "Moved onto {url}: {} patients, {} appointments ({} skipped: already there, or overlapping), {} audit entries; staff keep their passwords.\nThis folder is now kept to read only (its texts are sent by the server). Join each desk to the server from ClinicDesk's first screen (a new data folder).",
-            t["patients"], t["appointments"], t["appointments_skipped"], t["audit"]
+            "Moved onto {url}: {} patients, {} appointments ({} skipped: already there, or overlapping), {} consultations' notes, {} audit entries; staff keep their passwords.\nThis folder is now kept to read only (its texts are sent by the server). Join each desk to the server from ClinicDesk's first screen (a new data folder).",
+            t["patients"], t["appointments"], t["appointments_skipped"], t["notes"], t["audit"]
         )
     });
     Ok(())
@@ -205,6 +208,8 @@ fn parts(whole: &MigrationBatch) -> Vec<MigrationBatch> {
     let mut parts = vec![MigrationBatch { doctors: whole.doctors.clone(), ..base() }];
     parts.extend(whole.patients.chunks(PART).map(|c| MigrationBatch { patients: c.to_vec(), ..base() }));
     parts.extend(whole.appointments.chunks(PART).map(|c| MigrationBatch { appointments: c.to_vec(), ..base() }));
+    // After their appointments. Notes can be long (up to 100,000 characters each): a few per part.
+    parts.extend(whole.notes.chunks(NOTES_PART).map(|c| MigrationBatch { notes: c.to_vec(), ..base() }));
     parts.extend(whole.audit.chunks(PART).map(|c| MigrationBatch { audit: c.to_vec(), ..base() }));
     parts
 }

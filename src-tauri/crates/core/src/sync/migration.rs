@@ -4,7 +4,8 @@
 //! itself is audited in the clinic being moved.
 
 use super::wire::{
-    MigratedAppointment, MigratedAuditEntry, MigratedDoctor, MigratedPatient, MigratedUser, MigrationBatch,
+    MigratedAppointment, MigratedAuditEntry, MigratedDoctor, MigratedNotes, MigratedPatient, MigratedUser,
+    MigrationBatch,
 };
 use crate::audit::{self, Actor, AuditAction};
 use crate::auth::Caller;
@@ -37,14 +38,16 @@ impl super::DeskSync<'_> {
             patients: patients(&snapshot)?,
             appointments: appointments(&snapshot)?,
             audit: audit_entries(&snapshot)?,
+            notes: notes(&snapshot)?,
             finished: false,
         };
         snapshot.commit()?;
         let detail = format!(
-            "{} staff, {} patients, {} appointments, {} audit entries read to move onto a clinic server",
+            "{} staff, {} patients, {} appointments, {} consultation notes, {} audit entries read to move onto a clinic server",
             batch.users.len(),
             batch.patients.len(),
             batch.appointments.len(),
+            batch.notes.len(),
             batch.audit.len()
         );
         audit::record(&conn, self.clinic.now(), Actor::Staff(caller), AuditAction::ClinicMoved, None, Some(&detail))?;
@@ -295,6 +298,18 @@ fn appointments(conn: &Connection) -> Result<Vec<MigratedAppointment>> {
             created_by: opt_uuid(r, 10)?,
             created_at: r.get(11)?,
         })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Each consultation's notes as they stand (the amendments' history stays in this folder).
+fn notes(conn: &Connection) -> Result<Vec<MigratedNotes>> {
+    let mut statement = conn.prepare(
+        "SELECT appointment_id, notes, coalesce(notes_updated_at, updated_at) FROM consultations
+         WHERE notes <> '' ORDER BY appointment_id",
+    )?;
+    let rows = statement.query_map([], |r| {
+        Ok(MigratedNotes { appointment_id: uuid_at(r, 0)?, notes: r.get(1)?, updated_at: r.get(2)? })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -111,6 +111,9 @@ pub struct MigrationBatch {
     pub patients: Vec<MigratedPatient>,
     pub appointments: Vec<MigratedAppointment>,
     pub audit: Vec<MigratedAuditEntry>,
+    /// The doctors' notes of the clinic's video consultations (the latest text of each).
+    #[serde(default)]
+    pub notes: Vec<MigratedNotes>,
     /// The last part: the server then holds the clinic, and refuses any further part (the old
     /// folder is kept to read from then on).
     #[serde(default)]
@@ -162,6 +165,13 @@ pub struct MigratedAppointment {
     pub version: i64,
     pub created_by: Option<Uuid>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MigratedNotes {
+    pub appointment_id: Uuid,
+    pub notes: String,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
