@@ -8,7 +8,10 @@ CREATE TABLE consultation_notes (
   notes          text NOT NULL,
   version        bigint NOT NULL DEFAULT 1,
   updated_at     timestamptz NOT NULL,
-  updated_by     uuid NOT NULL REFERENCES users (id)
+  updated_by     uuid NOT NULL REFERENCES users (id),
+  -- The desk the last save came from (NULL: moved with a one-desk clinic). A desk's own earlier
+  -- save (its answer lost on the way back) is not a conflict with itself.
+  desk_id        uuid REFERENCES desks (id)
 );
 -- A save made on a copy older than the server's (the same doctor wrote on two computers, one of
 -- them offline) replaces the text, as the doctor's latest words; the text it replaced is kept here,

@@ -75,9 +75,10 @@ pub async fn apply(
                         .map(|row| json!({ "ok": row }))
                 }
                 DeskCommand::WriteNotes { appointment_id, notes, expected_version } => {
-                    { consultation_notes::write_in(&*tx, staff, *appointment_id, notes, *expected_version, now).await }
-                        .map(|row| json!({ "ok": row }))
+                    consultation_notes::write_in(&*tx, desk, staff, *appointment_id, notes, *expected_version, now)
+                        .await
                 }
+                .map(|row| json!({ "ok": row })),
             };
             match done {
                 Ok(outcome) => {

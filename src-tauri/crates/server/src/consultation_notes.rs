@@ -5,6 +5,7 @@
 
 use crate::audit;
 use crate::changes;
+use crate::desks::Desk;
 use crate::error::Result;
 use crate::staff::Staff;
 use chrono::{DateTime, Duration, Utc};
@@ -23,6 +24,7 @@ const NOTED_EVERY_MINUTES: i64 = 10;
 /// `RunConsultations`), made on the copy of `expected_version`; returns the version saved.
 pub async fn write_in(
     db: &impl GenericClient,
+    desk: &Desk,
     staff: &Staff,
     appointment: Uuid,
     notes: &str,
@@ -47,26 +49,30 @@ pub async fn write_in(
     if kind != "video" {
         return Err(in_person().into());
     }
-    // The version this save was made on (0: the desk knew of no notes). Made on an older copy, it
-    // still wins (the doctor's latest words), but the text it replaces is set aside, not lost.
+    // Saves of one consultation's notes take turns (two computers of one doctor saving at once):
+    // each looks at the version only after the one before it committed.
+    db.execute("SELECT pg_advisory_xact_lock(hashtext('consultation notes ' || $1::uuid::text))", &[&appointment]).await?;
+    // The version this save was made on (0: the desk knew of no notes). Made on an older copy from
+    // another computer, it still wins (the doctor's latest words), but the text it replaces is set
+    // aside, not lost. The same desk's own earlier save (its answer lost) is no conflict.
     let set_aside = db
         .execute(
             "INSERT INTO consultation_notes_set_aside (appointment_id, version, notes, updated_at, updated_by, set_aside_at)
              SELECT appointment_id, version, notes, updated_at, updated_by, $3 FROM consultation_notes
-             WHERE appointment_id = $1 AND version <> $2 AND notes <> ''
+             WHERE appointment_id = $1 AND version <> $2 AND notes <> '' AND desk_id IS DISTINCT FROM $4
              ON CONFLICT DO NOTHING",
-            &[&appointment, &expected_version, &now],
+            &[&appointment, &expected_version, &now, &desk.id],
         )
         .await?
         > 0;
     let version: i64 = db
         .query_one(
-            "INSERT INTO consultation_notes (appointment_id, notes, version, updated_at, updated_by)
-             VALUES ($1, $2, 1, $3, $4)
+            "INSERT INTO consultation_notes (appointment_id, notes, version, updated_at, updated_by, desk_id)
+             VALUES ($1, $2, 1, $3, $4, $5)
              ON CONFLICT (appointment_id) DO UPDATE SET notes = excluded.notes, updated_at = excluded.updated_at,
-                    updated_by = excluded.updated_by, version = consultation_notes.version + 1
+                    updated_by = excluded.updated_by, desk_id = excluded.desk_id, version = consultation_notes.version + 1
              RETURNING version",
-            &[&appointment, &notes, &now, &staff.user_id],
+            &[&appointment, &notes, &now, &staff.user_id, &desk.id],
         )
         .await?
         .get(0);

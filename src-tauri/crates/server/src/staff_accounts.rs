@@ -66,8 +66,10 @@ impl<C: GenericClient + Sync> StaffStore for PgStaff<'_, C> {
     }
 
     async fn stored_for_change(&mut self, id: Uuid) -> Result<Option<StoredAccount>> {
-        let row =
-            self.db.query_opt("SELECT full_name, role, active FROM users WHERE id = $1 FOR UPDATE", &[&id]).await?;
+        let row = self
+            .db
+            .query_opt("SELECT full_name, role, active FROM users WHERE id = $1 FOR NO KEY UPDATE", &[&id])
+            .await?;
         Ok(row.map(|r| StoredAccount {
             full_name: r.get(0),
             role: Role::parse(r.get(1)).unwrap_or(Role::Reception),

@@ -130,6 +130,17 @@ async fn notes_written_on_a_doctors_desk_reach_the_server_and_only_the_desks_all
         "1",
         "one trail entry for a sitting of saves"
     );
+    // A save whose answer is lost on the way back, then another: the desk's own earlier save is no
+    // conflict with itself (nothing set aside, no such trail entry).
+    grey_room.relay.lose_next_answers(1);
+    consultations
+        .note(&grey.caller, booked.id, "Headache since Monday. Worse in the morning; no fever. Rest.")
+        .unwrap();
+    assert!(grey_sync.sync_once(&grey_link, person, Duration::ZERO).await.is_err(), "the answer was lost");
+    consultations.note(&grey.caller, booked.id, "Rest and fluids.").unwrap();
+    grey_sync.sync_once(&grey_link, person, Duration::ZERO).await.unwrap();
+    assert_eq!(on_server(&c), "Rest and fluids. v4");
+    assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM consultation_notes_set_aside"), "0");
 
     // The feed: the administrator's desk holds the notes; another doctor's and reception's do not,
     // though all of them hold the appointment.
@@ -146,9 +157,9 @@ async fn notes_written_on_a_doctors_desk_reach_the_server_and_only_the_desks_all
     }
     assert_eq!(notes_on(&house_room, booked.id), None, "another doctor's desk");
     assert_eq!(notes_on(&front, booked.id), None, "reception's desk");
-    assert_eq!(notes_on(&office, booked.id).as_deref(), Some("Headache since Monday. Worse in the morning; no fever."));
+    assert_eq!(notes_on(&office, booked.id).as_deref(), Some("Rest and fluids."), "the latest copy only");
     let record = office.clinic.consultations().record(&ada.caller, booked.id).unwrap();
-    assert_eq!(record.notes.as_deref(), Some("Headache since Monday. Worse in the morning; no fever."));
+    assert_eq!(record.notes.as_deref(), Some("Rest and fluids."));
 }
 
 #[tokio::test]
@@ -284,4 +295,56 @@ async fn a_doctor_writing_on_two_computers_loses_nothing_and_reception_never_wai
     // The room's desk now shows what the server holds.
     room.clinic.desk_sync().pull(&room_link, Duration::ZERO).await.unwrap();
     assert_eq!(notes_on(&room, booked.id).as_deref(), Some("Written on the laptop."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_saves_of_one_doctors_notes_at_once_take_turns_and_the_first_is_set_aside_not_lost() {
+    let c = support::clinic().await;
+    let db = c.pool.get().await.unwrap();
+    let (room, _) = clinicdesk_server::desks::enroll(&**db, Some(&c.admin), "Room").await.unwrap();
+    let (laptop, _) = clinicdesk_server::desks::enroll(&**db, Some(&c.admin), "Laptop").await.unwrap();
+    let mut video = support::booking(c.patients[0], c.doctors[0], "10:00", 30);
+    video.kind = AppointmentKind::Video;
+    let booked = appointments::book(&c.pool, &c.reception, &video, None, support::now()).await.unwrap();
+    // Both computers saved from no notes at all (version 0); the room's save is made and not yet
+    // committed when the laptop's arrives.
+    let mut first = c.pool.get().await.unwrap();
+    let first_tx = first.transaction().await.unwrap();
+    clinicdesk_server::consultation_notes::write_in(
+        &*first_tx,
+        &room,
+        &c.doctor_staff,
+        booked.id,
+        "From the room.",
+        0,
+        support::now(),
+    )
+    .await
+    .unwrap();
+    let (pool, staff, id) = (c.pool.clone(), c.doctor_staff.clone(), booked.id);
+    let second = tokio::spawn(async move {
+        let mut client = pool.get().await.unwrap();
+        let tx = client.transaction().await.unwrap();
+        clinicdesk_server::consultation_notes::write_in(
+            &*tx,
+            &laptop,
+            &staff,
+            id,
+            "From the laptop.",
+            0,
+            support::now(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    });
+    support::until_waiting_on_an_advisory_lock(&c.pool, &second, "the laptop's save").await;
+    first_tx.commit().await.unwrap();
+    second.await.unwrap();
+    assert_eq!(c.pg.psql("clinic", "SELECT notes || ' v' || version FROM consultation_notes"), "From the laptop. v2");
+    assert_eq!(
+        c.pg.psql("clinic", "SELECT notes || ' v' || version FROM consultation_notes_set_aside"),
+        "From the room. v1",
+        "the room's text, saved first, is kept"
+    );
 }
