@@ -51,7 +51,8 @@ pub async fn write_in(
     }
     // Saves of one consultation's notes take turns (two computers of one doctor saving at once):
     // each looks at the version only after the one before it committed.
-    db.execute("SELECT pg_advisory_xact_lock(hashtext('consultation notes ' || $1::uuid::text))", &[&appointment]).await?;
+    db.execute("SELECT pg_advisory_xact_lock(hashtext('consultation notes ' || $1::uuid::text))", &[&appointment])
+        .await?;
     // The version this save was made on (0: the desk knew of no notes). Made on an older copy from
     // another computer, it still wins (the doctor's latest words), but the text it replaces is set
     // aside, not lost. The same desk's own earlier save (its answer lost) is no conflict.
