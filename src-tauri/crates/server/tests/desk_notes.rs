@@ -11,23 +11,10 @@ use clinicdesk_core::appointments::AppointmentKind;
 use clinicdesk_core::auth::Channel;
 use clinicdesk_core::sync::wire::DeskCommand;
 use clinicdesk_core::sync::Sent;
-use clinicdesk_server::{appointments, commands, http};
+use clinicdesk_server::{appointments, commands};
 use std::time::Duration;
-use support::{desk_computer, DeskComputer};
+use support::{desk_computer, sign_in_on, DeskComputer};
 use uuid::Uuid;
-
-/// Signs `email` in on `desk` through the server and pulls the feed once.
-async fn sign_in(
-    desk: &DeskComputer,
-    email: &str,
-    password: &str,
-) -> (clinicdesk_core::sync::ServerLink, clinicdesk_core::auth::SignedIn) {
-    let sync = desk.clinic.desk_sync();
-    let link = sync.link(None).unwrap();
-    let signed = sync.sign_in(&link, email, password, Channel::App).await.unwrap();
-    sync.pull(&link, Duration::ZERO).await.unwrap();
-    (link, signed)
-}
 
 /// The server's version of the notes this desk last knew.
 fn notes_version_on(desk: &DeskComputer, appointment: Uuid) -> Option<i64> {
@@ -60,7 +47,7 @@ fn notes_on(desk: &DeskComputer, appointment: Uuid) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notes_written_on_a_doctors_desk_reach_the_server_and_only_the_desks_allowed_to_read_them() {
     let c = support::clinic().await;
-    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let (address, _server) = support::serve(&c).await;
     let grey_room = desk_computer(&c, address, "Dr Grey's room").await;
     let house_room = desk_computer(&c, address, "Dr House's room").await;
     let front = desk_computer(&c, address, "Front desk").await;
@@ -69,10 +56,10 @@ async fn notes_written_on_a_doctors_desk_reach_the_server_and_only_the_desks_all
     video.kind = AppointmentKind::Video;
     let booked = appointments::book(&c.pool, &c.reception, &video, None, support::now()).await.unwrap();
 
-    let (grey_link, grey) = sign_in(&grey_room, "grey@clinic.example", "doctor password 1").await;
-    let (house_link, _house) = sign_in(&house_room, "house@clinic.example", "doctor password 1").await;
-    let (front_link, _rita) = sign_in(&front, "desk@clinic.example", "desk password 1").await;
-    let (office_link, ada) = sign_in(&office, "admin@clinic.example", "admin password 1").await;
+    let (grey_link, grey) = sign_in_on(&grey_room, "grey@clinic.example", "doctor password 1").await;
+    let (house_link, _house) = sign_in_on(&house_room, "house@clinic.example", "doctor password 1").await;
+    let (front_link, _rita) = sign_in_on(&front, "desk@clinic.example", "desk password 1").await;
+    let (office_link, ada) = sign_in_on(&office, "admin@clinic.example", "admin password 1").await;
 
     // Online: saved on the desk at once, sent in the next round, kept on the server.
     let consultations = grey_room.clinic.consultations();
@@ -233,14 +220,14 @@ async fn the_server_refuses_notes_from_anyone_but_the_appointments_doctor_in_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_doctor_writing_on_two_computers_loses_nothing_and_reception_never_waits_for_notes() {
     let c = support::clinic().await;
-    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let (address, _server) = support::serve(&c).await;
     let room = desk_computer(&c, address, "Dr Grey's room").await;
     let laptop = desk_computer(&c, address, "Dr Grey's laptop").await;
     let mut video = support::booking(c.patients[0], c.doctors[0], "09:00", 30);
     video.kind = AppointmentKind::Video;
     let booked = appointments::book(&c.pool, &c.reception, &video, None, support::now()).await.unwrap();
-    let (room_link, at_room) = sign_in(&room, "grey@clinic.example", "doctor password 1").await;
-    let (laptop_link, at_laptop) = sign_in(&laptop, "grey@clinic.example", "doctor password 1").await;
+    let (room_link, at_room) = sign_in_on(&room, "grey@clinic.example", "doctor password 1").await;
+    let (laptop_link, at_laptop) = sign_in_on(&laptop, "grey@clinic.example", "doctor password 1").await;
     // Reception shares the room's computer: signed in there too.
     let rita = room
         .clinic

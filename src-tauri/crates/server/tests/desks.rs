@@ -11,8 +11,8 @@ use clinicdesk_core::auth::Channel;
 use clinicdesk_core::error::{CoreError, ErrorCode};
 use clinicdesk_core::sync::wire::DeskCommand;
 use clinicdesk_core::Clinic;
+use clinicdesk_server::desks;
 use clinicdesk_server::relay::Relay;
-use clinicdesk_server::{desks, http};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -33,7 +33,7 @@ async fn desk_computer(c: &support::TestClinic, server: &str, name: &str) -> Des
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_reception_books_appears_on_the_doctors_desk_and_stays_readable_offline() {
     let c = support::clinic().await;
-    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let (address, _server) = support::serve(&c).await;
     let relay = Relay::start(address).await.unwrap();
     let server = format!("http://{}", relay.address());
     let front = desk_computer(&c, &server, "Front desk").await;
@@ -143,7 +143,7 @@ async fn what_reception_books_appears_on_the_doctors_desk_and_stays_readable_off
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_booking_whose_answer_was_lost_is_sent_again_and_made_once() {
     let c = support::clinic().await;
-    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let (address, _server) = support::serve(&c).await;
     let relay = Relay::start(address).await.unwrap();
     let front = desk_computer(&c, &format!("http://{}", relay.address()), "Front desk").await;
     let link = front.clinic.desk_sync().link(None).unwrap();
@@ -177,7 +177,7 @@ fn a_desk_joins_only_a_server_it_can_talk_to_safely() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_desk_trusts_the_server_only_as_far_as_it_should() {
     let c = support::clinic().await;
-    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let (address, _server) = support::serve(&c).await;
     let desk = desk_computer(&c, &format!("http://{address}"), "Shared desk").await;
     let sync = desk.clinic.desk_sync();
     let link = sync.link(None).unwrap();
@@ -297,7 +297,7 @@ async fn a_desk_trusts_the_server_only_as_far_as_it_should() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joining_checks_the_address_and_credential_before_keeping_them() {
     let c = support::clinic().await;
-    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let (address, _server) = support::serve(&c).await;
     let (_, credential) = desks::enroll(&**c.pool.get().await.unwrap(), Some(&c.admin), "Front desk").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let clinic = Clinic::open(dir.path()).expect("open the desk's database (use scripts/test.sh for the keyring)");

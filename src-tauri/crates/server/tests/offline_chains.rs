@@ -10,7 +10,6 @@ use clinicdesk_core::appointments::RescheduleRequest;
 use clinicdesk_core::auth::Channel;
 use clinicdesk_core::patients::PatientInput;
 use clinicdesk_core::sync::Sent;
-use clinicdesk_server::http;
 use std::time::Duration;
 use support::desk_computer;
 
@@ -24,7 +23,7 @@ fn move_to(date: &str, time: &str) -> RescheduleRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn later_offline_changes_to_a_refused_record_are_refused_with_it() {
     let c = support::clinic().await;
-    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let (address, _server) = support::serve(&c).await;
     let front = desk_computer(&c, address, "Front desk").await;
     let back = desk_computer(&c, address, "Back office").await;
     let (front_sync, back_sync) = (front.clinic.desk_sync(), back.clinic.desk_sync());
@@ -103,7 +102,7 @@ async fn later_offline_changes_to_a_refused_record_are_refused_with_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_patient_edit_is_refused_and_consent_is_audited_on_the_server() {
     let c = support::clinic().await;
-    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let (address, _server) = support::serve(&c).await;
     let front = desk_computer(&c, address, "Front desk").await;
     let back = desk_computer(&c, address, "Back office").await;
     let (front_sync, back_sync) = (front.clinic.desk_sync(), back.clinic.desk_sync());
@@ -173,7 +172,7 @@ async fn a_stale_patient_edit_is_refused_and_consent_is_audited_on_the_server() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_waits_for_another_persons_change_it_builds_on() {
     let c = support::clinic().await;
-    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let (address, _server) = support::serve(&c).await;
     let front = desk_computer(&c, address, "Front desk").await;
     let sync = front.clinic.desk_sync();
     let link = sync.link(None).unwrap();
@@ -265,12 +264,9 @@ async fn a_desk_leaves_staff_settings_and_texts_to_the_server() {
     use clinicdesk_core::sms::templates::TemplateName;
     use clinicdesk_core::users::NewStaffUser;
     let c = support::clinic().await;
-    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let (address, _server) = support::serve(&c).await;
     let front = desk_computer(&c, address, "Front desk").await;
-    let sync = front.clinic.desk_sync();
-    let link = sync.link(None).unwrap();
-    let ada = sync.sign_in(&link, "admin@clinic.example", "admin password 1", Channel::App).await.unwrap();
-    sync.pull(&link, Duration::ZERO).await.unwrap();
+    let (_link, ada) = support::sign_in_on(&front, "admin@clinic.example", "admin password 1").await;
 
     let new = NewStaffUser {
         email: "nurse@clinic.example".into(),
@@ -307,7 +303,7 @@ async fn a_desk_leaves_staff_settings_and_texts_to_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_desks_reads_and_writes_reach_the_servers_audit_log_once() {
     let c = support::clinic().await;
-    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let (address, _server) = support::serve(&c).await;
     let front = desk_computer(&c, address, "Front desk").await;
     let sync = front.clinic.desk_sync();
     let link = sync.link(None).unwrap();

@@ -9,14 +9,13 @@ mod support;
 use clinicdesk_core::appointments::RescheduleRequest;
 use clinicdesk_core::auth::Channel;
 use clinicdesk_core::sync::{Sent, NOT_YET_CONFIRMED};
-use clinicdesk_server::http;
 use std::time::Duration;
 use support::desk_computer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_bookings_are_confirmed_or_listed_for_attention_when_the_network_returns() {
     let c = support::clinic().await;
-    let (address, _server) = http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap();
+    let (address, _server) = support::serve(&c).await;
     let front = desk_computer(&c, address, "Front desk").await;
     let back = desk_computer(&c, address, "Back office").await;
     let (front_sync, back_sync) = (front.clinic.desk_sync(), back.clinic.desk_sync());

@@ -109,11 +109,11 @@ pub fn validate(
     Ok((name, phone, dob))
 }
 
-const SELECT: &str =
+pub(crate) const SELECT: &str =
     "SELECT id, full_name, phone_e164, date_of_birth, sms_consent, opted_out_at, created_at, sms_consent_at,
             sms_consent_by, phone_problem, version FROM patients";
 
-fn row_to_patient(r: &rusqlite::Row<'_>) -> rusqlite::Result<Patient> {
+pub(crate) fn row_to_patient(r: &rusqlite::Row<'_>) -> rusqlite::Result<Patient> {
     let dob: Option<String> = r.get(3)?;
     Ok(Patient {
         id: uuid_at(r, 0)?,

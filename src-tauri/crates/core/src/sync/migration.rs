@@ -11,7 +11,6 @@ use crate::audit::{self, Actor, AuditAction};
 use crate::auth::Caller;
 use crate::db::uuid_at;
 use crate::error::{CoreError, Result};
-use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension};
 use uuid::Uuid;
 
@@ -260,22 +259,19 @@ fn doctors(conn: &Connection) -> Result<Vec<MigratedDoctor>> {
 }
 
 fn patients(conn: &Connection) -> Result<Vec<MigratedPatient>> {
-    let mut statement = conn.prepare(
-        "SELECT id, full_name, phone_e164, date_of_birth, sms_consent, opted_out_at, created_at FROM patients ORDER BY created_at",
-    )?;
-    let rows = statement.query_map([], |r| {
-        let dob: Option<String> = r.get(3)?;
-        Ok(MigratedPatient {
-            id: uuid_at(r, 0)?,
-            full_name: r.get(1)?,
-            phone: r.get(2)?,
-            date_of_birth: dob.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
-            sms_consent: r.get(4)?,
-            opted_out_at: r.get(5)?,
-            created_at: r.get(6)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    // Read as the core reads a patient everywhere (patients::row_to_patient), oldest first.
+    let mut statement = conn.prepare(&format!("{} ORDER BY created_at", crate::patients::SELECT))?;
+    let rows = statement.query_map([], crate::patients::row_to_patient)?;
+    let moved = |p: crate::patients::Patient| MigratedPatient {
+        id: p.id,
+        full_name: p.full_name,
+        phone: p.phone,
+        date_of_birth: p.date_of_birth,
+        sms_consent: p.sms_consent,
+        opted_out_at: p.opted_out_at,
+        created_at: p.created_at,
+    };
+    Ok(rows.map(|row| row.map(moved)).collect::<rusqlite::Result<_>>()?)
 }
 
 fn appointments(conn: &Connection) -> Result<Vec<MigratedAppointment>> {

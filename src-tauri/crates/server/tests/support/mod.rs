@@ -82,6 +82,28 @@ pub fn now() -> DateTime<Utc> {
     Utc::now()
 }
 
+/// The clinic server in-process on a loopback port (plain HTTP: loopback only), serving `c`'s
+/// clinic for as long as the test runs.
+pub async fn serve(
+    c: &TestClinic,
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<clinicdesk_server::error::Result<()>>) {
+    clinicdesk_server::http::start(&c.url, "127.0.0.1:0".parse().unwrap(), "test".into(), None).await.unwrap()
+}
+
+/// `email` signs in on `desk` through the server (a link of its own), and the desk pulls the
+/// feed once.
+pub async fn sign_in_on(
+    desk: &DeskComputer,
+    email: &str,
+    password: &str,
+) -> (clinicdesk_core::sync::ServerLink, clinicdesk_core::auth::SignedIn) {
+    let sync = desk.clinic.desk_sync();
+    let link = sync.link(None).unwrap();
+    let signed = sync.sign_in(&link, email, password, clinicdesk_core::auth::Channel::App).await.unwrap();
+    sync.pull(&link, std::time::Duration::ZERO).await.unwrap();
+    (link, signed)
+}
+
 /// A desk's computer: its own SQLCipher database, joined to the server through a relay the test
 /// can cut, heal, or make drop answers.
 pub struct DeskComputer {
