@@ -52,10 +52,15 @@ pub async fn consultation_states(state: State<'_, AppState>, ids: Vec<Uuid>) -> 
     Ok(clinic.consultations().states(&caller, &ids)?)
 }
 
+/// Starts the consultation: at Twilio from this computer, or on a desk through the clinic server
+/// (which holds the clinic's Twilio account).
 #[tauri::command]
 pub async fn consultation_start(state: State<'_, AppState>, id: Uuid) -> ApiResult<ConsultationStatus> {
     let (clinic, caller) = state.caller()?;
-    Ok(clinic.consultations().start(&caller, &state.twilio, id).await?)
+    Ok(match state.desk.link(clinic)? {
+        Some(link) => clinic.consultations().start_on_server(&caller, &link, id).await?,
+        None => clinic.consultations().start(&caller, &state.twilio, id).await?,
+    })
 }
 
 /// Joins (or rejoins after a restart) the running consultation. `in_window`: the call runs in this
@@ -66,9 +71,10 @@ pub async fn consultation_start(state: State<'_, AppState>, id: Uuid) -> ApiResu
 pub async fn consultation_join(state: State<'_, AppState>, id: Uuid, in_window: bool) -> ApiResult<ConsultationJoin> {
     let (clinic, caller) = state.caller()?;
     let consultations = clinic.consultations();
-    let token = match in_window {
-        true => consultations.rejoin(&caller, &state.twilio, id).await?,
-        false => consultations.chat_token(&caller, id)?,
+    let token = match (state.desk.link(clinic)?, in_window) {
+        (Some(link), video) => consultations.token_on_server(&caller, &link, id, video).await?,
+        (None, true) => consultations.rejoin(&caller, &state.twilio, id).await?,
+        (None, false) => consultations.chat_token(&caller, id)?,
     };
     Ok(ConsultationJoin { token, live_chat: state.twilio.endpoints.conversations == Endpoints::twilio().conversations })
 }
@@ -77,7 +83,10 @@ pub async fn consultation_join(state: State<'_, AppState>, id: Uuid, in_window: 
 #[tauri::command]
 pub async fn consultation_chat_token(state: State<'_, AppState>, id: Uuid) -> ApiResult<ConsultationToken> {
     let (clinic, caller) = state.caller_passive()?;
-    Ok(clinic.consultations().chat_token(&caller, id)?)
+    Ok(match state.desk.link(clinic)? {
+        Some(link) => clinic.consultations().token_on_server(&caller, &link, id, false).await?,
+        None => clinic.consultations().chat_token(&caller, id)?,
+    })
 }
 
 #[tauri::command]
@@ -87,7 +96,10 @@ pub async fn consultation_end(
     id: Uuid,
 ) -> ApiResult<ConsultationStatus> {
     let (clinic, caller) = state.caller()?;
-    let ended = clinic.consultations().end(&caller, &state.twilio, id).await?;
+    let ended = match state.desk.link(clinic)? {
+        Some(link) => clinic.consultations().end_on_server(&caller, &link, id).await?,
+        None => clinic.consultations().end(&caller, &state.twilio, id).await?,
+    };
     calls.revoke(id);
     Ok(ended)
 }
@@ -191,7 +203,10 @@ pub async fn consultation_open_in_browser(
     id: Uuid,
 ) -> ApiResult<()> {
     let (clinic, caller) = state.caller()?;
-    let token = clinic.consultations().rejoin(&caller, &state.twilio, id).await?;
+    let token = match state.desk.link(clinic)? {
+        Some(link) => clinic.consultations().token_on_server(&caller, &link, id, true).await?,
+        None => clinic.consultations().rejoin(&caller, &state.twilio, id).await?,
+    };
     let appointment = clinic.appointments().get(&caller, id)?;
     let ticket = CallTicket {
         appointment_id: id,

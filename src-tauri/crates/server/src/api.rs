@@ -9,7 +9,7 @@ use crate::desks::{self, Desk};
 use crate::error::ServerError;
 use crate::sessions;
 use crate::staff::Staff;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -46,6 +46,8 @@ impl IntoResponse for ApiError {
                     ErrorCode::NotFound => StatusCode::NOT_FOUND,
                     ErrorCode::Conflict => StatusCode::CONFLICT,
                     ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+                    // Twilio could not do its part for the server (a consultation's step).
+                    ErrorCode::Unavailable => StatusCode::BAD_GATEWAY,
                     ErrorCode::NotSignedIn | ErrorCode::BadCredentials | ErrorCode::AccountLocked => {
                         StatusCode::UNAUTHORIZED
                     }
@@ -196,4 +198,42 @@ pub async fn command(
 ) -> ApiResult<impl IntoResponse> {
     let (desk, staff, _) = signed_in(&shared, &headers).await?;
     Ok(Json(commands::apply(&shared.pool, &desk, &staff, body.client_id, &body.command, Utc::now()).await?))
+}
+
+/// Starts (or continues starting) a video consultation: its doctor's desk (consultations.rs).
+pub async fn consultation_start(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> ApiResult<impl IntoResponse> {
+    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
+    Ok(Json(crate::consultations::start(&shared.pool, shared.twilio.as_deref(), &staff, id, Utc::now()).await?))
+}
+
+#[derive(Deserialize)]
+pub struct TokenBody {
+    /// A token for the room and the chat; false: the chat only.
+    video: bool,
+}
+
+/// The doctor's token for a running consultation.
+pub async fn consultation_token(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Json(body): Json<TokenBody>,
+) -> ApiResult<impl IntoResponse> {
+    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
+    let twilio = shared.twilio.as_deref();
+    Ok(Json(crate::consultations::token(&shared.pool, twilio, &staff, id, body.video, Utc::now()).await?))
+}
+
+/// Ends a running consultation and answers with its record.
+pub async fn consultation_end(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> ApiResult<impl IntoResponse> {
+    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
+    Ok(Json(crate::consultations::end(&shared.pool, shared.twilio.as_deref(), &staff, id, Utc::now()).await?))
 }

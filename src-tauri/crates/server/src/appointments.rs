@@ -198,9 +198,8 @@ impl<C: GenericClient + Sync> AppointmentStore for PgAppointments<'_, C> {
         Ok(())
     }
 
-    async fn consultation_running(&mut self, _id: Uuid) -> Result<bool> {
-        // Video consultations are not run through the clinic server yet: none is ever running here.
-        Ok(false)
+    async fn consultation_running(&mut self, id: Uuid) -> Result<bool> {
+        crate::consultations::running(self.db, id).await
     }
 
     async fn audit(&mut self, action: AuditAction, id: Uuid, patient: Uuid, more: &str) -> Result<()> {

@@ -37,8 +37,9 @@ async fn plan_reminders(url: &str, texting: &Texting) -> Result<usize> {
 #[derive(Clone)]
 pub struct Shared {
     name: Arc<str>,
-    /// Whether this process has the clinic's Twilio account (without it, it sends no texts).
-    texting: bool,
+    /// The clinic's Twilio account, if this process has it (without it, it sends no texts and
+    /// runs no video consultations).
+    pub(crate) twilio: Option<Arc<Texting>>,
     /// The generation this process sends under, while it is the sender.
     sender: Arc<RwLock<Option<i64>>>,
     pub(crate) pool: deadpool_postgres::Pool,
@@ -130,9 +131,10 @@ pub async fn start_with(
         Some(tls) => Some(tls.config()?),
         None => None,
     };
+    let texting = texting.map(Arc::new);
     let shared = Shared {
         name: name.clone().into(),
-        texting: texting.is_some(),
+        twilio: texting.clone(),
         sender: Arc::default(),
         pool: crate::db::pool(url, 16)?,
         wake: crate::wake::start(url.to_string()),
@@ -172,6 +174,9 @@ fn router(shared: Shared) -> Router {
         // A clinic moving in comes in parts bigger than a command (audit reads list their patients).
         .route("/v1/migrate", post(api::migrate).layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024)))
         .route("/v1/audit", post(api::audit))
+        .route("/v1/consultations/{id}/start", post(api::consultation_start))
+        .route("/v1/consultations/{id}/token", post(api::consultation_token))
+        .route("/v1/consultations/{id}/end", post(api::consultation_end))
         // Commands and sign-ins are small; nothing a desk sends needs more.
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .with_state(shared)
@@ -194,12 +199,12 @@ async fn health(State(shared): State<Shared>) -> (axum::http::StatusCode, Json<V
             "schema": crate::schema::latest(),
             "sender": generation.is_some(),
             "sender_generation": generation,
-            "texting": if shared.texting { "twilio configured" } else { "no Twilio settings: no texts are sent" },
+            "texting": if shared.twilio.is_some() { "twilio configured" } else { "no Twilio settings: no texts are sent" },
         })),
     )
 }
 
-async fn sender_loop(url: String, name: String, status: Arc<RwLock<Option<i64>>>, texting: Option<Texting>) {
+async fn sender_loop(url: String, name: String, status: Arc<RwLock<Option<i64>>>, texting: Option<Arc<Texting>>) {
     if texting.is_none() {
         tracing::warn!("no Twilio settings: this server sends no texts (README, \"Several desks\", Twilio)");
     }

@@ -13,6 +13,7 @@ pub mod changes;
 pub mod clinic_settings;
 pub mod commands;
 pub mod consultation_notes;
+pub mod consultations;
 pub mod db;
 pub mod desks;
 pub mod directory;

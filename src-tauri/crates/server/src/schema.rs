@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (6, "patient_numbers", include_str!("../migrations/0006_patient_numbers.sql")),
     (7, "text_news_before", include_str!("../migrations/0007_text_news_before.sql")),
     (8, "consultation_notes", include_str!("../migrations/0008_consultation_notes.sql")),
+    (9, "consultations", include_str!("../migrations/0009_consultations.sql")),
 ];
 
 /// Arbitrary, fixed: the advisory lock key serialising migrations ("CDMIGRAT" as bytes).

@@ -7,7 +7,7 @@
 //! closed conversation and fetching again are all harmless, and the kept record is replaced whole.
 
 use super::access::{self, Booking};
-use super::model::{ChatLine, ConsultationState, ConsultationStatus};
+use super::model::{ChatLine, ConsultationState, ConsultationStatus, ParticipantRole};
 use super::start::refusal;
 use super::store::{self, KeptMessage, KeptParticipant, Record};
 use super::waiting::DeviceCheck;
@@ -28,7 +28,7 @@ use uuid::Uuid;
 /// Twilio's answers for a room or conversation that is already finished or gone count as done: the
 /// end's goal is reached all the same (20404 not found, 53118 room not in progress, 50377
 /// conversation already closed).
-fn done_already<T>(answer: Result<T, TwilioError>) -> Result<(), TwilioError> {
+pub fn done_already<T>(answer: Result<T, TwilioError>) -> Result<(), TwilioError> {
     match answer {
         Err(err) if !matches!(err.code(), Some(20404 | 53118 | 50377)) => Err(err),
         _ => Ok(()),
@@ -162,25 +162,40 @@ pub(super) struct Found {
 impl Found {
     /// As the clinic keeps them: roles, never identities, shown.
     pub fn kept(&self, record: &Record, now: DateTime<Utc>) -> (Vec<KeptParticipant>, Vec<KeptMessage>) {
-        let people = self
-            .people
-            .iter()
-            .map(|p| KeptParticipant {
-                sid: p.sid.clone(),
-                role: record.role_of(Some(p.identity.as_str())),
-                identity: p.identity.clone(),
-                joined_at: p.start_time.as_deref().and_then(parse_instant),
-                left_at: p.end_time.as_deref().and_then(parse_instant),
-                seconds: p.duration,
-            })
-            .collect();
-        let chat = self
-            .transcript
-            .iter()
-            .map(|m| KeptMessage { sid: m.sid.clone(), author: m.author.clone(), line: line(record, m, now) })
-            .collect();
-        (people, chat)
+        kept_record(&record.doctor_identity, &record.patient_identity, &self.people, &self.transcript, now)
     }
+}
+
+/// Who was in the room and the whole chat as the clinic keeps them (roles beside the identities),
+/// from Twilio's lists; the same on a one-desk clinic and on a clinic server.
+pub fn kept_record(
+    doctor_identity: &str,
+    patient_identity: &str,
+    people: &[RoomParticipant],
+    transcript: &[ChatMessage],
+    now: DateTime<Utc>,
+) -> (Vec<KeptParticipant>, Vec<KeptMessage>) {
+    let role = |identity: Option<&str>| store::role_of(doctor_identity, patient_identity, identity);
+    let people = people
+        .iter()
+        .map(|p| KeptParticipant {
+            sid: p.sid.clone(),
+            role: role(Some(p.identity.as_str())),
+            identity: p.identity.clone(),
+            joined_at: p.start_time.as_deref().and_then(parse_instant),
+            left_at: p.end_time.as_deref().and_then(parse_instant),
+            seconds: p.duration,
+        })
+        .collect();
+    let chat = transcript
+        .iter()
+        .map(|m| KeptMessage {
+            sid: m.sid.clone(),
+            author: m.author.clone(),
+            line: line_as(role(m.author.as_deref()), m, now),
+        })
+        .collect();
+    (people, chat)
 }
 
 /// Completes the room (for everyone in it) and closes the conversation, then fetches who was in
@@ -215,9 +230,13 @@ pub(super) async fn fetch(http: &TwilioHttp, account: &TwilioAccount, record: &R
 
 /// A Twilio message as the clinic shows and keeps it (the author as a role, never an identity).
 pub(super) fn line(record: &Record, m: &ChatMessage, fallback: DateTime<Utc>) -> ChatLine {
+    line_as(record.role_of(m.author.as_deref()), m, fallback)
+}
+
+fn line_as(author: ParticipantRole, m: &ChatMessage, fallback: DateTime<Utc>) -> ChatLine {
     ChatLine {
         index: m.index,
-        author: record.role_of(m.author.as_deref()),
+        author,
         body: m.body.clone(),
         media: store::media_of(m.media.as_ref()),
         // Kept to the millisecond, as the clinic stores instants, so the live and the kept chat agree.

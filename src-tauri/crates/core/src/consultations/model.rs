@@ -42,7 +42,7 @@ impl ConsultationState {
 }
 
 /// Who a Twilio identity is in this consultation (the UI names them from the clinic's records).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
 pub enum ParticipantRole {
@@ -117,7 +117,7 @@ pub struct ConsultationParticipant {
 }
 
 /// One chat message. The author is a role, never a Twilio identity.
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
 #[ts(export)]
 pub struct ChatLine {
     #[ts(type = "number")]
@@ -154,8 +154,9 @@ pub struct ChatView {
     pub closed: bool,
 }
 
-/// The doctor's Access Token for the consultation's room and chat, and what it grants.
-#[derive(Clone, Serialize, TS)]
+/// The doctor's Access Token for the consultation's room and chat, and what it grants (on a desk
+/// of a clinic server, minted by the server and passed on as it came).
+#[derive(Clone, Serialize, serde::Deserialize, TS)]
 #[ts(export)]
 pub struct ConsultationToken {
     pub token: String,

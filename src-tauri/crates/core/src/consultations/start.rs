@@ -27,7 +27,7 @@ use uuid::Uuid;
 /// relative). Recording is off; it is only ever switched on with the patient's recorded consent.
 /// A room left empty stays open for 15 minutes, so a doctor whose app restarts mid-call rejoins
 /// the same room; one nobody joins closes after an hour.
-pub(super) const ROOM: RoomOptions =
+pub const ROOM: RoomOptions =
     RoomOptions { max_participants: 3, empty_timeout_minutes: 15, unused_timeout_minutes: 60, record: false };
 
 /// The conversation role patients are added with, at the clinic's Conversation Service.
@@ -177,6 +177,6 @@ impl Consultations<'_> {
 }
 
 /// "Cannot start a consultation with status: in-progress", and the like for the other verbs.
-pub(super) fn refusal(verb: &str, state: ConsultationState) -> CoreError {
+pub fn refusal(verb: &str, state: ConsultationState) -> CoreError {
     CoreError::Conflict(format!("Cannot {verb} a consultation with status: {}", state.label()))
 }

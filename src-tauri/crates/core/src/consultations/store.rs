@@ -35,11 +35,16 @@ pub(super) struct Record {
 
 impl Record {
     pub fn role_of(&self, identity: Option<&str>) -> ParticipantRole {
-        match identity {
-            Some(i) if i == self.doctor_identity => ParticipantRole::Doctor,
-            Some(i) if i == self.patient_identity => ParticipantRole::Patient,
-            _ => ParticipantRole::Other,
-        }
+        role_of(&self.doctor_identity, &self.patient_identity, identity)
+    }
+}
+
+/// Who `identity` is in a consultation of these two identities.
+pub fn role_of(doctor_identity: &str, patient_identity: &str, identity: Option<&str>) -> ParticipantRole {
+    match identity {
+        Some(i) if i == doctor_identity => ParticipantRole::Doctor,
+        Some(i) if i == patient_identity => ParticipantRole::Patient,
+        _ => ParticipantRole::Other,
     }
 }
 
@@ -134,7 +139,7 @@ pub(super) fn state(appointment: AppointmentStatus, record: Option<&Record>) -> 
 }
 
 /// [`state`] from the consultation's own status column.
-pub(super) fn state_of(appointment: AppointmentStatus, consultation: Option<&str>) -> ConsultationState {
+pub fn state_of(appointment: AppointmentStatus, consultation: Option<&str>) -> ConsultationState {
     match consultation {
         Some("in_progress") => ConsultationState::InProgress,
         Some("completed") => ConsultationState::Completed,
@@ -181,8 +186,10 @@ pub(super) fn messages(conn: &Connection, appointment: Uuid) -> Result<Vec<ChatL
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// One participant's connection to the room, as kept at the end.
-pub(super) struct KeptParticipant {
+/// One participant's connection to the room, as kept at the end (and as a clinic server sends it
+/// to the desks allowed to read it).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KeptParticipant {
     pub sid: String,
     pub role: ParticipantRole,
     pub identity: String,
@@ -192,7 +199,8 @@ pub(super) struct KeptParticipant {
 }
 
 /// One chat message as kept at the end: Twilio's SID and author identity beside what is shown.
-pub(super) struct KeptMessage {
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KeptMessage {
     pub sid: Option<String>,
     pub author: Option<String>,
     pub line: ChatLine,
@@ -200,7 +208,7 @@ pub(super) struct KeptMessage {
 
 /// Replaces the kept record of who was in the room and what was said: an end that is repeated
 /// after a failure half-way stores the same things once.
-pub(super) fn keep(tx: &Connection, appointment: Uuid, people: &[KeptParticipant], chat: &[KeptMessage]) -> Result<()> {
+pub(crate) fn keep(tx: &Connection, appointment: Uuid, people: &[KeptParticipant], chat: &[KeptMessage]) -> Result<()> {
     let id = appointment.to_string();
     tx.execute("DELETE FROM consultation_participants WHERE appointment_id = ?1", [&id])?;
     tx.execute("DELETE FROM chat_messages WHERE appointment_id = ?1", [&id])?;

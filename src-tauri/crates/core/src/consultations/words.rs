@@ -7,7 +7,7 @@ use crate::twilio::TwilioError;
 
 /// The step Twilio failed at.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Step {
+pub enum Step {
     Start,
     Join,
     End,
@@ -65,7 +65,7 @@ pub(super) fn not_ready(state: &AccountState, step: Step) -> CoreError {
 }
 
 /// A Twilio failure, in the doctor's words.
-pub(super) fn failed(err: &TwilioError, step: Step) -> CoreError {
+pub fn failed(err: &TwilioError, step: Step) -> CoreError {
     tracing::warn!(step = ?step, code = ?err.code(), "Twilio failed during a consultation step");
     let unknown = err.outcome_unknown();
     let sentence = match err {

@@ -252,6 +252,16 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
                 apply_notes(conn, &n, at)?;
             }
         }
+        "consultation" => {
+            if let Some(c) = row::<crate::sync::wire::ConsultationRow>(change)? {
+                crate::consultations::keep_from_server(conn, &c, at)?;
+            }
+        }
+        "consultation_record" => {
+            if let Some(r) = row::<crate::sync::wire::ConsultationRecordRow>(change)? {
+                crate::consultations::keep_record_from_server(conn, &r)?;
+            }
+        }
         // A newer server's kind of record: this desk has nowhere to keep it yet. Logged, skipped.
         other => tracing::warn!(entity = other, "skipping a kind of change this desk does not know"),
     }

@@ -291,6 +291,30 @@ impl ServerLink {
     }
 }
 
+impl ServerLink {
+    /// Asks the server to `action` ("start", "end", "token") the video consultation of
+    /// `appointment`, as `person` (only with their own session). Starting talks to Twilio several
+    /// times on the server, so it may take longer than other answers.
+    pub async fn consultation<T: serde::de::DeserializeOwned>(
+        &self,
+        person: Uuid,
+        appointment: Uuid,
+        action: &str,
+        body: &serde_json::Value,
+    ) -> Result<T> {
+        let sent = self
+            .http
+            .post(self.url(&format!("/v1/consultations/{appointment}/{action}")))
+            .timeout(ANSWER_WITHIN * 4)
+            .header("x-clinicdesk-desk", &self.credential)
+            .bearer_auth(self.token_of(person)?)
+            .json(body)
+            .send()
+            .await;
+        Self::answer(sent).await
+    }
+}
+
 /// Whether an error means "no answer from the server" (as opposed to a refusal).
 pub fn is_offline(e: &CoreError) -> bool {
     matches!(e, CoreError::Unavailable(_)) || matches!(e, CoreError::Server { code: ErrorCode::Unavailable, .. })

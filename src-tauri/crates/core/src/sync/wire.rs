@@ -197,3 +197,43 @@ pub struct AuditUpload {
     pub source: Uuid,
     pub entries: Vec<MigratedAuditEntry>,
 }
+
+/// A video consultation's state as the clinic server holds it (`entity` "consultation" in the
+/// feed, for every desk: the schedule shows it and reception may not cancel a running one).
+/// Nothing clinical: the names are the random ids Twilio sees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsultationRow {
+    pub appointment_id: Uuid,
+    /// "scheduled", "in_progress" or "completed".
+    pub status: String,
+    pub room_name: String,
+    pub doctor_identity: String,
+    pub patient_identity: String,
+    pub start_requested_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub room_sid: Option<String>,
+    pub conversation_sid: Option<String>,
+    pub chat_service_sid: Option<String>,
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub started_by: Option<Uuid>,
+    pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub ended_by: Option<Uuid>,
+}
+
+/// Who was in the room and the whole chat, kept when a consultation ends on the clinic server
+/// (`entity` "consultation_record"): clinical, so only the desks of its doctor and of
+/// administrators receive it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsultationRecordRow {
+    pub appointment_id: Uuid,
+    pub participants: Vec<crate::consultations::KeptParticipant>,
+    pub chat: Vec<crate::consultations::KeptMessage>,
+}
+
+/// The server's answer to a start or an end asked for by a desk: the consultation as it now
+/// stands, and its record once ended (the desk keeps both at once, before the feed brings them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsultationAnswer {
+    pub consultation: ConsultationRow,
+    #[serde(default)]
+    pub record: Option<ConsultationRecordRow>,
+}

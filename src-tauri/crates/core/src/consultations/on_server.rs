@@ -1,0 +1,181 @@
+//! Video consultations on a desk of a clinic server (issue 12). The server holds the clinic's
+//! Twilio account, so it starts and ends the room and the chat and mints the doctor's tokens; the
+//! desk asks it (as the signed-in doctor), keeps the server's answer in its copy at once, and
+//! later rows from the feed replace it (`keep_from_server`).
+//!
+//! Invariants:
+//! - The desk checks what it can alone first (only the appointment's own doctor, video only), in
+//!   the same words as a one-desk clinic; the server checks again and has the last word.
+//! - A consultation never goes back on a desk: a completed one is never made running again by an
+//!   older row, a running one never scheduled again (the feed's order is transaction order).
+//! - Without the server nothing about the call can happen (no Twilio account here); the notes
+//!   still can, and say so.
+
+use super::access;
+use super::store::{self, KeptMessage, KeptParticipant};
+use super::{status_of, ConsultationStatus, ConsultationToken, Consultations};
+use crate::auth::Caller;
+use crate::db::ts;
+use crate::error::{CoreError, Result};
+use crate::sync::wire::{ConsultationAnswer, ConsultationRecordRow, ConsultationRow};
+use crate::sync::{is_offline, ServerLink};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, TransactionBehavior};
+use serde_json::json;
+use uuid::Uuid;
+
+/// What could not happen without the clinic server, in the doctor's words.
+fn without_server(e: CoreError, consequence: &str) -> CoreError {
+    // Only no answer at all (or no session yet, after an offline sign-in): a server's own refusal,
+    // Twilio's failure on the server included, comes in the server's words.
+    let no_answer = !matches!(e, CoreError::Server { .. }) && (is_offline(&e) || matches!(e, CoreError::NotSignedIn));
+    if !no_answer {
+        return e;
+    }
+    CoreError::Unavailable(format!(
+        "Video consultations run through the clinic server, which cannot be reached now, so {consequence}. Try again once the top bar says the clinic server is connected. You can write your notes meanwhile: they are sent when it is back."
+    ))
+}
+
+impl Consultations<'_> {
+    /// Starts (or continues starting) the consultation on the clinic server: only its doctor.
+    pub async fn start_on_server(
+        &self,
+        caller: &Caller,
+        link: &ServerLink,
+        appointment: Uuid,
+    ) -> Result<ConsultationStatus> {
+        access::own(self.clinic, caller, appointment, "start")?;
+        let answer: ConsultationAnswer = link
+            .consultation(caller.user_id(), appointment, "start", &json!({}))
+            .await
+            .map_err(|e| without_server(e, "the video consultation has not started"))?;
+        self.keep_answer(&answer)?;
+        self.own_status(appointment)
+    }
+
+    /// The doctor's token from the clinic server: for the room and the chat (`video`), or the
+    /// chat only (the call runs in the browser, or the chat's refresh). The server opens the room
+    /// again if Twilio closed it, as a one-desk clinic does.
+    pub async fn token_on_server(
+        &self,
+        caller: &Caller,
+        link: &ServerLink,
+        appointment: Uuid,
+        video: bool,
+    ) -> Result<ConsultationToken> {
+        access::own(self.clinic, caller, appointment, "join")?;
+        link.consultation(caller.user_id(), appointment, "token", &json!({ "video": video }))
+            .await
+            .map_err(|e| without_server(e, "the video consultation cannot be joined from here"))
+    }
+
+    /// Ends the consultation on the clinic server and keeps its record here (who was in the room
+    /// and the chat), readable offline from then on.
+    pub async fn end_on_server(
+        &self,
+        caller: &Caller,
+        link: &ServerLink,
+        appointment: Uuid,
+    ) -> Result<ConsultationStatus> {
+        access::own(self.clinic, caller, appointment, "end")?;
+        let answer: ConsultationAnswer = link
+            .consultation(caller.user_id(), appointment, "end", &json!({}))
+            .await
+            .map_err(|e| without_server(e, "the consultation has not finished ending"))?;
+        self.keep_answer(&answer)?;
+        self.own_status(appointment)
+    }
+
+    fn keep_answer(&self, answer: &ConsultationAnswer) -> Result<()> {
+        let now = self.clinic.now();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        keep_from_server(&tx, &answer.consultation, now)?;
+        if let Some(record) = &answer.record {
+            keep_record_from_server(&tx, record)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn own_status(&self, appointment: Uuid) -> Result<ConsultationStatus> {
+        let conn = self.clinic.db().conn()?;
+        let booking = access::booking(&conn, appointment)?;
+        status_of(&conn, &booking, true)
+    }
+}
+
+/// Order of the states: a row never moves a desk's copy back.
+fn rank(status: &str) -> i64 {
+    match status {
+        "in_progress" => 1,
+        "completed" => 2,
+        _ => 0,
+    }
+}
+
+/// The consultation as the clinic server holds it, kept in this desk's copy. The server's names
+/// replace any drawn here (notes written before the start made a row); the notes stay.
+pub(crate) fn keep_from_server(conn: &Connection, c: &ConsultationRow, now: DateTime<Utc>) -> Result<()> {
+    let id = c.appointment_id.to_string();
+    let known: bool =
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM appointments WHERE id = ?1)", [&id], |r| r.get(0))?;
+    if !known {
+        tracing::warn!("skipping a consultation for an appointment this desk does not hold");
+        return Ok(());
+    }
+    if !matches!(c.status.as_str(), "scheduled" | "in_progress" | "completed") {
+        return Err(CoreError::Database(
+            "A consultation from the clinic server could not be read. Update ClinicDesk on this computer.".into(),
+        ));
+    }
+    conn.execute(
+        "INSERT INTO consultations (appointment_id, status, room_name, doctor_identity, patient_identity, start_requested_at,
+                                    room_sid, conversation_sid, chat_service_sid, started_at, started_by, ended_at, ended_by,
+                                    chat_ready_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, CASE WHEN ?8 IS NULL THEN NULL ELSE ?14 END, ?14, ?14)
+         ON CONFLICT (appointment_id) DO UPDATE SET status = excluded.status, room_name = excluded.room_name,
+           doctor_identity = excluded.doctor_identity, patient_identity = excluded.patient_identity,
+           start_requested_at = excluded.start_requested_at, room_sid = excluded.room_sid,
+           conversation_sid = excluded.conversation_sid, chat_service_sid = excluded.chat_service_sid,
+           started_at = excluded.started_at, started_by = excluded.started_by, ended_at = excluded.ended_at,
+           ended_by = excluded.ended_by, chat_ready_at = coalesce(consultations.chat_ready_at, excluded.chat_ready_at),
+           updated_at = excluded.updated_at
+         WHERE ?15 >= CASE consultations.status WHEN 'in_progress' THEN 1 WHEN 'completed' THEN 2 ELSE 0 END",
+        params![
+            id,
+            c.status,
+            c.room_name,
+            c.doctor_identity,
+            c.patient_identity,
+            c.start_requested_at.map(ts),
+            c.room_sid,
+            c.conversation_sid,
+            c.chat_service_sid,
+            c.started_at.map(ts),
+            c.started_by.map(|u| u.to_string()),
+            c.ended_at.map(ts),
+            c.ended_by.map(|u| u.to_string()),
+            ts(now),
+            rank(&c.status),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Who was in the room and the chat, as the clinic server kept them at the end.
+pub(crate) fn keep_record_from_server(conn: &Connection, r: &ConsultationRecordRow) -> Result<()> {
+    let ended: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM consultations WHERE appointment_id = ?1 AND status = 'completed')",
+        [r.appointment_id.to_string()],
+        |row| row.get(0),
+    )?;
+    if !ended {
+        tracing::warn!("skipping a consultation record that arrived before its end");
+        return Ok(());
+    }
+    let people: &[KeptParticipant] = &r.participants;
+    let chat: &[KeptMessage] = &r.chat;
+    store::keep(conn, r.appointment_id, people, chat)
+}
