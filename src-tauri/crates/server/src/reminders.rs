@@ -83,8 +83,8 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
                 Some(_) => continue,
             };
             let key = format!("appointment:{id}:v{version}:reminder:{}", rule.label());
-            let body =
-                texts::render(db, TemplateName::Reminder, &patient_name, &doctor, &booking_ref, starts_at).await?;
+            let body = texts::render(db, TemplateName::Reminder, &patient_name, &doctor, &booking_ref, starts_at, None)
+                .await?;
             // Only while the appointment is still this version and open, holding its row for the
             // statement: a move or cancellation either waits for this reminder (and withdraws it)
             // or commits first (and this inserts nothing).

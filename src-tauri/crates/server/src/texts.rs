@@ -103,6 +103,7 @@ async fn queue(
         &appointment.doctor_name,
         &appointment.booking_ref,
         appointment.starts_at,
+        None,
     )
     .await?;
     // The earliest time the patient may act on: a move from tomorrow morning is news tonight.
@@ -168,6 +169,7 @@ pub(crate) async fn render(
     doctor_name: &str,
     booking_ref: &str,
     starts_at: DateTime<Utc>,
+    video_link: Option<String>,
 ) -> Result<String> {
     let tz = settings::time_zone(db).await?;
     let country = settings::get(db, settings::COUNTRY).await?.unwrap_or_else(|| "GB".into());
@@ -180,7 +182,7 @@ pub(crate) async fn render(
         date,
         time,
         booking_ref: booking_ref.to_owned(),
-        video_link: None,
+        video_link,
     };
     let stored = settings::get(db, &name.settings_key()).await?;
     Ok(render_body(stored.as_deref(), name, &data)?)

@@ -41,8 +41,16 @@ async fn serve_with_twilio(c: &support::TestClinic, fake: &FakeTwilio, dir: &std
     address
 }
 
+/// A video appointment about three hours from now (a patient's link can be made from a day before
+/// the slot ends, Twilio's limit), at a quarter hour in the clinic's zone.
 async fn video_booking(c: &support::TestClinic) -> Uuid {
+    use chrono::{DurationRound, TimeDelta};
+    let zone: chrono_tz::Tz = support::ZONE.parse().unwrap();
+    let at =
+        (support::now() + TimeDelta::hours(3)).duration_trunc(TimeDelta::minutes(15)).unwrap().with_timezone(&zone);
     let mut video = support::booking(c.patients[0], c.doctors[0], "09:00", 30);
+    video.date = at.format("%Y-%m-%d").to_string();
+    video.time = at.format("%H:%M").to_string();
     video.kind = AppointmentKind::Video;
     appointments::book(&c.pool, &c.reception, &video, None, support::now()).await.unwrap().id
 }
@@ -72,6 +80,15 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
     let (house_link, house) = sign_in_on(&house_room, "house@clinic.example", "doctor password 1").await;
     let (front_link, rita) = sign_in_on(&front, "desk@clinic.example", "desk password 1").await;
 
+    // The clinic's call page (set at the server's command line): the start texts the patient a link.
+    clinicdesk_server::clinic_settings::set(
+        &**c.pool.get().await.unwrap(),
+        "video.call_page_url",
+        "https://call.clinic.example/join",
+    )
+    .await
+    .unwrap();
+
     // Notes written before the start (a row with names drawn on the desk) are kept through it.
     let consultations = grey_room.clinic.consultations();
     consultations.note(&grey.caller, appointment, "Rash on the left arm.").unwrap();
@@ -87,6 +104,25 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
         c.pg.psql("clinic", &format!("SELECT status FROM consultations WHERE appointment_id = '{appointment}'")),
         "in_progress"
     );
+    // One invite queued for the sender, to the patient, whose link's token is theirs alone.
+    let invite = c.pg.psql(
+        "clinic",
+        &format!("SELECT to_phone || ' ' || body FROM sms_notifications WHERE appointment_id = '{appointment}' AND kind = 'invite'"),
+    );
+    assert!(invite.starts_with("+447400123456 Hi Ana"), "{invite}");
+    let fragment = invite.split_once("https://call.clinic.example/join#").expect("the call page link").1;
+    let fragment = fragment.split_whitespace().next().unwrap();
+    let fields: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(fragment.as_bytes()).into_owned().collect();
+    assert_eq!(fields["d"], "Dr Meredith Grey");
+    // The elected sender (this server) sends it: the patient's phone gets the link.
+    for _ in 0..300 {
+        if fake.messages_to("+447400123456").iter().any(|m| m.body.contains("https://call.clinic.example/join#t=")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(fake.messages_to("+447400123456").len(), 1, "the invite reached Twilio once");
 
     // The token is minted by the server with the clinic's key: the consultation's room and the
     // doctor's identity in it, nothing that names anyone.
@@ -103,6 +139,9 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
     let chat_only = consultations.token_on_server(&grey.caller, &grey_link, appointment, false).await.unwrap();
     let claims = jsonwebtoken::decode::<serde_json::Value>(&chat_only.token, &key, &validation).unwrap().claims;
     assert!(claims["grants"].get("video").is_none(), "a chat-only token cannot join the room");
+    let patient = jsonwebtoken::decode::<serde_json::Value>(&fields["t"], &key, &validation).unwrap().claims;
+    assert_eq!(patient["grants"]["identity"], token.patient_identity.as_str());
+    assert_eq!(patient["grants"]["video"]["room"], rooms[0].unique_name.as_str());
 
     // Another doctor is refused by the server itself, in the core's words (their desk asks it
     // directly here, past its own check).
@@ -152,17 +191,38 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
     assert_eq!(badges[0].state, ConsultationState::Completed);
     assert_eq!(count_on(&front, "chat_messages", appointment), 0, "the chat never reaches reception's desk");
     assert_eq!(count_on(&front, "consultation_participants", appointment), 0);
+    // The visit happened: the appointment is completed on the server and on every desk; the
+    // doctor's desk, pulling the feed after the server's answer, keeps the same (never goes back).
+    assert_eq!(
+        c.pg.psql("clinic", &format!("SELECT status FROM appointments WHERE id = '{appointment}'")),
+        "completed"
+    );
+    let on_desk = |desk: &DeskComputer| -> String {
+        desk.clinic
+            .db()
+            .conn()
+            .unwrap()
+            .query_row("SELECT status FROM appointments WHERE id = ?1", [appointment.to_string()], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(on_desk(&front), "completed");
+    grey_room.relay.heal();
+    grey_room.clinic.desk_sync().pull(&grey_link, Duration::ZERO).await.unwrap();
+    assert_eq!(on_desk(&grey_room), "completed");
+    let status = consultations.status(&grey.caller, appointment).unwrap();
+    assert_eq!((status.state, status.participants.len()), (ConsultationState::Completed, 2));
+    assert_eq!(count_on(&grey_room, "chat_messages", appointment), 1);
     let trail = c.pg.psql(
         "clinic",
         &format!(
-            "SELECT string_agg(DISTINCT action, ',' ORDER BY action) FROM audit_log WHERE record_id = '{appointment}'
-             AND action LIKE 'consultation.%' OR (record_id = '{appointment}' AND action = 'twilio.token')"
+            "SELECT string_agg(action || ' ' || n, ',' ORDER BY action) FROM (
+               SELECT action, count(*) AS n FROM audit_log WHERE record_id = '{appointment}' GROUP BY action) a"
         ),
     );
-    assert_eq!(trail, "consultation.end,consultation.start,twilio.token");
+    // Two doctor's tokens and the patient's link; Dr House's refusal.
+    assert_eq!(trail, "access.refused 1,appointment.book 1,consultation.end 1,consultation.start 1,twilio.token 3");
 
     // Ending twice: the words of a one-desk clinic.
-    grey_room.relay.heal();
     let again = consultations.end_on_server(&grey.caller, &grey_link, appointment).await.unwrap_err();
     assert_eq!(again.to_string(), "Cannot end a consultation with status: completed");
 }
@@ -185,8 +245,9 @@ async fn a_start_stopped_half_way_continues_and_an_unreachable_server_is_said_in
     assert!(fake.rooms().is_empty());
     grey_room.relay.heal();
 
-    // Twilio refuses the chat: the room is made and remembered, the consultation not started.
-    fake.inject(Route::CreateConversation, Fault::Unavailable);
+    // Twilio fails adding the patient to the chat: the room and the chat are made and remembered,
+    // the consultation not started.
+    fake.inject(Route::AddParticipant, Fault::Unavailable);
     let failed = consultations.start_on_server(&grey.caller, &link, appointment).await.unwrap_err();
     assert!(failed.to_string().contains("Press Start again"), "{failed}");
     assert_eq!(
@@ -200,7 +261,8 @@ async fn a_start_stopped_half_way_continues_and_an_unreachable_server_is_said_in
     let started = consultations.start_on_server(&grey.caller, &link, appointment).await.unwrap();
     assert_eq!(started.state, ConsultationState::InProgress);
     assert_eq!(fake.rooms().len(), 1);
-    assert_eq!(fake.conversations().len(), 1);
+    assert_eq!(fake.conversations().len(), 1, "the chat made by the first press is used");
+    assert_eq!(fake.conversations()[0].participants.len(), 2);
     let again = consultations.start_on_server(&grey.caller, &link, appointment).await.unwrap_err();
     assert_eq!(again.to_string(), "Cannot start a consultation with status: in-progress");
 }

@@ -218,7 +218,7 @@ pub(super) enum LinkOpens {
 }
 
 /// Minutes within which starting again (or a start right after reception's invite) texts nothing more.
-const START_INVITE_QUIET_MINUTES: i64 = 10;
+pub const START_INVITE_QUIET_MINUTES: i64 = 10;
 
 impl Consultations<'_> {
     /// Once a start has put the consultation in progress: texts the patient the link (the video
@@ -309,12 +309,13 @@ pub fn link_window(
     Ok(((starts_at - Duration::minutes(EARLY_MINUTES)).max(now), valid_until))
 }
 
-/// What the call page greets the patient with: no lookup, no patient data beyond the first name.
-struct Greeting {
-    clinic_name: String,
-    clinic_phone: String,
-    doctor_name: String,
-    first_name: String,
+/// What the call page greets the patient with: no lookup, no patient data beyond the first name
+/// (a clinic server makes the same link: `PatientGreeting`).
+pub struct Greeting {
+    pub clinic_name: String,
+    pub clinic_phone: String,
+    pub doctor_name: String,
+    pub first_name: String,
 }
 
 impl Greeting {
@@ -330,7 +331,7 @@ impl Greeting {
     }
 
     /// `t` the token, `c` clinic, `p` its phone, `d` doctor, `n` first name, `w` the start (RFC 3339).
-    fn fragment(&self, token: &str, starts_at: DateTime<Utc>) -> String {
+    pub fn fragment(&self, token: &str, starts_at: DateTime<Utc>) -> String {
         url::form_urlencoded::Serializer::new(String::new())
             .append_pair("t", token)
             .append_pair("c", &self.clinic_name)

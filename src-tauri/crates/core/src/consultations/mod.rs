@@ -48,7 +48,10 @@ pub use attachments::{Attachment, AttachmentFile, AttachmentState};
 pub use end::{done_already, kept_record};
 pub use export::{ExportFormat, Exported, PHI_NOTICE};
 pub(crate) use invite::set_call_page_url;
-pub use invite::{check_call_page_url, link_window, PatientLink, VideoSettings, EARLY_MINUTES, KEY_CALL_PAGE_URL};
+pub use invite::{
+    check_call_page_url, link_window, Greeting as PatientGreeting, PatientLink, VideoSettings, EARLY_MINUTES,
+    KEY_CALL_PAGE_URL, START_INVITE_QUIET_MINUTES,
+};
 pub use model::*;
 pub use notes::{check_notes, MAX_NOTES_CHARS, NOTES_ACTION};
 pub(crate) use on_server::{keep_from_server, keep_record_from_server};

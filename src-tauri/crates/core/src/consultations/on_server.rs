@@ -116,7 +116,9 @@ fn rank(status: &str) -> i64 {
 }
 
 /// The consultation as the clinic server holds it, kept in this desk's copy. The server's names
-/// replace any drawn here (notes written before the start made a row); the notes stay.
+/// replace any drawn here (notes written before the start made a row); the notes stay. The
+/// desk's own waiting-room mark (`chat_ready_at`) is never set: the server, not the desk, reads the
+/// waiting room (a desk has no Twilio account to read it with).
 pub(crate) fn keep_from_server(conn: &Connection, c: &ConsultationRow, now: DateTime<Utc>) -> Result<()> {
     let id = c.appointment_id.to_string();
     let known: bool =
@@ -133,15 +135,14 @@ pub(crate) fn keep_from_server(conn: &Connection, c: &ConsultationRow, now: Date
     conn.execute(
         "INSERT INTO consultations (appointment_id, status, room_name, doctor_identity, patient_identity, start_requested_at,
                                     room_sid, conversation_sid, chat_service_sid, started_at, started_by, ended_at, ended_by,
-                                    chat_ready_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, CASE WHEN ?8 IS NULL THEN NULL ELSE ?14 END, ?14, ?14)
+                                    created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
          ON CONFLICT (appointment_id) DO UPDATE SET status = excluded.status, room_name = excluded.room_name,
            doctor_identity = excluded.doctor_identity, patient_identity = excluded.patient_identity,
            start_requested_at = excluded.start_requested_at, room_sid = excluded.room_sid,
            conversation_sid = excluded.conversation_sid, chat_service_sid = excluded.chat_service_sid,
            started_at = excluded.started_at, started_by = excluded.started_by, ended_at = excluded.ended_at,
-           ended_by = excluded.ended_by, chat_ready_at = coalesce(consultations.chat_ready_at, excluded.chat_ready_at),
-           updated_at = excluded.updated_at
+           ended_by = excluded.ended_by, updated_at = excluded.updated_at
          WHERE ?15 >= CASE consultations.status WHEN 'in_progress' THEN 1 WHEN 'completed' THEN 2 ELSE 0 END",
         params![
             id,

@@ -11,6 +11,9 @@ use uuid::Uuid;
 
 /// A desk waits this long for a normal answer; a long-poll adds its own wait on top.
 const ANSWER_WITHIN: Duration = Duration::from_secs(15);
+/// A consultation's start or end: several requests to Twilio on the server, each retried when
+/// Twilio is slow or busy.
+const CONSULTATION_ANSWER_WITHIN: Duration = Duration::from_secs(120);
 
 pub struct ServerLink {
     base: url::Url,
@@ -305,12 +308,21 @@ impl ServerLink {
         let sent = self
             .http
             .post(self.url(&format!("/v1/consultations/{appointment}/{action}")))
-            .timeout(ANSWER_WITHIN * 4)
+            .timeout(CONSULTATION_ANSWER_WITHIN)
             .header("x-clinicdesk-desk", &self.credential)
             .bearer_auth(self.token_of(person)?)
             .json(body)
             .send()
             .await;
+        if let Err(e) = &sent {
+            if e.is_timeout() {
+                // The server may still be working with Twilio: not "unreachable", and not a reason
+                // to press again blindly.
+                return Err(CoreError::Twilio(
+                    "The clinic server did not answer in time: it may still be talking to Twilio. Look at the consultation's state in a moment (the day view shows it) before trying again; trying again carries on from where it stopped.".into(),
+                ));
+            }
+        }
         Self::answer(sent).await
     }
 }
