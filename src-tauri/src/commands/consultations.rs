@@ -117,6 +117,9 @@ pub async fn consultation_invite(state: State<'_, AppState>, id: Uuid) -> ApiRes
     let (clinic, caller) = state.caller()?;
     // A waiting room that did not open is logged by the core: the text still goes, and the
     // patient joins when the doctor starts.
+    if let Some(link) = state.desk.link(clinic)? {
+        return Ok(clinic.consultations().invite_on_server(&caller, &link, id).await?);
+    }
     let (text, _waiting_room_problem) =
         clinic.consultations().invite_to_waiting_room(&caller, &state.twilio, id).await?;
     Ok(text)

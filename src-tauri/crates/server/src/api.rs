@@ -237,3 +237,13 @@ pub async fn consultation_end(
     let (_desk, staff, _) = signed_in(&shared, &headers).await?;
     Ok(Json(crate::consultations::end(&shared.pool, shared.twilio.as_deref(), &staff, id, Utc::now()).await?))
 }
+
+/// Texts the patient a new link to the video consultation (its doctor, or staff who send texts).
+pub async fn consultation_invite(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> ApiResult<impl IntoResponse> {
+    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
+    Ok(Json(crate::consultations::invite(&shared.pool, shared.twilio.as_deref(), &staff, id, Utc::now()).await?))
+}

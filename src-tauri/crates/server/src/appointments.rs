@@ -257,6 +257,7 @@ pub async fn move_in(
     let tz = settings::time_zone(tx).await?;
     let mut store = PgAppointments { db: tx, staff, now, tz };
     let (before, moved) = store::reschedule(&mut store, id, change, ClinicTime { tz, now }).await?;
+    crate::consultations::forget_links(tx, id, now).await?;
     changes::appointment(tx, &moved).await?;
     texts::on_change(tx, &moved, texts::Change::Moved { from: before.starts_at }, now).await?;
     Ok(moved)

@@ -177,6 +177,7 @@ fn router(shared: Shared) -> Router {
         .route("/v1/consultations/{id}/start", post(api::consultation_start))
         .route("/v1/consultations/{id}/token", post(api::consultation_token))
         .route("/v1/consultations/{id}/end", post(api::consultation_end))
+        .route("/v1/consultations/{id}/invite", post(api::consultation_invite))
         // Commands and sign-ins are small; nothing a desk sends needs more.
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .with_state(shared)

@@ -281,3 +281,90 @@ async fn a_server_without_the_clinics_twilio_account_says_who_can_set_it_up() {
         "0"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reception_texts_the_video_link_from_a_desk_and_a_move_draws_new_names() {
+    let c = support::clinic().await;
+    let fake = FakeTwilio::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let address = serve_with_twilio(&c, &fake, dir.path()).await;
+    let front = desk_computer(&c, address, "Front desk").await;
+    let house_room = desk_computer(&c, address, "Dr House's room").await;
+    let appointment = video_booking(&c).await;
+    let (front_link, rita) = sign_in_on(&front, "desk@clinic.example", "desk password 1").await;
+    let (house_link, house) = sign_in_on(&house_room, "house@clinic.example", "doctor password 1").await;
+    let consultations = front.clinic.consultations();
+
+    // No call page yet: said, with who sets it.
+    let no_page = consultations.invite_on_server(&rita.caller, &front_link, appointment).await.unwrap_err();
+    assert!(no_page.to_string().contains("video.call_page_url"), "{no_page}");
+    let db = c.pool.get().await.unwrap();
+    clinicdesk_server::clinic_settings::set(&**db, "video.call_page_url", "https://call.clinic.example/join")
+        .await
+        .unwrap();
+
+    // Reception texts the link: staff see it without its key; the patient gets the whole link once.
+    let text = consultations.invite_on_server(&rita.caller, &front_link, appointment).await.unwrap();
+    assert_eq!(text.to, "+447400123456");
+    assert!(text.body.contains("https://call.clinic.example/join#…") && !text.body.contains("#t="), "{}", text.body);
+    for _ in 0..300 {
+        if !fake.messages_to("+447400123456").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sent = fake.messages_to("+447400123456");
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].body.contains("https://call.clinic.example/join#t="), "{}", sent[0].body);
+
+    // Another doctor may not text this appointment's patient (doctors do not send the clinic's texts).
+    let refused = house_link
+        .consultation::<serde_json::Value>(house.profile.user_id, appointment, "invite", &serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, CoreError::Server { code: ErrorCode::Forbidden, .. }), "{refused:?}");
+
+    // A patient who has not agreed to texts: the core's words.
+    c.pg.psql("clinic", &format!("UPDATE patients SET sms_consent = false WHERE id = '{}'", c.patients[0]));
+    let no_consent = consultations.invite_on_server(&rita.caller, &front_link, appointment).await.unwrap_err();
+    assert_eq!(no_consent.to_string(), "Cannot text the link: the patient has not agreed to texts.");
+
+    // A move before the start: the consultation's names are drawn again (the old link's room and
+    // identity are used by nobody), and an invite still waiting is withdrawn.
+    let names = |c: &support::TestClinic| {
+        c.pg.psql(
+            "clinic",
+            &format!("SELECT room_name || patient_identity FROM consultations WHERE appointment_id = '{appointment}'"),
+        )
+    };
+    let before = names(&c);
+    c.pg.psql(
+        "clinic",
+        &format!(
+            "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key, next_attempt_at)
+             VALUES (gen_random_uuid(), '{appointment}', '{}', 'invite', '+447400123456', 'link', 'waiting invite', now() + interval '1 hour')",
+            c.patients[0]
+        ),
+    );
+    let version: i64 =
+        c.pg.psql("clinic", &format!("SELECT version FROM appointments WHERE id = '{appointment}'")).parse().unwrap();
+    let later = support::booking(c.patients[0], c.doctors[0], "09:00", 30);
+    let change = clinicdesk_core::appointments::RescheduleRequest {
+        date: later.date,
+        time: "11:00".into(),
+        minutes: None,
+        expected_version: Some(version),
+    };
+    let tx_client = &mut *c.pool.get().await.unwrap();
+    let tx = tx_client.transaction().await.unwrap();
+    appointments::move_in(&*tx, &c.reception, appointment, &change, support::now()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_ne!(names(&c), before, "new names after the move");
+    assert_eq!(
+        c.pg.psql(
+            "clinic",
+            "SELECT state || ': ' || error_message FROM sms_notifications WHERE idempotency_key = 'waiting invite'"
+        ),
+        "skipped: Withdrawn: the appointment moved before this link went out. Send the link again."
+    );
+}

@@ -44,13 +44,19 @@ pub(crate) fn patient_verdict(conn: &Connection, patient: Uuid, tz: Tz) -> Resul
     let (consent, opted_out): (bool, Option<DateTime<Utc>>) = conn
         .prepare_cached("SELECT sms_consent, opted_out_at FROM patients WHERE id = ?1")?
         .query_row([patient.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(match (consent, opted_out) {
+    Ok(verdict(consent, opted_out, tz))
+}
+
+/// Why a patient with this consent and STOP reply cannot be texted, for reception ("Not texted:
+/// …"); `None` when they can. The same words on a clinic server.
+pub fn verdict(consent: bool, opted_out: Option<DateTime<Utc>>, tz: Tz) -> Option<String> {
+    match (consent, opted_out) {
         (_, Some(at)) => {
             Some(format!("Not texted: the patient replied STOP on {}", at.with_timezone(&tz).format("%-d %B")))
         }
         (false, None) => Some("Not texted: the patient has not agreed to texts".into()),
         (true, None) => None,
-    })
+    }
 }
 
 pub(crate) fn patient_phone(conn: &Connection, patient: Uuid) -> Result<String> {

@@ -13,6 +13,7 @@
 
 mod changes;
 pub(crate) mod context;
+pub use context::verdict as patient_text_verdict;
 mod reminders;
 pub mod rules;
 mod to_patient;

@@ -25,7 +25,7 @@ use crate::auth::Caller;
 use crate::error::{CoreError, Result};
 use crate::sms::templates::{self, TemplateData};
 use crate::sms::{outbox, NewText, TextKind, TextMessage};
-use crate::twilio::token::{TokenKey, TokenMinter, TokenRequest, TWILIO_MAX_TTL_SECONDS};
+use crate::twilio::token::{TokenMinter, TokenRequest, TWILIO_MAX_TTL_SECONDS};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
@@ -89,12 +89,7 @@ impl Consultations<'_> {
         let record = store::ensure(&tx, booking.id, now)?;
         let chat_service_sid =
             record.chat_service_sid.clone().or_else(|| account.settings.conversations_service_sid.clone());
-        let key = TokenKey {
-            account_sid: &account.settings.account_sid,
-            api_key_sid: &account.settings.api_key_sid,
-            api_key_secret: &account.api_key_secret,
-            region: None,
-        };
+        let key = account.token_key();
         let request = TokenRequest {
             identity: record.patient_identity.clone(),
             video_room: Some(record.room_name.clone()),

@@ -87,6 +87,20 @@ impl Consultations<'_> {
         self.own_status(appointment)
     }
 
+    /// Texts the patient a new link through the clinic server (its doctor, or staff who send
+    /// texts), which holds the clinic's Twilio account and call page.
+    pub async fn invite_on_server(
+        &self,
+        caller: &Caller,
+        link: &ServerLink,
+        appointment: Uuid,
+    ) -> Result<crate::sms::TextMessage> {
+        access::inviter(self.clinic, caller, appointment)?;
+        link.consultation(caller.user_id(), appointment, "invite", &json!({}))
+            .await
+            .map_err(|e| without_server(e, "the patient's link was not texted"))
+    }
+
     fn keep_answer(&self, answer: &ConsultationAnswer) -> Result<()> {
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;

@@ -23,7 +23,7 @@ use crate::auth::Caller;
 use crate::db::ts;
 use crate::error::Result;
 use crate::twilio::rooms;
-use crate::twilio::token::{mint, TokenKey, TokenRequest, DEFAULT_MAX_TTL_SECONDS};
+use crate::twilio::token::{mint, TokenRequest, DEFAULT_MAX_TTL_SECONDS};
 use crate::twilio::TwilioHttp;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::params;
@@ -97,12 +97,7 @@ impl Consultations<'_> {
             true => token_lifetime(now, booking.ends_at),
             false => token_lifetime(now, booking.ends_at).min(CHAT_TOKEN_MAX_SECONDS),
         };
-        let key = TokenKey {
-            account_sid: &account.settings.account_sid,
-            api_key_sid: &account.settings.api_key_sid,
-            api_key_secret: &account.api_key_secret,
-            region: None,
-        };
+        let key = account.token_key();
         let request = TokenRequest {
             identity: record.doctor_identity.clone(),
             video_room: with_video.then(|| record.room_name.clone()),

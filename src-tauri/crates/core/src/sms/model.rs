@@ -97,7 +97,7 @@ impl TextState {
     }
 }
 
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct TextMessage {
     pub id: Uuid,

@@ -55,6 +55,18 @@ pub struct TwilioAccount {
     pub api_key_secret: String,
 }
 
+impl TwilioAccount {
+    /// The key Access Tokens are signed with: the account's API key and its secret.
+    pub fn token_key(&self) -> super::token::TokenKey<'_> {
+        super::token::TokenKey {
+            account_sid: &self.settings.account_sid,
+            api_key_sid: &self.settings.api_key_sid,
+            api_key_secret: &self.api_key_secret,
+            region: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for TwilioAccount {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TwilioAccount").field("settings", &self.settings).field("secrets", &"<redacted>").finish()
@@ -280,12 +292,7 @@ impl TwilioSetup<'_> {
             chat_service_sid,
             ttl_seconds: ttl_seconds.unwrap_or(super::token::DEFAULT_TTL_SECONDS),
         };
-        let key = super::token::TokenKey {
-            account_sid: &account.settings.account_sid,
-            api_key_sid: &account.settings.api_key_sid,
-            api_key_secret: &account.api_key_secret,
-            region: None,
-        };
+        let key = account.token_key();
         let token =
             super::token::mint(&key, &request, self.clinic.now().timestamp(), super::token::DEFAULT_MAX_TTL_SECONDS)?;
         let conn = self.clinic.db().conn()?;

@@ -1,105 +1,165 @@
-//! The patient's link texted as the doctor starts (the clinic's video invite), as a one-desk clinic
-//! does (core consultations/invite.rs): a token for this consultation only (the patient's random
-//! identity, its room and chat), working at once and until the slot's end plus the margin, in the
-//! fragment of a link to the clinic's call page (`video.call_page_url`), queued in the outbox for
-//! the elected sender.
+//! The patient's way in, made on the server: a link to the clinic's call page
+//! (`video.call_page_url`) whose fragment carries a token for this consultation only (the
+//! patient's random identity, its room and chat), texted with the clinic's video invite wording
+//! through the server's outbox, as a one-desk clinic does (core consultations/invite.rs).
 //!
-//! It never fails the start: a clinic without a call page, a patient who cannot be texted, an
-//! invite sent in the last few minutes are the doctor's to handle by phone; why is logged (no
-//! patient data). Queued once per start (its key), so a start asked for twice texts once.
+//! - At the start (`on_start`): the link works at once; queued once per start, and not when an
+//!   invite went out in the last few minutes. It never fails the start: why not is logged.
+//! - By hand (`invite`, the appointment dialog's *Text the video link*): its doctor or staff who
+//!   send texts; the link works from a quarter before the slot; refusals in the core's words.
+//! - A move before the start draws the consultation's names again and withdraws waiting invites
+//!   (`forget_links`), so an old link never opens the new time's room.
 
-use super::load;
+use super::{load, opaque, publish, state, COLUMNS};
 use crate::appointments;
 use crate::audit;
-use crate::error::Result;
+use crate::error::{Result, ServerError};
 use crate::settings;
 use crate::staff::Staff;
 use crate::texts;
 use crate::twilio_setup::Texting;
 use chrono::{DateTime, Duration, Utc};
+use clinicdesk_core::appointment_texts::patient_text_verdict;
 use clinicdesk_core::appointment_texts::rules::KEY_CLINIC_PHONE;
 use clinicdesk_core::audit::AuditAction;
-use clinicdesk_core::consultations::{link_window, PatientGreeting, KEY_CALL_PAGE_URL, START_INVITE_QUIET_MINUTES};
+use clinicdesk_core::auth::Permission;
+use clinicdesk_core::consultations::{
+    in_person, link_window, refusal, ConsultationState, PatientGreeting, KEY_CALL_PAGE_URL, START_INVITE_QUIET_MINUTES,
+};
+use clinicdesk_core::error::CoreError;
 use clinicdesk_core::sms::templates::TemplateName;
-use clinicdesk_core::sms::TextKind;
-use clinicdesk_core::twilio::token::{TokenKey, TokenMinter, TokenRequest, TWILIO_MAX_TTL_SECONDS};
+use clinicdesk_core::sms::{segments, TextKind, TextMessage, TextState};
+use clinicdesk_core::twilio::token::{TokenMinter, TokenRequest, TWILIO_MAX_TTL_SECONDS};
 use deadpool_postgres::Pool;
+use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
-/// Why no invite went at the start (logged, and returned for tests).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoInvite {
-    RecentlyInvited,
-    NoCallPage,
-    CannotBeTexted,
-    TooEarly,
+/// When the patient's link starts to work.
+#[derive(Debug, Clone, Copy)]
+enum Opens {
+    /// The doctor is ready now, maybe well before the appointment.
+    Now,
+    /// From a quarter before the slot (a link sent ahead).
+    OnTime,
 }
 
-/// Texts the patient their link, unless there is a reason not to (logged). Errors are logged too.
+/// Texts the patient their link as the doctor starts, unless an invite went out in the last few
+/// minutes or it cannot go (logged, no patient data).
 pub(super) async fn on_start(pool: &Pool, texting: &Texting, staff: &Staff, appointment: Uuid, now: DateTime<Utc>) {
-    match queue(pool, texting, staff, appointment, now).await {
-        Ok(None) => {}
-        Ok(Some(why)) => tracing::info!(reason = ?why, "no video invite texted at the start"),
+    let key = format!("appointment:{appointment}:invite-at-start");
+    match queue(pool, texting, staff, appointment, Opens::Now, &key, now).await {
+        Ok(_) => {}
+        Err(ServerError::Rule(e)) => tracing::info!(code = ?e.code(), "no video invite texted at the start"),
         Err(e) => tracing::warn!(error = %e, "the video invite at the start could not be queued"),
     }
 }
 
+/// Texts the patient a new link (its doctor, or staff who send texts): a new text each time.
+pub async fn invite(
+    pool: &Pool,
+    texting: Option<&Texting>,
+    staff: &Staff,
+    appointment: Uuid,
+    now: DateTime<Utc>,
+) -> Result<TextMessage> {
+    {
+        let client = pool.get().await?;
+        let doctor_user: Option<Uuid> = client
+            .query_opt(
+                "SELECT d.user_id FROM appointments a JOIN doctors d ON d.id = a.doctor_id WHERE a.id = $1",
+                &[&appointment],
+            )
+            .await?
+            .map(|r| r.get(0));
+        if doctor_user != Some(staff.user_id) {
+            staff.require(&**client, Permission::SendTexts).await?;
+        }
+    }
+    let texting = texting.ok_or_else(|| {
+        CoreError::Conflict(
+            "The clinic server has no Twilio account yet, so no link can be texted. Ask your IT person to add it (README, \"Several desks\", step 8).".into(),
+        )
+    })?;
+    let key = format!("appointment:{appointment}:invite:{}", Uuid::new_v4());
+    queue(pool, texting, staff, appointment, Opens::OnTime, &key, now)
+        .await?
+        .ok_or_else(|| CoreError::Conflict("That link was already texted.".into()).into())
+}
+
+/// Makes the link and queues the invite under `key`, in one transaction; `None` if a text under
+/// that key exists already.
 async fn queue(
     pool: &Pool,
     texting: &Texting,
     staff: &Staff,
     appointment: Uuid,
+    opens: Opens,
+    key: &str,
     now: DateTime<Utc>,
-) -> Result<Option<NoInvite>> {
+) -> Result<Option<TextMessage>> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let since = now - Duration::minutes(START_INVITE_QUIET_MINUTES);
-    let recent: bool = tx
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM sms_notifications WHERE appointment_id = $1 AND kind = 'invite' AND created_at > $2)",
-            &[&appointment, &since],
-        )
-        .await?
-        .get(0);
-    if recent {
-        return Ok(Some(NoInvite::RecentlyInvited));
+    if matches!(opens, Opens::Now) {
+        let recent: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM sms_notifications WHERE appointment_id = $1 AND kind = 'invite' AND created_at > $2)",
+                &[&appointment, &(now - Duration::minutes(START_INVITE_QUIET_MINUTES))],
+            )
+            .await?
+            .get(0);
+        if recent {
+            return Ok(None);
+        }
     }
-    let Some(page) = settings::get(&*tx, KEY_CALL_PAGE_URL).await?.filter(|p| !p.is_empty()) else {
-        return Ok(Some(NoInvite::NoCallPage));
-    };
+    let booking = super::booking(&*tx, appointment, true).await?;
+    if !booking.video {
+        return Err(in_person().into());
+    }
+    let consultation = ensure(&*tx, appointment, now).await?;
+    let consultation_state = state(&booking, Some(&consultation));
+    if !matches!(consultation_state, ConsultationState::Scheduled | ConsultationState::InProgress) {
+        return Err(refusal("invite the patient to", consultation_state).into());
+    }
+    let page = settings::get(&*tx, KEY_CALL_PAGE_URL).await?.filter(|p| !p.is_empty()).ok_or_else(|| {
+        CoreError::Conflict(
+            "There is no call page for patients yet. Ask your IT person to set it on the clinic server (clinicdesk-server settings set video.call_page_url …).".into(),
+        )
+    })?;
     let tz = settings::time_zone(&*tx).await?;
     let booking = appointments::find(&*tx, appointment, tz).await?;
     let patient = tx
-        .query_one(
-            "SELECT phone, sms_consent AND opted_out_at IS NULL FROM patients WHERE id = $1",
-            &[&booking.patient_id],
-        )
+        .query_one("SELECT phone, sms_consent, opted_out_at FROM patients WHERE id = $1", &[&booking.patient_id])
         .await?;
-    let (phone, may_text): (Option<String>, bool) = (patient.get(0), patient.get(1));
-    let Some(phone) = phone.filter(|_| may_text) else { return Ok(Some(NoInvite::CannotBeTexted)) };
-    let Ok((_, valid_until)) = link_window(now, booking.starts_at, booking.ends_at) else {
-        return Ok(Some(NoInvite::TooEarly));
+    let (phone, consent, opted_out): (Option<String>, bool, Option<DateTime<Utc>>) =
+        (patient.get(0), patient.get(1), patient.get(2));
+    if let Some(why) = patient_text_verdict(consent, opted_out, tz) {
+        return Err(
+            CoreError::Conflict(format!("{}.", why.replacen("Not texted: ", "Cannot text the link: ", 1))).into()
+        );
+    }
+    let phone =
+        phone.ok_or_else(|| CoreError::Conflict("Cannot text the link: the patient has no mobile number.".into()))?;
+    let (on_time, valid_until) = link_window(now, booking.starts_at, booking.ends_at)?;
+    let valid_from = match opens {
+        Opens::Now => now,
+        Opens::OnTime => on_time,
     };
-    let consultation = load(&*tx, appointment).await?.expect("a started consultation has a row").row;
     let account = &texting.account;
-    let key = TokenKey {
-        account_sid: &account.settings.account_sid,
-        api_key_sid: &account.settings.api_key_sid,
-        api_key_secret: &account.api_key_secret,
-        region: None,
-    };
     let request = TokenRequest {
-        identity: consultation.patient_identity.clone(),
-        video_room: Some(consultation.room_name.clone()),
+        identity: consultation.row.patient_identity.clone(),
+        video_room: Some(consultation.row.room_name.clone()),
         chat_service_sid: consultation
+            .row
             .chat_service_sid
             .clone()
             .or_else(|| account.settings.conversations_service_sid.clone()),
         ttl_seconds: (valid_until - now).num_seconds() as u32,
     };
-    // The doctor is ready now, maybe well before the appointment: this link works at once.
-    let token =
-        TokenMinter::new(&key, TWILIO_MAX_TTL_SECONDS).mint_not_before(&request, now.timestamp(), now.timestamp())?;
+    let token = TokenMinter::new(&account.token_key(), TWILIO_MAX_TTL_SECONDS).mint_not_before(
+        &request,
+        now.timestamp(),
+        valid_from.timestamp(),
+    )?;
     let greeting = PatientGreeting {
         clinic_name: settings::get(&*tx, settings::CLINIC_NAME).await?.unwrap_or_default(),
         clinic_phone: settings::get(&*tx, KEY_CLINIC_PHONE).await?.unwrap_or_default(),
@@ -131,27 +191,93 @@ async fn queue(
                 &TextKind::Invite.as_str(),
                 &phone,
                 &body,
-                &format!("appointment:{appointment}:invite-at-start"),
+                &key,
                 &now,
                 &booking.starts_at,
             ],
         )
         .await?;
-    if queued == 1 {
-        let detail = format!(
-            "patient {}; patient's link, identity {}, valid {} to {}",
-            booking.patient_id,
-            consultation.patient_identity,
-            now.to_rfc3339(),
-            valid_until.to_rfc3339()
-        );
-        let record = Some(("appointment", appointment.to_string()));
-        let record = record.as_ref().map(|(t, id)| (*t, id.as_str()));
-        audit::record(&*tx, Some(staff), AuditAction::TokenMinted, record, Some(&detail)).await?;
-        let detail = format!("patient {}; video invite", booking.patient_id);
-        audit::record(&*tx, Some(staff), AuditAction::TextSent, Some(("sms", &text_id.to_string())), Some(&detail))
-            .await?;
+    if queued == 0 {
+        return Ok(None);
     }
+    let detail = format!(
+        "patient {}; patient's link, identity {}, valid {} to {}",
+        booking.patient_id,
+        consultation.row.patient_identity,
+        valid_from.to_rfc3339(),
+        valid_until.to_rfc3339()
+    );
+    let id = appointment.to_string();
+    audit::record(&*tx, Some(staff), AuditAction::TokenMinted, Some(("appointment", &id)), Some(&detail)).await?;
+    let detail = format!("patient {}; video invite", booking.patient_id);
+    audit::record(&*tx, Some(staff), AuditAction::TextSent, Some(("sms", &text_id.to_string())), Some(&detail)).await?;
     tx.commit().await?;
-    Ok(None)
+    let count = segments::count(&body);
+    // As staff see it: the link without its key (the outbox keeps the whole text to send).
+    let shown = TextMessage {
+        id: text_id,
+        kind: TextKind::Invite,
+        to: phone,
+        body,
+        segments: count.segments,
+        encoding: count.encoding,
+        state: TextState::Pending,
+        twilio_sid: None,
+        twilio_status: None,
+        error_code: None,
+        error_message: None,
+        attempts: 0,
+        patient_id: Some(booking.patient_id),
+        appointment_id: Some(appointment),
+        created_at: now,
+        sent_at: None,
+        final_at: None,
+    }
+    .as_shown();
+    Ok(Some(shown))
+}
+
+/// The consultation's row, made (scheduled, with its random names) if it has none yet: the link's
+/// identity and room are the ones the start will use.
+async fn ensure(db: &impl GenericClient, appointment: Uuid, now: DateTime<Utc>) -> Result<super::Stored> {
+    let made = db
+        .execute(
+            "INSERT INTO consultations (appointment_id, room_name, doctor_identity, patient_identity, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (appointment_id) DO NOTHING",
+            &[&appointment, &opaque("cd-"), &opaque("d-"), &opaque("p-"), &now],
+        )
+        .await?;
+    let stored = load(db, appointment).await?.expect("ensured above");
+    if made == 1 {
+        publish(db, &stored.row).await?;
+    }
+    Ok(stored)
+}
+
+/// The appointment moved (in the caller's transaction): until a start made the room, the
+/// consultation's names are drawn again and invites still waiting are withdrawn, so a link made
+/// for the old time names a room and an identity nobody uses any more.
+pub async fn forget_links(db: &impl GenericClient, appointment: Uuid, now: DateTime<Utc>) -> Result<()> {
+    let redrawn = db
+        .query_opt(
+            &format!(
+                "UPDATE consultations SET room_name = $2, doctor_identity = $3, patient_identity = $4, conversation_sid = NULL,
+                        chat_ready_at = NULL, updated_at = $5
+                 WHERE appointment_id = $1 AND status = 'scheduled' AND room_sid IS NULL
+                 RETURNING {COLUMNS}"
+            ),
+            &[&appointment, &opaque("cd-"), &opaque("d-"), &opaque("p-"), &now],
+        )
+        .await?;
+    if let Some(row) = redrawn {
+        publish(db, &super::stored_row(&row).row).await?;
+    }
+    db.execute(
+        "UPDATE sms_notifications SET state = 'skipped', updated_at = $2,
+                error_message = 'Withdrawn: the appointment moved before this link went out. Send the link again.'
+         WHERE appointment_id = $1 AND kind = 'invite' AND state = 'pending' AND NOT needs_reconcile",
+        &[&appointment, &now],
+    )
+    .await?;
+    Ok(())
 }

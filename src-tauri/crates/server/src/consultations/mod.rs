@@ -36,6 +36,7 @@ mod start;
 mod token;
 
 pub use end::end;
+pub use invite::{forget_links, invite};
 pub use start::start;
 pub use token::token;
 

@@ -12,7 +12,7 @@ use clinicdesk_core::consultations::{
     CHAT_TOKEN_MAX_SECONDS, ROOM,
 };
 use clinicdesk_core::twilio::rooms;
-use clinicdesk_core::twilio::token::{mint, TokenKey, TokenRequest, DEFAULT_MAX_TTL_SECONDS};
+use clinicdesk_core::twilio::token::{mint, TokenRequest, DEFAULT_MAX_TTL_SECONDS};
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
@@ -78,12 +78,7 @@ pub async fn token(
         true => token_lifetime(now, booking.ends_at),
         false => token_lifetime(now, booking.ends_at).min(CHAT_TOKEN_MAX_SECONDS),
     };
-    let key = TokenKey {
-        account_sid: &account.settings.account_sid,
-        api_key_sid: &account.settings.api_key_sid,
-        api_key_secret: &account.api_key_secret,
-        region: None,
-    };
+    let key = account.token_key();
     let request = TokenRequest {
         identity: stored.row.doctor_identity.clone(),
         video_room: video.then(|| stored.row.room_name.clone()),
