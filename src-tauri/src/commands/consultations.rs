@@ -181,19 +181,28 @@ pub async fn consultation_set_recording(
 #[tauri::command]
 pub async fn consultation_messages(state: State<'_, AppState>, id: Uuid) -> ApiResult<ChatView> {
     let (clinic, caller) = state.caller_passive()?;
-    Ok(clinic.consultations().messages(&caller, &state.twilio, id).await?)
+    Ok(match state.desk.link(clinic)? {
+        Some(link) => clinic.consultations().messages_on_server(&caller, &link, &state.twilio, id).await?,
+        None => clinic.consultations().messages(&caller, &state.twilio, id).await?,
+    })
 }
 
 #[tauri::command]
 pub async fn consultation_send(state: State<'_, AppState>, id: Uuid, body: String) -> ApiResult<ChatLine> {
     let (clinic, caller) = state.caller()?;
-    Ok(clinic.consultations().send(&caller, &state.twilio, id, &body).await?)
+    Ok(match state.desk.link(clinic)? {
+        Some(link) => clinic.consultations().send_on_server(&caller, &link, id, &body).await?,
+        None => clinic.consultations().send(&caller, &state.twilio, id, &body).await?,
+    })
 }
 
 #[tauri::command]
 pub async fn consultation_mark_read(state: State<'_, AppState>, id: Uuid) -> ApiResult<Option<i64>> {
     let (clinic, caller) = state.caller_passive()?;
-    Ok(clinic.consultations().mark_read(&caller, &state.twilio, id).await?)
+    Ok(match state.desk.link(clinic)? {
+        Some(link) => clinic.consultations().mark_read_on_server(&caller, &link, &state.twilio, id).await?,
+        None => clinic.consultations().mark_read(&caller, &state.twilio, id).await?,
+    })
 }
 
 /// Where the window cannot carry video: a token for the browser goes into a one-time link to the

@@ -16,6 +16,8 @@ CREATE TABLE consultations (
   earlier_room_sids      text[] NOT NULL DEFAULT '{}',
   conversation_sid       text,
   chat_service_sid       text,
+  doctor_participant_sid text,             -- the doctor in the conversation (read receipts)
+  doctor_read_index      bigint,           -- the last chat message the doctor marked read
   chat_ready_at          timestamptz,
   started_at             timestamptz,
   started_by             uuid REFERENCES users (id),

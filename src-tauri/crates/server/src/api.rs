@@ -247,3 +247,41 @@ pub async fn consultation_invite(
     let (_desk, staff, _) = signed_in(&shared, &headers).await?;
     Ok(Json(crate::consultations::invite(&shared.pool, shared.twilio.as_deref(), &staff, id, Utc::now()).await?))
 }
+
+/// The running consultation's chat with both read horizons (polled by a doctor's window whose
+/// live connection to Twilio is blocked).
+pub async fn consultation_messages(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> ApiResult<impl IntoResponse> {
+    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
+    Ok(Json(crate::consultations::messages(&shared.pool, shared.twilio.as_deref(), &staff, id, Utc::now()).await?))
+}
+
+#[derive(Deserialize)]
+pub struct SendBody {
+    body: String,
+}
+
+/// Posts a chat message to the patient as the doctor.
+pub async fn consultation_send(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Json(message): Json<SendBody>,
+) -> ApiResult<impl IntoResponse> {
+    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
+    let twilio = shared.twilio.as_deref();
+    Ok(Json(crate::consultations::send(&shared.pool, twilio, &staff, id, &message.body, Utc::now()).await?))
+}
+
+/// Marks the chat read by the doctor.
+pub async fn consultation_read(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> ApiResult<impl IntoResponse> {
+    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
+    Ok(Json(crate::consultations::mark_read(&shared.pool, shared.twilio.as_deref(), &staff, id).await?))
+}

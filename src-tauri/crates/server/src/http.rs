@@ -178,6 +178,9 @@ fn router(shared: Shared) -> Router {
         .route("/v1/consultations/{id}/token", post(api::consultation_token))
         .route("/v1/consultations/{id}/end", post(api::consultation_end))
         .route("/v1/consultations/{id}/invite", post(api::consultation_invite))
+        .route("/v1/consultations/{id}/messages", post(api::consultation_messages))
+        .route("/v1/consultations/{id}/send", post(api::consultation_send))
+        .route("/v1/consultations/{id}/read", post(api::consultation_read))
         // Commands and sign-ins are small; nothing a desk sends needs more.
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .with_state(shared)

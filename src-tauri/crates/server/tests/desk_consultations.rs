@@ -41,6 +41,12 @@ async fn serve_with_twilio(c: &support::TestClinic, fake: &FakeTwilio, dir: &std
     address
 }
 
+/// A Twilio client the desk never uses for a running consultation (it has no account): the
+/// kept chat is read without it.
+fn http() -> clinicdesk_core::twilio::TwilioHttp {
+    clinicdesk_core::twilio::TwilioHttp::new(Endpoints::twilio())
+}
+
 /// A video appointment about three hours from now (a patient's link can be made from a day before
 /// the slot ends, Twilio's limit), at a quarter hour in the clinic's zone.
 async fn video_booking(c: &support::TestClinic) -> Uuid {
@@ -178,6 +184,36 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
     fake.add_participant(&rooms[0].sid, &identities.0, 600);
     fake.add_participant(&rooms[0].sid, &identities.1, 590);
     fake.add_chat_message(&conversation.sid, &identities.1, "Can you see the rash?");
+    // The chat through the server (the window's live connection to Twilio blocked): the doctor
+    // sends, reads both sides with roles, never identities, and marks read (the patient's receipt).
+    let mine = consultations.send_on_server(&grey.caller, &grey_link, appointment, "I can see it now.").await.unwrap();
+    assert_eq!((mine.index, mine.author), (1, clinicdesk_core::consultations::ParticipantRole::Doctor));
+    let too_long = "x".repeat(1601);
+    let refused = consultations.send_on_server(&grey.caller, &grey_link, appointment, &too_long).await.unwrap_err();
+    assert_eq!(refused.to_string(), "A chat message can be up to 1600 characters; split this one.");
+    let chat = consultations.messages_on_server(&grey.caller, &grey_link, &http(), appointment).await.unwrap();
+    let lines: Vec<_> = chat.messages.iter().map(|m| (m.author, m.body.clone().unwrap_or_default())).collect();
+    use clinicdesk_core::consultations::ParticipantRole::{Doctor, Patient};
+    assert_eq!(lines, [(Patient, "Can you see the rash?".to_string()), (Doctor, "I can see it now.".to_string())]);
+    assert!(!chat.closed);
+    assert_eq!(
+        consultations.mark_read_on_server(&grey.caller, &grey_link, &http(), appointment).await.unwrap(),
+        Some(1)
+    );
+    let doctor_in_chat =
+        fake.conversations()[0].participants.iter().find(|p| p.identity == identities.0).cloned().unwrap();
+    assert_eq!(doctor_in_chat.last_read_message_index, Some(1));
+    let not_theirs = house_link
+        .consultation::<serde_json::Value>(
+            house.profile.user_id,
+            appointment,
+            "send",
+            &serde_json::json!({"body": "hi"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(not_theirs, CoreError::Server { code: ErrorCode::Forbidden, .. }), "{not_theirs:?}");
+
     let ended = consultations.end_on_server(&grey.caller, &grey_link, appointment).await.unwrap();
     assert_eq!(ended.state, ConsultationState::Completed);
     assert_eq!(ended.participants.len(), 2);
@@ -185,7 +221,9 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
     grey_room.relay.cut();
     let record = consultations.record(&grey.caller, appointment).unwrap();
     assert_eq!(record.attendance.len(), 2, "who joined, offline on the doctor's desk");
-    assert_eq!(count_on(&grey_room, "chat_messages", appointment), 1);
+    assert_eq!(count_on(&grey_room, "chat_messages", appointment), 2);
+    let kept = consultations.messages_on_server(&grey.caller, &grey_link, &http(), appointment).await.unwrap();
+    assert!(kept.closed && kept.messages.len() == 2, "the kept chat, read offline");
     front.clinic.desk_sync().pull(&front_link, Duration::ZERO).await.unwrap();
     let badges = front.clinic.consultations().states(&rita.caller, &[appointment]).unwrap();
     assert_eq!(badges[0].state, ConsultationState::Completed);
@@ -211,7 +249,7 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
     assert_eq!(on_desk(&grey_room), "completed");
     let status = consultations.status(&grey.caller, appointment).unwrap();
     assert_eq!((status.state, status.participants.len()), (ConsultationState::Completed, 2));
-    assert_eq!(count_on(&grey_room, "chat_messages", appointment), 1);
+    assert_eq!(count_on(&grey_room, "chat_messages", appointment), 2);
     let trail = c.pg.psql(
         "clinic",
         &format!(
@@ -219,8 +257,8 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
                SELECT action, count(*) AS n FROM audit_log WHERE record_id = '{appointment}' GROUP BY action) a"
         ),
     );
-    // Two doctor's tokens and the patient's link; Dr House's refusal.
-    assert_eq!(trail, "access.refused 1,appointment.book 1,consultation.end 1,consultation.start 1,twilio.token 3");
+    // Two doctor's tokens and the patient's link; the message sent; Dr House's two refusals.
+    assert_eq!(trail, "access.refused 2,appointment.book 1,consultation.end 1,consultation.message 1,consultation.start 1,twilio.token 3");
 
     // Ending twice: the words of a one-desk clinic.
     let again = consultations.end_on_server(&grey.caller, &grey_link, appointment).await.unwrap_err();

@@ -45,6 +45,7 @@ mod words;
 
 pub use access::{in_person, only_their_doctor};
 pub use attachments::{Attachment, AttachmentFile, AttachmentState};
+pub use chat::MAX_MESSAGE_CHARS;
 pub use end::{done_already, kept_record};
 pub use export::{ExportFormat, Exported, PHI_NOTICE};
 pub(crate) use invite::set_call_page_url;

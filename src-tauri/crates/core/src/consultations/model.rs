@@ -141,7 +141,7 @@ pub struct ChatMedia {
 
 /// The chat as the doctor sees it: live from Twilio while the consultation runs, from the clinic's
 /// own copy once it has ended.
-#[derive(Debug, Clone, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, TS)]
 #[ts(export)]
 pub struct ChatView {
     pub messages: Vec<ChatLine>,

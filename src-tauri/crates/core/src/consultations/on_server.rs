@@ -13,7 +13,7 @@
 
 use super::access;
 use super::store::{self, KeptMessage, KeptParticipant};
-use super::{status_of, ConsultationStatus, ConsultationToken, Consultations};
+use super::{status_of, ChatLine, ChatView, ConsultationState, ConsultationStatus, ConsultationToken, Consultations};
 use crate::auth::Caller;
 use crate::db::ts;
 use crate::error::{CoreError, Result};
@@ -99,6 +99,76 @@ impl Consultations<'_> {
         link.consultation(caller.user_id(), appointment, "invite", &json!({}))
             .await
             .map_err(|e| without_server(e, "the patient's link was not texted"))
+    }
+
+    /// The chat: through the clinic server while the consultation runs (the window's live
+    /// connection to Twilio is blocked), this desk's kept copy otherwise (no network needed).
+    pub async fn messages_on_server(
+        &self,
+        caller: &Caller,
+        link: &ServerLink,
+        http: &crate::twilio::TwilioHttp,
+        appointment: Uuid,
+    ) -> Result<ChatView> {
+        if self.local_state(caller, appointment, "read the chat of")? != ConsultationState::InProgress {
+            return self.messages(caller, http, appointment).await;
+        }
+        let view = link
+            .consultation(caller.user_id(), appointment, "messages", &json!({}))
+            .await
+            .map_err(|e| without_server(e, "the chat could not be loaded"))?;
+        self.audit_chat_read(caller, appointment)?;
+        Ok(view)
+    }
+
+    /// Posts a message to the patient as the doctor, through the clinic server.
+    pub async fn send_on_server(
+        &self,
+        caller: &Caller,
+        link: &ServerLink,
+        appointment: Uuid,
+        body: &str,
+    ) -> Result<ChatLine> {
+        access::own(self.clinic, caller, appointment, "chat in")?;
+        link.consultation(caller.user_id(), appointment, "send", &json!({ "body": body }))
+            .await
+            .map_err(|e| without_server(e, "the message was not sent"))
+    }
+
+    /// Marks the chat read by the doctor, through the clinic server while the consultation runs.
+    pub async fn mark_read_on_server(
+        &self,
+        caller: &Caller,
+        link: &ServerLink,
+        http: &crate::twilio::TwilioHttp,
+        appointment: Uuid,
+    ) -> Result<Option<i64>> {
+        if self.local_state(caller, appointment, "read the chat of")? != ConsultationState::InProgress {
+            return self.mark_read(caller, http, appointment).await;
+        }
+        link.consultation(caller.user_id(), appointment, "read", &json!({}))
+            .await
+            .map_err(|e| without_server(e, "the chat could not be loaded"))
+    }
+
+    /// The consultation's state in this desk's copy, for its own doctor.
+    fn local_state(&self, caller: &Caller, appointment: Uuid, action: &str) -> Result<ConsultationState> {
+        let booking = access::own(self.clinic, caller, appointment, action)?;
+        let record = store::load(&*self.clinic.db().conn()?, appointment)?;
+        Ok(store::state(booking.status, record.as_ref()))
+    }
+
+    /// The chat read through the server is audited here, as a desk's reads are (and uploaded).
+    fn audit_chat_read(&self, caller: &Caller, appointment: Uuid) -> Result<()> {
+        let conn = self.clinic.db().conn()?;
+        let booking = access::booking(&conn, appointment)?;
+        crate::audit::record_polled_screen_read(
+            &conn,
+            self.clinic.now(),
+            caller,
+            &format!("consultation chat {appointment}"),
+            [booking.patient_id],
+        )
     }
 
     fn keep_answer(&self, answer: &ConsultationAnswer) -> Result<()> {

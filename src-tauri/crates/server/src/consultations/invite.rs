@@ -262,7 +262,7 @@ pub async fn forget_links(db: &impl GenericClient, appointment: Uuid, now: DateT
         .query_opt(
             &format!(
                 "UPDATE consultations SET room_name = $2, doctor_identity = $3, patient_identity = $4, conversation_sid = NULL,
-                        chat_ready_at = NULL, updated_at = $5
+                        doctor_participant_sid = NULL, chat_ready_at = NULL, updated_at = $5
                  WHERE appointment_id = $1 AND status = 'scheduled' AND room_sid IS NULL
                  RETURNING {COLUMNS}"
             ),

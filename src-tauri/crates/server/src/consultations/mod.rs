@@ -30,11 +30,13 @@ use clinicdesk_core::sync::wire::ConsultationRow;
 use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
+mod chat;
 mod end;
 mod invite;
 mod start;
 mod token;
 
+pub use chat::{mark_read, messages, send};
 pub use end::end;
 pub use invite::{forget_links, invite};
 pub use start::start;
@@ -54,13 +56,15 @@ pub(super) struct Booking {
 pub(super) const COLUMNS: &str =
     "appointment_id, status, room_name, doctor_identity, patient_identity, start_requested_at, room_sid,
                        conversation_sid, chat_service_sid, started_at, started_by, ended_at, ended_by,
-                       earlier_room_sids, chat_ready_at IS NOT NULL";
+                       earlier_room_sids, chat_ready_at IS NOT NULL, doctor_participant_sid, doctor_read_index";
 
 /// A row of `consultations`, and what only the server uses.
 pub(super) struct Stored {
     pub(super) row: ConsultationRow,
     pub(super) earlier_room_sids: Vec<String>,
     pub(super) chat_ready: bool,
+    pub(super) doctor_participant_sid: Option<String>,
+    pub(super) doctor_read_index: Option<i64>,
 }
 
 pub(super) fn stored_row(r: &Row) -> Stored {
@@ -82,6 +86,8 @@ pub(super) fn stored_row(r: &Row) -> Stored {
         },
         earlier_room_sids: r.get(13),
         chat_ready: r.get(14),
+        doctor_participant_sid: r.get(15),
+        doctor_read_index: r.get(16),
     }
 }
 

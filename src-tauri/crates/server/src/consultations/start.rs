@@ -85,7 +85,7 @@ pub async fn start(
             conversations::ensure_role(http, account, PATIENT_ROLE, PATIENT_PERMISSIONS).await.map_err(failed)?;
         let doctor = json!({ "role": "doctor" });
         let patient = json!({ "role": "patient" });
-        conversations::join(http, account, &chat.sid, &stored.row.doctor_identity, Some(&doctor), None)
+        let me = conversations::join(http, account, &chat.sid, &stored.row.doctor_identity, Some(&doctor), None)
             .await
             .map_err(failed)?;
         conversations::join(
@@ -100,8 +100,9 @@ pub async fn start(
         .map_err(failed)?;
         remember(
             pool,
-            "UPDATE consultations SET chat_ready_at = $2, updated_at = $2 WHERE appointment_id = $1 AND status = 'scheduled'",
-            &[&appointment, &now],
+            "UPDATE consultations SET doctor_participant_sid = $3, chat_ready_at = $2, updated_at = $2
+             WHERE appointment_id = $1 AND status = 'scheduled'",
+            &[&appointment, &now, &me.sid],
         )
         .await?;
     }
