@@ -27,6 +27,8 @@ CREATE TABLE consultations (
   -- room and the whole chat, as desks keep them (core KeptParticipant / KeptMessage).
   participants           jsonb,
   chat                   jsonb,
+  -- Ended while Twilio could not be reached: the record is fetched by the sender later.
+  record_pending_since   timestamptz,
   created_at             timestamptz NOT NULL,
   updated_at             timestamptz NOT NULL,
   CHECK (status = 'scheduled' OR (room_sid IS NOT NULL AND conversation_sid IS NOT NULL AND started_at IS NOT NULL)),

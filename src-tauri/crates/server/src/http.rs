@@ -23,7 +23,8 @@ const SENDER_CHECK: Duration = Duration::from_secs(1);
 /// How often the sender plans the coming day's reminders.
 const REMINDER_PLANNING: Duration = Duration::from_secs(60);
 
-/// The sender's once-a-minute work: the coming day's reminders, and patients' replies.
+/// The sender's once-a-minute work: the coming day's reminders, patients' replies, and the
+/// records of consultations ended while Twilio could not be reached.
 async fn plan_reminders(url: &str, texting: &Texting) -> Result<usize> {
     let mut client = crate::db::connect(url, true).await?;
     crate::replies::read(&mut client, texting, chrono::Utc::now()).await?;
@@ -31,6 +32,10 @@ async fn plan_reminders(url: &str, texting: &Texting) -> Result<usize> {
     let tx = client.transaction().await?;
     let planned = crate::reminders::plan(&tx, chrono::Utc::now()).await?;
     tx.commit().await?;
+    // Consultations that ended while Twilio could not be reached: their records, now.
+    if let Err(e) = crate::consultations::fetch_late_records(&mut client, texting, chrono::Utc::now()).await {
+        tracing::warn!(error = %e, "fetching late consultation records failed; the next minute tries again");
+    }
     Ok(planned)
 }
 

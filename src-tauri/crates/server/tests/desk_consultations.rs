@@ -41,6 +41,11 @@ async fn serve_with_twilio(c: &support::TestClinic, fake: &FakeTwilio, dir: &std
     address
 }
 
+/// The same Twilio account as `serve_with_twilio` gave the server (read again from its file).
+fn clinic_twilio(fake: &FakeTwilio, dir: &std::path::Path) -> twilio_setup::Texting {
+    twilio_setup::load(&dir.join("twilio"), Endpoints::all_at(&fake.url())).unwrap()
+}
+
 /// A Twilio client the desk never uses for a running consultation (it has no account): the
 /// kept chat is read without it.
 fn http() -> clinicdesk_core::twilio::TwilioHttp {
@@ -405,4 +410,53 @@ async fn reception_texts_the_video_link_from_a_desk_and_a_move_draws_new_names()
         ),
         "skipped: Withdrawn: the appointment moved before this link went out. Send the link again."
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consultation_ended_while_twilio_cannot_be_reached_ends_and_its_record_follows() {
+    let c = support::clinic().await;
+    let fake = FakeTwilio::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let address = serve_with_twilio(&c, &fake, dir.path()).await;
+    let grey_room = desk_computer(&c, address, "Dr Grey's room").await;
+    let appointment = video_booking(&c).await;
+    let (link, grey) = sign_in_on(&grey_room, "grey@clinic.example", "doctor password 1").await;
+    let consultations = grey_room.clinic.consultations();
+    consultations.start_on_server(&grey.caller, &link, appointment).await.unwrap();
+    let token = consultations.token_on_server(&grey.caller, &link, appointment, true).await.unwrap();
+    let room = fake.rooms()[0].sid.clone();
+    fake.add_participant(&room, &token.identity, 300);
+    fake.add_participant(&room, &token.patient_identity, 290);
+
+    // Twilio cannot be reached at the end: it ends all the same (the appointment completed), the
+    // doctor's desk shows the record as still to come.
+    fake.inject(Route::UpdateRoom, Fault::DropBeforeProcessing);
+    let ended = consultations.end_on_server(&grey.caller, &link, appointment).await.unwrap();
+    assert_eq!(ended.state, ConsultationState::Completed);
+    assert!(ended.record_pending, "who joined and the chat follow later");
+    assert_eq!(
+        c.pg.psql("clinic", &format!("SELECT status FROM appointments WHERE id = '{appointment}'")),
+        "completed"
+    );
+    assert_eq!(fake.rooms()[0].status, "in-progress", "Twilio never heard of the end");
+
+    // The sender's pass fetches it once Twilio answers: the room completed, the record kept and
+    // sent to the doctor's desk.
+    let mut client = clinicdesk_server::db::connect(&c.url, true).await.unwrap();
+    clinicdesk_server::consultations::fetch_late_records(
+        &mut client,
+        &clinic_twilio(&fake, dir.path()),
+        support::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(fake.rooms()[0].status, "completed");
+    assert_eq!(
+        c.pg.psql("clinic", &format!("SELECT record_pending_since IS NULL, jsonb_array_length(participants) FROM consultations WHERE appointment_id = '{appointment}'")),
+        "t|2"
+    );
+    grey_room.clinic.desk_sync().pull(&link, Duration::ZERO).await.unwrap();
+    let status = consultations.status(&grey.caller, appointment).unwrap();
+    assert!(!status.record_pending);
+    assert_eq!(status.participants.len(), 2);
 }

@@ -219,14 +219,15 @@ pub(crate) fn keep_from_server(conn: &Connection, c: &ConsultationRow, now: Date
     conn.execute(
         "INSERT INTO consultations (appointment_id, status, room_name, doctor_identity, patient_identity, start_requested_at,
                                     room_sid, conversation_sid, chat_service_sid, started_at, started_by, ended_at, ended_by,
-                                    created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
+                                    record_pending_since, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, CASE WHEN ?16 THEN ?14 END, ?14, ?14)
          ON CONFLICT (appointment_id) DO UPDATE SET status = excluded.status, room_name = excluded.room_name,
            doctor_identity = excluded.doctor_identity, patient_identity = excluded.patient_identity,
            start_requested_at = excluded.start_requested_at, room_sid = excluded.room_sid,
            conversation_sid = excluded.conversation_sid, chat_service_sid = excluded.chat_service_sid,
            started_at = excluded.started_at, started_by = excluded.started_by, ended_at = excluded.ended_at,
-           ended_by = excluded.ended_by, updated_at = excluded.updated_at
+           ended_by = excluded.ended_by, updated_at = excluded.updated_at,
+           record_pending_since = CASE WHEN ?16 THEN coalesce(consultations.record_pending_since, ?14) END
          WHERE ?15 >= CASE consultations.status WHEN 'in_progress' THEN 1 WHEN 'completed' THEN 2 ELSE 0 END",
         params![
             id,
@@ -244,6 +245,7 @@ pub(crate) fn keep_from_server(conn: &Connection, c: &ConsultationRow, now: Date
             c.ended_by.map(|u| u.to_string()),
             ts(now),
             rank(&c.status),
+            c.record_pending,
         ],
     )?;
     Ok(())
@@ -262,5 +264,10 @@ pub(crate) fn keep_record_from_server(conn: &Connection, r: &ConsultationRecordR
     }
     let people: &[KeptParticipant] = &r.participants;
     let chat: &[KeptMessage] = &r.chat;
-    store::keep(conn, r.appointment_id, people, chat)
+    store::keep(conn, r.appointment_id, people, chat)?;
+    conn.execute(
+        "UPDATE consultations SET record_pending_since = NULL WHERE appointment_id = ?1",
+        [r.appointment_id.to_string()],
+    )?;
+    Ok(())
 }

@@ -217,6 +217,9 @@ pub struct ConsultationRow {
     pub started_by: Option<Uuid>,
     pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
     pub ended_by: Option<Uuid>,
+    /// Ended while the server could not reach Twilio: who joined and the chat follow later.
+    #[serde(default)]
+    pub record_pending: bool,
 }
 
 /// Who was in the room and the whole chat, kept when a consultation ends on the clinic server

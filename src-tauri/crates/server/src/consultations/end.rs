@@ -1,7 +1,13 @@
 //! Ending a consultation: the room completed, the chat closed, who was in the room and the whole
-//! chat kept, the appointment completed.
+//! chat kept, the appointment completed (core consultations/end.rs and late.rs, on the server).
+//!
+//! Until the last transaction commits the consultation stays in progress, so an end stopped
+//! half-way is simply asked for again (every step is harmless to repeat). When Twilio cannot be
+//! reached at all it ends all the same, marked `record_pending_since`, and the elected sender
+//! fetches the record later (`fetch_late_records`): nobody needs to do anything when the network
+//! returns.
 
-use super::{booking, load, own, publish, state, twilio};
+use super::{booking, load, own, publish, state, twilio, Stored};
 use crate::audit;
 use crate::changes;
 use crate::error::{Result, ServerError};
@@ -15,17 +21,16 @@ use clinicdesk_core::consultations::{
 };
 use clinicdesk_core::error::CoreError;
 use clinicdesk_core::sync::wire::{ConsultationAnswer, ConsultationRecordRow};
-use clinicdesk_core::twilio::{conversations, rooms};
+use clinicdesk_core::twilio::{conversations, rooms, TwilioError};
 use deadpool_postgres::Pool;
 use serde_json::json;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
-/// Ends the consultation for everyone and keeps its record (who was in every room it had, the
-/// whole chat): only its doctor, only while it runs. Until the last transaction commits it stays
-/// in progress, so an end stopped half-way is simply asked for again (every step is harmless to
-/// repeat). Unlike a one-desk clinic, a server that cannot reach Twilio does not end it without
-/// its record: the doctor presses End again (the words say so).
+/// The most late records one pass fetches (the rest wait for the next pass).
+const LATE_PER_PASS: i64 = 20;
+
+/// Ends the consultation for everyone and keeps its record: only its doctor, only while it runs.
 pub async fn end(
     pool: &Pool,
     texting: Option<&Texting>,
@@ -42,41 +47,29 @@ pub async fn end(
         }
     };
     let Texting { http, account } = twilio(texting, "the consultation has not finished ending")?;
-    let failed = |err: clinicdesk_core::twilio::TwilioError| ServerError::from(failed_at_twilio(&err, TwilioStep::End));
-    let room_sid = stored.row.room_sid.clone().unwrap_or_default();
-    let chat_sid = stored.row.conversation_sid.clone().unwrap_or_default();
-    done_already(rooms::complete(http, account, &room_sid).await).map_err(failed)?;
-    done_already(conversations::close(http, account, &chat_sid).await).map_err(failed)?;
-    let mut people = Vec::new();
-    for sid in stored.earlier_room_sids.iter().chain([&room_sid]) {
-        people.extend(rooms::participants(http, account, sid).await.map_err(failed)?);
-    }
-    let transcript = conversations::transcript(http, account, &chat_sid).await.map_err(failed)?;
-    let (participants, chat) =
-        kept_record(&stored.row.doctor_identity, &stored.row.patient_identity, &people, &transcript, now);
-    let record = ConsultationRecordRow { appointment_id: appointment, participants, chat };
-    let to_json = |v: serde_json::Result<serde_json::Value>| v.map_err(|e| ServerError::Setup(e.to_string()));
-    let (participants, chat) =
-        (to_json(serde_json::to_value(&record.participants))?, to_json(serde_json::to_value(&record.chat))?);
-
+    let record = match fetch(http, account, &stored, now).await {
+        Ok(record) => Some(record),
+        // No network: it ends here all the same; the record is fetched when Twilio answers again.
+        Err(err @ TwilioError::NoAnswer { .. }) => {
+            tracing::warn!(code = ?err.code(), "ending a consultation without Twilio; its record is fetched later");
+            None
+        }
+        Err(err) => return Err(failed_at_twilio(&err, TwilioStep::End).into()),
+    };
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let booking = booking(&*tx, appointment, true).await?;
+    let (participants, chat) = match &record {
+        Some(r) => (Some(to_json(&r.participants)?), Some(to_json(&r.chat)?)),
+        None => (None, None),
+    };
     let ended = tx
         .execute(
             "UPDATE consultations SET status = 'completed', ended_at = $2, ended_by = $3, updated_at = $2,
-                    participants = $4, chat = $5
+                    participants = $4, chat = $5, record_pending_since = CASE WHEN $4::jsonb IS NULL THEN $2::timestamptz END
              WHERE appointment_id = $1 AND status = 'in_progress'
                AND room_sid IS NOT DISTINCT FROM $6 AND earlier_room_sids = $7",
-            &[
-                &appointment,
-                &now,
-                &staff.user_id,
-                &participants,
-                &chat,
-                &stored.row.room_sid,
-                &stored.earlier_room_sids,
-            ],
+            &[&appointment, &now, &staff.user_id, &participants, &chat, &stored.row.room_sid, &stored.earlier_room_sids],
         )
         .await?;
     if ended == 0 && load(&*tx, appointment).await?.is_some_and(|s| s.row.status == "in_progress") {
@@ -100,46 +93,140 @@ pub async fn end(
             let tz = settings::time_zone(&*tx).await?;
             changes::appointment(&*tx, &crate::appointments::find(&*tx, appointment, tz).await?).await?;
         }
-        let detail = format!(
-            "patient {}; {} participant connection(s), {} chat message(s) kept",
-            booking.patient_id,
-            record.participants.len(),
-            record.chat.len()
-        );
-        audit::record(
-            &*tx,
-            Some(staff),
-            AuditAction::ConsultationEnded,
-            Some(("appointment", &appointment.to_string())),
-            Some(&detail),
-        )
-        .await?;
+        let detail = match &record {
+            Some(r) => format!(
+                "patient {}; {} participant connection(s), {} chat message(s) kept",
+                booking.patient_id,
+                r.participants.len(),
+                r.chat.len()
+            ),
+            None => format!(
+                "patient {}; ended without a connection to Twilio: the room and the chat are fetched when the network returns",
+                booking.patient_id
+            ),
+        };
+        let id = appointment.to_string();
+        audit::record(&*tx, Some(staff), AuditAction::ConsultationEnded, Some(("appointment", &id)), Some(&detail))
+            .await?;
     }
     let stored = load(&*tx, appointment).await?.expect("an ended consultation has a row");
     let kept = kept_of(&*tx, appointment).await?;
     if ended == 1 {
         publish(&*tx, &stored.row).await?;
         if let Some(kept) = &kept {
-            let value = serde_json::to_value(kept).map_err(|e| ServerError::Setup(e.to_string()))?;
-            changes::record(
-                &*tx,
-                "consultation_record",
-                appointment,
-                &format!("doctor:{}", booking.doctor_id),
-                Some(value),
-            )
-            .await?;
+            publish_record(&*tx, booking.doctor_id, kept).await?;
         }
     }
     tx.commit().await?;
     Ok(ConsultationAnswer { consultation: stored.row, record: kept })
 }
 
-/// The record kept at the end, as stored (another end may have kept it first).
+/// Completes the room (for everyone in it) and closes the chat, then fetches who was in every
+/// room the consultation had and the whole chat, as the clinic keeps them. Harmless to repeat.
+async fn fetch(
+    http: &clinicdesk_core::twilio::TwilioHttp,
+    account: &clinicdesk_core::twilio::config::TwilioAccount,
+    stored: &Stored,
+    now: DateTime<Utc>,
+) -> std::result::Result<ConsultationRecordRow, TwilioError> {
+    let room_sid = stored.row.room_sid.clone().unwrap_or_default();
+    let chat_sid = stored.row.conversation_sid.clone().unwrap_or_default();
+    done_already(rooms::complete(http, account, &room_sid).await)?;
+    done_already(conversations::close(http, account, &chat_sid).await)?;
+    let mut people = Vec::new();
+    for sid in stored.earlier_room_sids.iter().chain([&room_sid]) {
+        people.extend(rooms::participants(http, account, sid).await?);
+    }
+    let transcript = conversations::transcript(http, account, &chat_sid).await?;
+    let (participants, chat) =
+        kept_record(&stored.row.doctor_identity, &stored.row.patient_identity, &people, &transcript, now);
+    Ok(ConsultationRecordRow { appointment_id: stored.row.appointment_id, participants, chat })
+}
+
+/// Fetches the records of consultations that ended while Twilio could not be reached (the
+/// elected sender, once a minute). Stops at the first that still cannot reach Twilio; one that
+/// Twilio refuses waits for the next pass without holding up the others. Returns how many were kept.
+pub async fn fetch_late_records(
+    client: &mut tokio_postgres::Client,
+    texting: &Texting,
+    now: DateTime<Utc>,
+) -> Result<u32> {
+    let pending: Vec<Uuid> = client
+        .query(
+            "SELECT appointment_id FROM consultations WHERE record_pending_since IS NOT NULL
+             ORDER BY record_pending_since LIMIT $1",
+            &[&LATE_PER_PASS],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut done = 0;
+    for appointment in pending {
+        let Some(stored) = load(&*client, appointment).await? else { continue };
+        let record = match fetch(&texting.http, &texting.account, &stored, now).await {
+            Ok(record) => record,
+            Err(err @ TwilioError::NoAnswer { .. }) => {
+                tracing::info!(code = ?err.code(), "Twilio still unreachable; late consultation records wait");
+                break;
+            }
+            Err(err) => {
+                tracing::warn!(code = ?err.code(), "could not fetch a consultation's record late; trying again later");
+                continue;
+            }
+        };
+        let tx = client.transaction().await?;
+        let kept = tx
+            .query_opt(
+                "UPDATE consultations c SET participants = $2, chat = $3, record_pending_since = NULL, updated_at = $4
+                 FROM appointments a WHERE c.appointment_id = $1 AND a.id = c.appointment_id AND c.record_pending_since IS NOT NULL
+                 RETURNING a.doctor_id, a.patient_id",
+                &[&appointment, &to_json(&record.participants)?, &to_json(&record.chat)?, &now],
+            )
+            .await?;
+        if let Some(row) = kept {
+            let (doctor, patient): (Uuid, Uuid) = (row.get(0), row.get(1));
+            let detail = format!(
+                "patient {patient}; fetched after an offline end: {} participant connection(s), {} chat message(s) kept",
+                record.participants.len(),
+                record.chat.len()
+            );
+            let id = appointment.to_string();
+            audit::record(&tx, None, AuditAction::ConsultationRecordFetched, Some(("appointment", &id)), Some(&detail))
+                .await?;
+            let stored = load(&tx, appointment).await?.expect("kept above");
+            publish(&tx, &stored.row).await?;
+            publish_record(&tx, doctor, &record).await?;
+            done += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(done)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| ServerError::Setup(e.to_string()))
+}
+
+/// Who was in the room and the chat: clinical, so only to the doctor's and administrators' desks.
+async fn publish_record(db: &impl GenericClient, doctor: Uuid, record: &ConsultationRecordRow) -> Result<()> {
+    changes::record(
+        db,
+        "consultation_record",
+        record.appointment_id,
+        &format!("doctor:{doctor}"),
+        Some(to_json(record)?),
+    )
+    .await
+}
+
+/// The record kept at the end, as stored (another end may have kept it first); `None` while it
+/// is still to be fetched.
 async fn kept_of(db: &impl GenericClient, appointment: Uuid) -> Result<Option<ConsultationRecordRow>> {
     let row = db
         .query_opt(
-            "SELECT participants, chat FROM consultations WHERE appointment_id = $1 AND status = 'completed'",
+            "SELECT participants, chat FROM consultations
+             WHERE appointment_id = $1 AND status = 'completed' AND participants IS NOT NULL",
             &[&appointment],
         )
         .await?;

@@ -37,7 +37,7 @@ mod start;
 mod token;
 
 pub use chat::{mark_read, messages, send};
-pub use end::end;
+pub use end::{end, fetch_late_records};
 pub use invite::{forget_links, invite};
 pub use start::start;
 pub use token::token;
@@ -56,7 +56,8 @@ pub(super) struct Booking {
 pub(super) const COLUMNS: &str =
     "appointment_id, status, room_name, doctor_identity, patient_identity, start_requested_at, room_sid,
                        conversation_sid, chat_service_sid, started_at, started_by, ended_at, ended_by,
-                       earlier_room_sids, chat_ready_at IS NOT NULL, doctor_participant_sid, doctor_read_index";
+                       earlier_room_sids, chat_ready_at IS NOT NULL, doctor_participant_sid, doctor_read_index,
+                       record_pending_since IS NOT NULL";
 
 /// A row of `consultations`, and what only the server uses.
 pub(super) struct Stored {
@@ -83,6 +84,7 @@ pub(super) fn stored_row(r: &Row) -> Stored {
             started_by: r.get(10),
             ended_at: r.get(11),
             ended_by: r.get(12),
+            record_pending: r.get(17),
         },
         earlier_room_sids: r.get(13),
         chat_ready: r.get(14),
