@@ -1,10 +1,12 @@
 // Two real ClinicDesk windows, each with its own data folder, joined to one clinic server (a real
 // PostgreSQL and clinicdesk-server, started by the e2e_clinic example): reception's desk books,
-// and the doctor's desk shows the booking within seconds. Screenshots in tests/artifacts/.
+// and the doctor's desk shows the booking within seconds; the doctor runs a video consultation
+// from their desk through the server (which holds the clinic's Twilio account, the fake Twilio
+// here). Screenshots in tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile, chmod } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -36,10 +38,22 @@ async function startClinicServer() {
   return { child, lines, clinic: JSON.parse(first) };
 }
 
+let linkFile;
+
 before(async () => {
   ({ child: server, lines: serverLines, clinic } = await startClinicServer());
   front = await startApp({ dataDir: await mkdtemp(path.join(tmpdir(), 'clinicdesk-front-')) });
-  room = await startApp({ dataDir: await mkdtemp(path.join(tmpdir(), 'clinicdesk-room-')) });
+  // The doctor's desk opens calls in "the system browser": a script that records the link.
+  const roomDir = await mkdtemp(path.join(tmpdir(), 'clinicdesk-room-'));
+  linkFile = path.join(roomDir, 'opened-links.txt');
+  const opener = path.join(roomDir, 'browser.sh');
+  await writeFile(opener, `#!/bin/sh\necho "$1" >> '${linkFile}'\n`);
+  await chmod(opener, 0o755);
+  const before = process.env.CLINICDESK_BROWSER;
+  process.env.CLINICDESK_BROWSER = opener;
+  room = await startApp({ dataDir: roomDir });
+  if (before === undefined) delete process.env.CLINICDESK_BROWSER;
+  else process.env.CLINICDESK_BROWSER = before;
 });
 
 after(async () => {
@@ -168,4 +182,70 @@ test('with the network cut, a booking waits on the desk as not confirmed, and go
   const doctor = room.browser;
   const seen = await doctor.$('.appt > button.open[aria-label*="12:00 to 12:30, Ana Lima"]');
   await seen.waitForDisplayed({ timeout: 30_000, timeoutMsg: "the doctor's desk should show the booking made offline" });
+});
+
+const FAKE = process.env.CLINICDESK_TWILIO_CONVERSATIONS_URL;
+const API_KEY = 'Basic ' + Buffer.from('SK11111111111111111111111111111111:test-api-key-secret-0123456789abcdef').toString('base64');
+
+test("the doctor runs a video consultation from their desk through the clinic server: start, chat, end", async () => {
+  assert.ok(FAKE, 'the fake Twilio URL comes from scripts/test.sh');
+  const doctor = room.browser;
+  const video = clinic.video;
+  await setValue(doctor, 'input[aria-label="Go to date"]', video.date);
+  const start = await doctor.$(`[data-testid="day-grid"] button[aria-label="Start the video consultation with ${video.patient}"]`);
+  await start.waitForClickable({ timeout: 30_000, timeoutMsg: "the doctor's desk should offer Start for the video appointment" });
+  await start.scrollIntoView({ block: 'center' });
+  await start.click();
+
+  // The server made the room and the chat at Twilio; the call opens in the browser as on one desk.
+  await (await doctor.$('[data-testid="browser-host"]')).waitForDisplayed({ timeout: 30_000 });
+  await doctor.waitUntil(async () => (await textOf(doctor, '[data-testid="consultation-state"]')) === 'In progress', {
+    timeout: 30_000, timeoutMsg: 'the consultation should be in progress',
+  });
+  await doctor.waitUntil(async () => (await readFile(linkFile, 'utf8').catch(() => '')).trim() !== '', {
+    timeout: 15_000, timeoutMsg: 'the desk should open the call link in the "browser"',
+  });
+
+  // The patient writes in the chat (posted to the fake as the patient's identity). The window's
+  // live chat connection cannot reach the fake, so its chat goes through the desk's core and the
+  // clinic server.
+  // Which room: from the call link the desk handed to the "browser" (its one-time code, exchanged).
+  const opened = new URL((await readFile(linkFile, 'utf8')).trim().split('\n').at(-1));
+  const forward = new URL((await readFile(opened, 'utf8')).match(/http-equiv="refresh" content="0;url=([^"]+)"/)[1]);
+  const code = new URLSearchParams(forward.hash.slice(1)).get('code');
+  const exchanged = await fetch(new URL('/api/exchange', forward), {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }),
+  });
+  assert.equal(exchanged.status, 200);
+  const call = await exchanged.json();
+  assert.equal(call.remote_name, video.patient);
+  const name = call.room;
+  const people = await (await fetch(`${FAKE}/v1/Conversations/${name}/Participants`, { headers: { authorization: API_KEY } })).json();
+  const patient = people.participants.find((p) => JSON.parse(p.attributes ?? '{}').role === 'patient');
+  const posted = await fetch(`${FAKE}/v1/Conversations/${name}/Messages`, {
+    method: 'POST', headers: { authorization: API_KEY, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ Author: patient.identity, Body: 'Hello doctor, I can hear you.' }),
+  });
+  assert.ok(posted.ok, `the fake took the patient's message (${posted.status})`);
+  await doctor.waitUntil(async () => /I can hear you/.test(await textOf(doctor, '.chat')), {
+    timeout: 30_000, timeoutMsg: "the patient's message should appear in the doctor's chat",
+  });
+  assert.match(await textOf(doctor, '.chat'), /Ben Okafor/, "named from the clinic's records");
+  await type(doctor, 'textarea[aria-label="Consultation notes"]', 'Seen by video from Room 1.');
+  await doctor.waitUntil(async () => /Saved at/.test(await textOf(doctor, '.notes')), { timeout: 10_000, timeoutMsg: 'the notes save as typed' });
+  await screenshot(doctor, '25-desk-consultation-in-progress');
+
+  await click(doctor, '[data-testid="end-for-everyone"]');
+  await click(doctor, 'dialog[open] button.danger');
+  await doctor.waitUntil(async () => (await textOf(doctor, '[data-testid="consultation-state"]')) === 'Completed', {
+    timeout: 30_000, timeoutMsg: 'the consultation should end through the server',
+  });
+  // (Twilio finds a room by its name only while it runs: the completed one is listed.)
+  const completed = await (await fetch(`${FAKE}/v1/Rooms?Status=completed&UniqueName=${name}`, { headers: { authorization: API_KEY } })).json();
+  assert.ok(completed.rooms.some((r) => r.unique_name === name), 'the room is completed at Twilio');
+  // The record the server kept at the end is on the desk: the chat reads from it.
+  await doctor.waitUntil(async () => /I can hear you/.test(await textOf(doctor, '.chat')), {
+    timeout: 15_000, timeoutMsg: "the ended consultation's chat should be read from the desk's kept copy",
+  });
+  await screenshot(doctor, '26-desk-consultation-completed');
 });
