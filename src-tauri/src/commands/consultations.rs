@@ -138,7 +138,10 @@ pub async fn consultations_search(state: State<'_, AppState>, text: String) -> A
 #[tauri::command]
 pub async fn consultations_waiting(state: State<'_, AppState>) -> ApiResult<Vec<WaitingPatient>> {
     let (clinic, caller) = state.caller_passive()?;
-    Ok(clinic.consultations().waiting_patients(&caller, &state.twilio).await?)
+    Ok(match state.desk.link(clinic)? {
+        Some(link) => clinic.consultations().waiting_on_server(&caller, &link).await?,
+        None => clinic.consultations().waiting_patients(&caller, &state.twilio).await?,
+    })
 }
 
 #[tauri::command]

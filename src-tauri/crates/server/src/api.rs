@@ -285,3 +285,10 @@ pub async fn consultation_read(
     let (_desk, staff, _) = signed_in(&shared, &headers).await?;
     Ok(Json(crate::consultations::mark_read(&shared.pool, shared.twilio.as_deref(), &staff, id).await?))
 }
+
+/// The patients waiting on the call page now (a doctor's own; all for other staff). Polled by
+/// the desks' day views.
+pub async fn waiting_room(State(shared): State<Shared>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
+    Ok(Json(crate::consultations::waiting(&shared.pool, shared.twilio.as_deref(), &staff, Utc::now()).await?))
+}

@@ -179,6 +179,7 @@ fn router(shared: Shared) -> Router {
         // A clinic moving in comes in parts bigger than a command (audit reads list their patients).
         .route("/v1/migrate", post(api::migrate).layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024)))
         .route("/v1/audit", post(api::audit))
+        .route("/v1/waiting-room", get(api::waiting_room))
         .route("/v1/consultations/{id}/start", post(api::consultation_start))
         .route("/v1/consultations/{id}/token", post(api::consultation_token))
         .route("/v1/consultations/{id}/end", post(api::consultation_end))

@@ -360,6 +360,55 @@ async fn reception_texts_the_video_link_from_a_desk_and_a_move_draws_new_names()
     assert_eq!(sent.len(), 1);
     assert!(sent[0].body.contains("https://call.clinic.example/join#t="), "{}", sent[0].body);
 
+    // A patient whose appointment starts within minutes opens their texted link early: the
+    // waiting room (the chat, opened when the link went) says they wait, to their doctor's desk and
+    // to reception's, not to another doctor's.
+    let soon = {
+        use chrono::{DurationRound, TimeDelta};
+        let zone: chrono_tz::Tz = support::ZONE.parse().unwrap();
+        let at = (support::now() + TimeDelta::minutes(6))
+            .duration_trunc(TimeDelta::minutes(5))
+            .unwrap()
+            .with_timezone(&zone);
+        let mut video = support::booking(c.patients[1], c.doctors[0], "09:00", 15);
+        (video.date, video.time, video.kind) =
+            (at.format("%Y-%m-%d").to_string(), at.format("%H:%M").to_string(), AppointmentKind::Video);
+        appointments::book(&c.pool, &c.reception, &video, None, support::now()).await.unwrap().id
+    };
+    front.clinic.desk_sync().pull(&front_link, Duration::ZERO).await.unwrap();
+    consultations.invite_on_server(&rita.caller, &front_link, soon).await.unwrap();
+    let sid: String =
+        c.pg.psql("clinic", &format!("SELECT conversation_sid FROM consultations WHERE appointment_id = '{soon}'"));
+    let waiting_room = fake.conversations().into_iter().find(|c| c.sid == sid).expect("the waiting room opened");
+    assert_eq!(waiting_room.participants.len(), 2, "the doctor and the patient are in it");
+    let patient = waiting_room.participants.iter().find(|p| p.attributes.contains("patient")).unwrap();
+    let wrote = reqwest::Client::new()
+        .post(format!("{}/v1/Conversations/{}/Participants/{}", fake.url(), waiting_room.sid, patient.sid))
+        .basic_auth(clinicdesk_twilio_fake::API_KEY_SID, Some(clinicdesk_twilio_fake::API_KEY_SECRET))
+        .form(&[(
+            "Attributes",
+            format!(
+                r#"{{"role":"patient","waiting_since":"{}","device_check":"camera_off"}}"#,
+                support::now().to_rfc3339()
+            ),
+        )])
+        .send()
+        .await
+        .unwrap();
+    assert!(wrote.status().is_success(), "{}", wrote.status());
+    let at_front = consultations.waiting_on_server(&rita.caller, &front_link).await.unwrap();
+    assert_eq!(at_front.len(), 1);
+    assert_eq!((at_front[0].patient_name.as_str(), at_front[0].is_own), ("Ben Okafor", false));
+    assert_eq!(at_front[0].device_check, clinicdesk_core::consultations::DeviceCheck::CameraOff);
+    let for_house = house_room.clinic.consultations().waiting_on_server(&house.caller, &house_link).await.unwrap();
+    assert!(for_house.is_empty(), "another doctor's patient is not shown to Dr House");
+    front.relay.cut();
+    assert!(
+        consultations.waiting_on_server(&rita.caller, &front_link).await.unwrap().is_empty(),
+        "offline: none shown, no error"
+    );
+    front.relay.heal();
+
     // Another doctor may not text this appointment's patient (doctors do not send the clinic's texts).
     let refused = house_link
         .consultation::<serde_json::Value>(house.profile.user_id, appointment, "invite", &serde_json::json!({}))

@@ -171,6 +171,17 @@ impl Consultations<'_> {
         )
     }
 
+    /// The patients waiting now, as the clinic server sees them (it reads the waiting rooms at
+    /// Twilio). Without the server: none shown (the top bar already says the desk is offline).
+    pub async fn waiting_on_server(&self, caller: &Caller, link: &ServerLink) -> Result<Vec<super::WaitingPatient>> {
+        caller.require(crate::auth::Permission::ReadSchedule)?;
+        match link.waiting_room(caller.user_id()).await {
+            Ok(waiting) => Ok(waiting),
+            Err(e) if is_offline(&e) || matches!(e, CoreError::NotSignedIn) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
     fn keep_answer(&self, answer: &ConsultationAnswer) -> Result<()> {
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;

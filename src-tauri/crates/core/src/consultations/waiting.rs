@@ -23,7 +23,7 @@ use ts_rs::TS;
 use uuid::Uuid;
 
 /// What the patient's page found in its device check, as it reported it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
 pub enum DeviceCheck {
@@ -67,7 +67,7 @@ pub fn reported(attributes: &str) -> Option<(DateTime<Utc>, DeviceCheck)> {
 }
 
 /// A patient waiting on the call page for their doctor to start.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
 #[ts(export)]
 pub struct WaitingPatient {
     pub appointment_id: Uuid,

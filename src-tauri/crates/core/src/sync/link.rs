@@ -327,6 +327,21 @@ impl ServerLink {
     }
 }
 
+impl ServerLink {
+    /// The patients waiting on the call page now, as `person` may see them.
+    pub async fn waiting_room(&self, person: Uuid) -> Result<Vec<crate::consultations::WaitingPatient>> {
+        let sent = self
+            .http
+            .get(self.url("/v1/waiting-room"))
+            .timeout(ANSWER_WITHIN)
+            .header("x-clinicdesk-desk", &self.credential)
+            .bearer_auth(self.token_of(person)?)
+            .send()
+            .await;
+        Self::answer(sent).await
+    }
+}
+
 /// Whether an error means "no answer from the server" (as opposed to a refusal).
 pub fn is_offline(e: &CoreError) -> bool {
     matches!(e, CoreError::Unavailable(_)) || matches!(e, CoreError::Server { code: ErrorCode::Unavailable, .. })

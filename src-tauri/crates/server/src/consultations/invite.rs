@@ -81,9 +81,12 @@ pub async fn invite(
         )
     })?;
     let key = format!("appointment:{appointment}:invite:{}", Uuid::new_v4());
-    queue(pool, texting, staff, appointment, Opens::OnTime, &key, now)
+    let text = queue(pool, texting, staff, appointment, Opens::OnTime, &key, now)
         .await?
-        .ok_or_else(|| CoreError::Conflict("That link was already texted.".into()).into())
+        .ok_or_else(|| ServerError::from(CoreError::Conflict("That link was already texted.".into())))?;
+    // The patient may open it early: their page waits in the consultation's chat.
+    super::waiting::open(pool, texting, appointment, now).await;
+    Ok(text)
 }
 
 /// Makes the link and queues the invite under `key`, in one transaction; `None` if a text under

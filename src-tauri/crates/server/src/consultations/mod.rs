@@ -35,12 +35,14 @@ mod end;
 mod invite;
 mod start;
 mod token;
+mod waiting;
 
 pub use chat::{mark_read, messages, send};
 pub use end::{end, fetch_late_records};
 pub use invite::{forget_links, invite};
 pub use start::start;
 pub use token::token;
+pub use waiting::waiting;
 
 /// The appointment facts a consultation depends on.
 pub(super) struct Booking {

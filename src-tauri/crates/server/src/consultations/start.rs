@@ -1,7 +1,7 @@
 //! Starting a consultation from a doctor's desk: the room, the conversation and its two
 //! participants at Twilio, then in progress, and the patient's link texted (invite.rs).
 
-use super::{booking, load, opaque, own, publish, state, twilio};
+use super::{booking, load, opaque, own, publish, state, twilio, Stored};
 use crate::audit;
 use crate::error::{Result, ServerError};
 use crate::staff::Staff;
@@ -68,44 +68,7 @@ pub async fn start(
     )
     .await?;
 
-    let attributes = json!({ "consultation": stored.row.room_name });
-    let chat = conversations::ensure(http, account, &stored.row.room_name, "Consultation", &attributes)
-        .await
-        .map_err(failed)?;
-    remember(
-        pool,
-        "UPDATE consultations SET conversation_sid = $2, chat_service_sid = coalesce($3, chat_service_sid), updated_at = $4
-         WHERE appointment_id = $1 AND status = 'scheduled'",
-        &[&appointment, &chat.sid, &chat.chat_service_sid, &now],
-    )
-    .await?;
-    if !(stored.chat_ready && stored.row.conversation_sid.as_deref() == Some(chat.sid.as_str())) {
-        // The patient's page writes its own attributes (the waiting room) and chats; nothing more.
-        let patient_role =
-            conversations::ensure_role(http, account, PATIENT_ROLE, PATIENT_PERMISSIONS).await.map_err(failed)?;
-        let doctor = json!({ "role": "doctor" });
-        let patient = json!({ "role": "patient" });
-        let me = conversations::join(http, account, &chat.sid, &stored.row.doctor_identity, Some(&doctor), None)
-            .await
-            .map_err(failed)?;
-        conversations::join(
-            http,
-            account,
-            &chat.sid,
-            &stored.row.patient_identity,
-            Some(&patient),
-            Some(&patient_role),
-        )
-        .await
-        .map_err(failed)?;
-        remember(
-            pool,
-            "UPDATE consultations SET doctor_participant_sid = $3, chat_ready_at = $2, updated_at = $2
-             WHERE appointment_id = $1 AND status = 'scheduled'",
-            &[&appointment, &now, &me.sid],
-        )
-        .await?;
-    }
+    let chat = open_chat(pool, clinic_twilio, &stored, TwilioStep::Start, now).await?;
     let answer = match mark_started(pool, staff, appointment, now).await {
         Ok(answer) => answer,
         Err(refused @ ServerError::Rule(CoreError::Conflict(_))) => {
@@ -162,4 +125,58 @@ async fn mark_started(pool: &Pool, staff: &Staff, appointment: Uuid, now: DateTi
     }
     tx.commit().await?;
     Ok(ConsultationAnswer { consultation: stored.row, record: None })
+}
+
+/// The consultation's conversation (named like the room) with the doctor and the patient in it,
+/// each SID recorded as it arrives: at the start, or earlier for the waiting room (a link texted
+/// by hand). Once both are in (`chat_ready`) it is not done again; only while still scheduled.
+pub(super) async fn open_chat(
+    pool: &Pool,
+    clinic_twilio: &Texting,
+    stored: &Stored,
+    step: TwilioStep,
+    now: DateTime<Utc>,
+) -> Result<conversations::Conversation> {
+    let Texting { http, account } = clinic_twilio;
+    let failed = |err: clinicdesk_core::twilio::TwilioError| ServerError::from(failed_at_twilio(&err, step));
+    let appointment = stored.row.appointment_id;
+    let attributes = json!({ "consultation": stored.row.room_name });
+    let chat = conversations::ensure(http, account, &stored.row.room_name, "Consultation", &attributes)
+        .await
+        .map_err(failed)?;
+    remember(
+        pool,
+        "UPDATE consultations SET conversation_sid = $2, chat_service_sid = coalesce($3, chat_service_sid), updated_at = $4
+         WHERE appointment_id = $1 AND status = 'scheduled'",
+        &[&appointment, &chat.sid, &chat.chat_service_sid, &now],
+    )
+    .await?;
+    if !(stored.chat_ready && stored.row.conversation_sid.as_deref() == Some(chat.sid.as_str())) {
+        // The patient's page writes its own attributes (the waiting room) and chats; nothing more.
+        let patient_role =
+            conversations::ensure_role(http, account, PATIENT_ROLE, PATIENT_PERMISSIONS).await.map_err(failed)?;
+        let doctor = json!({ "role": "doctor" });
+        let patient = json!({ "role": "patient" });
+        let me = conversations::join(http, account, &chat.sid, &stored.row.doctor_identity, Some(&doctor), None)
+            .await
+            .map_err(failed)?;
+        conversations::join(
+            http,
+            account,
+            &chat.sid,
+            &stored.row.patient_identity,
+            Some(&patient),
+            Some(&patient_role),
+        )
+        .await
+        .map_err(failed)?;
+        remember(
+            pool,
+            "UPDATE consultations SET doctor_participant_sid = $3, chat_ready_at = $2, updated_at = $2
+             WHERE appointment_id = $1 AND status = 'scheduled'",
+            &[&appointment, &now, &me.sid],
+        )
+        .await?;
+    }
+    Ok(chat)
 }
