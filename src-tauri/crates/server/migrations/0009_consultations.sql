@@ -29,6 +29,8 @@ CREATE TABLE consultations (
   chat                   jsonb,
   -- Ended while Twilio could not be reached: the record is fetched by the sender later.
   record_pending_since   timestamptz,
+  -- The clinic's chat retention (consultations.chat_retention_days) removed the chat then.
+  chat_removed_at        timestamptz,
   created_at             timestamptz NOT NULL,
   updated_at             timestamptz NOT NULL,
   CHECK (status = 'scheduled' OR (room_sid IS NOT NULL AND conversation_sid IS NOT NULL AND started_at IS NOT NULL)),

@@ -9,12 +9,14 @@ use clinicdesk_core::appointment_texts::rules::{
     DEFAULT_SETTLE_SECONDS, KEY_CLINIC_PHONE, KEY_QUIET_HOURS, KEY_REMINDERS, KEY_SETTLE,
 };
 use clinicdesk_core::audit::AuditAction;
-use clinicdesk_core::consultations::{check_call_page_url, KEY_CALL_PAGE_URL};
+use clinicdesk_core::consultations::{
+    check_call_page_url, check_chat_retention_days, KEY_CALL_PAGE_URL, KEY_CHAT_RETENTION_DAYS,
+};
 use clinicdesk_core::error::CoreError;
 use tokio_postgres::GenericClient;
 
 /// What `settings set` accepts, with what each means (for `settings list`).
-pub const KEYS: [(&str, &str); 7] = [
+pub const KEYS: [(&str, &str); 8] = [
     (settings::CLINIC_NAME, "the clinic's name, as patients read it in texts"),
     (settings::TIME_ZONE, "the clinic's time zone (set at init)"),
     (KEY_CLINIC_PHONE, "the number patients call, for {clinic_phone} in texts"),
@@ -22,6 +24,7 @@ pub const KEYS: [(&str, &str); 7] = [
     (KEY_QUIET_HOURS, "no texts between, e.g. 21:00-08:00 (or off)"),
     (KEY_SETTLE, "seconds a change text waits for further edits (0-3600)"),
     (KEY_CALL_PAGE_URL, "the call page patients open from their video link (https; empty: no links are texted)"),
+    (KEY_CHAT_RETENTION_DAYS, "days consultation chats are kept after the end (empty: kept)"),
 ];
 
 /// Every setting with its value (or its default).
@@ -58,6 +61,9 @@ pub async fn set(db: &impl GenericClient, key: &str, value: &str) -> Result<u64>
         k if k == KEY_CLINIC_PHONE => parse_clinic_phone(value)?,
         k if k == KEY_CALL_PAGE_URL && value.is_empty() => String::new(),
         k if k == KEY_CALL_PAGE_URL => check_call_page_url(value)?,
+        k if k == KEY_CHAT_RETENTION_DAYS => {
+            check_chat_retention_days(value)?.map(|d| d.to_string()).unwrap_or_default()
+        }
         k if k == KEY_REMINDERS => {
             parse_reminders(value)?;
             value.to_string()

@@ -36,6 +36,10 @@ async fn plan_reminders(url: &str, texting: &Texting) -> Result<usize> {
     if let Err(e) = crate::consultations::fetch_late_records(&mut client, texting, chrono::Utc::now()).await {
         tracing::warn!(error = %e, "fetching late consultation records failed; the next minute tries again");
     }
+    // The clinic's chat retention.
+    if let Err(e) = crate::consultations::remove_expired_chats(&mut client, chrono::Utc::now()).await {
+        tracing::warn!(error = %e, "removing expired consultation chats failed; the next minute tries again");
+    }
     Ok(planned)
 }
 

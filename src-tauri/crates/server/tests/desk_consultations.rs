@@ -476,6 +476,7 @@ async fn a_consultation_ended_while_twilio_cannot_be_reached_ends_and_its_record
     let room = fake.rooms()[0].sid.clone();
     fake.add_participant(&room, &token.identity, 300);
     fake.add_participant(&room, &token.patient_identity, 290);
+    fake.add_chat_message(&fake.conversations()[0].sid, &token.patient_identity, "Thank you, doctor.");
 
     // Twilio cannot be reached at the end: it ends all the same (the appointment completed), the
     // doctor's desk shows the record as still to come.
@@ -508,4 +509,40 @@ async fn a_consultation_ended_while_twilio_cannot_be_reached_ends_and_its_record
     let status = consultations.status(&grey.caller, appointment).unwrap();
     assert!(!status.record_pending);
     assert_eq!(status.participants.len(), 2);
+    assert_eq!(count_on(&grey_room, "chat_messages", appointment), 1);
+
+    // The clinic keeps chats a day; this one ended two days ago (as if): the server removes its
+    // copy and the feed's, the doctor's desk removes its own, the participants stay, and a desk
+    // joining later never receives the chat.
+    let db = c.pool.get().await.unwrap();
+    clinicdesk_server::clinic_settings::set(&**db, "consultations.chat_retention_days", "1").await.unwrap();
+    c.pg.psql(
+        "clinic",
+        &format!(
+            "UPDATE consultations SET ended_at = now() - interval '2 days' WHERE appointment_id = '{appointment}'"
+        ),
+    );
+    let removed = clinicdesk_server::consultations::remove_expired_chats(&mut client, support::now()).await.unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(
+        c.pg.psql("clinic", &format!("SELECT chat::text, jsonb_array_length(participants) FROM consultations WHERE appointment_id = '{appointment}'")),
+        "[]|2"
+    );
+    let feed = c.pg.psql("clinic", &format!("SELECT count(*) FROM changes WHERE row_data::text LIKE '%Thank you, doctor.%' AND entity_id = '{appointment}'"));
+    assert_eq!(feed, "0", "no copy of the chat left in the feed");
+    grey_room.clinic.desk_sync().pull(&link, Duration::ZERO).await.unwrap();
+    assert_eq!(count_on(&grey_room, "chat_messages", appointment), 0);
+    assert_eq!(count_on(&grey_room, "consultation_participants", appointment), 2);
+    assert!(
+        consultations.record(&grey.caller, appointment).unwrap().chat_removed_at.is_some(),
+        "the record says it was removed"
+    );
+    let office = desk_computer(&c, address, "Office").await;
+    sign_in_on(&office, "admin@clinic.example", "admin password 1").await;
+    assert_eq!(
+        count_on(&office, "consultation_participants", appointment),
+        2,
+        "the administrator's new desk has the record"
+    );
+    assert_eq!(count_on(&office, "chat_messages", appointment), 0, "but not the removed chat");
 }

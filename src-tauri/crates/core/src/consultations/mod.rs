@@ -58,7 +58,7 @@ pub use notes::{check_notes, MAX_NOTES_CHARS, NOTES_ACTION};
 pub(crate) use on_server::{keep_from_server, keep_record_from_server};
 pub use reminder_link::AUTOMATIC_ACTOR;
 pub(crate) use retention::set_chat_retention;
-pub use retention::{KEY_CHAT_RETENTION_DAYS, MAX_RETENTION_DAYS};
+pub use retention::{parse_days as check_chat_retention_days, KEY_CHAT_RETENTION_DAYS, MAX_RETENTION_DAYS};
 pub use review::*;
 pub use search::{query_of, HitSource, SearchHit, SnippetPart, MAX_HITS};
 pub use start::{refusal, ROOM};

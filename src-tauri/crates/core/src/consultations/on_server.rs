@@ -277,8 +277,12 @@ pub(crate) fn keep_record_from_server(conn: &Connection, r: &ConsultationRecordR
     let chat: &[KeptMessage] = &r.chat;
     store::keep(conn, r.appointment_id, people, chat)?;
     conn.execute(
-        "UPDATE consultations SET record_pending_since = NULL WHERE appointment_id = ?1",
-        [r.appointment_id.to_string()],
+        "UPDATE consultations SET record_pending_since = NULL, chat_removed_at = coalesce(?2, chat_removed_at)
+         WHERE appointment_id = ?1",
+        rusqlite::params![r.appointment_id.to_string(), r.chat_removed_at.map(ts)],
     )?;
+    if r.chat_removed_at.is_some() {
+        conn.execute("DELETE FROM chat_attachments WHERE appointment_id = ?1", [r.appointment_id.to_string()])?;
+    }
     Ok(())
 }

@@ -32,8 +32,9 @@ pub(crate) fn chat_retention_days(conn: &Connection) -> Result<Option<u32>> {
         .and_then(|v| v.trim().parse().ok()))
 }
 
-/// Reads what an administrator typed: a whole number of days, or "" / "kept" to keep chats.
-fn parse_days(value: &str) -> Result<Option<u32>> {
+/// Reads what an administrator typed: a whole number of days, or "" / "kept" to keep chats (a
+/// clinic server checks its setting the same way).
+pub fn parse_days(value: &str) -> Result<Option<u32>> {
     let value = value.trim();
     if value.is_empty() || value.eq_ignore_ascii_case("kept") || value.eq_ignore_ascii_case("keep") {
         return Ok(None);

@@ -13,8 +13,13 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 /// The settings a clinic server may set on its desks.
-const SERVER_SETTINGS: [&str; 3] =
-    [crate::settings::KEY_NAME, crate::settings::KEY_TIME_ZONE, crate::settings::KEY_COUNTRY];
+const SERVER_SETTINGS: [&str; 4] = [
+    crate::settings::KEY_NAME,
+    crate::settings::KEY_TIME_ZONE,
+    crate::settings::KEY_COUNTRY,
+    // The desk removes its own copies of chats the clinic no longer keeps (sync_once).
+    crate::consultations::KEY_CHAT_RETENTION_DAYS,
+];
 
 /// No password matches it: argon2 cannot parse it.
 pub(crate) const NO_PASSWORD: &str = "!";

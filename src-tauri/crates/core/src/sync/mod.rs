@@ -212,6 +212,11 @@ impl DeskSync<'_> {
         let sent = self.send_pending(link, person).await?;
         self.send_audit(link).await?;
         let applied = self.pull(link, if sent == Sent::default() { wait } else { Duration::ZERO }).await?;
+        // The clinic's chat retention (a setting from the server) applies to this desk's copies
+        // too: no network needed, and nothing to do on most rounds (an indexed look).
+        if let Err(e) = self.clinic.consultations().remove_expired_chats() {
+            tracing::warn!(code = ?e.code(), "could not remove expired consultation chats on this desk");
+        }
         Ok(Synced { sent, applied })
     }
 

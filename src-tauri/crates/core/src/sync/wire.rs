@@ -230,6 +230,9 @@ pub struct ConsultationRecordRow {
     pub appointment_id: Uuid,
     pub participants: Vec<crate::consultations::KeptParticipant>,
     pub chat: Vec<crate::consultations::KeptMessage>,
+    /// The clinic's chat retention removed the chat then (`chat` is empty): desks remove theirs.
+    #[serde(default)]
+    pub chat_removed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The server's answer to a start or an end asked for by a desk: the consultation as it now

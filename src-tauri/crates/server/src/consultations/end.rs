@@ -140,7 +140,7 @@ async fn fetch(
     let transcript = conversations::transcript(http, account, &chat_sid).await?;
     let (participants, chat) =
         kept_record(&stored.row.doctor_identity, &stored.row.patient_identity, &people, &transcript, now);
-    Ok(ConsultationRecordRow { appointment_id: stored.row.appointment_id, participants, chat })
+    Ok(ConsultationRecordRow { appointment_id: stored.row.appointment_id, participants, chat, chat_removed_at: None })
 }
 
 /// Fetches the records of consultations that ended while Twilio could not be reached (the
@@ -209,7 +209,11 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
 }
 
 /// Who was in the room and the chat: clinical, so only to the doctor's and administrators' desks.
-async fn publish_record(db: &impl GenericClient, doctor: Uuid, record: &ConsultationRecordRow) -> Result<()> {
+pub(super) async fn publish_record(
+    db: &impl GenericClient,
+    doctor: Uuid,
+    record: &ConsultationRecordRow,
+) -> Result<()> {
     changes::record(
         db,
         "consultation_record",
@@ -225,7 +229,7 @@ async fn publish_record(db: &impl GenericClient, doctor: Uuid, record: &Consulta
 async fn kept_of(db: &impl GenericClient, appointment: Uuid) -> Result<Option<ConsultationRecordRow>> {
     let row = db
         .query_opt(
-            "SELECT participants, chat FROM consultations
+            "SELECT participants, chat, chat_removed_at FROM consultations
              WHERE appointment_id = $1 AND status = 'completed' AND participants IS NOT NULL",
             &[&appointment],
         )
@@ -238,5 +242,6 @@ async fn kept_of(db: &impl GenericClient, appointment: Uuid) -> Result<Option<Co
         appointment_id: appointment,
         participants: read(row.get(0))?,
         chat: read(row.get(1))?,
+        chat_removed_at: row.get(2),
     }))
 }
