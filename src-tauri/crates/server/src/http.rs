@@ -25,13 +25,17 @@ const REMINDER_PLANNING: Duration = Duration::from_secs(60);
 
 /// The sender's once-a-minute work: the coming day's reminders, patients' replies, and the
 /// records of consultations ended while Twilio could not be reached.
-async fn plan_reminders(url: &str, texting: &Texting) -> Result<usize> {
+async fn plan_reminders(url: &str, pool: &deadpool_postgres::Pool, texting: &Texting) -> Result<usize> {
     let mut client = crate::db::connect(url, true).await?;
     crate::replies::read(&mut client, texting, chrono::Utc::now()).await?;
     // One transaction: planning and a change of the reminder times take turns (reminders.rs).
     let tx = client.transaction().await?;
     let planned = crate::reminders::plan(&tx, chrono::Utc::now()).await?;
     tx.commit().await?;
+    // A video appointment's link goes with its last reminder.
+    if let Err(e) = crate::consultations::send_links_with_last_reminder(pool, texting, chrono::Utc::now()).await {
+        tracing::warn!(error = %e, "texting video links with the last reminder failed; the next minute tries again");
+    }
     // Consultations that ended while Twilio could not be reached: their records, now.
     if let Err(e) = crate::consultations::fetch_late_records(&mut client, texting, chrono::Utc::now()).await {
         tracing::warn!(error = %e, "fetching late consultation records failed; the next minute tries again");
@@ -148,7 +152,7 @@ pub async fn start_with(
         pool: crate::db::pool(url, 16)?,
         wake: crate::wake::start(url.to_string()),
     };
-    tokio::spawn(sender_loop(url.to_string(), name, shared.sender.clone(), texting));
+    tokio::spawn(sender_loop(url.to_string(), name, shared.sender.clone(), shared.pool.clone(), texting));
     let app = router(shared);
     let listener = std::net::TcpListener::bind(listen)
         .and_then(|l| l.set_nonblocking(true).map(|_| l))
@@ -218,7 +222,13 @@ async fn health(State(shared): State<Shared>) -> (axum::http::StatusCode, Json<V
     )
 }
 
-async fn sender_loop(url: String, name: String, status: Arc<RwLock<Option<i64>>>, texting: Option<Arc<Texting>>) {
+async fn sender_loop(
+    url: String,
+    name: String,
+    status: Arc<RwLock<Option<i64>>>,
+    pool: deadpool_postgres::Pool,
+    texting: Option<Arc<Texting>>,
+) {
     if texting.is_none() {
         tracing::warn!("no Twilio settings: this server sends no texts (README, \"Several desks\", Twilio)");
     }
@@ -231,7 +241,7 @@ async fn sender_loop(url: String, name: String, status: Arc<RwLock<Option<i64>>>
                     // Reminders are planned by the sender only, about once a minute.
                     if planned_at.is_none_or(|at| at.elapsed() >= REMINDER_PLANNING) {
                         planned_at = Some(tokio::time::Instant::now());
-                        if let Err(e) = plan_reminders(&url, texting).await {
+                        if let Err(e) = plan_reminders(&url, &pool, texting).await {
                             tracing::warn!(error = %e, "planning reminders failed; the next minute tries again");
                         }
                     }

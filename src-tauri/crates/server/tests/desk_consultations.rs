@@ -21,6 +21,15 @@ use uuid::Uuid;
 
 /// The server in-process with the clinic's Twilio account (a fake Twilio).
 async fn serve_with_twilio(c: &support::TestClinic, fake: &FakeTwilio, dir: &std::path::Path) -> std::net::SocketAddr {
+    let texting = clinic_twilio(fake, dir);
+    let listen = "127.0.0.1:0".parse().unwrap();
+    let (address, _) =
+        clinicdesk_server::http::start_with(&c.url, listen, "test".into(), None, Some(texting)).await.unwrap();
+    address
+}
+
+/// The clinic's Twilio account at the fake, from a root-only file in `dir` (as in production).
+fn clinic_twilio(fake: &FakeTwilio, dir: &std::path::Path) -> twilio_setup::Texting {
     let path = dir.join("twilio");
     std::fs::write(
         &path,
@@ -34,16 +43,7 @@ async fn serve_with_twilio(c: &support::TestClinic, fake: &FakeTwilio, dir: &std
     )
     .unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let texting = twilio_setup::load(&path, Endpoints::all_at(&fake.url())).unwrap();
-    let listen = "127.0.0.1:0".parse().unwrap();
-    let (address, _) =
-        clinicdesk_server::http::start_with(&c.url, listen, "test".into(), None, Some(texting)).await.unwrap();
-    address
-}
-
-/// The same Twilio account as `serve_with_twilio` gave the server (read again from its file).
-fn clinic_twilio(fake: &FakeTwilio, dir: &std::path::Path) -> twilio_setup::Texting {
-    twilio_setup::load(&dir.join("twilio"), Endpoints::all_at(&fake.url())).unwrap()
+    twilio_setup::load(&path, Endpoints::all_at(&fake.url())).unwrap()
 }
 
 /// A Twilio client the desk never uses for a running consultation (it has no account): the
@@ -545,4 +545,58 @@ async fn a_consultation_ended_while_twilio_cannot_be_reached_ends_and_its_record
         "the administrator's new desk has the record"
     );
     assert_eq!(count_on(&office, "chat_messages", appointment), 0, "but not the removed chat");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_appointments_link_goes_with_its_last_reminder_once() {
+    use chrono::{DurationRound, TimeDelta};
+    let c = support::clinic().await;
+    let fake = FakeTwilio::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // No server process: nothing but this test runs the sender's work.
+    let texting = clinic_twilio(&fake, dir.path());
+    let db = c.pool.get().await.unwrap();
+    for (key, value) in [("sms.reminders", "2h"), ("video.call_page_url", "https://call.clinic.example/join")] {
+        clinicdesk_server::clinic_settings::set(&**db, key, value).await.unwrap();
+    }
+    let zone: chrono_tz::Tz = support::ZONE.parse().unwrap();
+    let book = |patient: Uuid, minutes_ahead: i64| {
+        let at = (support::now() + TimeDelta::minutes(minutes_ahead))
+            .duration_trunc(TimeDelta::minutes(15))
+            .unwrap()
+            .with_timezone(&zone);
+        let mut video = support::booking(patient, c.doctors[0], "09:00", 15);
+        (video.date, video.time, video.kind) =
+            (at.format("%Y-%m-%d").to_string(), at.format("%H:%M").to_string(), AppointmentKind::Video);
+        video
+    };
+    // One within its last reminder (two hours), one further ahead.
+    let near = appointments::book(&c.pool, &c.reception, &book(c.patients[0], 75), None, support::now()).await.unwrap();
+    let far = appointments::book(&c.pool, &c.reception, &book(c.patients[1], 300), None, support::now()).await.unwrap();
+    let links = |c: &support::TestClinic, id: Uuid| {
+        c.pg.psql(
+            "clinic",
+            &format!("SELECT count(*) FROM sms_notifications WHERE appointment_id = '{id}' AND kind = 'invite'"),
+        )
+    };
+
+    // Quiet hours now: it waits.
+    clinicdesk_server::clinic_settings::set(&**db, "sms.quiet_hours", "00:00-23:59").await.unwrap();
+    let sent = clinicdesk_server::consultations::send_links_with_last_reminder(&c.pool, &texting, support::now()).await;
+    assert_eq!(sent.unwrap(), 0);
+    clinicdesk_server::clinic_settings::set(&**db, "sms.quiet_hours", "off").await.unwrap();
+
+    let sent = clinicdesk_server::consultations::send_links_with_last_reminder(&c.pool, &texting, support::now()).await;
+    assert_eq!(sent.unwrap(), 1);
+    assert_eq!((links(&c, near.id), links(&c, far.id)), ("1".to_string(), "0".to_string()));
+    let body = c.pg.psql(
+        "clinic",
+        &format!("SELECT body FROM sms_notifications WHERE appointment_id = '{}' AND kind = 'invite'", near.id),
+    );
+    assert!(body.contains("https://call.clinic.example/join#t="), "{body}");
+    // Once per appointment time: the next pass sends nothing more.
+    let again =
+        clinicdesk_server::consultations::send_links_with_last_reminder(&c.pool, &texting, support::now()).await;
+    assert_eq!(again.unwrap(), 0);
+    assert_eq!(links(&c, near.id), "1");
 }

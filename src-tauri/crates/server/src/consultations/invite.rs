@@ -20,11 +20,13 @@ use crate::texts;
 use crate::twilio_setup::Texting;
 use chrono::{DateTime, Duration, Utc};
 use clinicdesk_core::appointment_texts::patient_text_verdict;
-use clinicdesk_core::appointment_texts::rules::KEY_CLINIC_PHONE;
+use clinicdesk_core::appointment_texts::rules::{parse_reminders, DEFAULT_REMINDERS, KEY_CLINIC_PHONE, KEY_REMINDERS};
+use clinicdesk_core::appointment_texts::when::quiet_until;
 use clinicdesk_core::audit::AuditAction;
 use clinicdesk_core::auth::Permission;
 use clinicdesk_core::consultations::{
     in_person, link_window, refusal, ConsultationState, PatientGreeting, KEY_CALL_PAGE_URL, START_INVITE_QUIET_MINUTES,
+    TOKEN_MARGIN_MINUTES,
 };
 use clinicdesk_core::error::CoreError;
 use clinicdesk_core::sms::templates::TemplateName;
@@ -47,7 +49,7 @@ enum Opens {
 /// minutes or it cannot go (logged, no patient data).
 pub(super) async fn on_start(pool: &Pool, texting: &Texting, staff: &Staff, appointment: Uuid, now: DateTime<Utc>) {
     let key = format!("appointment:{appointment}:invite-at-start");
-    match queue(pool, texting, staff, appointment, Opens::Now, &key, now).await {
+    match queue(pool, texting, Some(staff), appointment, Opens::Now, &key, now).await {
         Ok(_) => {}
         Err(ServerError::Rule(e)) => tracing::info!(code = ?e.code(), "no video invite texted at the start"),
         Err(e) => tracing::warn!(error = %e, "the video invite at the start could not be queued"),
@@ -81,7 +83,7 @@ pub async fn invite(
         )
     })?;
     let key = format!("appointment:{appointment}:invite:{}", Uuid::new_v4());
-    let text = queue(pool, texting, staff, appointment, Opens::OnTime, &key, now)
+    let text = queue(pool, texting, Some(staff), appointment, Opens::OnTime, &key, now)
         .await?
         .ok_or_else(|| ServerError::from(CoreError::Conflict("That link was already texted.".into())))?;
     // The patient may open it early: their page waits in the consultation's chat.
@@ -89,12 +91,76 @@ pub async fn invite(
     Ok(text)
 }
 
+/// The automatic invite's idempotency key starts so, then names the appointment and its start.
+const WITH_REMINDER_KEY: &str = "invite-with-reminder:";
+
+/// Texts the link to every video appointment whose last reminder is due now and that has no invite
+/// for its time yet (the elected sender, once a minute), as on one desk (core reminder_link.rs):
+/// once per appointment time (the key names it, whatever became of that text), only with a call
+/// page, never in quiet hours (it waits for the morning), only to patients who agreed to texts,
+/// and only within Twilio's 24 hours. An appointment booked after its last reminder fell due gets
+/// it at once. Returns how many were queued; one that cannot go is logged and left.
+pub async fn send_links_with_last_reminder(pool: &Pool, texting: &Texting, now: DateTime<Utc>) -> Result<usize> {
+    let due: Vec<Uuid> = {
+        let client = pool.get().await?;
+        let text = settings::get(&**client, KEY_REMINDERS).await?.unwrap_or_else(|| DEFAULT_REMINDERS.into());
+        let Some(last) = parse_reminders(&text).unwrap_or_default().iter().map(|r| r.duration()).min() else {
+            return Ok(0);
+        };
+        if settings::get(&**client, KEY_CALL_PAGE_URL).await?.filter(|p| !p.is_empty()).is_none() {
+            return Ok(0);
+        }
+        let tz = settings::time_zone(&**client).await?;
+        if quiet_until(texts::quiet_hours(&**client).await?, now, tz).is_some() {
+            return Ok(0);
+        }
+        let latest_end =
+            now + Duration::seconds(i64::from(TWILIO_MAX_TTL_SECONDS)) - Duration::minutes(TOKEN_MARGIN_MINUTES);
+        client
+            .query(
+                "SELECT a.id FROM appointments a
+                 JOIN patients p ON p.id = a.patient_id
+                 LEFT JOIN consultations c ON c.appointment_id = a.id
+                 WHERE a.kind = 'video' AND a.status IN ('scheduled', 'confirmed')
+                   AND a.starts_at > $1 AND a.starts_at <= $2 AND a.ends_at <= $3
+                   AND coalesce(c.status, 'scheduled') = 'scheduled'
+                   AND p.sms_consent AND p.opted_out_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM sms_notifications n
+                                   WHERE n.appointment_id = a.id AND n.kind = 'invite'
+                                     AND n.about_starts_at = a.starts_at AND n.state <> 'skipped')
+                   AND NOT EXISTS (SELECT 1 FROM sms_notifications n
+                                   WHERE n.idempotency_key = $4 || a.id::text || ':' || to_char(a.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))
+                 ORDER BY a.starts_at",
+                &[&now, &(now + last), &latest_end, &WITH_REMINDER_KEY],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    let mut queued = 0;
+    for appointment in due {
+        let starts_at: DateTime<Utc> = {
+            let client = pool.get().await?;
+            client.query_one("SELECT starts_at FROM appointments WHERE id = $1", &[&appointment]).await?.get(0)
+        };
+        let key = format!("{WITH_REMINDER_KEY}{appointment}:{}", starts_at.format("%Y-%m-%dT%H:%M:%SZ"));
+        match queue(pool, texting, None, appointment, Opens::OnTime, &key, now).await {
+            Ok(Some(_)) => queued += 1,
+            Ok(None) => {}
+            Err(ServerError::Rule(e)) => tracing::info!(code = ?e.code(), "no video link sent with the last reminder"),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(queued)
+}
+
 /// Makes the link and queues the invite under `key`, in one transaction; `None` if a text under
 /// that key exists already.
 async fn queue(
     pool: &Pool,
     texting: &Texting,
-    staff: &Staff,
+    staff: Option<&Staff>,
     appointment: Uuid,
     opens: Opens,
     key: &str,
@@ -211,9 +277,9 @@ async fn queue(
         valid_until.to_rfc3339()
     );
     let id = appointment.to_string();
-    audit::record(&*tx, Some(staff), AuditAction::TokenMinted, Some(("appointment", &id)), Some(&detail)).await?;
+    audit::record(&*tx, staff, AuditAction::TokenMinted, Some(("appointment", &id)), Some(&detail)).await?;
     let detail = format!("patient {}; video invite", booking.patient_id);
-    audit::record(&*tx, Some(staff), AuditAction::TextSent, Some(("sms", &text_id.to_string())), Some(&detail)).await?;
+    audit::record(&*tx, staff, AuditAction::TextSent, Some(("sms", &text_id.to_string())), Some(&detail)).await?;
     tx.commit().await?;
     let count = segments::count(&body);
     // As staff see it: the link without its key (the outbox keeps the whole text to send).

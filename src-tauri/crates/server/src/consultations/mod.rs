@@ -40,7 +40,7 @@ mod waiting;
 
 pub use chat::{mark_read, messages, send};
 pub use end::{end, fetch_late_records};
-pub use invite::{forget_links, invite};
+pub use invite::{forget_links, invite, send_links_with_last_reminder};
 pub use retention::remove_expired_chats;
 pub use start::start;
 pub use token::token;
