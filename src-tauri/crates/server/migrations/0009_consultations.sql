@@ -29,6 +29,9 @@ CREATE TABLE consultations (
   chat                   jsonb,
   -- Ended while Twilio could not be reached: the record is fetched by the sender later.
   record_pending_since   timestamptz,
+  -- Twilio refused a late fetch: the next waits 1, 2, 4 … minutes, at most six hours.
+  record_fetch_attempts  integer NOT NULL DEFAULT 0,
+  record_fetch_after     timestamptz,
   -- The clinic's chat retention (consultations.chat_retention_days) removed the chat then.
   chat_removed_at        timestamptz,
   created_at             timestamptz NOT NULL,

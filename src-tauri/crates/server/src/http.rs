@@ -23,28 +23,42 @@ const SENDER_CHECK: Duration = Duration::from_secs(1);
 /// How often the sender plans the coming day's reminders.
 const REMINDER_PLANNING: Duration = Duration::from_secs(60);
 
-/// The sender's once-a-minute work: the coming day's reminders, patients' replies, and the
-/// records of consultations ended while Twilio could not be reached.
-async fn plan_reminders(url: &str, pool: &deadpool_postgres::Pool, texting: &Texting) -> Result<usize> {
-    let mut client = crate::db::connect(url, true).await?;
-    crate::replies::read(&mut client, texting, chrono::Utc::now()).await?;
-    // One transaction: planning and a change of the reminder times take turns (reminders.rs).
-    let tx = client.transaction().await?;
-    let planned = crate::reminders::plan(&tx, chrono::Utc::now()).await?;
-    tx.commit().await?;
-    // A video appointment's link goes with its last reminder.
-    if let Err(e) = crate::consultations::send_links_with_last_reminder(pool, texting, chrono::Utc::now()).await {
-        tracing::warn!(error = %e, "texting video links with the last reminder failed; the next minute tries again");
+/// The sender's once-a-minute work. Each step stands alone: one failing (logged) never skips the
+/// others, and the chat retention runs whether or not this server has the clinic's Twilio account.
+async fn minute_work(url: &str, pool: &deadpool_postgres::Pool, texting: Option<&Texting>) {
+    let warn = |what: &str, e: ServerError| tracing::warn!(error = %e, "{what} failed; the next minute tries again");
+    let mut client = match crate::db::connect(url, true).await {
+        Ok(client) => client,
+        Err(e) => return warn("connecting for the minute's work", e),
+    };
+    if let Some(texting) = texting {
+        // Patients' replies (STOP, START) first: they decide who may be texted below.
+        if let Err(e) = crate::replies::read(&mut client, texting, chrono::Utc::now()).await {
+            warn("reading patients' replies", e);
+        }
+        // One transaction: planning and a change of the reminder times take turns (reminders.rs).
+        let planned = async {
+            let tx = client.transaction().await?;
+            crate::reminders::plan(&tx, chrono::Utc::now()).await?;
+            tx.commit().await?;
+            Ok::<_, ServerError>(())
+        };
+        if let Err(e) = planned.await {
+            warn("planning reminders", e);
+        }
+        // A video appointment's link goes with its last reminder.
+        if let Err(e) = crate::consultations::send_links_with_last_reminder(pool, texting, chrono::Utc::now()).await {
+            warn("texting video links with the last reminder", e);
+        }
+        // Consultations that ended while Twilio could not be reached: their records, now.
+        if let Err(e) = crate::consultations::fetch_late_records(&mut client, texting, chrono::Utc::now()).await {
+            warn("fetching late consultation records", e);
+        }
     }
-    // Consultations that ended while Twilio could not be reached: their records, now.
-    if let Err(e) = crate::consultations::fetch_late_records(&mut client, texting, chrono::Utc::now()).await {
-        tracing::warn!(error = %e, "fetching late consultation records failed; the next minute tries again");
-    }
-    // The clinic's chat retention.
+    // The clinic's chat retention (no Twilio needed).
     if let Err(e) = crate::consultations::remove_expired_chats(&mut client, chrono::Utc::now()).await {
-        tracing::warn!(error = %e, "removing expired consultation chats failed; the next minute tries again");
+        warn("removing expired consultation chats", e);
     }
-    Ok(planned)
 }
 
 #[derive(Clone)]
@@ -237,14 +251,13 @@ async fn sender_loop(
     loop {
         match &mut lease {
             Some(held) if held.still_held().await => {
+                // Reminders, replies, links, late records and retention: the sender only, about
+                // once a minute.
+                if planned_at.is_none_or(|at| at.elapsed() >= REMINDER_PLANNING) {
+                    planned_at = Some(tokio::time::Instant::now());
+                    minute_work(&url, &pool, texting.as_deref()).await;
+                }
                 if let Some(texting) = &texting {
-                    // Reminders are planned by the sender only, about once a minute.
-                    if planned_at.is_none_or(|at| at.elapsed() >= REMINDER_PLANNING) {
-                        planned_at = Some(tokio::time::Instant::now());
-                        if let Err(e) = plan_reminders(&url, &pool, texting).await {
-                            tracing::warn!(error = %e, "planning reminders failed; the next minute tries again");
-                        }
-                    }
                     if let Err(e) = crate::sending::pass(held, texting, chrono::Utc::now()).await {
                         tracing::warn!(error = %e, "a sending pass failed; the next one tries again");
                     }

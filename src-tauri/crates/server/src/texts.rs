@@ -53,10 +53,11 @@ pub async fn on_change(
                     &[&appointment.id, &reason, &now],
                 )
                 .await?;
-            // Reminders for the old time go too (the planner queues the new time's).
+            // Reminders and video links for the old time go too (the planner queues the new
+            // time's reminders; a link for the old time would not open the new one).
             db.execute(
                 "UPDATE sms_notifications SET state = 'skipped', error_message = $2, updated_at = $3
-                 WHERE appointment_id = $1 AND state = 'pending' AND NOT needs_reconcile AND kind = 'reminder'",
+                 WHERE appointment_id = $1 AND state = 'pending' AND NOT needs_reconcile AND kind IN ('reminder', 'invite')",
                 &[&appointment.id, &reason, &now],
             )
             .await?;

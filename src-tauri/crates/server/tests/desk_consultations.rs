@@ -402,6 +402,11 @@ async fn reception_texts_the_video_link_from_a_desk_and_a_move_draws_new_names()
     assert_eq!(at_front[0].device_check, clinicdesk_core::consultations::DeviceCheck::CameraOff);
     let for_house = house_room.clinic.consultations().waiting_on_server(&house.caller, &house_link).await.unwrap();
     assert!(for_house.is_empty(), "another doctor's patient is not shown to Dr House");
+    let grey_room = desk_computer(&c, address, "Dr Grey's room").await;
+    let (grey_link, grey) = sign_in_on(&grey_room, "grey@clinic.example", "doctor password 1").await;
+    let for_grey = grey_room.clinic.consultations().waiting_on_server(&grey.caller, &grey_link).await.unwrap();
+    assert_eq!(for_grey.len(), 1, "their own patient waits");
+    assert!(for_grey[0].is_own);
     front.relay.cut();
     assert!(
         consultations.waiting_on_server(&rita.caller, &front_link).await.unwrap().is_empty(),
@@ -459,6 +464,24 @@ async fn reception_texts_the_video_link_from_a_desk_and_a_move_draws_new_names()
         ),
         "skipped: Withdrawn: the appointment moved before this link went out. Send the link again."
     );
+
+    // A cancellation withdraws a link still waiting too.
+    c.pg.psql(
+        "clinic",
+        &format!(
+            "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key, next_attempt_at)
+             VALUES (gen_random_uuid(), '{soon}', '{}', 'invite', '+447400123457', 'link', 'waiting invite 2', now() + interval '1 hour')",
+            c.patients[1]
+        ),
+    );
+    let tx_client = &mut *c.pool.get().await.unwrap();
+    let tx = tx_client.transaction().await.unwrap();
+    appointments::cancel_in(&*tx, &c.reception, soon, "Patient called", None, support::now()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        c.pg.psql("clinic", "SELECT state FROM sms_notifications WHERE idempotency_key = 'waiting invite 2'"),
+        "skipped"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -493,13 +516,15 @@ async fn a_consultation_ended_while_twilio_cannot_be_reached_ends_and_its_record
     // The sender's pass fetches it once Twilio answers: the room completed, the record kept and
     // sent to the doctor's desk.
     let mut client = clinicdesk_server::db::connect(&c.url, true).await.unwrap();
-    clinicdesk_server::consultations::fetch_late_records(
-        &mut client,
-        &clinic_twilio(&fake, dir.path()),
-        support::now(),
-    )
-    .await
-    .unwrap();
+    let texting = clinic_twilio(&fake, dir.path());
+    let late = clinicdesk_server::consultations::fetch_late_records;
+    // Twilio refuses the first late try: that record waits (a minute, then longer each time)
+    // instead of being asked for every pass and holding up the others.
+    fake.inject(Route::UpdateRoom, Fault::Error { status: 400, code: 53000, message: "Something went wrong".into() });
+    assert_eq!(late(&mut client, &texting, support::now()).await.unwrap(), 0);
+    assert_eq!(late(&mut client, &texting, support::now()).await.unwrap(), 0, "not asked for again at once");
+    let later = support::now() + chrono::Duration::minutes(2);
+    assert_eq!(late(&mut client, &texting, later).await.unwrap(), 1);
     assert_eq!(fake.rooms()[0].status, "completed");
     assert_eq!(
         c.pg.psql("clinic", &format!("SELECT record_pending_since IS NULL, jsonb_array_length(participants) FROM consultations WHERE appointment_id = '{appointment}'")),
@@ -538,7 +563,11 @@ async fn a_consultation_ended_while_twilio_cannot_be_reached_ends_and_its_record
         "the record says it was removed"
     );
     let office = desk_computer(&c, address, "Office").await;
-    sign_in_on(&office, "admin@clinic.example", "admin password 1").await;
+    let (_, ada) = sign_in_on(&office, "admin@clinic.example", "admin password 1").await;
+    // The desk has the server's setting, and does not change it itself.
+    assert_eq!(office.clinic.consultations().video_settings(&ada.caller).unwrap().chat_retention_days, Some(1));
+    let refused = office.clinic.settings().set(&ada.caller, "consultations.chat_retention_days", "30").unwrap_err();
+    assert!(refused.to_string().contains("set on the clinic server"), "{refused}");
     assert_eq!(
         count_on(&office, "consultation_participants", appointment),
         2,

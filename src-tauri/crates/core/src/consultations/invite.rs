@@ -341,6 +341,8 @@ impl Greeting {
 /// Sets (or, empty, clears) the call page's address: administrators only, audited.
 pub(crate) fn set_call_page_url(clinic: &crate::Clinic, caller: &Caller, value: &str) -> Result<()> {
     caller.require(crate::auth::Permission::ManageSettings)?;
+    // A desk's copy is the clinic server's (links are made there).
+    crate::sync::pending::refuse_on_desk(&*clinic.db().conn()?, crate::sync::pending::ServerKeeps::VideoSettings)?;
     let url = check_call_page_url(value)?;
     let now = clinic.now();
     let mut conn = clinic.db().conn()?;

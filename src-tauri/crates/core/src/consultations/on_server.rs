@@ -273,8 +273,15 @@ pub(crate) fn keep_record_from_server(conn: &Connection, r: &ConsultationRecordR
         tracing::warn!("skipping a consultation record that arrived before its end");
         return Ok(());
     }
+    // A chat this desk already removed under the clinic's retention is never kept again (a record
+    // with its chat may still come from an older row in the feed).
+    let removed_here: bool = conn.query_row(
+        "SELECT chat_removed_at IS NOT NULL FROM consultations WHERE appointment_id = ?1",
+        [r.appointment_id.to_string()],
+        |row| row.get(0),
+    )?;
     let people: &[KeptParticipant] = &r.participants;
-    let chat: &[KeptMessage] = &r.chat;
+    let chat: &[KeptMessage] = if removed_here { &[] } else { &r.chat };
     store::keep(conn, r.appointment_id, people, chat)?;
     conn.execute(
         "UPDATE consultations SET record_pending_since = NULL, chat_removed_at = coalesce(?2, chat_removed_at)

@@ -53,6 +53,7 @@ pub fn parse_days(value: &str) -> Result<Option<u32>> {
 /// Sets the retention (administrators), audited, and applies it at once.
 pub(crate) fn set_chat_retention(clinic: &Clinic, caller: &Caller, value: &str) -> Result<u32> {
     caller.require(Permission::ManageSettings)?;
+    crate::sync::pending::refuse_on_desk(&*clinic.db().conn()?, crate::sync::pending::ServerKeeps::VideoSettings)?;
     let days = parse_days(value)?;
     let now = clinic.now();
     {

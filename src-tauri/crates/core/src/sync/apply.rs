@@ -13,12 +13,14 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 /// The settings a clinic server may set on its desks.
-const SERVER_SETTINGS: [&str; 4] = [
+const SERVER_SETTINGS: [&str; 5] = [
     crate::settings::KEY_NAME,
     crate::settings::KEY_TIME_ZONE,
     crate::settings::KEY_COUNTRY,
     // The desk removes its own copies of chats the clinic no longer keeps (sync_once).
     crate::consultations::KEY_CHAT_RETENTION_DAYS,
+    // Shown in the desk's Settings (Video); links are made on the server.
+    crate::consultations::KEY_CALL_PAGE_URL,
 ];
 
 /// No password matches it: argon2 cannot parse it.
@@ -135,7 +137,7 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
     match change.entity.as_str() {
         "setting" => {
             // Only the clinic-wide settings the server owns; never this desk's own (its server
-            // address, idle time, call page), whatever a server sends.
+            // address, idle time), whatever a server sends.
             if let Some(s) = row::<SettingRow>(change)?.filter(|s| SERVER_SETTINGS.contains(&s.key.as_str())) {
                 conn.execute(
                     "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)

@@ -209,14 +209,15 @@ impl DeskSync<'_> {
     /// One round: the signed-in person's queued changes first (so the pull that follows brings
     /// the server's copy of them), then the server's news, waiting up to `wait` for some.
     pub async fn sync_once(&self, link: &ServerLink, person: uuid::Uuid, wait: Duration) -> Result<Synced> {
-        let sent = self.send_pending(link, person).await?;
-        self.send_audit(link).await?;
-        let applied = self.pull(link, if sent == Sent::default() { wait } else { Duration::ZERO }).await?;
         // The clinic's chat retention (a setting from the server) applies to this desk's copies
-        // too: no network needed, and nothing to do on most rounds (an indexed look).
+        // too, first, so also while the server cannot be reached: no network needed, and nothing
+        // to do on most rounds (an indexed look).
         if let Err(e) = self.clinic.consultations().remove_expired_chats() {
             tracing::warn!(code = ?e.code(), "could not remove expired consultation chats on this desk");
         }
+        let sent = self.send_pending(link, person).await?;
+        self.send_audit(link).await?;
+        let applied = self.pull(link, if sent == Sent::default() { wait } else { Duration::ZERO }).await?;
         Ok(Synced { sent, applied })
     }
 

@@ -52,6 +52,7 @@ pub enum ServerKeeps {
     Texts,
     Passwords,
     Imports,
+    VideoSettings,
 }
 
 impl ServerKeeps {
@@ -65,6 +66,7 @@ impl ServerKeeps {
             ServerKeeps::Texts => "Texts are sent by the clinic server, not from a desk. Booking, moving or cancelling here texts the patient once the server confirms it.",
             ServerKeeps::Passwords => "Passwords are kept on the clinic server: ask an administrator to set a new one for you there.",
             ServerKeeps::Imports => "A desk of a clinic server cannot import records: its copy is the server's. Import into a one-desk clinic first, then move that clinic onto the server.",
+            ServerKeeps::VideoSettings => "The call page and how long consultation chats are kept are set on the clinic server: your IT person changes them there (clinicdesk-server settings set).",
         }
     }
 }

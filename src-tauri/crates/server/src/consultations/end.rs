@@ -153,9 +153,10 @@ pub async fn fetch_late_records(
 ) -> Result<u32> {
     let pending: Vec<Uuid> = client
         .query(
-            "SELECT appointment_id FROM consultations WHERE record_pending_since IS NOT NULL
+            "SELECT appointment_id FROM consultations
+             WHERE record_pending_since IS NOT NULL AND (record_fetch_after IS NULL OR record_fetch_after <= $2)
              ORDER BY record_pending_since LIMIT $1",
-            &[&LATE_PER_PASS],
+            &[&LATE_PER_PASS, &now],
         )
         .await?
         .iter()
@@ -171,7 +172,17 @@ pub async fn fetch_late_records(
                 break;
             }
             Err(err) => {
+                // Refused (not "no answer"): this one waits longer each time, so it never holds
+                // up the others.
                 tracing::warn!(code = ?err.code(), "could not fetch a consultation's record late; trying again later");
+                client
+                    .execute(
+                        "UPDATE consultations SET record_fetch_attempts = record_fetch_attempts + 1,
+                                record_fetch_after = $2::timestamptz + least(interval '1 minute' * power(2, least(record_fetch_attempts, 9)), interval '6 hours')
+                         WHERE appointment_id = $1",
+                        &[&appointment, &now],
+                    )
+                    .await?;
                 continue;
             }
         };

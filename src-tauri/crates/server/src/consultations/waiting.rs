@@ -88,10 +88,12 @@ pub async fn waiting(
             patient_name: c.get(1),
             doctor_name: c.get(2),
             local_start: starts_at.with_timezone(&tz).format("%H:%M").to_string(),
-            is_own: doctor_user == staff.user_id,
+            is_own: staff.role() == clinicdesk_core::auth::Role::Doctor && doctor_user == staff.user_id,
             since,
             device_check,
         });
     }
+    // Who has waited longest first, as on one desk.
+    waiting.sort_by_key(|w| w.since);
     Ok(waiting)
 }
