@@ -290,5 +290,6 @@ pub async fn consultation_read(
 /// the desks' day views.
 pub async fn waiting_room(State(shared): State<Shared>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
     let (_desk, staff, _) = signed_in(&shared, &headers).await?;
-    Ok(Json(crate::consultations::waiting(&shared.pool, shared.twilio.as_deref(), &staff, Utc::now()).await?))
+    let twilio = shared.twilio.as_deref();
+    Ok(Json(crate::consultations::waiting(&shared.pool, twilio, &shared.waiting, &staff, Utc::now()).await?))
 }

@@ -72,6 +72,8 @@ pub struct Shared {
     pub(crate) pool: deadpool_postgres::Pool,
     /// Ticks when a commit added changes (wake.rs).
     pub(crate) wake: tokio::sync::watch::Receiver<u64>,
+    /// What the waiting rooms' patients last reported (consultations/waiting.rs).
+    pub(crate) waiting: crate::consultations::WaitingCache,
 }
 
 /// The certificate (chain) and private key desks see, both PEM files. The key file should be
@@ -165,6 +167,7 @@ pub async fn start_with(
         sender: Arc::default(),
         pool: crate::db::pool(url, 16)?,
         wake: crate::wake::start(url.to_string()),
+        waiting: Default::default(),
     };
     tokio::spawn(sender_loop(url.to_string(), name, shared.sender.clone(), shared.pool.clone(), texting));
     let app = router(shared);

@@ -336,6 +336,8 @@ async fn reception_texts_the_video_link_from_a_desk_and_a_move_draws_new_names()
     let appointment = video_booking(&c).await;
     let (front_link, rita) = sign_in_on(&front, "desk@clinic.example", "desk password 1").await;
     let (house_link, house) = sign_in_on(&house_room, "house@clinic.example", "doctor password 1").await;
+    let grey_room = desk_computer(&c, address, "Dr Grey's room").await;
+    let (grey_link, grey) = sign_in_on(&grey_room, "grey@clinic.example", "doctor password 1").await;
     let consultations = front.clinic.consultations();
 
     // No call page yet: said, with who sets it.
@@ -397,16 +399,19 @@ async fn reception_texts_the_video_link_from_a_desk_and_a_move_draws_new_names()
         .unwrap();
     assert!(wrote.status().is_success(), "{}", wrote.status());
     let at_front = consultations.waiting_on_server(&rita.caller, &front_link).await.unwrap();
+    let for_grey = grey_room.clinic.consultations().waiting_on_server(&grey.caller, &grey_link).await.unwrap();
     assert_eq!(at_front.len(), 1);
     assert_eq!((at_front[0].patient_name.as_str(), at_front[0].is_own), ("Ben Okafor", false));
     assert_eq!(at_front[0].device_check, clinicdesk_core::consultations::DeviceCheck::CameraOff);
     let for_house = house_room.clinic.consultations().waiting_on_server(&house.caller, &house_link).await.unwrap();
     assert!(for_house.is_empty(), "another doctor's patient is not shown to Dr House");
-    let grey_room = desk_computer(&c, address, "Dr Grey's room").await;
-    let (grey_link, grey) = sign_in_on(&grey_room, "grey@clinic.example", "doctor password 1").await;
-    let for_grey = grey_room.clinic.consultations().waiting_on_server(&grey.caller, &grey_link).await.unwrap();
     assert_eq!(for_grey.len(), 1, "their own patient waits");
     assert!(for_grey[0].is_own);
+    // Desks ask every few seconds: two desks asking within moments read the waiting room at
+    // Twilio once (reception's ask above, then Dr Grey's from what it said).
+    let reads =
+        fake.requests().iter().filter(|r| r.starts_with("GET ") && r.ends_with(&format!("{sid}/Participants"))).count();
+    assert_eq!(reads, 1, "the server keeps what Twilio said for a few seconds");
     front.relay.cut();
     assert!(
         consultations.waiting_on_server(&rita.caller, &front_link).await.unwrap().is_empty(),

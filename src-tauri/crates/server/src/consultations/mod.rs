@@ -44,7 +44,7 @@ pub use invite::{forget_links, invite, send_links_with_last_reminder};
 pub use retention::remove_expired_chats;
 pub use start::start;
 pub use token::token;
-pub use waiting::waiting;
+pub use waiting::{waiting, WaitingCache};
 
 /// The appointment facts a consultation depends on.
 pub(super) struct Booking {

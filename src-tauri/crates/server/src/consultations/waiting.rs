@@ -3,6 +3,9 @@
 //! that the patient waits (its own participant attributes); the desks' day views ask who waits.
 //! The attributes are the patient's words about themselves: shown, never trusted for anything
 //! else (the doctor still admits by Start).
+//!
+//! Every desk's day view asks every few seconds; what Twilio said about one waiting room is kept
+//! for a few seconds ([`WaitingCache`]), so the reads at Twilio do not grow with the number of desks.
 
 use super::start::open_chat;
 use super::{load, Stored};
@@ -17,6 +20,9 @@ use clinicdesk_core::consultations::{
 };
 use clinicdesk_core::twilio::conversations;
 use deadpool_postgres::Pool;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use uuid::Uuid;
 
 /// Opens the waiting room of `appointment` after its link was made: nothing to do once it is open,
@@ -36,11 +42,33 @@ pub(super) async fn open(pool: &Pool, texting: &Texting, appointment: Uuid, now:
     }
 }
 
+/// How long what Twilio said about a waiting room is used again (desks poll every few seconds).
+const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What each waiting room's patient reported, as last read at Twilio, by conversation.
+#[derive(Default, Clone)]
+pub struct WaitingCache(Arc<Mutex<HashMap<String, (Instant, Option<String>)>>>);
+
+impl WaitingCache {
+    fn fresh(&self, conversation: &str) -> Option<Option<String>> {
+        let cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        cache.get(conversation).filter(|(at, _)| at.elapsed() < FRESH_FOR).map(|(_, attributes)| attributes.clone())
+    }
+
+    fn keep(&self, conversation: &str, attributes: Option<String>) {
+        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|_, (at, _)| at.elapsed() < FRESH_FOR);
+        cache.insert(conversation.to_owned(), (Instant::now(), attributes));
+    }
+}
+
 /// The patients waiting now: a doctor sees their own, other staff who see the schedule see all.
-/// One read at Twilio per consultation whose link works now and whose waiting room is open.
+/// At most one read at Twilio per consultation whose link works now and whose waiting room is
+/// open, every few seconds whoever asks.
 pub async fn waiting(
     pool: &Pool,
     texting: Option<&Texting>,
+    cache: &WaitingCache,
     staff: &Staff,
     now: DateTime<Utc>,
 ) -> Result<Vec<WaitingPatient>> {
@@ -68,19 +96,24 @@ pub async fn waiting(
     for c in candidates {
         let conversation: String = c.get(5);
         let patient_identity: String = c.get(6);
-        // One waiting room that cannot be read does not hide the others.
-        let people = match conversations::participants(http, account, &conversation).await {
-            Ok(people) => people,
-            Err(err) => {
-                tracing::warn!(code = ?err.code(), "a waiting room could not be read");
-                continue;
+        let attributes = match cache.fresh(&conversation) {
+            Some(attributes) => attributes,
+            None => {
+                // One waiting room that cannot be read does not hide the others.
+                let people = match conversations::participants(http, account, &conversation).await {
+                    Ok(people) => people,
+                    Err(err) => {
+                        tracing::warn!(code = ?err.code(), "a waiting room could not be read");
+                        continue;
+                    }
+                };
+                let patient = people.iter().find(|p| p.identity.as_deref() == Some(patient_identity.as_str()));
+                let attributes = patient.and_then(|p| p.attributes.clone());
+                cache.keep(&conversation, attributes.clone());
+                attributes
             }
         };
-        let patient = people.iter().find(|p| p.identity.as_deref() == Some(patient_identity.as_str()));
-        let Some((since, device_check)) = patient.and_then(|p| p.attributes.as_deref()).and_then(read_attributes)
-        else {
-            continue;
-        };
+        let Some((since, device_check)) = attributes.as_deref().and_then(read_attributes) else { continue };
         let starts_at: DateTime<Utc> = c.get(4);
         let doctor_user: Uuid = c.get(3);
         waiting.push(WaitingPatient {
