@@ -45,9 +45,12 @@ pub(super) async fn open(pool: &Pool, texting: &Texting, appointment: Uuid, now:
 /// How long what Twilio said about a waiting room is used again (desks poll every few seconds).
 const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// When a waiting room was read at Twilio, and its patient's attributes then.
+type Reported = (Instant, Option<String>);
+
 /// What each waiting room's patient reported, as last read at Twilio, by conversation.
 #[derive(Default, Clone)]
-pub struct WaitingCache(Arc<Mutex<HashMap<String, (Instant, Option<String>)>>>);
+pub struct WaitingCache(Arc<Mutex<HashMap<String, Reported>>>);
 
 impl WaitingCache {
     fn fresh(&self, conversation: &str) -> Option<Option<String>> {
