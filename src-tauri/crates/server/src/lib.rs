@@ -32,6 +32,7 @@ pub mod settings;
 pub mod staff;
 pub mod staff_accounts;
 pub mod testing;
+pub mod text_wording;
 pub mod texts;
 pub mod twilio_setup;
 pub mod wake;

@@ -3,7 +3,9 @@
 //! root-only environment file; see the README's "Several desks" section), never from a desk.
 
 use clap::{Parser, Subcommand};
-use clinicdesk_server::{clinic_settings, http, schema, settings, staff_accounts, twilio_setup, ServerError};
+use clinicdesk_server::{
+    clinic_settings, http, schema, settings, staff_accounts, text_wording, twilio_setup, ServerError,
+};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -91,6 +93,12 @@ enum Command {
         #[command(subcommand)]
         action: SettingsAction,
     },
+    /// The wording of the clinic's texts: `templates list`, `templates set KIND --body TEXT`,
+    /// `templates reset KIND` (KIND as listed, e.g. confirmation, reminder, video_invite).
+    Templates {
+        #[command(subcommand)]
+        action: TemplatesAction,
+    },
     /// Applies pending schema migrations and serves the clinic; one of the running servers
     /// becomes the text sender.
     Run {
@@ -114,6 +122,20 @@ enum SettingsAction {
     List,
     /// Checks and sets one setting, e.g. `settings set sms.quiet_hours 20:00-08:00`.
     Set { key: String, value: String },
+}
+
+#[derive(Subcommand)]
+enum TemplatesAction {
+    /// Every kind of text with the wording in use.
+    List,
+    /// Checks and saves the clinic's wording for one kind ({placeholders} as listed).
+    Set {
+        kind: String,
+        #[arg(long)]
+        body: String,
+    },
+    /// Goes back to the built-in wording for one kind.
+    Reset { kind: String },
 }
 
 #[tokio::main]
@@ -266,6 +288,32 @@ async fn run(args: Args) -> Result<(), ServerError> {
             if withdrawn > 0 {
                 println!("{withdrawn} waiting reminder(s) of times no longer in the list were withdrawn.");
             }
+            Ok(())
+        }
+        Command::Templates { action: TemplatesAction::List } => {
+            let client = clinicdesk_server::db::connect(&args.database_url, true).await?;
+            for (name, body, own) in text_wording::list(&client).await? {
+                let whose = if own { "the clinic's wording" } else { "built-in" };
+                println!("{}\t({}, {whose})\n  {}", name.as_str(), name.label(), body.replace('\n', "\n  "));
+            }
+            Ok(())
+        }
+        Command::Templates { action: TemplatesAction::Set { kind, body } } => {
+            let name = clinicdesk_core::sms::templates::TemplateName::parse(&kind)?;
+            let mut client = clinicdesk_server::db::connect(&args.database_url, true).await?;
+            let tx = client.transaction().await?;
+            let saved = text_wording::set(&tx, name, &body).await?;
+            tx.commit().await?;
+            println!("{} now reads:\n  {}", name.as_str(), saved.replace('\n', "\n  "));
+            Ok(())
+        }
+        Command::Templates { action: TemplatesAction::Reset { kind } } => {
+            let name = clinicdesk_core::sms::templates::TemplateName::parse(&kind)?;
+            let mut client = clinicdesk_server::db::connect(&args.database_url, true).await?;
+            let tx = client.transaction().await?;
+            text_wording::reset(&tx, name).await?;
+            tx.commit().await?;
+            println!("{} is back to the built-in wording.", name.as_str());
             Ok(())
         }
         Command::Run { listen, name, tls_cert, tls_key } => {

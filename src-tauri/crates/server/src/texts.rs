@@ -185,7 +185,7 @@ pub(crate) async fn render(
         booking_ref: booking_ref.to_owned(),
         video_link,
     };
-    let stored = settings::get(db, &name.settings_key()).await?;
+    let stored = settings::get(db, &name.settings_key()).await?.filter(|b| !b.is_empty());
     Ok(render_body(stored.as_deref(), name, &data)?)
 }
 

@@ -13,7 +13,7 @@ mod placeholders;
 mod preview;
 
 pub use catalog::TemplateName;
-pub use editor::{PlaceholderInfo, Template, Templates};
+pub use editor::{checked as check_template, PlaceholderInfo, Template, Templates};
 pub use placeholders::Placeholder;
 pub use preview::{TemplatePreview, Ucs2Character};
 

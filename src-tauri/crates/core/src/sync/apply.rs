@@ -23,6 +23,9 @@ const SERVER_SETTINGS: [&str; 5] = [
     crate::consultations::KEY_CALL_PAGE_URL,
 ];
 
+/// Where the clinic's text wording is kept (`TemplateName::settings_key`).
+const TEMPLATE_KEYS: &str = "sms.template.";
+
 /// No password matches it: argon2 cannot parse it.
 pub(crate) const NO_PASSWORD: &str = "!";
 
@@ -138,7 +141,18 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
         "setting" => {
             // Only the clinic-wide settings the server owns; never this desk's own (its server
             // address, idle time), whatever a server sends.
-            if let Some(s) = row::<SettingRow>(change)?.filter(|s| SERVER_SETTINGS.contains(&s.key.as_str())) {
+            // The wording of the clinic's texts (its quick texts and chat replies are used here);
+            // an empty value is the server going back to the built-in wording.
+            if let Some(t) = row::<SettingRow>(change)?.filter(|s| s.key.starts_with(TEMPLATE_KEYS)) {
+                match t.value.is_empty() {
+                    true => conn.execute("DELETE FROM settings WHERE key = ?1", [&t.key])?,
+                    false => conn.execute(
+                        "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                        params![t.key, t.value, now],
+                    )?,
+                };
+            } else if let Some(s) = row::<SettingRow>(change)?.filter(|s| SERVER_SETTINGS.contains(&s.key.as_str())) {
                 conn.execute(
                     "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",

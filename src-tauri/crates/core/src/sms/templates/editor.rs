@@ -160,8 +160,9 @@ impl Templates<'_> {
     }
 }
 
-/// `body` normalised and checked as a template for `name`: ready to store.
-fn checked(name: TemplateName, body: &str) -> Result<String> {
+/// `body` normalised and checked as a template for `name`: ready to store (a clinic server checks
+/// its wording the same way).
+pub fn checked(name: TemplateName, body: &str) -> Result<String> {
     let body = smart_encoding::normalise(body);
     outbox::check_body(&body)?;
     placeholders::parse(&body, name)?;
