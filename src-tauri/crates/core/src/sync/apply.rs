@@ -117,6 +117,78 @@ fn apply_notes(conn: &Connection, n: &NotesRow, now: DateTime<Utc>) -> Result<()
     Ok(())
 }
 
+/// A text as the clinic server holds it (its link's key cut off): reception sees on every desk
+/// whether it went, was delivered, or failed and why.
+#[derive(Deserialize)]
+struct TextRow {
+    id: Uuid,
+    appointment_id: Option<Uuid>,
+    patient_id: Option<Uuid>,
+    kind: String,
+    to: String,
+    body: String,
+    idempotency_key: String,
+    state: String,
+    twilio_sid: Option<String>,
+    error_code: Option<i64>,
+    error_message: Option<String>,
+    attempts: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// Keeps the server's text in this desk's outbox table, for its screens only: a desk sends no
+/// texts (it runs no outbox worker), so a row here is never sent from here. Never an older copy
+/// over a newer one; a text about records this desk does not hold is skipped.
+fn apply_text(conn: &Connection, t: &TextRow) -> Result<()> {
+    let known = |table: &str, id: Option<Uuid>| -> Result<bool> {
+        let Some(id) = id else { return Ok(true) };
+        Ok(conn.query_row(&format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1)"), [id.to_string()], |r| {
+            r.get(0)
+        })?)
+    };
+    if !known("appointments", t.appointment_id)? || !known("patients", t.patient_id)? {
+        tracing::warn!("skipping a text about a record this desk does not hold");
+        return Ok(());
+    }
+    let count = crate::sms::segments::count(&t.body);
+    let sent = matches!(t.state.as_str(), "sent" | "delivered" | "undelivered");
+    let final_state = matches!(t.state.as_str(), "delivered" | "undelivered" | "failed" | "skipped");
+    conn.execute(
+        "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_e164, body, segments, encoding,
+                                        idempotency_key, state, twilio_sid, error_code, error_message, attempts,
+                                        created_at, updated_at, sent_at, final_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                 CASE WHEN ?17 THEN ?16 END, CASE WHEN ?18 THEN ?16 END)
+         ON CONFLICT (id) DO UPDATE SET state = excluded.state, twilio_sid = excluded.twilio_sid,
+           error_code = excluded.error_code, error_message = excluded.error_message, attempts = excluded.attempts,
+           updated_at = excluded.updated_at, sent_at = coalesce(sms_notifications.sent_at, excluded.sent_at),
+           final_at = coalesce(sms_notifications.final_at, excluded.final_at)
+         WHERE excluded.updated_at >= sms_notifications.updated_at",
+        params![
+            t.id.to_string(),
+            t.appointment_id.map(|a| a.to_string()),
+            t.patient_id.map(|p| p.to_string()),
+            t.kind,
+            t.to,
+            t.body,
+            count.segments,
+            count.encoding.as_str(),
+            t.idempotency_key,
+            t.state,
+            t.twilio_sid,
+            t.error_code,
+            t.error_message,
+            t.attempts,
+            ts(t.created_at),
+            ts(t.updated_at),
+            sent,
+            final_state,
+        ],
+    )?;
+    Ok(())
+}
+
 fn yes() -> bool {
     true
 }
@@ -271,6 +343,11 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
         "consultation_notes" => {
             if let Some(n) = row::<NotesRow>(change)? {
                 apply_notes(conn, &n, at)?;
+            }
+        }
+        "text" => {
+            if let Some(t) = row::<TextRow>(change)? {
+                apply_text(conn, &t)?;
             }
         }
         "consultation" => {
