@@ -94,10 +94,23 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
                        SELECT id FROM appointments
                        WHERE id = $2 AND version = $10 AND status IN ('scheduled', 'confirmed') FOR SHARE)
                      INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key,
-                                                    next_attempt_at, about_starts_at, created_at, updated_at)
-                     SELECT $1, current.id, $3, 'reminder', $4, $5, $6, $7, $8, $9, $9 FROM current
+                                                    next_attempt_at, about_starts_at, created_at, updated_at, segments, encoding)
+                     SELECT $1, current.id, $3, 'reminder', $4, $5, $6, $7, $8, $9, $9, $11, $12 FROM current
                      ON CONFLICT (idempotency_key) DO NOTHING",
-                    &[&Uuid::new_v4(), &id, &patient, &phone, &body, &key, &send_at.max(now), &starts_at, &now, &version],
+                    &[
+                        &Uuid::new_v4(),
+                        &id,
+                        &patient,
+                        &phone,
+                        &body,
+                        &key,
+                        &send_at.max(now),
+                        &starts_at,
+                        &now,
+                        &version,
+                        &texts::counted(&body).0,
+                        &texts::counted(&body).1,
+                    ],
                 )
                 .await? as usize;
         }

@@ -199,6 +199,16 @@ impl SenderLease {
         })
     }
 
+    /// The Twilio ids among `sids` already recorded for another text than `id` (a text found at
+    /// Twilio by its number and wording must not be taken for one already matched).
+    pub async fn sids_taken(&self, sids: &[String], id: Uuid) -> Result<Vec<String>> {
+        let rows = self
+            .session
+            .query("SELECT twilio_sid FROM sms_notifications WHERE twilio_sid = ANY($1) AND id <> $2", &[&sids, &id])
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// Records what became of a claimed text. Returns false (and writes nothing) when this process
     /// is no longer the sender, or the row is no longer its claim.
     pub async fn finish(&mut self, id: Uuid, outcome: &Outcome, now: DateTime<Utc>) -> Result<bool> {

@@ -88,7 +88,7 @@ async fn send_due(lease: &mut SenderLease, texting: &Texting, now: DateTime<Utc>
     }
     let quiet = lease.quiet_hours().await?;
     for text in &claimed {
-        let outcome = deal_with(texting, text, &quiet, now).await;
+        let outcome = deal_with(texting, lease, text, &quiet, now).await;
         if !lease.finish(text.id, &outcome, Utc::now()).await? {
             tracing::warn!(id = %text.id, "a text's result was not written: this server is no longer the sender");
             break;
@@ -97,14 +97,27 @@ async fn send_due(lease: &mut SenderLease, texting: &Texting, now: DateTime<Utc>
     Ok(claimed.len())
 }
 
-async fn deal_with(texting: &Texting, text: &Claimed, quiet: &Quiet, now: DateTime<Utc>) -> Outcome {
+async fn deal_with(
+    texting: &Texting,
+    lease: &SenderLease,
+    text: &Claimed,
+    quiet: &Quiet,
+    now: DateTime<Utc>,
+) -> Outcome {
     if text.was_in_flight {
         let since = text.attempt_started_at.unwrap_or(now) - CLOCK_SLACK;
         match messages::list_to_since(&texting.http, &texting.account, &text.to_phone, since, 5).await {
             Ok(found) => {
-                if let Some(sent) =
-                    found.iter().find(|m| m.body.as_deref().is_some_and(|b| messages::same_body(&text.body, b)))
-                {
+                // Two identical texts to one number close together: one found at Twilio is this
+                // text only if no other text already claimed it.
+                let sids: Vec<String> = found.iter().map(|m| m.sid.clone()).collect();
+                let taken = match lease.sids_taken(&sids, text.id).await {
+                    Ok(taken) => taken,
+                    Err(e) => return retry(text, now, true, format!("Could not check this text's record: {e}")),
+                };
+                if let Some(sent) = found.iter().find(|m| {
+                    !taken.contains(&m.sid) && m.body.as_deref().is_some_and(|b| messages::same_body(&text.body, b))
+                }) {
                     tracing::info!(id = %text.id, "a text whose outcome was unknown had reached Twilio; not sent again");
                     return Outcome::Sent { sid: sent.sid.clone() };
                 }

@@ -137,10 +137,12 @@ async fn queue(
         TextKind::Cancellation => format!("appointment:{}:cancelled", appointment.id),
         _ => format!("appointment:{}:v{}:{}", appointment.id, appointment.version, kind.as_str()),
     };
+    let (segments, encoding) = counted(&body);
     db.execute(
         "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key, state,
-                                        error_message, next_attempt_at, about_starts_at, created_at, updated_at, news_before)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)
+                                        error_message, next_attempt_at, about_starts_at, created_at, updated_at, news_before,
+                                        segments, encoding)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)
          ON CONFLICT (idempotency_key) DO NOTHING",
         &[
             &Uuid::new_v4(),
@@ -156,10 +158,19 @@ async fn queue(
             &appointment.starts_at,
             &now,
             &soonest,
+            &segments,
+            &encoding,
         ],
     )
     .await?;
     Ok(())
+}
+
+/// How many segments `body` takes and its encoding, kept with each text when it is queued (the
+/// desks' copy of a video invite has its key cut, so they cannot count it themselves).
+pub(crate) fn counted(body: &str) -> (i32, &'static str) {
+    let count = clinicdesk_core::sms::segments::count(body);
+    (i32::try_from(count.segments).unwrap_or(i32::MAX), count.encoding.as_str())
 }
 
 /// The text of template `name` about an appointment, in the clinic's words and time zone.

@@ -123,8 +123,59 @@ async fn reception_reads_on_a_desk_what_the_servers_sender_did_with_each_text() 
         .collect::<Result<_, _>>()
         .unwrap();
     let invite = everything.iter().find(|(kind, _)| kind == "invite").expect("the invite is on the desk");
+    // Counted by the server on the whole text (the desk's copy, its key cut, could not be).
+    let (segments, encoding): (i64, String) = front
+        .clinic
+        .db()
+        .conn()
+        .unwrap()
+        .query_row("SELECT segments, encoding FROM sms_notifications WHERE kind = 'invite'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let on_the_server =
+        c.pg.psql("clinic", &format!("SELECT segments || ' ' || encoding FROM sms_notifications WHERE appointment_id = '{soon}' AND kind = 'invite'"));
+    assert_eq!(format!("{segments} {encoding}"), on_the_server);
+    assert_eq!(encoding, "gsm7", "the invite is plain text; only the desk's cut copy has a '…'");
+    assert!(segments > 1, "the patient's link makes the invite several segments long");
+    assert_eq!(
+        clinicdesk_core::sms::segments::count(&invite.1).encoding.as_str(),
+        "ucs2",
+        "why the desk does not count it"
+    );
     assert!(invite.1.contains("https://call.clinic.example/join#…"), "{}", invite.1);
     assert!(everything.iter().all(|(_, body)| !body.contains("#t=")), "no desk holds a patient's working link");
     let on_server = c.pg.psql("clinic", &format!("SELECT body FROM sms_notifications WHERE appointment_id = '{soon}'"));
     assert!(on_server.contains("#t="), "the server keeps the whole link to send");
+
+    // Two texts the server holds with one Twilio id (two identical texts matched to one message):
+    // the desk keeps both, the second without the id, and its sync goes on.
+    let sid = failed.twilio_sid.clone().unwrap();
+    let twin = |id: Uuid| clinicdesk_core::sync::wire::Change {
+        cursor: String::new(),
+        entity: "text".into(),
+        entity_id: id,
+        row: Some(serde_json::json!({
+            "id": id, "appointment_id": null, "patient_id": c.patients[1], "kind": "custom", "to": "+447400123457",
+            "body": "Please call the clinic.", "idempotency_key": format!("custom:{id}"), "state": "sent",
+            "twilio_sid": sid, "error_code": null, "error_message": null, "attempts": 1,
+            "created_at": support::now(), "updated_at": support::now(),
+        })),
+    };
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let sync = front.clinic.desk_sync();
+    let stream = link.stream();
+    let cursor = sync.cursor(&stream).unwrap();
+    let page = clinicdesk_core::sync::wire::ChangePage { changes: vec![twin(a), twin(b)], cursor: cursor.clone() };
+    assert_eq!(sync.apply(&stream, &page).unwrap(), 2);
+    let kept: i64 = front
+        .clinic
+        .db()
+        .conn()
+        .unwrap()
+        .query_row("SELECT count(*) FROM sms_notifications WHERE id IN (?1, ?2)", [a.to_string(), b.to_string()], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(kept, 2);
 }

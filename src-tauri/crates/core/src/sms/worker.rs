@@ -58,12 +58,13 @@ impl<'a> OutboxWorker<'a> {
         self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Takes the one-worker lock (or refreshes it). `false` means another live worker holds it, or
-    /// the clinic moved onto a clinic server (which sends its texts now).
+    /// Takes the one-worker lock (or refreshes it). `false` means another live worker holds it, the
+    /// clinic moved onto a clinic server, or this computer is a desk of one (the server sends).
     pub fn acquire(&self) -> Result<bool> {
         // A clinic that moved onto a clinic server is texted by the server: sending from here
-        // too would text its patients twice.
-        if crate::sync::migration::moved_notice(&self.conn())?.is_some() {
+        // too would text its patients twice. A desk holds the server's texts for its screens only.
+        if crate::sync::migration::moved_notice(&self.conn())?.is_some() || crate::sync::pending::is_desk(&self.conn())?
+        {
             return Ok(false);
         }
         self.lock.acquire(&mut self.conn(), self.clinic.now())

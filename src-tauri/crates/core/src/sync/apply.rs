@@ -6,6 +6,7 @@
 
 use crate::db::ts;
 use crate::error::{CoreError, Result};
+use crate::sms::templates::TemplateName;
 use crate::sync::wire::Change;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection};
@@ -133,14 +134,38 @@ struct TextRow {
     error_code: Option<i64>,
     error_message: Option<String>,
     attempts: i64,
+    #[serde(default)]
+    segments: Option<u32>,
+    #[serde(default)]
+    encoding: Option<String>,
+    #[serde(default)]
+    next_attempt_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    about_starts_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    needs_reconcile: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
 /// Keeps the server's text in this desk's outbox table, for its screens only: a desk sends no
-/// texts (it runs no outbox worker), so a row here is never sent from here. Never an older copy
-/// over a newer one; a text about records this desk does not hold is skipped.
+/// texts (its outbox worker never starts on a desk), so a row here is never sent from here. Never
+/// an older copy over a newer one; a text about records this desk does not hold is skipped; and a
+/// text that cannot be kept (a Twilio id another text here holds, say) is logged and skipped,
+/// never a reason for the whole page, and so the desk's sync, to stop.
 fn apply_text(conn: &Connection, t: &TextRow) -> Result<()> {
+    conn.execute_batch("SAVEPOINT text_row")?;
+    match keep_text(conn, t) {
+        Ok(()) => conn.execute_batch("RELEASE SAVEPOINT text_row")?,
+        Err(e) => {
+            tracing::warn!(code = ?e.code(), "a text from the clinic server could not be kept on this desk; skipped");
+            conn.execute_batch("ROLLBACK TO SAVEPOINT text_row; RELEASE SAVEPOINT text_row")?;
+        }
+    }
+    Ok(())
+}
+
+fn keep_text(conn: &Connection, t: &TextRow) -> Result<()> {
     let known = |table: &str, id: Option<Uuid>| -> Result<bool> {
         let Some(id) = id else { return Ok(true) };
         Ok(conn.query_row(&format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1)"), [id.to_string()], |r| {
@@ -152,18 +177,28 @@ fn apply_text(conn: &Connection, t: &TextRow) -> Result<()> {
         return Ok(());
     }
     let count = crate::sms::segments::count(&t.body);
+    let segments = t.segments.unwrap_or(count.segments);
+    let encoding = match t.encoding.as_deref() {
+        Some(e @ ("gsm7" | "ucs2")) => e,
+        _ => count.encoding.as_str(),
+    };
     let sent = matches!(t.state.as_str(), "sent" | "delivered" | "undelivered");
     let final_state = matches!(t.state.as_str(), "delivered" | "undelivered" | "failed" | "skipped");
     conn.execute(
         "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_e164, body, segments, encoding,
                                         idempotency_key, state, twilio_sid, error_code, error_message, attempts,
-                                        created_at, updated_at, sent_at, final_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 CASE WHEN ?17 THEN ?16 END, CASE WHEN ?18 THEN ?16 END)
+                                        created_at, updated_at, sent_at, final_at, next_attempt_at, about_starts_at,
+                                        needs_reconcile)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+                 -- A Twilio id this desk already holds for another text is not repeated (UNIQUE).
+                 CASE WHEN EXISTS (SELECT 1 FROM sms_notifications WHERE twilio_sid = ?11 AND id <> ?1) THEN NULL ELSE ?11 END,
+                 ?12, ?13, ?14, ?15, ?16, CASE WHEN ?17 THEN ?16 END, CASE WHEN ?18 THEN ?16 END, ?19, ?20, ?21)
          ON CONFLICT (id) DO UPDATE SET state = excluded.state, twilio_sid = excluded.twilio_sid,
            error_code = excluded.error_code, error_message = excluded.error_message, attempts = excluded.attempts,
            updated_at = excluded.updated_at, sent_at = coalesce(sms_notifications.sent_at, excluded.sent_at),
-           final_at = coalesce(sms_notifications.final_at, excluded.final_at)
+           final_at = coalesce(sms_notifications.final_at, excluded.final_at),
+           next_attempt_at = excluded.next_attempt_at, about_starts_at = excluded.about_starts_at,
+           needs_reconcile = excluded.needs_reconcile
          WHERE excluded.updated_at >= sms_notifications.updated_at",
         params![
             t.id.to_string(),
@@ -172,8 +207,8 @@ fn apply_text(conn: &Connection, t: &TextRow) -> Result<()> {
             t.kind,
             t.to,
             t.body,
-            count.segments,
-            count.encoding.as_str(),
+            segments,
+            encoding,
             t.idempotency_key,
             t.state,
             t.twilio_sid,
@@ -184,6 +219,9 @@ fn apply_text(conn: &Connection, t: &TextRow) -> Result<()> {
             ts(t.updated_at),
             sent,
             final_state,
+            t.next_attempt_at.map(ts),
+            t.about_starts_at.map(ts),
+            t.needs_reconcile,
         ],
     )?;
     Ok(())
@@ -216,6 +254,14 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
             // The wording of the clinic's texts (its quick texts and chat replies are used here);
             // an empty value is the server going back to the built-in wording.
             if let Some(t) = row::<SettingRow>(change)?.filter(|s| s.key.starts_with(TEMPLATE_KEYS)) {
+                // Only the wording of a kind this ClinicDesk knows, and only wording it would accept.
+                let Some(name) = TemplateName::ALL.into_iter().find(|n| n.settings_key() == t.key) else {
+                    return Ok(());
+                };
+                if !t.value.is_empty() && crate::sms::templates::check_template(name, &t.value).is_err() {
+                    tracing::warn!(template = name.as_str(), "skipping text wording this desk would not accept");
+                    return Ok(());
+                }
                 match t.value.is_empty() {
                     true => conn.execute("DELETE FROM settings WHERE key = ?1", [&t.key])?,
                     false => conn.execute(

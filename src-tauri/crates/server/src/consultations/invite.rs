@@ -250,8 +250,9 @@ async fn queue(
     let queued = tx
         .execute(
             "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key, state,
-                                            next_attempt_at, about_starts_at, created_at, updated_at, news_before)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $8, $8, $9)
+                                            next_attempt_at, about_starts_at, created_at, updated_at, news_before,
+                                            segments, encoding)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $8, $8, $9, $10, $11)
              ON CONFLICT (idempotency_key) DO NOTHING",
             &[
                 &text_id,
@@ -263,6 +264,8 @@ async fn queue(
                 &key,
                 &now,
                 &booking.starts_at,
+                &texts::counted(&body).0,
+                &texts::counted(&body).1,
             ],
         )
         .await?;
