@@ -1,18 +1,18 @@
 //! The clinic's settings an administrator changes at the server's command line
-//! (`clinicdesk-server settings list / set KEY VALUE`), checked with the core's own rules. The
-//! clinic's name reaches desks through the feed; texting rules are the server's to apply.
+//! (`clinicdesk-server settings list / set KEY VALUE`): the core's rule over the server's store
+//! (`PgSettings`, the `SettingsStore` the one-desk SQLite file also implements). The settings reach
+//! desks through the feed; texting rules are the server's to apply.
 
-use crate::error::Result;
+use crate::error::{Result, ServerError};
 use crate::settings;
 use clinicdesk_core::appointment_texts::rules::{
-    parse_clinic_phone, parse_quiet_hours, parse_reminders, DEFAULT_QUIET_HOURS, DEFAULT_REMINDERS,
-    DEFAULT_SETTLE_SECONDS, KEY_CLINIC_PHONE, KEY_QUIET_HOURS, KEY_REMINDERS, KEY_SETTLE,
+    parse_reminders, DEFAULT_QUIET_HOURS, DEFAULT_REMINDERS, DEFAULT_SETTLE_SECONDS, KEY_CLINIC_PHONE, KEY_QUIET_HOURS,
+    KEY_REMINDERS, KEY_SETTLE,
 };
 use clinicdesk_core::audit::AuditAction;
-use clinicdesk_core::consultations::{
-    check_call_page_url, check_chat_retention_days, KEY_CALL_PAGE_URL, KEY_CHAT_RETENTION_DAYS,
-};
+use clinicdesk_core::consultations::{KEY_CALL_PAGE_URL, KEY_CHAT_RETENTION_DAYS};
 use clinicdesk_core::error::CoreError;
+use clinicdesk_core::settings::store::{self, SettingsStore};
 use tokio_postgres::GenericClient;
 
 /// What `settings set` accepts, with what each means (for `settings list`).
@@ -42,61 +42,54 @@ pub async fn list(db: &impl GenericClient) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-/// Checks and stores one setting. New reminder times withdraw the waiting reminders of a time no
-/// longer in the list (the planner queues the new times' reminders on its next pass; those of
-/// times that stay keep their keys, so none is queued twice). Returns how many were withdrawn.
-/// Run it in a transaction: the setting and the withdrawal go together.
-pub async fn set(db: &impl GenericClient, key: &str, value: &str) -> Result<u64> {
-    let value = value.trim();
-    let checked = match key {
-        k if k == settings::CLINIC_NAME => clinicdesk_core::users::check_name(value)
-            .map_err(|_| CoreError::invalid("clinic.name", "Give the clinic a name of up to 120 characters."))?,
-        k if k == settings::TIME_ZONE => {
-            return Err(CoreError::invalid(
-                "clinic.time_zone",
-                "The time zone is set once, at init: changing it would move every booked appointment's clock time.",
-            )
-            .into())
-        }
-        k if k == KEY_CLINIC_PHONE => parse_clinic_phone(value)?,
-        k if k == KEY_CALL_PAGE_URL && value.is_empty() => String::new(),
-        k if k == KEY_CALL_PAGE_URL => check_call_page_url(value)?,
-        k if k == KEY_CHAT_RETENTION_DAYS => {
-            check_chat_retention_days(value)?.map(|d| d.to_string()).unwrap_or_default()
-        }
-        k if k == KEY_REMINDERS => {
-            parse_reminders(value)?;
-            value.to_string()
-        }
-        k if k == KEY_QUIET_HOURS => {
-            parse_quiet_hours(value)?;
-            value.to_string()
-        }
-        k if k == KEY_SETTLE => match value.parse::<u32>() {
-            Ok(seconds) if seconds <= 3600 => seconds.to_string(),
-            _ => {
-                return Err(
-                    CoreError::invalid("sms.settle_seconds", "Enter a whole number of seconds, 0 to 3600.").into()
-                )
+/// The clinic server's store of settings, in the caller's transaction (the core's rule,
+/// `clinicdesk_core::settings::store::change`, runs over it). Every write goes to the desks' feed;
+/// removing a key reaches them as an empty value. The trail names the server's operator.
+pub struct PgSettings<'a, C> {
+    pub db: &'a C,
+}
+
+impl<C: GenericClient + Sync> SettingsStore for PgSettings<'_, C> {
+    type Error = ServerError;
+
+    async fn get(&mut self, key: &str) -> Result<Option<String>> {
+        settings::get(self.db, key).await
+    }
+
+    async fn put(&mut self, key: &str, value: Option<&str>) -> Result<()> {
+        match value {
+            Some(value) => settings::set(self.db, key, value).await,
+            None => {
+                self.db.execute("DELETE FROM settings WHERE key = $1", &[&key]).await?;
+                let row = serde_json::json!({ "key": key, "value": "" });
+                crate::changes::record(self.db, "setting", uuid::Uuid::nil(), "all", Some(row)).await
             }
-        },
-        other => {
-            let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
-            return Err(
-                CoreError::invalid("key", format!("{other} is not a setting. Known: {}.", known.join(", "))).into()
-            );
         }
-    };
+    }
+
+    async fn audit(&mut self, detail: &str) -> Result<()> {
+        crate::audit::record(self.db, None, AuditAction::SettingsUpdated, None, Some(detail)).await?;
+        Ok(())
+    }
+}
+
+/// Checks and stores one setting by the core's rule. New reminder times withdraw the waiting
+/// reminders of a time no longer in the list (the planner queues the new times' reminders on its
+/// next pass; those of times that stay keep their keys, so none is queued twice). Returns how many
+/// were withdrawn. Run it in a transaction: the setting and the withdrawal go together.
+pub async fn set(db: &(impl GenericClient + Sync), key: &str, value: &str) -> Result<u64> {
+    if key == settings::TIME_ZONE {
+        return Err(CoreError::invalid(
+            "clinic.time_zone",
+            "The time zone is set once, at init: changing it would move every booked appointment's clock time.",
+        )
+        .into());
+    }
     if key == KEY_REMINDERS {
         crate::reminders::hold_reminder_times(db).await?;
     }
-    let before = settings::get(db, key).await?;
-    settings::set(db, key, &checked).await?;
-    if before.as_deref() != Some(checked.as_str()) {
-        // As on a desk: who changed which setting from what to what (here, the server's operator).
-        let detail = format!("{key} {:?} to {checked:?}", before.unwrap_or_default());
-        crate::audit::record(db, None, AuditAction::SettingsUpdated, None, Some(&detail)).await?;
-    }
+    store::change(&mut PgSettings { db }, key, value).await?;
+    let checked = settings::get(db, key).await?.unwrap_or_default();
     if key != KEY_REMINDERS {
         return Ok(0);
     }

@@ -154,7 +154,7 @@ async fn two_desks_race_for_a_slot_one_wins_and_the_other_reads_why() {
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
     let ((sa, oa), (sb, ob)) =
         tokio::join!(front.command(a, book(&c, 0, "14:00")), back.command(b, book(&c, 1, "14:15")));
-    assert_eq!((sa, sb), (200, 200), "a refusal is an outcome, not a failure");
+    assert_eq!((sa, sb), (200, 200), "a refusal is an outcome, not a failure: {oa} {ob}");
     let outcomes = [oa, ob];
     let won: Vec<_> = outcomes.iter().filter(|o| o.get("ok").is_some()).collect();
     let lost: Vec<_> = outcomes.iter().filter(|o| o.get("refused").is_some()).collect();

@@ -343,16 +343,11 @@ pub(crate) fn set_call_page_url(clinic: &crate::Clinic, caller: &Caller, value: 
     caller.require(crate::auth::Permission::ManageSettings)?;
     // A desk's copy is the clinic server's (links are made there).
     crate::sync::pending::refuse_on_desk(&*clinic.db().conn()?, crate::sync::pending::ServerKeeps::VideoSettings)?;
-    let url = check_call_page_url(value)?;
     let now = clinic.now();
     let mut conn = clinic.db().conn()?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let before = call_page_url(&tx)?.unwrap_or_default();
-    crate::settings::write(&tx, KEY_CALL_PAGE_URL, (!url.is_empty()).then_some(url.as_str()), now)?;
-    if before != url {
-        let detail = format!("{KEY_CALL_PAGE_URL} {before:?} to {url:?}");
-        audit::record(&tx, now, audit::Actor::Staff(caller), AuditAction::SettingsUpdated, None, Some(&detail))?;
-    }
+    let mut store = crate::settings::store::SqliteSettings { conn: &tx, caller, now };
+    crate::db::at_once(crate::settings::store::change(&mut store, KEY_CALL_PAGE_URL, value))?;
     tx.commit()?;
     Ok(())
 }

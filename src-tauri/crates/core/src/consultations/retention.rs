@@ -54,19 +54,11 @@ pub fn parse_days(value: &str) -> Result<Option<u32>> {
 pub(crate) fn set_chat_retention(clinic: &Clinic, caller: &Caller, value: &str) -> Result<u32> {
     caller.require(Permission::ManageSettings)?;
     crate::sync::pending::refuse_on_desk(&*clinic.db().conn()?, crate::sync::pending::ServerKeeps::VideoSettings)?;
-    let days = parse_days(value)?;
-    let now = clinic.now();
     {
         let mut conn = clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let before = chat_retention_days(&tx)?;
-        let text = days.map(|d| d.to_string());
-        crate::settings::write(&tx, KEY_CHAT_RETENTION_DAYS, text.as_deref(), now)?;
-        if before != days {
-            let shown = |d: Option<u32>| d.map_or("kept".to_owned(), |d| format!("{d} days"));
-            let detail = format!("{KEY_CHAT_RETENTION_DAYS} {} to {}", shown(before), shown(days));
-            audit::record(&tx, now, Actor::Staff(caller), AuditAction::SettingsUpdated, None, Some(&detail))?;
-        }
+        let mut store = crate::settings::store::SqliteSettings { conn: &tx, caller, now: clinic.now() };
+        crate::db::at_once(crate::settings::store::change(&mut store, KEY_CHAT_RETENTION_DAYS, value))?;
         tx.commit()?;
     }
     clinic.consultations().remove_expired_chats()

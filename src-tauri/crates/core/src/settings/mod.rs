@@ -1,5 +1,8 @@
 //! Clinic settings: name, IANA time zone, default phone country, idle sign-out. Stored as key/value
-//! rows so later issues can add keys (quiet hours, SMS pace) without a schema change.
+//! rows so later issues can add keys (quiet hours, SMS pace) without a schema change. Settings
+//! changed one at a time go through the rule in store.rs, shared with the clinic server.
+
+pub mod store;
 
 use crate::audit::{self, Actor, AuditAction};
 use crate::auth::{Caller, Permission};
