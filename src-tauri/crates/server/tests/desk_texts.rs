@@ -6,34 +6,15 @@
 
 mod support;
 
-use clinicdesk_core::appointments::AppointmentKind;
+use chrono::TimeDelta;
 use clinicdesk_core::sms::TextState;
 use clinicdesk_core::sync::wire::DeskCommand;
-use clinicdesk_core::twilio::http::Endpoints;
-use clinicdesk_server::{commands, desks, http, settings, twilio_setup};
+use clinicdesk_server::{commands, desks, http, settings};
 use clinicdesk_twilio_fake::FakeTwilio;
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
+use support::video::{clinic_twilio, video_in};
 use support::{desk_computer, sign_in_on};
 use uuid::Uuid;
-
-fn twilio(fake: &FakeTwilio, dir: &std::path::Path) -> twilio_setup::Texting {
-    let path = dir.join("twilio");
-    std::fs::write(
-        &path,
-        format!(
-            "account_sid={}\napi_key_sid={}\napi_key_secret={}\nauth_token={}\nfrom={}\n",
-            clinicdesk_twilio_fake::ACCOUNT_SID,
-            clinicdesk_twilio_fake::API_KEY_SID,
-            clinicdesk_twilio_fake::API_KEY_SECRET,
-            clinicdesk_twilio_fake::AUTH_TOKEN,
-            clinicdesk_twilio_fake::FROM_NUMBER
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    twilio_setup::load(&path, Endpoints::all_at(&fake.url())).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reception_reads_on_a_desk_what_the_servers_sender_did_with_each_text() {
@@ -50,7 +31,7 @@ async fn reception_reads_on_a_desk_what_the_servers_sender_did_with_each_text() 
     }
     let listen = "127.0.0.1:0".parse().unwrap();
     let (address, _server) =
-        http::start_with(&c.url, listen, "sender".into(), None, Some(twilio(&fake, dir.path()))).await.unwrap();
+        http::start_with(&c.url, listen, "sender".into(), None, Some(clinic_twilio(&fake, dir.path()))).await.unwrap();
     let front = desk_computer(&c, address, "Front desk").await;
     let (link, rita) = sign_in_on(&front, "desk@clinic.example", "desk password 1").await;
     let (desk, _) = desks::enroll(&**c.pool.get().await.unwrap(), Some(&c.admin), "Back office").await.unwrap();
@@ -96,17 +77,10 @@ async fn reception_reads_on_a_desk_what_the_servers_sender_did_with_each_text() 
     assert!(failed.twilio_sid.as_deref().is_some_and(|sid| sid.starts_with("SM")));
 
     // A video link texted by hand reaches the desk without its key; the patient gets all of it.
-    let mut video = support::booking(c.patients[2], c.doctors[1], "09:00", 15);
-    video.kind = AppointmentKind::Video;
-    let soon = {
-        use chrono::{DurationRound, TimeDelta};
-        let zone: chrono_tz::Tz = support::ZONE.parse().unwrap();
-        let at =
-            (support::now() + TimeDelta::hours(3)).duration_trunc(TimeDelta::minutes(15)).unwrap().with_timezone(&zone);
-        (video.date, video.time) = (at.format("%Y-%m-%d").to_string(), at.format("%H:%M").to_string());
-        clinicdesk_server::appointments::book(&c.pool, &c.reception, &video, None, support::now()).await.unwrap().id
-    };
-    let texting = twilio(&fake, dir.path());
+    let video = video_in(c.patients[2], c.doctors[1], 15, TimeDelta::hours(3), TimeDelta::minutes(15));
+    let soon =
+        clinicdesk_server::appointments::book(&c.pool, &c.reception, &video, None, support::now()).await.unwrap().id;
+    let texting = clinic_twilio(&fake, dir.path());
     clinicdesk_server::consultations::invite(&c.pool, Some(&texting), &c.reception, soon, support::now())
         .await
         .unwrap();

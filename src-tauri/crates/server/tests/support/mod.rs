@@ -2,6 +2,8 @@
 //! two doctors and three patients.
 #![allow(dead_code)]
 
+pub mod video;
+
 use chrono::{DateTime, Duration, Utc};
 use clinicdesk_core::appointments::{AppointmentKind, BookingRequest};
 use clinicdesk_core::auth::Role;
