@@ -167,7 +167,10 @@ pub async fn consultation_quick_replies(state: State<'_, AppState>, id: Uuid) ->
 #[tauri::command]
 pub async fn consultation_consent_to_recording(state: State<'_, AppState>, id: Uuid) -> ApiResult<ConsultationStatus> {
     let (clinic, caller) = state.caller()?;
-    Ok(clinic.consultations().consent_to_recording(&caller, id)?)
+    Ok(match state.desk.link(clinic)? {
+        Some(link) => clinic.consultations().consent_on_server(&caller, &link, id).await?,
+        None => clinic.consultations().consent_to_recording(&caller, id)?,
+    })
 }
 
 #[tauri::command]
@@ -177,7 +180,10 @@ pub async fn consultation_set_recording(
     on: bool,
 ) -> ApiResult<ConsultationStatus> {
     let (clinic, caller) = state.caller()?;
-    Ok(clinic.consultations().set_recording(&caller, &state.twilio, id, on).await?)
+    Ok(match state.desk.link(clinic)? {
+        Some(link) => clinic.consultations().set_recording_on_server(&caller, &link, id, on).await?,
+        None => clinic.consultations().set_recording(&caller, &state.twilio, id, on).await?,
+    })
 }
 
 /// The chat through the core (Twilio's REST API while it runs, the kept copy after the end). Polled.
@@ -255,5 +261,8 @@ pub async fn consultation_call_report(
 #[tauri::command]
 pub async fn consultation_recordings(state: State<'_, AppState>, id: Uuid) -> ApiResult<Vec<ConsultationRecording>> {
     let (clinic, caller) = state.caller_passive()?;
-    Ok(clinic.consultations().recordings(&caller, &state.twilio, id).await?)
+    Ok(match state.desk.link(clinic)? {
+        Some(link) => clinic.consultations().recordings_on_server(&caller, &link, id).await?,
+        None => clinic.consultations().recordings(&caller, &state.twilio, id).await?,
+    })
 }

@@ -9,7 +9,7 @@ use crate::desks::{self, Desk};
 use crate::error::ServerError;
 use crate::sessions;
 use crate::staff::Staff;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -65,7 +65,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
@@ -77,7 +77,7 @@ async fn desk(shared: &Shared, headers: &HeaderMap) -> ApiResult<Desk> {
     Ok(desks::authenticate(&**client, credential, Utc::now()).await?)
 }
 
-async fn signed_in(shared: &Shared, headers: &HeaderMap) -> ApiResult<(Desk, Staff, Option<Uuid>)> {
+pub(crate) async fn signed_in(shared: &Shared, headers: &HeaderMap) -> ApiResult<(Desk, Staff, Option<Uuid>)> {
     let desk = desk(shared, headers).await?;
     let token =
         header(headers, "authorization").and_then(|v| v.strip_prefix("Bearer ")).ok_or(CoreError::NotSignedIn)?;
@@ -198,98 +198,4 @@ pub async fn command(
 ) -> ApiResult<impl IntoResponse> {
     let (desk, staff, _) = signed_in(&shared, &headers).await?;
     Ok(Json(commands::apply(&shared.pool, &desk, &staff, body.client_id, &body.command, Utc::now()).await?))
-}
-
-/// Starts (or continues starting) a video consultation: its doctor's desk (consultations.rs).
-pub async fn consultation_start(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-) -> ApiResult<impl IntoResponse> {
-    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
-    Ok(Json(crate::consultations::start(&shared.pool, shared.twilio.as_deref(), &staff, id, Utc::now()).await?))
-}
-
-#[derive(Deserialize)]
-pub struct TokenBody {
-    /// A token for the room and the chat; false: the chat only.
-    video: bool,
-}
-
-/// The doctor's token for a running consultation.
-pub async fn consultation_token(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    Json(body): Json<TokenBody>,
-) -> ApiResult<impl IntoResponse> {
-    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
-    let twilio = shared.twilio.as_deref();
-    Ok(Json(crate::consultations::token(&shared.pool, twilio, &staff, id, body.video, Utc::now()).await?))
-}
-
-/// Ends a running consultation and answers with its record.
-pub async fn consultation_end(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-) -> ApiResult<impl IntoResponse> {
-    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
-    Ok(Json(crate::consultations::end(&shared.pool, shared.twilio.as_deref(), &staff, id, Utc::now()).await?))
-}
-
-/// Texts the patient a new link to the video consultation (its doctor, or staff who send texts).
-pub async fn consultation_invite(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-) -> ApiResult<impl IntoResponse> {
-    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
-    Ok(Json(crate::consultations::invite(&shared.pool, shared.twilio.as_deref(), &staff, id, Utc::now()).await?))
-}
-
-/// The running consultation's chat with both read horizons (polled by a doctor's window whose
-/// live connection to Twilio is blocked).
-pub async fn consultation_messages(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-) -> ApiResult<impl IntoResponse> {
-    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
-    Ok(Json(crate::consultations::messages(&shared.pool, shared.twilio.as_deref(), &staff, id, Utc::now()).await?))
-}
-
-#[derive(Deserialize)]
-pub struct SendBody {
-    body: String,
-}
-
-/// Posts a chat message to the patient as the doctor.
-pub async fn consultation_send(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    Json(message): Json<SendBody>,
-) -> ApiResult<impl IntoResponse> {
-    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
-    let twilio = shared.twilio.as_deref();
-    Ok(Json(crate::consultations::send(&shared.pool, twilio, &staff, id, &message.body, Utc::now()).await?))
-}
-
-/// Marks the chat read by the doctor.
-pub async fn consultation_read(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-) -> ApiResult<impl IntoResponse> {
-    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
-    Ok(Json(crate::consultations::mark_read(&shared.pool, shared.twilio.as_deref(), &staff, id).await?))
-}
-
-/// The patients waiting on the call page now (a doctor's own; all for other staff). Polled by
-/// the desks' day views.
-pub async fn waiting_room(State(shared): State<Shared>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
-    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
-    let twilio = shared.twilio.as_deref();
-    Ok(Json(crate::consultations::waiting(&shared.pool, twilio, &shared.waiting, &staff, Utc::now()).await?))
 }

@@ -5,6 +5,7 @@
 //! seconds, so when the holder dies (its PostgreSQL session ends and the advisory lock with it) a
 //! standby takes over without anyone deciding a timeout.
 
+use crate::consultation_api;
 use crate::error::{Result, ServerError};
 use crate::sender::SenderLease;
 use crate::twilio_setup::Texting;
@@ -53,6 +54,10 @@ async fn minute_work(url: &str, pool: &deadpool_postgres::Pool, texting: Option<
         // Consultations that ended while Twilio could not be reached: their records, now.
         if let Err(e) = crate::consultations::fetch_late_records(&mut client, texting, chrono::Utc::now()).await {
             warn("fetching late consultation records", e);
+        }
+        // Files patients sent in the chats kept above and before.
+        if let Err(e) = crate::consultations::fetch_attachments(&client, texting, chrono::Utc::now()).await {
+            warn("fetching chat attachments", e);
         }
     }
     // The clinic's chat retention (no Twilio needed).
@@ -204,14 +209,18 @@ fn router(shared: Shared) -> Router {
         // A clinic moving in comes in parts bigger than a command (audit reads list their patients).
         .route("/v1/migrate", post(api::migrate).layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024)))
         .route("/v1/audit", post(api::audit))
-        .route("/v1/waiting-room", get(api::waiting_room))
-        .route("/v1/consultations/{id}/start", post(api::consultation_start))
-        .route("/v1/consultations/{id}/token", post(api::consultation_token))
-        .route("/v1/consultations/{id}/end", post(api::consultation_end))
-        .route("/v1/consultations/{id}/invite", post(api::consultation_invite))
-        .route("/v1/consultations/{id}/messages", post(api::consultation_messages))
-        .route("/v1/consultations/{id}/send", post(api::consultation_send))
-        .route("/v1/consultations/{id}/read", post(api::consultation_read))
+        .route("/v1/waiting-room", get(consultation_api::waiting_room))
+        .route("/v1/consultations/{id}/start", post(consultation_api::consultation_start))
+        .route("/v1/consultations/{id}/token", post(consultation_api::consultation_token))
+        .route("/v1/consultations/{id}/end", post(consultation_api::consultation_end))
+        .route("/v1/consultations/{id}/invite", post(consultation_api::consultation_invite))
+        .route("/v1/consultations/{id}/messages", post(consultation_api::consultation_messages))
+        .route("/v1/consultations/{id}/send", post(consultation_api::consultation_send))
+        .route("/v1/consultations/{id}/read", post(consultation_api::consultation_read))
+        .route("/v1/consultations/{id}/consent", post(consultation_api::consultation_consent))
+        .route("/v1/consultations/{id}/recording", post(consultation_api::consultation_recording))
+        .route("/v1/consultations/{id}/recordings", post(consultation_api::consultation_recordings))
+        .route("/v1/consultations/{id}/attachments/{media_sid}", get(consultation_api::consultation_attachment))
         // Commands and sign-ins are small; nothing a desk sends needs more.
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .with_state(shared)

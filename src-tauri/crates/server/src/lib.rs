@@ -12,6 +12,7 @@ pub mod audit;
 pub mod changes;
 pub mod clinic_settings;
 pub mod commands;
+pub mod consultation_api;
 pub mod consultation_notes;
 pub mod consultations;
 pub mod db;

@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (8, "consultation_notes", include_str!("../migrations/0008_consultation_notes.sql")),
     (9, "consultations", include_str!("../migrations/0009_consultations.sql")),
     (10, "text_feed", include_str!("../migrations/0010_text_feed.sql")),
+    (11, "recording_attachments", include_str!("../migrations/0011_recording_attachments.sql")),
 ];
 
 /// Arbitrary, fixed: the advisory lock key serialising migrations ("CDMIGRAT" as bytes).

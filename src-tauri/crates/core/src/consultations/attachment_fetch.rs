@@ -26,16 +26,16 @@ use crate::twilio::{media, TwilioError, TwilioHttp};
 use rusqlite::{params, OptionalExtension};
 
 /// The most files one pass fetches, and about the most bytes (the rest wait for the next pass).
-const PER_PASS: u32 = 5;
-const BYTES_PER_PASS: usize = MAX_BYTES as usize;
+pub(super) const PER_PASS: u32 = 5;
+pub(super) const BYTES_PER_PASS: usize = MAX_BYTES as usize;
 /// Failures after which a file is given up as unavailable.
-const GIVE_UP_AFTER: i64 = 8;
+pub const GIVE_UP_AFTER: i64 = 8;
 
 /// One file waiting to be fetched.
-struct Waiting {
-    media_sid: String,
-    appointment: String,
-    service_sid: Option<String>,
+pub(super) struct Waiting {
+    pub(super) media_sid: String,
+    pub(super) appointment: String,
+    pub(super) service_sid: Option<String>,
 }
 
 impl Consultations<'_> {
@@ -71,36 +71,17 @@ impl Consultations<'_> {
                 break;
             }
             let service = file.service_sid.clone().or_else(|| account.settings.conversations_service_sid.clone());
-            let Some(service) = service.filter(|sid| media::is_sid(sid, "IS") && media::is_sid(&file.media_sid, "ME"))
-            else {
-                self.set_attachment_state(&file.media_sid, "unavailable")?;
-                continue;
-            };
-            match fetch_one(http, account, &service, &file.media_sid).await {
-                Ok(Some(bytes)) => {
+            match fetch_media(http, account, service.as_deref(), &file.media_sid).await {
+                Fetched::Bytes(bytes) => {
                     bytes_this_pass += bytes.len();
                     if self.keep_attachment(&file, &bytes)? {
                         kept += 1;
                     }
                 }
-                Ok(None) => self.set_attachment_state(&file.media_sid, "too_large")?,
-                Err(Failed { err: TwilioError::NoAnswer { maybe_processed: false, detail }, .. }) => {
-                    tracing::info!(%detail, "Twilio unreachable; chat attachments wait");
-                    break;
-                }
-                Err(Failed { err, .. })
-                    if err.code() == Some(20404) || matches!(err, TwilioError::Api { status: 404, .. }) =>
-                {
-                    self.set_attachment_state(&file.media_sid, "unavailable")?;
-                }
-                Err(Failed { err, of_the_account: true }) => {
-                    tracing::warn!(code = ?err.code(), "Twilio refused the account's request for chat attachments; they wait");
-                    break;
-                }
-                Err(Failed { err, .. }) => {
-                    tracing::warn!(code = ?err.code(), "could not fetch a chat attachment; trying it again later");
-                    self.attachment_later(&file.media_sid)?;
-                }
+                Fetched::TooLarge => self.set_attachment_state(&file.media_sid, "too_large")?,
+                Fetched::Gone => self.set_attachment_state(&file.media_sid, "unavailable")?,
+                Fetched::NoConnection | Fetched::AccountRefused => break,
+                Fetched::Failed => self.attachment_later(&file.media_sid)?,
             }
         }
         Ok(kept)
@@ -108,7 +89,7 @@ impl Consultations<'_> {
 
     /// Stores the file if the consultation's kept files and bytes allow it (else `over_limit`), in
     /// one statement. Returns whether it was kept. A file removed meanwhile (retention) stays removed.
-    fn keep_attachment(&self, file: &Waiting, bytes: &[u8]) -> Result<bool> {
+    pub(super) fn keep_attachment(&self, file: &Waiting, bytes: &[u8]) -> Result<bool> {
         let stored = self.clinic.db().conn()?.execute(
             "UPDATE chat_attachments SET state = 'kept', content = ?2, size = ?3, kept_at = ?4
              WHERE media_sid = ?1 AND state = 'waiting'
@@ -132,7 +113,7 @@ impl Consultations<'_> {
         Ok(stored == 1)
     }
 
-    fn set_attachment_state(&self, media_sid: &str, state: &str) -> Result<()> {
+    pub(super) fn set_attachment_state(&self, media_sid: &str, state: &str) -> Result<()> {
         self.clinic.db().conn()?.execute(
             "UPDATE chat_attachments SET state = ?2 WHERE media_sid = ?1 AND state = 'waiting'",
             [media_sid, state],
@@ -141,7 +122,7 @@ impl Consultations<'_> {
     }
 
     /// This file failed: the next try waits 1, 2, 4 ... minutes; given up after a while.
-    fn attachment_later(&self, media_sid: &str) -> Result<()> {
+    pub(super) fn attachment_later(&self, media_sid: &str) -> Result<()> {
         let conn = self.clinic.db().conn()?;
         let attempts: Option<i64> = conn
             .query_row(
@@ -166,31 +147,70 @@ impl Consultations<'_> {
     }
 }
 
-/// Why a file could not be fetched, and whether the refusal is about the account rather than the
-/// file (the key refused, too many requests, Twilio itself failing): then no file is to blame.
-struct Failed {
-    err: TwilioError,
-    of_the_account: bool,
+/// What became of one try to fetch a chat attachment from Twilio (here, and on a clinic server).
+#[derive(Debug)]
+pub enum Fetched {
+    /// The file, within [`MAX_BYTES`].
+    Bytes(Vec<u8>),
+    /// Larger than [`MAX_BYTES`] (claimed or found while reading): never kept.
+    TooLarge,
+    /// Twilio no longer has it, or its ids are not Twilio's: `unavailable`.
+    Gone,
+    /// No connection at all: the pass stops, nothing is charged to the file.
+    NoConnection,
+    /// Refused for the account, not the file (the key, too many requests, Twilio failing): the
+    /// pass stops, nothing is charged to the file.
+    AccountRefused,
+    /// This file's own failure: it waits longer (`attachment_later`), then is given up.
+    Failed,
 }
 
-/// The file's bytes (`None`: over the limit), from a fresh direct link.
-async fn fetch_one(
+/// Fetches one attachment: the media's metadata and a fresh direct link, then the bytes from the
+/// link, with no credentials, abandoned past [`MAX_BYTES`] whatever size was claimed.
+pub async fn fetch_media(
     http: &TwilioHttp,
     account: &TwilioAccount,
-    service: &str,
+    service: Option<&str>,
     media_sid: &str,
-) -> Result<Option<Vec<u8>>, Failed> {
-    let info = media::info(http, account, service, media_sid).await.map_err(|err| {
-        let of_the_account = matches!(err, TwilioError::Api { status: 401 | 429 | 500..=599, .. });
-        Failed { err, of_the_account }
-    })?;
-    let file = |err| Failed { err, of_the_account: false };
+) -> Fetched {
+    let Some(service) = service.filter(|sid| media::is_sid(sid, "IS") && media::is_sid(media_sid, "ME")) else {
+        return Fetched::Gone;
+    };
+    let info = match media::info(http, account, service, media_sid).await {
+        Ok(info) => info,
+        Err(err) => return classify(err, true),
+    };
     if info.size.is_some_and(|size| size > MAX_BYTES) {
-        return Ok(None);
+        return Fetched::TooLarge;
     }
     let link = info.links.content_direct_temporary.unwrap_or_default();
     if !media::link_allowed(http, &link) {
-        return Err(file(TwilioError::Unreadable("the attachment's link is not a secure web address".into())));
+        tracing::warn!("a chat attachment's link is not a secure web address; trying it again later");
+        return Fetched::Failed;
     }
-    http.download(&link, MAX_BYTES as u64).await.map_err(file)
+    match http.download(&link, MAX_BYTES as u64).await {
+        Ok(Some(bytes)) => Fetched::Bytes(bytes),
+        Ok(None) => Fetched::TooLarge,
+        Err(err) => classify(err, false),
+    }
+}
+
+/// A failure in words for the log, and what it means for the pass. `metadata`: the request
+/// carried the account's key, so 401, 429 and 5xx are about the account, not the file.
+fn classify(err: TwilioError, metadata: bool) -> Fetched {
+    match err {
+        TwilioError::NoAnswer { maybe_processed: false, detail } => {
+            tracing::info!(%detail, "Twilio unreachable; chat attachments wait");
+            Fetched::NoConnection
+        }
+        err if err.code() == Some(20404) || matches!(err, TwilioError::Api { status: 404, .. }) => Fetched::Gone,
+        err if metadata && matches!(err, TwilioError::Api { status: 401 | 429 | 500..=599, .. }) => {
+            tracing::warn!(code = ?err.code(), "Twilio refused the account's request for chat attachments; they wait");
+            Fetched::AccountRefused
+        }
+        err => {
+            tracing::warn!(code = ?err.code(), "could not fetch a chat attachment; trying it again later");
+            Fetched::Failed
+        }
+    }
 }

@@ -113,14 +113,7 @@ pub(super) fn note(tx: &Connection, appointment: Uuid, index: i64, listed: &[sup
                  WHERE appointment_id = ?1 AND state IN ('waiting', 'kept')",
             )?
             .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let size = m.size.unwrap_or(0).max(0);
-        let state = if size > MAX_BYTES {
-            "too_large"
-        } else if files >= MAX_FILES || bytes + size > MAX_TOTAL_BYTES {
-            "over_limit"
-        } else {
-            "waiting"
-        };
+        let state = noted_state(m.size, files, bytes);
         tx.prepare_cached(
             "INSERT INTO chat_attachments (media_sid, appointment_id, message_index, filename, content_type, size, state)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -128,6 +121,19 @@ pub(super) fn note(tx: &Connection, appointment: Uuid, index: i64, listed: &[sup
         .execute(params![sid, id, index, m.filename, m.content_type, m.size, state])?;
     }
     Ok(())
+}
+
+/// The state a newly listed file starts in, given what its consultation already keeps or will
+/// (`files`, `bytes`: those waiting or kept): the same rule here and on a clinic server.
+pub fn noted_state(size: Option<i64>, files: i64, bytes: i64) -> &'static str {
+    let size = size.unwrap_or(0).max(0);
+    if size > MAX_BYTES {
+        "too_large"
+    } else if files >= MAX_FILES || bytes + size > MAX_TOTAL_BYTES {
+        "over_limit"
+    } else {
+        "waiting"
+    }
 }
 
 /// The states of a consultation's attachments, by media SID.

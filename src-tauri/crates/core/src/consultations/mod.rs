@@ -18,6 +18,7 @@
 
 mod access;
 mod attachment_fetch;
+mod attachment_pull;
 pub mod attachments;
 mod chat;
 pub mod describe;
@@ -44,6 +45,7 @@ mod waiting;
 mod words;
 
 pub use access::{in_person, only_their_doctor};
+pub use attachment_fetch::{fetch_media, Fetched, GIVE_UP_AFTER};
 pub use attachments::{Attachment, AttachmentFile, AttachmentState};
 pub use chat::MAX_MESSAGE_CHARS;
 pub use end::{done_already, kept_record};
@@ -56,6 +58,7 @@ pub use invite::{
 pub use model::*;
 pub use notes::{check_notes, MAX_NOTES_CHARS, NOTES_ACTION};
 pub(crate) use on_server::{keep_from_server, keep_record_from_server};
+pub use recording::{consent_first, in_order as recordings_in_order, recording_of};
 pub use reminder_link::AUTOMATIC_ACTOR;
 pub(crate) use retention::set_chat_retention;
 pub use retention::{parse_days as check_chat_retention_days, KEY_CHAT_RETENTION_DAYS, MAX_RETENTION_DAYS};

@@ -184,8 +184,8 @@ impl std::fmt::Debug for ConsultationToken {
 }
 
 /// One recording of a consultation, as the doctor sees it listed (metadata only: the media stays
-/// in the clinic's Twilio account).
-#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+/// in the clinic's Twilio account). Deserialized from a clinic server's answer on a desk.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, TS)]
 #[ts(export)]
 pub struct ConsultationRecording {
     pub sid: String,

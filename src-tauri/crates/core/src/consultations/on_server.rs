@@ -151,6 +151,52 @@ impl Consultations<'_> {
             .map_err(|e| without_server(e, "the chat could not be loaded"))
     }
 
+    /// Records the patient's agreement to be recorded, on the clinic server (its doctor).
+    pub async fn consent_on_server(
+        &self,
+        caller: &Caller,
+        link: &ServerLink,
+        appointment: Uuid,
+    ) -> Result<ConsultationStatus> {
+        access::own(self.clinic, caller, appointment, "record consent for")?;
+        let answer: ConsultationAnswer = link
+            .consultation(caller.user_id(), appointment, "consent", &json!({}))
+            .await
+            .map_err(|e| without_server(e, "the patient's agreement was not recorded"))?;
+        self.keep_answer(&answer)?;
+        self.own_status(appointment)
+    }
+
+    /// Switches recording on or off through the clinic server, which holds the room.
+    pub async fn set_recording_on_server(
+        &self,
+        caller: &Caller,
+        link: &ServerLink,
+        appointment: Uuid,
+        on: bool,
+    ) -> Result<ConsultationStatus> {
+        access::own(self.clinic, caller, appointment, "record")?;
+        let answer: ConsultationAnswer = link
+            .consultation(caller.user_id(), appointment, "recording", &json!({ "on": on }))
+            .await
+            .map_err(|e| without_server(e, "recording was not switched"))?;
+        self.keep_answer(&answer)?;
+        self.own_status(appointment)
+    }
+
+    /// The consultation's recordings (metadata), as the clinic server lists them from Twilio.
+    pub async fn recordings_on_server(
+        &self,
+        caller: &Caller,
+        link: &ServerLink,
+        appointment: Uuid,
+    ) -> Result<Vec<super::ConsultationRecording>> {
+        access::own(self.clinic, caller, appointment, "see the recordings of")?;
+        link.consultation(caller.user_id(), appointment, "recordings", &json!({}))
+            .await
+            .map_err(|e| without_server(e, "the recordings cannot be listed now"))
+    }
+
     /// The consultation's state in this desk's copy, for its own doctor.
     fn local_state(&self, caller: &Caller, appointment: Uuid, action: &str) -> Result<ConsultationState> {
         let booking = access::own(self.clinic, caller, appointment, action)?;
@@ -230,14 +276,15 @@ pub(crate) fn keep_from_server(conn: &Connection, c: &ConsultationRow, now: Date
     conn.execute(
         "INSERT INTO consultations (appointment_id, status, room_name, doctor_identity, patient_identity, start_requested_at,
                                     room_sid, conversation_sid, chat_service_sid, started_at, started_by, ended_at, ended_by,
-                                    record_pending_since, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, CASE WHEN ?16 THEN ?14 END, ?14, ?14)
+                                    record_pending_since, recording_consent_at, recording, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, CASE WHEN ?16 THEN ?14 END, ?17, ?18, ?14, ?14)
          ON CONFLICT (appointment_id) DO UPDATE SET status = excluded.status, room_name = excluded.room_name,
            doctor_identity = excluded.doctor_identity, patient_identity = excluded.patient_identity,
            start_requested_at = excluded.start_requested_at, room_sid = excluded.room_sid,
            conversation_sid = excluded.conversation_sid, chat_service_sid = excluded.chat_service_sid,
            started_at = excluded.started_at, started_by = excluded.started_by, ended_at = excluded.ended_at,
            ended_by = excluded.ended_by, updated_at = excluded.updated_at,
+           recording_consent_at = excluded.recording_consent_at, recording = excluded.recording,
            record_pending_since = CASE WHEN ?16 THEN coalesce(consultations.record_pending_since, ?14) END
          WHERE ?15 >= CASE consultations.status WHEN 'in_progress' THEN 1 WHEN 'completed' THEN 2 ELSE 0 END",
         params![
@@ -257,6 +304,8 @@ pub(crate) fn keep_from_server(conn: &Connection, c: &ConsultationRow, now: Date
             ts(now),
             rank(&c.status),
             c.record_pending,
+            c.recording_consent_at.map(ts),
+            c.recording,
         ],
     )?;
     Ok(())

@@ -2,7 +2,7 @@
 //! Recording Rules while the consultation runs; completing the room at the end stops it.
 
 use super::access;
-use super::model::{ConsultationState, ConsultationStatus};
+use super::model::{ConsultationRecording, ConsultationState, ConsultationStatus};
 use super::start::refusal;
 use super::store;
 use super::words::{self, Step};
@@ -32,9 +32,7 @@ impl Consultations<'_> {
             _ => return Err(refusal("record", state)),
         };
         if on && record.recording_consent_at.is_none() {
-            return Err(CoreError::Conflict(
-                "Record the patient's agreement first: a consultation is never recorded without it.".into(),
-            ));
+            return Err(consent_first());
         }
         let account = self.account(Step::Record)?;
         let room_sid = record.room_sid.clone().unwrap_or_default();
@@ -65,7 +63,7 @@ impl Consultations<'_> {
         caller: &Caller,
         http: &TwilioHttp,
         appointment: Uuid,
-    ) -> Result<Vec<super::model::ConsultationRecording>> {
+    ) -> Result<Vec<ConsultationRecording>> {
         let _booking = access::own(self.clinic, caller, appointment, "see the recordings of")?;
         let Some(record) = store::load(&*self.clinic.db().conn()?, appointment)? else { return Ok(Vec::new()) };
         let rooms: Vec<String> = record.earlier_room_sids.iter().cloned().chain(record.room_sid.clone()).collect();
@@ -77,22 +75,35 @@ impl Consultations<'_> {
         for room in rooms {
             let listed =
                 rooms::recordings(http, &account, &room).await.map_err(|err| words::failed(&err, Step::Record))?;
-            all.extend(listed.into_iter().map(|r| {
-                super::model::ConsultationRecording {
-                    started_at: r
-                        .date_created
-                        .as_deref()
-                        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
-                        .map(|d| d.with_timezone(&chrono::Utc)),
-                    sid: r.sid,
-                    kind: r.kind,
-                    status: r.status,
-                    seconds: r.duration,
-                    bytes: r.size,
-                }
-            }));
+            all.extend(listed.into_iter().map(recording_of));
         }
-        all.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.kind.cmp(&b.kind)));
+        in_order(&mut all);
         Ok(all)
     }
+}
+
+/// The refusal to record before the patient's agreement is recorded (here and on a clinic server).
+pub fn consent_first() -> CoreError {
+    CoreError::Conflict("Record the patient's agreement first: a consultation is never recorded without it.".into())
+}
+
+/// A recording as Twilio lists it, as the doctor sees it.
+pub fn recording_of(r: rooms::RoomRecording) -> ConsultationRecording {
+    ConsultationRecording {
+        started_at: r
+            .date_created
+            .as_deref()
+            .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+            .map(|d| d.with_timezone(&chrono::Utc)),
+        sid: r.sid,
+        kind: r.kind,
+        status: r.status,
+        seconds: r.duration,
+        bytes: r.size,
+    }
+}
+
+/// Oldest first; a room's audio before its video.
+pub fn in_order(all: &mut [ConsultationRecording]) {
+    all.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.kind.cmp(&b.kind)));
 }

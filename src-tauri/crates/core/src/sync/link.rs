@@ -14,6 +14,8 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(15);
 /// A consultation's start or end: several requests to Twilio on the server, each retried when
 /// Twilio is slow or busy.
 const CONSULTATION_ANSWER_WITHIN: Duration = Duration::from_secs(120);
+/// A chat attachment (at most 10 MB) over the clinic's network.
+const ATTACHMENT_WITHIN: Duration = Duration::from_secs(60);
 
 pub struct ServerLink {
     base: url::Url,
@@ -339,6 +341,44 @@ impl ServerLink {
             .send()
             .await;
         Self::answer(sent).await
+    }
+}
+
+impl ServerLink {
+    /// A chat attachment as the clinic server holds it, for `person` (the consultation's doctor
+    /// or an administrator): its state ("waiting", "kept", "too_large", "unavailable",
+    /// "over_limit") and, once kept, its bytes (at most the largest file kept, whatever is sent).
+    pub async fn attachment(&self, person: Uuid, appointment: Uuid, media_sid: &str) -> Result<(String, Vec<u8>)> {
+        let limit = crate::consultations::attachments::MAX_BYTES as usize;
+        let sent = self
+            .http
+            .get(self.url(&format!("/v1/consultations/{appointment}/attachments/{media_sid}")))
+            .timeout(ATTACHMENT_WITHIN)
+            .header("x-clinicdesk-desk", &self.credential)
+            .bearer_auth(self.token_of(person)?)
+            .send()
+            .await;
+        let state = match &sent {
+            Ok(response) if response.status().is_success() => response
+                .headers()
+                .get(crate::sync::wire::ATTACHMENT_STATE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            _ => None,
+        };
+        let Some(state) = state else {
+            // A refusal in the server's words, or no answer.
+            return Self::answer::<serde_json::Value>(sent).await.and(Err(unreachable()));
+        };
+        let mut response = sent.map_err(|_| unreachable())?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|_| unreachable())? {
+            if bytes.len() + chunk.len() > limit {
+                return Ok(("too_large".into(), Vec::new()));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok((state, bytes))
     }
 }
 

@@ -218,6 +218,11 @@ impl DeskSync<'_> {
         let sent = self.send_pending(link, person).await?;
         self.send_audit(link).await?;
         let applied = self.pull(link, if sent == Sent::default() { wait } else { Duration::ZERO }).await?;
+        // Files patients sent in kept chats, after the news (a booking never waits behind a
+        // file); a file that cannot come now is asked for again later, never stopping the sync.
+        if let Err(e) = self.clinic.consultations().fetch_attachments_from_server(link, person).await {
+            tracing::warn!(code = ?e.code(), "could not take chat attachments from the clinic server");
+        }
         Ok(Synced { sent, applied })
     }
 

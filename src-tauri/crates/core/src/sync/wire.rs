@@ -220,7 +220,17 @@ pub struct ConsultationRow {
     /// Ended while the server could not reach Twilio: who joined and the chat follow later.
     #[serde(default)]
     pub record_pending: bool,
+    /// When the doctor recorded the patient's agreement to be recorded (recording stays off without it).
+    #[serde(default)]
+    pub recording_consent_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Recording is switched on (only ever while it runs; completing the room stops it).
+    #[serde(default)]
+    pub recording: bool,
 }
+
+/// The header of the clinic server's answer naming a chat attachment's state there; the body is
+/// the file once "kept" (`GET /v1/consultations/{id}/attachments/{media_sid}`).
+pub const ATTACHMENT_STATE_HEADER: &str = "x-clinicdesk-attachment-state";
 
 /// Who was in the room and the whole chat, kept when a consultation ends on the clinic server
 /// (`entity` "consultation_record"): clinical, so only the desks of its doctor and of

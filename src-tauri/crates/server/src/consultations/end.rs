@@ -81,6 +81,9 @@ pub async fn end(
         .into());
     }
     if ended == 1 {
+        if let Some(r) = &record {
+            super::attachments::note(&*tx, appointment, &r.chat).await?;
+        }
         // The visit happened: the appointment is completed too (its waiting texts are then skipped).
         let completed = tx
             .execute(
@@ -197,6 +200,7 @@ pub async fn fetch_late_records(
             .await?;
         if let Some(row) = kept {
             let (doctor, patient): (Uuid, Uuid) = (row.get(0), row.get(1));
+            super::attachments::note(&tx, appointment, &record.chat).await?;
             let detail = format!(
                 "patient {patient}; fetched after an offline end: {} participant connection(s), {} chat message(s) kept",
                 record.participants.len(),

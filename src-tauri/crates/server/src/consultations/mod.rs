@@ -30,17 +30,21 @@ use clinicdesk_core::sync::wire::ConsultationRow;
 use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
+mod attachments;
 mod chat;
 mod end;
 mod invite;
+mod recording;
 mod retention;
 mod start;
 mod token;
 mod waiting;
 
+pub use attachments::{fetch_waiting as fetch_attachments, file as attachment, HeldFile};
 pub use chat::{mark_read, messages, send};
 pub use end::{end, fetch_late_records};
 pub use invite::{forget_links, invite, send_links_with_last_reminder};
+pub use recording::{consent, recordings, set_recording};
 pub use retention::remove_expired_chats;
 pub use start::start;
 pub use token::token;
@@ -61,7 +65,7 @@ pub(super) const COLUMNS: &str =
     "appointment_id, status, room_name, doctor_identity, patient_identity, start_requested_at, room_sid,
                        conversation_sid, chat_service_sid, started_at, started_by, ended_at, ended_by,
                        earlier_room_sids, chat_ready_at IS NOT NULL, doctor_participant_sid, doctor_read_index,
-                       record_pending_since IS NOT NULL";
+                       record_pending_since IS NOT NULL, recording_consent_at, recording";
 
 /// A row of `consultations`, and what only the server uses.
 pub(super) struct Stored {
@@ -89,6 +93,8 @@ pub(super) fn stored_row(r: &Row) -> Stored {
             ended_at: r.get(11),
             ended_by: r.get(12),
             record_pending: r.get(17),
+            recording_consent_at: r.get(18),
+            recording: r.get(19),
         },
         earlier_room_sids: r.get(13),
         chat_ready: r.get(14),

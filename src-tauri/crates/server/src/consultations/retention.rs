@@ -47,6 +47,8 @@ pub async fn remove_expired_chats(client: &mut tokio_postgres::Client, now: Date
         }
         for row in &expired {
             let (appointment, doctor, patient): (Uuid, Uuid, Uuid) = (row.get(0), row.get(1), row.get(2));
+            // The chat's files go with it.
+            tx.execute("DELETE FROM consultation_attachments WHERE appointment_id = $1", &[&appointment]).await?;
             // The feed's copies of the chat go; the record without it replaces them.
             tx.execute("DELETE FROM changes WHERE entity = 'consultation_record' AND entity_id = $1", &[&appointment])
                 .await?;

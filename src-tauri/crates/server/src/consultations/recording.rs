@@ -1,0 +1,139 @@
+//! Recording a consultation run through the clinic server (core consultations/recording.rs and
+//! notes.rs, on the server): only with the patient's agreement, recorded first by the doctor;
+//! switched on and off with the room's recording rules while it runs; completing the room at the
+//! end stops it. The recordings stay at Twilio: the doctor sees them listed.
+//!
+//! Invariants:
+//! - Never on without the agreement, which is recorded once (who, when) and never withdrawn here.
+//! - The switch is recorded (and fed to desks) only after Twilio applied it, and only while the
+//!   consultation still runs.
+
+use super::{booking, load, opaque, own, publish, state, twilio};
+use crate::audit;
+use crate::error::Result;
+use crate::staff::Staff;
+use crate::twilio_setup::Texting;
+use chrono::{DateTime, Utc};
+use clinicdesk_core::audit::AuditAction;
+use clinicdesk_core::consultations::{
+    consent_first, failed_at_twilio, recording_of, recordings_in_order, refusal, ConsultationRecording,
+    ConsultationState, TwilioStep,
+};
+use clinicdesk_core::sync::wire::ConsultationAnswer;
+use clinicdesk_core::twilio::rooms;
+use deadpool_postgres::Pool;
+use uuid::Uuid;
+
+/// Records that the patient agreed to be recorded: its doctor, before or during the consultation.
+/// Recording it again changes nothing.
+pub async fn consent(pool: &Pool, staff: &Staff, appointment: Uuid, now: DateTime<Utc>) -> Result<ConsultationAnswer> {
+    let mut client = pool.get().await?;
+    own(&**client, staff, appointment, "record consent for").await?;
+    let tx = client.transaction().await?;
+    let booking = booking(&*tx, appointment, true).await?;
+    let state = state(&booking, load(&*tx, appointment).await?.as_ref());
+    if !matches!(state, ConsultationState::Scheduled | ConsultationState::InProgress) {
+        return Err(refusal("record consent for", state).into());
+    }
+    // Before the start the consultation has no row yet: its names are drawn now, as a start would.
+    tx.execute(
+        "INSERT INTO consultations (appointment_id, room_name, doctor_identity, patient_identity, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (appointment_id) DO NOTHING",
+        &[&appointment, &opaque("cd-"), &opaque("d-"), &opaque("p-"), &now],
+    )
+    .await?;
+    let recorded = tx
+        .execute(
+            "UPDATE consultations SET recording_consent_at = $2, recording_consent_by = $3, updated_at = $2
+             WHERE appointment_id = $1 AND recording_consent_at IS NULL",
+            &[&appointment, &now, &staff.user_id],
+        )
+        .await?;
+    let stored = load(&*tx, appointment).await?.expect("ensured above");
+    if recorded == 1 {
+        let detail = format!("patient {}; agreed to recording", booking.patient_id);
+        let id = appointment.to_string();
+        audit::record(&*tx, Some(staff), AuditAction::RecordingConsented, Some(("appointment", &id)), Some(&detail))
+            .await?;
+        publish(&*tx, &stored.row).await?;
+    }
+    tx.commit().await?;
+    Ok(ConsultationAnswer { consultation: stored.row, record: None })
+}
+
+/// Switches recording on (`true`, only after the agreement) or off, while the consultation runs.
+pub async fn set_recording(
+    pool: &Pool,
+    texting: Option<&Texting>,
+    staff: &Staff,
+    appointment: Uuid,
+    on: bool,
+    now: DateTime<Utc>,
+) -> Result<ConsultationAnswer> {
+    let stored = {
+        let client = pool.get().await?;
+        let booking = own(&**client, staff, appointment, "record").await?;
+        let stored = load(&**client, appointment).await?;
+        match stored {
+            Some(stored) if state(&booking, Some(&stored)) == ConsultationState::InProgress => stored,
+            other => return Err(refusal("record", state(&booking, other.as_ref())).into()),
+        }
+    };
+    if on && stored.row.recording_consent_at.is_none() {
+        return Err(consent_first().into());
+    }
+    let Texting { http, account } = twilio(texting, "recording was not switched")?;
+    let room_sid = stored.row.room_sid.clone().unwrap_or_default();
+    rooms::set_recording(http, account, &room_sid, on)
+        .await
+        .map_err(|err| failed_at_twilio(&err, TwilioStep::Record))?;
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let booking = booking(&*tx, appointment, true).await?;
+    let switched = tx
+        .execute(
+            "UPDATE consultations SET recording = $2, updated_at = $3
+             WHERE appointment_id = $1 AND status = 'in_progress' AND recording IS DISTINCT FROM $2",
+            &[&appointment, &on, &now],
+        )
+        .await?;
+    let stored = load(&*tx, appointment).await?.expect("loaded above");
+    if switched == 1 {
+        let detail = format!("patient {}; recording {}", booking.patient_id, if on { "on" } else { "off" });
+        let id = appointment.to_string();
+        audit::record(&*tx, Some(staff), AuditAction::RecordingSwitched, Some(("appointment", &id)), Some(&detail))
+            .await?;
+        publish(&*tx, &stored.row).await?;
+    }
+    tx.commit().await?;
+    Ok(ConsultationAnswer { consultation: stored.row, record: None })
+}
+
+/// The consultation's recordings (metadata) from every room it used: its doctor only. Empty when
+/// it never started or the patient never agreed (nothing to ask Twilio).
+pub async fn recordings(
+    pool: &Pool,
+    texting: Option<&Texting>,
+    staff: &Staff,
+    appointment: Uuid,
+) -> Result<Vec<ConsultationRecording>> {
+    let stored = {
+        let client = pool.get().await?;
+        own(&**client, staff, appointment, "see the recordings of").await?;
+        load(&**client, appointment).await?
+    };
+    let Some(stored) = stored else { return Ok(Vec::new()) };
+    let rooms: Vec<String> = stored.earlier_room_sids.iter().cloned().chain(stored.row.room_sid.clone()).collect();
+    if rooms.is_empty() || stored.row.recording_consent_at.is_none() {
+        return Ok(Vec::new());
+    }
+    let Texting { http, account } = twilio(texting, "the recordings cannot be listed")?;
+    let mut all = Vec::new();
+    for room in rooms {
+        let listed =
+            rooms::recordings(http, account, &room).await.map_err(|err| failed_at_twilio(&err, TwilioStep::Record))?;
+        all.extend(listed.into_iter().map(recording_of));
+    }
+    recordings_in_order(&mut all);
+    Ok(all)
+}
