@@ -32,7 +32,7 @@ pub fn start(app: &AppHandle) {
             return tracing::error!("the Twilio client could not be made; outbox worker not started");
         };
         tauri::async_runtime::spawn(run_outbox(clinic.clone(), http.clone()));
-        tauri::async_runtime::spawn(run_attachments(clinic, http.clone()));
+        tauri::async_runtime::spawn(run_attachments(handle.clone(), clinic, http.clone()));
         // Checked again now and then, and often while Twilio cannot be reached, so the top bar's
         // "Offline" goes by itself when the network returns.
         loop {
@@ -56,7 +56,12 @@ async fn run_outbox(clinic: Arc<Clinic>, http: TwilioHttp) {
     };
     loop {
         // A desk of a clinic server sends no texts: the server does (and holds the Twilio secrets).
+        // The clinic's chat retention still applies to this desk's copies (the worker's pass does
+        // it on one desk), also offline: an indexed look, nothing to do on most passes.
         if clinic.desk_sync().is_joined().unwrap_or(false) {
+            if let Err(err) = clinic.consultations().remove_expired_chats() {
+                tracing::warn!(code = %err.code(), "could not remove expired consultation chats on this desk");
+            }
             tokio::time::sleep(OUTBOX_PASS_EVERY).await;
             continue;
         }
@@ -70,8 +75,10 @@ async fn run_outbox(clinic: Arc<Clinic>, http: TwilioHttp) {
 }
 
 /// Keeps the files patients sent in consultation chats in the clinic database, on a timer of its
-/// own so that no text waits behind a download (core: consultations/attachment_fetch.rs).
-async fn run_attachments(clinic: Arc<Clinic>, http: TwilioHttp) {
+/// own so that no text (and no sync) waits behind a download: from Twilio on one desk (core:
+/// consultations/attachment_fetch.rs), from the clinic server on a desk, as the person signed in
+/// (attachment_pull.rs).
+async fn run_attachments(app: AppHandle, clinic: Arc<Clinic>, http: TwilioHttp) {
     loop {
         tokio::time::sleep(ATTACHMENTS_EVERY).await;
         // Nothing to fetch (nearly always): no keyring read, no log line.
@@ -82,6 +89,16 @@ async fn run_attachments(clinic: Arc<Clinic>, http: TwilioHttp) {
                 tracing::warn!(code = %err.code(), "could not look for chat attachments to fetch");
                 continue;
             }
+        }
+        if clinic.desk_sync().is_joined().unwrap_or(false) {
+            let Ok(Some(link)) = app.state::<AppState>().desk.link(&clinic) else { continue };
+            let Some(person) = link.signed_in_as() else { continue };
+            match clinic.consultations().fetch_attachments_from_server(&link, person).await {
+                Ok(0) => {}
+                Ok(kept) => tracing::info!(kept, "chat attachments kept from the clinic server"),
+                Err(err) => tracing::warn!(code = %err.code(), "taking chat attachments from the clinic server failed"),
+            }
+            continue;
         }
         let account = match clinic.twilio().account() {
             Ok(Some(account)) => account,

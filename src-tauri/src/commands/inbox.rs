@@ -24,5 +24,9 @@ pub async fn inbox_unread_count(state: State<'_, AppState>) -> ApiResult<u32> {
 #[tauri::command]
 pub async fn inbox_mark_read(state: State<'_, AppState>, sid: String) -> ApiResult<IncomingText> {
     let (clinic, caller) = state.caller()?;
-    Ok(clinic.inbox().mark_read(&caller, &sid)?)
+    // On a desk the server keeps whether a text was read, so every desk's inbox agrees.
+    Ok(match state.desk.link(clinic)? {
+        Some(link) => clinic.inbox().mark_read_on_server(&caller, &link, &sid).await?,
+        None => clinic.inbox().mark_read(&caller, &sid)?,
+    })
 }

@@ -199,3 +199,13 @@ pub async fn command(
     let (desk, staff, _) = signed_in(&shared, &headers).await?;
     Ok(Json(commands::apply(&shared.pool, &desk, &staff, body.client_id, &body.command, Utc::now()).await?))
 }
+
+/// Marks a patient's text read (staff who text patients); every desk sees it through the feed.
+pub async fn text_read(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Path(sid): axum::extract::Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let (_desk, staff, _) = signed_in(&shared, &headers).await?;
+    Ok(Json(crate::inbox::mark_read(&shared.pool, &staff, &sid, Utc::now()).await?))
+}

@@ -33,10 +33,11 @@ pub async fn record_as(
     label: &str,
     action: AuditAction,
     record: Option<(&str, &str)>,
+    detail: Option<&str>,
 ) -> Result<()> {
     db.execute(
-        "INSERT INTO audit_log (actor_label, action, record_type, record_id) VALUES ($1, $2, $3, $4)",
-        &[&label, &action.as_str(), &record.map(|r| r.0), &record.map(|r| r.1)],
+        "INSERT INTO audit_log (actor_label, action, record_type, record_id, detail) VALUES ($1, $2, $3, $4, $5)",
+        &[&label, &action.as_str(), &record.map(|r| r.0), &record.map(|r| r.1), &detail],
     )
     .await?;
     Ok(())

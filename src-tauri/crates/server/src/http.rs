@@ -23,6 +23,8 @@ use tokio::sync::RwLock;
 const SENDER_CHECK: Duration = Duration::from_secs(1);
 /// How often the sender plans the coming day's reminders.
 const REMINDER_PLANNING: Duration = Duration::from_secs(60);
+/// How often the sender looks for chat attachments to fetch.
+const ATTACHMENTS_EVERY: Duration = Duration::from_secs(20);
 
 /// The sender's once-a-minute work. Each step stands alone: one failing (logged) never skips the
 /// others, and the chat retention runs whether or not this server has the clinic's Twilio account.
@@ -54,10 +56,6 @@ async fn minute_work(url: &str, pool: &deadpool_postgres::Pool, texting: Option<
         // Consultations that ended while Twilio could not be reached: their records, now.
         if let Err(e) = crate::consultations::fetch_late_records(&mut client, texting, chrono::Utc::now()).await {
             warn("fetching late consultation records", e);
-        }
-        // Files patients sent in the chats kept above and before.
-        if let Err(e) = crate::consultations::fetch_attachments(&client, texting, chrono::Utc::now()).await {
-            warn("fetching chat attachments", e);
         }
     }
     // The clinic's chat retention (no Twilio needed).
@@ -174,6 +172,9 @@ pub async fn start_with(
         wake: crate::wake::start(url.to_string()),
         waiting: Default::default(),
     };
+    if let Some(texting) = &texting {
+        tokio::spawn(attachment_loop(shared.pool.clone(), shared.sender.clone(), texting.clone()));
+    }
     tokio::spawn(sender_loop(url.to_string(), name, shared.sender.clone(), shared.pool.clone(), texting));
     let app = router(shared);
     let listener = std::net::TcpListener::bind(listen)
@@ -209,6 +210,7 @@ fn router(shared: Shared) -> Router {
         // A clinic moving in comes in parts bigger than a command (audit reads list their patients).
         .route("/v1/migrate", post(api::migrate).layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024)))
         .route("/v1/audit", post(api::audit))
+        .route("/v1/texts/{sid}/read", post(api::text_read))
         .route("/v1/waiting-room", get(consultation_api::waiting_room))
         .route("/v1/consultations/{id}/start", post(consultation_api::consultation_start))
         .route("/v1/consultations/{id}/token", post(consultation_api::consultation_token))
@@ -246,6 +248,43 @@ async fn health(State(shared): State<Shared>) -> (axum::http::StatusCode, Json<V
             "texting": if shared.twilio.is_some() { "twilio configured" } else { "no Twilio settings: no texts are sent" },
         })),
     )
+}
+
+/// Fetches the files patients sent in kept chats, while this process is the sender, on a loop of
+/// its own: a download (up to minutes for 10 MB on a slow line) never holds up a text. Another
+/// process fetching the same file for a moment after a takeover stores it once (only a waiting
+/// file is stored).
+async fn attachment_loop(pool: deadpool_postgres::Pool, sender: Arc<RwLock<Option<i64>>>, texting: Arc<Texting>) {
+    let mut listed_before = false;
+    loop {
+        tokio::time::sleep(ATTACHMENTS_EVERY).await;
+        if sender.read().await.is_none() {
+            continue;
+        }
+        let mut client = match pool.get().await {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not connect to fetch chat attachments; trying again later");
+                continue;
+            }
+        };
+        if !listed_before {
+            match crate::consultations::list_kept_before(&mut client).await {
+                Ok(listed) => {
+                    listed_before = true;
+                    if listed > 0 {
+                        tracing::info!(listed, "listed the chat attachments of consultations kept before");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not list earlier chat attachments; trying again later"),
+            }
+        }
+        match crate::consultations::fetch_attachments(&client, &texting, chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(kept) => tracing::info!(kept, "chat attachments kept"),
+            Err(e) => tracing::warn!(error = %e, "fetching chat attachments failed; trying again later"),
+        }
+    }
 }
 
 async fn sender_loop(

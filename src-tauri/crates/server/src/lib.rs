@@ -20,6 +20,7 @@ pub mod desks;
 pub mod directory;
 pub mod error;
 pub mod http;
+pub mod inbox;
 pub mod migration;
 pub mod patients;
 pub mod relay;

@@ -1,8 +1,18 @@
 //! Patients' replies to the clinic's number, read from Twilio by the elected sender about once a
-//! minute (core rules, `sms::reply_actions`): STOP and Twilio's other opt-out words stop every
-//! text to that number at once (the patients with it are marked opted out, their waiting texts
-//! skipped, desks told through the feed, the trail written under "Patient's text reply"); START
-//! lifts it. Every reply is kept once by its SID (an overlapping read lists it again).
+//! minute, with the core's rules (`sms::reply_actions`, read with its module comment):
+//! - "C" or "YES" confirms ONE appointment: the one the last reminder sent to that number before
+//!   the reply was about, if it is still scheduled and has not started; with no reminder sent,
+//!   the earliest scheduled one of a patient with that number that starts later and was booked
+//!   before the reply. Only its status and version change. YES also lets texts go again (Twilio
+//!   takes it so). Nothing to confirm: the reply waits in the inbox for a person.
+//! - STOP and Twilio's other opt-out words stop every text to that number at once (the patients
+//!   with it are marked opted out, their waiting texts skipped); START lifts it. HELP is recorded.
+//! - Anything else waits in the inbox, tied to the patient the clinic texted last at that number.
+//!
+//! Every reply is kept once by its SID (an overlapping read lists it again) in the transaction
+//! that does what it asks; the trigger of migration 12 hands it to every desk (reception's
+//! inbox), and changes to patients and appointments go through the feed too. The trail says the
+//! patient's reply did it, not a person.
 
 use crate::audit;
 use crate::changes;
@@ -15,6 +25,7 @@ use clinicdesk_core::sms::reply_actions::{keyword, Keyword};
 use clinicdesk_core::twilio::messages;
 use serde_json::json;
 use tokio_postgres::GenericClient;
+use uuid::Uuid;
 
 const READ_UNTIL: &str = "sms.replies_read_until";
 /// Each read looks back this far before the last reply seen (Twilio narrows by day anyway).
@@ -37,33 +48,51 @@ pub async fn read(db: &mut impl GenericClient, texting: &Texting, now: DateTime<
     };
     let mut new = 0;
     let mut latest = since + OVERLAP;
+    // Oldest first: STOP then START leaves the patient opted in.
+    let mut listed = listed;
+    listed.sort_by_key(|m| m.sent_at().unwrap_or(now));
     for m in listed {
         let (Some(from), Some(body)) = (m.from.clone(), m.body.clone()) else { continue };
         let received_at = m.sent_at().unwrap_or(now);
         latest = latest.max(received_at);
-        let action = keyword(&body);
-        let handling = match action {
-            Some(Keyword::OptOut) => "opt_out",
-            Some(Keyword::OptIn) => "opt_in",
-            Some(Keyword::Help) => "help",
-            _ => "inbox",
-        };
-        // The reply is kept and acted on together: a STOP is never recorded without its effect.
+        let known: bool =
+            db.query_one("SELECT EXISTS (SELECT 1 FROM sms_inbound WHERE sid = $1)", &[&m.sid]).await?.get(0);
+        if known {
+            continue; // listed again by an overlapping read
+        }
+        // The reply is kept and acted on together: a STOP is never recorded without its effect,
+        // and a reply listed again rolls back whatever it would have done twice.
         let tx = db.transaction().await?;
+        let reply = Reply { sid: &m.sid, from: &from, received_at };
+        let (handling, patient, appointment) = match keyword(&body) {
+            Some(Keyword::Confirm { yes }) => {
+                let opted_in = yes && opt_in(&tx, &reply, now).await?;
+                match confirm_next(&tx, &reply, now).await? {
+                    Some((appointment, patient)) => ("confirmed", Some(patient), Some(appointment)),
+                    None if opted_in => ("opted_in", patient_for(&tx, &from).await?, None),
+                    None => ("inbox", patient_for(&tx, &from).await?, None),
+                }
+            }
+            Some(Keyword::OptOut) => {
+                opt_out(&tx, &reply, now).await?;
+                ("opted_out", patient_for(&tx, &from).await?, None)
+            }
+            Some(Keyword::OptIn) => {
+                opt_in(&tx, &reply, now).await?;
+                ("opted_in", patient_for(&tx, &from).await?, None)
+            }
+            Some(Keyword::Help) => ("help", patient_for(&tx, &from).await?, None),
+            None => ("inbox", patient_for(&tx, &from).await?, None),
+        };
         let kept = tx
             .execute(
-                "INSERT INTO sms_inbound (sid, from_phone, to_phone, body, received_at, handling)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sid) DO NOTHING",
-                &[&m.sid, &from, &number, &body, &received_at, &handling],
+                "INSERT INTO sms_inbound (sid, from_phone, to_phone, body, received_at, handling, patient_id, appointment_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sid) DO NOTHING",
+                &[&m.sid, &from, &number, &body, &received_at, &handling, &patient, &appointment],
             )
             .await?;
         if kept == 0 {
-            continue;
-        }
-        match action {
-            Some(Keyword::OptOut) => opt_out(&tx, &from, received_at, now).await?,
-            Some(Keyword::OptIn) => opt_in(&tx, &from, now).await?,
-            _ => {}
+            continue; // recorded meanwhile: the transaction is dropped, so nothing is done twice
         }
         tx.commit().await?;
         new += 1;
@@ -77,46 +106,132 @@ pub async fn read(db: &mut impl GenericClient, texting: &Texting, now: DateTime<
     Ok(new)
 }
 
-async fn opt_out(db: &impl GenericClient, phone: &str, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
+/// The reply being handled.
+struct Reply<'a> {
+    sid: &'a str,
+    from: &'a str,
+    /// Twilio's time for it: a reply answers the reminder sent before it.
+    received_at: DateTime<Utc>,
+}
+
+const REPLY_ACTOR: &str = "Patient's text reply";
+
+/// The patient an inbox reply is about: of the patients with that number, the one the clinic
+/// texted last at it, else the first added.
+async fn patient_for(db: &impl GenericClient, number: &str) -> Result<Option<Uuid>> {
+    Ok(db
+        .query_opt(
+            "SELECT p.id FROM patients p WHERE p.phone = $1
+             ORDER BY (SELECT max(n.created_at) FROM sms_notifications n WHERE n.patient_id = p.id AND n.to_phone = $1) DESC NULLS LAST,
+                      p.created_at, p.id
+             LIMIT 1",
+            &[&number],
+        )
+        .await?
+        .map(|r| r.get(0)))
+}
+
+/// Confirms the appointment a C/YES answers (the module's rules): (appointment, patient).
+async fn confirm_next(db: &impl GenericClient, reply: &Reply<'_>, now: DateTime<Utc>) -> Result<Option<(Uuid, Uuid)>> {
+    // The reminder ("reply C to confirm") sent last to this number before the reply names the
+    // appointment: a parent answering their own reminder never confirms a child's visit.
+    let about = db
+        .query_opt(
+            "SELECT a.id, a.patient_id, a.status, a.starts_at FROM sms_notifications n JOIN appointments a ON a.id = n.appointment_id
+             WHERE n.to_phone = $1 AND n.kind = 'reminder' AND n.sent_at IS NOT NULL AND n.sent_at <= $2
+             ORDER BY n.sent_at DESC LIMIT 1",
+            &[&reply.from, &(reply.received_at + Duration::minutes(5))],
+        )
+        .await?;
+    let next: Option<(Uuid, Uuid)> = match about {
+        Some(row) => {
+            let (status, starts_at): (String, DateTime<Utc>) = (row.get(2), row.get(3));
+            (status == "scheduled" && starts_at > now).then(|| (row.get(0), row.get(1)))
+        }
+        None => db
+            .query_opt(
+                "SELECT a.id, a.patient_id FROM appointments a JOIN patients p ON p.id = a.patient_id
+                 WHERE p.phone = $1 AND a.status = 'scheduled' AND a.starts_at > $2 AND a.created_at <= $3
+                 ORDER BY a.starts_at, a.id LIMIT 1",
+                &[&reply.from, &now, &reply.received_at],
+            )
+            .await?
+            .map(|r| (r.get(0), r.get(1))),
+    };
+    let Some((appointment, patient)) = next else { return Ok(None) };
+    // The time is left alone: texts about this appointment compare it.
+    let confirmed = db
+        .execute(
+            "UPDATE appointments SET status = 'confirmed', version = version + 1, updated_at = $2
+             WHERE id = $1 AND status = 'scheduled'",
+            &[&appointment, &now],
+        )
+        .await?;
+    if confirmed == 0 {
+        return Ok(None);
+    }
+    let tz = settings::time_zone(db).await?;
+    changes::appointment(db, &crate::appointments::find(db, appointment, tz).await?).await?;
+    let detail = format!("patient {patient}; confirmed by text reply {}", reply.sid);
+    audit::record_as(
+        db,
+        REPLY_ACTOR,
+        AuditAction::AppointmentConfirmedByText,
+        Some(("appointment", &appointment.to_string())),
+        Some(&detail),
+    )
+    .await?;
+    Ok(Some((appointment, patient)))
+}
+
+async fn opt_out(db: &impl GenericClient, reply: &Reply<'_>, now: DateTime<Utc>) -> Result<()> {
     let patients = db
         .query(
             "UPDATE patients SET opted_out_at = $2, version = version + 1, updated_at = $3
              WHERE phone = $1 AND opted_out_at IS NULL
              RETURNING id, full_name, phone, date_of_birth, sms_consent, opted_out_at, version",
-            &[&phone, &at, &now],
+            &[&reply.from, &reply.received_at, &now],
         )
         .await?;
     db.execute(
         "UPDATE sms_notifications SET state = 'skipped', error_message = 'The patient replied STOP to the clinic''s texts.', updated_at = $2
          WHERE to_phone = $1 AND state = 'pending' AND NOT needs_reconcile",
-        &[&phone, &now],
+        &[&reply.from, &now],
     )
     .await?;
-    publish(db, &patients, AuditAction::PatientOptedOut).await
+    publish(db, &patients, AuditAction::PatientOptedOut, reply).await
 }
 
-async fn opt_in(db: &impl GenericClient, phone: &str, now: DateTime<Utc>) -> Result<()> {
+/// Clears the opt-out of every patient with the number. `true` when any was opted out.
+async fn opt_in(db: &impl GenericClient, reply: &Reply<'_>, now: DateTime<Utc>) -> Result<bool> {
     let patients = db
         .query(
             "UPDATE patients SET opted_out_at = NULL, version = version + 1, updated_at = $2
              WHERE phone = $1 AND opted_out_at IS NOT NULL
              RETURNING id, full_name, phone, date_of_birth, sms_consent, opted_out_at, version",
-            &[&phone, &now],
+            &[&reply.from, &now],
         )
         .await?;
-    publish(db, &patients, AuditAction::PatientOptedIn).await
+    publish(db, &patients, AuditAction::PatientOptedIn, reply).await?;
+    Ok(!patients.is_empty())
 }
 
 /// Desks receive the patients' rows; the trail says the patient's reply did it.
-async fn publish(db: &impl GenericClient, patients: &[tokio_postgres::Row], action: AuditAction) -> Result<()> {
+async fn publish(
+    db: &impl GenericClient,
+    patients: &[tokio_postgres::Row],
+    action: AuditAction,
+    reply: &Reply<'_>,
+) -> Result<()> {
     for p in patients {
-        let id: uuid::Uuid = p.get(0);
+        let id: Uuid = p.get(0);
         let opted_out_at: Option<DateTime<Utc>> = p.get(5);
         let row = json!({"id": id, "full_name": p.get::<_, String>(1), "phone": p.get::<_, Option<String>>(2),
                          "date_of_birth": p.get::<_, Option<chrono::NaiveDate>>(3), "sms_consent": p.get::<_, bool>(4),
                          "opted_out_at": opted_out_at, "version": p.get::<_, i64>(6)});
         changes::record(db, "patient", id, "all", Some(row)).await?;
-        audit::record_as(db, "Patient's text reply", action, Some(("patient", &id.to_string()))).await?;
+        let detail = format!("patient {id}; text reply {}", reply.sid);
+        audit::record_as(db, REPLY_ACTOR, action, Some(("patient", &id.to_string())), Some(&detail)).await?;
     }
     Ok(())
 }

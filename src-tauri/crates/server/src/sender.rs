@@ -220,7 +220,7 @@ impl SenderLease {
         let written = match outcome {
             Outcome::Sent { sid } => {
                 tx.execute(
-                    "UPDATE sms_notifications SET state = 'sent', twilio_sid = $3, needs_reconcile = false, updated_at = $4
+                    "UPDATE sms_notifications SET state = 'sent', twilio_sid = $3, needs_reconcile = false, updated_at = $4, sent_at = $4
                      WHERE id = $1 AND state = 'sending' AND claimed_generation = $2",
                     &[&id, &generation, sid, &now],
                 )

@@ -49,7 +49,7 @@ async fn a_doctors_desk_records_only_after_the_patients_agreement_through_the_se
 
     // Recording before the start: refused in a one-desk clinic's words.
     let early = consultations.set_recording_on_server(&grey.caller, &grey_link, appointment, true).await.unwrap_err();
-    assert_eq!(early.code(), ErrorCode::Conflict, "{early}");
+    assert_eq!(early.to_string(), "Cannot record a consultation with status: scheduled");
 
     // The agreement, recorded before the start (the patient agreed on the phone): once, on the
     // server and on the desk; recording it again keeps the first.
@@ -103,22 +103,39 @@ async fn a_doctors_desk_records_only_after_the_patients_agreement_through_the_se
     let failed = consultations.set_recording_on_server(&grey.caller, &grey_link, appointment, false).await.unwrap_err();
     assert!(failed.to_string().starts_with("Recording was not switched: Twilio refused"), "{failed}");
     assert!(consultations.status(&grey.caller, appointment).unwrap().recording);
+    assert_eq!(
+        c.pg.psql("clinic", &format!("SELECT recording FROM consultations WHERE appointment_id = '{appointment}'")),
+        "t",
+        "the server still says recording, as Twilio does"
+    );
+    // The doctor's other desk learns it from the feed.
+    let other_room = desk_computer(&c, address, "Dr Grey's laptop").await;
+    let (other_link, grey_elsewhere) = sign_in_on(&other_room, "grey@clinic.example", "doctor password 1").await;
+    let there = other_room.clinic.consultations().status(&grey_elsewhere.caller, appointment).unwrap();
+    assert_eq!((there.recording_consent_at, there.recording), (Some(agreed_at), true));
     let off = consultations.set_recording_on_server(&grey.caller, &grey_link, appointment, false).await.unwrap();
     assert!(!off.recording && !fake.rooms()[0].recording);
 
-    // The doctor's other desk learns it from the feed.
-    let other_room = desk_computer(&c, address, "Dr Grey's laptop").await;
-    let (_, grey_elsewhere) = sign_in_on(&other_room, "grey@clinic.example", "doctor password 1").await;
-    let there = other_room.clinic.consultations().status(&grey_elsewhere.caller, appointment).unwrap();
-    assert_eq!((there.recording_consent_at, there.recording), (Some(agreed_at), false));
+    other_room.clinic.desk_sync().pull(&other_link, Duration::ZERO).await.unwrap();
+    assert!(!other_room.clinic.consultations().status(&grey_elsewhere.caller, appointment).unwrap().recording);
 
+    consultations.set_recording_on_server(&grey.caller, &grey_link, appointment, true).await.unwrap();
     let ended = consultations.end_on_server(&grey.caller, &grey_link, appointment).await.unwrap();
     assert_eq!((ended.state, ended.recording), (ConsultationState::Completed, false));
+    assert!(!fake.rooms()[0].recording, "completing the room stops it");
+    assert_eq!(
+        c.pg.psql("clinic", &format!("SELECT recording FROM consultations WHERE appointment_id = '{appointment}'")),
+        "f",
+        "the end records it off"
+    );
     let kept = consultations.recordings_on_server(&grey.caller, &grey_link, appointment).await.unwrap();
-    assert!(kept.len() == 2 && kept.iter().all(|r| r.status == "completed"), "{kept:?}");
+    assert!(
+        kept.len() == 4 && kept.iter().all(|r| r.status == "completed"),
+        "two stretches, audio and video: {kept:?}"
+    );
     assert_eq!(
         trail_of(&c, appointment, "consultation.recording%"),
-        "consultation.recording 2,consultation.recording_consent 1",
+        "consultation.recording 3,consultation.recording_consent 1",
         "the agreement once, each switch Twilio applied once"
     );
 }
@@ -172,11 +189,35 @@ async fn the_files_a_patient_sent_reach_the_doctors_desk_for_offline_review() {
         ),
         "waiting,waiting"
     );
+    // A server updated from one that kept no files lists those of the chats it kept before.
+    let listed = |c: &support::TestClinic| {
+        c.pg.psql(
+            "clinic",
+            &format!(
+                "SELECT string_agg(state, ',') FROM consultation_attachments WHERE appointment_id = '{appointment}'"
+            ),
+        )
+    };
+    c.pg.psql("clinic", "DELETE FROM consultation_attachments");
+    let mut lister = clinicdesk_server::db::connect(&c.url, true).await.unwrap();
+    assert_eq!(clinicdesk_server::consultations::list_kept_before(&mut lister).await.unwrap(), 1);
+    assert_eq!(listed(&c), "waiting,waiting");
+    assert_eq!(clinicdesk_server::consultations::list_kept_before(&mut lister).await.unwrap(), 0, "once");
     let waiting = files(&[("rash.png", "waiting"), ("../../letter.pdf", "waiting")]);
     assert_eq!(files_on(&grey_room, appointment), waiting);
     // The desk asks before the server has them: still waiting, asked again a minute later.
     grey_room.clinic.desk_sync().sync_once(&grey_link, grey.profile.user_id, Duration::ZERO).await.unwrap();
     assert_eq!(files_on(&grey_room, appointment), waiting);
+    let asked: (i64, bool) = grey_room
+        .clinic
+        .db()
+        .conn()
+        .unwrap()
+        .query_row("SELECT max(fetch_attempts), min(fetch_after IS NOT NULL) FROM chat_attachments", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(asked, (0, true), "asked again later, never charged for the server's wait");
 
     // The sender fetches them from Twilio: the photo kept, the letter gone.
     let client = clinicdesk_server::db::connect(&c.url, true).await.unwrap();
@@ -213,6 +254,14 @@ async fn the_files_a_patient_sent_reach_the_doctors_desk_for_offline_review() {
     assert!(matches!(refused, CoreError::Server { code: ErrorCode::Forbidden, .. }), "{refused:?}");
     let refused = front_link.attachment(rita.profile.user_id, appointment, &photo_sid).await.unwrap_err();
     assert!(matches!(refused, CoreError::Server { code: ErrorCode::Forbidden, .. }), "{refused:?}");
+    assert_eq!(
+        c.pg.psql(
+            "clinic",
+            &format!("SELECT count(*) FROM audit_log WHERE action = 'access.refused' AND record_id = '{appointment}'")
+        ),
+        "1",
+        "the other doctor's try is in the trail"
+    );
     let unknown = grey_link.attachment(grey.profile.user_id, appointment, "ME00000000000000000000000000000000").await;
     assert!(matches!(unknown, Err(CoreError::Server { code: ErrorCode::NotFound, .. })), "{unknown:?}");
 

@@ -7,14 +7,16 @@
 //! Invariants:
 //! - Asked only for consultations the signed-in person may read (its doctor, or an
 //!   administrator): the server refuses everyone else, and asking would be wasted.
-//! - No answer from the server: the pass stops, no file is charged. Still waiting on the server
-//!   (Twilio not reached yet): asked again a minute later, never given up for that.
+//! - No answer from the server, or a refusal about the session or the server itself: the pass
+//!   stops, no file is charged. Still waiting on the server (Twilio not reached yet), or a server
+//!   older than this desk: asked again a minute later, never given up for that. Only an answer
+//!   that breaks off is charged to the file (1, 2, 4 … minutes, then given up).
 
 use super::attachment_fetch::{Waiting, BYTES_PER_PASS, PER_PASS};
 use super::Consultations;
 use crate::db::ts;
 use crate::error::{CoreError, ErrorCode, Result};
-use crate::sync::{is_offline, ServerLink};
+use crate::sync::{is_offline, ServerFile, ServerLink};
 use rusqlite::params;
 use uuid::Uuid;
 
@@ -45,22 +47,36 @@ impl Consultations<'_> {
             }
             let appointment = Uuid::parse_str(&file.appointment).map_err(|e| CoreError::Database(e.to_string()))?;
             match link.attachment(person, appointment, &file.media_sid).await {
-                Ok((state, bytes)) => match state.as_str() {
-                    "kept" => {
-                        bytes_this_pass += bytes.len();
-                        if self.keep_attachment(&file, &bytes)? {
-                            kept += 1;
-                        }
+                Ok(ServerFile::Kept(bytes)) => {
+                    bytes_this_pass += bytes.len();
+                    if self.keep_attachment(&file, &bytes)? {
+                        kept += 1;
                     }
-                    "too_large" | "unavailable" | "over_limit" => self.set_attachment_state(&file.media_sid, &state)?,
-                    // Waiting on the server too (or a state this desk does not know yet).
-                    _ => self.ask_server_again(&file.media_sid)?,
-                },
+                }
+                Ok(ServerFile::State(state))
+                    if matches!(state.as_str(), "too_large" | "unavailable" | "over_limit") =>
+                {
+                    self.set_attachment_state(&file.media_sid, &state)?
+                }
+                // Waiting on the server too (Twilio not reached yet), a state this desk does not
+                // know yet, or a server older than this desk: not this file's failure.
+                Ok(ServerFile::State(_) | ServerFile::AskAgain) => self.ask_server_again(&file.media_sid, 1)?,
+                Ok(ServerFile::CutOff) => self.attachment_later(&file.media_sid)?,
+                // No answer, or the session or the server itself at fault: nothing is charged to
+                // the file; the next round tries again.
                 Err(e) if is_offline(&e) || matches!(e, CoreError::NotSignedIn) => break,
+                Err(CoreError::Server {
+                    code:
+                        ErrorCode::NotSignedIn | ErrorCode::BadCredentials | ErrorCode::AccountLocked | ErrorCode::Storage,
+                    ..
+                }) => break,
                 Err(CoreError::Server { code: ErrorCode::NotFound, .. }) => {
                     self.set_attachment_state(&file.media_sid, "unavailable")?
                 }
-                Err(CoreError::Server { code: ErrorCode::Forbidden, .. }) => break,
+                // Not this person's to take (their role changed): another may, later.
+                Err(CoreError::Server { code: ErrorCode::Forbidden, .. }) => {
+                    self.ask_server_again(&file.media_sid, 60)?
+                }
                 Err(e) => {
                     tracing::warn!(code = ?e.code(), "could not take a chat attachment from the clinic server; trying it again later");
                     self.attachment_later(&file.media_sid)?;
@@ -70,11 +86,12 @@ impl Consultations<'_> {
         Ok(kept)
     }
 
-    /// The server has not fetched it from Twilio yet: ask again in a minute (not a failure).
-    fn ask_server_again(&self, media_sid: &str) -> Result<()> {
+    /// Not this file's failure (the server has not fetched it from Twilio yet, say): asked again
+    /// in `minutes`, never given up for it.
+    fn ask_server_again(&self, media_sid: &str, minutes: i64) -> Result<()> {
         self.clinic.db().conn()?.execute(
             "UPDATE chat_attachments SET fetch_after = ?2 WHERE media_sid = ?1",
-            params![media_sid, ts(self.clinic.now() + chrono::Duration::minutes(1))],
+            params![media_sid, ts(self.clinic.now() + chrono::Duration::minutes(minutes))],
         )?;
         Ok(())
     }

@@ -144,6 +144,7 @@ impl Inbox<'_> {
         caller.require(Permission::SendTexts)?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
+        crate::sync::pending::refuse_on_desk(&conn, crate::sync::pending::ServerKeeps::ReadMarks)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let text = find(&tx, sid.trim())?;
         if text.read_at.is_none() {
@@ -167,4 +168,72 @@ impl Inbox<'_> {
         tx.commit()?;
         Ok(marked)
     }
+}
+
+impl Inbox<'_> {
+    /// On a desk of a clinic server: marks a text read on the server (which every desk then
+    /// learns from the feed) and keeps the server's answer here at once. Needs the server: a
+    /// text marked read on one desk alone would stay unread on the others.
+    pub async fn mark_read_on_server(
+        &self,
+        caller: &Caller,
+        link: &crate::sync::ServerLink,
+        sid: &str,
+    ) -> Result<IncomingText> {
+        caller.require(Permission::SendTexts)?;
+        let text = find(&*self.clinic.db().conn()?, sid.trim())?;
+        let row = link.text_read(caller.user_id, &text.sid).await.map_err(|e| {
+            if crate::sync::is_offline(&e) || matches!(e, CoreError::NotSignedIn) {
+                CoreError::Unavailable(
+                    "The clinic server cannot be reached now, so this text was not marked read. Try again once the top bar says the clinic server is connected.".into(),
+                )
+            } else {
+                e
+            }
+        })?;
+        let conn = self.clinic.db().conn()?;
+        keep_from_server(&conn, &row)?;
+        find(&conn, &text.sid)
+    }
+}
+
+/// Keeps a patient's text as the clinic server recorded it (the feed, or the answer to a
+/// mark-read). The server decides what it did and whether it is read; a patient or appointment
+/// this desk does not hold is left out rather than refused, and a row that cannot be kept is
+/// logged and skipped, never a reason for the desk's sync to stop.
+pub(crate) fn keep_from_server(conn: &Connection, r: &crate::sync::wire::TextReplyRow) -> Result<()> {
+    if !matches!(r.handling.as_str(), "confirmed" | "opted_out" | "opted_in" | "help" | "inbox") {
+        tracing::warn!("skipping a patient's text whose handling this desk does not know");
+        return Ok(());
+    }
+    conn.execute_batch("SAVEPOINT text_reply")?;
+    let kept = conn.execute(
+        "INSERT INTO sms_inbound (sid, from_e164, to_e164, body, received_at, patient_id, appointment_id, handling,
+                                  read_at, read_by, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, (SELECT id FROM patients WHERE id = ?6), (SELECT id FROM appointments WHERE id = ?7),
+                 ?8, ?9, (SELECT id FROM users WHERE id = ?10), ?11)
+         ON CONFLICT (sid) DO UPDATE SET patient_id = excluded.patient_id, appointment_id = excluded.appointment_id,
+           handling = excluded.handling, read_at = excluded.read_at, read_by = excluded.read_by",
+        params![
+            r.sid,
+            r.from,
+            r.to,
+            r.body,
+            ts(r.received_at),
+            r.patient_id.map(|p| p.to_string()),
+            r.appointment_id.map(|a| a.to_string()),
+            r.handling,
+            r.read_at.map(ts),
+            r.read_by.map(|u| u.to_string()),
+            ts(r.recorded_at)
+        ],
+    );
+    match kept {
+        Ok(_) => conn.execute_batch("RELEASE SAVEPOINT text_reply")?,
+        Err(e) => {
+            tracing::warn!(error = %e, "a patient's text from the clinic server could not be kept on this desk; skipped");
+            conn.execute_batch("ROLLBACK TO SAVEPOINT text_reply; RELEASE SAVEPOINT text_reply")?;
+        }
+    }
+    Ok(())
 }

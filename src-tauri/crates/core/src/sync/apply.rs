@@ -396,6 +396,11 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
                 apply_text(conn, &t)?;
             }
         }
+        "text_reply" => {
+            if let Some(r) = row::<crate::sync::wire::TextReplyRow>(change)? {
+                crate::sms::inbox::keep_from_server(conn, &r)?;
+            }
+        }
         "consultation" => {
             if let Some(c) = row::<crate::sync::wire::ConsultationRow>(change)? {
                 crate::consultations::keep_from_server(conn, &c, at)?;

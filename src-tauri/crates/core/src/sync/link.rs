@@ -346,9 +346,8 @@ impl ServerLink {
 
 impl ServerLink {
     /// A chat attachment as the clinic server holds it, for `person` (the consultation's doctor
-    /// or an administrator): its state ("waiting", "kept", "too_large", "unavailable",
-    /// "over_limit") and, once kept, its bytes (at most the largest file kept, whatever is sent).
-    pub async fn attachment(&self, person: Uuid, appointment: Uuid, media_sid: &str) -> Result<(String, Vec<u8>)> {
+    /// or an administrator). No connection at all, or the server's refusal, is an error.
+    pub async fn attachment(&self, person: Uuid, appointment: Uuid, media_sid: &str) -> Result<ServerFile> {
         let limit = crate::consultations::attachments::MAX_BYTES as usize;
         let sent = self
             .http
@@ -358,28 +357,77 @@ impl ServerLink {
             .bearer_auth(self.token_of(person)?)
             .send()
             .await;
-        let state = match &sent {
-            Ok(response) if response.status().is_success() => response
-                .headers()
-                .get(crate::sync::wire::ATTACHMENT_STATE_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            _ => None,
-        };
-        let Some(state) = state else {
-            // A refusal in the server's words, or no answer.
-            return Self::answer::<serde_json::Value>(sent).await.and(Err(unreachable()));
-        };
-        let mut response = sent.map_err(|_| unreachable())?;
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|_| unreachable())? {
-            if bytes.len() + chunk.len() > limit {
-                return Ok(("too_large".into(), Vec::new()));
-            }
-            bytes.extend_from_slice(&chunk);
+        let mut response = sent.map_err(|e| {
+            tracing::warn!(error = %e, "the clinic server did not answer");
+            unreachable()
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            return match response.json::<ErrorBody>().await {
+                Ok(body) => Err(CoreError::Server { code: body.code, message: body.message }),
+                // A server older than this desk has no such address: asked again later.
+                Err(_) if status == reqwest::StatusCode::NOT_FOUND => Ok(ServerFile::AskAgain),
+                Err(_) => Err(unreachable()),
+            };
         }
-        Ok((state, bytes))
+        let state = response.headers().get(crate::sync::wire::ATTACHMENT_STATE_HEADER).and_then(|v| v.to_str().ok());
+        match state {
+            Some("kept") => {}
+            Some(other) => return Ok(ServerFile::State(other.to_owned())),
+            None => return Ok(ServerFile::CutOff), // not the clinic server's answer
+        }
+        let mut bytes = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) if bytes.len() + chunk.len() > limit => {
+                    return Ok(ServerFile::State("too_large".into()))
+                }
+                Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                Ok(None) => return Ok(ServerFile::Kept(bytes)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a chat attachment from the clinic server was cut off");
+                    return Ok(ServerFile::CutOff);
+                }
+            }
+        }
     }
+}
+
+impl ServerLink {
+    /// Marks a patient's text read on the clinic server, as `person`.
+    pub async fn text_read(&self, person: Uuid, sid: &str) -> Result<crate::sync::wire::TextReplyRow> {
+        // Twilio's ids only (SM/MM + 32 hex digits): nothing else is put in an address.
+        let twilio_id = sid.len() == 34
+            && (sid.starts_with("SM") || sid.starts_with("MM"))
+            && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
+        if !twilio_id {
+            return Err(CoreError::NotFound("That text from a patient could not be found.".into()));
+        }
+        let sent = self
+            .http
+            .post(self.url(&format!("/v1/texts/{sid}/read")))
+            .timeout(ANSWER_WITHIN)
+            .header("x-clinicdesk-desk", &self.credential)
+            .bearer_auth(self.token_of(person)?)
+            .send()
+            .await;
+        Self::answer(sent).await
+    }
+}
+
+/// A chat attachment as the clinic server answered for it.
+#[derive(Debug, PartialEq)]
+pub enum ServerFile {
+    /// Kept there: its bytes (at most the largest file kept, whatever was sent).
+    Kept(Vec<u8>),
+    /// Not kept there: "waiting" (not fetched from Twilio yet), "too_large", "unavailable",
+    /// "over_limit", or a state a newer server knows.
+    State(String),
+    /// The answer broke off or was not the server's: this file is tried again later, and given up
+    /// after a while.
+    CutOff,
+    /// The server does not know this request yet (older than this desk): asked again later.
+    AskAgain,
 }
 
 /// Whether an error means "no answer from the server" (as opposed to a refusal).

@@ -15,7 +15,7 @@ mod sign_in;
 pub mod wire;
 
 pub use answers::Sent;
-pub use link::{is_offline, unreachable as link_unreachable, ServerLink};
+pub use link::{is_offline, unreachable as link_unreachable, ServerFile, ServerLink};
 pub use pending::{PendingChange, ServerKeeps, NOT_YET_CONFIRMED};
 pub use sign_in::OFFLINE_SIGN_IN_DAYS;
 

@@ -53,6 +53,7 @@ pub enum ServerKeeps {
     Passwords,
     Imports,
     VideoSettings,
+    ReadMarks,
 }
 
 impl ServerKeeps {
@@ -66,6 +67,7 @@ impl ServerKeeps {
             ServerKeeps::Texts => "Texts are sent by the clinic server, not from a desk. Booking, moving or cancelling here texts the patient once the server confirms it.",
             ServerKeeps::Passwords => "Passwords are kept on the clinic server: ask an administrator to set a new one for you there.",
             ServerKeeps::Imports => "A desk of a clinic server cannot import records: its copy is the server's. Import into a one-desk clinic first, then move that clinic onto the server.",
+            ServerKeeps::ReadMarks => "On a desk of a clinic server a patient's text is marked read on the server, so every desk's inbox agrees: mark it read on the Texts screen while the clinic server is connected.",
             ServerKeeps::VideoSettings => "The call page and how long consultation chats are kept are set on the clinic server: your IT person changes them there (clinicdesk-server settings set).",
         }
     }

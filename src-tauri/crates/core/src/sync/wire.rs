@@ -228,6 +228,23 @@ pub struct ConsultationRow {
     pub recording: bool,
 }
 
+/// A text a patient sent to the clinic, as the clinic server recorded it (`entity` "text_reply",
+/// every desk: reception's inbox). `handling` in the core's words (sms::inbox::ReplyHandling).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextReplyRow {
+    pub sid: String,
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+    pub patient_id: Option<Uuid>,
+    pub appointment_id: Option<Uuid>,
+    pub handling: String,
+    pub read_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub read_by: Option<Uuid>,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// The header of the clinic server's answer naming a chat attachment's state there; the body is
 /// the file once "kept" (`GET /v1/consultations/{id}/attachments/{media_sid}`).
 pub const ATTACHMENT_STATE_HEADER: &str = "x-clinicdesk-attachment-state";

@@ -12,10 +12,12 @@
 //!   removes the files with the chat.
 
 use super::booking;
+use crate::audit;
 use crate::error::Result;
 use crate::staff::Staff;
 use crate::twilio_setup::Texting;
 use chrono::{DateTime, Utc};
+use clinicdesk_core::audit::AuditAction;
 use clinicdesk_core::auth::{Permission, Role};
 use clinicdesk_core::consultations::attachments::{noted_state, MAX_BYTES, MAX_FILES, MAX_TOTAL_BYTES};
 use clinicdesk_core::consultations::{fetch_media, Fetched, KeptMessage, GIVE_UP_AFTER};
@@ -52,6 +54,30 @@ pub(super) async fn note(db: &impl GenericClient, appointment: Uuid, chat: &[Kep
         }
     }
     Ok(())
+}
+
+/// Lists the files of chats kept before this server kept files (a server updated from an older
+/// one): their consultations' doctors' desks already wait for them. Run once at the start of the
+/// sender's attachment loop; harmless to repeat. Returns how many consultations were listed.
+pub async fn list_kept_before(client: &mut tokio_postgres::Client) -> Result<u64> {
+    let rows = client
+        .query(
+            "SELECT c.appointment_id, c.chat FROM consultations c
+             WHERE c.status = 'completed' AND c.chat_removed_at IS NULL AND c.chat::text LIKE '%\"ME%'
+               AND NOT EXISTS (SELECT 1 FROM consultation_attachments a WHERE a.appointment_id = c.appointment_id)",
+            &[],
+        )
+        .await?;
+    let mut listed = 0;
+    for row in rows {
+        let appointment: Uuid = row.get(0);
+        let Ok(chat) = serde_json::from_value::<Vec<KeptMessage>>(row.get(1)) else { continue };
+        let tx = client.transaction().await?;
+        note(&tx, appointment, &chat).await?;
+        tx.commit().await?;
+        listed += 1;
+    }
+    Ok(listed)
 }
 
 /// Fetches waiting attachments from Twilio (the elected sender, once a minute), oldest
@@ -147,13 +173,14 @@ pub struct HeldFile {
 /// the desk audits each time a person opens or saves it (and uploads that trail).
 pub async fn file(pool: &Pool, staff: &Staff, appointment: Uuid, media_sid: &str) -> Result<HeldFile> {
     let client = pool.get().await?;
-    staff.require(&**client, Permission::ReviewConsultations).await?;
+    staff.require(&**client, Permission::ReadConsultationRecords).await?;
     let booking = booking(&**client, appointment, false).await?;
     if staff.role() != Role::Admin && booking.doctor_user != staff.user_id {
-        return Err(CoreError::Forbidden(
-            "Chat attachments are part of the clinical record: only the consultation's doctor or an administrator can open them.".into(),
-        )
-        .into());
+        let words = "Chat attachments are part of the clinical record: only the consultation's doctor or an administrator can open them.";
+        let id = appointment.to_string();
+        audit::record(&**client, Some(staff), AuditAction::AccessRefused, Some(("appointment", &id)), Some(words))
+            .await?;
+        return Err(CoreError::Forbidden(words.into()).into());
     }
     let row = client
         .query_opt(

@@ -65,7 +65,7 @@ pub async fn end(
     };
     let ended = tx
         .execute(
-            "UPDATE consultations SET status = 'completed', ended_at = $2, ended_by = $3, updated_at = $2,
+            "UPDATE consultations SET status = 'completed', ended_at = $2, ended_by = $3, updated_at = $2, recording = false,
                     participants = $4, chat = $5, record_pending_since = CASE WHEN $4::jsonb IS NULL THEN $2::timestamptz END
              WHERE appointment_id = $1 AND status = 'in_progress'
                AND room_sid IS NOT DISTINCT FROM $6 AND earlier_room_sids = $7",

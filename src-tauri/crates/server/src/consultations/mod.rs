@@ -40,7 +40,7 @@ mod start;
 mod token;
 mod waiting;
 
-pub use attachments::{fetch_waiting as fetch_attachments, file as attachment, HeldFile};
+pub use attachments::{fetch_waiting as fetch_attachments, file as attachment, list_kept_before, HeldFile};
 pub use chat::{mark_read, messages, send};
 pub use end::{end, fetch_late_records};
 pub use invite::{forget_links, invite, send_links_with_last_reminder};

@@ -6,7 +6,9 @@
 //! Invariants:
 //! - Never on without the agreement, which is recorded once (who, when) and never withdrawn here.
 //! - The switch is recorded (and fed to desks) only after Twilio applied it, and only while the
-//!   consultation still runs.
+//!   consultation still runs; every switch Twilio applied is audited. Switches take turns within
+//!   a server process, so the desks are told what Twilio applied last.
+//! - The end completes the room (recording stops with it) and records recording off.
 
 use super::{booking, load, opaque, own, publish, state, twilio};
 use crate::audit;
@@ -23,6 +25,9 @@ use clinicdesk_core::sync::wire::ConsultationAnswer;
 use clinicdesk_core::twilio::rooms;
 use deadpool_postgres::Pool;
 use uuid::Uuid;
+
+/// Held while a switch is applied at Twilio and recorded here.
+static SWITCHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Records that the patient agreed to be recorded: its doctor, before or during the consultation.
 /// Recording it again changes nothing.
@@ -83,6 +88,9 @@ pub async fn set_recording(
         return Err(consent_first().into());
     }
     let Texting { http, account } = twilio(texting, "recording was not switched")?;
+    // One switch at a time (the doctor's two desks pressing on and off at once): what the desks
+    // are told is always what Twilio applied last. Switches are rare; one lock serves them all.
+    let _one_at_a_time = SWITCHING.lock().await;
     let room_sid = stored.row.room_sid.clone().unwrap_or_default();
     rooms::set_recording(http, account, &room_sid, on)
         .await
@@ -90,6 +98,7 @@ pub async fn set_recording(
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let booking = booking(&*tx, appointment, true).await?;
+    // Only while it runs: an end meanwhile completed the room at Twilio, which stops recording.
     let switched = tx
         .execute(
             "UPDATE consultations SET recording = $2, updated_at = $3
@@ -98,11 +107,11 @@ pub async fn set_recording(
         )
         .await?;
     let stored = load(&*tx, appointment).await?.expect("loaded above");
+    // Every switch Twilio applied is in the trail, as on one desk (a repeat or one racing the end too).
+    let detail = format!("patient {}; recording {}", booking.patient_id, if on { "on" } else { "off" });
+    let id = appointment.to_string();
+    audit::record(&*tx, Some(staff), AuditAction::RecordingSwitched, Some(("appointment", &id)), Some(&detail)).await?;
     if switched == 1 {
-        let detail = format!("patient {}; recording {}", booking.patient_id, if on { "on" } else { "off" });
-        let id = appointment.to_string();
-        audit::record(&*tx, Some(staff), AuditAction::RecordingSwitched, Some(("appointment", &id)), Some(&detail))
-            .await?;
         publish(&*tx, &stored.row).await?;
     }
     tx.commit().await?;

@@ -1,0 +1,151 @@
+//! Patients' replies on a clinic server, as on one desk: "C" or "YES" confirms the appointment
+//! the last reminder was about (YES also lets texts go again), anything else waits in reception's
+//! inbox on every desk until someone marks it read, once, for all desks.
+//!
+//! Needs the OS keyring (scripts/test.sh runs the suite inside an unlocked test keyring).
+
+mod support;
+
+use chrono::Duration;
+use clinicdesk_core::error::{CoreError, ErrorCode};
+use clinicdesk_core::sms::ReplyHandling;
+use clinicdesk_twilio_fake::{FakeTwilio, FROM_NUMBER};
+use support::video::clinic_twilio;
+use support::{desk_computer, sign_in_on, DeskComputer};
+use uuid::Uuid;
+
+const ANA: &str = "+447400123456";
+const BEN: &str = "+447400123457";
+const CHLOE: &str = "+447911000111";
+const STRANGER: &str = "+447700900999";
+
+fn status_on(desk: &DeskComputer, appointment: Uuid) -> String {
+    let conn = desk.clinic.db().conn().unwrap();
+    conn.query_row("SELECT status FROM appointments WHERE id = ?1", [appointment.to_string()], |r| r.get(0)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_confirm_the_reminded_visit_and_the_rest_wait_in_every_desks_inbox() {
+    let c = support::clinic().await;
+    let fake = FakeTwilio::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let texting = clinic_twilio(&fake, dir.path());
+    let (address, _server) = support::serve(&c).await;
+    let front = desk_computer(&c, address, "Front desk").await;
+    let office = desk_computer(&c, address, "Back office").await;
+    let grey_room = desk_computer(&c, address, "Dr Grey's room").await;
+    let book = |patient: Uuid, time: &str| {
+        let request = support::booking(patient, c.doctors[0], time, 15);
+        let pool = c.pool.clone();
+        let reception = c.reception.clone();
+        async move {
+            clinicdesk_server::appointments::book(&pool, &reception, &request, None, support::now()).await.unwrap().id
+        }
+    };
+    // Ana has two visits tomorrow; her reminder was about the later one. Ben has one, and had
+    // replied STOP before.
+    let ana_early = book(c.patients[0], "09:00").await;
+    let ana_late = book(c.patients[0], "11:00").await;
+    let ben_visit = book(c.patients[1], "10:00").await;
+    c.pg.psql(
+        "clinic",
+        &format!(
+            "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key, state, twilio_sid, sent_at)
+             VALUES (gen_random_uuid(), '{ana_late}', '{}', 'reminder', '{ANA}', 'Reminder: reply C to confirm', 'reminder-test', 'delivered',
+                     'SM{}', now() - interval '50 minutes')",
+            c.patients[0],
+            "a".repeat(32)
+        ),
+    );
+    c.pg.psql("clinic", &format!("UPDATE patients SET opted_out_at = now() - interval '1 day' WHERE phone = '{BEN}'"));
+
+    let (front_link, rita) = sign_in_on(&front, "desk@clinic.example", "desk password 1").await;
+    let (office_link, ada) = sign_in_on(&office, "admin@clinic.example", "admin password 1").await;
+    let (grey_link, grey) = sign_in_on(&grey_room, "grey@clinic.example", "doctor password 1").await;
+
+    let now = chrono::Utc::now();
+    fake.receive_at(ANA, FROM_NUMBER, " c. ", now - Duration::minutes(30));
+    let second_c = fake.receive_at(ANA, FROM_NUMBER, "C", now - Duration::minutes(10));
+    // Twilio's times are to the second: Ben answers a moment after his booking.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    fake.receive(BEN, FROM_NUMBER, "Yes!");
+    let late = fake.receive(CHLOE, FROM_NUMBER, "Running 10 minutes late, sorry <script>alert(1)</script>");
+    let stranger = fake.receive(STRANGER, FROM_NUMBER, "Who is this?");
+
+    let mut db = c.pool.get().await.unwrap();
+    assert_eq!(clinicdesk_server::replies::read(&mut **db, &texting, support::now()).await.unwrap(), 5);
+    assert_eq!(clinicdesk_server::replies::read(&mut **db, &texting, support::now()).await.unwrap(), 0, "each once");
+
+    // On the server: the reminded visit confirmed (not the earlier one), Ben's too and his texts
+    // allowed again; the second C had nothing left to confirm and waits for a person.
+    let status = |id: Uuid| c.pg.psql("clinic", &format!("SELECT status FROM appointments WHERE id = '{id}'"));
+    assert_eq!(
+        (status(ana_early), status(ana_late), status(ben_visit)),
+        ("scheduled".into(), "confirmed".into(), "confirmed".into())
+    );
+    assert_eq!(c.pg.psql("clinic", &format!("SELECT opted_out_at IS NULL FROM patients WHERE phone = '{BEN}'")), "t");
+    assert_eq!(
+        c.pg.psql(
+            "clinic",
+            "SELECT string_agg(from_phone || ' ' || handling, ',' ORDER BY from_phone, received_at) FROM sms_inbound"
+        ),
+        format!("{ANA} confirmed,{ANA} inbox,{BEN} confirmed,{STRANGER} inbox,{CHLOE} inbox")
+    );
+    assert_eq!(
+        c.pg.psql(
+            "clinic",
+            "SELECT actor_label || ' ' || count(*) FROM audit_log WHERE action = 'appointment.confirm_by_text' GROUP BY actor_label"
+        ),
+        "Patient's text reply 2"
+    );
+
+    // Every desk: the confirmed visits, and the inbox (with the patient where one has the number).
+    for (desk, link) in [(&front, &front_link), (&office, &office_link)] {
+        desk.clinic.desk_sync().pull(link, std::time::Duration::ZERO).await.unwrap();
+        assert_eq!((status_on(desk, ana_early), status_on(desk, ana_late)), ("scheduled".into(), "confirmed".into()));
+    }
+    let inbox = front.clinic.inbox().list(&rita.caller, false, 50).unwrap();
+    let shown: Vec<(&str, Option<&str>, ReplyHandling)> =
+        inbox.iter().map(|t| (t.body.as_str(), t.patient_name.as_deref(), t.handling)).collect();
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    assert!(shown.contains(&("Who is this?", None, ReplyHandling::Inbox)), "{shown:?}");
+    assert!(shown.contains(&("C", Some("Ana Lima"), ReplyHandling::Inbox)), "{shown:?}");
+    assert!(shown.contains(&(
+        "Running 10 minutes late, sorry <script>alert(1)</script>",
+        Some("Chloé Dubois"),
+        ReplyHandling::Inbox
+    )));
+    assert_eq!(front.clinic.inbox().unread_count(&rita.caller).unwrap(), 3);
+    assert!(inbox.iter().any(|t| t.sid == second_c));
+
+    // Reception marks Chloé's text read: on the server, once, and every desk's inbox agrees.
+    let marked = front.clinic.inbox().mark_read_on_server(&rita.caller, &front_link, &late).await.unwrap();
+    assert!(marked.read_at.is_some());
+    front.clinic.inbox().mark_read_on_server(&rita.caller, &front_link, &late).await.unwrap();
+    assert_eq!(front.clinic.inbox().unread_count(&rita.caller).unwrap(), 2);
+    office.clinic.desk_sync().pull(&office_link, std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(office.clinic.inbox().unread_count(&ada.caller).unwrap(), 2);
+    assert_eq!(
+        c.pg.psql(
+            "clinic",
+            "SELECT actor_label || ' ' || count(*) FROM audit_log WHERE action = 'sms.handled' GROUP BY actor_label"
+        ),
+        "desk@clinic.example 1",
+        "marked once"
+    );
+
+    // A doctor does not deal with the clinic's texts; a desk alone cannot mark one read; and
+    // without the server it says so.
+    let refused = grey_link.text_read(grey.profile.user_id, &stranger).await.unwrap_err();
+    assert!(matches!(refused, CoreError::Server { code: ErrorCode::Forbidden, .. }), "{refused:?}");
+    let alone = front.clinic.inbox().mark_read(&rita.caller, &stranger).unwrap_err();
+    assert_eq!(alone.code(), ErrorCode::Forbidden);
+    assert!(alone.to_string().contains("marked read on the server"), "{alone}");
+    front.relay.cut();
+    let offline = front.clinic.inbox().mark_read_on_server(&rita.caller, &front_link, &stranger).await.unwrap_err();
+    assert_eq!(offline.code(), ErrorCode::Unavailable);
+    assert!(offline.to_string().contains("was not marked read"), "{offline}");
+    assert_eq!(front.clinic.inbox().unread_count(&rita.caller).unwrap(), 2, "nothing changed");
+    // The inbox itself is read offline.
+    assert_eq!(front.clinic.inbox().list(&rita.caller, true, 50).unwrap().len(), 2);
+}
