@@ -7,6 +7,7 @@
 
 use crate::consultation_api;
 use crate::error::{Result, ServerError};
+use crate::rate_limit::{DeskLimits, Limiter};
 use crate::sender::SenderLease;
 use crate::twilio_setup::Texting;
 use axum::routing::{get, post};
@@ -154,6 +155,18 @@ pub async fn start_with(
     tls: Option<Tls>,
     texting: Option<Texting>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<()>>)> {
+    start_limited(url, listen, name, tls, texting, DeskLimits::default()).await
+}
+
+/// `start_with`, each desk limited to `limits` (rate_limit.rs).
+pub async fn start_limited(
+    url: &str,
+    listen: SocketAddr,
+    name: String,
+    tls: Option<Tls>,
+    texting: Option<Texting>,
+    limits: DeskLimits,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<()>>)> {
     if tls.is_none() && !listen.ip().is_loopback() {
         return Err(ServerError::Setup(format!(
             "Refusing to serve {listen} without TLS: desks send passwords and patient details. Give the server a certificate (--tls-cert and --tls-key, or CLINICDESK_TLS_CERT and CLINICDESK_TLS_KEY), or listen on 127.0.0.1 behind a TLS proxy."
@@ -176,7 +189,7 @@ pub async fn start_with(
         tokio::spawn(attachment_loop(shared.pool.clone(), shared.sender.clone(), texting.clone()));
     }
     tokio::spawn(sender_loop(url.to_string(), name, shared.sender.clone(), shared.pool.clone(), texting));
-    let app = router(shared);
+    let app = router(shared, limits);
     let listener = std::net::TcpListener::bind(listen)
         .and_then(|l| l.set_nonblocking(true).map(|_| l))
         .map_err(|e| ServerError::Setup(format!("Could not listen on {listen}: {e}")))?;
@@ -198,10 +211,9 @@ pub async fn start_with(
     Ok((address, server))
 }
 
-fn router(shared: Shared) -> Router {
+fn router(shared: Shared, limits: DeskLimits) -> Router {
     use crate::api;
     Router::new()
-        .route("/health", get(health))
         .route("/v1/desk", get(api::whoami))
         .route("/v1/sign-in", post(api::sign_in))
         .route("/v1/sign-out", post(api::sign_out))
@@ -223,6 +235,10 @@ fn router(shared: Shared) -> Router {
         .route("/v1/consultations/{id}/recording", post(consultation_api::consultation_recording))
         .route("/v1/consultations/{id}/recordings", post(consultation_api::consultation_recordings))
         .route("/v1/consultations/{id}/attachments/{media_sid}", get(consultation_api::consultation_attachment))
+        // Each desk at its own pace (rate_limit.rs), before anything reads the database.
+        .layer(axum::middleware::from_fn_with_state(Limiter::new(limits), crate::rate_limit::limit))
+        // A monitor's look is not a desk's request.
+        .route("/health", get(health))
         // Commands and sign-ins are small; nothing a desk sends needs more.
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .with_state(shared)

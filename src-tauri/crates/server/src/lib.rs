@@ -23,6 +23,7 @@ pub mod http;
 pub mod inbox;
 pub mod migration;
 pub mod patients;
+pub mod rate_limit;
 pub mod relay;
 pub mod reminders;
 pub mod replies;
