@@ -91,8 +91,15 @@ async fn run_attachments(app: AppHandle, clinic: Arc<Clinic>, http: TwilioHttp) 
             }
         }
         if clinic.desk_sync().is_joined().unwrap_or(false) {
-            let Ok(Some(link)) = app.state::<AppState>().desk.link(&clinic) else { continue };
-            let Some(person) = link.signed_in_as() else { continue };
+            let state = app.state::<AppState>();
+            let Ok(Some(link)) = state.desk.link(&clinic) else { continue };
+            // Only for the person signed in here now, with their own server session: a session
+            // left open after an idle sign-out is never used to take clinical files.
+            let Ok((_, caller)) = state.caller_passive() else { continue };
+            let person = caller.user_id();
+            if link.signed_in_as() != Some(person) {
+                continue;
+            }
             match clinic.consultations().fetch_attachments_from_server(&link, person).await {
                 Ok(0) => {}
                 Ok(kept) => tracing::info!(kept, "chat attachments kept from the clinic server"),

@@ -75,5 +75,9 @@ pub async fn quick_text_for(state: State<'_, AppState>, name: TemplateName, pati
 #[tauri::command]
 pub async fn text_send_to_patient(state: State<'_, AppState>, patient: Uuid, body: String) -> ApiResult<TextMessage> {
     let (clinic, caller) = state.caller()?;
-    Ok(clinic.appointment_texts().send_to_patient(&caller, patient, &body)?)
+    Ok(match state.desk.link(clinic)? {
+        // On a desk the clinic server sends it (and holds the Twilio account).
+        Some(link) => clinic.appointment_texts().send_to_patient_on_server(&caller, &link, patient, &body).await?,
+        None => clinic.appointment_texts().send_to_patient(&caller, patient, &body)?,
+    })
 }

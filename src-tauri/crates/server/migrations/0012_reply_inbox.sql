@@ -12,10 +12,18 @@ ALTER TABLE sms_inbound
   ADD COLUMN read_by        uuid REFERENCES users (id),
   ADD CONSTRAINT sms_inbound_handling CHECK (handling IN ('confirmed', 'opted_out', 'opted_in', 'help', 'inbox'));
 CREATE INDEX sms_inbound_unread ON sms_inbound (received_at) WHERE handling IN ('inbox', 'opted_out') AND read_at IS NULL;
+-- Replies kept before: tied to the patient the clinic texted last at that number, else the first
+-- added (replies.rs, patient_for), so reception sees who wrote.
+UPDATE sms_inbound i SET patient_id = (
+  SELECT p.id FROM patients p WHERE p.phone = i.from_phone
+  ORDER BY (SELECT max(n.created_at) FROM sms_notifications n WHERE n.patient_id = p.id AND n.to_phone = i.from_phone) DESC NULLS LAST,
+           p.created_at, p.id
+  LIMIT 1);
 
 -- When a text went to Twilio: a reply answers the reminder sent last before it.
 ALTER TABLE sms_notifications ADD COLUMN sent_at timestamptz;
-UPDATE sms_notifications SET sent_at = updated_at WHERE twilio_sid IS NOT NULL;
+-- (Texts sent before: the earliest time known for it; delivery checks moved updated_at later.)
+UPDATE sms_notifications SET sent_at = least(updated_at, next_attempt_at) WHERE twilio_sid IS NOT NULL;
 CREATE INDEX sms_notifications_reminders_to ON sms_notifications (to_phone, sent_at) WHERE kind = 'reminder';
 
 -- Every reply, as it is recorded and as it is marked read, reaches every desk (reception's

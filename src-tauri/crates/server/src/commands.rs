@@ -43,6 +43,7 @@ pub async fn apply(
             Permission::WritePatients
         }
         DeskCommand::WriteNotes { .. } => Permission::RunConsultations,
+        DeskCommand::TextPatient { .. } => Permission::SendTexts,
     };
     let outcome = match staff.require(&**client, permission).await {
         Err(ServerError::Rule(refused)) => refused_outcome(&refused),
@@ -79,6 +80,11 @@ pub async fn apply(
                         .await
                 }
                 .map(|row| json!({ "ok": row })),
+                DeskCommand::TextPatient { patient_id, body } => {
+                    crate::texts::to_patient(&*tx, staff, *patient_id, body, client_id, now)
+                        .await
+                        .map(|row| json!({ "ok": row }))
+                }
             };
             match done {
                 Ok(outcome) => {

@@ -48,13 +48,19 @@ pub async fn read(db: &mut impl GenericClient, texting: &Texting, now: DateTime<
     };
     let mut new = 0;
     let mut latest = since + OVERLAP;
-    // Oldest first: STOP then START leaves the patient opted in.
+    // Oldest first: STOP then START leaves the patient opted in. Twilio lists newest first and
+    // its times are to the second: reversed first, replies within one second keep their order.
     let mut listed = listed;
+    listed.reverse();
     listed.sort_by_key(|m| m.sent_at().unwrap_or(now));
+    // Twilio's clock, as its last answer showed it: a reply's age by Twilio's clock, back from now
+    // by ours, is compared with this server's times (right even when the two clocks disagree).
+    let twilio_now = now + texting.http.twilio_clock_offset().unwrap_or_else(Duration::zero);
     for m in listed {
         let (Some(from), Some(body)) = (m.from.clone(), m.body.clone()) else { continue };
-        let received_at = m.sent_at().unwrap_or(now);
+        let received_at = m.sent_at().unwrap_or(twilio_now);
         latest = latest.max(received_at);
+        let written_at = now - (twilio_now - received_at).max(Duration::zero());
         let known: bool =
             db.query_one("SELECT EXISTS (SELECT 1 FROM sms_inbound WHERE sid = $1)", &[&m.sid]).await?.get(0);
         if known {
@@ -63,7 +69,7 @@ pub async fn read(db: &mut impl GenericClient, texting: &Texting, now: DateTime<
         // The reply is kept and acted on together: a STOP is never recorded without its effect,
         // and a reply listed again rolls back whatever it would have done twice.
         let tx = db.transaction().await?;
-        let reply = Reply { sid: &m.sid, from: &from, received_at };
+        let reply = Reply { sid: &m.sid, from: &from, received_at, written_at };
         let (handling, patient, appointment) = match keyword(&body) {
             Some(Keyword::Confirm { yes }) => {
                 let opted_in = yes && opt_in(&tx, &reply, now).await?;
@@ -110,8 +116,11 @@ pub async fn read(db: &mut impl GenericClient, texting: &Texting, now: DateTime<
 struct Reply<'a> {
     sid: &'a str,
     from: &'a str,
-    /// Twilio's time for it: a reply answers the reminder sent before it.
+    /// Twilio's time for it (shown to staff, and how far replies have been read).
     received_at: DateTime<Utc>,
+    /// The same instant by this server's clock: compared with when reminders went and bookings
+    /// were made.
+    written_at: DateTime<Utc>,
 }
 
 const REPLY_ACTOR: &str = "Patient's text reply";
@@ -140,7 +149,7 @@ async fn confirm_next(db: &impl GenericClient, reply: &Reply<'_>, now: DateTime<
             "SELECT a.id, a.patient_id, a.status, a.starts_at FROM sms_notifications n JOIN appointments a ON a.id = n.appointment_id
              WHERE n.to_phone = $1 AND n.kind = 'reminder' AND n.sent_at IS NOT NULL AND n.sent_at <= $2
              ORDER BY n.sent_at DESC LIMIT 1",
-            &[&reply.from, &(reply.received_at + Duration::minutes(5))],
+            &[&reply.from, &(reply.written_at + Duration::minutes(5))],
         )
         .await?;
     let next: Option<(Uuid, Uuid)> = match about {
@@ -153,7 +162,7 @@ async fn confirm_next(db: &impl GenericClient, reply: &Reply<'_>, now: DateTime<
                 "SELECT a.id, a.patient_id FROM appointments a JOIN patients p ON p.id = a.patient_id
                  WHERE p.phone = $1 AND a.status = 'scheduled' AND a.starts_at > $2 AND a.created_at <= $3
                  ORDER BY a.starts_at, a.id LIMIT 1",
-                &[&reply.from, &now, &reply.received_at],
+                &[&reply.from, &now, &reply.written_at],
             )
             .await?
             .map(|r| (r.get(0), r.get(1))),

@@ -18,6 +18,7 @@ use clinicdesk_core::appointment_texts::rules::{
 };
 use clinicdesk_core::appointment_texts::when::quiet_until;
 use clinicdesk_core::appointments::Appointment;
+use clinicdesk_core::error::CoreError;
 use clinicdesk_core::sms::templates::{format_when, render_body, TemplateData, TemplateName};
 use clinicdesk_core::sms::TextKind;
 use tokio_postgres::GenericClient;
@@ -204,4 +205,49 @@ pub(crate) async fn render(
 pub(crate) async fn quiet_hours(db: &impl GenericClient) -> Result<Option<QuietHours>> {
     let text = settings::get(db, KEY_QUIET_HOURS).await?.unwrap_or_else(|| DEFAULT_QUIET_HOURS.into());
     Ok(parse_quiet_hours(&text).unwrap_or(None))
+}
+
+/// Reception's text to a patient from a desk (core `appointment_texts::to_patient`, on the
+/// server): to the number on their record, at once (a person chose to send it now), refused in
+/// the one-desk words when the patient cannot be texted. Keyed by the desk's command id, so a
+/// retried command never queues a second text. Answers with the text as desks keep it.
+pub async fn to_patient(
+    db: &impl GenericClient,
+    staff: &crate::staff::Staff,
+    patient: Uuid,
+    body: &str,
+    client_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value> {
+    let body = clinicdesk_core::sms::smart_encoding::normalise(body);
+    clinicdesk_core::sms::outbox::check_body(&body)?;
+    let tz = settings::time_zone(db).await?;
+    let row = db
+        .query_opt("SELECT phone, sms_consent, opted_out_at FROM patients WHERE id = $1", &[&patient])
+        .await?
+        .ok_or_else(|| CoreError::NotFound("That patient could not be found.".into()))?;
+    let (phone, consent, opted_out): (Option<String>, bool, Option<DateTime<Utc>>) =
+        (row.get(0), row.get(1), row.get(2));
+    if let Some(why) = clinicdesk_core::appointment_texts::patient_text_verdict(consent, opted_out, tz) {
+        return Err(CoreError::Conflict(format!("{}.", why.replacen("Not texted: ", "Cannot text: ", 1))).into());
+    }
+    let phone = phone.ok_or_else(|| CoreError::Conflict("Cannot text: the patient has no mobile number.".into()))?;
+    let (segments, encoding) = counted(&body);
+    let id = Uuid::new_v4();
+    db.execute(
+        "INSERT INTO sms_notifications (id, patient_id, kind, to_phone, body, idempotency_key, state, next_attempt_at,
+                                        created_at, updated_at, segments, encoding)
+         VALUES ($1, $2, 'custom', $3, $4, $5, 'pending', $6, $6, $6, $7, $8)",
+        &[&id, &patient, &phone, &body, &format!("custom:{client_id}"), &now, &segments, &encoding],
+    )
+    .await?;
+    crate::audit::record(
+        db,
+        Some(staff),
+        clinicdesk_core::audit::AuditAction::TextSent,
+        Some(("sms", &id.to_string())),
+        Some(&format!("patient {patient}")),
+    )
+    .await?;
+    Ok(db.query_one("SELECT text_for_desks(t) FROM sms_notifications t WHERE id = $1", &[&id]).await?.get(0))
 }

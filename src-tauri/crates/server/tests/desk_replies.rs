@@ -52,7 +52,7 @@ async fn replies_confirm_the_reminded_visit_and_the_rest_wait_in_every_desks_inb
         &format!(
             "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key, state, twilio_sid, sent_at)
              VALUES (gen_random_uuid(), '{ana_late}', '{}', 'reminder', '{ANA}', 'Reminder: reply C to confirm', 'reminder-test', 'delivered',
-                     'SM{}', now() - interval '50 minutes')",
+                     'SM{}', now() - interval '35 minutes')",
             c.patients[0],
             "a".repeat(32)
         ),
@@ -63,9 +63,12 @@ async fn replies_confirm_the_reminded_visit_and_the_rest_wait_in_every_desks_inb
     let (office_link, ada) = sign_in_on(&office, "admin@clinic.example", "admin password 1").await;
     let (grey_link, grey) = sign_in_on(&grey_room, "grey@clinic.example", "doctor password 1").await;
 
-    let now = chrono::Utc::now();
-    fake.receive_at(ANA, FROM_NUMBER, " c. ", now - Duration::minutes(30));
-    let second_c = fake.receive_at(ANA, FROM_NUMBER, "C", now - Duration::minutes(10));
+    // Twilio's clock runs 20 minutes behind the server's: a reply's age, not its time, says which
+    // reminder it answers (Ana's C, written 30 minutes ago, answers the one sent 35 minutes ago).
+    fake.set_clock_offset(-Duration::minutes(20));
+    let twilio_now = chrono::Utc::now() - Duration::minutes(20);
+    fake.receive_at(ANA, FROM_NUMBER, " c. ", twilio_now - Duration::minutes(30));
+    let second_c = fake.receive_at(ANA, FROM_NUMBER, "C", twilio_now - Duration::minutes(10));
     // Twilio's times are to the second: Ben answers a moment after his booking.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     fake.receive(BEN, FROM_NUMBER, "Yes!");
@@ -134,6 +137,32 @@ async fn replies_confirm_the_reminded_visit_and_the_rest_wait_in_every_desks_inb
         "marked once"
     );
 
+    // Reception answers Chloé from the front desk: the server queues the text to the number on
+    // her record (once, however often the command is retried) and the desk shows it at once.
+    let texts = front.clinic.appointment_texts();
+    let answer = texts
+        .send_to_patient_on_server(&rita.caller, &front_link, c.patients[2], "No problem, see you soon.")
+        .await
+        .unwrap();
+    assert_eq!((answer.to.as_str(), answer.body.as_str()), (CHLOE, "No problem, see you soon."));
+    assert_eq!(
+        c.pg.psql("clinic", &format!("SELECT kind || ' ' || state FROM sms_notifications WHERE to_phone = '{CHLOE}'")),
+        "custom pending"
+    );
+    let command =
+        clinicdesk_core::sync::wire::DeskCommand::TextPatient { patient_id: c.patients[2], body: "Again?".into() };
+    let client_id = Uuid::new_v4();
+    let first = front_link.command_for(rita.profile.user_id, client_id, &command).await.unwrap();
+    let retried = front_link.command_for(rita.profile.user_id, client_id, &command).await.unwrap();
+    assert_eq!(first, retried, "a retried command is answered from its first outcome");
+    assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM sms_notifications WHERE body = 'Again?'"), "1");
+    // The server has the last word: a patient who withdrew their agreement meanwhile is not texted.
+    c.pg.psql("clinic", &format!("UPDATE patients SET sms_consent = false WHERE phone = '{ANA}'"));
+    let refused = texts.send_to_patient_on_server(&rita.caller, &front_link, c.patients[0], "Hello").await.unwrap_err();
+    assert_eq!(refused.to_string(), "Cannot text: the patient has not agreed to texts.");
+    let empty = texts.send_to_patient_on_server(&rita.caller, &front_link, c.patients[2], "  ").await.unwrap_err();
+    assert_eq!(empty.to_string(), "Write the text to send.");
+
     // A doctor does not deal with the clinic's texts; a desk alone cannot mark one read; and
     // without the server it says so.
     let refused = grey_link.text_read(grey.profile.user_id, &stranger).await.unwrap_err();
@@ -146,6 +175,8 @@ async fn replies_confirm_the_reminded_visit_and_the_rest_wait_in_every_desks_inb
     assert_eq!(offline.code(), ErrorCode::Unavailable);
     assert!(offline.to_string().contains("was not marked read"), "{offline}");
     assert_eq!(front.clinic.inbox().unread_count(&rita.caller).unwrap(), 2, "nothing changed");
+    let unsent = texts.send_to_patient_on_server(&rita.caller, &front_link, c.patients[2], "Hello").await.unwrap_err();
+    assert!(unsent.to_string().contains("the text was not sent"), "{unsent}");
     // The inbox itself is read offline.
     assert_eq!(front.clinic.inbox().list(&rita.caller, true, 50).unwrap().len(), 2);
 }

@@ -77,3 +77,39 @@ impl super::AppointmentTexts<'_> {
         Ok(stored)
     }
 }
+
+impl super::AppointmentTexts<'_> {
+    /// On a desk of a clinic server: the text goes to the server at once (which sends it, with the
+    /// same checks and words) and the queued text is kept here. Without the server it is not sent,
+    /// and the desk says so: a text is never held back on a desk to go later, out of its moment.
+    pub async fn send_to_patient_on_server(
+        &self,
+        caller: &Caller,
+        link: &crate::sync::ServerLink,
+        patient: Uuid,
+        body: &str,
+    ) -> Result<TextMessage> {
+        caller.require(Permission::SendTexts)?;
+        let body = smart_encoding::normalise(body);
+        outbox::check_body(&body)?;
+        crate::patients::find(&*self.clinic.db().conn()?, patient)?;
+        let command = crate::sync::wire::DeskCommand::TextPatient { patient_id: patient, body };
+        let outcome = link.command_for(caller.user_id, Uuid::new_v4(), &command).await.map_err(|e| {
+            if crate::sync::is_offline(&e) || matches!(e, CoreError::NotSignedIn) {
+                CoreError::Unavailable(
+                    "The clinic server cannot be reached now, so the text was not sent. Try again once the top bar says the clinic server is connected.".into(),
+                )
+            } else {
+                e
+            }
+        })?;
+        let Some(row) = outcome.get("ok") else {
+            let refused: crate::sync::wire::ErrorBody = serde_json::from_value(outcome["refused"].clone())
+                .map_err(|_| CoreError::Conflict("The clinic server did not send this text.".into()))?;
+            return Err(CoreError::Server { code: refused.code, message: refused.message });
+        };
+        let conn = self.clinic.db().conn()?;
+        let id = crate::sync::apply::keep_answered_text(&conn, row)?;
+        outbox::find(&conn, id)
+    }
+}

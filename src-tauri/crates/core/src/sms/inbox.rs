@@ -213,7 +213,10 @@ pub(crate) fn keep_from_server(conn: &Connection, r: &crate::sync::wire::TextRep
          VALUES (?1, ?2, ?3, ?4, ?5, (SELECT id FROM patients WHERE id = ?6), (SELECT id FROM appointments WHERE id = ?7),
                  ?8, ?9, (SELECT id FROM users WHERE id = ?10), ?11)
          ON CONFLICT (sid) DO UPDATE SET patient_id = excluded.patient_id, appointment_id = excluded.appointment_id,
-           handling = excluded.handling, read_at = excluded.read_at, read_by = excluded.read_by",
+           handling = excluded.handling,
+           -- Never read again unread (an older page applied after a mark-read's answer).
+           read_at = coalesce(sms_inbound.read_at, excluded.read_at),
+           read_by = coalesce(sms_inbound.read_by, excluded.read_by)",
         params![
             r.sid,
             r.from,

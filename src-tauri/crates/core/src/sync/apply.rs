@@ -148,6 +148,16 @@ struct TextRow {
     updated_at: DateTime<Utc>,
 }
 
+/// A text the clinic server answered with (this desk's text to a patient), kept at once, before
+/// the feed brings it. Returns its id.
+pub(crate) fn keep_answered_text(conn: &Connection, row: &serde_json::Value) -> Result<Uuid> {
+    let t: TextRow = serde_json::from_value(row.clone()).map_err(|_| {
+        CoreError::Database("The clinic server's answer could not be read. Update ClinicDesk on this computer.".into())
+    })?;
+    apply_text(conn, &t)?;
+    Ok(t.id)
+}
+
 /// Keeps the server's text in this desk's outbox table, for its screens only: a desk sends no
 /// texts (its outbox worker never starts on a desk), so a row here is never sent from here. Never
 /// an older copy over a newer one; a text about records this desk does not hold is skipped; and a

@@ -6,7 +6,7 @@
 //! skipped, none applied twice (and applying one twice would change nothing: rows arrive whole).
 
 mod answers;
-mod apply;
+pub(crate) mod apply;
 mod audit_upload;
 pub mod link;
 pub(crate) mod migration;

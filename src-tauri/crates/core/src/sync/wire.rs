@@ -90,6 +90,12 @@ pub enum DeskCommand {
         #[serde(default)]
         expected_version: i64,
     },
+    /// Reception's text to a patient, to the number on their record (a reply from the inbox, a
+    /// quick text). Sent at once, never queued on the desk: the answer is the queued text.
+    TextPatient {
+        patient_id: Uuid,
+        body: String,
+    },
 }
 
 /// The error body of every refusal: the core's code and sentence.

@@ -6,8 +6,9 @@
 //! Invariants:
 //! - Never on without the agreement, which is recorded once (who, when) and never withdrawn here.
 //! - The switch is recorded (and fed to desks) only after Twilio applied it, and only while the
-//!   consultation still runs; every switch Twilio applied is audited. Switches take turns within
-//!   a server process, so the desks are told what Twilio applied last.
+//!   consultation still runs; every switch Twilio applied is audited. A consultation's switches
+//!   take turns (an advisory lock, across server processes), so the desks are told what Twilio
+//!   applied last.
 //! - The end completes the room (recording stops with it) and records recording off.
 
 use super::{booking, load, opaque, own, publish, state, twilio};
@@ -25,9 +26,6 @@ use clinicdesk_core::sync::wire::ConsultationAnswer;
 use clinicdesk_core::twilio::rooms;
 use deadpool_postgres::Pool;
 use uuid::Uuid;
-
-/// Held while a switch is applied at Twilio and recorded here.
-static SWITCHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Records that the patient agreed to be recorded: its doctor, before or during the consultation.
 /// Recording it again changes nothing.
@@ -75,11 +73,19 @@ pub async fn set_recording(
     on: bool,
     now: DateTime<Utc>,
 ) -> Result<ConsultationAnswer> {
+    {
+        let client = pool.get().await?;
+        own(&**client, staff, appointment, "record").await?;
+    }
+    let Texting { http, account } = twilio(texting, "recording was not switched")?;
+    // One switch at a time for this consultation (the doctor's two desks pressing on and off at
+    // once, on any server process): what the desks are told is what Twilio applied last. Read
+    // again under the lock.
+    let lock = switch_lock(pool, appointment).await?;
     let stored = {
         let client = pool.get().await?;
-        let booking = own(&**client, staff, appointment, "record").await?;
-        let stored = load(&**client, appointment).await?;
-        match stored {
+        let booking = booking(&**client, appointment, false).await?;
+        match load(&**client, appointment).await? {
             Some(stored) if state(&booking, Some(&stored)) == ConsultationState::InProgress => stored,
             other => return Err(refusal("record", state(&booking, other.as_ref())).into()),
         }
@@ -87,10 +93,6 @@ pub async fn set_recording(
     if on && stored.row.recording_consent_at.is_none() {
         return Err(consent_first().into());
     }
-    let Texting { http, account } = twilio(texting, "recording was not switched")?;
-    // One switch at a time (the doctor's two desks pressing on and off at once): what the desks
-    // are told is always what Twilio applied last. Switches are rare; one lock serves them all.
-    let _one_at_a_time = SWITCHING.lock().await;
     let room_sid = stored.row.room_sid.clone().unwrap_or_default();
     rooms::set_recording(http, account, &room_sid, on)
         .await
@@ -115,7 +117,25 @@ pub async fn set_recording(
         publish(&*tx, &stored.row).await?;
     }
     tx.commit().await?;
+    lock.execute("SELECT pg_advisory_unlock_all()", &[]).await?;
     Ok(ConsultationAnswer { consultation: stored.row, record: None })
+}
+
+/// The advisory locks' first key for recording switches ("REC1" as bytes); the second is the
+/// appointment's hash (two appointments sharing one only take turns, harmlessly).
+const SWITCH_LOCKS: i32 = 0x5245_4331;
+
+/// Holds the consultation's switch lock until the returned connection closes or unlocks. The
+/// connection is taken out of the pool, so the lock ends with it whatever happens to the request
+/// (cancelled halfway included): no pooled connection ever keeps it. No transaction is open on it
+/// (an open one would hold back every desk's feed).
+async fn switch_lock(pool: &Pool, appointment: Uuid) -> Result<deadpool_postgres::ClientWrapper> {
+    let client = deadpool_postgres::Object::take(pool.get().await?);
+    let bytes = appointment.as_bytes();
+    let hash =
+        i32::from_be_bytes([bytes[0] ^ bytes[8], bytes[1] ^ bytes[9], bytes[2] ^ bytes[10], bytes[3] ^ bytes[11]]);
+    client.execute("SELECT pg_advisory_lock($1, $2)", &[&SWITCH_LOCKS, &hash]).await?;
+    Ok(client)
 }
 
 /// The consultation's recordings (metadata) from every room it used: its doctor only. Empty when
