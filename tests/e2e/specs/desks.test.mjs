@@ -249,3 +249,39 @@ test("the doctor runs a video consultation from their desk through the clinic se
   });
   await screenshot(doctor, '26-desk-consultation-completed');
 });
+
+test("a patient's reply reaches the front desk's inbox; reception answers and marks it read, through the clinic server", async () => {
+  assert.ok(FAKE, 'the fake Twilio URL comes from scripts/test.sh');
+  const posted = await fetch(`${FAKE}/fake/incoming`, {
+    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ From: '+447400123456', To: '+15005550006', Body: 'Running 10 minutes late, is that OK?' }),
+  });
+  assert.equal(posted.status, 201, "the fake took Ana's text");
+  // The server reads replies once a minute; the test asks it to now.
+  await network('replies');
+
+  const browser = front.browser;
+  const badge = await browser.$('button.badge[aria-label*="unread"]');
+  await badge.waitForDisplayed({ timeout: 30_000, timeoutMsg: "the front desk's top bar should count the unread reply" });
+  await badge.click();
+  const row = await browser.$('li.reply*=Running 10 minutes late');
+  await row.waitForDisplayed({ timeout: 15_000, timeoutMsg: "Ana's reply should be in the front desk's inbox" });
+  assert.match(await row.getText(), /Ana Lima/, 'tied to the patient with that number');
+  await screenshot(browser, '27-desk-inbox-reply');
+
+  await (await row.$('button*=Reply')).click();
+  await (await browser.$('dialog[open] textarea')).waitForDisplayed({ timeout: 10_000 });
+  await type(browser, 'dialog[open] textarea', 'No problem, see you soon.');
+  await (await (await browser.$('dialog[open]')).$('button=Send')).click();
+  await browser.waitUntil(async () => !(await browser.$('dialog[open]').isExisting()), {
+    timeout: 30_000, timeoutMsg: 'the text should go through the clinic server and the dialog close',
+  });
+  await browser.waitUntil(async () => /No problem, see you soon/.test(await textOf(browser, 'main')), {
+    timeout: 30_000, timeoutMsg: "the desk's Texts screen should list the text to Ana",
+  });
+  await (await row.$('button=Mark as read')).click();
+  await browser.waitUntil(async () => !(await browser.$('button.badge[aria-label*="unread"]').isExisting()), {
+    timeout: 30_000, timeoutMsg: 'marked read on the server, the unread count goes',
+  });
+  await screenshot(browser, '28-desk-texts-after-reply');
+});

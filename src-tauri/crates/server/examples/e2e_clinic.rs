@@ -3,7 +3,8 @@
 //! doctor and two patients (one with a video appointment about twenty minutes from now), two
 //! enrolled desks, the clinic's Twilio account pointing at the fake Twilio the test run started
 //! (`CLINICDESK_TWILIO_*_URL`, as the app's), and the server on a loopback port behind a relay the
-//! test can cut and heal (a line `cut` or `heal` on standard input). Prints one JSON line (`url`,
+//! test can cut and heal (a line `cut` or `heal` on standard input; `replies` reads patients'
+//! replies from the fake Twilio now, as the sender does once a minute). Prints one JSON line (`url`,
 //! the two desks' credentials, the people's sign-ins, the video appointment), then serves until its
 //! standard input closes, and removes everything.
 //!
@@ -99,6 +100,8 @@ async fn main() {
     .unwrap();
     std::fs::set_permissions(&twilio_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let texting = twilio_setup::load(&twilio_file, Endpoints::from_env()).expect("the fake Twilio's account");
+    // The same account for `replies` (the server reads replies once a minute; a test says when).
+    let replies = twilio_setup::load(&twilio_file, Endpoints::from_env()).expect("the fake Twilio's account");
     let (_, front) = desks::enroll(&owner, None, "Front desk").await.unwrap();
     let (_, room) = desks::enroll(&owner, None, "Room 1").await.unwrap();
     let (address, _server) =
@@ -130,6 +133,10 @@ async fn main() {
         match command.trim() {
             "cut" => relay.cut(),
             "heal" => relay.heal(),
+            "replies" => {
+                let mut client = db::connect(&url, true).await.expect("connect");
+                clinicdesk_server::replies::read(&mut client, &replies, Utc::now()).await.expect("read the replies");
+            }
             other => eprintln!("e2e_clinic: unknown command {other:?}"),
         }
         println!("ok {}", command.trim());
