@@ -127,9 +127,86 @@ async fn a_one_desk_clinic_moves_onto_an_empty_server_with_its_ids_passwords_and
         .unwrap()
     };
 
+    // Its history: a video consultation held (who joined, the chat with a photo), two texts (a
+    // link with its key) and a patient's reply, made here as the app would have kept them.
+    let (photo, reply) = (format!("ME{}", "1".repeat(32)), format!("SM{}", "2".repeat(32)));
+    {
+        let old = clinicdesk_core::Clinic::open(clinic.path()).unwrap();
+        let conn = old.db().conn().unwrap();
+        let video = &appointment_ids[1];
+        conn.execute_batch(&format!(
+            "UPDATE consultations SET status = 'completed', room_name = 'cd-moved', doctor_identity = 'd-1', patient_identity = 'p-1',
+                    room_sid = 'RM{rm}', conversation_sid = 'CH{rm}', chat_service_sid = 'IS{rm}',
+                    started_at = '2026-11-01T10:00:00.000Z', ended_at = '2026-11-01T10:20:00.000Z',
+                    recording_consent_at = '2026-11-01T10:01:00.000Z' WHERE appointment_id = '{video}';
+             INSERT INTO consultation_participants VALUES ('{video}', 'PA{rm}', 'd-1', 'doctor', '2026-11-01T10:00:00.000Z', '2026-11-01T10:20:00.000Z', 1200),
+                                                          ('{video}', 'PB{rm}', 'p-1', 'patient', '2026-11-01T10:02:00.000Z', '2026-11-01T10:19:00.000Z', 1020);
+             INSERT INTO chat_messages VALUES ('{video}', 0, 'IM{rm}', 'p-1', 'patient', 'Here is the rash.',
+                                               '[{{\"sid\":\"{photo}\",\"content_type\":\"image/png\",\"filename\":\"rash.png\",\"size\":2000}}]', '2026-11-01T10:05:00.000Z'),
+                                              ('{video}', 1, 'IN{rm}', 'd-1', 'doctor', 'Thank you.', NULL, '2026-11-01T10:06:00.000Z');
+             INSERT INTO sms_notifications (id, appointment_id, kind, to_e164, body, segments, encoding, idempotency_key, state, twilio_sid,
+                                            attempts, created_at, updated_at, sent_at)
+               VALUES ('{t1}', '{video}', 'invite', '+447400123457', 'Join: https://call.example/join#t=SECRET-TOKEN see you', 1, 'gsm7',
+                       'invite-moved', 'delivered', 'SM{rm}', 1, '2026-11-01T09:50:00.000Z', '2026-11-01T09:51:00.000Z', '2026-11-01T09:50:05.000Z'),
+                      ('{t2}', '{video}', 'confirmation', '+447400123457', 'You are booked.', 1, 'gsm7',
+                       'confirm-moved', 'undelivered', 'SN{rm}', 1, '2026-10-30T09:00:00.000Z', '2026-10-30T09:01:00.000Z', '2026-10-30T09:00:05.000Z');
+             INSERT INTO sms_inbound (sid, from_e164, to_e164, body, received_at, handling, recorded_at)
+               VALUES ('{reply}', '+447400123457', '+15005550006', 'Can I bring my son?', '2026-11-02T08:00:00.000Z', 'inbox', '2026-11-02T08:00:30.000Z');",
+            rm = "a".repeat(32),
+            t1 = uuid::Uuid::new_v4(),
+            t2 = uuid::Uuid::new_v4(),
+        ))
+        .unwrap();
+    }
+
     let out = migrate(clinic.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let moved: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (moved["consultations"].as_u64(), moved["texts"].as_u64(), moved["replies"].as_u64()),
+        (Some(1), Some(2), Some(1)),
+        "{moved}"
+    );
+    let video = &appointment_ids[1];
+    assert_eq!(
+        pg.psql(
+            "clinic",
+            &format!(
+                "SELECT status || ' ' || jsonb_array_length(participants) || ' ' || jsonb_array_length(chat) || ' ' || (recording_consent_at IS NOT NULL)
+                 FROM consultations WHERE appointment_id = '{video}'"
+            )
+        ),
+        "completed 2 2 true"
+    );
+    // Fed as if made here: the state to every desk, who joined and the chat to the doctor's only.
+    assert_eq!(
+        pg.psql("clinic", &format!("SELECT string_agg(entity || ' ' || split_part(audience, ':', 1), ',' ORDER BY entity) FROM changes WHERE entity_id = '{video}' AND entity LIKE 'consultation%'")),
+        "consultation all,consultation_notes doctor,consultation_record doctor"
+    );
+    assert_eq!(
+        pg.psql("clinic", &format!("SELECT state FROM consultation_attachments WHERE media_sid = '{photo}'")),
+        "waiting",
+        "the photo is fetched again from Twilio by the server"
+    );
+    assert_eq!(
+        pg.psql(
+            "clinic",
+            "SELECT string_agg(kind || ' ' || state || ' ' || body, ' | ' ORDER BY created_at) FROM sms_notifications"
+        ),
+        "confirmation undelivered You are booked. | invite delivered Join: https://call.example/join#… see you",
+        "a link's key never leaves the old folder"
+    );
+    assert_eq!(pg.psql("clinic", "SELECT count(*) FROM changes WHERE entity = 'text'"), "2", "every desk sees them");
+    assert_eq!(
+        pg.psql(
+            "clinic",
+            &format!(
+                "SELECT handling || ' ' || body || ' ' || (read_at IS NULL) FROM sms_inbound WHERE sid = '{reply}'"
+            )
+        ),
+        "inbox Can I bring my son? true"
+    );
+    assert_eq!(pg.psql("clinic", "SELECT count(*) FROM changes WHERE entity = 'text_reply'"), "1");
     assert_eq!((moved["patients"].as_u64(), moved["appointments"].as_u64()), (Some(2), Some(2)), "{moved}");
     assert!(moved["audit"].as_u64().unwrap() >= 6, "the clinic's trail came along: {moved}");
     // The doctor's notes came too, for that doctor's desks (and administrators') only.

@@ -22,6 +22,7 @@ pub mod error;
 pub mod http;
 pub mod inbox;
 pub mod migration;
+pub mod migration_history;
 pub mod patients;
 pub mod rate_limit;
 pub mod relay;

@@ -2,6 +2,8 @@
 //! parts (`POST /v1/migrate`, an administrator's session). Rows keep their ids, staff keep their
 //! passwords, the audit trail keeps its entries, so the clinic's history reads the same.
 //!
+//! Its history (consultations, texts, replies) is kept by migration_history.rs.
+//!
 //! Invariants: a server holds one clinic. The first part is accepted only while it has no
 //! patients and no appointments, and names the clinic it comes from (`migration.source`); later
 //! parts must name the same one. Every part is idempotent (rows already here are skipped, audit
@@ -58,7 +60,8 @@ pub async fn receive(pool: &Pool, staff: &Staff, batch: &MigrationBatch) -> Resu
         // The clinic is here already: nothing more is written. Said as an answer, not a refusal,
         // so a move whose last answer was lost can be run again to mark its old folder moved.
         return Ok(json!({"already_finished": true, "doctors": 0, "patients": 0, "appointments": 0,
-                         "appointments_skipped": 0, "notes": 0, "audit": 0}));
+                         "appointments_skipped": 0, "notes": 0, "consultations": 0, "texts": 0, "replies": 0,
+                         "audit": 0}));
     }
     let country = settings::get(&*tx, settings::COUNTRY).await?.unwrap_or_else(|| "US".into());
     check_rows(batch, &country)?;
@@ -159,6 +162,10 @@ pub async fn receive(pool: &Pool, staff: &Staff, batch: &MigrationBatch) -> Resu
             counts["notes"] = (counts["notes"].as_u64().unwrap_or(0) + 1).into();
         }
     }
+    counts["consultations"] =
+        crate::migration_history::consultations(&*tx, &batch.consultations, &mapped).await?.into();
+    counts["texts"] = crate::migration_history::texts(&*tx, &batch.texts).await?.into();
+    counts["replies"] = crate::migration_history::replies(&*tx, &batch.replies, &mapped).await?.into();
     for e in &batch.audit {
         let added = audit::insert_kept(&*tx, batch.source, e, None, mapped(e.actor_id)).await?;
         counts["audit"] = (counts["audit"].as_u64().unwrap_or(0) + added).into();
@@ -242,6 +249,7 @@ fn check_rows(batch: &MigrationBatch, country: &str) -> Result<()> {
             return refuse("appointments", format!("Appointment {} ends before it starts.", a.booking_ref));
         }
     }
+    crate::migration_history::check(&batch.consultations, &batch.texts, &batch.replies)?;
     for n in &batch.notes {
         clinicdesk_core::consultations::check_notes(&n.notes).map_err(|err| {
             CoreError::invalid("notes", format!("The notes of appointment {}: {err}", n.appointment_id))

@@ -101,8 +101,8 @@ pub fn server(as_user: Option<&str>, json: bool, command: ServerCommand) -> Resu
             return format!("The clinic had already finished moving onto {url}; nothing more was sent. This folder is now kept to read only (its texts are sent by the server).");
         }
         format!(
-            "Moved onto {url}: {} patients, {} appointments ({} skipped: already there, or overlapping), {} consultations' notes, {} audit entries; staff keep their passwords.\nThis folder is now kept to read only (its texts are sent by the server). Join each desk to the server from ClinicDesk's first screen (a new data folder).",
-            t["patients"], t["appointments"], t["appointments_skipped"], t["notes"], t["audit"]
+            "Moved onto {url}: {} patients, {} appointments ({} skipped: already there, or overlapping), {} consultations' notes, {} video consultations, {} texts, {} patients' replies, {} audit entries; staff keep their passwords.\nThis folder is now kept to read only (its texts are sent by the server). Join each desk to the server from ClinicDesk's first screen (a new data folder).",
+            t["patients"], t["appointments"], t["appointments_skipped"], t["notes"], t["consultations"], t["texts"], t["replies"], t["audit"]
         )
     });
     Ok(())
@@ -210,6 +210,11 @@ fn parts(whole: &MigrationBatch) -> Vec<MigrationBatch> {
     parts.extend(whole.appointments.chunks(PART).map(|c| MigrationBatch { appointments: c.to_vec(), ..base() }));
     // After their appointments. Notes can be long (up to 100,000 characters each): a few per part.
     parts.extend(whole.notes.chunks(NOTES_PART).map(|c| MigrationBatch { notes: c.to_vec(), ..base() }));
+    // A consultation carries its whole chat: a few per part.
+    parts
+        .extend(whole.consultations.chunks(NOTES_PART).map(|c| MigrationBatch { consultations: c.to_vec(), ..base() }));
+    parts.extend(whole.texts.chunks(PART).map(|c| MigrationBatch { texts: c.to_vec(), ..base() }));
+    parts.extend(whole.replies.chunks(PART).map(|c| MigrationBatch { replies: c.to_vec(), ..base() }));
     parts.extend(whole.audit.chunks(PART).map(|c| MigrationBatch { audit: c.to_vec(), ..base() }));
     parts
 }

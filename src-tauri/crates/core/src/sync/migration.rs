@@ -1,6 +1,7 @@
 //! A one-desk clinic read out whole for a clinic server (`clinicdesk server migrate-from`): its
 //! clinic-wide settings, staff (with their password hashes, so everyone keeps their password),
-//! doctors, patients, appointments and audit trail, ids kept. Read by an administrator; the read
+//! doctors, patients, appointments, consultations' notes, audit trail, and its history
+//! (migration_history.rs: consultations, texts, replies), ids kept. Read by an administrator; the read
 //! itself is audited in the clinic being moved.
 
 use super::wire::{
@@ -27,6 +28,7 @@ impl super::DeskSync<'_> {
         let conn = self.clinic.db().conn()?;
         refuse_on_a_desk(&conn)?;
         let source = source_id(&conn)?;
+        super::migration_history::refuse_while_consultations_run(&conn)?;
         // One snapshot: every table as of the same moment (no appointment without its patient).
         let snapshot = conn.unchecked_transaction()?;
         let batch = MigrationBatch {
@@ -38,15 +40,21 @@ impl super::DeskSync<'_> {
             appointments: appointments(&snapshot)?,
             audit: audit_entries(&snapshot)?,
             notes: notes(&snapshot)?,
+            consultations: super::migration_history::consultations(&snapshot)?,
+            texts: super::migration_history::texts(&snapshot)?,
+            replies: super::migration_history::replies(&snapshot)?,
             finished: false,
         };
         snapshot.commit()?;
         let detail = format!(
-            "{} staff, {} patients, {} appointments, {} consultation notes, {} audit entries read to move onto a clinic server",
+            "{} staff, {} patients, {} appointments, {} consultation notes, {} consultations, {} texts, {} replies, {} audit entries read to move onto a clinic server",
             batch.users.len(),
             batch.patients.len(),
             batch.appointments.len(),
             batch.notes.len(),
+            batch.consultations.len(),
+            batch.texts.len(),
+            batch.replies.len(),
             batch.audit.len()
         );
         audit::record(&conn, self.clinic.now(), Actor::Staff(caller), AuditAction::ClinicMoved, None, Some(&detail))?;

@@ -10,6 +10,7 @@ pub(crate) mod apply;
 mod audit_upload;
 pub mod link;
 pub(crate) mod migration;
+mod migration_history;
 pub(crate) mod pending;
 mod sign_in;
 pub mod wire;

@@ -120,6 +120,16 @@ pub struct MigrationBatch {
     /// The doctors' notes of the clinic's video consultations (the latest text of each).
     #[serde(default)]
     pub notes: Vec<MigratedNotes>,
+    /// The clinic's video consultations that started or hold the patient's agreement to recording,
+    /// with who joined and the chat of those that ended.
+    #[serde(default)]
+    pub consultations: Vec<MigratedConsultation>,
+    /// Every text the clinic sent or held back, and what became of it.
+    #[serde(default)]
+    pub texts: Vec<MigratedText>,
+    /// Every text patients sent the clinic, and what was done with it.
+    #[serde(default)]
+    pub replies: Vec<TextReplyRow>,
     /// The last part: the server then holds the clinic, and refuses any further part (the old
     /// folder is kept to read from then on).
     #[serde(default)]
@@ -178,6 +188,38 @@ pub struct MigratedNotes {
     pub appointment_id: Uuid,
     pub notes: String,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A consultation of a clinic moving onto a server: as desks receive it, the rooms Twilio
+/// closed before its end, and its record once ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MigratedConsultation {
+    pub consultation: ConsultationRow,
+    #[serde(default)]
+    pub earlier_room_sids: Vec<String>,
+    #[serde(default)]
+    pub record: Option<ConsultationRecordRow>,
+}
+
+/// A text of a clinic moving onto a server. Settled (a clinic with texts waiting does not move);
+/// a video link's key is cut (it was the patient's alone, and it has expired).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MigratedText {
+    pub id: Uuid,
+    pub appointment_id: Option<Uuid>,
+    pub patient_id: Option<Uuid>,
+    pub kind: String,
+    pub to: String,
+    pub body: String,
+    pub idempotency_key: String,
+    pub state: String,
+    pub twilio_sid: Option<String>,
+    pub error_code: Option<i32>,
+    pub error_message: Option<String>,
+    pub attempts: i32,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -219,7 +219,7 @@ pub async fn fetch_late_records(
     Ok(done)
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| ServerError::Setup(e.to_string()))
 }
 

@@ -34,6 +34,7 @@ mod attachments;
 mod chat;
 mod end;
 mod invite;
+mod moved;
 mod recording;
 mod retention;
 mod start;
@@ -44,6 +45,7 @@ pub use attachments::{fetch_waiting as fetch_attachments, file as attachment, li
 pub use chat::{mark_read, messages, send};
 pub use end::{end, fetch_late_records};
 pub use invite::{forget_links, invite, send_links_with_last_reminder};
+pub use moved::keep_moved;
 pub use recording::{consent, recordings, set_recording};
 pub use retention::remove_expired_chats;
 pub use start::start;

@@ -1,0 +1,132 @@
+//! The history of a one-desk clinic moving onto this server (migration.rs receives the parts):
+//! its video consultations (consultations/moved.rs), every text it sent or held back, and every
+//! text patients sent it. Rows keep their ids and are fed to the desks by the same rules as rows
+//! made here (the texts' and replies' triggers, the consultations' audiences); a row whose
+//! appointment or patient did not come is skipped, and a row already here is left alone, so a
+//! move cut short is simply run again.
+
+use crate::error::Result;
+use clinicdesk_core::error::CoreError;
+use clinicdesk_core::sync::wire::{MigratedConsultation, MigratedText, TextReplyRow};
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
+
+/// Staff ids of the moving clinic mapped to the server's (the same person known by email).
+pub type MapIds<'a> = &'a (dyn Fn(Option<Uuid>) -> Option<Uuid> + Sync);
+
+pub async fn consultations(db: &impl GenericClient, moved: &[MigratedConsultation], mapped: MapIds<'_>) -> Result<u64> {
+    let mut kept = 0;
+    for m in moved {
+        let mut m = m.clone();
+        m.consultation.started_by = mapped(m.consultation.started_by);
+        m.consultation.ended_by = mapped(m.consultation.ended_by);
+        if crate::consultations::keep_moved(db, &m).await? {
+            kept += 1;
+        }
+    }
+    Ok(kept)
+}
+
+pub async fn texts(db: &impl GenericClient, moved: &[MigratedText]) -> Result<u64> {
+    let mut kept = 0;
+    for t in moved {
+        let (segments, encoding) = crate::texts::counted(&t.body);
+        // Unknown appointments or patients (not moved) are left out rather than refused.
+        kept += db
+            .execute(
+                "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key, state,
+                                                twilio_sid, error_code, error_message, attempts, next_attempt_at,
+                                                created_at, updated_at, sent_at, segments, encoding)
+                 VALUES ($1, (SELECT id FROM appointments WHERE id = $2), (SELECT id FROM patients WHERE id = $3), $4, $5, $6,
+                         $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, $17)
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &t.id,
+                    &t.appointment_id,
+                    &t.patient_id,
+                    &t.kind,
+                    &t.to,
+                    &t.body,
+                    &t.idempotency_key,
+                    &t.state,
+                    &t.twilio_sid,
+                    &t.error_code,
+                    &t.error_message,
+                    &t.attempts,
+                    &t.created_at,
+                    &t.updated_at,
+                    &t.sent_at,
+                    &segments,
+                    &encoding,
+                ],
+            )
+            .await?;
+    }
+    Ok(kept)
+}
+
+pub async fn replies(db: &impl GenericClient, moved: &[TextReplyRow], mapped: MapIds<'_>) -> Result<u64> {
+    let mut kept = 0;
+    for r in moved {
+        kept += db
+            .execute(
+                "INSERT INTO sms_inbound (sid, from_phone, to_phone, body, received_at, handling, patient_id, appointment_id,
+                                          read_at, read_by, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, (SELECT id FROM patients WHERE id = $7),
+                         (SELECT id FROM appointments WHERE id = $8), $9, (SELECT id FROM users WHERE id = $10), $11)
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &r.sid,
+                    &r.from,
+                    &r.to,
+                    &r.body,
+                    &r.received_at,
+                    &r.handling,
+                    &r.patient_id,
+                    &r.appointment_id,
+                    &r.read_at,
+                    &mapped(r.read_by),
+                    &r.recorded_at,
+                ],
+            )
+            .await?;
+    }
+    Ok(kept)
+}
+
+/// What arrives must be what this server would have kept itself; the sentence names the row.
+pub fn check(consultations: &[MigratedConsultation], texts: &[MigratedText], replies: &[TextReplyRow]) -> Result<()> {
+    let refuse = |field: &'static str, message: String| Err(CoreError::invalid(field, message).into());
+    for m in consultations {
+        let c = &m.consultation;
+        let started = c.room_sid.is_some() && c.conversation_sid.is_some() && c.started_at.is_some();
+        let whole = match c.status.as_str() {
+            "scheduled" => true,
+            "in_progress" => false, // a clinic does not move with a consultation running
+            "completed" => started && c.ended_at.is_some(),
+            _ => false,
+        };
+        if !whole {
+            return refuse(
+                "consultations",
+                format!("The consultation of appointment {} is not complete.", c.appointment_id),
+            );
+        }
+    }
+    for t in texts {
+        let known_kind = matches!(
+            t.kind.as_str(),
+            "confirmation" | "cancellation" | "reschedule" | "reminder" | "invite" | "custom"
+        );
+        let settled = matches!(t.state.as_str(), "sent" | "delivered" | "undelivered" | "failed" | "skipped");
+        if !known_kind || !settled || t.body.chars().count() > 2 * clinicdesk_core::sms::outbox::MAX_BODY_CHARS {
+            return refuse("texts", format!("Text {} is not one ClinicDesk would have kept.", t.id));
+        }
+    }
+    for r in replies {
+        if !matches!(r.handling.as_str(), "confirmed" | "opted_out" | "opted_in" | "help" | "inbox") {
+            return refuse("replies", format!("Reply {} is not one ClinicDesk would have kept.", r.sid));
+        }
+    }
+    Ok(())
+}
