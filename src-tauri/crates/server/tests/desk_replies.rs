@@ -137,6 +137,34 @@ async fn replies_confirm_the_reminded_visit_and_the_rest_wait_in_every_desks_inb
         "marked once"
     );
 
+    // A kind of change the desk does not know yet (a newer server) is skipped and remembered with
+    // where its page began; a desk that once skipped the replies (older than the server) pulls
+    // them again once it knows them.
+    c.pg.psql("clinic", "INSERT INTO changes (entity, entity_id, audience, row_data) VALUES ('future_kind', gen_random_uuid(), 'all', '{}')");
+    let stream = office_link.stream();
+    let before = office.clinic.desk_sync().cursor(&stream).unwrap();
+    office.clinic.desk_sync().pull(&office_link, std::time::Duration::ZERO).await.unwrap();
+    let state = |key: &str| -> Option<String> {
+        let conn = office.clinic.db().conn().unwrap();
+        conn.query_row("SELECT value FROM sync_state WHERE key = ?1", [format!("{key}:{stream}")], |r| r.get(0)).ok()
+    };
+    assert_eq!((state("skipped_kinds").as_deref(), state("skipped_from")), (Some("[\"future_kind\"]"), Some(before)));
+    {
+        let conn = office.clinic.db().conn().unwrap();
+        conn.execute("DELETE FROM sms_inbound", []).unwrap();
+        conn.execute(
+            "UPDATE sync_state SET value = '[\"future_kind\",\"text_reply\"]' WHERE key = ?1",
+            [format!("skipped_kinds:{stream}")],
+        )
+        .unwrap();
+        conn.execute("UPDATE sync_state SET value = '' WHERE key = ?1", [format!("skipped_from:{stream}")]).unwrap();
+    }
+    assert_eq!(office.clinic.inbox().list(&ada.caller, false, 50).unwrap().len(), 0);
+    office.clinic.desk_sync().pull(&office_link, std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(office.clinic.inbox().list(&ada.caller, false, 50).unwrap().len(), 3, "pulled again");
+    assert_eq!(office.clinic.inbox().unread_count(&ada.caller).unwrap(), 2, "Chloé's read as the server says");
+    assert!(state("skipped_kinds").is_some(), "the kind it still does not know is remembered again");
+
     // Reception answers Chloé from the front desk: the server queues the text to the number on
     // her record (once, however often the command is retried) and the desk shows it at once.
     let texts = front.clinic.appointment_texts();

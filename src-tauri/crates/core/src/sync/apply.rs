@@ -254,6 +254,21 @@ fn row<T: for<'de> Deserialize<'de>>(change: &Change) -> Result<Option<T>> {
 }
 
 /// Writes one change in the caller's transaction.
+/// The kinds of change this desk keeps (the arms of `apply`). A kind not here is skipped and
+/// remembered, and pulled again once an updated desk knows it (mod.rs, `pull`).
+pub(crate) const KINDS: &[&str] = &[
+    "setting",
+    "user",
+    "doctor",
+    "patient",
+    "appointment",
+    "consultation_notes",
+    "text",
+    "text_reply",
+    "consultation",
+    "consultation_record",
+];
+
 pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> Result<()> {
     let at = now;
     let now = ts(now);

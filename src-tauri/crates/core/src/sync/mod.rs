@@ -172,7 +172,15 @@ impl DeskSync<'_> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Seen only inside this transaction: the double-booking backstop stands aside (0015).
         tx.execute("INSERT INTO sync_state (key, value) VALUES ('applying', '1')", [])?;
+        let before: Option<String> = tx
+            .query_row("SELECT value FROM sync_state WHERE key = ?1", [cursor_key(stream)], |r| r.get(0))
+            .optional()?;
         for change in &page.changes {
+            if !apply::KINDS.contains(&change.entity.as_str()) {
+                // A newer server's kind: remembered with where this page began, so the desk,
+                // once updated, pulls it again from there (rows arrive whole: nothing doubles).
+                remember_skipped(&tx, stream, &change.entity, before.as_deref().unwrap_or_default())?;
+            }
             apply::apply(&tx, change, now)?;
         }
         tx.execute("DELETE FROM sync_state WHERE key = 'applying'", [])?;
@@ -188,6 +196,7 @@ impl DeskSync<'_> {
     /// last request). Returns how many changes were applied.
     pub async fn pull(&self, link: &ServerLink, wait: Duration) -> Result<usize> {
         let stream = link.stream();
+        self.pull_again_what_is_known_now(&stream)?;
         let mut applied = 0;
         loop {
             let page = link.pull(&self.cursor(&stream)?, if applied == 0 { wait } else { Duration::ZERO }).await?;
@@ -197,6 +206,62 @@ impl DeskSync<'_> {
             applied += self.apply(&stream, &page)?;
         }
     }
+}
+
+impl DeskSync<'_> {
+    /// After an update: if this desk once skipped kinds of change it now knows, its cursor goes
+    /// back to where the first was skipped, so the next pull brings them (and applies again what
+    /// came since, which changes nothing: rows arrive whole).
+    fn pull_again_what_is_known_now(&self, stream: &str) -> Result<()> {
+        let conn = self.clinic.db().conn()?;
+        let skipped: Option<String> = conn
+            .query_row("SELECT value FROM sync_state WHERE key = ?1", [format!("skipped_kinds:{stream}")], |r| r.get(0))
+            .optional()?;
+        let Some(skipped) = skipped else { return Ok(()) };
+        let kinds: Vec<String> = serde_json::from_str(&skipped).unwrap_or_default();
+        if !kinds.iter().any(|k| apply::KINDS.contains(&k.as_str())) {
+            return Ok(());
+        }
+        let from: String = conn
+            .query_row("SELECT value FROM sync_state WHERE key = ?1", [format!("skipped_from:{stream}")], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default();
+        tracing::info!(?kinds, "this desk now knows changes it skipped before; pulling them again");
+        let tx = conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            rusqlite::params![cursor_key(stream), from],
+        )?;
+        tx.execute(
+            "DELETE FROM sync_state WHERE key IN (?1, ?2)",
+            [format!("skipped_kinds:{stream}"), format!("skipped_from:{stream}")],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// Remembers a kind of change this desk skipped, and the cursor before the first skipped one.
+fn remember_skipped(tx: &rusqlite::Connection, stream: &str, kind: &str, before: &str) -> Result<()> {
+    let key = format!("skipped_kinds:{stream}");
+    let mut kinds: Vec<String> = tx
+        .query_row("SELECT value FROM sync_state WHERE key = ?1", [&key], |r| r.get::<_, String>(0))
+        .optional()?
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or_default();
+    if !kinds.iter().any(|k| k == kind) {
+        kinds.push(kind.to_owned());
+        let value = serde_json::to_string(&kinds).map_err(|_| CoreError::Storage)?;
+        tx.execute(
+            "INSERT INTO sync_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            rusqlite::params![key, value],
+        )?;
+    }
+    tx.execute(
+        "INSERT OR IGNORE INTO sync_state (key, value) VALUES (?1, ?2)",
+        rusqlite::params![format!("skipped_from:{stream}"), before],
+    )?;
+    Ok(())
 }
 
 /// What one round of syncing did.
