@@ -254,6 +254,19 @@ async fn texting_settings_are_checked_saved_canonically_and_admin_only() {
     let err = d.t.clinic.set_texting_setting(&d.desk, "sms.reminders", "24h").unwrap_err();
     assert!(err.to_string().to_lowercase().contains("settings"), "{err}");
     assert_eq!(d.t.clinic.set_texting_setting(&d.admin, "sms.reminders", "").unwrap().reminders, "");
+    assert_eq!(d.t.clinic.texting_settings().unwrap().reminders, "", "no reminders stays none, not the default");
+    // Each setting that changed is one trail entry "key from to" (the rule both kinds of clinic
+    // use); saving the same again writes none.
+    let trail = || -> Vec<String> {
+        let conn = d.t.clinic.db().conn().unwrap();
+        let mut rows = conn
+            .prepare("SELECT detail FROM audit_log WHERE action = 'settings.update' AND detail LIKE 'sms.reminders%' ORDER BY rowid")
+            .unwrap();
+        rows.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(trail(), [r#"sms.reminders "24h,2h" to "48h,2h""#, r#"sms.reminders "48h,2h" to """#]);
+    d.t.clinic.set_texting_setting(&d.admin, "sms.reminders", "").unwrap();
+    assert_eq!(trail().len(), 2, "unchanged: nothing written");
     // The generic `settings set` reaches the texting keys too (as `clinicdesk settings set` does).
     d.t.clinic.settings().set(&d.admin, "sms.quiet_hours", "22:00-07:30").unwrap();
     assert_eq!(d.t.clinic.texting_settings().unwrap().quiet_hours, "22:00-07:30");

@@ -265,25 +265,25 @@ impl Clinic {
         let mut conn = self.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let old = read(&tx)?;
-        let mut changed = Vec::new();
-        for (key, before, after) in [
-            (KEY_REMINDERS, old.reminders.clone(), new.reminders.clone()),
-            (KEY_QUIET_HOURS, old.quiet_hours.clone(), new.quiet_hours.clone()),
-            (KEY_SETTLE, old.settle_seconds.to_string(), new.settle_seconds.to_string()),
-            (KEY_PRICE, old.price_per_segment.clone(), new.price_per_segment.clone()),
-            (KEY_CLINIC_PHONE, old.clinic_phone.clone(), new.clinic_phone.clone()),
+        // Each rule setting through the one rule both kinds of clinic use (settings/store.rs: its
+        // own check, stored when it differs, one trail entry "key from to"), in canonical form.
+        let mut store = settings::store::SqliteSettings { conn: &tx, caller, now };
+        for (key, value) in [
+            (KEY_REMINDERS, new.reminders.clone()),
+            (KEY_QUIET_HOURS, new.quiet_hours.clone()),
+            (KEY_SETTLE, new.settle_seconds.to_string()),
+            (KEY_CLINIC_PHONE, new.clinic_phone.clone()),
         ] {
-            settings::write(&tx, key, Some(&after), now)?;
-            if before != after {
-                changed.push(format!("{key} {before:?} to {after:?}"));
-            }
+            crate::db::at_once(settings::store::change(&mut store, key, &value))?;
+        }
+        // The price per segment is this clinic's own estimate (a one-desk screen's), not a rule.
+        if old.price_per_segment != new.price_per_segment {
+            settings::write(&tx, KEY_PRICE, Some(&new.price_per_segment), now)?;
+            let detail = format!("{KEY_PRICE} {:?} to {:?}", old.price_per_segment, new.price_per_segment);
+            audit::record(&tx, now, Actor::Staff(caller), AuditAction::SettingsUpdated, None, Some(&detail))?;
         }
         if old.reminders != new.reminders {
             replan_reminders(&tx, &new, now)?;
-        }
-        if !changed.is_empty() {
-            let detail = changed.join("; ");
-            audit::record(&tx, now, Actor::Staff(caller), AuditAction::SettingsUpdated, None, Some(&detail))?;
         }
         tx.commit()?;
         Ok(new)

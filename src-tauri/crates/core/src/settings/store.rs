@@ -57,7 +57,8 @@ pub fn check(key: &str, value: &str) -> Result<Option<String>> {
             crate::users::check_name(value)
                 .map_err(|_| CoreError::invalid("clinic.name", "Give the clinic a name of up to 120 characters."))?,
         ),
-        KEY_CLINIC_PHONE => Some(parse_clinic_phone(value)?),
+        // No phone given: none (the default), not an empty one.
+        KEY_CLINIC_PHONE => Some(parse_clinic_phone(value)?).filter(|phone| !phone.is_empty()),
         KEY_REMINDERS => {
             parse_reminders(value)?;
             Some(value.to_owned())
@@ -82,11 +83,16 @@ pub fn check(key: &str, value: &str) -> Result<Option<String>> {
     })
 }
 
-/// How the trail says a value ("kept" for a retention left empty).
+/// How the trail says a value: a setting never set reads as its default ("kept" for a
+/// retention left empty).
 fn shown(key: &str, value: Option<&str>) -> String {
+    use crate::appointment_texts::rules::{DEFAULT_QUIET_HOURS, DEFAULT_REMINDERS, DEFAULT_SETTLE_SECONDS};
     match (key, value) {
         (KEY_CHAT_RETENTION_DAYS, None) => "kept".into(),
         (KEY_CHAT_RETENTION_DAYS, Some(days)) => format!("{days} days"),
+        (KEY_REMINDERS, None) => format!("{DEFAULT_REMINDERS:?}"),
+        (KEY_QUIET_HOURS, None) => format!("{DEFAULT_QUIET_HOURS:?}"),
+        (KEY_SETTLE, None) => format!("\"{DEFAULT_SETTLE_SECONDS}\""),
         (_, value) => format!("{:?}", value.unwrap_or_default()),
     }
 }
@@ -95,7 +101,12 @@ fn shown(key: &str, value: Option<&str>) -> String {
 /// anything changed.
 pub async fn change<S: SettingsStore>(store: &mut S, key: &str, value: &str) -> std::result::Result<bool, S::Error> {
     let checked = check(key, value)?;
-    let before = store.get(key).await?.filter(|v| !v.is_empty());
+    let stored = store.get(key).await?;
+    // Unchanged as stored, or as a store that keeps a removal as an empty value sees it.
+    if stored == checked {
+        return Ok(false);
+    }
+    let before = stored.filter(|v| !v.is_empty());
     if before == checked {
         return Ok(false);
     }
