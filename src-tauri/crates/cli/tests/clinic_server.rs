@@ -150,11 +150,17 @@ async fn a_one_desk_clinic_moves_onto_an_empty_server_with_its_ids_passwords_and
                        'invite-moved', 'delivered', 'SM{rm}', 1, '2026-11-01T09:50:00.000Z', '2026-11-01T09:51:00.000Z', '2026-11-01T09:50:05.000Z'),
                       ('{t2}', '{video}', 'confirmation', '+447400123457', 'You are booked.', 1, 'gsm7',
                        'confirm-moved', 'undelivered', 'SN{rm}', 1, '2026-10-30T09:00:00.000Z', '2026-10-30T09:01:00.000Z', '2026-10-30T09:00:05.000Z');
-             INSERT INTO sms_inbound (sid, from_e164, to_e164, body, received_at, handling, recorded_at)
-               VALUES ('{reply}', '+447400123457', '+15005550006', 'Can I bring my son?', '2026-11-02T08:00:00.000Z', 'inbox', '2026-11-02T08:00:30.000Z');",
+             INSERT INTO sms_notifications (id, appointment_id, kind, to_e164, body, segments, encoding, idempotency_key, state,
+                                            attempts, next_attempt_at, created_at, updated_at)
+               VALUES ('{t3}', '{video}', 'reminder', '+447400123457', 'Reminder: tomorrow.', 1, 'gsm7', 'reminder-waiting', 'pending',
+                       0, '2099-01-01T09:00:00.000Z', '2026-11-01T09:00:00.000Z', '2026-11-01T09:00:00.000Z');
+             INSERT INTO sms_inbound (sid, from_e164, to_e164, body, received_at, handling, read_at, read_by, recorded_at)
+               VALUES ('{reply}', '+447400123457', '+15005550006', 'Can I bring my son?', '2026-11-02T08:00:00.000Z', 'inbox',
+                       '2026-11-02T09:00:00.000Z', (SELECT id FROM users WHERE email = '{ADMIN}'), '2026-11-02T08:00:30.000Z');",
             rm = "a".repeat(32),
             t1 = uuid::Uuid::new_v4(),
             t2 = uuid::Uuid::new_v4(),
+            t3 = uuid::Uuid::new_v4(),
         ))
         .unwrap();
     }
@@ -179,9 +185,10 @@ async fn a_one_desk_clinic_moves_onto_an_empty_server_with_its_ids_passwords_and
         "completed 2 2 true"
     );
     // Fed as if made here: the state to every desk, who joined and the chat to the doctor's only.
+    let doctor = pg.psql("clinic", &format!("SELECT doctor_id FROM appointments WHERE id = '{video}'"));
     assert_eq!(
-        pg.psql("clinic", &format!("SELECT string_agg(entity || ' ' || split_part(audience, ':', 1), ',' ORDER BY entity) FROM changes WHERE entity_id = '{video}' AND entity LIKE 'consultation%'")),
-        "consultation all,consultation_notes doctor,consultation_record doctor"
+        pg.psql("clinic", &format!("SELECT string_agg(entity || ' ' || audience, ',' ORDER BY entity) FROM changes WHERE entity_id = '{video}' AND entity LIKE 'consultation%'")),
+        format!("consultation all,consultation_notes doctor:{doctor},consultation_record doctor:{doctor}")
     );
     assert_eq!(
         pg.psql("clinic", &format!("SELECT state FROM consultation_attachments WHERE media_sid = '{photo}'")),
@@ -194,17 +201,18 @@ async fn a_one_desk_clinic_moves_onto_an_empty_server_with_its_ids_passwords_and
             "SELECT string_agg(kind || ' ' || state || ' ' || body, ' | ' ORDER BY created_at) FROM sms_notifications"
         ),
         "confirmation undelivered You are booked. | invite delivered Join: https://call.example/join#… see you",
-        "a link's key never leaves the old folder"
+        "a link's key never leaves the old folder; a reminder still waiting stays (the server plans its own)"
     );
     assert_eq!(pg.psql("clinic", "SELECT count(*) FROM changes WHERE entity = 'text'"), "2", "every desk sees them");
     assert_eq!(
         pg.psql(
             "clinic",
             &format!(
-                "SELECT handling || ' ' || body || ' ' || (read_at IS NULL) FROM sms_inbound WHERE sid = '{reply}'"
+                "SELECT handling || ' ' || body || ' ' || (read_by = '{admin}') FROM sms_inbound WHERE sid = '{reply}'"
             )
         ),
-        "inbox Can I bring my son? true"
+        "inbox Can I bring my son? true",
+        "read by the administrator, under the server's id for them"
     );
     assert_eq!(pg.psql("clinic", "SELECT count(*) FROM changes WHERE entity = 'text_reply'"), "1");
     assert_eq!((moved["patients"].as_u64(), moved["appointments"].as_u64()), (Some(2), Some(2)), "{moved}");

@@ -74,7 +74,9 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 async fn desk(shared: &Shared, headers: &HeaderMap) -> ApiResult<Desk> {
     let credential = header(headers, "x-clinicdesk-desk").unwrap_or_default();
     let client = shared.pool.get().await?;
-    Ok(desks::authenticate(&**client, credential, Utc::now()).await?)
+    let desk = desks::authenticate(&**client, credential, Utc::now()).await?;
+    shared.limiter.recognised(credential);
+    Ok(desk)
 }
 
 pub(crate) async fn signed_in(shared: &Shared, headers: &HeaderMap) -> ApiResult<(Desk, Staff, Option<Uuid>)> {
@@ -197,6 +199,14 @@ pub async fn command(
     Json(body): Json<CommandBody>,
 ) -> ApiResult<impl IntoResponse> {
     let (desk, staff, _) = signed_in(&shared, &headers).await?;
+    if matches!(body.command, DeskCommand::TextPatient { .. }) && shared.twilio.is_none() {
+        // Queued here it would go whenever Twilio is added, out of its moment (as on one desk).
+        return Err(CoreError::Conflict(
+            "Texting is not set up on the clinic server yet: your IT person adds the clinic's Twilio account there."
+                .into(),
+        )
+        .into());
+    }
     Ok(Json(commands::apply(&shared.pool, &desk, &staff, body.client_id, &body.command, Utc::now()).await?))
 }
 

@@ -78,6 +78,8 @@ pub struct Shared {
     pub(crate) wake: tokio::sync::watch::Receiver<u64>,
     /// What the waiting rooms' patients last reported (consultations/waiting.rs).
     pub(crate) waiting: crate::consultations::WaitingCache,
+    /// Each desk's pace (rate_limit.rs).
+    pub(crate) limiter: Limiter,
 }
 
 /// The certificate (chain) and private key desks see, both PEM files. The key file should be
@@ -184,12 +186,16 @@ pub async fn start_limited(
         pool: crate::db::pool(url, 16)?,
         wake: crate::wake::start(url.to_string()),
         waiting: Default::default(),
+        limiter: Limiter::new(limits),
     };
+    // The enrolled desks are known before the first request is served.
+    crate::rate_limit::read_enrolled(&shared.limiter, &shared.pool).await?;
+    tokio::spawn(crate::rate_limit::keep_enrolled(shared.limiter.clone(), shared.pool.clone()));
     if let Some(texting) = &texting {
         tokio::spawn(attachment_loop(shared.pool.clone(), shared.sender.clone(), texting.clone()));
     }
     tokio::spawn(sender_loop(url.to_string(), name, shared.sender.clone(), shared.pool.clone(), texting));
-    let app = router(shared, limits);
+    let app = router(shared);
     let listener = std::net::TcpListener::bind(listen)
         .and_then(|l| l.set_nonblocking(true).map(|_| l))
         .map_err(|e| ServerError::Setup(format!("Could not listen on {listen}: {e}")))?;
@@ -211,7 +217,7 @@ pub async fn start_limited(
     Ok((address, server))
 }
 
-fn router(shared: Shared, limits: DeskLimits) -> Router {
+fn router(shared: Shared) -> Router {
     use crate::api;
     Router::new()
         .route("/v1/desk", get(api::whoami))
@@ -219,8 +225,6 @@ fn router(shared: Shared, limits: DeskLimits) -> Router {
         .route("/v1/sign-out", post(api::sign_out))
         .route("/v1/changes", get(api::pull))
         .route("/v1/commands", post(api::command))
-        // A clinic moving in comes in parts bigger than a command (audit reads list their patients).
-        .route("/v1/migrate", post(api::migrate).layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024)))
         .route("/v1/audit", post(api::audit))
         .route("/v1/texts/{sid}/read", post(api::text_read))
         .route("/v1/waiting-room", get(consultation_api::waiting_room))
@@ -236,9 +240,12 @@ fn router(shared: Shared, limits: DeskLimits) -> Router {
         .route("/v1/consultations/{id}/recordings", post(consultation_api::consultation_recordings))
         .route("/v1/consultations/{id}/attachments/{media_sid}", get(consultation_api::consultation_attachment))
         // Each desk at its own pace (rate_limit.rs), before anything reads the database.
-        .layer(axum::middleware::from_fn_with_state(Limiter::new(limits), crate::rate_limit::limit))
+        .layer(axum::middleware::from_fn_with_state(shared.limiter.clone(), crate::rate_limit::limit))
         // A monitor's look is not a desk's request.
         .route("/health", get(health))
+        // A clinic moving in (an administrator's parts, sent one after another, each checked)
+        // comes in parts bigger than a command (audit reads list their patients).
+        .route("/v1/migrate", post(api::migrate).layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024)))
         // Commands and sign-ins are small; nothing a desk sends needs more.
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .with_state(shared)

@@ -1,13 +1,14 @@
 //! The history of a one-desk clinic moving onto this server (migration.rs receives the parts):
 //! its video consultations (consultations/moved.rs), every text it sent or held back, and every
 //! text patients sent it. Rows keep their ids and are fed to the desks by the same rules as rows
-//! made here (the texts' and replies' triggers, the consultations' audiences); a row whose
-//! appointment or patient did not come is skipped, and a row already here is left alone, so a
-//! move cut short is simply run again.
+//! made here (the texts' and replies' triggers, the consultations' audiences); a consultation
+//! whose appointment did not come is skipped, a text or reply about one keeps the rest of itself,
+//! and a row already here is left alone, so a move cut short is simply run again.
 
 use crate::error::Result;
 use clinicdesk_core::error::CoreError;
 use clinicdesk_core::sync::wire::{MigratedConsultation, MigratedText, TextReplyRow};
+use clinicdesk_core::twilio::media::is_sid;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
@@ -20,6 +21,7 @@ pub async fn consultations(db: &impl GenericClient, moved: &[MigratedConsultatio
         let mut m = m.clone();
         m.consultation.started_by = mapped(m.consultation.started_by);
         m.consultation.ended_by = mapped(m.consultation.ended_by);
+        m.recording_consent_by = mapped(m.recording_consent_by);
         if crate::consultations::keep_moved(db, &m).await? {
             kept += 1;
         }
@@ -30,8 +32,8 @@ pub async fn consultations(db: &impl GenericClient, moved: &[MigratedConsultatio
 pub async fn texts(db: &impl GenericClient, moved: &[MigratedText]) -> Result<u64> {
     let mut kept = 0;
     for t in moved {
-        let (segments, encoding) = crate::texts::counted(&t.body);
-        // Unknown appointments or patients (not moved) are left out rather than refused.
+        // An appointment or patient that did not move is left blank on the text (it is kept: the
+        // clinic's texts are its history), rather than the text refused.
         kept += db
             .execute(
                 "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key, state,
@@ -56,8 +58,8 @@ pub async fn texts(db: &impl GenericClient, moved: &[MigratedText]) -> Result<u6
                     &t.created_at,
                     &t.updated_at,
                     &t.sent_at,
-                    &segments,
-                    &encoding,
+                    &t.segments,
+                    &t.encoding,
                 ],
             )
             .await?;
@@ -112,6 +114,19 @@ pub fn check(consultations: &[MigratedConsultation], texts: &[MigratedText], rep
                 format!("The consultation of appointment {} is not complete.", c.appointment_id),
             );
         }
+        // Twilio's ids go into addresses called with the clinic's key: only ids of Twilio's shape.
+        let sids = [(&c.room_sid, "RM"), (&c.conversation_sid, "CH"), (&c.chat_service_sid, "IS")];
+        let odd = sids.iter().any(|(sid, prefix)| sid.as_deref().is_some_and(|sid| !is_sid(sid, prefix)))
+            || m.earlier_room_sids.iter().any(|sid| !is_sid(sid, "RM"));
+        if odd {
+            return refuse(
+                "consultations",
+                format!(
+                    "The consultation of appointment {} names a Twilio room or chat that is not Twilio's.",
+                    c.appointment_id
+                ),
+            );
+        }
     }
     for t in texts {
         let known_kind = matches!(
@@ -119,7 +134,12 @@ pub fn check(consultations: &[MigratedConsultation], texts: &[MigratedText], rep
             "confirmation" | "cancellation" | "reschedule" | "reminder" | "invite" | "custom"
         );
         let settled = matches!(t.state.as_str(), "sent" | "delivered" | "undelivered" | "failed" | "skipped");
-        if !known_kind || !settled || t.body.chars().count() > 2 * clinicdesk_core::sms::outbox::MAX_BODY_CHARS {
+        let counted = t.segments > 0 && matches!(t.encoding.as_str(), "gsm7" | "ucs2");
+        if !known_kind
+            || !settled
+            || !counted
+            || t.body.chars().count() > 2 * clinicdesk_core::sms::outbox::MAX_BODY_CHARS
+        {
             return refuse("texts", format!("Text {} is not one ClinicDesk would have kept.", t.id));
         }
     }

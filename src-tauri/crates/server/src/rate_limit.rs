@@ -1,15 +1,18 @@
-//! How fast one desk may call the server: a token bucket per desk credential (the
-//! `X-ClinicDesk-Desk` header), checked before anything reads the database, so a desk gone wrong
-//! (or a stolen credential in a loop) slows down itself and not the clinic. A desk sending its
-//! offline queue or a receptionist clicking fast stays far below the limit; a desk over it is
-//! answered 429 in words with `Retry-After`, which desks treat as "the server cannot be reached
-//! now" and try again by themselves.
+//! How fast one desk may call the server: a token bucket per enrolled desk, checked before
+//! anything reads the database, so a desk gone wrong (or a stolen credential in a loop) slows down
+//! itself and not the clinic. A desk sending its offline queue, taking its first copy of a large
+//! clinic or a receptionist clicking fast stays far below the limit; a desk over it is answered 429
+//! in words with `Retry-After`, which desks treat as "the server cannot be reached now" and try
+//! again by themselves.
 //!
 //! Invariants:
-//! - One desk's bucket never limits another desk. Requests without the header share one bucket
-//!   (they are refused anyway, but each would cost a database look).
-//! - Memory stays bounded: at most [`MAX_DESKS`] buckets (and one shared by newcomers while they
-//!   are all taken); the idle ones are dropped first.
+//! - Only enrolled desks have a bucket of their own (the server keeps the SHA-256 of each
+//!   credential; the set is read at start, every half minute, soon after an unknown credential
+//!   came, and whenever a desk is recognised). Every other request shares one bucket: guessed
+//!   credentials, however many, can never take an enrolled desk's share, and cost no database
+//!   look beyond that bucket.
+//! - Memory is bounded by the enrolled desks.
+//! - `/health` and a clinic moving in (`/v1/migrate`, an administrator's parts) are not limited.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -17,15 +20,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use clinicdesk_core::error::ErrorCode;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-/// The most buckets kept (desks and guessed credentials alike).
-pub const MAX_DESKS: usize = 10_000;
+/// How often the enrolled desks are read again (and, at the soonest, after an unknown credential).
+const REFRESH_EVERY: Duration = Duration::from_secs(30);
+const REFRESH_SOONEST: Duration = Duration::from_secs(5);
 
-/// The bucket newcomers share while every place is taken.
-const OVERFLOW: [u8; 32] = [0; 32];
+/// The bucket every request without an enrolled desk's credential shares.
+const UNKNOWN: [u8; 32] = [0; 32];
 
 /// How many requests one desk may make: `burst` at once, then `per_second`.
 #[derive(Debug, Clone, Copy)]
@@ -35,10 +39,10 @@ pub struct DeskLimits {
 }
 
 impl Default for DeskLimits {
-    /// A desk's normal use is a few requests a second (a long-poll every 30 s, a command per
-    /// click, its offline queue one change at a time); 20 desks benchmarking stay under it.
+    /// A desk's normal use is a few requests a second; a burst covers an offline queue sent at
+    /// once or a first copy of a large clinic, page after page.
     fn default() -> Self {
-        DeskLimits { per_second: 40.0, burst: 200.0 }
+        DeskLimits { per_second: 100.0, burst: 1000.0 }
     }
 }
 
@@ -47,31 +51,47 @@ struct Bucket {
     at: Instant,
 }
 
-/// The buckets of every desk that called lately.
+/// The buckets of the enrolled desks, and the one everyone else shares.
 #[derive(Clone)]
 pub struct Limiter {
     limits: DeskLimits,
     buckets: Arc<Mutex<HashMap<[u8; 32], Bucket>>>,
+    enrolled: Arc<RwLock<HashSet<[u8; 32]>>>,
+    /// Rung when an unknown credential was seen: the enrolled desks are read again soon.
+    pub(crate) look_again: Arc<tokio::sync::Notify>,
+}
+
+fn key_of(credential: &[u8]) -> [u8; 32] {
+    Sha256::digest(credential).into()
 }
 
 impl Limiter {
     pub fn new(limits: DeskLimits) -> Limiter {
-        Limiter { limits, buckets: Arc::default() }
+        Limiter { limits, buckets: Arc::default(), enrolled: Arc::default(), look_again: Arc::default() }
     }
 
-    /// Takes one request from `desk`'s bucket at `now`; `false` when it is empty.
-    pub fn allow(&self, desk: &[u8], now: Instant) -> bool {
-        let mut key: [u8; 32] = Sha256::digest(desk).into();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() >= MAX_DESKS && !buckets.contains_key(&key) {
-            // Buckets idle long enough to be full again lose nothing by going.
-            let idle = Duration::from_secs_f64(self.limits.burst / self.limits.per_second.max(0.001));
-            buckets.retain(|_, b| now.saturating_duration_since(b.at) < idle);
-            if buckets.len() >= MAX_DESKS {
-                // Still full (thousands of credentials in a minute): newcomers share one bucket.
-                key = OVERFLOW;
-            }
+    /// Replaces the enrolled desks (the SHA-256 of each credential, as the server stores it);
+    /// the buckets of desks no longer enrolled go.
+    pub fn set_enrolled(&self, digests: impl IntoIterator<Item = [u8; 32]>) {
+        let set: HashSet<[u8; 32]> = digests.into_iter().collect();
+        self.buckets.lock().unwrap_or_else(|p| p.into_inner()).retain(|k, _| *k == UNKNOWN || set.contains(k));
+        *self.enrolled.write().unwrap_or_else(|p| p.into_inner()) = set;
+    }
+
+    /// A desk the server just recognised (enrolled since the last read).
+    pub fn recognised(&self, credential: &str) {
+        self.enrolled.write().unwrap_or_else(|p| p.into_inner()).insert(key_of(credential.as_bytes()));
+    }
+
+    /// Takes one request from the bucket of the desk with `credential` at `now`; `false` when it
+    /// is empty.
+    pub fn allow(&self, credential: &[u8], now: Instant) -> bool {
+        let mut key = key_of(credential);
+        if !self.enrolled.read().unwrap_or_else(|p| p.into_inner()).contains(&key) {
+            key = UNKNOWN;
+            self.look_again.notify_one();
         }
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         let bucket = buckets.entry(key).or_insert(Bucket { tokens: self.limits.burst, at: now });
         let refill = now.saturating_duration_since(bucket.at).as_secs_f64() * self.limits.per_second;
         bucket.tokens = (bucket.tokens + refill).min(self.limits.burst);
@@ -85,10 +105,33 @@ impl Limiter {
     }
 }
 
-/// The middleware: every `/v1` request is counted against its desk.
+/// Reads the enrolled desks now, then every half minute, and soon after an unknown credential.
+pub async fn keep_enrolled(limiter: Limiter, pool: deadpool_postgres::Pool) {
+    loop {
+        if let Err(e) = read_enrolled(&limiter, &pool).await {
+            tracing::warn!(error = %e, "could not read the enrolled desks for the rate limit; trying again later");
+        }
+        tokio::time::sleep(REFRESH_SOONEST).await;
+        let _ = tokio::time::timeout(REFRESH_EVERY - REFRESH_SOONEST, limiter.look_again.notified()).await;
+    }
+}
+
+/// Reads the enrolled desks once.
+pub async fn read_enrolled(limiter: &Limiter, pool: &deadpool_postgres::Pool) -> crate::error::Result<()> {
+    let client = pool.get().await?;
+    let rows = client.query("SELECT credential_hash FROM desks WHERE revoked_at IS NULL", &[]).await?;
+    let digests = rows.iter().filter_map(|r| {
+        let hex: String = r.get(0);
+        hex::decode(hex).ok().and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+    });
+    limiter.set_enrolled(digests);
+    Ok(())
+}
+
+/// The middleware: every limited request is counted against its desk.
 pub async fn limit(State(limiter): State<Limiter>, request: Request, next: Next) -> Response {
-    let desk = request.headers().get("x-clinicdesk-desk").map(HeaderValue::as_bytes).unwrap_or_default().to_vec();
-    if limiter.allow(&desk, Instant::now()) {
+    let credential = request.headers().get("x-clinicdesk-desk").map(HeaderValue::as_bytes).unwrap_or_default();
+    if limiter.allow(credential, Instant::now()) {
         return next.run(request).await;
     }
     tracing::warn!("a desk is sending too many requests; answering 429");
@@ -106,8 +149,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_desk_gets_its_burst_then_its_rate_and_never_another_desks_share() {
+    fn an_enrolled_desk_gets_its_burst_then_its_rate_and_never_another_desks_share() {
         let limiter = Limiter::new(DeskLimits { per_second: 2.0, burst: 3.0 });
+        limiter.set_enrolled([key_of(b"desk-a"), key_of(b"desk-b")]);
         let t0 = Instant::now();
         let allowed = (0..5).filter(|_| limiter.allow(b"desk-a", t0)).count();
         assert_eq!(allowed, 3, "the burst, then nothing at the same instant");
@@ -120,18 +164,20 @@ mod tests {
     }
 
     #[test]
-    fn the_buckets_stay_bounded_and_idle_desks_go_first() {
-        let limiter = Limiter::new(DeskLimits { per_second: 1.0, burst: 1.0 });
+    fn guessed_credentials_share_one_bucket_and_never_an_enrolled_desks() {
+        let limiter = Limiter::new(DeskLimits { per_second: 1.0, burst: 2.0 });
+        limiter.set_enrolled([key_of(b"front")]);
         let t0 = Instant::now();
-        for i in 0..MAX_DESKS {
-            assert!(limiter.allow(&i.to_le_bytes(), t0));
-        }
-        assert!(limiter.allow(b"newcomer", t0), "no room while every desk is recent: a shared bucket");
-        assert!(!limiter.allow(b"another newcomer", t0), "which they share");
-        assert!(!limiter.allow(&0usize.to_le_bytes(), t0), "a known desk keeps its own bucket (spent here)");
-        assert_eq!(limiter.buckets.lock().unwrap().len(), MAX_DESKS + 1);
-        let later = t0 + Duration::from_secs(5);
-        assert!(limiter.allow(b"one more", later), "idle buckets make room");
-        assert_eq!(limiter.buckets.lock().unwrap().len(), 1);
+        let guesses = (0..1000).filter(|i| limiter.allow(format!("guess {i}").as_bytes(), t0)).count();
+        assert_eq!(guesses, 2, "a thousand different guesses share one burst");
+        assert!(limiter.allow(b"front", t0) && limiter.allow(b"front", t0), "the desk keeps its whole share");
+        assert_eq!(limiter.buckets.lock().unwrap().len(), 2, "memory: the desk's bucket and the shared one");
+        // A desk enrolled since the last read shares until it is recognised.
+        assert!(!limiter.allow(b"new desk", t0));
+        limiter.recognised("new desk");
+        assert!(limiter.allow(b"new desk", t0));
+        // A desk removed loses its bucket at the next read.
+        limiter.set_enrolled([key_of(b"new desk")]);
+        assert!(!limiter.allow(b"front", t0), "front is a stranger now");
     }
 }

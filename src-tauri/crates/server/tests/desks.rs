@@ -54,6 +54,15 @@ async fn what_reception_books_appears_on_the_doctors_desk_and_stays_readable_off
         .await
         .unwrap();
     let booking_ref = outcome["ok"]["booking_ref"].as_str().expect("booked").to_string();
+    // This server has no Twilio account: reception's text to a patient is refused in words, not
+    // queued to go whenever Twilio is added.
+    let text = DeskCommand::TextPatient { patient_id: c.patients[0], body: "Hello".into() };
+    match front_link.command(Uuid::new_v4(), &text).await.unwrap_err() {
+        clinicdesk_core::error::CoreError::Server { message, .. } => {
+            assert!(message.starts_with("Texting is not set up on the clinic server yet"), "{message}")
+        }
+        other => panic!("expected the server's refusal, got {other:?}"),
+    }
 
     // The doctor's desk, its own database: after signing in and pulling, the day shows the booking.
     let room_link = room.clinic.desk_sync().link(None).unwrap();

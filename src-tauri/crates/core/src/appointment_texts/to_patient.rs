@@ -94,14 +94,21 @@ impl super::AppointmentTexts<'_> {
         outbox::check_body(&body)?;
         crate::patients::find(&*self.clinic.db().conn()?, patient)?;
         let command = crate::sync::wire::DeskCommand::TextPatient { patient_id: patient, body };
-        let outcome = link.command_for(caller.user_id, Uuid::new_v4(), &command).await.map_err(|e| {
-            if crate::sync::is_offline(&e) || matches!(e, CoreError::NotSignedIn) {
-                CoreError::Unavailable(
-                    "The clinic server cannot be reached now, so the text was not sent. Try again once the top bar says the clinic server is connected.".into(),
-                )
-            } else {
-                e
-            }
+        // One id for this text: asked again after no answer, the server answers from its record
+        // of the first instead of queuing a second text.
+        let client_id = Uuid::new_v4();
+        let mut sent = link.command_for(caller.user_id, client_id, &command).await;
+        if matches!(&sent, Err(e) if crate::sync::is_offline(e)) {
+            sent = link.command_for(caller.user_id, client_id, &command).await;
+        }
+        let outcome = sent.map_err(|e| match e {
+            CoreError::NotSignedIn => CoreError::Unavailable(
+                "The clinic server cannot be reached now, so the text was not sent. Try again once the top bar says the clinic server is connected.".into(),
+            ),
+            e if crate::sync::is_offline(&e) => CoreError::Unavailable(
+                "The clinic server did not answer, so this text may not have been sent. Look at the Texts screen in a moment before sending it again.".into(),
+            ),
+            e => e,
         })?;
         let Some(row) = outcome.get("ok") else {
             let refused: crate::sync::wire::ErrorBody = serde_json::from_value(outcome["refused"].clone())

@@ -36,7 +36,8 @@ pub(super) fn consultations(conn: &Connection) -> Result<Vec<MigratedConsultatio
     let mut statement = conn.prepare(
         "SELECT appointment_id, status, room_name, doctor_identity, patient_identity, start_requested_at, room_sid,
                 conversation_sid, chat_service_sid, started_at, started_by, ended_at, ended_by,
-                record_pending_since IS NOT NULL, recording_consent_at, earlier_room_sids, chat_removed_at
+                record_pending_since IS NOT NULL, recording_consent_at, earlier_room_sids, chat_removed_at,
+                recording_consent_by
          FROM consultations WHERE status <> 'scheduled' OR recording_consent_at IS NOT NULL ORDER BY appointment_id",
     )?;
     let rows = statement.query_map([], |r| {
@@ -60,11 +61,11 @@ pub(super) fn consultations(conn: &Connection) -> Result<Vec<MigratedConsultatio
         };
         let earlier: String = r.get(15)?;
         let removed: Option<chrono::DateTime<chrono::Utc>> = r.get(16)?;
-        Ok((row, earlier.split_whitespace().map(str::to_owned).collect::<Vec<_>>(), removed))
+        Ok((row, earlier.split_whitespace().map(str::to_owned).collect::<Vec<_>>(), removed, opt_uuid(r, 17)?))
     })?;
     let mut all = Vec::new();
     for found in rows {
-        let (consultation, earlier_room_sids, chat_removed_at) = found?;
+        let (consultation, earlier_room_sids, chat_removed_at, recording_consent_by) = found?;
         let record = (consultation.status == "completed" && !consultation.record_pending)
             .then(|| -> Result<ConsultationRecordRow> {
                 Ok(ConsultationRecordRow {
@@ -75,7 +76,7 @@ pub(super) fn consultations(conn: &Connection) -> Result<Vec<MigratedConsultatio
                 })
             })
             .transpose()?;
-        all.push(MigratedConsultation { consultation, earlier_room_sids, record });
+        all.push(MigratedConsultation { consultation, earlier_room_sids, record, recording_consent_by });
     }
     Ok(all)
 }
@@ -120,12 +121,13 @@ fn chat(conn: &Connection, appointment: Uuid) -> Result<Vec<KeptMessage>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Every text, oldest first, a video link's key cut.
+/// Every text, oldest first, a video link's key cut; not the reminders still waiting (a move
+/// waits for no other text, and the server plans its own reminders from the move on).
 pub(super) fn texts(conn: &Connection) -> Result<Vec<MigratedText>> {
     let mut statement = conn.prepare(
         "SELECT id, appointment_id, patient_id, kind, to_e164, body, idempotency_key, state, twilio_sid, error_code,
-                error_message, attempts, created_at, updated_at, sent_at
-         FROM sms_notifications ORDER BY created_at, id",
+                error_message, attempts, created_at, updated_at, sent_at, segments, encoding
+         FROM sms_notifications WHERE state NOT IN ('pending', 'sending') ORDER BY created_at, id",
     )?;
     let rows = statement.query_map([], |r| {
         Ok(MigratedText {
@@ -144,6 +146,8 @@ pub(super) fn texts(conn: &Connection) -> Result<Vec<MigratedText>> {
             created_at: r.get(12)?,
             updated_at: r.get(13)?,
             sent_at: r.get(14)?,
+            segments: r.get(15)?,
+            encoding: r.get(16)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

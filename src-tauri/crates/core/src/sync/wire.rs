@@ -199,6 +199,9 @@ pub struct MigratedConsultation {
     pub earlier_room_sids: Vec<String>,
     #[serde(default)]
     pub record: Option<ConsultationRecordRow>,
+    /// Who recorded the patient's agreement to recording.
+    #[serde(default)]
+    pub recording_consent_by: Option<Uuid>,
 }
 
 /// A text of a clinic moving onto a server. Settled (a clinic with texts waiting does not move);
@@ -220,6 +223,9 @@ pub struct MigratedText {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
     pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// As counted when it was queued (a link's cut key would count differently).
+    pub segments: i32,
+    pub encoding: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -25,10 +25,11 @@ pub async fn keep_moved(db: &impl GenericClient, moved: &MigratedConsultation) -
             "INSERT INTO consultations (appointment_id, status, room_name, doctor_identity, patient_identity, start_requested_at,
                                         room_sid, earlier_room_sids, conversation_sid, chat_service_sid, started_at, started_by,
                                         ended_at, ended_by, participants, chat, record_pending_since, chat_removed_at,
-                                        recording_consent_at, created_at, updated_at)
+                                        recording_consent_at, recording_consent_by, created_at, updated_at)
              SELECT a.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
                     (SELECT id FROM users WHERE id = $12), $13, (SELECT id FROM users WHERE id = $14), $15, $16,
-                    CASE WHEN $17 THEN coalesce($13, now()) END, $18, $19, coalesce($11, now()), coalesce($13, $11, now())
+                    CASE WHEN $17 THEN coalesce($13, now()) END, $18, $19, (SELECT id FROM users WHERE id = $20),
+                    coalesce($11, now()), coalesce($13, $11, now())
              FROM appointments a WHERE a.id = $1
              ON CONFLICT DO NOTHING
              RETURNING (SELECT doctor_id FROM appointments WHERE id = $1)",
@@ -52,6 +53,7 @@ pub async fn keep_moved(db: &impl GenericClient, moved: &MigratedConsultation) -
                 &c.record_pending,
                 &chat_removed_at,
                 &c.recording_consent_at,
+                &moved.recording_consent_by,
             ],
         )
         .await?;
