@@ -85,6 +85,7 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
             let key = format!("appointment:{id}:v{version}:reminder:{}", rule.label());
             let body = texts::render(db, TemplateName::Reminder, &patient_name, &doctor, &booking_ref, starts_at, None)
                 .await?;
+            let (segments, encoding) = texts::counted(&body);
             // Only while the appointment is still this version and open, holding its row for the
             // statement: a move or cancellation either waits for this reminder (and withdraws it)
             // or commits first (and this inserts nothing).
@@ -108,8 +109,8 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
                         &starts_at,
                         &now,
                         &version,
-                        &texts::counted(&body).0,
-                        &texts::counted(&body).1,
+                        &segments,
+                        &encoding,
                     ],
                 )
                 .await? as usize;
