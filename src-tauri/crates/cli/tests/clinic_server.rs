@@ -144,6 +144,8 @@ async fn a_one_desk_clinic_moves_onto_an_empty_server_with_its_ids_passwords_and
              INSERT INTO chat_messages VALUES ('{video}', 0, 'IM{rm}', 'p-1', 'patient', 'Here is the rash.',
                                                '[{{\"sid\":\"{photo}\",\"content_type\":\"image/png\",\"filename\":\"rash.png\",\"size\":2000}}]', '2026-11-01T10:05:00.000Z'),
                                               ('{video}', 1, 'IN{rm}', 'd-1', 'doctor', 'Thank you.', NULL, '2026-11-01T10:06:00.000Z');
+             INSERT INTO chat_attachments (media_sid, appointment_id, message_index, filename, content_type, size, state, content, kept_at)
+               VALUES ('{photo}', '{video}', 0, 'rash.png', 'image/png', 2000, 'kept', zeroblob(2000), '2026-11-01T10:30:00.000Z');
              INSERT INTO sms_notifications (id, appointment_id, kind, to_e164, body, segments, encoding, idempotency_key, state, twilio_sid,
                                             attempts, created_at, updated_at, sent_at)
                VALUES ('{t1}', '{video}', 'invite', '+447400123457', 'Join: https://call.example/join#t=SECRET-TOKEN see you', 1, 'gsm7',
@@ -169,8 +171,8 @@ async fn a_one_desk_clinic_moves_onto_an_empty_server_with_its_ids_passwords_and
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let moved: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        (moved["consultations"].as_u64(), moved["texts"].as_u64(), moved["replies"].as_u64()),
-        (Some(1), Some(2), Some(1)),
+        (moved["consultations"].as_u64(), moved["texts"].as_u64(), moved["replies"].as_u64(), moved["files"].as_u64()),
+        (Some(1), Some(2), Some(1), Some(1)),
         "{moved}"
     );
     let video = &appointment_ids[1];
@@ -191,9 +193,14 @@ async fn a_one_desk_clinic_moves_onto_an_empty_server_with_its_ids_passwords_and
         format!("consultation all,consultation_notes doctor:{doctor},consultation_record doctor:{doctor}")
     );
     assert_eq!(
-        pg.psql("clinic", &format!("SELECT state FROM consultation_attachments WHERE media_sid = '{photo}'")),
-        "waiting",
-        "the photo is fetched again from Twilio by the server"
+        pg.psql(
+            "clinic",
+            &format!(
+                "SELECT state || ' ' || length(content) FROM consultation_attachments WHERE media_sid = '{photo}'"
+            )
+        ),
+        "kept 2000",
+        "the photo the clinic kept moves with it (no need for Twilio to still have it)"
     );
     assert_eq!(
         pg.psql(

@@ -60,7 +60,7 @@ pub async fn receive(pool: &Pool, staff: &Staff, batch: &MigrationBatch) -> Resu
         // The clinic is here already: nothing more is written. Said as an answer, not a refusal,
         // so a move whose last answer was lost can be run again to mark its old folder moved.
         return Ok(json!({"already_finished": true, "doctors": 0, "patients": 0, "appointments": 0,
-                         "appointments_skipped": 0, "notes": 0, "consultations": 0, "texts": 0, "replies": 0,
+                         "appointments_skipped": 0, "notes": 0, "consultations": 0, "texts": 0, "replies": 0, "files": 0,
                          "audit": 0}));
     }
     let country = settings::get(&*tx, settings::COUNTRY).await?.unwrap_or_else(|| "US".into());
@@ -166,6 +166,7 @@ pub async fn receive(pool: &Pool, staff: &Staff, batch: &MigrationBatch) -> Resu
         crate::migration_history::consultations(&*tx, &batch.consultations, &mapped).await?.into();
     counts["texts"] = crate::migration_history::texts(&*tx, &batch.texts).await?.into();
     counts["replies"] = crate::migration_history::replies(&*tx, &batch.replies, &mapped).await?.into();
+    counts["files"] = crate::migration_history::files(&*tx, &batch.files).await?.into();
     for e in &batch.audit {
         let added = audit::insert_kept(&*tx, batch.source, e, None, mapped(e.actor_id)).await?;
         counts["audit"] = (counts["audit"].as_u64().unwrap_or(0) + added).into();
@@ -250,6 +251,7 @@ fn check_rows(batch: &MigrationBatch, country: &str) -> Result<()> {
         }
     }
     crate::migration_history::check(&batch.consultations, &batch.texts, &batch.replies)?;
+    crate::migration_history::check_files(&batch.files)?;
     for n in &batch.notes {
         clinicdesk_core::consultations::check_notes(&n.notes).map_err(|err| {
             CoreError::invalid("notes", format!("The notes of appointment {}: {err}", n.appointment_id))

@@ -7,7 +7,7 @@
 
 use crate::error::Result;
 use clinicdesk_core::error::CoreError;
-use clinicdesk_core::sync::wire::{MigratedConsultation, MigratedText, TextReplyRow};
+use clinicdesk_core::sync::wire::{MigratedConsultation, MigratedFile, MigratedText, TextReplyRow};
 use clinicdesk_core::twilio::media::is_sid;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
@@ -94,6 +94,44 @@ pub async fn replies(db: &impl GenericClient, moved: &[TextReplyRow], mapped: Ma
             .await?;
     }
     Ok(kept)
+}
+
+/// Chat attachments the clinic had kept: stored on the rows its consultations listed (one not
+/// listed, or kept here already, is skipped). Checked whole first (`check_files`).
+pub async fn files(db: &impl GenericClient, moved: &[MigratedFile]) -> Result<u64> {
+    let mut kept = 0;
+    for f in moved {
+        let bytes = decoded(f)?;
+        let size = bytes.len() as i64;
+        kept += db
+            .execute(
+                "UPDATE consultation_attachments SET state = 'kept', content = $3, size = $4, kept_at = now()
+                 WHERE media_sid = $1 AND appointment_id = $2 AND state IN ('waiting', 'unavailable')",
+                &[&f.media_sid, &f.appointment_id, &bytes, &size],
+            )
+            .await?;
+    }
+    Ok(kept)
+}
+
+fn decoded(f: &MigratedFile) -> Result<Vec<u8>> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&f.content)
+        .map_err(|_| CoreError::invalid("files", format!("Attachment {} could not be read.", f.media_sid)))?;
+    if !is_sid(&f.media_sid, "ME") || bytes.len() as i64 > clinicdesk_core::consultations::attachments::MAX_BYTES {
+        return Err(CoreError::invalid(
+            "files",
+            format!("Attachment {} is not one ClinicDesk would have kept.", f.media_sid),
+        )
+        .into());
+    }
+    Ok(bytes)
+}
+
+/// The files, checked whole before anything is written.
+pub fn check_files(files: &[MigratedFile]) -> Result<()> {
+    files.iter().try_for_each(|f| decoded(f).map(drop))
 }
 
 /// What arrives must be what this server would have kept itself; the sentence names the row.

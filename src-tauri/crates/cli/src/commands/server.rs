@@ -101,8 +101,8 @@ pub fn server(as_user: Option<&str>, json: bool, command: ServerCommand) -> Resu
             return format!("The clinic had already finished moving onto {url}; nothing more was sent. This folder is now kept to read only (its texts are sent by the server).");
         }
         format!(
-            "Moved onto {url}: {} patients, {} appointments ({} skipped: already there, or overlapping), {} consultations' notes, {} video consultations, {} texts, {} patients' replies, {} audit entries; staff keep their passwords.\nThis folder is now kept to read only (its texts are sent by the server). Join each desk to the server from ClinicDesk's first screen (a new data folder).",
-            t["patients"], t["appointments"], t["appointments_skipped"], t["notes"], t["consultations"], t["texts"], t["replies"], t["audit"]
+            "Moved onto {url}: {} patients, {} appointments ({} skipped: already there, or overlapping), {} consultations' notes, {} video consultations ({} chat files), {} texts, {} patients' replies, {} audit entries; staff keep their passwords.\nThis folder is now kept to read only (its texts are sent by the server). Join each desk to the server from ClinicDesk's first screen (a new data folder).",
+            t["patients"], t["appointments"], t["appointments_skipped"], t["notes"], t["consultations"], t["files"], t["texts"], t["replies"], t["audit"]
         )
     });
     Ok(())
@@ -177,7 +177,20 @@ fn send_clinic(
         link.set_person(&admin);
         let mut totals = serde_json::json!({});
         let last = MigrationBatch { source: whole.source, finished: true, ..Default::default() };
-        for part in parts(&whole).into_iter().chain([last]) {
+        // The chat files the clinic kept, one a part (each up to 10 MB), read as they go.
+        let files = clinic.desk_sync().kept_files_for_server(caller)?;
+        let file_parts = files.into_iter().map(|(appointment, sid)| {
+            clinic.desk_sync().kept_file_for_server(caller, appointment, &sid).map(|file| MigrationBatch {
+                source: whole.source,
+                settings: whole.settings.clone(),
+                users: whole.users.clone(),
+                files: vec![file],
+                ..Default::default()
+            })
+        });
+        let parts = parts(&whole).into_iter().map(Ok).chain(file_parts).chain([Ok(last)]);
+        for part in parts {
+            let part = part?;
             let answer = link.migrate(&part).await?;
             *parts_taken += 1;
             if answer["already_finished"] == true {

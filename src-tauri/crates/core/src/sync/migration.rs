@@ -43,6 +43,8 @@ impl super::DeskSync<'_> {
             consultations: super::migration_history::consultations(&snapshot)?,
             texts: super::migration_history::texts(&snapshot)?,
             replies: super::migration_history::replies(&snapshot)?,
+            // Moved one at a time after the rest (`kept_files_for_server`).
+            files: Vec::new(),
             finished: false,
         };
         snapshot.commit()?;

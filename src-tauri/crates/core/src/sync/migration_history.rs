@@ -193,6 +193,56 @@ fn without_link_keys(body: &str) -> String {
     out
 }
 
+impl super::DeskSync<'_> {
+    /// The chat attachments this clinic kept, to move one at a time after the rest (their bytes
+    /// are read one by one, never all at once). The read is audited here once.
+    pub fn kept_files_for_server(&self, caller: &crate::auth::Caller) -> Result<Vec<(Uuid, String)>> {
+        caller.require_to_move()?;
+        let conn = self.clinic.db().conn()?;
+        let files: Vec<(Uuid, String)> = conn
+            .prepare(
+                "SELECT appointment_id, media_sid FROM chat_attachments WHERE state = 'kept' AND content IS NOT NULL
+                 ORDER BY appointment_id, message_index, media_sid",
+            )?
+            .query_map([], |r| Ok((uuid_at(r, 0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        if files.is_empty() {
+            return Ok(files);
+        }
+        let detail = format!("{} chat attachment(s) read to move onto a clinic server", files.len());
+        crate::audit::record(
+            &conn,
+            self.clinic.now(),
+            crate::audit::Actor::Staff(caller),
+            crate::audit::AuditAction::ClinicMoved,
+            None,
+            Some(&detail),
+        )?;
+        Ok(files)
+    }
+
+    /// One kept attachment, to move.
+    pub fn kept_file_for_server(
+        &self,
+        caller: &crate::auth::Caller,
+        appointment: Uuid,
+        media_sid: &str,
+    ) -> Result<super::wire::MigratedFile> {
+        use base64::Engine;
+        caller.require_to_move()?;
+        let bytes: Vec<u8> = self.clinic.db().conn()?.query_row(
+            "SELECT content FROM chat_attachments WHERE appointment_id = ?1 AND media_sid = ?2 AND state = 'kept'",
+            rusqlite::params![appointment.to_string(), media_sid],
+            |r| r.get(0),
+        )?;
+        Ok(super::wire::MigratedFile {
+            appointment_id: appointment,
+            media_sid: media_sid.to_owned(),
+            content: base64::engine::general_purpose::STANDARD.encode(bytes),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -130,6 +130,9 @@ pub struct MigrationBatch {
     /// Every text patients sent the clinic, and what was done with it.
     #[serde(default)]
     pub replies: Vec<TextReplyRow>,
+    /// Chat attachments the clinic had already kept (one a part: each up to 10 MB).
+    #[serde(default)]
+    pub files: Vec<MigratedFile>,
     /// The last part: the server then holds the clinic, and refuses any further part (the old
     /// folder is kept to read from then on).
     #[serde(default)]
@@ -202,6 +205,16 @@ pub struct MigratedConsultation {
     /// Who recorded the patient's agreement to recording.
     #[serde(default)]
     pub recording_consent_by: Option<Uuid>,
+}
+
+/// A chat attachment a clinic moving onto a server had already kept, so the server need not
+/// fetch it again from Twilio (which may no longer have it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MigratedFile {
+    pub appointment_id: Uuid,
+    pub media_sid: String,
+    /// The file's bytes, base64 (standard alphabet, padded).
+    pub content: String,
 }
 
 /// A text of a clinic moving onto a server. Settled (a clinic with texts waiting does not move);
