@@ -2,7 +2,7 @@
 
 /**
  * One recording of a consultation, as the doctor sees it listed (metadata only: the media stays
- * in the clinic's Twilio account).
+ * in the clinic's Twilio account). Deserialized from a clinic server's answer on a desk.
  */
 export type ConsultationRecording = { sid: string, 
 /**
