@@ -101,6 +101,21 @@ async fn reception_texts_the_video_link_from_a_desk_and_a_move_draws_new_names()
         "offline: none shown, no error"
     );
     front.relay.heal();
+    // The server texted the link but its answer was lost on the way back: the desk does not say
+    // "not texted" (reception would send a second link), it says to look first.
+    let invites = || {
+        c.pg.psql(
+            "clinic",
+            &format!(
+                "SELECT count(*) FROM sms_notifications WHERE appointment_id = '{appointment}' AND kind = 'invite'"
+            ),
+        )
+    };
+    let before: i64 = invites().parse().unwrap();
+    front.relay.lose_next_answers(1);
+    let lost = consultations.invite_on_server(&rita.caller, &front_link, appointment).await.unwrap_err();
+    assert!(lost.to_string().contains("may not have been texted: look at the appointment's texts"), "{lost}");
+    assert_eq!(invites().parse::<i64>().unwrap(), before + 1, "it did go");
 
     // Another doctor may not text this appointment's patient (doctors do not send the clinic's texts).
     let refused = house_link

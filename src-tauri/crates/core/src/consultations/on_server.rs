@@ -98,7 +98,14 @@ impl Consultations<'_> {
         access::inviter(self.clinic, caller, appointment)?;
         link.consultation(caller.user_id(), appointment, "invite", &json!({}))
             .await
-            .map_err(|e| without_server(e, "the patient's link was not texted"))
+            // No answer may mean the server texted it and the answer was lost: said so, never
+            // "not texted" (texting it again would send the patient a second link).
+            .map_err(|e| {
+                without_server(
+                    e,
+                    "the patient's link may not have been texted: look at the appointment's texts before texting it again",
+                )
+            })
     }
 
     /// The chat: through the clinic server while the consultation runs (the window's live
@@ -132,7 +139,7 @@ impl Consultations<'_> {
         access::own(self.clinic, caller, appointment, "chat in")?;
         link.consultation(caller.user_id(), appointment, "send", &json!({ "body": body }))
             .await
-            .map_err(|e| without_server(e, "the message was not sent"))
+            .map_err(|e| without_server(e, "the message may not have been sent: the chat shows it if it was"))
     }
 
     /// Marks the chat read by the doctor, through the clinic server while the consultation runs.
