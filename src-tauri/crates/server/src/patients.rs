@@ -148,7 +148,7 @@ async fn checked(db: &impl GenericClient, input: &PatientInput, now: DateTime<Ut
 }
 
 /// The patient's row as it now stands goes to every desk's feed; returned as sent.
-async fn published(db: &impl GenericClient, id: Uuid) -> Result<serde_json::Value> {
+pub(crate) async fn published(db: &impl GenericClient, id: Uuid) -> Result<serde_json::Value> {
     let r = db
         .query_one(
             "SELECT full_name, phone, date_of_birth, sms_consent, opted_out_at, version FROM patients WHERE id = $1",

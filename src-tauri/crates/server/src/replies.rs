@@ -1,5 +1,6 @@
 //! Patients' replies to the clinic's number, read from Twilio by the elected sender about once a
-//! minute, with the core's rules (`sms::reply_actions`, read with its module comment):
+//! minute. What a reply does is the core's rule (`sms::reply_actions::handle`, over the
+//! [`ReplyStore`] below; the same rule a one-desk clinic runs), in short:
 //! - "C" or "YES" confirms ONE appointment: the one the last reminder sent to that number before
 //!   the reply was about, if it is still scheduled and has not started; with no reminder sent,
 //!   the earliest scheduled one of a patient with that number that starts later and was booked
@@ -16,14 +17,14 @@
 
 use crate::audit;
 use crate::changes;
-use crate::error::Result;
+use crate::error::{Result, ServerError};
 use crate::settings;
 use crate::twilio_setup::Texting;
 use chrono::{DateTime, Duration, Utc};
 use clinicdesk_core::audit::AuditAction;
-use clinicdesk_core::sms::reply_actions::{keyword, Keyword};
+use clinicdesk_core::sms::reply_actions::{self, Handled, RemindedVisit, Reply, ReplyStore, REPLY_ACTOR};
+use clinicdesk_core::sms::ReplyHandling;
 use clinicdesk_core::twilio::messages;
-use serde_json::json;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
@@ -57,49 +58,24 @@ pub async fn read(db: &mut impl GenericClient, texting: &Texting, now: DateTime<
     // by ours, is compared with this server's times (right even when the two clocks disagree).
     let twilio_now = now + texting.http.twilio_clock_offset().unwrap_or_else(Duration::zero);
     for m in listed {
-        let (Some(from), Some(body)) = (m.from.clone(), m.body.clone()) else { continue };
+        let (Some(from), Some(body)) = (m.from.as_deref(), m.body.as_deref()) else { continue };
         let received_at = m.sent_at().unwrap_or(twilio_now);
         latest = latest.max(received_at);
-        let written_at = now - (twilio_now - received_at).max(Duration::zero());
-        let known: bool =
-            db.query_one("SELECT EXISTS (SELECT 1 FROM sms_inbound WHERE sid = $1)", &[&m.sid]).await?.get(0);
-        if known {
-            continue; // listed again by an overlapping read
-        }
-        // The reply is kept and acted on together: a STOP is never recorded without its effect,
-        // and a reply listed again rolls back whatever it would have done twice.
-        let tx = db.transaction().await?;
-        let reply = Reply { sid: &m.sid, from: &from, received_at, written_at };
-        let (handling, patient, appointment) = match keyword(&body) {
-            Some(Keyword::Confirm { yes }) => {
-                let opted_in = yes && opt_in(&tx, &reply, now).await?;
-                match confirm_next(&tx, &reply, now).await? {
-                    Some((appointment, patient)) => ("confirmed", Some(patient), Some(appointment)),
-                    None if opted_in => ("opted_in", patient_for(&tx, &from).await?, None),
-                    None => ("inbox", patient_for(&tx, &from).await?, None),
-                }
-            }
-            Some(Keyword::OptOut) => {
-                opt_out(&tx, &reply, now).await?;
-                ("opted_out", patient_for(&tx, &from).await?, None)
-            }
-            Some(Keyword::OptIn) => {
-                opt_in(&tx, &reply, now).await?;
-                ("opted_in", patient_for(&tx, &from).await?, None)
-            }
-            Some(Keyword::Help) => ("help", patient_for(&tx, &from).await?, None),
-            None => ("inbox", patient_for(&tx, &from).await?, None),
+        let reply = Reply {
+            sid: &m.sid,
+            from,
+            to: &number,
+            body,
+            received_at,
+            written_at: now - (twilio_now - received_at).max(Duration::zero()),
         };
-        let kept = tx
-            .execute(
-                "INSERT INTO sms_inbound (sid, from_phone, to_phone, body, received_at, handling, patient_id, appointment_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sid) DO NOTHING",
-                &[&m.sid, &from, &number, &body, &received_at, &handling, &patient, &appointment],
-            )
-            .await?;
-        if kept == 0 {
-            continue; // recorded meanwhile: the transaction is dropped, so nothing is done twice
-        }
+        // The reply is kept and acted on together: a STOP is never recorded without its effect,
+        // and a reply kept meanwhile rolls back whatever it would have done twice.
+        let tx = db.transaction().await?;
+        let Some(handled) = reply_actions::handle(&mut PgReplies { db: &tx, now }, &reply, now).await? else {
+            continue; // listed again by an overlapping read, or kept meanwhile: nothing is done
+        };
+        publish(&tx, &handled).await?;
         tx.commit().await?;
         new += 1;
     }
@@ -112,135 +88,161 @@ pub async fn read(db: &mut impl GenericClient, texting: &Texting, now: DateTime<
     Ok(new)
 }
 
-/// The reply being handled.
-struct Reply<'a> {
-    sid: &'a str,
-    from: &'a str,
-    /// Twilio's time for it (shown to staff, and how far replies have been read).
-    received_at: DateTime<Utc>,
-    /// The same instant by this server's clock: compared with when reminders went and bookings
-    /// were made.
-    written_at: DateTime<Utc>,
+/// What follows a reply on the server: the appointment it confirmed and the patients whose
+/// opt-out it changed go to every desk's feed (the reply itself goes by migration 12's trigger).
+async fn publish(db: &impl GenericClient, handled: &Handled) -> Result<()> {
+    if let (ReplyHandling::Confirmed, Some(appointment)) = (handled.handling, handled.appointment) {
+        let tz = settings::time_zone(db).await?;
+        changes::appointment(db, &crate::appointments::find(db, appointment, tz).await?).await?;
+    }
+    for &patient in &handled.patients_changed {
+        crate::patients::published(db, patient).await?;
+    }
+    Ok(())
 }
 
-const REPLY_ACTOR: &str = "Patient's text reply";
-
-/// The patient an inbox reply is about: of the patients with that number, the one the clinic
-/// texted last at it, else the first added.
-async fn patient_for(db: &impl GenericClient, number: &str) -> Result<Option<Uuid>> {
-    Ok(db
-        .query_opt(
-            "SELECT p.id FROM patients p WHERE p.phone = $1
-             ORDER BY (SELECT max(n.created_at) FROM sms_notifications n WHERE n.patient_id = p.id AND n.to_phone = $1) DESC NULLS LAST,
-                      p.created_at, p.id
-             LIMIT 1",
-            &[&number],
-        )
-        .await?
-        .map(|r| r.get(0)))
+/// Replies in the clinic's PostgreSQL database, in the caller's transaction.
+struct PgReplies<'a, C> {
+    db: &'a C,
+    now: DateTime<Utc>,
 }
 
-/// Confirms the appointment a C/YES answers (the module's rules): (appointment, patient).
-async fn confirm_next(db: &impl GenericClient, reply: &Reply<'_>, now: DateTime<Utc>) -> Result<Option<(Uuid, Uuid)>> {
-    // The reminder ("reply C to confirm") sent last to this number before the reply names the
-    // appointment: a parent answering their own reminder never confirms a child's visit.
-    let about = db
-        .query_opt(
-            "SELECT a.id, a.patient_id, a.status, a.starts_at FROM sms_notifications n JOIN appointments a ON a.id = n.appointment_id
-             WHERE n.to_phone = $1 AND n.kind = 'reminder' AND n.sent_at IS NOT NULL AND n.sent_at <= $2
-             ORDER BY n.sent_at DESC LIMIT 1",
-            &[&reply.from, &(reply.written_at + Duration::minutes(5))],
-        )
-        .await?;
-    let next: Option<(Uuid, Uuid)> = match about {
-        Some(row) => {
-            let (status, starts_at): (String, DateTime<Utc>) = (row.get(2), row.get(3));
-            (status == "scheduled" && starts_at > now).then(|| (row.get(0), row.get(1)))
-        }
-        None => db
+impl<C: GenericClient + Sync> ReplyStore for PgReplies<'_, C> {
+    type Error = ServerError;
+
+    async fn known(&mut self, sid: &str) -> Result<bool> {
+        Ok(self.db.query_one("SELECT EXISTS (SELECT 1 FROM sms_inbound WHERE sid = $1)", &[&sid]).await?.get(0))
+    }
+
+    async fn patients_with(&mut self, number: &str, opted_out: bool) -> Result<Vec<Uuid>> {
+        // Locked until the transaction ends: a reply and a receptionist's edit of the same
+        // patient take turns.
+        let rows = self
+            .db
+            .query(
+                "SELECT id FROM patients WHERE phone = $1 AND (opted_out_at IS NOT NULL) = $2
+                 ORDER BY created_at, id FOR UPDATE",
+                &[&number, &opted_out],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn patient_texted_last(&mut self, number: &str) -> Result<Option<Uuid>> {
+        Ok(self
+            .db
+            .query_opt(
+                "SELECT p.id FROM patients p WHERE p.phone = $1
+                 ORDER BY (SELECT max(n.created_at) FROM sms_notifications n WHERE n.patient_id = p.id AND n.to_phone = $1) DESC NULLS LAST,
+                          p.created_at, p.id
+                 LIMIT 1",
+                &[&number],
+            )
+            .await?
+            .map(|r| r.get(0)))
+    }
+
+    async fn last_reminded(&mut self, number: &str, sent_by: DateTime<Utc>) -> Result<Option<RemindedVisit>> {
+        Ok(self
+            .db
+            .query_opt(
+                "SELECT a.id, a.patient_id, a.status = 'scheduled', a.starts_at
+                 FROM sms_notifications n JOIN appointments a ON a.id = n.appointment_id
+                 WHERE n.to_phone = $1 AND n.kind = 'reminder' AND n.sent_at IS NOT NULL AND n.sent_at <= $2
+                 ORDER BY n.sent_at DESC LIMIT 1",
+                &[&number, &sent_by],
+            )
+            .await?
+            .map(|r| RemindedVisit {
+                appointment: r.get(0),
+                patient: r.get(1),
+                scheduled: r.get(2),
+                starts_at: r.get(3),
+            }))
+    }
+
+    async fn next_scheduled(
+        &mut self,
+        number: &str,
+        after: DateTime<Utc>,
+        booked_by: DateTime<Utc>,
+    ) -> Result<Option<(Uuid, Uuid)>> {
+        Ok(self
+            .db
             .query_opt(
                 "SELECT a.id, a.patient_id FROM appointments a JOIN patients p ON p.id = a.patient_id
                  WHERE p.phone = $1 AND a.status = 'scheduled' AND a.starts_at > $2 AND a.created_at <= $3
                  ORDER BY a.starts_at, a.id LIMIT 1",
-                &[&reply.from, &now, &reply.written_at],
+                &[&number, &after, &booked_by],
             )
             .await?
-            .map(|r| (r.get(0), r.get(1))),
-    };
-    let Some((appointment, patient)) = next else { return Ok(None) };
-    // The time is left alone: texts about this appointment compare it.
-    let confirmed = db
-        .execute(
-            "UPDATE appointments SET status = 'confirmed', version = version + 1, updated_at = $2
-             WHERE id = $1 AND status = 'scheduled'",
-            &[&appointment, &now],
-        )
-        .await?;
-    if confirmed == 0 {
-        return Ok(None);
+            .map(|r| (r.get(0), r.get(1))))
     }
-    let tz = settings::time_zone(db).await?;
-    changes::appointment(db, &crate::appointments::find(db, appointment, tz).await?).await?;
-    let detail = format!("patient {patient}; confirmed by text reply {}", reply.sid);
-    audit::record_as(
-        db,
-        REPLY_ACTOR,
-        AuditAction::AppointmentConfirmedByText,
-        Some(("appointment", &appointment.to_string())),
-        Some(&detail),
-    )
-    .await?;
-    Ok(Some((appointment, patient)))
-}
 
-async fn opt_out(db: &impl GenericClient, reply: &Reply<'_>, now: DateTime<Utc>) -> Result<()> {
-    let patients = db
-        .query(
-            "UPDATE patients SET opted_out_at = $2, version = version + 1, updated_at = $3
-             WHERE phone = $1 AND opted_out_at IS NULL
-             RETURNING id, full_name, phone, date_of_birth, sms_consent, opted_out_at, version",
-            &[&reply.from, &reply.received_at, &now],
-        )
-        .await?;
-    db.execute(
-        "UPDATE sms_notifications SET state = 'skipped', error_message = 'The patient replied STOP to the clinic''s texts.', updated_at = $2
-         WHERE to_phone = $1 AND state = 'pending' AND NOT needs_reconcile",
-        &[&reply.from, &now],
-    )
-    .await?;
-    publish(db, &patients, AuditAction::PatientOptedOut, reply).await
-}
-
-/// Clears the opt-out of every patient with the number. `true` when any was opted out.
-async fn opt_in(db: &impl GenericClient, reply: &Reply<'_>, now: DateTime<Utc>) -> Result<bool> {
-    let patients = db
-        .query(
-            "UPDATE patients SET opted_out_at = NULL, version = version + 1, updated_at = $2
-             WHERE phone = $1 AND opted_out_at IS NOT NULL
-             RETURNING id, full_name, phone, date_of_birth, sms_consent, opted_out_at, version",
-            &[&reply.from, &now],
-        )
-        .await?;
-    publish(db, &patients, AuditAction::PatientOptedIn, reply).await?;
-    Ok(!patients.is_empty())
-}
-
-/// Desks receive the patients' rows; the trail says the patient's reply did it.
-async fn publish(
-    db: &impl GenericClient,
-    patients: &[tokio_postgres::Row],
-    action: AuditAction,
-    reply: &Reply<'_>,
-) -> Result<()> {
-    for p in patients {
-        let id: Uuid = p.get(0);
-        let opted_out_at: Option<DateTime<Utc>> = p.get(5);
-        let row = json!({"id": id, "full_name": p.get::<_, String>(1), "phone": p.get::<_, Option<String>>(2),
-                         "date_of_birth": p.get::<_, Option<chrono::NaiveDate>>(3), "sms_consent": p.get::<_, bool>(4),
-                         "opted_out_at": opted_out_at, "version": p.get::<_, i64>(6)});
-        changes::record(db, "patient", id, "all", Some(row)).await?;
-        let detail = format!("patient {id}; text reply {}", reply.sid);
-        audit::record_as(db, REPLY_ACTOR, action, Some(("patient", &id.to_string())), Some(&detail)).await?;
+    async fn confirm(&mut self, appointment: Uuid) -> Result<bool> {
+        let confirmed = self
+            .db
+            .execute(
+                "UPDATE appointments SET status = 'confirmed', version = version + 1, updated_at = $2
+                 WHERE id = $1 AND status = 'scheduled'",
+                &[&appointment, &self.now],
+            )
+            .await?;
+        Ok(confirmed == 1)
     }
-    Ok(())
+
+    async fn opt_out(&mut self, number: &str, at: DateTime<Utc>) -> Result<()> {
+        self.db
+            .execute(
+                "UPDATE patients SET opted_out_at = $2, version = version + 1, updated_at = $3
+                 WHERE phone = $1 AND opted_out_at IS NULL",
+                &[&number, &at, &self.now],
+            )
+            .await?;
+        self.db
+            .execute(
+                "UPDATE sms_notifications SET state = 'skipped', error_message = 'The patient replied STOP to the clinic''s texts.', updated_at = $2
+                 WHERE to_phone = $1 AND state = 'pending' AND NOT needs_reconcile",
+                &[&number, &self.now],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn opt_in(&mut self, number: &str) -> Result<()> {
+        self.db
+            .execute(
+                "UPDATE patients SET opted_out_at = NULL, version = version + 1, updated_at = $2
+                 WHERE phone = $1 AND opted_out_at IS NOT NULL",
+                &[&number, &self.now],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn audit(&mut self, action: AuditAction, record: (&str, Uuid), _patient: Uuid, detail: &str) -> Result<()> {
+        // The server's trail names the patient in the detail (the rule's words start with it).
+        audit::record_as(self.db, REPLY_ACTOR, action, Some((record.0, &record.1.to_string())), Some(detail)).await
+    }
+
+    async fn keep(&mut self, reply: &Reply<'_>, handled: &Handled) -> Result<bool> {
+        let kept = self
+            .db
+            .execute(
+                "INSERT INTO sms_inbound (sid, from_phone, to_phone, body, received_at, handling, patient_id, appointment_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sid) DO NOTHING",
+                &[
+                    &reply.sid,
+                    &reply.from,
+                    &reply.to,
+                    &reply.body,
+                    &reply.received_at,
+                    &handled.handling.as_str(),
+                    &handled.patient,
+                    &handled.appointment,
+                ],
+            )
+            .await?;
+        Ok(kept == 1)
+    }
 }

@@ -104,6 +104,15 @@ async fn replies_confirm_the_reminded_visit_and_the_rest_wait_in_every_desks_inb
         ),
         "Patient's text reply 2"
     );
+    // The trail's words are the core's rule's, the same as on one desk.
+    assert_eq!(
+        c.pg.psql(
+            "clinic",
+            "SELECT actor_label || ': ' || regexp_replace(detail, '[0-9a-f-]{36}|SM[0-9a-f]{32}', 'X', 'g')
+             FROM audit_log WHERE action = 'patient.opt_in'"
+        ),
+        "Patient's text reply: patient X; agreed to texts again by text reply X"
+    );
 
     // Every desk: the confirmed visits, and the inbox (with the patient where one has the number).
     for (desk, link) in [(&front, &front_link), (&office, &office_link)] {

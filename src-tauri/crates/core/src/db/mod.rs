@@ -207,7 +207,7 @@ pub fn uuid_at(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<uuid::
 
 /// Runs a future that never waits (a SQLite store's, behind a store trait) to its answer, on the
 /// calling thread. Invariant: the rules await nothing but store calls, and the SQLite stores
-/// (`SqlitePatients`, `SqliteAppointments`) await nothing, so the first poll finishes; a rule that
+/// (`SqlitePatients`, `SqliteAppointments`, `SqliteReplies`…) await nothing, so the first poll finishes; a rule that
 /// awaited anything else (a timer, the network) would panic here.
 pub(crate) fn at_once<T>(work: impl std::future::Future<Output = T>) -> T {
     use futures_util::FutureExt;

@@ -13,6 +13,7 @@ mod reconcile;
 mod record;
 mod replies;
 pub mod reply_actions;
+mod reply_store;
 pub mod segments;
 pub mod smart_encoding;
 pub mod templates;

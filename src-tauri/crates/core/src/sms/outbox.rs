@@ -222,10 +222,10 @@ pub(crate) fn next_due(conn: &Connection) -> Result<Option<DateTime<Utc>>> {
 }
 
 /// Marks a patient's number as opted out (Twilio 21610) and skips their waiting texts.
-pub(crate) fn opt_out(conn: &Connection, number: &str, now: DateTime<Utc>) -> Result<()> {
+pub(crate) fn opt_out(conn: &Connection, number: &str, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
     conn.execute(
-        "UPDATE patients SET opted_out_at = coalesce(opted_out_at, ?2), updated_at = ?2 WHERE phone_e164 = ?1",
-        params![number, ts(now)],
+        "UPDATE patients SET opted_out_at = coalesce(opted_out_at, ?2), updated_at = ?3 WHERE phone_e164 = ?1",
+        params![number, ts(at), ts(now)],
     )?;
     conn.execute(
         "UPDATE sms_notifications SET state = 'skipped', error_message = ?2, final_at = ?3, updated_at = ?3

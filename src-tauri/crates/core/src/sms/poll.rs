@@ -53,7 +53,7 @@ impl OutboxWorker<'_> {
                             ],
                         )?;
                         if m.error_code == Some(21610) {
-                            outbox::opt_out(tx, &to, now)?;
+                            outbox::opt_out(tx, &to, now, now)?;
                         }
                         return Ok(true);
                     }

@@ -97,7 +97,7 @@ pub(super) fn record_failed(conn: &Connection, now: DateTime<Utc>, text: &Claime
     };
     finish(conn, now, &text.id, "failed", err.code(), &message)?;
     match err.code() {
-        Some(21610) => outbox::opt_out(conn, &text.to, now)?,
+        Some(21610) => outbox::opt_out(conn, &text.to, now, now)?,
         Some(code @ (21614 | 21211)) => mark_phone_problem(conn, now, &text.to, code)?,
         _ => {}
     }

@@ -15,7 +15,9 @@
 //! - Replies are handled oldest first, so STOP then START leaves the patient opted in.
 
 use super::reply_actions::{self, Reply};
+use super::reply_store::SqliteReplies;
 use super::worker::{OutboxWorker, RunReport};
+use crate::db::at_once;
 use crate::db::ts;
 use crate::error::Result;
 use crate::twilio::config::TwilioAccount;
@@ -120,7 +122,8 @@ impl OutboxWorker<'_> {
                     // clocks disagree.
                     written_at: now - (twilio_now - received_at).max(Duration::zero()),
                 };
-                if reply_actions::record(tx, now, &reply)? {
+                let mut store = SqliteReplies { tx, now };
+                if at_once(reply_actions::handle(&mut store, &reply, now))?.is_some() {
                     recorded += 1;
                 }
             }

@@ -1,4 +1,12 @@
-//! What a patient's reply does, recorded in the worker's fenced transaction.
+//! What a patient's reply does: the rules once, over a small store trait.
+//!
+//! Two stores keep replies: the embedded SQLite file, where a one-desk clinic's sending worker
+//! records them in its fenced transaction ([`SqliteReplies`](super::reply_store::SqliteReplies)),
+//! and the clinic server's PostgreSQL, where its elected sender does (`clinicdesk-server`'s
+//! `PgReplies`). Each implements [`ReplyStore`]: storage questions and writes, no rules. What a
+//! reply does, which audit entries it leaves and their words are [`handle`], written once.
+//! Invariant: every store method runs inside the caller's write transaction, so a reply is kept
+//! together with what it did, or not at all; what follows (the server's feed) is the caller's.
 //!
 //! Rules (one place, read with the tests in tests/replies.rs):
 //! - The reply is matched to patients by number (`patients.phone_e164 = From`, exact E.164).
@@ -21,27 +29,204 @@
 //!
 //! Every change to a patient or appointment is audited under the patient's reply, not a person.
 
-use super::outbox;
-use crate::audit::{self, Actor, AuditAction};
-use crate::db::{ts, uuid_at};
-use crate::error::Result;
-use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use super::inbox::ReplyHandling;
+use crate::audit::AuditAction;
+use crate::error::CoreError;
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 /// The audit trail's "who" for changes a reply made.
-const REPLY_ACTOR: &str = "Patient's text reply";
+pub const REPLY_ACTOR: &str = "Patient's text reply";
+
+/// A reminder sent may be stamped a little after the reply to it was written (the two clocks,
+/// and a reply typed as the reminder arrived): reminders sent up to this long after still count.
+const REMINDER_SLACK: Duration = Duration::minutes(5);
 
 /// One text a patient sent, as read from Twilio.
-pub(super) struct Reply<'a> {
+#[derive(Debug, Clone, Copy)]
+pub struct Reply<'a> {
     pub sid: &'a str,
     pub from: &'a str,
     pub to: &'a str,
     pub body: &'a str,
     /// Twilio's clock: shown to staff, and how far replies have been read.
     pub received_at: DateTime<Utc>,
-    /// The same instant on this computer's clock (for comparing with bookings).
+    /// The same instant on this computer's (or server's) clock, for comparing with bookings.
     pub written_at: DateTime<Utc>,
+}
+
+/// The appointment a reminder was about, as it stands now.
+#[derive(Debug, Clone, Copy)]
+pub struct RemindedVisit {
+    pub appointment: Uuid,
+    pub patient: Uuid,
+    /// Still scheduled (not confirmed, cancelled, moved to a no-show…).
+    pub scheduled: bool,
+    pub starts_at: DateTime<Utc>,
+}
+
+/// What a reply did, as kept with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handled {
+    pub handling: ReplyHandling,
+    /// The patient it is about (the one confirmed, else the one texted last at that number).
+    pub patient: Option<Uuid>,
+    /// The appointment a C/YES confirmed.
+    pub appointment: Option<Uuid>,
+    /// Patients whose opt-out changed (the server sends their rows to every desk).
+    pub patients_changed: Vec<Uuid>,
+}
+
+/// Storage for replies, inside one write transaction (see the module's invariant). A store knows
+/// the instant of the change (`updated_at`).
+#[allow(async_fn_in_trait)] // used with concrete stores only
+pub trait ReplyStore {
+    /// The store's own error; every rule's refusal converts into it.
+    type Error: From<CoreError>;
+
+    /// Whether a reply with this SID is kept already (every overlapping read lists it again).
+    async fn known(&mut self, sid: &str) -> Result<bool, Self::Error>;
+    /// The patients with this number whose opt-out is (`opted_out`) or is not recorded, in the
+    /// order they were added.
+    async fn patients_with(&mut self, number: &str, opted_out: bool) -> Result<Vec<Uuid>, Self::Error>;
+    /// Of the patients with this number, the one the clinic texted last at it, else the first
+    /// added.
+    async fn patient_texted_last(&mut self, number: &str) -> Result<Option<Uuid>, Self::Error>;
+    /// The appointment of the reminder last sent to this number at or before `sent_by`.
+    async fn last_reminded(
+        &mut self,
+        number: &str,
+        sent_by: DateTime<Utc>,
+    ) -> Result<Option<RemindedVisit>, Self::Error>;
+    /// The earliest scheduled appointment, of any patient with this number, starting after
+    /// `after` and booked at or before `booked_by`: (appointment, patient).
+    async fn next_scheduled(
+        &mut self,
+        number: &str,
+        after: DateTime<Utc>,
+        booked_by: DateTime<Utc>,
+    ) -> Result<Option<(Uuid, Uuid)>, Self::Error>;
+    /// Scheduled → confirmed, its version on, its time untouched. `false`: it was no longer
+    /// scheduled, nothing changed.
+    async fn confirm(&mut self, appointment: Uuid) -> Result<bool, Self::Error>;
+    /// Every patient with this number opted out as of `at` (an earlier opt-out kept), and their
+    /// waiting texts skipped (not those waiting to be checked at Twilio).
+    async fn opt_out(&mut self, number: &str, at: DateTime<Utc>) -> Result<(), Self::Error>;
+    /// The opt-out of every patient with this number cleared.
+    async fn opt_in(&mut self, number: &str) -> Result<(), Self::Error>;
+    /// An entry in the trail, made by the patient's reply ([`REPLY_ACTOR`]), about `record` and
+    /// the patient.
+    async fn audit(
+        &mut self,
+        action: AuditAction,
+        record: (&str, Uuid),
+        patient: Uuid,
+        detail: &str,
+    ) -> Result<(), Self::Error>;
+    /// Keeps the reply with what it did. `false`: another writer kept it meanwhile; the caller
+    /// rolls its transaction back so nothing is done twice.
+    async fn keep(&mut self, reply: &Reply<'_>, handled: &Handled) -> Result<bool, Self::Error>;
+}
+
+/// Keeps `reply` and does what it asks (the module's rules). `None`: that SID was kept already
+/// (or meanwhile), and nothing is to be done — the caller drops its transaction's work.
+pub async fn handle<S: ReplyStore>(
+    store: &mut S,
+    reply: &Reply<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<Handled>, S::Error> {
+    if store.known(reply.sid).await? {
+        return Ok(None);
+    }
+    let mut patients_changed = Vec::new();
+    let handled =
+        |handling, patient, appointment| Handled { handling, patient, appointment, patients_changed: Vec::new() };
+    let mut outcome = match keyword(reply.body) {
+        Some(Keyword::Confirm { yes }) => {
+            if yes {
+                patients_changed = opt_in(store, reply).await?;
+            }
+            match confirm_next(store, reply, now).await? {
+                Some((appointment, patient)) => handled(ReplyHandling::Confirmed, Some(patient), Some(appointment)),
+                None if !patients_changed.is_empty() => {
+                    handled(ReplyHandling::OptedIn, store.patient_texted_last(reply.from).await?, None)
+                }
+                None => handled(ReplyHandling::Inbox, store.patient_texted_last(reply.from).await?, None),
+            }
+        }
+        Some(Keyword::OptOut) => {
+            patients_changed = opt_out(store, reply).await?;
+            handled(ReplyHandling::OptedOut, store.patient_texted_last(reply.from).await?, None)
+        }
+        Some(Keyword::OptIn) => {
+            patients_changed = opt_in(store, reply).await?;
+            handled(ReplyHandling::OptedIn, store.patient_texted_last(reply.from).await?, None)
+        }
+        Some(Keyword::Help) => handled(ReplyHandling::Help, store.patient_texted_last(reply.from).await?, None),
+        None => handled(ReplyHandling::Inbox, store.patient_texted_last(reply.from).await?, None),
+    };
+    outcome.patients_changed = patients_changed;
+    if !store.keep(reply, &outcome).await? {
+        return Ok(None);
+    }
+    Ok(Some(outcome))
+}
+
+/// Confirms the appointment a C/YES answers (see the module's rules): (appointment, patient).
+async fn confirm_next<S: ReplyStore>(
+    store: &mut S,
+    reply: &Reply<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<(Uuid, Uuid)>, S::Error> {
+    // The reminder ("reply C to confirm") last sent to this number before the reply names the
+    // appointment the C answers — not simply the earliest: a parent answering their own reminder
+    // must not confirm a child's visit, nor a C read after downtime next month's. If that one is
+    // no longer open or has started, the reply goes to a person. With no reminder sent, the
+    // earliest open appointment booked before the reply.
+    let next = match store.last_reminded(reply.from, reply.written_at + REMINDER_SLACK).await? {
+        Some(visit) => (visit.scheduled && visit.starts_at > now).then_some((visit.appointment, visit.patient)),
+        None => store.next_scheduled(reply.from, now, reply.written_at).await?,
+    };
+    let Some((appointment, patient)) = next else { return Ok(None) };
+    // The time is left alone: texts about this appointment compare it (appointment_texts).
+    if !store.confirm(appointment).await? {
+        return Ok(None);
+    }
+    let detail = format!("patient {patient}; confirmed by text reply {}", reply.sid);
+    store.audit(AuditAction::AppointmentConfirmedByText, ("appointment", appointment), patient, &detail).await?;
+    Ok(Some((appointment, patient)))
+}
+
+/// Opts the number out; the patients newly opted out, each audited.
+async fn opt_out<S: ReplyStore>(store: &mut S, reply: &Reply<'_>) -> Result<Vec<Uuid>, S::Error> {
+    let newly = store.patients_with(reply.from, false).await?;
+    store.opt_out(reply.from, reply.written_at).await?;
+    audit_each(store, AuditAction::PatientOptedOut, &newly, reply, "stopped texts").await?;
+    Ok(newly)
+}
+
+/// Clears the opt-out of every patient with the number; those that were opted out, each audited.
+async fn opt_in<S: ReplyStore>(store: &mut S, reply: &Reply<'_>) -> Result<Vec<Uuid>, S::Error> {
+    let were_out = store.patients_with(reply.from, true).await?;
+    if !were_out.is_empty() {
+        store.opt_in(reply.from).await?;
+    }
+    audit_each(store, AuditAction::PatientOptedIn, &were_out, reply, "agreed to texts again").await?;
+    Ok(were_out)
+}
+
+async fn audit_each<S: ReplyStore>(
+    store: &mut S,
+    action: AuditAction,
+    patients: &[Uuid],
+    reply: &Reply<'_>,
+    what: &str,
+) -> Result<(), S::Error> {
+    for &patient in patients {
+        let detail = format!("patient {patient}; {what} by text reply {}", reply.sid);
+        store.audit(action, ("patient", patient), patient, &detail).await?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,164 +252,6 @@ pub fn keyword(body: &str) -> Option<Keyword> {
         "HELP" | "INFO" => Keyword::Help,
         _ => return None,
     })
-}
-
-/// Records `reply` and does what it asks. `false`: that SID was already recorded (a reply is
-/// listed again by every overlapping read), and nothing was done.
-pub(super) fn record(tx: &Connection, now: DateTime<Utc>, reply: &Reply<'_>) -> Result<bool> {
-    let known: bool = tx
-        .prepare_cached("SELECT EXISTS(SELECT 1 FROM sms_inbound WHERE sid = ?1)")?
-        .query_row([reply.sid], |r| r.get(0))?;
-    if known {
-        return Ok(false);
-    }
-    let (handling, patient, appointment) = match keyword(reply.body) {
-        Some(Keyword::Confirm { yes }) => {
-            let opted_in = yes && opt_in(tx, now, reply)?;
-            match confirm_next(tx, now, reply)? {
-                Some((appointment, patient)) => ("confirmed", Some(patient), Some(appointment)),
-                None if opted_in => ("opted_in", patient_for(tx, reply.from)?, None),
-                None => ("inbox", patient_for(tx, reply.from)?, None),
-            }
-        }
-        Some(Keyword::OptOut) => {
-            opt_out(tx, now, reply)?;
-            ("opted_out", patient_for(tx, reply.from)?, None)
-        }
-        Some(Keyword::OptIn) => {
-            opt_in(tx, now, reply)?;
-            ("opted_in", patient_for(tx, reply.from)?, None)
-        }
-        Some(Keyword::Help) => ("help", patient_for(tx, reply.from)?, None),
-        None => ("inbox", patient_for(tx, reply.from)?, None),
-    };
-    tx.prepare_cached(
-        "INSERT INTO sms_inbound (sid, from_e164, to_e164, body, received_at, patient_id, appointment_id, handling, recorded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        reply.sid,
-        reply.from,
-        reply.to,
-        reply.body,
-        ts(reply.received_at),
-        patient.map(|p| p.to_string()),
-        appointment.map(|a| a.to_string()),
-        handling,
-        ts(now)
-    ])?;
-    Ok(true)
-}
-
-/// The patient an inbox reply is about: of the patients with that number, the one the clinic
-/// texted last at it (the conversation is most likely about them), else the first added.
-fn patient_for(tx: &Connection, number: &str) -> Result<Option<Uuid>> {
-    Ok(tx
-        .prepare_cached(
-            "SELECT p.id FROM patients p WHERE p.phone_e164 = ?1
-             ORDER BY (SELECT max(n.created_at) FROM sms_notifications n WHERE n.patient_id = p.id AND n.to_e164 = ?1) DESC NULLS LAST,
-                      p.created_at, p.id
-             LIMIT 1",
-        )?
-        .query_row([number], |r| uuid_at(r, 0))
-        .optional()?)
-}
-
-/// Confirms the appointment a C/YES answers (see the module's rules): (appointment, patient).
-fn confirm_next(tx: &Connection, now: DateTime<Utc>, reply: &Reply<'_>) -> Result<Option<(Uuid, Uuid)>> {
-    // The reminder ("reply C to confirm") last sent to this number before the reply names the
-    // appointment the C answers — not simply the earliest: a parent answering their own reminder
-    // must not confirm a child's visit, nor a C read after downtime next month's. If that one is
-    // no longer open or has started, the reply goes to a person. With no reminder sent, the
-    // earliest open appointment booked before the reply.
-    let about: Option<(Uuid, Uuid, String, DateTime<Utc>)> = tx
-        .prepare_cached(
-            "SELECT a.id, a.patient_id, a.status, a.starts_at FROM sms_notifications n JOIN appointments a ON a.id = n.appointment_id
-             WHERE n.to_e164 = ?1 AND n.kind = 'reminder' AND n.sent_at IS NOT NULL AND n.sent_at <= ?2
-             ORDER BY n.sent_at DESC LIMIT 1",
-        )?
-        .query_row(params![reply.from, ts(reply.written_at + chrono::Duration::minutes(5))], |r| {
-            Ok((uuid_at(r, 0)?, uuid_at(r, 1)?, r.get(2)?, r.get(3)?))
-        })
-        .optional()?;
-    let next = match about {
-        Some((appointment, patient, status, starts_at)) => {
-            (status == "scheduled" && starts_at > now).then_some((appointment, patient))
-        }
-        None => tx
-            .prepare_cached(
-                "SELECT a.id, a.patient_id FROM appointments a JOIN patients p ON p.id = a.patient_id
-                 WHERE p.phone_e164 = ?1 AND a.status = 'scheduled' AND a.starts_at > ?2 AND a.created_at <= ?3
-                 ORDER BY a.starts_at, a.id LIMIT 1",
-            )?
-            .query_row(params![reply.from, ts(now), ts(reply.written_at)], |r| Ok((uuid_at(r, 0)?, uuid_at(r, 1)?)))
-            .optional()?,
-    };
-    let Some((appointment, patient)) = next else { return Ok(None) };
-    // The time is left alone: texts about this appointment compare it (appointment_texts).
-    tx.execute(
-        "UPDATE appointments SET status = 'confirmed', version = version + 1, updated_at = ?2
-         WHERE id = ?1 AND status = 'scheduled'",
-        params![appointment.to_string(), ts(now)],
-    )?;
-    let entry = audit::record(
-        tx,
-        now,
-        Actor::Anonymous { label: REPLY_ACTOR, user_id: None },
-        AuditAction::AppointmentConfirmedByText,
-        Some(("appointment", &appointment.to_string())),
-        Some(&format!("patient {patient}; confirmed by text reply {}", reply.sid)),
-    )?;
-    audit::link_patients(tx, entry, &[patient])?;
-    Ok(Some((appointment, patient)))
-}
-
-/// Patients with `number` whose opt-out is (`opted_out`) or is not recorded.
-fn patients_with(tx: &Connection, number: &str, opted_out: bool) -> Result<Vec<Uuid>> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT id FROM patients WHERE phone_e164 = ?1 AND (opted_out_at IS NOT NULL) = ?2 ORDER BY created_at, id",
-    )?;
-    let rows = stmt.query_map(params![number, opted_out], |r| uuid_at(r, 0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-fn opt_out(tx: &Connection, now: DateTime<Utc>, reply: &Reply<'_>) -> Result<()> {
-    let newly = patients_with(tx, reply.from, false)?;
-    outbox::opt_out(tx, reply.from, now)?;
-    audit_each(tx, now, AuditAction::PatientOptedOut, &newly, reply, "stopped texts")
-}
-
-/// Clears the opt-out of every patient with the number. `true` when any was opted out.
-fn opt_in(tx: &Connection, now: DateTime<Utc>, reply: &Reply<'_>) -> Result<bool> {
-    let were_out = patients_with(tx, reply.from, true)?;
-    tx.execute(
-        "UPDATE patients SET opted_out_at = NULL, updated_at = ?2 WHERE phone_e164 = ?1 AND opted_out_at IS NOT NULL",
-        params![reply.from, ts(now)],
-    )?;
-    audit_each(tx, now, AuditAction::PatientOptedIn, &were_out, reply, "agreed to texts again")?;
-    Ok(!were_out.is_empty())
-}
-
-fn audit_each(
-    tx: &Connection,
-    now: DateTime<Utc>,
-    action: AuditAction,
-    patients: &[Uuid],
-    reply: &Reply<'_>,
-    what: &str,
-) -> Result<()> {
-    for patient in patients {
-        let entry = audit::record(
-            tx,
-            now,
-            Actor::Anonymous { label: REPLY_ACTOR, user_id: None },
-            action,
-            Some(("patient", &patient.to_string())),
-            Some(&format!("patient {patient}; {what} by text reply {}", reply.sid)),
-        )?;
-        audit::link_patients(tx, entry, &[*patient])?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
