@@ -200,3 +200,24 @@ async fn a_room_twilio_closed_while_empty_is_opened_again_under_the_same_name() 
     seconds.sort();
     assert_eq!(seconds, [Some(120), Some(300)], "participants of both rooms are kept");
 }
+
+#[tokio::test]
+async fn a_start_whose_appointment_is_cancelled_half_way_closes_the_room_and_chat_it_made() {
+    let r = rig().await;
+    // The patient is being added to the chat slowly; reception cancels meanwhile.
+    r.fake.inject(Route::AddParticipant, Fault::SlowAfter(std::time::Duration::from_millis(600)));
+    let cancel = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        r.clinic().appointments().cancel(&r.desk, r.appt, "Patient called to cancel", None).unwrap();
+    };
+    let (started, ()) = tokio::join!(r.start(), cancel);
+    let err = started.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Conflict, "{err}");
+    assert!(err.to_string().starts_with("Cannot start a consultation with status: cancelled"), "{err}");
+    // What the start made at Twilio is closed, not left open with the patient in it.
+    let rooms = r.rooms();
+    assert_eq!((rooms.len(), rooms[0].status.as_str()), (1, "completed"));
+    let chats = r.conversations();
+    assert_eq!((chats.len(), chats[0].state.as_str()), (1, "closed"));
+    assert!(!r.audit_actions().iter().any(|a| a == "consultation.start"));
+}

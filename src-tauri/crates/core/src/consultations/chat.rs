@@ -49,7 +49,7 @@ impl Consultations<'_> {
             _ if state == ConsultationState::Scheduled => {
                 return Err(CoreError::Conflict("The chat opens when you start the consultation.".into()))
             }
-            _ => return Err(super::start::refusal("chat in", state)),
+            _ => return Err(super::start_steps::refusal("chat in", state)),
         };
         let account = self.account(Step::Send)?;
         let chat_sid = record.conversation_sid.clone().unwrap_or_default();

@@ -8,7 +8,7 @@
 
 use super::access::{self, Booking};
 use super::model::{ChatLine, ConsultationState, ConsultationStatus, ParticipantRole};
-use super::start::refusal;
+use super::start_steps::refusal;
 use super::store::{self, KeptMessage, KeptParticipant, Record};
 use super::waiting::DeviceCheck;
 use super::words::{self, Step};

@@ -14,7 +14,7 @@
 
 use super::access::{self, Booking};
 use super::reminder_link::Sender;
-use super::start::refusal;
+use super::start_steps::refusal;
 use super::store;
 use super::token::TOKEN_MARGIN_MINUTES;
 use super::words::Step;

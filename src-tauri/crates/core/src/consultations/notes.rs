@@ -3,7 +3,7 @@
 
 use super::access;
 use super::model::{ConsultationState, ConsultationStatus};
-use super::start::refusal;
+use super::start_steps::refusal;
 use super::store;
 use super::{status_of, Consultations};
 use crate::audit::{self, AuditAction};

@@ -3,7 +3,7 @@
 
 use super::access;
 use super::model::{ConsultationRecording, ConsultationState, ConsultationStatus};
-use super::start::refusal;
+use super::start_steps::refusal;
 use super::store;
 use super::words::{self, Step};
 use super::{status_of, Consultations};

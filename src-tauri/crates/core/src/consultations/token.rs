@@ -13,8 +13,8 @@
 
 use super::access;
 use super::model::{ConsultationState, ConsultationToken};
-use super::start::refusal;
-use super::start::ROOM;
+use super::start_steps::refusal;
+use super::start_steps::ROOM;
 use super::store;
 use super::words::{self, Step};
 use super::Consultations;

@@ -1,5 +1,5 @@
 //! The waiting room. When the patient's link is sent, the consultation's conversation is opened at
-//! Twilio with both participants in it (the same one the start would open: start.rs `open_chat`),
+//! Twilio with both participants in it (the same one the start would open: start_steps.rs `open_chat`),
 //! so the patient's page can chat before the doctor starts and can say that the patient is waiting.
 //!
 //! The page says so through the only thing its token lets it write: its own participant's
@@ -10,6 +10,8 @@
 //! themselves: they are shown, never trusted for anything else (the doctor still admits by Start).
 
 use super::access;
+use super::start::{plan_of, DeskStart};
+use super::start_steps;
 use super::store;
 use super::words::{self, Step};
 use super::{Consultations, EARLY_MINUTES, TOKEN_MARGIN_MINUTES};
@@ -130,7 +132,7 @@ impl Consultations<'_> {
     /// Opens the waiting room of `appointment` (its conversation, with both participants), after its
     /// link was made. Nothing to do once it is open, in progress (the start opened it) or over.
     pub async fn open_waiting_room(&self, caller: &Caller, http: &TwilioHttp, appointment: Uuid) -> Result<()> {
-        access::inviter(self.clinic, caller, appointment)?;
+        let booking = access::inviter(self.clinic, caller, appointment)?;
         let record = store::load(&*self.clinic.db().conn()?, appointment)?;
         let record = match record {
             Some(record) if record.status == "scheduled" => record,
@@ -140,7 +142,8 @@ impl Consultations<'_> {
             return Ok(());
         }
         let account = self.account(Step::WaitingRoom)?;
-        self.open_chat(http, &account, appointment, &record, Step::WaitingRoom).await
+        let mut desk = DeskStart { consultations: self, caller, booking: &booking };
+        start_steps::open_chat(&mut desk, http, &account, &plan_of(&record), Step::WaitingRoom).await.map(drop)
     }
 
     /// The patients waiting now: a doctor sees their own, other staff who see the schedule see all.

@@ -3,7 +3,7 @@
 //! and in its words (only the appointment's own doctor, video only, scheduled → in progress →
 //! completed once each), with the core's Twilio calls.
 //!
-//! Invariants (as on a one-desk clinic, core consultations/start.rs and end.rs):
+//! Invariants (as on a one-desk clinic; the start's steps are the core's, consultations/start_steps.rs):
 //! - Starting is resumable, never repeated: the intent (room name, identities: random ids) is
 //!   committed before the first request to Twilio and every SID as it arrives; Twilio finds the
 //!   room and the conversation again by name, so a start stopped half-way (Twilio down, the server

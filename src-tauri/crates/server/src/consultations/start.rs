@@ -1,21 +1,21 @@
-//! Starting a consultation from a doctor's desk: the room, the conversation and its two
-//! participants at Twilio, then in progress, and the patient's link texted (invite.rs).
+//! Starting a consultation from a doctor's desk: the steps at Twilio are the core's
+//! (`consultations::start_steps`, the same a one-desk clinic runs); this is their store over
+//! PostgreSQL, each step its own short transaction. After the start the patient's link is
+//! texted (invite.rs).
 
-use super::{booking, load, opaque, own, publish, state, twilio, Stored};
+use super::{booking, load, own, publish, state, twilio, Stored};
 use crate::audit;
 use crate::error::{Result, ServerError};
 use crate::staff::Staff;
 use crate::twilio_setup::Texting;
 use chrono::{DateTime, Utc};
 use clinicdesk_core::audit::AuditAction;
-use clinicdesk_core::consultations::{
-    done_already, failed_at_twilio, refusal, ConsultationState, TwilioStep, PATIENT_PERMISSIONS, PATIENT_ROLE, ROOM,
-};
+use clinicdesk_core::consultations::start_steps::{self, ChatStore, StartPlan, StartStore};
+use clinicdesk_core::consultations::{refusal, ConsultationState};
 use clinicdesk_core::error::CoreError;
 use clinicdesk_core::sync::wire::ConsultationAnswer;
-use clinicdesk_core::twilio::{conversations, rooms};
+use clinicdesk_core::twilio::conversations::Conversation;
 use deadpool_postgres::Pool;
-use serde_json::json;
 use uuid::Uuid;
 
 /// Starts (or continues starting) the consultation: only its doctor.
@@ -27,10 +27,109 @@ pub async fn start(
     now: DateTime<Utc>,
 ) -> Result<ConsultationAnswer> {
     let not_started = "the video consultation has not started";
-    let stored = {
-        let mut client = pool.get().await?;
-        own(&**client, staff, appointment, "start").await?;
-        let texting_ok = twilio(texting, not_started).map(drop);
+    let client = pool.get().await?;
+    own(&**client, staff, appointment, "start").await?;
+    let clinic_twilio = match twilio(texting, not_started) {
+        Ok(found) => found,
+        Err(no_account) => {
+            // The state's refusal ("in progress", "completed") comes before "no Twilio account";
+            // nothing is recorded for a start that cannot go on.
+            let booking = booking(&**client, appointment, false).await?;
+            let state = state(&booking, load(&**client, appointment).await?.as_ref());
+            if state != ConsultationState::Scheduled {
+                return Err(refusal("start", state).into());
+            }
+            return Err(no_account);
+        }
+    };
+    drop(client);
+    let mut steps = PgStart { pool, staff, appointment, now };
+    let answer = start_steps::start(&mut steps, &clinic_twilio.http, &clinic_twilio.account).await?;
+    super::invite::on_start(pool, clinic_twilio, staff, appointment, now).await;
+    Ok(answer)
+}
+
+/// The plan the steps follow, from the stored row.
+pub(super) fn plan_of(stored: &Stored) -> StartPlan {
+    StartPlan {
+        room_name: stored.row.room_name.clone(),
+        doctor_identity: stored.row.doctor_identity.clone(),
+        patient_identity: stored.row.patient_identity.clone(),
+        conversation_sid: stored.row.conversation_sid.clone(),
+        chat_ready: stored.chat_ready,
+    }
+}
+
+/// A consultation's chat steps recorded on the server (also the waiting room's, waiting.rs).
+pub(super) struct PgChat<'a> {
+    pub pool: &'a Pool,
+    pub appointment: Uuid,
+    pub now: DateTime<Utc>,
+}
+
+impl PgChat<'_> {
+    /// Records what Twilio gave at once (only while still scheduled): the next step may fail, and
+    /// the next start must find this one done.
+    async fn remember(&self, sql: &str, values: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<()> {
+        self.pool.get().await?.execute(sql, values).await?;
+        Ok(())
+    }
+}
+
+impl ChatStore for PgChat<'_> {
+    type Error = ServerError;
+
+    async fn remember_chat(&mut self, chat: &Conversation) -> Result<()> {
+        self.remember(
+            "UPDATE consultations SET conversation_sid = $2, chat_service_sid = coalesce($3, chat_service_sid), updated_at = $4
+             WHERE appointment_id = $1 AND status = 'scheduled'",
+            &[&self.appointment, &chat.sid, &chat.chat_service_sid, &self.now],
+        )
+        .await
+    }
+
+    async fn remember_chat_ready(&mut self, doctor_participant_sid: &str) -> Result<()> {
+        self.remember(
+            "UPDATE consultations SET doctor_participant_sid = $3, chat_ready_at = $2, updated_at = $2
+             WHERE appointment_id = $1 AND status = 'scheduled'",
+            &[&self.appointment, &self.now, &doctor_participant_sid],
+        )
+        .await
+    }
+}
+
+/// A start's steps recorded on the server.
+struct PgStart<'a> {
+    pool: &'a Pool,
+    staff: &'a Staff,
+    appointment: Uuid,
+    now: DateTime<Utc>,
+}
+
+impl PgStart<'_> {
+    fn chat(&self) -> PgChat<'_> {
+        PgChat { pool: self.pool, appointment: self.appointment, now: self.now }
+    }
+}
+
+impl ChatStore for PgStart<'_> {
+    type Error = ServerError;
+
+    async fn remember_chat(&mut self, chat: &Conversation) -> Result<()> {
+        self.chat().remember_chat(chat).await
+    }
+
+    async fn remember_chat_ready(&mut self, doctor_participant_sid: &str) -> Result<()> {
+        self.chat().remember_chat_ready(doctor_participant_sid).await
+    }
+}
+
+impl StartStore for PgStart<'_> {
+    type Started = ConsultationAnswer;
+
+    async fn record_intent(&mut self) -> Result<StartPlan> {
+        let (appointment, now) = (self.appointment, self.now);
+        let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let booking = booking(&*tx, appointment, true).await?;
         let found = load(&*tx, appointment).await?;
@@ -38,11 +137,10 @@ pub async fn start(
         if state != ConsultationState::Scheduled {
             return Err(refusal("start", state).into());
         }
-        texting_ok?;
         tx.execute(
             "INSERT INTO consultations (appointment_id, room_name, doctor_identity, patient_identity, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (appointment_id) DO NOTHING",
-            &[&appointment, &opaque("cd-"), &opaque("d-"), &opaque("p-"), &now],
+            &[&appointment, &super::opaque("cd-"), &super::opaque("d-"), &super::opaque("p-"), &now],
         )
         .await?;
         tx.execute(
@@ -54,129 +152,49 @@ pub async fn start(
         // Desks show "starting" meanwhile.
         publish(&*tx, &stored.row).await?;
         tx.commit().await?;
-        stored
-    };
-    let clinic_twilio = twilio(texting, not_started)?;
-    let Texting { http, account } = clinic_twilio;
-    let failed =
-        |err: clinicdesk_core::twilio::TwilioError| ServerError::from(failed_at_twilio(&err, TwilioStep::Start));
-    let room = rooms::create_or_reuse(http, account, &stored.row.room_name, &ROOM).await.map_err(failed)?;
-    remember(
-        pool,
-        "UPDATE consultations SET room_sid = $2, updated_at = $3 WHERE appointment_id = $1 AND status = 'scheduled'",
-        &[&appointment, &room.sid, &now],
-    )
-    .await?;
-
-    let chat = open_chat(pool, clinic_twilio, &stored, TwilioStep::Start, now).await?;
-    let answer = match mark_started(pool, staff, appointment, now).await {
-        Ok(answer) => answer,
-        Err(refused @ ServerError::Rule(CoreError::Conflict(_))) => {
-            // Cancelled (or otherwise closed) while Twilio was being set up: the room and the chat
-            // made for it are closed, not left open with the patient in the conversation.
-            let _ = done_already(rooms::complete(http, account, &room.sid).await)
-                .and(done_already(conversations::close(http, account, &chat.sid).await))
-                .inspect_err(|err| tracing::warn!(code = ?err.code(), "could not close a start's room or chat"));
-            return Err(refused);
-        }
-        Err(other) => return Err(other),
-    };
-    super::invite::on_start(pool, clinic_twilio, staff, appointment, now).await;
-    Ok(answer)
-}
-
-/// Records what Twilio gave at once (only while the consultation is still being started): the
-/// next step may fail, and the next start must find this one done.
-async fn remember(pool: &Pool, sql: &str, values: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<()> {
-    pool.get().await?.execute(sql, values).await?;
-    Ok(())
-}
-
-/// Everything is in place at Twilio: in progress. A start running beside this one (the doctor's
-/// other computer) may have got here first; then this one reports the state.
-async fn mark_started(pool: &Pool, staff: &Staff, appointment: Uuid, now: DateTime<Utc>) -> Result<ConsultationAnswer> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let booking = booking(&*tx, appointment, true).await?;
-    let found = load(&*tx, appointment).await?;
-    let state = state(&booking, found.as_ref());
-    if state != ConsultationState::Scheduled && state != ConsultationState::InProgress {
-        return Err(refusal("start", state).into());
+        Ok(plan_of(&stored))
     }
-    let changed = tx
-        .execute(
-            "UPDATE consultations SET status = 'in_progress', started_at = $2, started_by = $3, updated_at = $2
-             WHERE appointment_id = $1 AND status = 'scheduled' AND room_sid IS NOT NULL AND conversation_sid IS NOT NULL",
-            &[&appointment, &now, &staff.user_id],
-        )
-        .await?;
-    let stored = load(&*tx, appointment).await?.expect("a started consultation has a row");
-    if changed == 1 {
-        let detail = format!("patient {}; room {}", booking.patient_id, stored.row.room_name);
-        audit::record(
-            &*tx,
-            Some(staff),
-            AuditAction::ConsultationStarted,
-            Some(("appointment", &appointment.to_string())),
-            Some(&detail),
-        )
-        .await?;
-        publish(&*tx, &stored.row).await?;
-    }
-    tx.commit().await?;
-    Ok(ConsultationAnswer { consultation: stored.row, record: None })
-}
 
-/// The consultation's conversation (named like the room) with the doctor and the patient in it,
-/// each SID recorded as it arrives: at the start, or earlier for the waiting room (a link texted
-/// by hand). Once both are in (`chat_ready`) it is not done again; only while still scheduled.
-pub(super) async fn open_chat(
-    pool: &Pool,
-    clinic_twilio: &Texting,
-    stored: &Stored,
-    step: TwilioStep,
-    now: DateTime<Utc>,
-) -> Result<conversations::Conversation> {
-    let Texting { http, account } = clinic_twilio;
-    let failed = |err: clinicdesk_core::twilio::TwilioError| ServerError::from(failed_at_twilio(&err, step));
-    let appointment = stored.row.appointment_id;
-    let attributes = json!({ "consultation": stored.row.room_name });
-    let chat = conversations::ensure(http, account, &stored.row.room_name, "Consultation", &attributes)
-        .await
-        .map_err(failed)?;
-    remember(
-        pool,
-        "UPDATE consultations SET conversation_sid = $2, chat_service_sid = coalesce($3, chat_service_sid), updated_at = $4
-         WHERE appointment_id = $1 AND status = 'scheduled'",
-        &[&appointment, &chat.sid, &chat.chat_service_sid, &now],
-    )
-    .await?;
-    if !(stored.chat_ready && stored.row.conversation_sid.as_deref() == Some(chat.sid.as_str())) {
-        // The patient's page writes its own attributes (the waiting room) and chats; nothing more.
-        let patient_role =
-            conversations::ensure_role(http, account, PATIENT_ROLE, PATIENT_PERMISSIONS).await.map_err(failed)?;
-        let doctor = json!({ "role": "doctor" });
-        let patient = json!({ "role": "patient" });
-        let me = conversations::join(http, account, &chat.sid, &stored.row.doctor_identity, Some(&doctor), None)
+    async fn remember_room(&mut self, room_sid: &str) -> Result<()> {
+        self.chat()
+            .remember(
+                "UPDATE consultations SET room_sid = $2, updated_at = $3 WHERE appointment_id = $1 AND status = 'scheduled'",
+                &[&self.appointment, &room_sid, &self.now],
+            )
             .await
-            .map_err(failed)?;
-        conversations::join(
-            http,
-            account,
-            &chat.sid,
-            &stored.row.patient_identity,
-            Some(&patient),
-            Some(&patient_role),
-        )
-        .await
-        .map_err(failed)?;
-        remember(
-            pool,
-            "UPDATE consultations SET doctor_participant_sid = $3, chat_ready_at = $2, updated_at = $2
-             WHERE appointment_id = $1 AND status = 'scheduled'",
-            &[&appointment, &now, &me.sid],
-        )
-        .await?;
     }
-    Ok(chat)
+
+    async fn mark_started(&mut self) -> Result<std::result::Result<ConsultationAnswer, CoreError>> {
+        let (appointment, now) = (self.appointment, self.now);
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let booking = booking(&*tx, appointment, true).await?;
+        let found = load(&*tx, appointment).await?;
+        let state = state(&booking, found.as_ref());
+        if state != ConsultationState::Scheduled && state != ConsultationState::InProgress {
+            return Ok(Err(refusal("start", state)));
+        }
+        let changed = tx
+            .execute(
+                "UPDATE consultations SET status = 'in_progress', started_at = $2, started_by = $3, updated_at = $2
+                 WHERE appointment_id = $1 AND status = 'scheduled' AND room_sid IS NOT NULL AND conversation_sid IS NOT NULL",
+                &[&appointment, &now, &self.staff.user_id],
+            )
+            .await?;
+        let stored = load(&*tx, appointment).await?.expect("a started consultation has a row");
+        if changed == 1 {
+            let detail = format!("patient {}; room {}", booking.patient_id, stored.row.room_name);
+            audit::record(
+                &*tx,
+                Some(self.staff),
+                AuditAction::ConsultationStarted,
+                Some(("appointment", &appointment.to_string())),
+                Some(&detail),
+            )
+            .await?;
+            publish(&*tx, &stored.row).await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(ConsultationAnswer { consultation: stored.row, record: None }))
+    }
 }

@@ -7,7 +7,7 @@
 //! Every desk's day view asks every few seconds; what Twilio said about one waiting room is kept
 //! for a few seconds ([`WaitingCache`]), so the reads at Twilio do not grow with the number of desks.
 
-use super::start::open_chat;
+use super::start::{plan_of, PgChat};
 use super::{load, Stored};
 use crate::error::Result;
 use crate::settings;
@@ -15,6 +15,7 @@ use crate::staff::Staff;
 use crate::twilio_setup::Texting;
 use chrono::{DateTime, Duration, Utc};
 use clinicdesk_core::auth::Permission;
+use clinicdesk_core::consultations::start_steps;
 use clinicdesk_core::consultations::{
     read_attributes, TwilioStep, WaitingPatient, EARLY_MINUTES, TOKEN_MARGIN_MINUTES,
 };
@@ -37,7 +38,11 @@ pub(super) async fn open(pool: &Pool, texting: &Texting, appointment: Uuid, now:
     if stored.chat_ready && stored.row.conversation_sid.is_some() {
         return;
     }
-    if let Err(e) = open_chat(pool, texting, &stored, TwilioStep::WaitingRoom, now).await {
+    let mut chat = PgChat { pool, appointment, now };
+    let opened =
+        start_steps::open_chat(&mut chat, &texting.http, &texting.account, &plan_of(&stored), TwilioStep::WaitingRoom)
+            .await;
+    if let Err(e) = opened {
         tracing::warn!(error = %e, "the waiting room did not open; the patient joins when the doctor starts");
     }
 }
