@@ -221,3 +221,32 @@ async fn a_start_whose_appointment_is_cancelled_half_way_closes_the_room_and_cha
     assert_eq!((chats.len(), chats[0].state.as_str()), (1, "closed"));
     assert!(!r.audit_actions().iter().any(|a| a == "consultation.start"));
 }
+
+#[tokio::test]
+async fn an_end_during_which_the_room_is_opened_again_keeps_nothing_and_asks_to_be_pressed_again() {
+    let r = rig().await;
+    r.start().await.unwrap();
+    let first = r.rooms()[0].clone();
+    // Twilio completes the room, then is slow to answer; meanwhile the doctor's other window
+    // rejoins, finds the room closed and opens it again under the same name.
+    r.fake.inject(Route::UpdateRoom, Fault::SlowAfter(std::time::Duration::from_millis(600)));
+    let rejoin = async {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        r.clinic().consultations().rejoin(&r.okafor, &r.http, r.appt).await.unwrap()
+    };
+    let (ended, _) = tokio::join!(r.end(), rejoin);
+    let err = ended.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Conflict, "{err}");
+    assert_eq!(err.to_string(), "The consultation's room was opened again while it was ending. Press End again.");
+    assert_eq!(r.status(&r.okafor).state, ConsultationState::InProgress, "nothing kept");
+    assert!(!r.audit_actions().iter().any(|a| a == "consultation.end"));
+    let rooms = r.rooms();
+    assert_eq!(rooms.len(), 2);
+    assert_eq!(rooms[0].sid, first.sid);
+
+    // Pressed again: both rooms are completed and the end is kept once.
+    let ended = r.end().await.unwrap();
+    assert_eq!(ended.state, ConsultationState::Completed);
+    assert!(r.rooms().iter().all(|room| room.status == "completed"));
+    assert_eq!(r.audit_actions().iter().filter(|a| *a == "consultation.end").count(), 1);
+}

@@ -23,6 +23,7 @@ pub mod attachments;
 mod chat;
 pub mod describe;
 mod end;
+pub mod end_steps;
 mod export;
 pub mod file_names;
 mod invite;
@@ -49,7 +50,8 @@ pub use access::{in_person, only_their_doctor};
 pub use attachment_fetch::{fetch_media, Fetched, GIVE_UP_AFTER};
 pub use attachments::{Attachment, AttachmentFile, AttachmentState};
 pub use chat::MAX_MESSAGE_CHARS;
-pub use end::{done_already, kept_record};
+pub use end::kept_record;
+pub use end_steps::done_already;
 pub use export::{ExportFormat, Exported, PHI_NOTICE};
 pub(crate) use invite::set_call_page_url;
 pub use invite::{

@@ -15,7 +15,7 @@
 //!   a start refused at that point (the appointment cancelled while Twilio was being set up)
 //!   closes the room and the chat it made, so the patient is not left in an open conversation.
 
-use super::end::done_already;
+use super::end_steps::done_already;
 use super::words::{self, Step};
 use crate::error::CoreError;
 use crate::twilio::config::TwilioAccount;
