@@ -250,3 +250,24 @@ async fn an_end_during_which_the_room_is_opened_again_keeps_nothing_and_asks_to_
     assert!(r.rooms().iter().all(|room| room.status == "completed"));
     assert_eq!(r.audit_actions().iter().filter(|a| *a == "consultation.end").count(), 1);
 }
+
+#[tokio::test]
+async fn a_room_opened_again_by_a_rejoin_after_the_end_is_closed_and_no_token_is_minted() {
+    let r = rig().await;
+    r.start().await.unwrap();
+    // The rejoin reaches Twilio only after the end has finished: Twilio makes a new room.
+    r.fake.inject(Route::CreateRoom, Fault::SlowBefore(std::time::Duration::from_millis(800)));
+    let end = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        r.end().await.unwrap()
+    };
+    let c = r.clinic().consultations();
+    let (rejoined, ended) = tokio::join!(c.rejoin(&r.okafor, &r.http, r.appt), end);
+    assert_eq!(ended.state, ConsultationState::Completed);
+    let err = rejoined.unwrap_err();
+    assert_eq!(err.to_string(), "Cannot join a consultation with status: completed");
+    let rooms = r.rooms();
+    assert_eq!(rooms.len(), 2, "the rejoin made a second room");
+    assert!(rooms.iter().all(|room| room.status == "completed"), "and it was closed at once");
+    assert!(!r.audit_actions().iter().any(|a| a == "twilio.token"), "{:?}", r.audit_actions());
+}

@@ -27,6 +27,7 @@ pub mod end_steps;
 mod export;
 pub mod file_names;
 mod invite;
+pub mod join_steps;
 mod late;
 mod list;
 pub mod model;

@@ -1,18 +1,17 @@
-//! The doctor's Access Token for a running consultation, minted with the clinic's key.
+//! The doctor's Access Token for a running consultation, minted with the clinic's key: the rules
+//! are the core's (`consultations::join_steps`, the same a one-desk clinic runs); this is their
+//! store over PostgreSQL.
 
-use super::{load, own, publish, state, stored_row, twilio, COLUMNS};
+use super::{load, own, publish, state, stored_row, twilio, Booking, Stored, COLUMNS};
 use crate::audit;
-use crate::error::Result;
+use crate::error::{Result, ServerError};
 use crate::staff::Staff;
 use crate::twilio_setup::Texting;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use clinicdesk_core::audit::AuditAction;
-use clinicdesk_core::consultations::{
-    done_already, failed_at_twilio, refusal, token_lifetime, ConsultationState, ConsultationToken, TwilioStep,
-    CHAT_TOKEN_MAX_SECONDS, ROOM,
-};
-use clinicdesk_core::twilio::rooms;
-use clinicdesk_core::twilio::token::{mint, TokenRequest, DEFAULT_MAX_TTL_SECONDS};
+use clinicdesk_core::consultations::join_steps::{self, JoinPlan, JoinStore};
+use clinicdesk_core::consultations::{refusal, ConsultationState, ConsultationToken};
+use clinicdesk_core::error::CoreError;
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
@@ -26,72 +25,22 @@ pub async fn token(
     video: bool,
     now: DateTime<Utc>,
 ) -> Result<ConsultationToken> {
-    let (booking, stored) = {
+    let plan = {
         let client = pool.get().await?;
         let booking = own(&**client, staff, appointment, "join").await?;
         let found = load(&**client, appointment).await?;
         match found {
-            Some(stored) if state(&booking, Some(&stored)) == ConsultationState::InProgress => (booking, stored),
+            Some(stored) if state(&booking, Some(&stored)) == ConsultationState::InProgress => {
+                join_plan(&booking, &stored)
+            }
             other => return Err(refusal("join", state(&booking, other.as_ref())).into()),
         }
     };
     let Texting { http, account } = twilio(texting, "the video consultation cannot be joined from here")?;
     if video {
-        let room = rooms::create_or_reuse(http, account, &stored.row.room_name, &ROOM)
-            .await
-            .map_err(|err| failed_at_twilio(&err, TwilioStep::Join))?;
-        // One transaction with the appointment's row locked, as the end takes it: a room opened
-        // again while the consultation was being ended is closed at once, and no token is minted.
-        let mut client = pool.get().await?;
-        let tx = client.transaction().await?;
-        let booking = super::booking(&*tx, appointment, true).await?;
-        let now_stored = load(&*tx, appointment).await?;
-        let state = state(&booking, now_stored.as_ref());
-        if state != ConsultationState::InProgress {
-            drop(tx);
-            if let Err(err) = done_already(rooms::complete(http, account, &room.sid).await) {
-                tracing::warn!(code = ?err.code(), "a room opened again after the end could not be closed");
-            }
-            return Err(refusal("join", state).into());
-        }
-        if stored.row.room_sid.as_deref() != Some(room.sid.as_str()) {
-            // Only if nobody recorded a newer room meanwhile (the SID it replaces is checked).
-            let moved = tx
-                .query_opt(
-                    &format!(
-                        "UPDATE consultations SET earlier_room_sids = earlier_room_sids || room_sid, room_sid = $2, updated_at = $4
-                         WHERE appointment_id = $1 AND status = 'in_progress' AND room_sid IS NOT DISTINCT FROM $3
-                         RETURNING {COLUMNS}"
-                    ),
-                    &[&appointment, &room.sid, &stored.row.room_sid, &now],
-                )
-                .await?;
-            if let Some(moved) = moved {
-                publish(&*tx, &stored_row(&moved).row).await?;
-            }
-        }
-        tx.commit().await?;
+        join_steps::reopen_room(&mut PgJoin { pool, appointment, now }, http, account, &plan).await?;
     }
-    let chat_service_sid =
-        stored.row.chat_service_sid.clone().or_else(|| account.settings.conversations_service_sid.clone());
-    let ttl_seconds = match video {
-        true => token_lifetime(now, booking.ends_at),
-        false => token_lifetime(now, booking.ends_at).min(CHAT_TOKEN_MAX_SECONDS),
-    };
-    let key = account.token_key();
-    let request = TokenRequest {
-        identity: stored.row.doctor_identity.clone(),
-        video_room: video.then(|| stored.row.room_name.clone()),
-        chat_service_sid: chat_service_sid.clone(),
-        ttl_seconds,
-    };
-    let token = mint(&key, &request, now.timestamp(), DEFAULT_MAX_TTL_SECONDS)?;
-    let detail = format!(
-        "patient {}; {} token, identity {}, {ttl_seconds} s",
-        booking.patient_id,
-        if video { "consultation" } else { "chat-only" },
-        stored.row.doctor_identity
-    );
+    let (token, detail) = join_steps::doctor_token(&plan, account, video, now)?;
     let client = pool.get().await?;
     audit::record(
         &**client,
@@ -101,14 +50,64 @@ pub async fn token(
         Some(&detail),
     )
     .await?;
-    Ok(ConsultationToken {
-        token,
-        identity: stored.row.doctor_identity,
-        room: stored.row.room_name,
-        patient_identity: stored.row.patient_identity,
-        chat_service_sid,
-        conversation_sid: stored.row.conversation_sid,
-        expires_at: now + Duration::seconds(i64::from(ttl_seconds)),
-        ttl_seconds,
-    })
+    Ok(token)
+}
+
+fn join_plan(booking: &Booking, stored: &Stored) -> JoinPlan {
+    JoinPlan {
+        patient: booking.patient_id,
+        ends_at: booking.ends_at,
+        room_name: stored.row.room_name.clone(),
+        room_sid: stored.row.room_sid.clone(),
+        doctor_identity: stored.row.doctor_identity.clone(),
+        patient_identity: stored.row.patient_identity.clone(),
+        conversation_sid: stored.row.conversation_sid.clone(),
+        chat_service_sid: stored.row.chat_service_sid.clone(),
+    }
+}
+
+/// A join recorded on the server.
+struct PgJoin<'a> {
+    pool: &'a Pool,
+    appointment: Uuid,
+    now: DateTime<Utc>,
+}
+
+impl JoinStore for PgJoin<'_> {
+    type Error = ServerError;
+
+    async fn record_room(
+        &mut self,
+        room_sid: &str,
+        replaces: Option<&str>,
+    ) -> Result<std::result::Result<(), CoreError>> {
+        let appointment = self.appointment;
+        // One transaction with the appointment's row locked, as the end takes it.
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let booking = super::booking(&*tx, appointment, true).await?;
+        let state = state(&booking, load(&*tx, appointment).await?.as_ref());
+        if state != ConsultationState::InProgress {
+            return Ok(Err(refusal("join", state)));
+        }
+        if replaces == Some(room_sid) {
+            return Ok(Ok(()));
+        }
+        // Only if nobody recorded a newer room meanwhile (the SID it replaces is checked).
+        let moved = tx
+            .query_opt(
+                &format!(
+                    "UPDATE consultations SET earlier_room_sids = earlier_room_sids || room_sid, room_sid = $2, updated_at = $4
+                     WHERE appointment_id = $1 AND status = 'in_progress' AND room_sid IS NOT DISTINCT FROM $3
+                     RETURNING {COLUMNS}"
+                ),
+                &[&appointment, &room_sid, &replaces, &self.now],
+            )
+            .await?;
+        if let Some(moved) = moved {
+            publish(&*tx, &stored_row(&moved).row).await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
 }
