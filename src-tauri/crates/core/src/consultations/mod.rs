@@ -35,7 +35,7 @@ mod notes;
 mod on_server;
 mod pdf;
 mod record;
-mod recording;
+pub mod recording;
 mod reminder_link;
 mod retention;
 pub mod review;

@@ -13,17 +13,14 @@
 
 use super::{booking, load, opaque, own, publish, state, twilio};
 use crate::audit;
-use crate::error::Result;
+use crate::error::{Result, ServerError};
 use crate::staff::Staff;
 use crate::twilio_setup::Texting;
 use chrono::{DateTime, Utc};
 use clinicdesk_core::audit::AuditAction;
-use clinicdesk_core::consultations::{
-    consent_first, failed_at_twilio, recording_of, recordings_in_order, refusal, ConsultationRecording,
-    ConsultationState, TwilioStep,
-};
+use clinicdesk_core::consultations::recording::{self, RecordingStore, SwitchPlan};
+use clinicdesk_core::consultations::{refusal, ConsultationRecording, ConsultationState};
 use clinicdesk_core::sync::wire::ConsultationAnswer;
-use clinicdesk_core::twilio::rooms;
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
@@ -82,43 +79,58 @@ pub async fn set_recording(
     // once, on any server process): what the desks are told is what Twilio applied last. Read
     // again under the lock.
     let lock = switch_lock(pool, appointment).await?;
-    let stored = {
+    let plan = {
         let client = pool.get().await?;
         let booking = booking(&**client, appointment, false).await?;
         match load(&**client, appointment).await? {
-            Some(stored) if state(&booking, Some(&stored)) == ConsultationState::InProgress => stored,
+            Some(stored) if state(&booking, Some(&stored)) == ConsultationState::InProgress => SwitchPlan {
+                patient: booking.patient_id,
+                room_sid: stored.row.room_sid,
+                consented: stored.row.recording_consent_at.is_some(),
+            },
             other => return Err(refusal("record", state(&booking, other.as_ref())).into()),
         }
     };
-    if on && stored.row.recording_consent_at.is_none() {
-        return Err(consent_first().into());
-    }
-    let room_sid = stored.row.room_sid.clone().unwrap_or_default();
-    rooms::set_recording(http, account, &room_sid, on)
-        .await
-        .map_err(|err| failed_at_twilio(&err, TwilioStep::Record))?;
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let booking = booking(&*tx, appointment, true).await?;
-    // Only while it runs: an end meanwhile completed the room at Twilio, which stops recording.
-    let switched = tx
-        .execute(
-            "UPDATE consultations SET recording = $2, updated_at = $3
-             WHERE appointment_id = $1 AND status = 'in_progress' AND recording IS DISTINCT FROM $2",
-            &[&appointment, &on, &now],
-        )
-        .await?;
-    let stored = load(&*tx, appointment).await?.expect("loaded above");
-    // Every switch Twilio applied is in the trail, as on one desk (a repeat or one racing the end too).
-    let detail = format!("patient {}; recording {}", booking.patient_id, if on { "on" } else { "off" });
-    let id = appointment.to_string();
-    audit::record(&*tx, Some(staff), AuditAction::RecordingSwitched, Some(("appointment", &id)), Some(&detail)).await?;
-    if switched == 1 {
-        publish(&*tx, &stored.row).await?;
-    }
-    tx.commit().await?;
+    let answer = recording::switch(&mut PgSwitch { pool, staff, appointment, now }, &plan, http, account, on).await?;
     lock.execute("SELECT pg_advisory_unlock_all()", &[]).await?;
-    Ok(ConsultationAnswer { consultation: stored.row, record: None })
+    Ok(answer)
+}
+
+/// A switch recorded on the server.
+struct PgSwitch<'a> {
+    pool: &'a Pool,
+    staff: &'a Staff,
+    appointment: Uuid,
+    now: DateTime<Utc>,
+}
+
+impl RecordingStore for PgSwitch<'_> {
+    type Error = ServerError;
+    type Switched = ConsultationAnswer;
+
+    async fn record_switch(&mut self, on: bool, detail: &str) -> Result<ConsultationAnswer> {
+        let appointment = self.appointment;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        booking(&*tx, appointment, true).await?;
+        // Only while it runs: an end meanwhile completed the room at Twilio, which stops recording.
+        let switched = tx
+            .execute(
+                "UPDATE consultations SET recording = $2, updated_at = $3
+                 WHERE appointment_id = $1 AND status = 'in_progress' AND recording IS DISTINCT FROM $2",
+                &[&appointment, &on, &self.now],
+            )
+            .await?;
+        let stored = load(&*tx, appointment).await?.expect("loaded above");
+        let id = appointment.to_string();
+        audit::record(&*tx, Some(self.staff), AuditAction::RecordingSwitched, Some(("appointment", &id)), Some(detail))
+            .await?;
+        if switched == 1 {
+            publish(&*tx, &stored.row).await?;
+        }
+        tx.commit().await?;
+        Ok(ConsultationAnswer { consultation: stored.row, record: None })
+    }
 }
 
 /// The advisory locks' first key for recording switches ("REC1" as bytes); the second is the
@@ -153,16 +165,7 @@ pub async fn recordings(
     };
     let Some(stored) = stored else { return Ok(Vec::new()) };
     let rooms: Vec<String> = stored.earlier_room_sids.iter().cloned().chain(stored.row.room_sid.clone()).collect();
-    if rooms.is_empty() || stored.row.recording_consent_at.is_none() {
-        return Ok(Vec::new());
-    }
-    let Texting { http, account } = twilio(texting, "the recordings cannot be listed")?;
-    let mut all = Vec::new();
-    for room in rooms {
-        let listed =
-            rooms::recordings(http, account, &room).await.map_err(|err| failed_at_twilio(&err, TwilioStep::Record))?;
-        all.extend(listed.into_iter().map(recording_of));
-    }
-    recordings_in_order(&mut all);
-    Ok(all)
+    let consented = stored.row.recording_consent_at.is_some();
+    let clinic_twilio = || twilio(texting, "the recordings cannot be listed").map(|t| (&t.http, &t.account));
+    recording::list_recordings(clinic_twilio, &rooms, consented).await
 }
