@@ -1,22 +1,22 @@
-//! The consultation's chat through Twilio's REST API (the app window uses the Conversations SDK;
-//! the CLI and any screen without it use these): send, list with read horizons, mark read. Once
-//! the consultation has ended the chat is read from the clinic's own copy, with no network.
+//! The consultation's chat on a one-desk clinic (the app window uses the Conversations SDK; the
+//! CLI and any screen without it use these): the steps at Twilio are the core's (chat_steps.rs,
+//! also the clinic server's). Once the consultation has ended the chat is read from the clinic's
+//! own copy, with no network.
 
 use super::access;
-use super::end::line;
+use super::chat_steps::{self, ChatPlan};
 use super::model::{ChatLine, ChatView, ConsultationState};
 use super::store::{self, Record};
-use super::words::{self, Step};
+use super::words::Step;
 use super::Consultations;
 use crate::audit::{self, AuditAction};
 use crate::auth::Caller;
-use crate::error::{CoreError, Result};
+use crate::error::Result;
 use crate::sms::templates::{self, TemplateData, TemplateName};
-use crate::twilio::{conversations, TwilioHttp};
+use crate::twilio::TwilioHttp;
 use uuid::Uuid;
 
-/// Twilio's limit for one message's body.
-pub const MAX_MESSAGE_CHARS: usize = 1600;
+pub use super::chat_steps::MAX_MESSAGE_CHARS;
 
 /// The consultation and its state, for its doctor.
 fn running(
@@ -31,43 +31,39 @@ fn running(
     Ok((booking, record, state))
 }
 
+fn chat_plan(booking: &access::Booking, record: &Record) -> ChatPlan {
+    ChatPlan {
+        patient: booking.patient_id,
+        doctor_identity: record.doctor_identity.clone(),
+        patient_identity: record.patient_identity.clone(),
+        conversation_sid: record.conversation_sid.clone(),
+        doctor_participant_sid: record.doctor_participant_sid.clone(),
+        doctor_read_index: record.doctor_read_index,
+    }
+}
+
 impl Consultations<'_> {
     /// Posts `body` to the patient as the doctor, while the consultation is in progress.
     pub async fn send(&self, caller: &Caller, http: &TwilioHttp, appointment: Uuid, body: &str) -> Result<ChatLine> {
         let (booking, record, state) = running(self, caller, appointment, "chat in")?;
-        if body.trim().is_empty() {
-            return Err(CoreError::invalid("body", "Write a message first."));
-        }
-        if body.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(CoreError::invalid(
-                "body",
-                format!("A chat message can be up to {MAX_MESSAGE_CHARS} characters; split this one."),
-            ));
-        }
-        let record = match record {
-            Some(record) if state == ConsultationState::InProgress => record,
-            _ if state == ConsultationState::Scheduled => {
-                return Err(CoreError::Conflict("The chat opens when you start the consultation.".into()))
-            }
-            _ => return Err(super::start_steps::refusal("chat in", state)),
+        chat_steps::check_message(body)?;
+        let plan = match record {
+            Some(record) if state == ConsultationState::InProgress => chat_plan(&booking, &record),
+            _ => return Err(chat_steps::not_running("chat in", state)),
         };
         let account = self.account(Step::Send)?;
-        let chat_sid = record.conversation_sid.clone().unwrap_or_default();
-        let sent = conversations::send(http, &account, &chat_sid, &record.doctor_identity, body)
-            .await
-            .map_err(|err| words::failed(&err, Step::Send))?;
         let now = self.clinic.now();
-        let conn = self.clinic.db().conn()?;
+        let (line, detail) = chat_steps::send(http, &account, &plan, body, now).await?;
         audit::record_for_patient(
-            &conn,
+            &*self.clinic.db().conn()?,
             now,
             caller,
             AuditAction::ChatMessageSent,
             ("appointment", &appointment.to_string()),
             booking.patient_id,
-            Some(&format!("patient {}; message {}", booking.patient_id, sent.index)),
+            Some(&detail),
         )?;
-        Ok(line(&record, &sent, now))
+        Ok(line)
     }
 
     /// The chat replies the clinic keeps as templates (`chat.*`), filled in for this consultation's
@@ -99,23 +95,7 @@ impl Consultations<'_> {
         let view = match (&record, state) {
             (Some(record), ConsultationState::InProgress) => {
                 let account = self.account(Step::Read)?;
-                let failed = |err| words::failed(&err, Step::Read);
-                let chat_sid = record.conversation_sid.clone().unwrap_or_default();
-                let transcript = conversations::transcript(http, &account, &chat_sid).await.map_err(failed)?;
-                let people = conversations::participants(http, &account, &chat_sid).await.map_err(failed)?;
-                let horizon = |identity: &str| {
-                    people
-                        .iter()
-                        .find(|p| p.identity.as_deref() == Some(identity))
-                        .and_then(|p| p.last_read_message_index)
-                };
-                let now = self.clinic.now();
-                ChatView {
-                    messages: transcript.iter().map(|m| line(record, m, now)).collect(),
-                    doctor_read_index: horizon(&record.doctor_identity).or(record.doctor_read_index),
-                    patient_read_index: horizon(&record.patient_identity),
-                    closed: false,
-                }
+                chat_steps::live_view(http, &account, &chat_plan(&booking, record), self.clinic.now()).await?
             }
             (Some(record), ConsultationState::Completed) => ChatView {
                 messages: store::messages(&*self.clinic.db().conn()?, appointment)?,
@@ -144,33 +124,21 @@ impl Consultations<'_> {
     /// Marks everything in the chat read by the doctor (the patient sees the read receipt).
     /// Returns the index read up to, `None` when the chat is empty.
     pub async fn mark_read(&self, caller: &Caller, http: &TwilioHttp, appointment: Uuid) -> Result<Option<i64>> {
-        let (_, record, state) = running(self, caller, appointment, "read the chat of")?;
+        let (booking, record, state) = running(self, caller, appointment, "read the chat of")?;
         let record = match record {
             Some(record) if state == ConsultationState::InProgress => record,
             Some(record) if state == ConsultationState::Completed => return Ok(record.doctor_read_index),
             _ => return Ok(None),
         };
         let account = self.account(Step::Read)?;
-        let failed = |err| words::failed(&err, Step::Read);
-        let chat_sid = record.conversation_sid.clone().unwrap_or_default();
-        let Some(newest) = conversations::latest(http, &account, &chat_sid).await.map_err(failed)? else {
+        let Some(newest) = chat_steps::mark_read(http, &account, &chat_plan(&booking, &record)).await? else {
             return Ok(None);
         };
-        let me = match &record.doctor_participant_sid {
-            Some(sid) => sid.clone(),
-            None => {
-                conversations::join(http, &account, &chat_sid, &record.doctor_identity, None, None)
-                    .await
-                    .map_err(failed)?
-                    .sid
-            }
-        };
-        conversations::mark_read(http, &account, &chat_sid, &me, newest.index).await.map_err(failed)?;
         // The horizon only moves forward (two windows marking at once keep the later one).
         self.clinic.db().conn()?.execute(
             "UPDATE consultations SET doctor_read_index = max(coalesce(doctor_read_index, -1), ?2) WHERE appointment_id = ?1",
-            rusqlite::params![appointment.to_string(), newest.index],
+            rusqlite::params![appointment.to_string(), newest],
         )?;
-        Ok(Some(newest.index))
+        Ok(Some(newest))
     }
 }

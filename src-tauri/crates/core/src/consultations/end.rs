@@ -166,8 +166,13 @@ pub fn kept_record(
 }
 
 /// A Twilio message as the clinic shows and keeps it (the author as a role, never an identity).
-pub(super) fn line(record: &Record, m: &ChatMessage, fallback: DateTime<Utc>) -> ChatLine {
-    line_as(record.role_of(m.author.as_deref()), m, fallback)
+pub(super) fn chat_line(
+    doctor_identity: &str,
+    patient_identity: &str,
+    m: &ChatMessage,
+    fallback: DateTime<Utc>,
+) -> ChatLine {
+    line_as(store::role_of(doctor_identity, patient_identity, m.author.as_deref()), m, fallback)
 }
 
 fn line_as(author: ParticipantRole, m: &ChatMessage, fallback: DateTime<Utc>) -> ChatLine {

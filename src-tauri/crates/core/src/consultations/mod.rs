@@ -21,6 +21,7 @@ mod attachment_fetch;
 mod attachment_pull;
 pub mod attachments;
 mod chat;
+pub mod chat_steps;
 pub mod describe;
 mod end;
 pub mod end_steps;

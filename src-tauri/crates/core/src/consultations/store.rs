@@ -33,12 +33,6 @@ pub(super) struct Record {
     pub record_pending: bool,
 }
 
-impl Record {
-    pub fn role_of(&self, identity: Option<&str>) -> ParticipantRole {
-        role_of(&self.doctor_identity, &self.patient_identity, identity)
-    }
-}
-
 /// Who `identity` is in a consultation of these two identities.
 pub fn role_of(doctor_identity: &str, patient_identity: &str, identity: Option<&str>) -> ParticipantRole {
     match identity {
