@@ -1,22 +1,12 @@
-//! The patient's way in: a link to the clinic's call page whose fragment carries a token for this
-//! one consultation and what the page greets the patient with, and the video invite text that
-//! carries the link.
-//!
-//! Invariants:
-//! - The token is the patient's own: the consultation's opaque patient identity, its room and its
-//!   chat service, nothing else. It is not valid before [`EARLY_MINUTES`] ahead of the slot and
-//!   expires at the slot's end plus [`TOKEN_MARGIN_MINUTES`]. Twilio refuses tokens that live over
-//!   24 hours, so a link can be made at most that long before it expires.
-//! - Everything after `#` stays in the patient's browser (browsers never send the fragment to a
-//!   server, so no web server's log sees the token). The page gets no patient data beyond the first
-//!   name: the clinic's name and phone, the doctor's name and the appointment's time.
-//! - Every link made is audited (a token was minted for the patient).
-
+//! The patient's video invite text on a one-desk clinic: a new link (made as on the clinic
+//! server: patient_link.rs, read with its invariants) in the clinic's invite wording, through the
+//! outbox; by hand, at the start, and with the last reminder (reminder_link.rs). And the clinic's
+//! call page setting.
 use super::access::{self, Booking};
+use super::patient_link::{cannot_text_link, link_window, mint_link, Greeting, LinkOpens, LinkPlan, PatientLink};
 use super::reminder_link::Sender;
 use super::start_steps::refusal;
 use super::store;
-use super::token::TOKEN_MARGIN_MINUTES;
 use super::words::Step;
 use super::{ConsultationState, Consultations};
 use crate::appointment_texts::context::{self, Ctx};
@@ -25,7 +15,6 @@ use crate::auth::Caller;
 use crate::error::{CoreError, Result};
 use crate::sms::templates::{self, TemplateData};
 use crate::sms::{outbox, NewText, TextKind, TextMessage};
-use crate::twilio::token::{TokenMinter, TokenRequest, TWILIO_MAX_TTL_SECONDS};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
@@ -35,8 +24,6 @@ use uuid::Uuid;
 /// The setting that holds the published call page's address (publishing fills it in; a clinic
 /// hosting the page itself sets it).
 pub const KEY_CALL_PAGE_URL: &str = "video.call_page_url";
-/// A patient's link works from this many minutes before the appointment.
-pub const EARLY_MINUTES: i64 = 15;
 
 /// The clinic's video settings (Settings → Video).
 #[derive(Debug, Clone, Serialize, TS)]
@@ -48,15 +35,6 @@ pub struct VideoSettings {
     pub published_at: Option<DateTime<Utc>>,
     /// How many days consultation chats are kept after the end; `None`: kept.
     pub chat_retention_days: Option<u32>,
-}
-
-/// A link for the patient, and when it works.
-#[derive(Debug, Clone, Serialize, TS)]
-#[ts(export)]
-pub struct PatientLink {
-    pub url: String,
-    pub valid_from: DateTime<Utc>,
-    pub valid_until: DateTime<Utc>,
 }
 
 impl Consultations<'_> {
@@ -72,11 +50,8 @@ impl Consultations<'_> {
         let page = call_page_url(&*self.clinic.db().conn()?)?.ok_or_else(no_call_page)?;
         let account = self.account(Step::Invite)?;
         let now = self.clinic.now();
-        let (on_time, valid_until) = link_window(now, booking.starts_at, booking.ends_at)?;
-        let valid_from = match opens {
-            LinkOpens::OnTime => on_time,
-            LinkOpens::Now => now,
-        };
+        // Refused before any write when the slot is over or too far ahead.
+        link_window(now, booking.starts_at, booking.ends_at)?;
 
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -87,22 +62,16 @@ impl Consultations<'_> {
         }
         // The identities and the room's name exist from the first link on; starting uses the same.
         let record = store::ensure(&tx, booking.id, now)?;
-        let chat_service_sid =
-            record.chat_service_sid.clone().or_else(|| account.settings.conversations_service_sid.clone());
-        let key = account.token_key();
-        let request = TokenRequest {
-            identity: record.patient_identity.clone(),
-            video_room: Some(record.room_name.clone()),
-            chat_service_sid,
-            ttl_seconds: (valid_until - now).num_seconds() as u32,
+        let plan = LinkPlan {
+            page: &page,
+            patient: booking.patient_id,
+            patient_identity: &record.patient_identity,
+            room_name: &record.room_name,
+            chat_service_sid: record.chat_service_sid.as_deref(),
+            starts_at: booking.starts_at,
+            ends_at: booking.ends_at,
         };
-        let token = TokenMinter::new(&key, TWILIO_MAX_TTL_SECONDS).mint_not_before(
-            &request,
-            now.timestamp(),
-            valid_from.timestamp(),
-        )?;
-        let greeting = Greeting::read(&tx, &booking)?;
-        let url = format!("{page}#{}", greeting.fragment(&token, booking.starts_at));
+        let minted = mint_link(&plan, &greeting_of(&tx, &booking)?, &account, opens, now)?;
         audit::record_actor_for_patient(
             &tx,
             now,
@@ -110,16 +79,10 @@ impl Consultations<'_> {
             AuditAction::TokenMinted,
             ("appointment", &booking.id.to_string()),
             booking.patient_id,
-            Some(&format!(
-                "patient {}; patient's link, identity {}, valid {} to {}",
-                booking.patient_id,
-                record.patient_identity,
-                valid_from.to_rfc3339(),
-                valid_until.to_rfc3339()
-            )),
+            Some(&minted.detail),
         )?;
         tx.commit()?;
-        Ok(PatientLink { url, valid_from, valid_until })
+        Ok(minted.link)
     }
 }
 
@@ -161,7 +124,7 @@ impl Consultations<'_> {
         }
         can_text(&tx, &ctx, booking.patient_id)?;
         let (date, time) = templates::format_when(booking.starts_at, ctx.tz, &ctx.country);
-        let greeting = Greeting::read(&tx, &booking)?;
+        let greeting = greeting_of(&tx, &booking)?;
         let booking_ref: String =
             tx.query_row("SELECT booking_ref FROM appointments WHERE id = ?1", [appointment.to_string()], |r| {
                 r.get(0)
@@ -204,14 +167,6 @@ impl Consultations<'_> {
     }
 }
 
-/// When a new link starts to work: [`EARLY_MINUTES`] before the appointment, or at once (the
-/// doctor has started, perhaps early).
-#[derive(Clone, Copy)]
-pub(super) enum LinkOpens {
-    OnTime,
-    Now,
-}
-
 /// Minutes within which starting again (or a start right after reception's invite) texts nothing more.
 pub const START_INVITE_QUIET_MINUTES: i64 = 10;
 
@@ -252,9 +207,7 @@ fn can_text(conn: &Connection, ctx: &Ctx, patient: Uuid) -> Result<()> {
         ));
     }
     match context::patient_verdict(conn, patient, ctx.tz)? {
-        Some(why) => {
-            Err(CoreError::Conflict(format!("{}.", why.replacen("Not texted: ", "Cannot text the link: ", 1))))
-        }
+        Some(why) => Err(cannot_text_link(&why)),
         None => Ok(()),
     }
 }
@@ -283,59 +236,16 @@ impl Consultations<'_> {
     }
 }
 
-/// When a link made at `now` for a slot works: from [`EARLY_MINUTES`] before it (or now) to its
-/// end plus the margin, refused when that is over or more than Twilio's 24 hours away.
-pub fn link_window(
-    now: DateTime<Utc>,
-    starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
-) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
-    let valid_until = ends_at + Duration::minutes(TOKEN_MARGIN_MINUTES);
-    if valid_until <= now {
-        return Err(CoreError::Conflict(
-            "This appointment's time is over, so a link would not work. Book a new appointment to see the patient by video.".into(),
-        ));
-    }
-    if (valid_until - now).num_seconds() > i64::from(TWILIO_MAX_TTL_SECONDS) {
-        return Err(CoreError::Conflict(
-            "A patient's link can be sent from 24 hours before the appointment ends (Twilio's limit). It goes out with the last reminder, or send it on the day.".into(),
-        ));
-    }
-    Ok(((starts_at - Duration::minutes(EARLY_MINUTES)).max(now), valid_until))
-}
-
-/// What the call page greets the patient with: no lookup, no patient data beyond the first name
-/// (a clinic server makes the same link: `PatientGreeting`).
-pub struct Greeting {
-    pub clinic_name: String,
-    pub clinic_phone: String,
-    pub doctor_name: String,
-    pub first_name: String,
-}
-
-impl Greeting {
-    fn read(conn: &Connection, booking: &Booking) -> Result<Greeting> {
-        let ctx = Ctx::read(conn)?;
-        let patient = crate::patients::find(conn, booking.patient_id)?;
-        Ok(Greeting {
-            clinic_name: ctx.clinic_name,
-            clinic_phone: ctx.rules.clinic_phone,
-            doctor_name: booking.doctor_name.clone(),
-            first_name: patient.full_name.split_whitespace().next().unwrap_or("").to_owned(),
-        })
-    }
-
-    /// `t` the token, `c` clinic, `p` its phone, `d` doctor, `n` first name, `w` the start (RFC 3339).
-    pub fn fragment(&self, token: &str, starts_at: DateTime<Utc>) -> String {
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("t", token)
-            .append_pair("c", &self.clinic_name)
-            .append_pair("p", &self.clinic_phone)
-            .append_pair("d", &self.doctor_name)
-            .append_pair("n", &self.first_name)
-            .append_pair("w", &starts_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .finish()
-    }
+/// What the call page greets the patient with, from the clinic's settings and the patient.
+fn greeting_of(conn: &Connection, booking: &Booking) -> Result<Greeting> {
+    let ctx = Ctx::read(conn)?;
+    let patient = crate::patients::find(conn, booking.patient_id)?;
+    Ok(Greeting {
+        clinic_name: ctx.clinic_name,
+        clinic_phone: ctx.rules.clinic_phone,
+        doctor_name: booking.doctor_name.clone(),
+        first_name: patient.full_name.split_whitespace().next().unwrap_or("").to_owned(),
+    })
 }
 
 /// Sets (or, empty, clears) the call page's address: administrators only, audited.
@@ -392,20 +302,6 @@ pub fn check_call_page_url(text: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn a_link_works_from_a_quarter_before_to_half_an_hour_after_and_at_most_a_day() {
-        let at = |d: u32, h: u32, m: u32| Utc.with_ymd_and_hms(2030, 3, d, h, m, 0).unwrap();
-        // Sent the evening before a 09:00-09:30 slot: from 08:45 to 10:00.
-        assert_eq!(link_window(at(4, 18, 0), at(5, 9, 0), at(5, 9, 30)).unwrap(), (at(5, 8, 45), at(5, 10, 0)));
-        // Sent during the slot: from now.
-        assert_eq!(link_window(at(5, 9, 10), at(5, 9, 0), at(5, 9, 30)).unwrap(), (at(5, 9, 10), at(5, 10, 0)));
-        let over = link_window(at(5, 10, 0), at(5, 9, 0), at(5, 9, 30)).unwrap_err();
-        assert!(over.to_string().contains("time is over"), "{over}");
-        let early = link_window(at(3, 9, 0), at(5, 9, 0), at(5, 9, 30)).unwrap_err();
-        assert!(early.to_string().contains("24 hours"), "{early}");
-    }
 
     #[test]
     fn the_call_page_must_be_secure_and_plain() {

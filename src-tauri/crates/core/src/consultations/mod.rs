@@ -34,6 +34,7 @@ mod list;
 pub mod model;
 mod notes;
 mod on_server;
+pub mod patient_link;
 mod pdf;
 mod record;
 pub mod recording;
@@ -56,13 +57,11 @@ pub use end::kept_record;
 pub use end_steps::done_already;
 pub use export::{ExportFormat, Exported, PHI_NOTICE};
 pub(crate) use invite::set_call_page_url;
-pub use invite::{
-    check_call_page_url, link_window, Greeting as PatientGreeting, PatientLink, VideoSettings, EARLY_MINUTES,
-    KEY_CALL_PAGE_URL, START_INVITE_QUIET_MINUTES,
-};
+pub use invite::{check_call_page_url, VideoSettings, KEY_CALL_PAGE_URL, START_INVITE_QUIET_MINUTES};
 pub use model::*;
 pub use notes::{check_notes, MAX_NOTES_CHARS, NOTES_ACTION};
 pub(crate) use on_server::{keep_from_server, keep_record_from_server};
+pub use patient_link::{link_window, Greeting as PatientGreeting, PatientLink, EARLY_MINUTES};
 pub use recording::{consent_first, in_order as recordings_in_order, recording_of};
 pub use reminder_link::AUTOMATIC_ACTOR;
 pub(crate) use retention::set_chat_retention;

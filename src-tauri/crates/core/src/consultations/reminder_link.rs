@@ -17,7 +17,8 @@
 //!   appointments whose link would expire within them are looked at).
 
 use super::access::{self, Booking};
-use super::invite::{call_page_url, LinkOpens};
+use super::invite::call_page_url;
+use super::patient_link::LinkOpens;
 use super::Consultations;
 use super::TOKEN_MARGIN_MINUTES;
 use crate::appointment_texts::context::Ctx;

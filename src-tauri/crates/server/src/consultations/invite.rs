@@ -1,7 +1,7 @@
 //! The patient's way in, made on the server: a link to the clinic's call page
 //! (`video.call_page_url`) whose fragment carries a token for this consultation only (the
 //! patient's random identity, its room and chat), texted with the clinic's video invite wording
-//! through the server's outbox, as a one-desk clinic does (core consultations/invite.rs).
+//! through the server's outbox, as a one-desk clinic does (the link itself: core consultations/patient_link.rs).
 //!
 //! - At the start (`on_start`): the link works at once; queued once per start, and not when an
 //!   invite went out in the last few minutes. It never fails the start: why not is logged.
@@ -24,32 +24,23 @@ use clinicdesk_core::appointment_texts::rules::{parse_reminders, DEFAULT_REMINDE
 use clinicdesk_core::appointment_texts::when::quiet_until;
 use clinicdesk_core::audit::AuditAction;
 use clinicdesk_core::auth::Permission;
+use clinicdesk_core::consultations::patient_link::{cannot_text_link, mint_link, Greeting, LinkOpens, LinkPlan};
 use clinicdesk_core::consultations::{
-    in_person, link_window, refusal, ConsultationState, PatientGreeting, KEY_CALL_PAGE_URL, START_INVITE_QUIET_MINUTES,
-    TOKEN_MARGIN_MINUTES,
+    in_person, refusal, ConsultationState, KEY_CALL_PAGE_URL, START_INVITE_QUIET_MINUTES, TOKEN_MARGIN_MINUTES,
 };
 use clinicdesk_core::error::CoreError;
 use clinicdesk_core::sms::templates::TemplateName;
 use clinicdesk_core::sms::{segments, TextKind, TextMessage, TextState};
-use clinicdesk_core::twilio::token::{TokenMinter, TokenRequest, TWILIO_MAX_TTL_SECONDS};
+use clinicdesk_core::twilio::token::TWILIO_MAX_TTL_SECONDS;
 use deadpool_postgres::Pool;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
-
-/// When the patient's link starts to work.
-#[derive(Debug, Clone, Copy)]
-enum Opens {
-    /// The doctor is ready now, maybe well before the appointment.
-    Now,
-    /// From a quarter before the slot (a link sent ahead).
-    OnTime,
-}
 
 /// Texts the patient their link as the doctor starts, unless an invite went out in the last few
 /// minutes or it cannot go (logged, no patient data).
 pub(super) async fn on_start(pool: &Pool, texting: &Texting, staff: &Staff, appointment: Uuid, now: DateTime<Utc>) {
     let key = format!("appointment:{appointment}:invite-at-start");
-    match queue(pool, texting, Some(staff), appointment, Opens::Now, &key, now).await {
+    match queue(pool, texting, Some(staff), appointment, LinkOpens::Now, &key, now).await {
         Ok(_) => {}
         Err(ServerError::Rule(e)) => tracing::info!(code = ?e.code(), "no video invite texted at the start"),
         Err(e) => tracing::warn!(error = %e, "the video invite at the start could not be queued"),
@@ -83,7 +74,7 @@ pub async fn invite(
         )
     })?;
     let key = format!("appointment:{appointment}:invite:{}", Uuid::new_v4());
-    let text = queue(pool, texting, Some(staff), appointment, Opens::OnTime, &key, now)
+    let text = queue(pool, texting, Some(staff), appointment, LinkOpens::OnTime, &key, now)
         .await?
         .ok_or_else(|| ServerError::from(CoreError::Conflict("That link was already texted.".into())))?;
     // The patient may open it early: their page waits in the consultation's chat.
@@ -145,7 +136,7 @@ pub async fn send_links_with_last_reminder(pool: &Pool, texting: &Texting, now: 
             client.query_one("SELECT starts_at FROM appointments WHERE id = $1", &[&appointment]).await?.get(0)
         };
         let key = format!("{WITH_REMINDER_KEY}{appointment}:{}", starts_at.format("%Y-%m-%dT%H:%M:%SZ"));
-        match queue(pool, texting, None, appointment, Opens::OnTime, &key, now).await {
+        match queue(pool, texting, None, appointment, LinkOpens::OnTime, &key, now).await {
             Ok(Some(_)) => queued += 1,
             Ok(None) => {}
             Err(ServerError::Rule(e)) => tracing::info!(code = ?e.code(), "no video link sent with the last reminder"),
@@ -162,13 +153,13 @@ async fn queue(
     texting: &Texting,
     staff: Option<&Staff>,
     appointment: Uuid,
-    opens: Opens,
+    opens: LinkOpens,
     key: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<TextMessage>> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    if matches!(opens, Opens::Now) {
+    if matches!(opens, LinkOpens::Now) {
         let recent: bool = tx
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM sms_notifications WHERE appointment_id = $1 AND kind = 'invite' AND created_at > $2)",
@@ -202,40 +193,26 @@ async fn queue(
     let (phone, consent, opted_out): (Option<String>, bool, Option<DateTime<Utc>>) =
         (patient.get(0), patient.get(1), patient.get(2));
     if let Some(why) = patient_text_verdict(consent, opted_out, tz) {
-        return Err(
-            CoreError::Conflict(format!("{}.", why.replacen("Not texted: ", "Cannot text the link: ", 1))).into()
-        );
+        return Err(cannot_text_link(&why).into());
     }
     let phone =
         phone.ok_or_else(|| CoreError::Conflict("Cannot text the link: the patient has no mobile number.".into()))?;
-    let (on_time, valid_until) = link_window(now, booking.starts_at, booking.ends_at)?;
-    let valid_from = match opens {
-        Opens::Now => now,
-        Opens::OnTime => on_time,
+    let plan = LinkPlan {
+        page: &page,
+        patient: booking.patient_id,
+        patient_identity: &consultation.row.patient_identity,
+        room_name: &consultation.row.room_name,
+        chat_service_sid: consultation.row.chat_service_sid.as_deref(),
+        starts_at: booking.starts_at,
+        ends_at: booking.ends_at,
     };
-    let account = &texting.account;
-    let request = TokenRequest {
-        identity: consultation.row.patient_identity.clone(),
-        video_room: Some(consultation.row.room_name.clone()),
-        chat_service_sid: consultation
-            .row
-            .chat_service_sid
-            .clone()
-            .or_else(|| account.settings.conversations_service_sid.clone()),
-        ttl_seconds: (valid_until - now).num_seconds() as u32,
-    };
-    let token = TokenMinter::new(&account.token_key(), TWILIO_MAX_TTL_SECONDS).mint_not_before(
-        &request,
-        now.timestamp(),
-        valid_from.timestamp(),
-    )?;
-    let greeting = PatientGreeting {
+    let greeting = Greeting {
         clinic_name: settings::get(&*tx, settings::CLINIC_NAME).await?.unwrap_or_default(),
         clinic_phone: settings::get(&*tx, KEY_CLINIC_PHONE).await?.unwrap_or_default(),
         doctor_name: booking.doctor_name.clone(),
         first_name: booking.patient_name.split_whitespace().next().unwrap_or("").to_owned(),
     };
-    let link = format!("{page}#{}", greeting.fragment(&token, booking.starts_at));
+    let minted = mint_link(&plan, &greeting, &texting.account, opens, now)?;
     let body = texts::render(
         &*tx,
         TemplateName::VideoInvite,
@@ -243,7 +220,7 @@ async fn queue(
         &booking.doctor_name,
         &booking.booking_ref,
         booking.starts_at,
-        Some(link),
+        Some(minted.link.url),
     )
     .await?;
     let text_id = Uuid::new_v4();
@@ -272,15 +249,8 @@ async fn queue(
     if queued == 0 {
         return Ok(None);
     }
-    let detail = format!(
-        "patient {}; patient's link, identity {}, valid {} to {}",
-        booking.patient_id,
-        consultation.row.patient_identity,
-        valid_from.to_rfc3339(),
-        valid_until.to_rfc3339()
-    );
     let id = appointment.to_string();
-    audit::record(&*tx, staff, AuditAction::TokenMinted, Some(("appointment", &id)), Some(&detail)).await?;
+    audit::record(&*tx, staff, AuditAction::TokenMinted, Some(("appointment", &id)), Some(&minted.detail)).await?;
     let detail = format!("patient {}; video invite", booking.patient_id);
     audit::record(&*tx, staff, AuditAction::TextSent, Some(("sms", &text_id.to_string())), Some(&detail)).await?;
     tx.commit().await?;
