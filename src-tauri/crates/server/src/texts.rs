@@ -2,21 +2,21 @@
 //! change's own transaction (so a change and its text commit together, and a desk's retried
 //! command, answered from its stored outcome, never queues a second one).
 //!
-//! Same rules as a one-desk clinic (core `appointment_texts::changes`): a text waits the settle
+//! The rule is the core's, the same a one-desk clinic runs (`appointment_texts::change_rule`): a text waits the settle
 //! time so quick successive edits send one text about the final state; quiet hours hold it until
 //! the morning unless the appointment comes first; a move of an appointment whose confirmation
 //! never went out is confirmed at the new time, and a cancellation of one the patient never heard
 //! about sends nothing. Patients who did not agree to texts, or replied STOP, get none (the text is
 //! kept as `skipped`, with the reason). Sent by the elected sender (sending.rs).
 
-use crate::error::Result;
+use crate::error::{Result, ServerError};
 use crate::settings;
 use chrono::{DateTime, Duration, Utc};
+use clinicdesk_core::appointment_texts::change_rule::{self, ChangeRules, ChangeTextStore, PlannedText};
 use clinicdesk_core::appointment_texts::rules::{
     parse_quiet_hours, QuietHours, DEFAULT_QUIET_HOURS, DEFAULT_SETTLE_SECONDS, KEY_CLINIC_PHONE, KEY_QUIET_HOURS,
     KEY_SETTLE,
 };
-use clinicdesk_core::appointment_texts::when::quiet_until;
 use clinicdesk_core::appointments::Appointment;
 use clinicdesk_core::error::CoreError;
 use clinicdesk_core::sms::templates::{format_when, render_body, TemplateData, TemplateName};
@@ -24,147 +24,125 @@ use clinicdesk_core::sms::TextKind;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy)]
-pub enum Change {
-    Booked,
-    Moved { from: DateTime<Utc> },
-    Cancelled,
-}
+pub use clinicdesk_core::appointment_texts::change_rule::Change;
 
-/// Withdraws what no longer fits and queues the text about `appointment` as it now is.
+/// Withdraws what no longer fits and queues the text about `appointment` as it now is (the
+/// core's rule, `appointment_texts::change_rule`).
 pub async fn on_change(
-    db: &impl GenericClient,
+    db: &(impl GenericClient + Sync),
     appointment: &Appointment,
     change: Change,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let told = patient_was_told(db, appointment.id).await?;
-    let withdrawn = match change {
-        Change::Booked => 0,
-        Change::Moved { .. } | Change::Cancelled => {
-            let reason = match change {
-                Change::Cancelled => "Withdrawn: the appointment was cancelled before this text went out.",
-                _ => "Withdrawn: the appointment was moved before this text went out; the text about the new time replaces it.",
-            };
-            let withdrawn = db
-                .execute(
-                    "UPDATE sms_notifications SET state = 'skipped', error_message = $2, updated_at = $3
-                 WHERE appointment_id = $1 AND state = 'pending' AND NOT needs_reconcile
-                   AND kind IN ('confirmation', 'reschedule')",
-                    &[&appointment.id, &reason, &now],
-                )
-                .await?;
-            // Reminders and video links for the old time go too (the planner queues the new
-            // time's reminders; a link for the old time would not open the new one).
-            db.execute(
+    let settle = settings::get(db, KEY_SETTLE).await?.and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_SETTLE_SECONDS);
+    let rules = ChangeRules {
+        tz: settings::time_zone(db).await?,
+        settle: Duration::seconds(settle.into()),
+        quiet: quiet_hours(db).await?,
+        // Queued whether or not the server has Twilio yet: the sender sends once it has.
+        texting_set_up: true,
+    };
+    change_rule::on_change(&mut PgChangeTexts { db, now }, &rules, appointment, change, now).await?;
+    Ok(())
+}
+
+/// Change texts on the server, in the change's transaction.
+struct PgChangeTexts<'a, C> {
+    db: &'a C,
+    now: DateTime<Utc>,
+}
+
+impl<C: GenericClient + Sync> ChangeTextStore for PgChangeTexts<'_, C> {
+    type Error = ServerError;
+
+    async fn patient_was_told(&mut self, appointment: Uuid) -> Result<bool> {
+        Ok(self
+            .db
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM sms_notifications WHERE appointment_id = $1 AND kind IN ('confirmation', 'reschedule')
+                                AND (state IN ('sending', 'sent', 'delivered') OR needs_reconcile))",
+                &[&appointment],
+            )
+            .await?
+            .get(0))
+    }
+
+    async fn withdraw(&mut self, appointment: Uuid, kinds: &[TextKind], reason: &str) -> Result<u64> {
+        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        Ok(self
+            .db
+            .execute(
                 "UPDATE sms_notifications SET state = 'skipped', error_message = $2, updated_at = $3
-                 WHERE appointment_id = $1 AND state = 'pending' AND NOT needs_reconcile AND kind IN ('reminder', 'invite')",
-                &[&appointment.id, &reason, &now],
+                 WHERE appointment_id = $1 AND state = 'pending' AND NOT needs_reconcile AND kind = ANY($4)",
+                &[&appointment, &reason, &self.now, &kinds],
+            )
+            .await?)
+    }
+
+    async fn render(&mut self, kind: TextKind, appointment: &Appointment) -> Result<String> {
+        let name = TemplateName::for_kind(kind).expect("appointment texts have templates");
+        let a = appointment;
+        render(self.db, name, &a.patient_name, &a.doctor_name, &a.booking_ref, a.starts_at, None).await
+    }
+
+    async fn queue(&mut self, appointment: &Appointment, text: &PlannedText) -> Result<(Uuid, Option<String>)> {
+        let patient = self
+            .db
+            .query_one(
+                "SELECT phone, sms_consent, opted_out_at IS NOT NULL FROM patients WHERE id = $1",
+                &[&appointment.patient_id],
             )
             .await?;
-            withdrawn
-        }
-    };
-    let kind = match change {
-        Change::Booked => TextKind::Confirmation,
-        Change::Moved { .. } if told => TextKind::Reschedule,
-        Change::Moved { .. } => TextKind::Confirmation,
-        Change::Cancelled if told || withdrawn == 0 => TextKind::Cancellation,
-        // The patient never heard of it: nothing to tell them.
-        Change::Cancelled => return Ok(()),
-    };
-    queue(db, appointment, kind, change, now).await
-}
-
-/// True if a confirmation or reschedule about this appointment reached Twilio, or may have.
-async fn patient_was_told(db: &impl GenericClient, appointment: Uuid) -> Result<bool> {
-    Ok(db
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM sms_notifications WHERE appointment_id = $1 AND kind IN ('confirmation', 'reschedule')
-                            AND (state IN ('sending', 'sent', 'delivered') OR needs_reconcile))",
-            &[&appointment],
-        )
-        .await?
-        .get(0))
-}
-
-async fn queue(
-    db: &impl GenericClient,
-    appointment: &Appointment,
-    kind: TextKind,
-    change: Change,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let tz = settings::time_zone(db).await?;
-    let setting = |key: &'static str| async move { settings::get(db, key).await };
-    let name = TemplateName::for_kind(kind).expect("appointment texts have templates");
-    let body = render(
-        db,
-        name,
-        &appointment.patient_name,
-        &appointment.doctor_name,
-        &appointment.booking_ref,
-        appointment.starts_at,
-        None,
-    )
-    .await?;
-    // The earliest time the patient may act on: a move from tomorrow morning is news tonight.
-    let soonest = match change {
-        Change::Moved { from } => from.min(appointment.starts_at),
-        _ => appointment.starts_at,
-    };
-    let settle = setting(KEY_SETTLE).await?.and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_SETTLE_SECONDS);
-    let mut due = now + Duration::seconds(settle.into());
-    if let Some(morning) = quiet_until(quiet_hours(db).await?, due, tz).filter(|morning| *morning < soonest) {
-        due = morning;
+        let (phone, consent, opted_out): (Option<String>, bool, bool) =
+            (patient.get(0), patient.get(1), patient.get(2));
+        let skipped = if opted_out {
+            Some("The patient replied STOP to the clinic's texts.")
+        } else if !consent {
+            Some("The patient has not agreed to texts.")
+        } else if phone.is_none() {
+            Some("The patient has no mobile number on record.")
+        } else {
+            None
+        };
+        let (segments, encoding) = counted(&text.body);
+        let id = Uuid::new_v4();
+        let news_before = text.news_before.unwrap_or(text.about_starts_at);
+        let row = self
+            .db
+            .query_one(
+                "WITH added AS (
+                   INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key, state,
+                                                  error_message, next_attempt_at, about_starts_at, created_at, updated_at, news_before,
+                                                  segments, encoding)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)
+                   ON CONFLICT (idempotency_key) DO NOTHING
+                   RETURNING id, state, error_message)
+                 SELECT id, state, error_message FROM added
+                 UNION ALL
+                 SELECT id, state, error_message FROM sms_notifications
+                 WHERE idempotency_key = $7 AND NOT EXISTS (SELECT 1 FROM added)",
+                &[
+                    &id,
+                    &appointment.id,
+                    &appointment.patient_id,
+                    &text.kind.as_str(),
+                    &phone.unwrap_or_default(),
+                    &text.body,
+                    &text.idempotency_key,
+                    &if skipped.is_some() { "skipped" } else { "pending" },
+                    &skipped,
+                    &text.due_at,
+                    &text.about_starts_at,
+                    &self.now,
+                    &news_before,
+                    &segments,
+                    &encoding,
+                ],
+            )
+            .await?;
+        let (id, state, why): (Uuid, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
+        Ok((id, (state == "skipped").then(|| why.unwrap_or_default())))
     }
-    let patient = db
-        .query_one(
-            "SELECT phone, sms_consent, opted_out_at IS NOT NULL FROM patients WHERE id = $1",
-            &[&appointment.patient_id],
-        )
-        .await?;
-    let (phone, consent, opted_out): (Option<String>, bool, bool) = (patient.get(0), patient.get(1), patient.get(2));
-    let skipped = if opted_out {
-        Some("The patient replied STOP to the clinic's texts.")
-    } else if !consent {
-        Some("The patient has not agreed to texts.")
-    } else if phone.is_none() {
-        Some("The patient has no mobile number on record.")
-    } else {
-        None
-    };
-    let key = match kind {
-        TextKind::Cancellation => format!("appointment:{}:cancelled", appointment.id),
-        _ => format!("appointment:{}:v{}:{}", appointment.id, appointment.version, kind.as_str()),
-    };
-    let (segments, encoding) = counted(&body);
-    db.execute(
-        "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key, state,
-                                        error_message, next_attempt_at, about_starts_at, created_at, updated_at, news_before,
-                                        segments, encoding)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)
-         ON CONFLICT (idempotency_key) DO NOTHING",
-        &[
-            &Uuid::new_v4(),
-            &appointment.id,
-            &appointment.patient_id,
-            &kind.as_str(),
-            &phone.unwrap_or_default(),
-            &body,
-            &key,
-            &if skipped.is_some() { "skipped" } else { "pending" },
-            &skipped,
-            &due,
-            &appointment.starts_at,
-            &now,
-            &soonest,
-            &segments,
-            &encoding,
-        ],
-    )
-    .await?;
-    Ok(())
 }
 
 /// How many segments `body` takes and its encoding, kept with each text when it is queued (the

@@ -11,6 +11,7 @@
 //! - Withdrawn and collapsed texts stay in the outbox as `skipped` with their reason, marked
 //!   handled by the system, so the timeline explains them and the worklist does not nag about them.
 
+pub mod change_rule;
 mod changes;
 pub(crate) mod context;
 pub use context::verdict as patient_text_verdict;
