@@ -73,7 +73,9 @@ pub async fn read(db: &mut impl GenericClient, texting: &Texting, now: DateTime<
         // and a reply kept meanwhile rolls back whatever it would have done twice.
         let tx = db.transaction().await?;
         let Some(handled) = reply_actions::handle(&mut PgReplies { db: &tx, now }, &reply, now).await? else {
-            continue; // listed again by an overlapping read, or kept meanwhile: nothing is done
+            // Listed again by an overlapping read, or kept meanwhile: nothing is done.
+            tx.rollback().await?;
+            continue;
         };
         publish(&tx, &handled).await?;
         tx.commit().await?;
@@ -112,20 +114,6 @@ impl<C: GenericClient + Sync> ReplyStore for PgReplies<'_, C> {
 
     async fn known(&mut self, sid: &str) -> Result<bool> {
         Ok(self.db.query_one("SELECT EXISTS (SELECT 1 FROM sms_inbound WHERE sid = $1)", &[&sid]).await?.get(0))
-    }
-
-    async fn patients_with(&mut self, number: &str, opted_out: bool) -> Result<Vec<Uuid>> {
-        // Locked until the transaction ends: a reply and a receptionist's edit of the same
-        // patient take turns.
-        let rows = self
-            .db
-            .query(
-                "SELECT id FROM patients WHERE phone = $1 AND (opted_out_at IS NOT NULL) = $2
-                 ORDER BY created_at, id FOR UPDATE",
-                &[&number, &opted_out],
-            )
-            .await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     async fn patient_texted_last(&mut self, number: &str) -> Result<Option<Uuid>> {
@@ -191,14 +179,19 @@ impl<C: GenericClient + Sync> ReplyStore for PgReplies<'_, C> {
         Ok(confirmed == 1)
     }
 
-    async fn opt_out(&mut self, number: &str, at: DateTime<Utc>) -> Result<()> {
-        self.db
-            .execute(
+    async fn opt_out(&mut self, number: &str, at: DateTime<Utc>) -> Result<Vec<Uuid>> {
+        // RETURNING: exactly the patients this write changed, audited and sent to the desks.
+        let mut changed: Vec<(DateTime<Utc>, Uuid)> = self
+            .db
+            .query(
                 "UPDATE patients SET opted_out_at = $2, version = version + 1, updated_at = $3
-                 WHERE phone = $1 AND opted_out_at IS NULL",
+                 WHERE phone = $1 AND opted_out_at IS NULL RETURNING created_at, id",
                 &[&number, &at, &self.now],
             )
-            .await?;
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
         self.db
             .execute(
                 "UPDATE sms_notifications SET state = 'skipped', error_message = 'The patient replied STOP to the clinic''s texts.', updated_at = $2
@@ -206,18 +199,24 @@ impl<C: GenericClient + Sync> ReplyStore for PgReplies<'_, C> {
                 &[&number, &self.now],
             )
             .await?;
-        Ok(())
+        changed.sort();
+        Ok(changed.into_iter().map(|(_, id)| id).collect())
     }
 
-    async fn opt_in(&mut self, number: &str) -> Result<()> {
-        self.db
-            .execute(
+    async fn opt_in(&mut self, number: &str) -> Result<Vec<Uuid>> {
+        let mut changed: Vec<(DateTime<Utc>, Uuid)> = self
+            .db
+            .query(
                 "UPDATE patients SET opted_out_at = NULL, version = version + 1, updated_at = $2
-                 WHERE phone = $1 AND opted_out_at IS NOT NULL",
+                 WHERE phone = $1 AND opted_out_at IS NOT NULL RETURNING created_at, id",
                 &[&number, &self.now],
             )
-            .await?;
-        Ok(())
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        changed.sort();
+        Ok(changed.into_iter().map(|(_, id)| id).collect())
     }
 
     async fn audit(&mut self, action: AuditAction, record: (&str, Uuid), _patient: Uuid, detail: &str) -> Result<()> {

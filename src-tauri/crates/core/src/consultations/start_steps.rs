@@ -103,9 +103,12 @@ pub async fn start<S: StartStore>(
         Ok(started) => Ok(started),
         Err(refused) => {
             // Cancelled (or otherwise closed) while Twilio was being set up.
-            let _ = done_already(rooms::complete(http, account, &room.sid).await)
-                .and(done_already(conversations::close(http, account, &chat.sid).await))
-                .inspect_err(|err| tracing::warn!(code = ?err.code(), "could not close a start's room or chat"));
+            if let Err(err) = done_already(rooms::complete(http, account, &room.sid).await) {
+                tracing::warn!(code = ?err.code(), "could not close a start's room");
+            }
+            if let Err(err) = done_already(conversations::close(http, account, &chat.sid).await) {
+                tracing::warn!(code = ?err.code(), "could not close a start's chat");
+            }
             Err(refused.into())
         }
     }

@@ -86,9 +86,6 @@ pub trait ReplyStore {
 
     /// Whether a reply with this SID is kept already (every overlapping read lists it again).
     async fn known(&mut self, sid: &str) -> Result<bool, Self::Error>;
-    /// The patients with this number whose opt-out is (`opted_out`) or is not recorded, in the
-    /// order they were added.
-    async fn patients_with(&mut self, number: &str, opted_out: bool) -> Result<Vec<Uuid>, Self::Error>;
     /// Of the patients with this number, the one the clinic texted last at it, else the first
     /// added.
     async fn patient_texted_last(&mut self, number: &str) -> Result<Option<Uuid>, Self::Error>;
@@ -110,10 +107,12 @@ pub trait ReplyStore {
     /// scheduled, nothing changed.
     async fn confirm(&mut self, appointment: Uuid) -> Result<bool, Self::Error>;
     /// Every patient with this number opted out as of `at` (an earlier opt-out kept), and their
-    /// waiting texts skipped (not those waiting to be checked at Twilio).
-    async fn opt_out(&mut self, number: &str, at: DateTime<Utc>) -> Result<(), Self::Error>;
-    /// The opt-out of every patient with this number cleared.
-    async fn opt_in(&mut self, number: &str) -> Result<(), Self::Error>;
+    /// waiting texts skipped (not those waiting to be checked at Twilio). The patients newly
+    /// opted out (exactly those this write changed), in the order they were added.
+    async fn opt_out(&mut self, number: &str, at: DateTime<Utc>) -> Result<Vec<Uuid>, Self::Error>;
+    /// The opt-out of every patient with this number cleared. Those that were opted out (exactly
+    /// those this write changed), in the order they were added.
+    async fn opt_in(&mut self, number: &str) -> Result<Vec<Uuid>, Self::Error>;
     /// An entry in the trail, made by the patient's reply ([`REPLY_ACTOR`]), about `record` and
     /// the patient.
     async fn audit(
@@ -199,18 +198,14 @@ async fn confirm_next<S: ReplyStore>(
 
 /// Opts the number out; the patients newly opted out, each audited.
 async fn opt_out<S: ReplyStore>(store: &mut S, reply: &Reply<'_>) -> Result<Vec<Uuid>, S::Error> {
-    let newly = store.patients_with(reply.from, false).await?;
-    store.opt_out(reply.from, reply.written_at).await?;
+    let newly = store.opt_out(reply.from, reply.written_at).await?;
     audit_each(store, AuditAction::PatientOptedOut, &newly, reply, "stopped texts").await?;
     Ok(newly)
 }
 
 /// Clears the opt-out of every patient with the number; those that were opted out, each audited.
 async fn opt_in<S: ReplyStore>(store: &mut S, reply: &Reply<'_>) -> Result<Vec<Uuid>, S::Error> {
-    let were_out = store.patients_with(reply.from, true).await?;
-    if !were_out.is_empty() {
-        store.opt_in(reply.from).await?;
-    }
+    let were_out = store.opt_in(reply.from).await?;
     audit_each(store, AuditAction::PatientOptedIn, &were_out, reply, "agreed to texts again").await?;
     Ok(were_out)
 }

@@ -16,6 +16,18 @@ pub(super) struct SqliteReplies<'a> {
     pub now: DateTime<Utc>,
 }
 
+impl SqliteReplies<'_> {
+    /// Patients with `number` whose opt-out is (`opted_out`) or is not recorded, in the order
+    /// they were added.
+    fn patients_with(&self, number: &str, opted_out: bool) -> Result<Vec<Uuid>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id FROM patients WHERE phone_e164 = ?1 AND (opted_out_at IS NOT NULL) = ?2 ORDER BY created_at, id",
+        )?;
+        let rows = stmt.query_map(params![number, opted_out], |r| uuid_at(r, 0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
 impl ReplyStore for SqliteReplies<'_> {
     type Error = CoreError;
 
@@ -24,14 +36,6 @@ impl ReplyStore for SqliteReplies<'_> {
             .tx
             .prepare_cached("SELECT EXISTS(SELECT 1 FROM sms_inbound WHERE sid = ?1)")?
             .query_row([sid], |r| r.get(0))?)
-    }
-
-    async fn patients_with(&mut self, number: &str, opted_out: bool) -> Result<Vec<Uuid>> {
-        let mut stmt = self.tx.prepare_cached(
-            "SELECT id FROM patients WHERE phone_e164 = ?1 AND (opted_out_at IS NOT NULL) = ?2 ORDER BY created_at, id",
-        )?;
-        let rows = stmt.query_map(params![number, opted_out], |r| uuid_at(r, 0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     async fn patient_texted_last(&mut self, number: &str) -> Result<Option<Uuid>> {
@@ -93,16 +97,20 @@ impl ReplyStore for SqliteReplies<'_> {
         Ok(changed == 1)
     }
 
-    async fn opt_out(&mut self, number: &str, at: DateTime<Utc>) -> Result<()> {
-        outbox::opt_out(self.tx, number, at, self.now)
+    async fn opt_out(&mut self, number: &str, at: DateTime<Utc>) -> Result<Vec<Uuid>> {
+        // Read, then written, under the worker's write lock: exactly the patients changed.
+        let newly = self.patients_with(number, false)?;
+        outbox::opt_out(self.tx, number, at, self.now)?;
+        Ok(newly)
     }
 
-    async fn opt_in(&mut self, number: &str) -> Result<()> {
+    async fn opt_in(&mut self, number: &str) -> Result<Vec<Uuid>> {
+        let were_out = self.patients_with(number, true)?;
         self.tx.execute(
             "UPDATE patients SET opted_out_at = NULL, updated_at = ?2 WHERE phone_e164 = ?1 AND opted_out_at IS NOT NULL",
             params![number, ts(self.now)],
         )?;
-        Ok(())
+        Ok(were_out)
     }
 
     async fn audit(&mut self, action: AuditAction, record: (&str, Uuid), patient: Uuid, detail: &str) -> Result<()> {
