@@ -3,8 +3,10 @@
 //! outbox as every other text, so a move or a cancellation withdraws them (texts.rs) and the
 //! sender sends them once.
 //!
-//! One reminder per rule per appointment version: the idempotency key names both, so planning
-//! again changes nothing, and a moved appointment (a new version) gets reminders for its new time.
+//! One reminder per rule per appointment time: the idempotency key names the rule and the
+//! version, so planning again changes nothing and a moved appointment (a new version) gets
+//! reminders for its new time; a new version at the same time (a visit confirmed by a reply)
+//! finds its reminder already there.
 //! Never for an appointment that has begun, never a rule that fell due before the booking was
 //! made (its confirmation said it all), never more than an hour late (after the server was down),
 //! and never in quiet hours unless the morning comes before the appointment; patients without
@@ -88,7 +90,9 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
             let (segments, encoding) = texts::counted(&body);
             // Only while the appointment is still this version and open, holding its row for the
             // statement: a move or cancellation either waits for this reminder (and withdraws it)
-            // or commits first (and this inserts nothing).
+            // or commits first (and this inserts nothing). And only if this rule's reminder for
+            // this time is not there already under an earlier version: a visit confirmed by a "C"
+            // (or checked back) moves the version on but is the same time, reminded once.
             added += db
                 .execute(
                     "WITH current AS (
@@ -97,6 +101,9 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
                      INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key,
                                                     next_attempt_at, about_starts_at, created_at, updated_at, segments, encoding)
                      SELECT $1, current.id, $3, 'reminder', $4, $5, $6, $7, $8, $9, $9, $11, $12 FROM current
+                     WHERE NOT EXISTS (SELECT 1 FROM sms_notifications n
+                                       WHERE n.appointment_id = $2 AND n.kind = 'reminder' AND n.about_starts_at = $8
+                                         AND n.state <> 'skipped' AND n.idempotency_key LIKE $13)
                      ON CONFLICT (idempotency_key) DO NOTHING",
                     &[
                         &Uuid::new_v4(),
@@ -111,6 +118,7 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
                         &version,
                         &segments,
                         &encoding,
+                        &format!("appointment:{id}:v%:reminder:{}", rule.label()),
                     ],
                 )
                 .await? as usize;

@@ -170,3 +170,21 @@ async fn a_change_of_reminder_times_waits_for_a_plan_under_way_and_withdraws_wha
         "1"
     );
 }
+
+/// A patient who answers the day-before reminder with "C" confirms the visit, which moves the
+/// appointment's version on: the reminder already sent for that time is not planned again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visit_confirmed_after_its_reminder_is_not_reminded_twice() {
+    let (c, starts) = booked_in_three_days("24h").await;
+    let db = c.pool.get().await.unwrap();
+    let due = starts - Days::days(1);
+    assert_eq!(reminders::plan(&**db, due - Days::minutes(5)).await.unwrap(), 1);
+    // The sender sends it; the patient replies C a few minutes later (the reply rule's write).
+    c.pg.psql(
+        "clinic",
+        "UPDATE sms_notifications SET state = 'delivered', sent_at = next_attempt_at WHERE kind = 'reminder'",
+    );
+    c.pg.psql("clinic", "UPDATE appointments SET status = 'confirmed', version = version + 1");
+    assert_eq!(reminders::plan(&**db, due + Days::minutes(10)).await.unwrap(), 0, "one reminder per time");
+    assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM sms_notifications WHERE kind = 'reminder'"), "1");
+}
