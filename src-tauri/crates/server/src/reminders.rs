@@ -9,8 +9,10 @@
 //! finds its reminder already there.
 //! Never for an appointment that has begun, never a rule that fell due before the booking was
 //! made (its confirmation said it all), never more than an hour late (after the server was down),
-//! and never in quiet hours unless the morning comes before the appointment; patients without
-//! consent, or who replied STOP, get none. A reminder is inserted only while its appointment is
+//! never in quiet hours unless the morning comes before the appointment, and one reminder, not
+//! two, within the clinic's minimum gap (core `reminders::min_gap`: the rule nearer the visit
+//! goes, a waiting one of a longer rule is withdrawn); patients without consent, or who replied
+//! STOP, get none. A reminder is inserted only while its appointment is
 //! still that version and open (its row held for the statement), so a concurrent move or
 //! cancellation never leaves one behind for the old time.
 
@@ -18,6 +20,7 @@ use crate::error::Result;
 use crate::settings;
 use crate::texts;
 use chrono::{DateTime, Duration, Utc};
+use clinicdesk_core::appointment_texts::reminders::min_gap;
 use clinicdesk_core::appointment_texts::rules::{parse_reminders, DEFAULT_REMINDERS, KEY_REMINDERS};
 use clinicdesk_core::appointment_texts::when::{quiet_until, reminder_due};
 use clinicdesk_core::sms::templates::TemplateName;
@@ -53,6 +56,7 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
     let text = settings::get(db, KEY_REMINDERS).await?.unwrap_or_else(|| DEFAULT_REMINDERS.into());
     let rules = parse_reminders(&text).unwrap_or_default();
     let Some(longest) = rules.iter().map(|r| r.duration()).max() else { return Ok(0) };
+    let gap = min_gap(&rules);
     let tz = settings::time_zone(db).await?;
     let quiet = texts::quiet_hours(db).await?;
     // Whole-day rules keep the clock time, so their offset varies by an hour across DST.
@@ -84,6 +88,23 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
                 // Quiet hours last until the appointment: no reminder rather than one at night.
                 Some(_) => continue,
             };
+            // One reminder, not two (as on one desk): another of this visit's reminders gone, in
+            // doubt, or of a shorter rule, going within the gap, and this one is not planned.
+            let near = db
+                .query(
+                    "SELECT id, split_part(idempotency_key, ':', 5), state IN ('sending', 'sent', 'delivered') OR needs_reconcile
+                     FROM sms_notifications
+                     WHERE appointment_id = $1 AND kind = 'reminder' AND about_starts_at = $2
+                       AND state IN ('pending', 'sending', 'sent', 'delivered')
+                       AND split_part(idempotency_key, ':', 5) <> $3
+                       AND coalesce(sent_at, next_attempt_at) > $4 AND coalesce(sent_at, next_attempt_at) < $5",
+                    &[&id, &starts_at, &rule.label(), &(send_at - gap), &(send_at + gap)],
+                )
+                .await?;
+            let shorter = |label: &str| parse_reminders(label).ok().and_then(|r| r.first().map(|r| r.duration()));
+            if near.iter().any(|r| r.get::<_, bool>(2) || shorter(r.get(1)).is_some_and(|d| d < rule.duration())) {
+                continue;
+            }
             let key = format!("appointment:{id}:v{version}:reminder:{}", rule.label());
             let body = texts::render(db, TemplateName::Reminder, &patient_name, &doctor, &booking_ref, starts_at, None)
                 .await?;
@@ -93,7 +114,7 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
             // or commits first (and this inserts nothing). And only if this rule's reminder for
             // this time is not there already under an earlier version: a visit confirmed by a "C"
             // (or checked back) moves the version on but is the same time, reminded once.
-            added += db
+            let inserted = db
                 .execute(
                     "WITH current AS (
                        SELECT id FROM appointments
@@ -122,6 +143,22 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
                     ],
                 )
                 .await? as usize;
+            if inserted == 1 {
+                // The longer rule's reminder still waiting for the same moment gives way.
+                let reason = format!(
+                    "Not sent: the {} reminder for the same appointment goes at the same time (one reminder, not two).",
+                    rule.label()
+                );
+                for r in &near {
+                    db.execute(
+                        "UPDATE sms_notifications SET state = 'skipped', error_message = $2, updated_at = $3
+                         WHERE id = $1 AND state = 'pending' AND NOT needs_reconcile",
+                        &[&r.get::<_, Uuid>(0), &reason, &now],
+                    )
+                    .await?;
+                }
+            }
+            added += inserted;
         }
     }
     Ok(added)

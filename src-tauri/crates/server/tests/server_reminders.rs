@@ -188,3 +188,40 @@ async fn a_visit_confirmed_after_its_reminder_is_not_reminded_twice() {
     assert_eq!(reminders::plan(&**db, due + Days::minutes(10)).await.unwrap(), 0, "one reminder per time");
     assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM sms_notifications WHERE kind = 'reminder'"), "1");
 }
+
+/// Quiet hours until 08:00 and an 08:30 visit: the 2h and 1h reminders would both go at 08:00.
+/// As on one desk, one reminder, not two: the one nearer the visit goes, the other is withdrawn
+/// saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_reminders_that_would_go_together_send_one() {
+    let c = support::clinic().await;
+    let db = c.pool.get().await.unwrap();
+    settings::set(&**db, "sms.reminders", "2h,1h").await.unwrap();
+    settings::set(&**db, "sms.quiet_hours", "21:00-08:00").await.unwrap();
+    let (desk, _) = desks::enroll(&**db, Some(&c.admin), "Front desk").await.unwrap();
+    let zone: chrono_tz::Tz = support::ZONE.parse().unwrap();
+    let day = (support::now().with_timezone(&zone) + Days::days(3)).date_naive();
+    let at = |time: &str| {
+        let local = day.and_time(NaiveTime::parse_from_str(time, "%H:%M").unwrap());
+        zone.from_local_datetime(&local).unwrap().with_timezone(&Utc)
+    };
+    let mut booking = support::booking(c.patients[0], c.doctors[0], "08:30", 20);
+    booking.date = day.to_string();
+    let book = DeskCommand::Book { appointment_id: Uuid::new_v4(), booking };
+    commands::apply(&c.pool, &desk, &c.reception, Uuid::new_v4(), &book, support::now()).await.unwrap();
+
+    // The 2h reminder (due 06:30, in quiet hours: 08:00) comes within the day ahead first.
+    assert_eq!(reminders::plan(&**db, at("06:30") - Days::hours(24) + Days::minutes(5)).await.unwrap(), 1);
+    // Then the 1h one (due 07:30, also 08:00): it goes, the 2h one is withdrawn.
+    assert_eq!(reminders::plan(&**db, at("07:30") - Days::hours(24) + Days::minutes(5)).await.unwrap(), 1);
+    assert_eq!(
+        c.pg.psql(
+            "clinic",
+            "SELECT string_agg(split_part(idempotency_key, ':', 5) || ' ' || state || coalesce(': ' || error_message, ''), '\n'
+                    ORDER BY idempotency_key)
+             FROM sms_notifications WHERE kind = 'reminder'"
+        ),
+        "1h pending\n2h skipped: Not sent: the 1h reminder for the same appointment goes at the same time (one reminder, not two)."
+    );
+    assert_eq!(reminders::plan(&**db, at("07:30") - Days::hours(23)).await.unwrap(), 0, "and stays one");
+}

@@ -15,7 +15,7 @@ pub mod change_rule;
 mod changes;
 pub(crate) mod context;
 pub use context::verdict as patient_text_verdict;
-mod reminders;
+pub mod reminders;
 pub mod rules;
 mod to_patient;
 pub mod upkeep;
