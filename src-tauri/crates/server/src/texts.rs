@@ -107,20 +107,15 @@ impl<C: GenericClient + Sync> ChangeTextStore for PgChangeTexts<'_, C> {
         let (segments, encoding) = counted(&text.body);
         let id = Uuid::new_v4();
         let news_before = text.news_before.unwrap_or(text.about_starts_at);
-        let row = self
+        let added = self
             .db
-            .query_one(
-                "WITH added AS (
-                   INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key, state,
-                                                  error_message, next_attempt_at, about_starts_at, created_at, updated_at, news_before,
-                                                  segments, encoding)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)
-                   ON CONFLICT (idempotency_key) DO NOTHING
-                   RETURNING id, state, error_message)
-                 SELECT id, state, error_message FROM added
-                 UNION ALL
-                 SELECT id, state, error_message FROM sms_notifications
-                 WHERE idempotency_key = $7 AND NOT EXISTS (SELECT 1 FROM added)",
+            .query_opt(
+                "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key, state,
+                                                error_message, next_attempt_at, about_starts_at, created_at, updated_at, news_before,
+                                                segments, encoding)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)
+                 ON CONFLICT (idempotency_key) DO NOTHING
+                 RETURNING id, state, error_message",
                 &[
                     &id,
                     &appointment.id,
@@ -140,6 +135,18 @@ impl<C: GenericClient + Sync> ChangeTextStore for PgChangeTexts<'_, C> {
                 ],
             )
             .await?;
+        let row = match added {
+            Some(row) => row,
+            // The same key queued before (a new statement: it sees a text committed meanwhile).
+            None => {
+                self.db
+                    .query_one(
+                        "SELECT id, state, error_message FROM sms_notifications WHERE idempotency_key = $1",
+                        &[&text.idempotency_key],
+                    )
+                    .await?
+            }
+        };
         let (id, state, why): (Uuid, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
         Ok((id, (state == "skipped").then(|| why.unwrap_or_default())))
     }

@@ -42,6 +42,7 @@ pub(super) fn end_plan(record: &Record) -> EndPlan {
         room_sid: record.room_sid.clone(),
         earlier_room_sids: record.earlier_room_sids.clone(),
         conversation_sid: record.conversation_sid.clone(),
+        read_waiting_report: true,
     }
 }
 

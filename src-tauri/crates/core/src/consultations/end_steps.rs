@@ -8,12 +8,14 @@
 //! - Until the store's last transaction commits the consultation stays in progress, so an end
 //!   stopped half-way is simply asked for again: completing a completed room, closing a closed
 //!   conversation and fetching again are all harmless, and the kept record is replaced whole.
-//! - No database transaction or connection is held across a request to Twilio.
+//! - No database transaction, and no pooled connection, is held across a request to Twilio.
 //! - With no answer from Twilio at all the consultation ends all the same, marked to have its
 //!   record fetched later (by the sending worker or the server's sender: nobody needs to do
 //!   anything when the network returns); Twilio refusing stops the end, in words.
 //! - An end whose consultation was opened again in another room meanwhile (the doctor's other
 //!   window rejoined after Twilio closed an empty room) keeps nothing and asks to be pressed again.
+//!   The chat was closed by then and is not opened again: the call goes on without it until End
+//!   is pressed again, which keeps the whole chat.
 
 use super::end::kept_record;
 use super::store::{KeptMessage, KeptParticipant};
@@ -47,6 +49,8 @@ pub struct EndPlan {
     /// Rooms Twilio closed before the end, oldest first.
     pub earlier_room_sids: Vec<String>,
     pub conversation_sid: Option<String>,
+    /// Read what the patient's page reported while waiting (a store that keeps it).
+    pub read_waiting_report: bool,
 }
 
 /// Who was in the room and the whole chat as the clinic keeps them, and what the patient's page
@@ -205,15 +209,19 @@ async fn fetch(
     }
     let transcript: Vec<ChatMessage> = conversations::transcript(http, account, &chat_sid).await?;
     // The waiting room is a nicety of the record: its failure does not hold up the end.
-    let waiting = match conversations::participants(http, account, &chat_sid).await {
-        Ok(members) => members
-            .iter()
-            .find(|m| m.identity.as_deref() == Some(plan.patient_identity.as_str()))
-            .and_then(|m| m.attributes.as_deref())
-            .and_then(super::waiting::reported),
-        Err(err) => {
-            tracing::warn!(code = ?err.code(), "could not read the waiting room for the record");
-            None
+    let waiting = if !plan.read_waiting_report {
+        None
+    } else {
+        match conversations::participants(http, account, &chat_sid).await {
+            Ok(members) => members
+                .iter()
+                .find(|m| m.identity.as_deref() == Some(plan.patient_identity.as_str()))
+                .and_then(|m| m.attributes.as_deref())
+                .and_then(super::waiting::reported),
+            Err(err) => {
+                tracing::warn!(code = ?err.code(), "could not read the waiting room for the record");
+                None
+            }
         }
     };
     let (people, chat) = kept_record(&plan.doctor_identity, &plan.patient_identity, &people, &transcript, now);

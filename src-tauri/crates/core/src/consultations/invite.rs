@@ -2,6 +2,7 @@
 //! server: patient_link.rs, read with its invariants) in the clinic's invite wording, through the
 //! outbox; by hand, at the start, and with the last reminder (reminder_link.rs). And the clinic's
 //! call page setting.
+
 use super::access::{self, Booking};
 use super::patient_link::{cannot_text_link, link_window, mint_link, Greeting, LinkOpens, LinkPlan, PatientLink};
 use super::reminder_link::Sender;

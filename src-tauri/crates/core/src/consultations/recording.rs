@@ -147,13 +147,14 @@ impl RecordingStore for DeskSwitch<'_> {
     async fn record_switch(&mut self, on: bool, detail: &str) -> Result<ConsultationStatus> {
         let clinic = self.consultations.clinic;
         let appointment = self.booking.id.to_string();
-        let conn = clinic.db().conn()?;
-        conn.execute(
+        let mut conn = clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
             "UPDATE consultations SET recording = ?2, updated_at = ?3 WHERE appointment_id = ?1 AND status = 'in_progress'",
             params![appointment, on, ts(clinic.now())],
         )?;
         crate::audit::record_for_patient(
-            &conn,
+            &tx,
             clinic.now(),
             self.caller,
             crate::audit::AuditAction::RecordingSwitched,
@@ -161,7 +162,9 @@ impl RecordingStore for DeskSwitch<'_> {
             self.booking.patient_id,
             Some(detail),
         )?;
-        status_of(&conn, self.booking, true)
+        let status = status_of(&tx, self.booking, true)?;
+        tx.commit()?;
+        Ok(status)
     }
 }
 

@@ -57,6 +57,8 @@ fn end_plan(stored: &Stored) -> EndPlan {
         room_sid: stored.row.room_sid.clone(),
         earlier_room_sids: stored.earlier_room_sids.clone(),
         conversation_sid: stored.row.conversation_sid.clone(),
+        // The server keeps no waiting report: not asked of Twilio.
+        read_waiting_report: false,
     }
 }
 
