@@ -51,14 +51,25 @@ pub async fn consultation_end(
     Ok(Json(crate::consultations::end(&shared.pool, shared.twilio.as_deref(), &staff, id, Utc::now()).await?))
 }
 
+#[derive(Deserialize, Default)]
+pub struct InviteBody {
+    /// The desk's id for this request: asked again after its answer was lost, the same id answers
+    /// with the text already queued instead of texting the patient a second link.
+    #[serde(default)]
+    request_id: Option<Uuid>,
+}
+
 /// Texts the patient a new link to the video consultation (its doctor, or staff who send texts).
 pub async fn consultation_invite(
     State(shared): State<Shared>,
     headers: HeaderMap,
     Path(id): Path<Uuid>,
+    body: Option<Json<InviteBody>>,
 ) -> ApiResult<impl IntoResponse> {
     let (_desk, staff, _) = signed_in(&shared, &headers).await?;
-    Ok(Json(crate::consultations::invite(&shared.pool, shared.twilio.as_deref(), &staff, id, Utc::now()).await?))
+    let request = body.map(|Json(b)| b).unwrap_or_default().request_id;
+    let twilio = shared.twilio.as_deref();
+    Ok(Json(crate::consultations::invite(&shared.pool, twilio, &staff, id, request, Utc::now()).await?))
 }
 
 /// The running consultation's chat with both read horizons (polled by a doctor's window whose

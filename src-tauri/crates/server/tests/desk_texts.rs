@@ -81,7 +81,7 @@ async fn reception_reads_on_a_desk_what_the_servers_sender_did_with_each_text() 
     let soon =
         clinicdesk_server::appointments::book(&c.pool, &c.reception, &video, None, support::now()).await.unwrap().id;
     let texting = clinic_twilio(&fake, dir.path());
-    clinicdesk_server::consultations::invite(&c.pool, Some(&texting), &c.reception, soon, support::now())
+    clinicdesk_server::consultations::invite(&c.pool, Some(&texting), &c.reception, soon, None, support::now())
         .await
         .unwrap();
     front.clinic.desk_sync().pull(&link, Duration::ZERO).await.unwrap();

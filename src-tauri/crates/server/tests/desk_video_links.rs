@@ -112,10 +112,22 @@ async fn reception_texts_the_video_link_from_a_desk_and_a_move_draws_new_names()
         )
     };
     let before: i64 = invites().parse().unwrap();
+    // One answer lost: the desk asks again with the same request id and the server answers with
+    // the text it queued — one link texted, shown without its key.
     front.relay.lose_next_answers(1);
+    let answered = consultations.invite_on_server(&rita.caller, &front_link, appointment).await.unwrap();
+    assert_eq!(invites().parse::<i64>().unwrap(), before + 1, "one text for one press");
+    assert!(answered.body.contains("#…") && !answered.body.contains("#t="), "shown without its key: {}", answered.body);
+    let stored_id = c.pg.psql(
+        "clinic",
+        &format!("SELECT id FROM sms_notifications WHERE appointment_id = '{appointment}' AND kind = 'invite' ORDER BY created_at DESC LIMIT 1"),
+    );
+    assert_eq!(answered.id.to_string(), stored_id);
+    // Both answers lost: it says to look first, and still only one more text went.
+    front.relay.lose_next_answers(2);
     let lost = consultations.invite_on_server(&rita.caller, &front_link, appointment).await.unwrap_err();
     assert!(lost.to_string().contains("may not have been texted: look at the appointment's texts"), "{lost}");
-    assert_eq!(invites().parse::<i64>().unwrap(), before + 1, "it did go");
+    assert_eq!(invites().parse::<i64>().unwrap(), before + 2, "it did go, once");
 
     // Another doctor may not text this appointment's patient (doctors do not send the clinic's texts).
     let refused = house_link

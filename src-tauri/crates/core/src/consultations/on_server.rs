@@ -96,10 +96,16 @@ impl Consultations<'_> {
         appointment: Uuid,
     ) -> Result<crate::sms::TextMessage> {
         access::inviter(self.clinic, caller, appointment)?;
-        link.consultation(caller.user_id(), appointment, "invite", &json!({}))
-            .await
-            // No answer may mean the server texted it and the answer was lost: said so, never
-            // "not texted" (texting it again would send the patient a second link).
+        // One id for this press: asked again once after no answer, the server answers with the
+        // text it queued the first time instead of texting the patient a second link.
+        let request = json!({ "request_id": Uuid::new_v4() });
+        let mut sent = link.consultation(caller.user_id(), appointment, "invite", &request).await;
+        if matches!(&sent, Err(e) if crate::sync::is_offline(e)) {
+            sent = link.consultation(caller.user_id(), appointment, "invite", &request).await;
+        }
+        sent
+            // Still no answer may mean the server texted it and the answer was lost: said so,
+            // never "not texted".
             .map_err(|e| {
                 without_server(
                     e,

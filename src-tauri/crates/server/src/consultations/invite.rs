@@ -47,12 +47,15 @@ pub(super) async fn on_start(pool: &Pool, texting: &Texting, staff: &Staff, appo
     }
 }
 
-/// Texts the patient a new link (its doctor, or staff who send texts): a new text each time.
+/// Texts the patient a new link (its doctor, or staff who send texts): a new text each time asked,
+/// but once per `request` (a desk's id for one press: asked again after a lost answer, it answers
+/// with the text already queued).
 pub async fn invite(
     pool: &Pool,
     texting: Option<&Texting>,
     staff: &Staff,
     appointment: Uuid,
+    request: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<TextMessage> {
     {
@@ -73,10 +76,16 @@ pub async fn invite(
             "The clinic server has no Twilio account yet, so no link can be texted. Ask your IT person to add it (README, \"Several desks\", step 8).".into(),
         )
     })?;
-    let key = format!("appointment:{appointment}:invite:{}", Uuid::new_v4());
-    let text = queue(pool, texting, Some(staff), appointment, LinkOpens::OnTime, &key, now)
-        .await?
-        .ok_or_else(|| ServerError::from(CoreError::Conflict("That link was already texted.".into())))?;
+    let key = format!("appointment:{appointment}:invite:{}", request.unwrap_or_else(Uuid::new_v4));
+    let text = match queue(pool, texting, Some(staff), appointment, LinkOpens::OnTime, &key, now).await? {
+        Some(text) => text,
+        None => {
+            let client = pool.get().await?;
+            return queued_under(&**client, &key)
+                .await?
+                .ok_or_else(|| ServerError::from(CoreError::Conflict("That link was already texted.".into())));
+        }
+    };
     // The patient may open it early: their page waits in the consultation's chat.
     super::waiting::open(pool, texting, appointment, now).await;
     Ok(text)
@@ -277,6 +286,45 @@ async fn queue(
     }
     .as_shown();
     Ok(Some(shown))
+}
+
+/// The invite queued under `key`, as staff see it (the link without its key).
+async fn queued_under(db: &impl GenericClient, key: &str) -> Result<Option<TextMessage>> {
+    let Some(r) = db
+        .query_opt(
+            "SELECT id, to_phone, body, state, twilio_sid, error_code, error_message, attempts, patient_id,
+                    appointment_id, created_at, sent_at
+             FROM sms_notifications WHERE idempotency_key = $1 AND kind = 'invite'",
+            &[&key],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let body: String = r.get(2);
+    let count = segments::count(&body);
+    Ok(Some(
+        TextMessage {
+            id: r.get(0),
+            kind: TextKind::Invite,
+            to: r.get(1),
+            body,
+            segments: count.segments,
+            encoding: count.encoding,
+            state: TextState::parse(r.get(3)).unwrap_or(TextState::Pending),
+            twilio_sid: r.get(4),
+            twilio_status: None,
+            error_code: r.get::<_, Option<i32>>(5).and_then(|c| u32::try_from(c).ok()),
+            error_message: r.get(6),
+            attempts: u32::try_from(r.get::<_, i32>(7)).unwrap_or(0),
+            patient_id: r.get(8),
+            appointment_id: r.get(9),
+            created_at: r.get(10),
+            sent_at: r.get(11),
+            final_at: None,
+        }
+        .as_shown(),
+    ))
 }
 
 /// The consultation's row, made (scheduled, with its random names) if it has none yet: the link's
