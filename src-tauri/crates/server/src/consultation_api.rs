@@ -86,6 +86,10 @@ pub async fn consultation_messages(
 #[derive(Deserialize)]
 pub struct SendBody {
     body: String,
+    /// The desk's id for this press: asked again after a lost answer, the message is not posted
+    /// twice (older desks send none).
+    #[serde(default)]
+    request_id: Option<Uuid>,
 }
 
 /// Posts a chat message to the patient as the doctor.
@@ -97,7 +101,10 @@ pub async fn consultation_send(
 ) -> ApiResult<impl IntoResponse> {
     let (_desk, staff, _) = signed_in(&shared, &headers).await?;
     let twilio = shared.twilio.as_deref();
-    Ok(Json(crate::consultations::send(&shared.pool, twilio, &staff, id, &message.body, Utc::now()).await?))
+    let now = Utc::now();
+    Ok(Json(
+        crate::consultations::send(&shared.pool, twilio, &staff, id, &message.body, message.request_id, now).await?,
+    ))
 }
 
 /// Marks the chat read by the doctor.

@@ -138,6 +138,9 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
     fake.add_chat_message(&conversation.sid, &identities.1, "Can you see the rash?");
     // The chat through the server (the window's live connection to Twilio blocked): the doctor
     // sends, reads both sides with roles, never identities, and marks read (the patient's receipt).
+    // The server's answer is lost on the way back: the desk asks again with the same request id
+    // and is answered with the message already posted — posted once (the chat below has two).
+    grey_room.relay.lose_next_answers(1);
     let mine = consultations.send_on_server(&grey.caller, &grey_link, appointment, "I can see it now.").await.unwrap();
     assert_eq!((mine.index, mine.author), (1, clinicdesk_core::consultations::ParticipantRole::Doctor));
     let too_long = "x".repeat(1601);
@@ -166,9 +169,11 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
         .unwrap_err();
     assert!(matches!(not_theirs, CoreError::Server { code: ErrorCode::Forbidden, .. }), "{not_theirs:?}");
 
+    assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM chat_sends WHERE line IS NOT NULL"), "1");
     let ended = consultations.end_on_server(&grey.caller, &grey_link, appointment).await.unwrap();
     assert_eq!(ended.state, ConsultationState::Completed);
     assert_eq!(ended.participants.len(), 2);
+    assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM chat_sends"), "0", "not kept past the end");
     assert_eq!(fake.rooms()[0].status, "completed");
     grey_room.relay.cut();
     let record = consultations.record(&grey.caller, appointment).unwrap();

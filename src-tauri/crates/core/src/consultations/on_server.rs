@@ -143,9 +143,14 @@ impl Consultations<'_> {
         body: &str,
     ) -> Result<ChatLine> {
         access::own(self.clinic, caller, appointment, "chat in")?;
-        link.consultation(caller.user_id(), appointment, "send", &json!({ "body": body }))
-            .await
-            .map_err(|e| without_server(e, "the message may not have been sent: the chat shows it if it was"))
+        // One id for this press: asked again once after no answer, the server answers with the
+        // message it posted the first time instead of posting it twice.
+        let request = json!({ "body": body, "request_id": Uuid::new_v4() });
+        let mut sent = link.consultation(caller.user_id(), appointment, "send", &request).await;
+        if matches!(&sent, Err(e) if crate::sync::is_offline(e)) {
+            sent = link.consultation(caller.user_id(), appointment, "send", &request).await;
+        }
+        sent.map_err(|e| without_server(e, "the message may not have been sent: the chat shows it if it was"))
     }
 
     /// Marks the chat read by the doctor, through the clinic server while the consultation runs.

@@ -5,13 +5,14 @@
 
 use super::{load, own, state, twilio, Booking, Stored};
 use crate::audit;
-use crate::error::Result;
+use crate::error::{Result, ServerError};
 use crate::staff::Staff;
 use crate::twilio_setup::Texting;
 use chrono::{DateTime, Utc};
 use clinicdesk_core::audit::AuditAction;
 use clinicdesk_core::consultations::chat_steps::{self, ChatPlan};
 use clinicdesk_core::consultations::{ChatLine, ChatView, ConsultationState};
+use clinicdesk_core::error::CoreError;
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
@@ -52,20 +53,53 @@ pub async fn messages(
     Ok(chat_steps::live_view(http, account, &plan, now).await?)
 }
 
-/// Posts `body` to the patient as the doctor, while the consultation runs. Audited.
+/// Posts `body` to the patient as the doctor, while the consultation runs. Audited. Once per
+/// `request` (a desk's id for one press): asked again, it answers with the message posted the
+/// first time.
 pub async fn send(
     pool: &Pool,
     texting: Option<&Texting>,
     staff: &Staff,
     appointment: Uuid,
     body: &str,
+    request: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<ChatLine> {
     chat_steps::check_message(body)?;
     let plan = running(pool, staff, appointment, "chat in").await?;
     let Texting { http, account } = twilio(texting, "the message was not sent")?;
+    if let Some(request) = request {
+        let client = pool.get().await?;
+        let claimed = client
+            .execute(
+                "INSERT INTO chat_sends (request_id, appointment_id, created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (request_id) DO NOTHING",
+                &[&request, &appointment, &now],
+            )
+            .await?;
+        if claimed == 0 {
+            let row = client
+                .query_opt(
+                    "SELECT line FROM chat_sends WHERE request_id = $1 AND appointment_id = $2",
+                    &[&request, &appointment],
+                )
+                .await?;
+            return match row.and_then(|r| r.get::<_, Option<serde_json::Value>>(0)) {
+                Some(line) => serde_json::from_value(line).map_err(|e| ServerError::Setup(e.to_string())),
+                None => Err(CoreError::Conflict(
+                    "This message is still being sent, or its sending stopped half-way: the chat shows it if it went."
+                        .into(),
+                )
+                .into()),
+            };
+        }
+    }
     let (line, detail) = chat_steps::send(http, account, &plan, body, now).await?;
     let client = pool.get().await?;
+    if let Some(request) = request {
+        let kept = serde_json::to_value(&line).map_err(|e| ServerError::Setup(e.to_string()))?;
+        client.execute("UPDATE chat_sends SET line = $2 WHERE request_id = $1", &[&request, &kept]).await?;
+    }
     let id = appointment.to_string();
     audit::record(&**client, Some(staff), AuditAction::ChatMessageSent, Some(("appointment", &id)), Some(&detail))
         .await?;

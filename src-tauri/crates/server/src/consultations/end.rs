@@ -125,6 +125,8 @@ impl EndStore for PgEnd<'_> {
             if let Some(r) = &record {
                 super::attachments::note(&*tx, appointment, &r.chat).await?;
             }
+            // Answers kept for desks' repeated chat sends are no longer needed: the record is kept.
+            tx.execute("DELETE FROM chat_sends WHERE appointment_id = $1", &[&appointment]).await?;
             // The visit happened: the appointment is completed too (its waiting texts are then skipped).
             let completed = tx
                 .execute(
