@@ -143,21 +143,49 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
     grey_room.relay.lose_next_answers(1);
     let mine = consultations.send_on_server(&grey.caller, &grey_link, appointment, "I can see it now.").await.unwrap();
     assert_eq!((mine.index, mine.author), (1, clinicdesk_core::consultations::ParticipantRole::Doctor));
+    // Twilio refuses a send outright: nothing was posted, so the same press asked again posts it
+    // (the claim did not stay); a send whose outcome Twilio left unknown is never posted again.
+    let press = serde_json::json!({ "body": "One more thing.", "request_id": Uuid::new_v4() });
+    fake.inject(Route::SendChatMessage, Fault::Error { status: 400, code: 50000, message: "Refused".into() });
+    let refused: Result<serde_json::Value, _> =
+        grey_link.consultation(grey.profile.user_id, appointment, "send", &press).await;
+    assert!(refused.is_err());
+    let posted: serde_json::Value =
+        grey_link.consultation(grey.profile.user_id, appointment, "send", &press).await.unwrap();
+    assert_eq!(posted["body"], "One more thing.");
+    let unknown = serde_json::json!({ "body": "Did this go?", "request_id": Uuid::new_v4() });
+    fake.inject(Route::SendChatMessage, Fault::DropAfterProcessing);
+    let lost: Result<serde_json::Value, _> =
+        grey_link.consultation(grey.profile.user_id, appointment, "send", &unknown).await;
+    assert!(lost.is_err());
+    let again: Result<serde_json::Value, _> =
+        grey_link.consultation(grey.profile.user_id, appointment, "send", &unknown).await;
+    assert!(again.unwrap_err().to_string().contains("the chat shows it if it went"));
+    let said = |text: &str| fake.conversations()[0].messages.iter().filter(|m| m.body.as_deref() == Some(text)).count();
+    assert_eq!((said("One more thing."), said("Did this go?")), (1, 1), "each posted once");
     let too_long = "x".repeat(1601);
     let refused = consultations.send_on_server(&grey.caller, &grey_link, appointment, &too_long).await.unwrap_err();
     assert_eq!(refused.to_string(), "A chat message can be up to 1600 characters; split this one.");
     let chat = consultations.messages_on_server(&grey.caller, &grey_link, &http(), appointment).await.unwrap();
     let lines: Vec<_> = chat.messages.iter().map(|m| (m.author, m.body.clone().unwrap_or_default())).collect();
     use clinicdesk_core::consultations::ParticipantRole::{Doctor, Patient};
-    assert_eq!(lines, [(Patient, "Can you see the rash?".to_string()), (Doctor, "I can see it now.".to_string())]);
+    assert_eq!(
+        lines,
+        [
+            (Patient, "Can you see the rash?".to_string()),
+            (Doctor, "I can see it now.".to_string()),
+            (Doctor, "One more thing.".to_string()),
+            (Doctor, "Did this go?".to_string()),
+        ]
+    );
     assert!(!chat.closed);
     assert_eq!(
         consultations.mark_read_on_server(&grey.caller, &grey_link, &http(), appointment).await.unwrap(),
-        Some(1)
+        Some(3)
     );
     let doctor_in_chat =
         fake.conversations()[0].participants.iter().find(|p| p.identity == identities.0).cloned().unwrap();
-    assert_eq!(doctor_in_chat.last_read_message_index, Some(1));
+    assert_eq!(doctor_in_chat.last_read_message_index, Some(3));
     let not_theirs = house_link
         .consultation::<serde_json::Value>(
             house.profile.user_id,
@@ -169,7 +197,7 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
         .unwrap_err();
     assert!(matches!(not_theirs, CoreError::Server { code: ErrorCode::Forbidden, .. }), "{not_theirs:?}");
 
-    assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM chat_sends WHERE line IS NOT NULL"), "1");
+    assert_eq!(c.pg.psql("clinic", "SELECT count(*) FROM chat_sends WHERE line IS NOT NULL"), "2");
     let ended = consultations.end_on_server(&grey.caller, &grey_link, appointment).await.unwrap();
     assert_eq!(ended.state, ConsultationState::Completed);
     assert_eq!(ended.participants.len(), 2);
@@ -178,9 +206,9 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
     grey_room.relay.cut();
     let record = consultations.record(&grey.caller, appointment).unwrap();
     assert_eq!(record.attendance.len(), 2, "who joined, offline on the doctor's desk");
-    assert_eq!(count_on(&grey_room, "chat_messages", appointment), 2);
+    assert_eq!(count_on(&grey_room, "chat_messages", appointment), 4);
     let kept = consultations.messages_on_server(&grey.caller, &grey_link, &http(), appointment).await.unwrap();
-    assert!(kept.closed && kept.messages.len() == 2, "the kept chat, read offline");
+    assert!(kept.closed && kept.messages.len() == 4, "the kept chat, read offline");
     front.clinic.desk_sync().pull(&front_link, Duration::ZERO).await.unwrap();
     let badges = front.clinic.consultations().states(&rita.caller, &[appointment]).unwrap();
     assert_eq!(badges[0].state, ConsultationState::Completed);
@@ -206,7 +234,7 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
     assert_eq!(on_desk(&grey_room), "completed");
     let status = consultations.status(&grey.caller, appointment).unwrap();
     assert_eq!((status.state, status.participants.len()), (ConsultationState::Completed, 2));
-    assert_eq!(count_on(&grey_room, "chat_messages", appointment), 2);
+    assert_eq!(count_on(&grey_room, "chat_messages", appointment), 4);
     let trail = c.pg.psql(
         "clinic",
         &format!(
@@ -214,8 +242,10 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
                SELECT action, count(*) AS n FROM audit_log WHERE record_id = '{appointment}' GROUP BY action) a"
         ),
     );
-    // Two doctor's tokens and the patient's link; the message sent; Dr House's two refusals.
-    assert_eq!(trail, "access.refused 2,appointment.book 1,consultation.end 1,consultation.message 1,consultation.start 1,twilio.token 3");
+    // Two doctor's tokens and the patient's link; the two messages the server saw go (once each,
+    // the repeated press not again; the one whose answer Twilio lost is not known to have gone);
+    // Dr House's two refusals.
+    assert_eq!(trail, "access.refused 2,appointment.book 1,consultation.end 1,consultation.message 2,consultation.start 1,twilio.token 3");
 
     // Ending twice: the words of a one-desk clinic.
     let again = consultations.end_on_server(&grey.caller, &grey_link, appointment).await.unwrap_err();

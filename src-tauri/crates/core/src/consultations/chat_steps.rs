@@ -50,6 +50,20 @@ pub fn not_running(action: &str, state: ConsultationState) -> CoreError {
     }
 }
 
+/// A message that was not posted, or may not have been.
+#[derive(Debug)]
+pub struct NotSent {
+    pub error: CoreError,
+    /// Twilio may have posted it (no answer after the request went): never post it again blindly.
+    pub maybe_posted: bool,
+}
+
+impl From<NotSent> for CoreError {
+    fn from(failed: NotSent) -> CoreError {
+        failed.error
+    }
+}
+
 /// Posts `body` (checked) to the patient as the doctor: the line as shown, and the trail's detail
 /// for the caller to record.
 pub async fn send(
@@ -58,12 +72,12 @@ pub async fn send(
     plan: &ChatPlan,
     body: &str,
     now: DateTime<Utc>,
-) -> Result<(ChatLine, String), CoreError> {
-    check_message(body)?;
+) -> Result<(ChatLine, String), NotSent> {
+    check_message(body).map_err(|error| NotSent { error, maybe_posted: false })?;
     let chat_sid = plan.conversation_sid.clone().unwrap_or_default();
     let sent = conversations::send(http, account, &chat_sid, &plan.doctor_identity, body)
         .await
-        .map_err(|err| words::failed(&err, Step::Send))?;
+        .map_err(|err| NotSent { maybe_posted: err.outcome_unknown(), error: words::failed(&err, Step::Send) })?;
     let detail = format!("patient {}; message {}", plan.patient, sent.index);
     Ok((chat_line(&plan.doctor_identity, &plan.patient_identity, &sent, now), detail))
 }

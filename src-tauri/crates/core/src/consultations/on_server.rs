@@ -24,6 +24,12 @@ use rusqlite::{params, Connection, TransactionBehavior};
 use serde_json::json;
 use uuid::Uuid;
 
+/// No answer came at all (the request or its answer lost on the way): a server's own refusal,
+/// Twilio's failure on the server included, is an answer.
+fn no_answer(e: &CoreError) -> bool {
+    !matches!(e, CoreError::Server { .. }) && is_offline(e)
+}
+
 /// What could not happen without the clinic server, in the doctor's words.
 fn without_server(e: CoreError, consequence: &str) -> CoreError {
     // Only no answer at all (or no session yet, after an offline sign-in): a server's own refusal,
@@ -100,7 +106,7 @@ impl Consultations<'_> {
         // text it queued the first time instead of texting the patient a second link.
         let request = json!({ "request_id": Uuid::new_v4() });
         let mut sent = link.consultation(caller.user_id(), appointment, "invite", &request).await;
-        if matches!(&sent, Err(e) if crate::sync::is_offline(e)) {
+        if matches!(&sent, Err(e) if no_answer(e)) {
             sent = link.consultation(caller.user_id(), appointment, "invite", &request).await;
         }
         sent
@@ -147,7 +153,7 @@ impl Consultations<'_> {
         // message it posted the first time instead of posting it twice.
         let request = json!({ "body": body, "request_id": Uuid::new_v4() });
         let mut sent = link.consultation(caller.user_id(), appointment, "send", &request).await;
-        if matches!(&sent, Err(e) if crate::sync::is_offline(e)) {
+        if matches!(&sent, Err(e) if no_answer(e)) {
             sent = link.consultation(caller.user_id(), appointment, "send", &request).await;
         }
         sent.map_err(|e| without_server(e, "the message may not have been sent: the chat shows it if it was"))

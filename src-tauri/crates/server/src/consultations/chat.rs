@@ -69,14 +69,28 @@ pub async fn send(
     let plan = running(pool, staff, appointment, "chat in").await?;
     let Texting { http, account } = twilio(texting, "the message was not sent")?;
     if let Some(request) = request {
-        let client = pool.get().await?;
-        let claimed = client
+        let mut client = pool.get().await?;
+        let tx = client.transaction().await?;
+        // Taken while the consultation still runs, waiting for an end under way: an end commits
+        // either before (then nothing is claimed) or after (its cleanup removes the claim).
+        let running: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM consultations WHERE appointment_id = $1 AND status = 'in_progress' FOR SHARE)",
+                &[&appointment],
+            )
+            .await?
+            .get(0);
+        if !running {
+            return Err(chat_steps::not_running("chat in", ConsultationState::Completed).into());
+        }
+        let claimed = tx
             .execute(
                 "INSERT INTO chat_sends (request_id, appointment_id, created_at) VALUES ($1, $2, $3)
                  ON CONFLICT (request_id) DO NOTHING",
                 &[&request, &appointment, &now],
             )
             .await?;
+        tx.commit().await?;
         if claimed == 0 {
             let row = client
                 .query_opt(
@@ -87,22 +101,32 @@ pub async fn send(
             return match row.and_then(|r| r.get::<_, Option<serde_json::Value>>(0)) {
                 Some(line) => serde_json::from_value(line).map_err(|e| ServerError::Setup(e.to_string())),
                 None => Err(CoreError::Conflict(
-                    "This message is still being sent, or its sending stopped half-way: the chat shows it if it went."
-                        .into(),
+                    "This message may still be on its way, or its sending stopped half-way: the chat shows it if it went.".into(),
                 )
                 .into()),
             };
         }
     }
-    let (line, detail) = chat_steps::send(http, account, &plan, body, now).await?;
-    let client = pool.get().await?;
+    let (line, detail) = match chat_steps::send(http, account, &plan, body, now).await {
+        Ok(sent) => sent,
+        Err(failed) => {
+            if let (Some(request), false) = (request, failed.maybe_posted) {
+                // Certainly not posted: the claim goes, so asking again posts it.
+                pool.get().await?.execute("DELETE FROM chat_sends WHERE request_id = $1", &[&request]).await?;
+            }
+            return Err(failed.error.into());
+        }
+    };
+    // The trail first, with the answer kept, in one transaction: the message went.
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let id = appointment.to_string();
+    audit::record(&*tx, Some(staff), AuditAction::ChatMessageSent, Some(("appointment", &id)), Some(&detail)).await?;
     if let Some(request) = request {
         let kept = serde_json::to_value(&line).map_err(|e| ServerError::Setup(e.to_string()))?;
-        client.execute("UPDATE chat_sends SET line = $2 WHERE request_id = $1", &[&request, &kept]).await?;
+        tx.execute("UPDATE chat_sends SET line = $2 WHERE request_id = $1", &[&request, &kept]).await?;
     }
-    let id = appointment.to_string();
-    audit::record(&**client, Some(staff), AuditAction::ChatMessageSent, Some(("appointment", &id)), Some(&detail))
-        .await?;
+    tx.commit().await?;
     Ok(line)
 }
 
