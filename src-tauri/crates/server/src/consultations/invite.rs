@@ -263,29 +263,8 @@ async fn queue(
     let detail = format!("patient {}; video invite", booking.patient_id);
     audit::record(&*tx, staff, AuditAction::TextSent, Some(("sms", &text_id.to_string())), Some(&detail)).await?;
     tx.commit().await?;
-    let count = segments::count(&body);
-    // As staff see it: the link without its key (the outbox keeps the whole text to send).
-    let shown = TextMessage {
-        id: text_id,
-        kind: TextKind::Invite,
-        to: phone,
-        body,
-        segments: count.segments,
-        encoding: count.encoding,
-        state: TextState::Pending,
-        twilio_sid: None,
-        twilio_status: None,
-        error_code: None,
-        error_message: None,
-        attempts: 0,
-        patient_id: Some(booking.patient_id),
-        appointment_id: Some(appointment),
-        created_at: now,
-        sent_at: None,
-        final_at: None,
-    }
-    .as_shown();
-    Ok(Some(shown))
+    // As staff see it, read back as a repeated request would be: the link without its key.
+    queued_under(&**client, key).await
 }
 
 /// The invite queued under `key`, as staff see it (the link without its key).

@@ -157,6 +157,18 @@ pub(super) async fn own(db: &impl GenericClient, staff: &Staff, appointment: Uui
     Ok(booking)
 }
 
+/// The appointment held for a change (its row locked until the transaction ends, as reception's
+/// changes and the end take it), the consultation as it now stands, and its state.
+pub(super) async fn locked(
+    db: &impl GenericClient,
+    appointment: Uuid,
+) -> Result<(Booking, Option<Stored>, ConsultationState)> {
+    let booking = booking(db, appointment, true).await?;
+    let stored = load(db, appointment).await?;
+    let state = state(&booking, stored.as_ref());
+    Ok((booking, stored, state))
+}
+
 pub(super) fn state(booking: &Booking, stored: Option<&Stored>) -> ConsultationState {
     state_of(booking.status, stored.map(|s| s.row.status.as_str()))
 }

@@ -3,7 +3,7 @@
 //! PostgreSQL, each step its own short transaction. After the start the patient's link is
 //! texted (invite.rs).
 
-use super::{booking, load, own, publish, state, twilio, Stored};
+use super::{booking, load, locked, own, publish, state, twilio, Stored};
 use crate::audit;
 use crate::error::{Result, ServerError};
 use crate::staff::Staff;
@@ -131,9 +131,7 @@ impl StartStore for PgStart<'_> {
         let (appointment, now) = (self.appointment, self.now);
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let booking = booking(&*tx, appointment, true).await?;
-        let found = load(&*tx, appointment).await?;
-        let state = state(&booking, found.as_ref());
+        let (_, _, state) = locked(&*tx, appointment).await?;
         if state != ConsultationState::Scheduled {
             return Err(refusal("start", state).into());
         }
@@ -168,9 +166,7 @@ impl StartStore for PgStart<'_> {
         let (appointment, now) = (self.appointment, self.now);
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let booking = booking(&*tx, appointment, true).await?;
-        let found = load(&*tx, appointment).await?;
-        let state = state(&booking, found.as_ref());
+        let (booking, _, state) = locked(&*tx, appointment).await?;
         if state != ConsultationState::Scheduled && state != ConsultationState::InProgress {
             return Ok(Err(refusal("start", state)));
         }

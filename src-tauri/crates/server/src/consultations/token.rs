@@ -85,8 +85,7 @@ impl JoinStore for PgJoin<'_> {
         // One transaction with the appointment's row locked, as the end takes it.
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let booking = super::booking(&*tx, appointment, true).await?;
-        let state = state(&booking, load(&*tx, appointment).await?.as_ref());
+        let (_, _, state) = super::locked(&*tx, appointment).await?;
         if state != ConsultationState::InProgress {
             return Ok(Err(refusal("join", state)));
         }
