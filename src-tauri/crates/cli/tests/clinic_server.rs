@@ -116,6 +116,10 @@ async fn a_one_desk_clinic_moves_onto_an_empty_server_with_its_ids_passwords_and
                     room_sid = 'RM{rm}', conversation_sid = 'CH{rm}', chat_service_sid = 'IS{rm}',
                     started_at = '2026-11-01T10:00:00.000Z', ended_at = '2026-11-01T10:20:00.000Z',
                     recording_consent_at = '2026-11-01T10:01:00.000Z' WHERE appointment_id = '{video}';
+             INSERT INTO consultation_note_versions VALUES
+               ('{video}', 0, 'Bring the inhaler.', '2026-11-01T10:20:00.000Z', (SELECT id FROM users WHERE email = 'okafor@clinic.example')),
+               ('{video}', 1, 'Bring the inhaler. Technique shown.', '2026-11-01T11:00:00.000Z', (SELECT id FROM users WHERE email = 'okafor@clinic.example'));
+             UPDATE consultations SET notes = 'Bring the inhaler. Technique shown.' WHERE appointment_id = '{video}';
              INSERT INTO consultation_participants VALUES ('{video}', 'PA{rm}', 'd-1', 'doctor', '2026-11-01T10:00:00.000Z', '2026-11-01T10:20:00.000Z', 1200),
                                                           ('{video}', 'PB{rm}', 'p-1', 'patient', '2026-11-01T10:02:00.000Z', '2026-11-01T10:19:00.000Z', 1020);
              INSERT INTO chat_messages VALUES ('{video}', 0, 'IM{rm}', 'p-1', 'patient', 'Here is the rash.',
@@ -167,7 +171,7 @@ async fn a_one_desk_clinic_moves_onto_an_empty_server_with_its_ids_passwords_and
     let doctor = pg.psql("clinic", &format!("SELECT doctor_id FROM appointments WHERE id = '{video}'"));
     assert_eq!(
         pg.psql("clinic", &format!("SELECT string_agg(entity || ' ' || audience, ',' ORDER BY entity) FROM changes WHERE entity_id = '{video}' AND entity LIKE 'consultation%'")),
-        format!("consultation all,consultation_notes doctor:{doctor},consultation_record doctor:{doctor}")
+        format!("consultation all,consultation_note_history doctor:{doctor},consultation_notes doctor:{doctor},consultation_record doctor:{doctor}")
     );
     assert_eq!(
         pg.psql(
@@ -207,7 +211,19 @@ async fn a_one_desk_clinic_moves_onto_an_empty_server_with_its_ids_passwords_and
         "clinic",
         &format!("SELECT notes FROM consultation_notes WHERE appointment_id = '{}'", appointment_ids[1]),
     );
-    assert_eq!(notes, "Bring the inhaler.");
+    assert_eq!(notes, "Bring the inhaler. Technique shown.");
+    // With their history after the end: who amended them and when, as kept on the desk.
+    assert_eq!(
+        pg.psql(
+            "clinic",
+            &format!(
+                "SELECT string_agg(v.version || ' ' || v.text || ' ' || u.email || ' ' || to_char(v.saved_at AT TIME ZONE 'UTC', 'HH24:MI'), ' | ' ORDER BY v.version)
+                 FROM consultation_note_versions v JOIN users u ON u.id = v.saved_by WHERE v.appointment_id = '{}'",
+                appointment_ids[1]
+            )
+        ),
+        "0 Bring the inhaler. okafor@clinic.example 10:20 | 1 Bring the inhaler. Technique shown. okafor@clinic.example 11:00"
+    );
     assert_eq!(
         pg.psql("clinic", "SELECT audience LIKE 'doctor:%' FROM changes WHERE entity = 'consultation_notes'"),
         "t"

@@ -160,6 +160,18 @@ pub async fn receive(pool: &Pool, staff: &Staff, batch: &MigrationBatch) -> Resu
             changes::record(&*tx, "consultation_notes", n.appointment_id, &format!("doctor:{doctor}"), Some(notes))
                 .await?;
             counts["notes"] = (counts["notes"].as_u64().unwrap_or(0) + 1).into();
+            // The history after the end comes too, as it was (who amended and when).
+            for v in &n.versions {
+                tx.execute(
+                    "INSERT INTO consultation_note_versions (appointment_id, version, text, saved_at, saved_by)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[&n.appointment_id, &v.version, &v.text, &v.saved_at, &mapped(v.saved_by)],
+                )
+                .await?;
+            }
+            if !n.versions.is_empty() {
+                crate::consultation_notes::publish_history(&*tx, n.appointment_id, &format!("doctor:{doctor}")).await?;
+            }
         }
     }
     counts["consultations"] =

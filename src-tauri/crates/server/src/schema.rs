@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (11, "recording_attachments", include_str!("../migrations/0011_recording_attachments.sql")),
     (12, "reply_inbox", include_str!("../migrations/0012_reply_inbox.sql")),
     (13, "chat_sends", include_str!("../migrations/0013_chat_sends.sql")),
+    (14, "note_versions", include_str!("../migrations/0014_note_versions.sql")),
 ];
 
 /// Arbitrary, fixed: the advisory lock key serialising migrations ("CDMIGRAT" as bytes).

@@ -267,6 +267,7 @@ pub(crate) const KINDS: &[&str] = &[
     "text_reply",
     "consultation",
     "consultation_record",
+    "consultation_note_history",
 ];
 
 pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> Result<()> {
@@ -434,6 +435,11 @@ pub(crate) fn apply(conn: &Connection, change: &Change, now: DateTime<Utc>) -> R
         "consultation_record" => {
             if let Some(r) = row::<crate::sync::wire::ConsultationRecordRow>(change)? {
                 crate::consultations::keep_record_from_server(conn, &r)?;
+            }
+        }
+        "consultation_note_history" => {
+            if let Some(h) = row::<crate::sync::wire::NoteHistoryRow>(change)? {
+                crate::consultations::keep_history_from_server(conn, &h, at)?;
             }
         }
         // A newer server's kind of record: this desk has nowhere to keep it yet. Logged, skipped.

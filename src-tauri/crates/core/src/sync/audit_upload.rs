@@ -15,9 +15,10 @@ const SENT_UP_TO: &str = "audit_sent_up_to";
 /// Writes a desk sends as commands: the server audits each when it applies it (naming its maker),
 /// so the desk's own entry for it would be the same event twice.
 const SENT_AS_COMMANDS: &str = "('appointment.book', 'appointment.reschedule', 'appointment.cancel', 'patient.create', 'patient.update', 'patient.consent')";
-/// A doctor's plain saves of notes go as commands too (the server audits them); an amendment
-/// after the end ("notes amended ...") is the desk's own fact and goes up like a read.
-const NOTES_SAVED: &str = "(action = 'consultation.note' AND detail LIKE '%; notes saved')";
+/// A doctor's saves of notes go as commands too: the server audits them by the same rule
+/// (notes_rule.rs), amendments after the end included.
+const NOTES_SAVED: &str =
+    "(action = 'consultation.note' AND (detail LIKE '%; notes saved' OR detail LIKE '%; notes amended after the end (version %)'))";
 /// Entries per request: well under the server's request limit.
 const PART: i64 = 200;
 

@@ -308,16 +308,26 @@ fn appointments(conn: &Connection) -> Result<Vec<MigratedAppointment>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Each consultation's notes as they stand (the amendments' history stays in this folder).
+/// Each consultation's notes as they stand, with their history after the end.
 fn notes(conn: &Connection) -> Result<Vec<MigratedNotes>> {
     let mut statement = conn.prepare(
-        "SELECT appointment_id, notes, coalesce(notes_updated_at, updated_at) FROM consultations
-         WHERE notes <> '' ORDER BY appointment_id",
+        "SELECT c.appointment_id, c.notes, coalesce(c.notes_updated_at, c.updated_at) FROM consultations c
+         WHERE c.notes <> '' OR EXISTS (SELECT 1 FROM consultation_note_versions v WHERE v.appointment_id = c.appointment_id)
+         ORDER BY c.appointment_id",
     )?;
     let rows = statement.query_map([], |r| {
-        Ok(MigratedNotes { appointment_id: uuid_at(r, 0)?, notes: r.get(1)?, updated_at: r.get(2)? })
+        Ok(MigratedNotes {
+            appointment_id: uuid_at(r, 0)?,
+            notes: r.get(1)?,
+            updated_at: r.get(2)?,
+            versions: Vec::new(),
+        })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut notes = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    for n in &mut notes {
+        n.versions = crate::consultations::note_history(conn, n.appointment_id)?;
+    }
+    Ok(notes)
 }
 
 fn audit_entries(conn: &Connection) -> Result<Vec<MigratedAuditEntry>> {

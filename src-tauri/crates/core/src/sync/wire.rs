@@ -2,6 +2,7 @@
 //! field renamed on one side is a compile error on the other.
 
 use crate::appointments::{BookingRequest, RescheduleRequest};
+use crate::consultations::notes_rule::KeptVersion;
 use crate::patients::PatientInput;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -191,6 +192,19 @@ pub struct MigratedNotes {
     pub appointment_id: Uuid,
     pub notes: String,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// The notes' history after the end (version 0: at the end; then each amendment).
+    #[serde(default)]
+    pub versions: Vec<KeptVersion>,
+}
+
+/// A consultation's notes history after the end as the clinic server keeps it (`entity`
+/// "consultation_note_history", keyed by the appointment): the whole history each time, so a desk
+/// replaces its copy with it. Clinical, so only the desks of its doctor and of administrators
+/// receive it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NoteHistoryRow {
+    pub appointment_id: Uuid,
+    pub versions: Vec<KeptVersion>,
 }
 
 /// A consultation of a clinic moving onto a server: as desks receive it, the rooms Twilio
