@@ -3,20 +3,20 @@
 //! outbox; by hand, at the start, and with the last reminder (reminder_link.rs). And the clinic's
 //! call page setting.
 
-use super::access::{self, Booking};
-use super::patient_link::{cannot_text_link, link_window, mint_link, Greeting, LinkOpens, LinkPlan, PatientLink};
+use super::access;
+use super::invite_rule::{self, InviteBooking, InviteStore, InviteText, LinkNames};
+use super::patient_link::{cannot_text_link, LinkOpens, PatientLink};
 use super::reminder_link::Sender;
-use super::start_steps::refusal;
 use super::store;
 use super::words::Step;
-use super::{ConsultationState, Consultations};
+use super::Consultations;
 use crate::appointment_texts::context::{self, Ctx};
 use crate::audit::{self, AuditAction};
 use crate::auth::Caller;
 use crate::error::{CoreError, Result};
 use crate::sms::templates::{self, TemplateData};
 use crate::sms::{outbox, NewText, TextKind, TextMessage};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 use ts_rs::TS;
@@ -38,164 +38,172 @@ pub struct VideoSettings {
     pub chat_retention_days: Option<u32>,
 }
 
-impl Consultations<'_> {
-    /// A new link for the patient of `appointment` (its doctor, or staff who send texts). Refused
-    /// with a sentence when there is no call page yet, when the appointment is over or not a
-    /// video one, and when it is further ahead than a link can live.
-    pub fn patient_link(&self, caller: &Caller, appointment: Uuid) -> Result<PatientLink> {
-        self.link_opening(Sender::Staff(caller), appointment, LinkOpens::OnTime)
+/// Links and invites' [`InviteStore`] over the embedded SQLite file and its outbox, in one
+/// immediate transaction.
+struct SqliteInvites<'a> {
+    tx: &'a Connection,
+    ctx: Ctx,
+    sender: Sender<'a>,
+    now: DateTime<Utc>,
+}
+
+impl InviteStore for SqliteInvites<'_> {
+    type Error = CoreError;
+
+    async fn invited_since(&mut self, appointment: Uuid, since: DateTime<Utc>) -> Result<bool> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM sms_notifications WHERE appointment_id = ?1 AND kind = 'invite' AND created_at > ?2)",
+            )?
+            .query_row(rusqlite::params![appointment.to_string(), crate::db::ts(since)], |r| r.get(0))?)
     }
 
-    fn link_opening(&self, sender: Sender<'_>, appointment: Uuid, opens: LinkOpens) -> Result<PatientLink> {
-        let booking = sender.booking(self.clinic, appointment)?;
-        let page = call_page_url(&*self.clinic.db().conn()?)?.ok_or_else(no_call_page)?;
-        let account = self.account(Step::Invite)?;
-        let now = self.clinic.now();
-        // Refused before any write when the slot is over or too far ahead.
-        link_window(now, booking.starts_at, booking.ends_at)?;
-
-        let mut conn = self.clinic.db().conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let fresh = access::booking(&tx, booking.id)?;
-        let state = store::state(fresh.status, store::load(&tx, booking.id)?.as_ref());
-        if !matches!(state, ConsultationState::Scheduled | ConsultationState::InProgress) {
-            return Err(refusal("invite the patient to", state));
-        }
-        // The identities and the room's name exist from the first link on; starting uses the same.
-        let record = store::ensure(&tx, booking.id, now)?;
-        let plan = LinkPlan {
-            page: &page,
+    async fn booking(&mut self, appointment: Uuid) -> Result<InviteBooking> {
+        let booking = access::booking(self.tx, appointment)?;
+        let state = store::state(booking.status, store::load(self.tx, appointment)?.as_ref());
+        let booking_ref: String = self
+            .tx
+            .prepare_cached("SELECT booking_ref FROM appointments WHERE id = ?1")?
+            .query_row([appointment.to_string()], |r| r.get(0))?;
+        Ok(InviteBooking {
             patient: booking.patient_id,
-            patient_identity: &record.patient_identity,
-            room_name: &record.room_name,
-            chat_service_sid: record.chat_service_sid.as_deref(),
+            patient_name: crate::patients::find(self.tx, booking.patient_id)?.full_name,
+            doctor_name: booking.doctor_name,
+            booking_ref,
+            video: booking.video,
             starts_at: booking.starts_at,
             ends_at: booking.ends_at,
+            state,
+        })
+    }
+
+    async fn phone_for_link(&mut self, patient: Uuid) -> Result<String> {
+        can_text(self.tx, &self.ctx, patient)?;
+        context::patient_phone(self.tx, patient)
+    }
+
+    async fn call_page(&mut self) -> Result<String> {
+        call_page_url(self.tx)?.ok_or_else(no_call_page)
+    }
+
+    async fn names(&mut self, appointment: Uuid, now: DateTime<Utc>) -> Result<LinkNames> {
+        let record = store::ensure(self.tx, appointment, now)?;
+        Ok(LinkNames {
+            patient_identity: record.patient_identity,
+            room_name: record.room_name,
+            chat_service_sid: record.chat_service_sid,
+        })
+    }
+
+    async fn clinic_contact(&mut self) -> Result<(String, String)> {
+        Ok((self.ctx.clinic_name.clone(), self.ctx.rules.clinic_phone.clone()))
+    }
+
+    async fn render(&mut self, booking: &InviteBooking, url: &str) -> Result<String> {
+        let (date, time) = templates::format_when(booking.starts_at, self.ctx.tz, &self.ctx.country);
+        let data = TemplateData {
+            patient_first_name: booking.patient_name.split_whitespace().next().unwrap_or("").to_owned(),
+            clinic_name: self.ctx.clinic_name.clone(),
+            clinic_phone: self.ctx.rules.clinic_phone.clone(),
+            doctor_name: booking.doctor_name.clone(),
+            date,
+            time,
+            booking_ref: booking.booking_ref.clone(),
+            video_link: Some(url.to_owned()),
         };
-        let minted = mint_link(&plan, &greeting_of(&tx, &booking)?, &account, opens, now)?;
-        audit::record_actor_for_patient(
-            &tx,
-            now,
-            sender.actor(),
-            AuditAction::TokenMinted,
-            ("appointment", &booking.id.to_string()),
-            booking.patient_id,
-            Some(&minted.detail),
-        )?;
-        tx.commit()?;
-        Ok(minted.link)
+        templates::render(self.tx, TextKind::Invite, &data)
+    }
+
+    async fn queue(&mut self, text: &InviteText<'_>, now: DateTime<Utc>) -> Result<Option<Uuid>> {
+        let new = NewText {
+            kind: TextKind::Invite,
+            to: text.to.to_owned(),
+            body: text.body.to_owned(),
+            patient_id: Some(text.patient),
+            appointment_id: Some(text.appointment),
+            idempotency_key: text.key.to_owned(),
+            due_at: now,
+            about_starts_at: Some(text.about_starts_at),
+            reminder_rule: None,
+        };
+        let (id, added) = outbox::enqueue(self.tx, now, self.sender.user_id(), &new, true)?;
+        Ok(added.then_some(id))
+    }
+
+    async fn trail(&mut self, action: AuditAction, record: (&str, &str), patient: Uuid, detail: &str) -> Result<()> {
+        audit::record_actor_for_patient(self.tx, self.now, self.sender.actor(), action, record, patient, Some(detail))
     }
 }
 
 impl Consultations<'_> {
+    /// A new link for the patient of `appointment` (its doctor, or staff who send texts). Refused
+    /// with a sentence when there is no call page yet, when the appointment is over or not a
+    /// video one, and when it is further ahead than a link can live (invite_rule.rs).
+    pub fn patient_link(&self, caller: &Caller, appointment: Uuid) -> Result<PatientLink> {
+        let sender = Sender::Staff(caller);
+        sender.booking(self.clinic, appointment)?;
+        let account = self.account(Step::Invite)?;
+        let now = self.clinic.now();
+        let mut conn = self.clinic.db().conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut store = SqliteInvites { tx: &tx, ctx: Ctx::read(&tx)?, sender, now };
+        let minted =
+            crate::db::at_once(invite_rule::make_link(&mut store, &account, appointment, LinkOpens::OnTime, now))?;
+        tx.commit()?;
+        Ok(minted.link)
+    }
+
     /// Texts the patient a new link (the clinic's video invite template): on demand from the
     /// appointment, by its doctor or staff who send texts. Each call is a new text; it is withdrawn
     /// unsent if the appointment moves first (its link would be for the old time).
     pub fn invite(&self, caller: &Caller, appointment: Uuid) -> Result<TextMessage> {
-        self.invite_opening(Sender::Staff(caller), appointment, LinkOpens::OnTime)
+        self.invite_opening(Sender::Staff(caller), appointment, LinkOpens::OnTime)?
+            .ok_or_else(|| CoreError::Conflict("That link was already texted.".into()))
     }
 
-    /// The invite text with a new link, by `sender`: a new text each time staff ask; ClinicDesk's
-    /// own (with the last reminder) once per appointment time.
+    /// The invite text with a new link, by `sender` (invite_rule.rs): a new text each time staff
+    /// ask; ClinicDesk's own (with the last reminder) once per appointment time. `None`: nothing
+    /// was queued (that time's automatic invite exists, or one went out just before a start).
     pub(super) fn invite_opening(
         &self,
         sender: Sender<'_>,
         appointment: Uuid,
         opens: LinkOpens,
-    ) -> Result<TextMessage> {
-        // Whether the patient can be texted at all, before a token is made for nothing.
-        let starts_at = {
+    ) -> Result<Option<TextMessage>> {
+        sender.booking(self.clinic, appointment)?;
+        {
+            // Whether the patient can be texted at all, before the keyring is asked for Twilio.
             let conn = self.clinic.db().conn()?;
-            let booking = sender.booking(self.clinic, appointment)?;
-            can_text(&conn, &Ctx::read(&conn)?, booking.patient_id)?;
-            booking.starts_at
-        };
-        let link = self.link_opening(sender, appointment, opens)?;
+            let patient = access::booking(&conn, appointment)?.patient_id;
+            can_text(&conn, &Ctx::read(&conn)?, patient)?;
+        }
+        let account = self.account(Step::Invite)?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let ctx = Ctx::read(&tx)?;
-        let booking = access::booking(&tx, appointment)?;
-        // Moved between the link and now: the link names the old time's room (a move draws new
-        // names), so it is not sent.
-        if booking.starts_at != starts_at {
-            return Err(CoreError::Conflict(
-                "The appointment moved while its link was being made. Send the link again.".into(),
-            ));
-        }
-        can_text(&tx, &ctx, booking.patient_id)?;
-        let (date, time) = templates::format_when(booking.starts_at, ctx.tz, &ctx.country);
-        let greeting = greeting_of(&tx, &booking)?;
-        let booking_ref: String =
-            tx.query_row("SELECT booking_ref FROM appointments WHERE id = ?1", [appointment.to_string()], |r| {
-                r.get(0)
-            })?;
-        let data = TemplateData {
-            patient_first_name: greeting.first_name,
-            clinic_name: greeting.clinic_name,
-            clinic_phone: greeting.clinic_phone,
-            doctor_name: greeting.doctor_name,
-            date,
-            time,
-            booking_ref,
-            video_link: Some(link.url),
+        let mut store = SqliteInvites { tx: &tx, ctx: Ctx::read(&tx)?, sender, now };
+        let key = |starts_at| sender.idempotency_key(appointment, starts_at);
+        let Some(id) = crate::db::at_once(invite_rule::text_link(&mut store, &account, appointment, opens, key, now))?
+        else {
+            return Ok(None);
         };
-        let text = NewText {
-            kind: TextKind::Invite,
-            to: context::patient_phone(&tx, booking.patient_id)?,
-            body: templates::render(&tx, TextKind::Invite, &data)?,
-            patient_id: Some(booking.patient_id),
-            appointment_id: Some(appointment),
-            idempotency_key: sender.idempotency_key(appointment, booking.starts_at),
-            due_at: now,
-            about_starts_at: Some(booking.starts_at),
-            reminder_rule: None,
-        };
-        let (id, _) = outbox::enqueue(&tx, now, sender.user_id(), &text, true)?;
-        audit::record_actor_for_patient(
-            &tx,
-            now,
-            sender.actor(),
-            AuditAction::TextSent,
-            ("sms", &id.to_string()),
-            booking.patient_id,
-            Some(&format!("patient {}; video invite", booking.patient_id)),
-        )?;
         // As staff see it: the link without its key (the outbox keeps the whole text to send).
         let queued = outbox::find(&tx, id)?.as_shown();
         tx.commit()?;
-        Ok(queued)
+        Ok(Some(queued))
     }
 }
 
-/// Minutes within which starting again (or a start right after reception's invite) texts nothing more.
-pub const START_INVITE_QUIET_MINUTES: i64 = 10;
-
 impl Consultations<'_> {
     /// Once a start has put the consultation in progress: texts the patient the link (the video
-    /// invite: the appointment and the link), unless an invite went out in the last
-    /// few minutes. It never fails the start: a clinic without a call page, a patient who cannot be
+    /// invite: the appointment and the link, working at once: a patient texted as the doctor
+    /// starts must not be told the link opens later), unless an invite went out in the last few
+    /// minutes. It never fails the start: a clinic without a call page, a patient who cannot be
     /// texted, are the doctor's to handle by phone; why is logged (as a code, no patient data).
     pub(super) fn invite_on_start(&self, caller: &Caller, appointment: Uuid) {
-        let since = self.clinic.now() - Duration::minutes(START_INVITE_QUIET_MINUTES);
-        let recent = self.clinic.db().conn().and_then(|conn| {
-            Ok(conn
-                .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM sms_notifications
-                     WHERE appointment_id = ?1 AND kind = 'invite' AND created_at > ?2)",
-                )?
-                .query_row(rusqlite::params![appointment.to_string(), crate::db::ts(since)], |r| r.get::<_, bool>(0))?)
-        });
-        match recent {
-            Ok(true) => {}
-            Ok(false) => {
-                // The doctor is ready now, maybe well before the appointment: this link works at once
-                // (a patient texted as the doctor starts must not be told the link opens later).
-                if let Err(err) = self.invite_opening(Sender::Staff(caller), appointment, LinkOpens::Now) {
-                    tracing::info!(code = ?err.code(), "no video invite texted at the start");
-                }
-            }
-            Err(err) => tracing::warn!(code = ?err.code(), "could not check for a recent video invite"),
+        if let Err(err) = self.invite_opening(Sender::Staff(caller), appointment, LinkOpens::Now) {
+            tracing::info!(code = ?err.code(), "no video invite texted at the start");
         }
     }
 }
@@ -235,18 +243,6 @@ impl Consultations<'_> {
         set_call_page_url(self.clinic, caller, call_page_url)?;
         self.video_settings(caller)
     }
-}
-
-/// What the call page greets the patient with, from the clinic's settings and the patient.
-fn greeting_of(conn: &Connection, booking: &Booking) -> Result<Greeting> {
-    let ctx = Ctx::read(conn)?;
-    let patient = crate::patients::find(conn, booking.patient_id)?;
-    Ok(Greeting {
-        clinic_name: ctx.clinic_name,
-        clinic_phone: ctx.rules.clinic_phone,
-        doctor_name: booking.doctor_name.clone(),
-        first_name: patient.full_name.split_whitespace().next().unwrap_or("").to_owned(),
-    })
 }
 
 /// Sets (or, empty, clears) the call page's address: administrators only, audited.

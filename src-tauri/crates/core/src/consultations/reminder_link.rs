@@ -128,7 +128,8 @@ impl Consultations<'_> {
         let mut queued = 0;
         for appointment in due {
             match self.invite_opening(Sender::Automatic, appointment, LinkOpens::OnTime) {
-                Ok(_) => queued += 1,
+                Ok(Some(_)) => queued += 1,
+                Ok(None) => {}
                 Err(err) => tracing::info!(code = ?err.code(), "no video link sent with the last reminder"),
             }
         }

@@ -24,10 +24,9 @@ use clinicdesk_core::appointment_texts::rules::{parse_reminders, DEFAULT_REMINDE
 use clinicdesk_core::appointment_texts::when::quiet_until;
 use clinicdesk_core::audit::AuditAction;
 use clinicdesk_core::auth::Permission;
-use clinicdesk_core::consultations::patient_link::{cannot_text_link, mint_link, Greeting, LinkOpens, LinkPlan};
-use clinicdesk_core::consultations::{
-    in_person, refusal, ConsultationState, KEY_CALL_PAGE_URL, START_INVITE_QUIET_MINUTES, TOKEN_MARGIN_MINUTES,
-};
+use clinicdesk_core::consultations::invite_rule::{self, InviteBooking, InviteStore, InviteText, LinkNames};
+use clinicdesk_core::consultations::patient_link::{cannot_text_link, LinkOpens};
+use clinicdesk_core::consultations::{KEY_CALL_PAGE_URL, TOKEN_MARGIN_MINUTES};
 use clinicdesk_core::error::CoreError;
 use clinicdesk_core::sms::templates::TemplateName;
 use clinicdesk_core::sms::{segments, TextKind, TextMessage, TextState};
@@ -155,8 +154,134 @@ pub async fn send_links_with_last_reminder(pool: &Pool, texting: &Texting, now: 
     Ok(queued)
 }
 
-/// Makes the link and queues the invite under `key`, in one transaction; `None` if a text under
-/// that key exists already.
+/// Links and invites' [`InviteStore`] over PostgreSQL, in one transaction.
+struct PgInvites<'a, C> {
+    db: &'a C,
+    staff: Option<&'a Staff>,
+}
+
+impl<C: GenericClient + Sync> InviteStore for PgInvites<'_, C> {
+    type Error = ServerError;
+
+    async fn invited_since(&mut self, appointment: Uuid, since: DateTime<Utc>) -> Result<bool> {
+        Ok(self
+            .db
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM sms_notifications WHERE appointment_id = $1 AND kind = 'invite' AND created_at > $2)",
+                &[&appointment, &since],
+            )
+            .await?
+            .get(0))
+    }
+
+    async fn booking(&mut self, appointment: Uuid) -> Result<InviteBooking> {
+        // Held until the text is queued: a move waits for it (and then withdraws it).
+        let booking = super::booking(self.db, appointment, true).await?;
+        let consultation = load(self.db, appointment).await?;
+        let tz = settings::time_zone(self.db).await?;
+        let a = appointments::find(self.db, appointment, tz).await?;
+        Ok(InviteBooking {
+            patient: a.patient_id,
+            patient_name: a.patient_name,
+            doctor_name: a.doctor_name,
+            booking_ref: a.booking_ref,
+            video: booking.video,
+            starts_at: a.starts_at,
+            ends_at: a.ends_at,
+            state: state(&booking, consultation.as_ref()),
+        })
+    }
+
+    async fn phone_for_link(&mut self, patient: Uuid) -> Result<String> {
+        let tz = settings::time_zone(self.db).await?;
+        let row = self
+            .db
+            .query_one("SELECT phone, sms_consent, opted_out_at FROM patients WHERE id = $1", &[&patient])
+            .await?;
+        let (phone, consent, opted_out): (Option<String>, bool, Option<DateTime<Utc>>) =
+            (row.get(0), row.get(1), row.get(2));
+        if let Some(why) = patient_text_verdict(consent, opted_out, tz) {
+            return Err(cannot_text_link(&why).into());
+        }
+        Ok(phone
+            .ok_or_else(|| CoreError::Conflict("Cannot text the link: the patient has no mobile number.".into()))?)
+    }
+
+    async fn call_page(&mut self) -> Result<String> {
+        Ok(settings::get(self.db, KEY_CALL_PAGE_URL).await?.filter(|p| !p.is_empty()).ok_or_else(|| {
+            CoreError::Conflict(
+                "There is no call page for patients yet. Ask your IT person to set it on the clinic server (clinicdesk-server settings set video.call_page_url …).".into(),
+            )
+        })?)
+    }
+
+    async fn names(&mut self, appointment: Uuid, now: DateTime<Utc>) -> Result<LinkNames> {
+        let consultation = ensure(self.db, appointment, now).await?;
+        Ok(LinkNames {
+            patient_identity: consultation.row.patient_identity,
+            room_name: consultation.row.room_name,
+            chat_service_sid: consultation.row.chat_service_sid,
+        })
+    }
+
+    async fn clinic_contact(&mut self) -> Result<(String, String)> {
+        Ok((
+            settings::get(self.db, settings::CLINIC_NAME).await?.unwrap_or_default(),
+            settings::get(self.db, KEY_CLINIC_PHONE).await?.unwrap_or_default(),
+        ))
+    }
+
+    async fn render(&mut self, booking: &InviteBooking, url: &str) -> Result<String> {
+        texts::render(
+            self.db,
+            TemplateName::VideoInvite,
+            &booking.patient_name,
+            &booking.doctor_name,
+            &booking.booking_ref,
+            booking.starts_at,
+            Some(url.to_owned()),
+        )
+        .await
+    }
+
+    async fn queue(&mut self, text: &InviteText<'_>, now: DateTime<Utc>) -> Result<Option<Uuid>> {
+        let (segments, encoding) = texts::counted(text.body);
+        Ok(self
+            .db
+            .query_opt(
+                "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key, state,
+                                                next_attempt_at, about_starts_at, created_at, updated_at, news_before,
+                                                segments, encoding)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $8, $8, $9, $10, $11)
+                 ON CONFLICT (idempotency_key) DO NOTHING
+                 RETURNING id",
+                &[
+                    &Uuid::new_v4(),
+                    &text.appointment,
+                    &text.patient,
+                    &TextKind::Invite.as_str(),
+                    &text.to,
+                    &text.body,
+                    &text.key,
+                    &now,
+                    &text.about_starts_at,
+                    &segments,
+                    &encoding,
+                ],
+            )
+            .await?
+            .map(|r| r.get(0)))
+    }
+
+    async fn trail(&mut self, action: AuditAction, record: (&str, &str), _patient: Uuid, detail: &str) -> Result<()> {
+        audit::record(self.db, self.staff, action, Some(record), Some(detail)).await?;
+        Ok(())
+    }
+}
+
+/// Makes the link and queues the invite under `key` (invite_rule.rs), in one transaction; `None`
+/// if nothing was queued (a text under that key exists already, or an invite just went out before
+/// a start).
 async fn queue(
     pool: &Pool,
     texting: &Texting,
@@ -168,100 +293,12 @@ async fn queue(
 ) -> Result<Option<TextMessage>> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    if matches!(opens, LinkOpens::Now) {
-        let recent: bool = tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM sms_notifications WHERE appointment_id = $1 AND kind = 'invite' AND created_at > $2)",
-                &[&appointment, &(now - Duration::minutes(START_INVITE_QUIET_MINUTES))],
-            )
-            .await?
-            .get(0);
-        if recent {
-            return Ok(None);
-        }
-    }
-    let booking = super::booking(&*tx, appointment, true).await?;
-    if !booking.video {
-        return Err(in_person().into());
-    }
-    let consultation = ensure(&*tx, appointment, now).await?;
-    let consultation_state = state(&booking, Some(&consultation));
-    if !matches!(consultation_state, ConsultationState::Scheduled | ConsultationState::InProgress) {
-        return Err(refusal("invite the patient to", consultation_state).into());
-    }
-    let page = settings::get(&*tx, KEY_CALL_PAGE_URL).await?.filter(|p| !p.is_empty()).ok_or_else(|| {
-        CoreError::Conflict(
-            "There is no call page for patients yet. Ask your IT person to set it on the clinic server (clinicdesk-server settings set video.call_page_url …).".into(),
-        )
-    })?;
-    let tz = settings::time_zone(&*tx).await?;
-    let booking = appointments::find(&*tx, appointment, tz).await?;
-    let patient = tx
-        .query_one("SELECT phone, sms_consent, opted_out_at FROM patients WHERE id = $1", &[&booking.patient_id])
-        .await?;
-    let (phone, consent, opted_out): (Option<String>, bool, Option<DateTime<Utc>>) =
-        (patient.get(0), patient.get(1), patient.get(2));
-    if let Some(why) = patient_text_verdict(consent, opted_out, tz) {
-        return Err(cannot_text_link(&why).into());
-    }
-    let phone =
-        phone.ok_or_else(|| CoreError::Conflict("Cannot text the link: the patient has no mobile number.".into()))?;
-    let plan = LinkPlan {
-        page: &page,
-        patient: booking.patient_id,
-        patient_identity: &consultation.row.patient_identity,
-        room_name: &consultation.row.room_name,
-        chat_service_sid: consultation.row.chat_service_sid.as_deref(),
-        starts_at: booking.starts_at,
-        ends_at: booking.ends_at,
-    };
-    let greeting = Greeting {
-        clinic_name: settings::get(&*tx, settings::CLINIC_NAME).await?.unwrap_or_default(),
-        clinic_phone: settings::get(&*tx, KEY_CLINIC_PHONE).await?.unwrap_or_default(),
-        doctor_name: booking.doctor_name.clone(),
-        first_name: booking.patient_name.split_whitespace().next().unwrap_or("").to_owned(),
-    };
-    let minted = mint_link(&plan, &greeting, &texting.account, opens, now)?;
-    let body = texts::render(
-        &*tx,
-        TemplateName::VideoInvite,
-        &booking.patient_name,
-        &booking.doctor_name,
-        &booking.booking_ref,
-        booking.starts_at,
-        Some(minted.link.url),
-    )
-    .await?;
-    let text_id = Uuid::new_v4();
-    let queued = tx
-        .execute(
-            "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key, state,
-                                            next_attempt_at, about_starts_at, created_at, updated_at, news_before,
-                                            segments, encoding)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9, $8, $8, $9, $10, $11)
-             ON CONFLICT (idempotency_key) DO NOTHING",
-            &[
-                &text_id,
-                &appointment,
-                &booking.patient_id,
-                &TextKind::Invite.as_str(),
-                &phone,
-                &body,
-                &key,
-                &now,
-                &booking.starts_at,
-                &texts::counted(&body).0,
-                &texts::counted(&body).1,
-            ],
-        )
-        .await?;
-    if queued == 0 {
+    let mut store = PgInvites { db: &*tx, staff };
+    let queued =
+        invite_rule::text_link(&mut store, &texting.account, appointment, opens, |_| key.to_owned(), now).await?;
+    if queued.is_none() {
         return Ok(None);
     }
-    let id = appointment.to_string();
-    audit::record(&*tx, staff, AuditAction::TokenMinted, Some(("appointment", &id)), Some(&minted.detail)).await?;
-    let detail = format!("patient {}; video invite", booking.patient_id);
-    audit::record(&*tx, staff, AuditAction::TextSent, Some(("sms", &text_id.to_string())), Some(&detail)).await?;
     tx.commit().await?;
     // As staff see it, read back as a repeated request would be: the link without its key.
     queued_under(&**client, key).await
