@@ -9,7 +9,8 @@
 //! finds its reminder already there.
 //! Never for an appointment that has begun, never a rule that fell due before the booking was
 //! made (its confirmation said it all), never more than an hour late (after the server was down),
-//! never in quiet hours unless the morning comes before the appointment, and one reminder, not
+//! never in quiet hours unless the morning comes before the appointment (otherwise kept skipped
+//! with reception's words: the core's `reminders::timing`, as on one desk), and one reminder, not
 //! two, within the clinic's minimum gap (core `reminders::min_gap`: the rule nearer the visit
 //! goes, a waiting one of a longer rule is withdrawn); patients without consent, or who replied
 //! STOP, get none. A reminder is inserted only while its appointment is
@@ -20,9 +21,9 @@ use crate::error::Result;
 use crate::settings;
 use crate::texts;
 use chrono::{DateTime, Duration, Utc};
-use clinicdesk_core::appointment_texts::reminders::min_gap;
+use clinicdesk_core::appointment_texts::reminders::{min_gap, timing, ReminderTiming};
 use clinicdesk_core::appointment_texts::rules::{parse_reminders, DEFAULT_REMINDERS, KEY_REMINDERS};
-use clinicdesk_core::appointment_texts::when::{quiet_until, reminder_due};
+use clinicdesk_core::appointment_texts::when::reminder_due;
 use clinicdesk_core::sms::templates::TemplateName;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
@@ -79,18 +80,22 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
         let (starts_at, booked_at): (DateTime<Utc>, DateTime<Utc>) = (row.get(7), row.get(8));
         for rule in &rules {
             let due = reminder_due(*rule, starts_at, tz);
-            if due > now + HORIZON || due < booked_at || due < now - CATCH_UP || moved_at.is_some_and(|at| due < at) {
+            if due > now + HORIZON || due < now - CATCH_UP || moved_at.is_some_and(|at| due < at) {
                 continue;
             }
-            let send_at = match quiet_until(quiet, due, tz) {
-                None => due,
-                Some(morning) if morning < starts_at => morning,
-                // Quiet hours last until the appointment: no reminder rather than one at night.
-                Some(_) => continue,
+            // When it goes, by the core's rule; quiet hours lasting until the appointment: kept
+            // as skipped with the words reception reads, rather than a text at night.
+            let (send_at, quiet_words) = match timing(due, starts_at, booked_at, now, quiet, tz) {
+                ReminderTiming::NotThisOne => continue,
+                ReminderTiming::At(at) => (at, None),
+                ReminderTiming::QuietUntilAfter(why) => (due, Some(why)),
             };
             // One reminder, not two (as on one desk): another of this visit's reminders gone, in
             // doubt, or of a shorter rule, going within the gap, and this one is not planned.
-            let near = db
+            let near = if quiet_words.is_some() {
+                Vec::new()
+            } else {
+                db
                 .query(
                     "SELECT id, split_part(idempotency_key, ':', 5), state IN ('sending', 'sent', 'delivered') OR needs_reconcile
                      FROM sms_notifications
@@ -100,7 +105,8 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
                        AND coalesce(sent_at, next_attempt_at) > $4 AND coalesce(sent_at, next_attempt_at) < $5",
                     &[&id, &starts_at, &rule.label(), &(send_at - gap), &(send_at + gap)],
                 )
-                .await?;
+                .await?
+            };
             let shorter = |label: &str| parse_reminders(label).ok().and_then(|r| r.first().map(|r| r.duration()));
             if near.iter().any(|r| r.get::<_, bool>(2) || shorter(r.get(1)).is_some_and(|d| d < rule.duration())) {
                 continue;
@@ -120,8 +126,10 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
                        SELECT id FROM appointments
                        WHERE id = $2 AND version = $10 AND status IN ('scheduled', 'confirmed') FOR SHARE)
                      INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_phone, body, idempotency_key,
-                                                    next_attempt_at, about_starts_at, created_at, updated_at, segments, encoding)
-                     SELECT $1, current.id, $3, 'reminder', $4, $5, $6, $7, $8, $9, $9, $11, $12 FROM current
+                                                    next_attempt_at, about_starts_at, created_at, updated_at, segments, encoding,
+                                                    state, error_message)
+                     SELECT $1, current.id, $3, 'reminder', $4, $5, $6, $7, $8, $9, $9, $11, $12,
+                            CASE WHEN $14::text IS NULL THEN 'pending' ELSE 'skipped' END, $14 FROM current
                      WHERE NOT EXISTS (SELECT 1 FROM sms_notifications n
                                        WHERE n.appointment_id = $2 AND n.kind = 'reminder' AND n.about_starts_at = $8
                                          AND n.state <> 'skipped' AND n.idempotency_key LIKE $13)
@@ -140,6 +148,7 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
                         &segments,
                         &encoding,
                         &format!("appointment:{id}:v%:reminder:{}", rule.label()),
+                        &quiet_words,
                     ],
                 )
                 .await? as usize;

@@ -225,3 +225,36 @@ async fn two_reminders_that_would_go_together_send_one() {
     );
     assert_eq!(reminders::plan(&**db, at("07:30") - Days::hours(23)).await.unwrap(), 0, "and stays one");
 }
+
+/// Quiet hours until 08:00 and a 07:30 visit: its 2h reminder (05:30) would go at night or after
+/// the visit began, so it is kept skipped with the words reception reads on every desk, as on one
+/// desk (the core's `reminders::timing`), and never sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_whose_quiet_hours_last_past_the_visit_is_kept_skipped_saying_why() {
+    let c = support::clinic().await;
+    let db = c.pool.get().await.unwrap();
+    settings::set(&**db, "sms.reminders", "2h").await.unwrap();
+    settings::set(&**db, "sms.quiet_hours", "21:00-08:00").await.unwrap();
+    let (desk, _) = desks::enroll(&**db, Some(&c.admin), "Front desk").await.unwrap();
+    let zone: chrono_tz::Tz = support::ZONE.parse().unwrap();
+    let day = (support::now().with_timezone(&zone) + Days::days(3)).date_naive();
+    let due = zone
+        .from_local_datetime(&day.and_time(NaiveTime::from_hms_opt(5, 30, 0).unwrap()))
+        .unwrap()
+        .with_timezone(&Utc);
+    let mut booking = support::booking(c.patients[0], c.doctors[0], "07:30", 20);
+    booking.date = day.to_string();
+    let book = DeskCommand::Book { appointment_id: Uuid::new_v4(), booking };
+    commands::apply(&c.pool, &desk, &c.reception, Uuid::new_v4(), &book, support::now()).await.unwrap();
+
+    assert_eq!(reminders::plan(&**db, due - Days::hours(20)).await.unwrap(), 1);
+    assert_eq!(
+        c.pg.psql("clinic", "SELECT state || ': ' || error_message FROM sms_notifications WHERE kind = 'reminder'"),
+        "skipped: Not sent: this reminder fell due in quiet hours, which end at 08:00 — after the appointment starts."
+    );
+    assert_eq!(reminders::plan(&**db, due - Days::hours(10)).await.unwrap(), 0, "kept once");
+    let mut lease = clinicdesk_server::sender::SenderLease::try_acquire(&c.url, "test").await.unwrap().unwrap();
+    let reminder = c.pg.psql("clinic", "SELECT id FROM sms_notifications WHERE kind = 'reminder'");
+    let claimed = lease.claim(due + Days::hours(1), 10).await.unwrap();
+    assert!(!claimed.iter().any(|t| t.id.to_string() == reminder), "never sent");
+}

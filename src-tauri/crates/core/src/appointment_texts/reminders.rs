@@ -120,6 +120,43 @@ pub(crate) fn plan_for_appointment(tx: &Connection, ctx: &Ctx, now: DateTime<Utc
     Ok(())
 }
 
+/// When a reminder goes, as planned at some moment: the rule once, for one desk's planner (here)
+/// and the clinic server's (`clinicdesk-server`'s reminders.rs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReminderTiming {
+    /// No reminder of this rule: the appointment has begun, or the rule fell due before it was
+    /// booked (its confirmation said it all).
+    NotThisOne,
+    /// It goes then: when it falls due, or when quiet hours end if that is before the appointment.
+    At(DateTime<Utc>),
+    /// It fell due in quiet hours that last until the appointment starts: kept as skipped with
+    /// these words for reception, rather than a text at night.
+    QuietUntilAfter(String),
+}
+
+/// When the reminder falling due at `due` for an appointment at `starts_at`, booked at
+/// `booked_at`, goes, judged at `now`.
+pub fn timing(
+    due: DateTime<Utc>,
+    starts_at: DateTime<Utc>,
+    booked_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    quiet: Option<super::rules::QuietHours>,
+    tz: chrono_tz::Tz,
+) -> ReminderTiming {
+    if starts_at <= now || due < booked_at {
+        return ReminderTiming::NotThisOne;
+    }
+    match quiet_until(quiet, due, tz) {
+        None => ReminderTiming::At(due),
+        Some(morning) if morning < starts_at => ReminderTiming::At(morning),
+        Some(morning) => ReminderTiming::QuietUntilAfter(format!(
+            "Not sent: this reminder fell due in quiet hours, which end at {} — after the appointment starts.",
+            clock(morning, tz)
+        )),
+    }
+}
+
 /// Queues one reminder (or records why it cannot go). Returns whether a text was added.
 fn plan_one(
     tx: &Connection,
@@ -129,21 +166,11 @@ fn plan_one(
     rule: ReminderRule,
     due: DateTime<Utc>,
 ) -> Result<bool> {
-    if c.starts_at <= now || due < c.booked_at {
-        return Ok(false);
-    }
-    let mut send_at = due;
-    let mut skip = None;
-    if let Some(morning) = quiet_until(ctx.rules.quiet(), due, ctx.tz) {
-        if morning < c.starts_at {
-            send_at = morning;
-        } else {
-            skip = Some(format!(
-                "Not sent: this reminder fell due in quiet hours, which end at {} — after the appointment starts.",
-                clock(morning, ctx.tz)
-            ));
-        }
-    }
+    let (send_at, skip) = match timing(due, c.starts_at, c.booked_at, now, ctx.rules.quiet(), ctx.tz) {
+        ReminderTiming::NotThisOne => return Ok(false),
+        ReminderTiming::At(at) => (at, None),
+        ReminderTiming::QuietUntilAfter(why) => (due, Some(why)),
+    };
     let data = context::data_for(ctx, &c.patient_name, &c.doctor_name, &c.booking_ref, c.starts_at);
     let text = NewText {
         kind: TextKind::Reminder,
