@@ -97,3 +97,36 @@ pub async fn pull(db: &impl GenericClient, after: Cursor, audience: &Audience, l
         })
         .collect()
 }
+
+/// Rows removed per statement when the feed is compacted: short transactions, desks keep pulling.
+const COMPACT_BATCH: i64 = 10_000;
+
+/// Removes the feed rows no desk needs any more, in batches; returns how many went.
+///
+/// Invariant: of each record's rows, the first and, per audience, the last stay. The last is the
+/// record as it is now (rows arrive whole, so a desk needs no row in between); the first keeps
+/// the record's place in the feed, so a new desk still receives a patient before the appointments
+/// booked for them and an appointment before its notes and texts (a desk skips a row whose parent
+/// it does not hold). A desk whose cursor is anywhere receives the last row after it, so nothing
+/// is lost to it. Only rows of finished transactions are looked at.
+pub async fn compact(db: &impl GenericClient) -> Result<u64> {
+    let mut removed = 0;
+    loop {
+        let gone = db
+            .execute(
+                "WITH ranked AS (
+                   SELECT txid, seq,
+                          row_number() OVER (PARTITION BY entity, entity_id ORDER BY txid, seq) AS nth,
+                          row_number() OVER (PARTITION BY entity, entity_id, audience ORDER BY txid DESC, seq DESC) AS from_last
+                   FROM changes WHERE txid < pg_snapshot_xmin(pg_current_snapshot())),
+                 redundant AS (SELECT txid, seq FROM ranked WHERE nth > 1 AND from_last > 1 LIMIT $1)
+                 DELETE FROM changes c USING redundant r WHERE c.txid = r.txid AND c.seq = r.seq",
+                &[&COMPACT_BATCH],
+            )
+            .await?;
+        removed += gone;
+        if gone < COMPACT_BATCH as u64 {
+            return Ok(removed);
+        }
+    }
+}

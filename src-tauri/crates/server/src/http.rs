@@ -24,6 +24,8 @@ use tokio::sync::RwLock;
 const SENDER_CHECK: Duration = Duration::from_secs(1);
 /// How often the sender plans the coming day's reminders.
 const REMINDER_PLANNING: Duration = Duration::from_secs(60);
+/// How often the sender compacts the sync feed (changes::compact).
+const COMPACT_EVERY: Duration = Duration::from_secs(3600);
 /// How often the sender looks for chat attachments to fetch.
 const ATTACHMENTS_EVERY: Duration = Duration::from_secs(20);
 
@@ -322,6 +324,9 @@ async fn sender_loop(
     }
     let mut lease: Option<SenderLease> = None;
     let mut planned_at: Option<tokio::time::Instant> = None;
+    // The first compaction an hour after this process started (a test's or a restart's feed is
+    // left as it is meanwhile); then hourly while this process is the sender.
+    let mut compacted_at = Some(tokio::time::Instant::now());
     loop {
         match &mut lease {
             Some(held) if held.still_held().await => {
@@ -330,6 +335,19 @@ async fn sender_loop(
                 if planned_at.is_none_or(|at| at.elapsed() >= REMINDER_PLANNING) {
                     planned_at = Some(tokio::time::Instant::now());
                     minute_work(&url, &pool, texting.as_deref()).await;
+                }
+                // The feed keeps each record's first and last rows only (changes::compact).
+                if compacted_at.is_none_or(|at| at.elapsed() >= COMPACT_EVERY) {
+                    compacted_at = Some(tokio::time::Instant::now());
+                    match pool.get().await {
+                        Ok(client) => match crate::changes::compact(&**client).await {
+                            Ok(removed) => tracing::info!(removed, "compacted the sync feed"),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "compacting the sync feed failed; the next hour tries again")
+                            }
+                        },
+                        Err(e) => tracing::warn!(error = %e, "no connection to compact the sync feed"),
+                    }
                 }
                 if let Some(texting) = &texting {
                     if let Err(e) = crate::sending::pass(held, texting, chrono::Utc::now()).await {
