@@ -75,8 +75,10 @@ pub async fn apply(
                     { patients::record_consent_in(&*tx, staff, *patient_id, *agreed, *expected_version, now).await }
                         .map(|row| json!({ "ok": row }))
                 }
-                DeskCommand::WriteNotes { appointment_id, notes, expected_version } => {
-                    consultation_notes::write_in(&*tx, desk, staff, *appointment_id, notes, *expected_version, now)
+                DeskCommand::WriteNotes { appointment_id, notes, expected_version, made_at } => {
+                    // When it was typed (never later than now: a desk's clock may run ahead).
+                    let typed = made_at.map_or(now, |at| at.min(now));
+                    consultation_notes::write_in(&*tx, desk, staff, *appointment_id, notes, *expected_version, typed)
                         .await
                 }
                 .map(|row| json!({ "ok": row })),

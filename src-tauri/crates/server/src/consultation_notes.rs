@@ -153,7 +153,6 @@ pub async fn write_in(
     expected_version: i64,
     now: DateTime<Utc>,
 ) -> Result<serde_json::Value> {
-    notes_rule::check_notes(notes)?;
     // Saves of one consultation's notes take turns (two computers of one doctor saving at once):
     // each reads the notes and their history only after the one before it committed.
     db.execute("SELECT pg_advisory_xact_lock(hashtext('consultation notes ' || $1::uuid::text))", &[&appointment])
@@ -164,7 +163,18 @@ pub async fn write_in(
     let doctor = store.doctor.expect("on_file read the appointment");
     let audience = format!("doctor:{doctor}");
     if saved == NotesSaved::Unchanged {
-        // Nothing was written: the answer names the version the desk now holds.
+        // Nothing was written: the answer names the version the desk now holds. A desk holding
+        // back the history while this save was queued gets it again.
+        let kept: bool = db
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM consultation_note_versions WHERE appointment_id = $1)",
+                &[&appointment],
+            )
+            .await?
+            .get(0);
+        if kept {
+            publish_history(db, appointment, &audience).await?;
+        }
         let row = db
             .query_opt("SELECT version, updated_at FROM consultation_notes WHERE appointment_id = $1", &[&appointment])
             .await?;
@@ -183,6 +193,32 @@ pub async fn write_in(
     // The answer to the desk names the version only: it holds the text it sent, and the server
     // keeps no second copy of every save in its record of answers.
     Ok(json!({ "appointment_id": appointment, "version": version, "updated_at": now }))
+}
+
+/// At the end (in its transaction): the notes as they stand become version 0 of their history,
+/// published to the doctor's and administrators' desks. Takes the notes' turn first, so a save
+/// under way finishes before (a plain save) or waits and follows (an amendment).
+pub async fn keep_notes_at_end(
+    db: &impl GenericClient,
+    appointment: Uuid,
+    doctor: Uuid,
+    ended_by: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    db.execute("SELECT pg_advisory_xact_lock(hashtext('consultation notes ' || $1::uuid::text))", &[&appointment])
+        .await?;
+    let kept = db
+        .execute(
+            "INSERT INTO consultation_note_versions (appointment_id, version, text, saved_at, saved_by)
+             SELECT $1, 0, coalesce((SELECT notes FROM consultation_notes WHERE appointment_id = $1), ''), $2, $3
+             ON CONFLICT DO NOTHING",
+            &[&appointment, &now, &ended_by],
+        )
+        .await?;
+    if kept == 1 {
+        publish_history(db, appointment, &format!("doctor:{doctor}")).await?;
+    }
+    Ok(())
 }
 
 /// Puts the consultation's whole notes history in the feed for `audience`, in place of the last.

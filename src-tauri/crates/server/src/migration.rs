@@ -164,7 +164,7 @@ pub async fn receive(pool: &Pool, staff: &Staff, batch: &MigrationBatch) -> Resu
             for v in &n.versions {
                 tx.execute(
                     "INSERT INTO consultation_note_versions (appointment_id, version, text, saved_at, saved_by)
-                     VALUES ($1, $2, $3, $4, $5)",
+                     VALUES ($1, $2, $3, $4, (SELECT id FROM users WHERE id = $5))",
                     &[&n.appointment_id, &v.version, &v.text, &v.saved_at, &mapped(v.saved_by)],
                 )
                 .await?;
@@ -268,6 +268,20 @@ fn check_rows(batch: &MigrationBatch, country: &str) -> Result<()> {
         clinicdesk_core::consultations::check_notes(&n.notes).map_err(|err| {
             CoreError::invalid("notes", format!("The notes of appointment {}: {err}", n.appointment_id))
         })?;
+        for (i, v) in n.versions.iter().enumerate() {
+            clinicdesk_core::consultations::check_notes(&v.text).map_err(|err| {
+                CoreError::invalid(
+                    "notes",
+                    format!("The notes of appointment {} (version {}): {err}", n.appointment_id, v.version),
+                )
+            })?;
+            if v.version != i as i64 {
+                return refuse(
+                    "notes",
+                    format!("The notes' history of appointment {} is not numbered 0, 1, 2 …", n.appointment_id),
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -244,8 +244,18 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
     );
     // Two doctor's tokens and the patient's link; the two messages the server saw go (once each,
     // the repeated press not again; the one whose answer Twilio lost is not known to have gone);
-    // Dr House's two refusals.
-    assert_eq!(trail, "access.refused 2,appointment.book 1,consultation.end 1,consultation.message 2,consultation.start 1,twilio.token 3");
+    // Dr House's two refusals; the notes written before the start, sent by the end (they are the
+    // notes at the end: version 0 of their history).
+    assert_eq!(trail, "access.refused 2,appointment.book 1,consultation.end 1,consultation.message 2,consultation.note 1,consultation.start 1,twilio.token 3");
+    assert_eq!(
+        c.pg.psql(
+            "clinic",
+            &format!(
+                "SELECT version || ':' || text FROM consultation_note_versions WHERE appointment_id = '{appointment}'"
+            )
+        ),
+        "0:Rash on the left arm."
+    );
 
     // Ending twice: the words of a one-desk clinic.
     let again = consultations.end_on_server(&grey.caller, &grey_link, appointment).await.unwrap_err();

@@ -46,7 +46,7 @@ async fn notes_amended_after_the_end_keep_their_history_on_the_server_and_the_de
     let grey_user = grey.profile.user_id;
     let grey_sync = grey_room.clinic.desk_sync();
 
-    // During the consultation the notes are simply replaced: no history yet.
+    // During the consultation the notes are simply replaced; the end keeps them as version 0.
     let consultations = grey_room.clinic.consultations();
     consultations.start_on_server(&grey.caller, &grey_link, appointment).await.unwrap();
     consultations.note(&grey.caller, appointment, "Sore throat.").unwrap();
@@ -54,7 +54,7 @@ async fn notes_amended_after_the_end_keep_their_history_on_the_server_and_the_de
     grey_sync.sync_once(&grey_link, grey_user, Duration::ZERO).await.unwrap();
     let ended = consultations.end_on_server(&grey.caller, &grey_link, appointment).await.unwrap();
     assert_eq!(ended.state, ConsultationState::Completed);
-    assert_eq!(history(), "", "nothing kept before the first amendment");
+    assert_eq!(history(), format!("0:Sore throat, three days.:{grey_user}"), "the end keeps the notes as they stood");
 
     // After the end: one sitting of saves on the doctor's desk is one amendment, on the server as
     // on the desk; the notes at the end are version 0.
@@ -147,4 +147,75 @@ async fn notes_amended_after_the_end_keep_their_history_on_the_server_and_the_de
         );
         assert_eq!(record.notes.as_deref(), Some("Amoxicillin 500 mg, seven days. Review in a week."));
     }
+}
+
+/// A doctor amends the notes offline in two sittings (half an hour apart) after the end: the desk
+/// sends the last save of each sitting with when it was typed, so the server keeps two versions
+/// dated as typed, audits each once, and the desk's history equals the server's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amendments_typed_offline_in_two_sittings_are_two_versions_dated_as_typed() {
+    let c = support::clinic().await;
+    let fake = FakeTwilio::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let address = serve_with_twilio(&c, &fake, dir.path()).await;
+    let clock = std::sync::Arc::new(clinicdesk_core::clock::ManualClock::at(Utc::now()));
+    let grey_room = support::desk_computer_with_clock(&c, address, "Dr Grey's room", clock.clone()).await;
+    let appointment = video_booking(&c).await;
+    let (grey_link, grey) = sign_in_on(&grey_room, "grey@clinic.example", "doctor password 1").await;
+    let consultations = grey_room.clinic.consultations();
+    consultations.start_on_server(&grey.caller, &grey_link, appointment).await.unwrap();
+    // Typed during the call and still queued when the doctor presses End: it goes first, so it is
+    // the notes at the end (version 0), not an amendment.
+    consultations.note(&grey.caller, appointment, "Knee pain.").unwrap();
+    consultations.end_on_server(&grey.caller, &grey_link, appointment).await.unwrap();
+    let history = || {
+        c.pg.psql(
+            "clinic",
+            &format!(
+                "SELECT string_agg(version || ':' || text, ' | ' ORDER BY version)
+                 FROM consultation_note_versions WHERE appointment_id = '{appointment}'"
+            ),
+        )
+    };
+    assert_eq!(history(), "0:Knee pain.", "the end keeps the notes as they stood");
+    // The end was two hours ago (by both clocks); the doctor amends offline since.
+    let ended = Utc::now() - Minutes::hours(2);
+    c.pg.psql(
+        "clinic",
+        &format!("UPDATE consultations SET ended_at = '{ended}' WHERE appointment_id = '{appointment}'"),
+    );
+    clock.set(ended + Minutes::minutes(30));
+    grey_room.relay.cut();
+    for (text, after) in
+        [("Knee pain. Ice", 0), ("Knee pain. Ice and rest.", 3), ("Physio referral.", 30), ("Physio referral sent.", 2)]
+    {
+        clock.advance(Minutes::minutes(after));
+        consultations.note(&grey.caller, appointment, text).unwrap();
+    }
+    let sync = grey_room.clinic.desk_sync();
+    assert!(sync.sync_once(&grey_link, grey.profile.user_id, Duration::ZERO).await.is_err(), "offline");
+    grey_room.relay.heal();
+    let round = sync.sync_once(&grey_link, grey.profile.user_id, Duration::ZERO).await.unwrap();
+    assert_eq!(round.sent, Sent { accepted: 2, refused: 0 }, "the last save of each sitting");
+    assert_eq!(history(), "0:Knee pain. | 1:Knee pain. Ice and rest. | 2:Physio referral sent.");
+    let typed = c.pg.psql(
+        "clinic",
+        &format!(
+            "SELECT string_agg(to_char(saved_at AT TIME ZONE 'UTC', 'HH24:MI'), ' ' ORDER BY version)
+             FROM consultation_note_versions WHERE appointment_id = '{appointment}' AND version > 0"
+        ),
+    );
+    let at = |minutes| (ended + Minutes::minutes(minutes)).format("%H:%M").to_string();
+    assert_eq!(typed, format!("{} {}", at(33), at(65)), "dated as typed, not as they arrived");
+    assert_eq!(
+        c.pg.psql(
+            "clinic",
+            "SELECT count(*) FROM audit_log WHERE action = 'consultation.note' AND detail LIKE '%amended after the end%'"
+        ),
+        "2"
+    );
+    sync.pull(&grey_link, Duration::ZERO).await.unwrap();
+    let record = consultations.record(&grey.caller, appointment).unwrap();
+    let versions: Vec<_> = record.note_versions.iter().map(|v| (v.version, v.text.as_str())).collect();
+    assert_eq!(versions, [(0, "Knee pain."), (1, "Knee pain. Ice and rest."), (2, "Physio referral sent.")]);
 }

@@ -170,6 +170,7 @@ async fn the_server_refuses_notes_from_anyone_but_the_appointments_doctor_in_the
         appointment_id: appointment,
         notes,
         expected_version: 0,
+        made_at: None,
     };
     let refused = |outcome: serde_json::Value| outcome["refused"]["message"].as_str().unwrap_or_default().to_string();
 
@@ -206,10 +207,13 @@ async fn the_server_refuses_notes_from_anyone_but_the_appointments_doctor_in_the
     .await
     .unwrap();
     assert_eq!(refused(outcome), "This is an in-person appointment, so it has no video consultation.");
-    // Too long.
+    // Too long, for their own video appointment (refused by who and what first, as on a desk).
+    let mut own_video = support::booking(c.patients[1], c.doctors[0], "12:00", 30);
+    own_video.kind = AppointmentKind::Video;
+    let own_video = appointments::book(&c.pool, &c.reception, &own_video, None, support::now()).await.unwrap();
     let long = "a".repeat(clinicdesk_core::consultations::MAX_NOTES_CHARS + 1);
     let outcome =
-        commands::apply(&c.pool, &desk, &c.doctor_staff, Uuid::new_v4(), &write(in_person.id, long), support::now())
+        commands::apply(&c.pool, &desk, &c.doctor_staff, Uuid::new_v4(), &write(own_video.id, long), support::now())
             .await
             .unwrap();
     assert!(refused(outcome).starts_with("The notes are longer than"));

@@ -8,7 +8,7 @@ use crate::commands::{secret_from_env, PASSWORD_ENV};
 use crate::output::show;
 use clinicdesk_core::auth::Channel;
 use clinicdesk_core::error::SessionEnd;
-use clinicdesk_core::sync::wire::MigrationBatch;
+use clinicdesk_core::sync::wire::{MigratedNotes, MigrationBatch};
 use clinicdesk_core::sync::{check_certificate, check_server_url, ServerLink};
 use clinicdesk_core::{Clinic, CoreError, Result};
 
@@ -17,6 +17,29 @@ const PART: usize = 300;
 /// Consultation notes per part: up to 100,000 characters each, so a part stays well under the
 /// server's 16 MB limit for a move's parts.
 const NOTES_PART: usize = 20;
+
+/// Bytes of notes' text per part (with their history): well under the server's 16 MB limit for a
+/// move's parts, even with JSON's escapes.
+const NOTES_PART_BYTES: usize = 2_000_000;
+
+/// The notes in parts of at most [`NOTES_PART`] consultations and [`NOTES_PART_BYTES`] of text
+/// (one consultation's notes and history alone may be more: then it is a part of its own).
+fn notes_parts(notes: &[MigratedNotes]) -> Vec<Vec<MigratedNotes>> {
+    let size = |n: &MigratedNotes| n.notes.len() + n.versions.iter().map(|v| v.text.len()).sum::<usize>();
+    let (mut parts, mut part, mut used) = (Vec::new(), Vec::new(), 0);
+    for n in notes {
+        if !part.is_empty() && (part.len() == NOTES_PART || used + size(n) > NOTES_PART_BYTES) {
+            parts.push(std::mem::take(&mut part));
+            used = 0;
+        }
+        used += size(n);
+        part.push(n.clone());
+    }
+    if !part.is_empty() {
+        parts.push(part);
+    }
+    parts
+}
 
 /// Runs network work from the (synchronous) CLI.
 pub fn block_on<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
@@ -222,7 +245,7 @@ fn parts(whole: &MigrationBatch) -> Vec<MigrationBatch> {
     parts.extend(whole.patients.chunks(PART).map(|c| MigrationBatch { patients: c.to_vec(), ..base() }));
     parts.extend(whole.appointments.chunks(PART).map(|c| MigrationBatch { appointments: c.to_vec(), ..base() }));
     // After their appointments. Notes can be long (up to 100,000 characters each): a few per part.
-    parts.extend(whole.notes.chunks(NOTES_PART).map(|c| MigrationBatch { notes: c.to_vec(), ..base() }));
+    parts.extend(notes_parts(&whole.notes).into_iter().map(|notes| MigrationBatch { notes, ..base() }));
     // A consultation carries its whole chat: a few per part.
     parts
         .extend(whole.consultations.chunks(NOTES_PART).map(|c| MigrationBatch { consultations: c.to_vec(), ..base() }));
@@ -247,4 +270,35 @@ pub fn sync(clinic: &Clinic, link: &ServerLink, person: uuid::Uuid, json: bool) 
         )
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notes(bytes: usize, versions: usize) -> MigratedNotes {
+        let kept = |version| clinicdesk_core::consultations::notes_rule::KeptVersion {
+            version,
+            text: "v".repeat(bytes),
+            saved_at: chrono::Utc::now(),
+            saved_by: None,
+        };
+        MigratedNotes {
+            appointment_id: uuid::Uuid::new_v4(),
+            notes: "n".repeat(bytes),
+            updated_at: chrono::Utc::now(),
+            versions: (0..versions as i64).map(kept).collect(),
+        }
+    }
+
+    #[test]
+    fn notes_go_in_parts_bounded_by_count_and_by_size_with_their_history() {
+        let sizes = |parts: Vec<Vec<MigratedNotes>>| parts.iter().map(Vec::len).collect::<Vec<_>>();
+        assert_eq!(sizes(notes_parts(&vec![notes(10, 0); 45])), [20, 20, 5]);
+        // 300 kB of notes and two versions of as much each (900 kB): two fit in 2 MB, not three.
+        assert_eq!(sizes(notes_parts(&vec![notes(300_000, 2); 7])), [2, 2, 2, 1]);
+        // One larger than a part on its own still goes, alone.
+        assert_eq!(sizes(notes_parts(&[notes(10, 0), notes(1_000_000, 2), notes(10, 0)])), [1, 1, 1]);
+        assert!(notes_parts(&[]).is_empty());
+    }
 }

@@ -172,12 +172,7 @@ impl Consultations<'_> {
         opens: LinkOpens,
     ) -> Result<Option<TextMessage>> {
         sender.booking(self.clinic, appointment)?;
-        {
-            // Whether the patient can be texted at all, before the keyring is asked for Twilio.
-            let conn = self.clinic.db().conn()?;
-            let patient = access::booking(&conn, appointment)?.patient_id;
-            can_text(&conn, &Ctx::read(&conn)?, patient)?;
-        }
+        // Refusals in the clinic server's order: Twilio, then the rule's (state, patient, page, time).
         let account = self.account(Step::Invite)?;
         let now = self.clinic.now();
         let mut conn = self.clinic.db().conn()?;

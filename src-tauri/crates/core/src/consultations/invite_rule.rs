@@ -66,7 +66,7 @@ pub trait InviteStore {
     type Error: From<CoreError>;
     /// Whether an invite for the appointment was queued after `since`.
     async fn invited_since(&mut self, appointment: Uuid, since: DateTime<Utc>) -> Result<bool, Self::Error>;
-    /// The appointment (not found: refused in words).
+    /// The appointment (not found: refused in words), held until the transaction ends.
     async fn booking(&mut self, appointment: Uuid) -> Result<InviteBooking, Self::Error>;
     /// The patient's mobile number, or the refusal in reception's words (texting not set up,
     /// no consent, STOP, no number: [`super::patient_link::cannot_text_link`]).
@@ -117,12 +117,14 @@ pub async fn text_link<S: InviteStore>(
     key: impl FnOnce(DateTime<Utc>) -> String,
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, S::Error> {
+    // The booking first: a store holds the appointment from here (the server locks its row), so
+    // two starts, or a start and reception's press, look for each other's invite in turn.
+    let booking = invitable(store, appointment).await?;
     if opens == LinkOpens::Now
         && store.invited_since(appointment, now - Duration::minutes(START_INVITE_QUIET_MINUTES)).await?
     {
         return Ok(None);
     }
-    let booking = invitable(store, appointment).await?;
     let to = store.phone_for_link(booking.patient).await?;
     let minted = mint(store, account, appointment, &booking, opens, now).await?;
     let body = store.render(&booking, &minted.link.url).await?;

@@ -135,6 +135,7 @@ impl Consultations<'_> {
                 appointment_id: appointment,
                 notes: text.into(),
                 expected_version: 0,
+                made_at: Some(now),
             };
             crate::sync::pending::queue_notes(&tx, now, caller, appointment, &command, &summary)?;
         }

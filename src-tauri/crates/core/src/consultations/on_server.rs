@@ -85,6 +85,14 @@ impl Consultations<'_> {
         appointment: Uuid,
     ) -> Result<ConsultationStatus> {
         access::own(self.clinic, caller, appointment, "end")?;
+        // The doctor's notes still queued go first: the server keeps the notes as they stand at
+        // the end as the first version of their history, and a save typed before the end must
+        // not reach it after as an amendment.
+        self.clinic
+            .desk_sync()
+            .send_pending(link, caller.user_id())
+            .await
+            .map_err(|e| without_server(e, "the consultation has not finished ending"))?;
         let answer: ConsultationAnswer = link
             .consultation(caller.user_id(), appointment, "end", &json!({}))
             .await

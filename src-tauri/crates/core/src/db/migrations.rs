@@ -32,6 +32,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0017_desk_pending_patients.sql", include_str!("../../../../../migrations/0017_desk_pending_patients.sql")),
     ("0018_paused_while_moving.sql", include_str!("../../../../../migrations/0018_paused_while_moving.sql")),
     ("0019_desk_notes.sql", include_str!("../../../../../migrations/0019_desk_notes.sql")),
+    (
+        "0020_amendments_audited_by_server.sql",
+        include_str!("../../../../../migrations/0020_amendments_audited_by_server.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

@@ -84,7 +84,7 @@ impl super::DeskSync<'_> {
     /// aside instead of losing it.
     fn as_sent(&self, command: DeskCommand) -> Result<DeskCommand> {
         match command {
-            DeskCommand::WriteNotes { appointment_id, notes, .. } => {
+            DeskCommand::WriteNotes { appointment_id, notes, made_at, .. } => {
                 let conn = self.clinic.db().conn()?;
                 let expected_version: i64 = conn
                     .query_row(
@@ -94,23 +94,29 @@ impl super::DeskSync<'_> {
                     )
                     .optional()?
                     .unwrap_or(0);
-                Ok(DeskCommand::WriteNotes { appointment_id, notes, expected_version })
+                Ok(DeskCommand::WriteNotes { appointment_id, notes, expected_version, made_at })
             }
             other => Ok(other),
         }
     }
 
     /// Each save of a doctor's notes carries the whole text: of `person`'s saves of the same notes
-    /// still queued, only the latest needs to go. Run before picking the next change to send, so
-    /// a save already on its way is never dropped (a save made meanwhile goes after it).
+    /// still queued, only the latest needs to go — until the consultation has ended. After it,
+    /// each sitting of changes is a version of the notes' history (notes_rule.rs), so the last
+    /// save of each sitting goes (a save followed by another within the sitting's minutes is the
+    /// only one dropped), each with when it was typed. Run before picking the next change to
+    /// send, so a save already on its way is never dropped (a save made meanwhile goes after it).
     fn drop_superseded_notes(&self, person: Uuid) -> Result<()> {
         let conn = self.clinic.db().conn()?;
         conn.execute(
             "DELETE FROM desk_pending
              WHERE state = 'queued' AND entity = 'consultation_notes' AND made_by = ?1 AND EXISTS (
                    SELECT 1 FROM desk_pending n WHERE n.state = 'queued' AND n.entity = 'consultation_notes'
-                     AND n.entity_id = desk_pending.entity_id AND n.made_by = ?1 AND n.seq > desk_pending.seq)",
-            [person.to_string()],
+                     AND n.entity_id = desk_pending.entity_id AND n.made_by = ?1 AND n.seq > desk_pending.seq
+                     AND (julianday(n.made_at) < julianday(desk_pending.made_at) + ?2 / 1440.0
+                          OR NOT EXISTS (SELECT 1 FROM consultations c
+                                         WHERE c.appointment_id = desk_pending.entity_id AND c.status = 'completed')))",
+            rusqlite::params![person.to_string(), crate::consultations::notes_rule::SITTING_MINUTES],
         )?;
         Ok(())
     }

@@ -16,9 +16,11 @@ const SENT_UP_TO: &str = "audit_sent_up_to";
 /// so the desk's own entry for it would be the same event twice.
 const SENT_AS_COMMANDS: &str = "('appointment.book', 'appointment.reschedule', 'appointment.cancel', 'patient.create', 'patient.update', 'patient.consent')";
 /// A doctor's saves of notes go as commands too: the server audits them by the same rule
-/// (notes_rule.rs), amendments after the end included.
-const NOTES_SAVED: &str =
-    "(action = 'consultation.note' AND (detail LIKE '%; notes saved' OR detail LIKE '%; notes amended after the end (version %)'))";
+/// (notes_rule.rs), amendments after the end included — those written after this desk learnt
+/// that (desk migration 0020); earlier ones go up as before, so an upgrade loses none.
+const NOTES_SAVED: &str = "(action = 'consultation.note' AND (detail LIKE '%; notes saved'
+     OR (detail LIKE '%; notes amended after the end (version %)'
+         AND id > coalesce((SELECT CAST(value AS INTEGER) FROM sync_state WHERE key = 'amendments_audited_by_server_after'), 0))))";
 /// Entries per request: well under the server's request limit.
 const PART: i64 = 200;
 

@@ -90,6 +90,10 @@ pub enum DeskCommand {
         /// The server's version of the notes this desk's copy was made on (0: none known).
         #[serde(default)]
         expected_version: i64,
+        /// When the doctor typed it (a save queued offline goes later): the notes' history after
+        /// the end is kept by the doctor's sittings, not by when the saves arrived.
+        #[serde(default)]
+        made_at: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Reception's text to a patient, to the number on their record (a reply from the inbox, a
     /// quick text). Sent at once, never queued on the desk: the answer is the queued text.

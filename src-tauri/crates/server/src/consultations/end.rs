@@ -125,6 +125,10 @@ impl EndStore for PgEnd<'_> {
             if let Some(r) = &record {
                 super::attachments::note(&*tx, appointment, &r.chat).await?;
             }
+            // The notes as they stand now are the first version of their history (notes_rule.rs),
+            // taken in turn with saves of them: a save waiting for this end is then an amendment.
+            crate::consultation_notes::keep_notes_at_end(&*tx, appointment, booking.doctor_id, staff.user_id, now)
+                .await?;
             // Answers kept for desks' repeated chat sends are no longer needed: the record is kept.
             tx.execute("DELETE FROM chat_sends WHERE appointment_id = $1", &[&appointment]).await?;
             // The visit happened: the appointment is completed too (its waiting texts are then skipped).

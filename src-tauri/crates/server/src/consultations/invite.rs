@@ -38,7 +38,8 @@ use uuid::Uuid;
 /// Texts the patient their link as the doctor starts, unless an invite went out in the last few
 /// minutes or it cannot go (logged, no patient data).
 pub(super) async fn on_start(pool: &Pool, texting: &Texting, staff: &Staff, appointment: Uuid, now: DateTime<Utc>) {
-    let key = format!("appointment:{appointment}:invite-at-start");
+    // A key per start, as on one desk: a start ten minutes after another texts a new link.
+    let key = format!("appointment:{appointment}:invite-at-start:{}", Uuid::new_v4());
     match queue(pool, texting, Some(staff), appointment, LinkOpens::Now, &key, now).await {
         Ok(_) => {}
         Err(ServerError::Rule(e)) => tracing::info!(code = ?e.code(), "no video invite texted at the start"),

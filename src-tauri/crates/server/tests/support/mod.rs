@@ -116,11 +116,21 @@ pub struct DeskComputer {
 
 /// Enrols a desk called `name` and joins a fresh desk database to the server at `server`.
 pub async fn desk_computer(c: &TestClinic, server: std::net::SocketAddr, name: &str) -> DeskComputer {
+    desk_computer_with_clock(c, server, name, std::sync::Arc::new(clinicdesk_core::clock::SystemClock)).await
+}
+
+/// [`desk_computer`] whose own clock is `clock` (the server keeps the real one).
+pub async fn desk_computer_with_clock(
+    c: &TestClinic,
+    server: std::net::SocketAddr,
+    name: &str,
+    clock: std::sync::Arc<dyn clinicdesk_core::clock::Clock>,
+) -> DeskComputer {
     let (_, credential) =
         clinicdesk_server::desks::enroll(&**c.pool.get().await.unwrap(), Some(&c.admin), name).await.unwrap();
     let relay = clinicdesk_server::relay::Relay::start(server).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let clinic = clinicdesk_core::Clinic::open(dir.path())
+    let clinic = clinicdesk_core::Clinic::open_with_clock(dir.path(), clock)
         .expect("open the desk's database (use scripts/test.sh for the keyring)");
     clinic.desk_sync().join(&format!("http://{}", relay.address()), &credential).unwrap();
     DeskComputer { _dir: dir, clinic, relay }
