@@ -244,7 +244,10 @@ test("the doctor runs a video consultation from their desk through the clinic se
   const completed = await (await fetch(`${FAKE}/v1/Rooms?Status=completed&UniqueName=${name}`, { headers: { authorization: API_KEY } })).json();
   assert.ok(completed.rooms.some((r) => r.unique_name === name), 'the room is completed at Twilio');
   // The record the server kept at the end is on the desk: the chat reads from it.
-  await doctor.waitUntil(async () => /I can hear you/.test(await textOf(doctor, '.chat')), {
+  await doctor.waitUntil(async () => {
+    const chat = await textOf(doctor, '.chat');
+    return /I can hear you/.test(chat) && !/Loading messages/.test(chat);
+  }, {
     timeout: 15_000, timeoutMsg: "the ended consultation's chat should be read from the desk's kept copy",
   });
   await screenshot(doctor, '26-desk-consultation-completed');

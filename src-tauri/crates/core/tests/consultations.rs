@@ -64,6 +64,42 @@ async fn only_the_appointments_doctor_runs_it_and_reception_sees_the_state() {
 }
 
 #[tokio::test]
+async fn an_administrator_ends_a_consultation_its_doctor_left_running_and_nobody_else_may() {
+    let r = rig().await;
+    let c = r.clinic().consultations();
+    r.start().await.unwrap();
+    c.note(&r.okafor, r.appt, "Seen; left without ending.").unwrap();
+    // Reception and another doctor may not; the refusal is the one every other door gives.
+    let err = c.end(&r.desk, &r.http, r.appt).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    let err = c.end(&r.other, &r.http, r.appt).await.unwrap_err();
+    assert_eq!(err.to_string(), "This is Test Doctor's appointment: only they can end its video consultation.");
+    assert_eq!(r.status(&r.desk).state, ConsultationState::InProgress);
+    // An administrator may: the room and the chat close at Twilio, the record is kept, the trail
+    // says who ended it, and the notes at the end stay the doctor's words.
+    let ended = c.end(&r.admin, &r.http, r.appt).await.unwrap();
+    assert_eq!(ended.state, ConsultationState::Completed);
+    assert!(r.rooms().iter().all(|room| room.status == "completed"), "the room is closed at Twilio");
+    let record = c.record(&r.admin, r.appt).unwrap();
+    assert_eq!(record.notes.as_deref(), Some("Seen; left without ending."));
+    assert_eq!(record.note_versions.len(), 1);
+    assert_eq!(record.note_versions[0].saved_by.as_deref(), Some("Test Doctor"), "the doctor's words, not the admin's");
+    let conn = r.clinic().db().conn().unwrap();
+    let (actor, ended_by_admin): (String, bool) = conn
+        .query_row(
+            "SELECT l.actor_label, c.ended_by = l.actor_id FROM audit_log l JOIN consultations c ON c.appointment_id = l.record_id
+             WHERE l.action = 'consultation.end' AND l.record_id = ?1",
+            [r.appt.to_string()],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert!(ended_by_admin, "recorded as ended by the administrator ({actor})");
+    // Ending twice: the state's words, for an administrator too.
+    let again = c.end(&r.admin, &r.http, r.appt).await.unwrap_err();
+    assert_eq!(again.to_string(), "Cannot end a consultation with status: completed");
+}
+
+#[tokio::test]
 async fn states_move_once_each_way_with_the_exact_sentences() {
     let r = rig().await;
     let c = r.clinic().consultations();

@@ -99,34 +99,49 @@ pub async fn pull(db: &impl GenericClient, after: Cursor, audience: &Audience, l
 }
 
 /// Rows removed per statement when the feed is compacted: short transactions, desks keep pulling.
-const COMPACT_BATCH: i64 = 10_000;
+const COMPACT_BATCH: usize = 10_000;
 
 /// Removes the feed rows no desk needs any more, in batches; returns how many went.
 ///
-/// Invariant: of each record's rows, the first and, per audience, the last stay. The last is the
-/// record as it is now (rows arrive whole, so a desk needs no row in between); the first keeps
-/// the record's place in the feed, so a new desk still receives a patient before the appointments
-/// booked for them and an appointment before its notes and texts (a desk skips a row whose parent
-/// it does not hold). A desk whose cursor is anywhere receives the last row after it, so nothing
-/// is lost to it. Only rows of finished transactions are looked at.
+/// Invariant: of each record's rows, the first and, per audience, the newest stay. The newest is
+/// the record as it is now (rows arrive whole, so a desk needs no row in between): the highest
+/// version for versioned rows (feed order is the order transactions began, so a newer version
+/// can come first), else the last in the feed. The first keeps the record's place in the feed,
+/// so a new desk still receives a patient before the appointments booked for them and an
+/// appointment before its notes and texts (a desk skips a row whose parent it does not hold).
+/// A desk whose cursor is anywhere receives the newest row after it, so nothing is lost to it.
+/// Settings share one id: each key is its own record. Only finished transactions are looked at.
+/// The rows to remove are found once (one scan), then removed by key in batches.
 pub async fn compact(db: &impl GenericClient) -> Result<u64> {
+    let redundant = db
+        .query(
+            "WITH ranked AS (
+               SELECT txid, seq,
+                      row_number() OVER (PARTITION BY entity, entity_id, record_key ORDER BY txid, seq) AS nth,
+                      row_number() OVER (PARTITION BY entity, entity_id, record_key, audience
+                                         ORDER BY version DESC NULLS LAST, txid DESC, seq DESC) AS newest
+               FROM (SELECT txid, seq, entity, entity_id, audience,
+                            CASE WHEN entity = 'setting' THEN row_data->>'key' END AS record_key,
+                            CASE WHEN jsonb_typeof(row_data->'version') = 'number' THEN (row_data->>'version')::numeric END AS version
+                     FROM changes
+                     WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
+                       AND (entity, entity_id) IN (SELECT entity, entity_id FROM changes GROUP BY 1, 2 HAVING count(*) > 2)) c)
+             SELECT txid::text, seq FROM ranked WHERE nth > 1 AND newest > 1",
+            &[],
+        )
+        .await?;
+    let keys: Vec<(String, i64)> = redundant.iter().map(|r| (r.get(0), r.get(1))).collect();
     let mut removed = 0;
-    loop {
-        let gone = db
+    for batch in keys.chunks(COMPACT_BATCH) {
+        let txids: Vec<&str> = batch.iter().map(|k| k.0.as_str()).collect();
+        let seqs: Vec<i64> = batch.iter().map(|k| k.1).collect();
+        removed += db
             .execute(
-                "WITH ranked AS (
-                   SELECT txid, seq,
-                          row_number() OVER (PARTITION BY entity, entity_id ORDER BY txid, seq) AS nth,
-                          row_number() OVER (PARTITION BY entity, entity_id, audience ORDER BY txid DESC, seq DESC) AS from_last
-                   FROM changes WHERE txid < pg_snapshot_xmin(pg_current_snapshot())),
-                 redundant AS (SELECT txid, seq FROM ranked WHERE nth > 1 AND from_last > 1 LIMIT $1)
-                 DELETE FROM changes c USING redundant r WHERE c.txid = r.txid AND c.seq = r.seq",
-                &[&COMPACT_BATCH],
+                "DELETE FROM changes c USING unnest($1::text[], $2::bigint[]) AS r(txid, seq)
+                 WHERE c.txid = r.txid::xid8 AND c.seq = r.seq",
+                &[&txids, &seqs],
             )
             .await?;
-        removed += gone;
-        if gone < COMPACT_BATCH as u64 {
-            return Ok(removed);
-        }
     }
+    Ok(removed)
 }

@@ -153,10 +153,9 @@ pub async fn write_in(
     expected_version: i64,
     now: DateTime<Utc>,
 ) -> Result<serde_json::Value> {
-    // Saves of one consultation's notes take turns (two computers of one doctor saving at once):
-    // each reads the notes and their history only after the one before it committed.
-    db.execute("SELECT pg_advisory_xact_lock(hashtext('consultation notes ' || $1::uuid::text))", &[&appointment])
-        .await?;
+    // Saves of one consultation's notes take turns (two computers of one doctor saving at once,
+    // or the end): each reads the notes and their history only after the one before it committed.
+    take_turn(db, appointment).await?;
     let mut store =
         PgNotes { db, desk, staff, expected_version, doctor: None, saved_version: None, history_changed: false };
     let saved = notes_rule::save(&mut store, staff.user_id, appointment, notes, now).await?;
@@ -195,24 +194,32 @@ pub async fn write_in(
     Ok(json!({ "appointment_id": appointment, "version": version, "updated_at": now }))
 }
 
-/// At the end (in its transaction): the notes as they stand become version 0 of their history,
-/// published to the doctor's and administrators' desks. Takes the notes' turn first, so a save
+/// Waits for the consultation's notes until the caller's transaction ends: saves and the end take
+/// turns. Taken before anything else is locked (a save's inserts check the appointment's row,
+/// which the end holds).
+pub async fn take_turn(db: &impl GenericClient, appointment: Uuid) -> Result<()> {
+    db.execute("SELECT pg_advisory_xact_lock(hashtext('consultation notes ' || $1::uuid::text))", &[&appointment])
+        .await?;
+    Ok(())
+}
+
+/// At the end (in its transaction): the notes as they stand become version 0 of their history
+/// (written by `doctor_user`, whoever ended it), published to the doctor's and administrators' desks. Takes the notes' turn first, so a save
 /// under way finishes before (a plain save) or waits and follows (an amendment).
 pub async fn keep_notes_at_end(
     db: &impl GenericClient,
     appointment: Uuid,
     doctor: Uuid,
-    ended_by: Uuid,
+    doctor_user: Uuid,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    db.execute("SELECT pg_advisory_xact_lock(hashtext('consultation notes ' || $1::uuid::text))", &[&appointment])
-        .await?;
+    take_turn(db, appointment).await?;
     let kept = db
         .execute(
             "INSERT INTO consultation_note_versions (appointment_id, version, text, saved_at, saved_by)
              SELECT $1, 0, coalesce((SELECT notes FROM consultation_notes WHERE appointment_id = $1), ''), $2, $3
              ON CONFLICT DO NOTHING",
-            &[&appointment, &now, &ended_by],
+            &[&appointment, &now, &doctor_user],
         )
         .await?;
     if kept == 1 {

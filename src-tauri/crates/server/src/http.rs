@@ -327,6 +327,7 @@ async fn sender_loop(
     // The first compaction an hour after this process started (a test's or a restart's feed is
     // left as it is meanwhile); then hourly while this process is the sender.
     let mut compacted_at = Some(tokio::time::Instant::now());
+    let mut compacting: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         match &mut lease {
             Some(held) if held.still_held().await => {
@@ -336,18 +337,24 @@ async fn sender_loop(
                     planned_at = Some(tokio::time::Instant::now());
                     minute_work(&url, &pool, texting.as_deref()).await;
                 }
-                // The feed keeps each record's first and last rows only (changes::compact).
-                if compacted_at.is_none_or(|at| at.elapsed() >= COMPACT_EVERY) {
+                // The feed keeps each record's first and newest rows only (changes::compact), in
+                // a task of its own: texts never wait for it, and one runs at a time.
+                if compacted_at.is_none_or(|at| at.elapsed() >= COMPACT_EVERY)
+                    && compacting.as_ref().is_none_or(|task| task.is_finished())
+                {
                     compacted_at = Some(tokio::time::Instant::now());
-                    match pool.get().await {
-                        Ok(client) => match crate::changes::compact(&**client).await {
-                            Ok(removed) => tracing::info!(removed, "compacted the sync feed"),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "compacting the sync feed failed; the next hour tries again")
-                            }
-                        },
-                        Err(e) => tracing::warn!(error = %e, "no connection to compact the sync feed"),
-                    }
+                    let pool = pool.clone();
+                    compacting = Some(tokio::spawn(async move {
+                        match pool.get().await {
+                            Ok(client) => match crate::changes::compact(&**client).await {
+                                Ok(removed) => tracing::info!(removed, "compacted the sync feed"),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "compacting the sync feed failed; the next hour tries again")
+                                }
+                            },
+                            Err(e) => tracing::warn!(error = %e, "no connection to compact the sync feed"),
+                        }
+                    }));
                 }
                 if let Some(texting) = &texting {
                     if let Err(e) = crate::sending::pass(held, texting, chrono::Utc::now()).await {

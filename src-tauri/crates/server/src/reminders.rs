@@ -132,7 +132,8 @@ pub async fn plan(db: &impl GenericClient, now: DateTime<Utc>) -> Result<usize> 
                             CASE WHEN $14::text IS NULL THEN 'pending' ELSE 'skipped' END, $14 FROM current
                      WHERE NOT EXISTS (SELECT 1 FROM sms_notifications n
                                        WHERE n.appointment_id = $2 AND n.kind = 'reminder' AND n.about_starts_at = $8
-                                         AND n.state <> 'skipped' AND n.idempotency_key LIKE $13)
+                                         AND (n.state <> 'skipped' OR n.error_message = $14)
+                                         AND n.idempotency_key LIKE $13)
                      ON CONFLICT (idempotency_key) DO NOTHING",
                     &[
                         &Uuid::new_v4(),

@@ -182,7 +182,10 @@ async fn amendments_typed_offline_in_two_sittings_are_two_versions_dated_as_type
     let ended = Utc::now() - Minutes::hours(2);
     c.pg.psql(
         "clinic",
-        &format!("UPDATE consultations SET ended_at = '{ended}' WHERE appointment_id = '{appointment}'"),
+        &format!(
+            "UPDATE consultations SET ended_at = '{ended}' WHERE appointment_id = '{appointment}';
+             UPDATE consultation_note_versions SET saved_at = '{ended}' WHERE appointment_id = '{appointment}'"
+        ),
     );
     clock.set(ended + Minutes::minutes(30));
     grey_room.relay.cut();

@@ -257,4 +257,23 @@ async fn a_reminder_whose_quiet_hours_last_past_the_visit_is_kept_skipped_saying
     let reminder = c.pg.psql("clinic", "SELECT id FROM sms_notifications WHERE kind = 'reminder'");
     let claimed = lease.claim(due + Days::hours(1), 10).await.unwrap();
     assert!(!claimed.iter().any(|t| t.id.to_string() == reminder), "never sent");
+    drop(lease);
+    // Reception's desk shows it with its words, as the planner's own (nothing to deal with: not in
+    // "needs attention" with a Resend), as on one desk.
+    let (address, _server) = support::serve(&c).await;
+    let front = support::desk_computer(&c, address, "Reception").await;
+    let (_, rita) = support::sign_in_on(&front, "desk@clinic.example", "desk password 1").await;
+    let handled: bool = front
+        .clinic
+        .db()
+        .conn()
+        .unwrap()
+        .query_row("SELECT handled_at IS NOT NULL FROM sms_notifications WHERE kind = 'reminder'", [], |r| r.get(0))
+        .unwrap();
+    assert!(handled, "kept on the desk as the planner's own");
+    let attention = front.clinic.appointment_texts().needs_attention(&rita.caller, 50).unwrap();
+    assert!(
+        attention.iter().all(|item| item.text.text.kind != clinicdesk_core::sms::TextKind::Reminder),
+        "{attention:?}"
+    );
 }

@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { render, screen } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { fakeBackend, Refusal } from '$lib/platform/testing';
 import type { Appointment } from '$lib/platform/bindings/Appointment';
+import type { ConsultationBadge } from '$lib/platform/bindings/ConsultationBadge';
 import AppointmentDialog from '../AppointmentDialog.svelte';
 
 const video: Appointment = {
@@ -48,5 +49,57 @@ describe('appointment dialog: the video link', () => {
     render(AppointmentDialog, { ...props, canBook: false });
     await screen.findByText('Video consultation');
     expect(screen.queryByRole('button', { name: 'Text the video link' })).toBeNull();
+  });
+});
+
+describe('appointment dialog: a consultation left running', () => {
+  let backend: ReturnType<typeof fakeBackend>;
+  afterEach(() => backend?.reset());
+  const running: ConsultationBadge = { appointment_id: 'a1', state: 'in_progress', starting: false, is_own: false };
+
+  it('lets an administrator end another doctor\'s running consultation, after saying what ending does', async () => {
+    const ended: string[] = [];
+    backend = fakeBackend({
+      appointment_texts: () => ({ texts: [], planned_reminders: [] }),
+      consultation_end: () => ({ appointment_id: 'a1', state: 'completed' }),
+    });
+    render(AppointmentDialog, { ...props, consultation: running, isAdmin: true, onConsultationEnded: (m: string) => ended.push(m) });
+    expect(await screen.findByTestId('left-running')).toHaveTextContent("Dr Amara Okafor's video consultation is still running.");
+    await userEvent.click(screen.getByRole('button', { name: 'End the consultation…' }));
+    expect(screen.getByText(/the patient leaves the call, the chat closes/)).toBeInTheDocument();
+    expect(backend.calls.some((c) => c.command === 'consultation_end')).toBe(false);
+    await userEvent.click(screen.getByRole('button', { name: 'End for everyone' }));
+    await vi.waitFor(() => expect(ended).toHaveLength(1));
+    expect(backend.calls.filter((c) => c.command === 'consultation_end').map((c) => c.args)).toEqual([{ id: 'a1' }]);
+    expect(ended[0]).toBe("Ended Olivia Smith's video consultation with Dr Amara Okafor; who joined and the chat are kept with it.");
+  });
+
+  it("shows the core's sentence next to the button when the end is refused", async () => {
+    const sentence = 'Video consultations need Twilio, so the consultation has not finished ending.';
+    backend = fakeBackend({
+      appointment_texts: () => ({ texts: [], planned_reminders: [] }),
+      consultation_end: () => new Refusal({ code: 'unavailable', message: sentence, field: null }),
+    });
+    render(AppointmentDialog, { ...props, consultation: running, isAdmin: true });
+    await userEvent.click(await screen.findByRole('button', { name: 'End the consultation…' }));
+    await userEvent.click(screen.getByRole('button', { name: 'End for everyone' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent(sentence);
+  });
+
+  it('is not offered to anyone but an administrator, nor for their own or a finished consultation', async () => {
+    backend = fakeBackend({ appointment_texts: () => ({ texts: [], planned_reminders: [] }) });
+    const cases: { consultation?: ConsultationBadge; isAdmin: boolean }[] = [
+      { consultation: running, isAdmin: false },
+      { consultation: { ...running, is_own: true }, isAdmin: true },
+      { consultation: { ...running, state: 'completed' }, isAdmin: true },
+      { isAdmin: true },
+    ];
+    for (const extra of cases) {
+      const shown = render(AppointmentDialog, { ...props, ...extra });
+      await screen.findByText('Video consultation');
+      expect(screen.queryByRole('button', { name: 'End the consultation…' })).toBeNull();
+      expect(screen.queryByTestId('left-running')).toBeNull();
+      shown.unmount();
+    }
   });
 });

@@ -120,6 +120,14 @@ pub(crate) fn plan_for_appointment(tx: &Connection, ctx: &Ctx, now: DateTime<Utc
     Ok(())
 }
 
+/// Whether a skipped reminder's reason is the planner's own (quiet hours lasting past the visit,
+/// one reminder not two): nothing for reception to deal with, as on one desk (`skip_handled`). A
+/// desk keeping the clinic server's texts marks these handled.
+pub fn skipped_by_plan(reason: &str) -> bool {
+    reason.starts_with("Not sent: this reminder fell due in quiet hours")
+        || reason.ends_with("(one reminder, not two).")
+}
+
 /// When a reminder goes, as planned at some moment: the rule once, for one desk's planner (here)
 /// and the clinic server's (`clinicdesk-server`'s reminders.rs).
 #[derive(Debug, Clone, PartialEq, Eq)]

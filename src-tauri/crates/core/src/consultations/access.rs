@@ -89,6 +89,18 @@ pub(super) fn own(clinic: &Clinic, caller: &Caller, id: Uuid, action: &str) -> R
     Ok(booking)
 }
 
+/// The appointment, if `caller` may end its consultation: its own doctor, or an administrator
+/// (a consultation left running — the doctor's computer closed, the doctor gone — would otherwise
+/// keep its room and chat open and its appointment unmovable). Refusals audited.
+pub(super) fn ender(clinic: &Clinic, caller: &Caller, id: Uuid) -> Result<Booking> {
+    if caller.role() != Role::Admin {
+        return own(clinic, caller, id, "end");
+    }
+    let booking = booking(&*clinic.db().conn()?, id)?;
+    video_only(&booking)?;
+    Ok(booking)
+}
+
 /// The appointment, if `caller` may invite its patient in: its own doctor, or staff who send the
 /// clinic's texts (reception, from the appointment dialog).
 pub(super) fn inviter(clinic: &Clinic, caller: &Caller, id: Uuid) -> Result<Booking> {

@@ -22,10 +22,11 @@ use rusqlite::{params, TransactionBehavior};
 use uuid::Uuid;
 
 impl Consultations<'_> {
-    /// Ends the consultation for everyone and keeps its record: only its doctor, only while it is
-    /// in progress ("Cannot end a consultation with status: scheduled").
+    /// Ends the consultation for everyone and keeps its record: its doctor, or an administrator
+    /// ending one left running; only while it is in progress ("Cannot end a consultation with
+    /// status: scheduled").
     pub async fn end(&self, caller: &Caller, http: &TwilioHttp, appointment: Uuid) -> Result<ConsultationStatus> {
-        let booking = access::own(self.clinic, caller, appointment, "end")?;
+        let booking = access::ender(self.clinic, caller, appointment)?;
         let mut desk = DeskEnd { consultations: self, caller, booking: &booking };
         // Refused by state first ("scheduled", "completed"), then "no Twilio account".
         let plan = desk.plan_end().await?;
@@ -105,7 +106,8 @@ impl EndStore for DeskEnd<'_> {
                 params![id, ts(now), caller.user_id().to_string()],
             )?;
             complete_appointment(&tx, &id, now)?;
-            store::keep_notes_at_end(&tx, booking.id, caller.user_id(), now)?;
+            // The doctor's words (an administrator may be the one ending it).
+            store::keep_notes_at_end(&tx, booking.id, booking.doctor_user, now)?;
             audit::record_for_patient(
                 &tx,
                 now,

@@ -159,6 +159,9 @@ async fn amend<S: NotesStore>(
             first
         }
     };
+    // A save's time never goes before the history's newest (a desk's clock behind, a save typed
+    // offline before an end made elsewhere): the versions stay in time order, after the end.
+    let now = now.max(latest.saved_at);
     let same_sitting = latest.version > 0
         && latest.saved_by == Some(by)
         && latest.saved_at >= now - Duration::minutes(SITTING_MINUTES);

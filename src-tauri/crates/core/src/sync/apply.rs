@@ -198,17 +198,19 @@ fn keep_text(conn: &Connection, t: &TextRow) -> Result<()> {
         "INSERT INTO sms_notifications (id, appointment_id, patient_id, kind, to_e164, body, segments, encoding,
                                         idempotency_key, state, twilio_sid, error_code, error_message, attempts,
                                         created_at, updated_at, sent_at, final_at, next_attempt_at, about_starts_at,
-                                        needs_reconcile)
+                                        needs_reconcile, handled_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
                  -- A Twilio id this desk already holds for another text is not repeated (UNIQUE).
                  CASE WHEN EXISTS (SELECT 1 FROM sms_notifications WHERE twilio_sid = ?11 AND id <> ?1) THEN NULL ELSE ?11 END,
-                 ?12, ?13, ?14, ?15, ?16, CASE WHEN ?17 THEN ?16 END, CASE WHEN ?18 THEN ?16 END, ?19, ?20, ?21)
+                 ?12, ?13, ?14, ?15, ?16, CASE WHEN ?17 THEN ?16 END, CASE WHEN ?18 THEN ?16 END, ?19, ?20, ?21,
+                 CASE WHEN ?22 THEN ?16 END)
          ON CONFLICT (id) DO UPDATE SET state = excluded.state, twilio_sid = excluded.twilio_sid,
            error_code = excluded.error_code, error_message = excluded.error_message, attempts = excluded.attempts,
            updated_at = excluded.updated_at, sent_at = coalesce(sms_notifications.sent_at, excluded.sent_at),
            final_at = coalesce(sms_notifications.final_at, excluded.final_at),
            next_attempt_at = excluded.next_attempt_at, about_starts_at = excluded.about_starts_at,
-           needs_reconcile = excluded.needs_reconcile
+           needs_reconcile = excluded.needs_reconcile,
+           handled_at = coalesce(sms_notifications.handled_at, excluded.handled_at)
          WHERE excluded.updated_at >= sms_notifications.updated_at",
         params![
             t.id.to_string(),
@@ -232,6 +234,10 @@ fn keep_text(conn: &Connection, t: &TextRow) -> Result<()> {
             t.next_attempt_at.map(ts),
             t.about_starts_at.map(ts),
             t.needs_reconcile,
+            // The planner's own skips (quiet hours, one reminder not two): nothing to deal with.
+            t.kind == "reminder"
+                && t.state == "skipped"
+                && t.error_message.as_deref().is_some_and(crate::appointment_texts::reminders::skipped_by_plan),
         ],
     )?;
     Ok(())

@@ -30,7 +30,8 @@ use uuid::Uuid;
 /// The most late records one pass fetches (the rest wait for the next pass).
 const LATE_PER_PASS: u32 = 20;
 
-/// Ends the consultation for everyone and keeps its record: only its doctor, only while it runs.
+/// Ends the consultation for everyone and keeps its record: its doctor or an administrator, only
+/// while it runs.
 pub async fn end(
     pool: &Pool,
     texting: Option<&Texting>,
@@ -40,7 +41,16 @@ pub async fn end(
 ) -> Result<ConsultationAnswer> {
     let patient = {
         let client = pool.get().await?;
-        own(&**client, staff, appointment, "end").await?.patient_id
+        // Its doctor, or an administrator ending one left running (as on one desk: access.rs).
+        if staff.role() == clinicdesk_core::auth::Role::Admin {
+            let booking = super::booking(&**client, appointment, false).await?;
+            if !booking.video {
+                return Err(clinicdesk_core::consultations::in_person().into());
+            }
+            booking.patient_id
+        } else {
+            own(&**client, staff, appointment, "end").await?.patient_id
+        }
     };
     let mut store = PgEnd { pool, staff, appointment, now };
     // Refused by state first ("scheduled", "completed"), then "no Twilio account".
@@ -102,6 +112,9 @@ impl EndStore for PgEnd<'_> {
         let (appointment, now, staff) = (self.appointment, self.now, self.staff);
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        // The notes' turn before the appointment's row, in the order a notes save takes them (its
+        // inserts check the appointment row): the end and a save never wait for each other.
+        crate::consultation_notes::take_turn(&*tx, appointment).await?;
         let booking = booking(&*tx, appointment, true).await?;
         let record = record.map(|kept| record_row(appointment, kept));
         let (participants, chat) = match &record {
@@ -127,8 +140,14 @@ impl EndStore for PgEnd<'_> {
             }
             // The notes as they stand now are the first version of their history (notes_rule.rs),
             // taken in turn with saves of them: a save waiting for this end is then an amendment.
-            crate::consultation_notes::keep_notes_at_end(&*tx, appointment, booking.doctor_id, staff.user_id, now)
-                .await?;
+            crate::consultation_notes::keep_notes_at_end(
+                &*tx,
+                appointment,
+                booking.doctor_id,
+                booking.doctor_user,
+                now,
+            )
+            .await?;
             // Answers kept for desks' repeated chat sends are no longer needed: the record is kept.
             tx.execute("DELETE FROM chat_sends WHERE appointment_id = $1", &[&appointment]).await?;
             // The visit happened: the appointment is completed too (its waiting texts are then skipped).
