@@ -59,7 +59,7 @@ impl super::DeskSync<'_> {
         loop {
             self.drop_superseded_notes(person)?;
             let Some(next) = self.next_queued(person)? else { break };
-            let command = self.as_sent(next.command)?;
+            let command = self.as_sent(next.client_id, next.command)?;
             let outcome = match link.command_for(person, next.client_id, &command).await {
                 Ok(outcome) => outcome,
                 // The server's own words about this command (it cannot be read, or names what
@@ -82,7 +82,7 @@ impl super::DeskSync<'_> {
     /// earlier saves included): a save made on an older copy than the server's (the doctor wrote
     /// on another computer meanwhile) is then known to the server, which sets the text it replaces
     /// aside instead of losing it.
-    fn as_sent(&self, command: DeskCommand) -> Result<DeskCommand> {
+    fn as_sent(&self, client_id: Uuid, command: DeskCommand) -> Result<DeskCommand> {
         match command {
             DeskCommand::WriteNotes { appointment_id, notes, made_at, .. } => {
                 let conn = self.clinic.db().conn()?;
@@ -94,6 +94,17 @@ impl super::DeskSync<'_> {
                     )
                     .optional()?
                     .unwrap_or(0);
+                // Saves queued before saves carried their time: when the change was queued.
+                let made_at = match made_at {
+                    Some(at) => Some(at),
+                    None => conn
+                        .query_row(
+                            "SELECT made_at FROM desk_pending WHERE client_id = ?1",
+                            [client_id.to_string()],
+                            |r| r.get(0),
+                        )
+                        .optional()?,
+                };
                 Ok(DeskCommand::WriteNotes { appointment_id, notes, expected_version, made_at })
             }
             other => Ok(other),
