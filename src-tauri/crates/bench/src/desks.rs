@@ -247,6 +247,35 @@ pub async fn run(scale: f64) {
             "server_answers_s": fetching.as_secs_f64(), "desk_writes_s": applying.as_secs_f64(),
         }),
     );
+
+    // 4. The hourly compaction of that feed after a fifth of the appointments were each changed
+    // three more times (rows as the server writes them: the whole record, its version moved on),
+    // then again with nothing left to remove (what every later hour costs).
+    pg.psql(
+        "large",
+        "INSERT INTO changes (entity, entity_id, audience, row_data)
+           SELECT 'appointment', a.id, 'all', jsonb_set(c.row_data, '{version}', to_jsonb(1 + k))
+           FROM appointments a JOIN changes c ON c.entity = 'appointment' AND c.entity_id = a.id,
+                generate_series(1, 3) k
+           WHERE abs(hashtext(a.id::text)) % 5 = 0;
+         ANALYZE changes;",
+    );
+    let rows_before: i64 = pg.psql("large", "SELECT count(*) FROM changes").parse().unwrap();
+    let client = pool.get().await.unwrap();
+    let compacting = Instant::now();
+    let removed = clinicdesk_server::changes::compact(&**client).await.expect("compact");
+    let first = compacting.elapsed().as_secs_f64();
+    let again = Instant::now();
+    let nothing = clinicdesk_server::changes::compact(&**client).await.expect("compact again");
+    crate::scale::figure(
+        "feed_compaction_seconds",
+        first,
+        "s",
+        serde_json::json!({
+            "feed_rows_before": rows_before, "rows_removed": removed,
+            "again_with_nothing_to_remove_s": again.elapsed().as_secs_f64(), "removed_again": nothing,
+        }),
+    );
 }
 
 /// Patients and appointments straight into PostgreSQL, with their feed rows (the server's own
