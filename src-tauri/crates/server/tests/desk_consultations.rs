@@ -153,6 +153,11 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
     let posted: serde_json::Value =
         grey_link.consultation(grey.profile.user_id, appointment, "send", &press).await.unwrap();
     assert_eq!(posted["body"], "One more thing.");
+    // Other words under the same press's id are not that message: refused, nothing posted.
+    let other = serde_json::json!({ "body": "Something else.", "request_id": press["request_id"] });
+    let refused: Result<serde_json::Value, _> =
+        grey_link.consultation(grey.profile.user_id, appointment, "send", &other).await;
+    assert!(refused.unwrap_err().to_string().contains("sent already with other words"));
     let unknown = serde_json::json!({ "body": "Did this go?", "request_id": Uuid::new_v4() });
     fake.inject(Route::SendChatMessage, Fault::DropAfterProcessing);
     let lost: Result<serde_json::Value, _> =
@@ -162,7 +167,7 @@ async fn a_doctors_desk_starts_joins_and_ends_a_video_consultation_through_the_s
         grey_link.consultation(grey.profile.user_id, appointment, "send", &unknown).await;
     assert!(again.unwrap_err().to_string().contains("the chat shows it if it went"));
     let said = |text: &str| fake.conversations()[0].messages.iter().filter(|m| m.body.as_deref() == Some(text)).count();
-    assert_eq!((said("One more thing."), said("Did this go?")), (1, 1), "each posted once");
+    assert_eq!((said("One more thing."), said("Did this go?"), said("Something else.")), (1, 1, 0), "each posted once");
     let too_long = "x".repeat(1601);
     let refused = consultations.send_on_server(&grey.caller, &grey_link, appointment, &too_long).await.unwrap_err();
     assert_eq!(refused.to_string(), "A chat message can be up to 1600 characters; split this one.");

@@ -99,7 +99,18 @@ pub async fn send(
                 )
                 .await?;
             return match row.and_then(|r| r.get::<_, Option<serde_json::Value>>(0)) {
-                Some(line) => serde_json::from_value(line).map_err(|e| ServerError::Setup(e.to_string())),
+                Some(line) => {
+                    let line: ChatLine = serde_json::from_value(line).map_err(|e| ServerError::Setup(e.to_string()))?;
+                    // The same press asked again carries the same words; other words under its id
+                    // are not that message (a desk never does this): refused, nothing posted.
+                    if line.body.as_deref() != Some(body) {
+                        return Err(CoreError::Conflict(
+                            "That message was sent already with other words. Send this one again.".into(),
+                        )
+                        .into());
+                    }
+                    Ok(line)
+                }
                 None => Err(CoreError::Conflict(
                     "This message may still be on its way, or its sending stopped half-way: the chat shows it if it went.".into(),
                 )
