@@ -341,3 +341,34 @@ test("the patient opens the texted link in Chromium, waits, shows in the doctor'
     await harness.close();
   }
 });
+
+test("an administrator ends a consultation its doctor left running, from the appointment in the schedule", async () => {
+  // Dr Okafor signs out with Liam's consultation still running (their computer closed for the day).
+  await click(browser, 'button=Sign out');
+  await (await browser.$('#sign-in-email')).waitForDisplayed({ timeout: 10_000 });
+  await type(browser, '#sign-in-email', ADMIN.email);
+  await type(browser, '#sign-in-password', ADMIN.password);
+  await click(browser, 'button=Sign in');
+  await (await browser.$('#schedule-title')).waitForDisplayed({ timeout: 15_000 });
+  await setValue(browser, 'input[aria-label="Go to date"]', liamAt.slice(0, 10));
+  const liam = await browser.$('[data-testid="day-grid"] button.open[aria-label*="Liam Brown"][aria-label*="consultation in progress"]');
+  await liam.waitForClickable({ timeout: 20_000, timeoutMsg: "Liam's running consultation should show in the day view" });
+  await liam.click();
+  const running = await browser.$('[data-testid="left-running"]');
+  await running.waitForDisplayed({ timeout: 10_000 });
+  assert.match(await running.getText(), /Dr Amara Okafor's video consultation is still running/);
+  await click(browser, 'button=End the consultation…');
+  assert.match(await textOf(browser, 'dialog[open] .banner.warn'), /the patient leaves the call, the chat closes/);
+  await screenshot(browser, '23-admin-ends-consultation-left-running');
+  await click(browser, 'dialog[open] button.danger');
+  await browser.waitUntil(async () => /Ended Liam Brown's video consultation with Dr Amara Okafor/.test(await textOf(browser, '.schedule')), {
+    timeout: 30_000, timeoutMsg: 'the end should be confirmed in the schedule',
+  });
+  // Ended at (fake) Twilio and in the clinic's records, by the administrator.
+  const record = JSON.parse(admin('--json', 'consultation', 'status', JSON.parse(admin('--json', 'appointment', 'list', '--date', liamAt.slice(0, 10)))
+    .appointments.find((a) => a.patient_name === 'Liam Brown').booking_ref));
+  assert.equal(record.state, 'completed');
+  await browser.waitUntil(async () => !(await browser.$('[data-testid="day-grid"] button.open[aria-label*="Liam Brown"][aria-label*="consultation in progress"]').isExisting()), {
+    timeout: 15_000, timeoutMsg: 'the day view should no longer show it running',
+  });
+});

@@ -79,7 +79,8 @@ pub enum ConsultationCommand {
         #[arg(value_name = "APPT")]
         appointment: String,
     },
-    /// End it for everyone, and keep who was in the room and the whole chat.
+    /// End it for everyone, and keep who was in the room and the whole chat (its doctor, or an
+    /// administrator ending one left running).
     End {
         #[arg(value_name = "APPT")]
         appointment: String,
