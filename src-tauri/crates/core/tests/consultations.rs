@@ -79,6 +79,7 @@ async fn an_administrator_ends_a_consultation_its_doctor_left_running_and_nobody
     // says who ended it, and the notes at the end stay the doctor's words.
     let ended = c.end(&r.admin, &r.http, r.appt).await.unwrap();
     assert_eq!(ended.state, ConsultationState::Completed);
+    assert!(!ended.is_own && ended.notes.is_none(), "the state, as the administrator's status shows it");
     assert!(r.rooms().iter().all(|room| room.status == "completed"), "the room is closed at Twilio");
     let record = c.record(&r.admin, r.appt).unwrap();
     assert_eq!(record.notes.as_deref(), Some("Seen; left without ending."));

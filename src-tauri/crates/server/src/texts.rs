@@ -60,7 +60,7 @@ impl<C: GenericClient + Sync> ChangeTextStore for PgChangeTexts<'_, C> {
             .db
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM sms_notifications WHERE appointment_id = $1 AND kind IN ('confirmation', 'reschedule')
-                                AND (state IN ('sending', 'sent', 'delivered') OR needs_reconcile))",
+                                AND (state IN ('sending', 'sent', 'delivered') OR (state = 'pending' AND needs_reconcile)))",
                 &[&appointment],
             )
             .await?

@@ -67,6 +67,7 @@ describe('appointment dialog: a consultation left running', () => {
     expect(await screen.findByTestId('left-running')).toHaveTextContent("Dr Amara Okafor's video consultation is still running.");
     await userEvent.click(screen.getByRole('button', { name: 'End the consultation…' }));
     expect(screen.getByText(/the patient leaves the call, the chat closes/)).toBeInTheDocument();
+    await vi.waitFor(() => expect(screen.getByRole('button', { name: 'Keep it running' })).toHaveFocus());
     expect(backend.calls.some((c) => c.command === 'consultation_end')).toBe(false);
     await userEvent.click(screen.getByRole('button', { name: 'End for everyone' }));
     await vi.waitFor(() => expect(ended).toHaveLength(1));

@@ -80,7 +80,7 @@ impl ChangeTextStore for SqliteChangeTexts<'_> {
             .tx
             .prepare_cached(
                 "SELECT EXISTS(SELECT 1 FROM sms_notifications WHERE appointment_id = ?1 AND kind IN ('confirmation', 'reschedule')
-                               AND (state IN ('sending', 'sent', 'delivered') OR needs_reconcile = 1))",
+                               AND (state IN ('sending', 'sent', 'delivered') OR (state = 'pending' AND needs_reconcile = 1)))",
             )?
             .query_row([appointment.to_string()], |r| r.get(0))?)
     }

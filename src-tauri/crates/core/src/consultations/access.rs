@@ -96,6 +96,8 @@ pub(super) fn ender(clinic: &Clinic, caller: &Caller, id: Uuid) -> Result<Bookin
     if caller.role() != Role::Admin {
         return own(clinic, caller, id, "end");
     }
+    // Allowed by the role, not the table: a folder moved onto a clinic server is refused here too.
+    caller.refuse_if_moved()?;
     let booking = booking(&*clinic.db().conn()?, id)?;
     video_only(&booking)?;
     Ok(booking)

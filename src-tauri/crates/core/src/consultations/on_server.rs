@@ -84,24 +84,31 @@ impl Consultations<'_> {
         link: &ServerLink,
         appointment: Uuid,
     ) -> Result<ConsultationStatus> {
-        access::ender(self.clinic, caller, appointment)?;
+        let booking = access::ender(self.clinic, caller, appointment)?;
+        let own = access::is_own(caller, &booking);
         // The doctor's notes still queued go first: the server keeps the notes as they stand at
         // the end as the first version of their history, and a save typed before the end must
         // not reach it after as an amendment.
         // Without an answer the end would get none either; any other trouble with a queued change
         // is the next round's, never a reason not to end.
-        if let Err(e) = self.clinic.desk_sync().send_pending(link, caller.user_id()).await {
-            if no_answer(&e) {
-                return Err(without_server(e, "the consultation has not finished ending"));
+        if own {
+            if let Err(e) = self.clinic.desk_sync().send_pending(link, caller.user_id()).await {
+                if no_answer(&e) {
+                    return Err(without_server(e, "the consultation has not finished ending"));
+                }
+                tracing::warn!(code = ?e.code(), "queued changes could not go before the end; they go with the next round");
             }
-            tracing::warn!(code = ?e.code(), "queued changes could not go before the end; they go with the next round");
         }
         let answer: ConsultationAnswer = link
             .consultation(caller.user_id(), appointment, "end", &json!({}))
             .await
             .map_err(|e| without_server(e, "the consultation has not finished ending"))?;
         self.keep_answer(&answer)?;
-        self.own_status(appointment)
+        if own {
+            return self.own_status(appointment);
+        }
+        let conn = self.clinic.db().conn()?;
+        status_of(&conn, &access::booking(&conn, appointment)?, false)
     }
 
     /// Texts the patient a new link through the clinic server (its doctor, or staff who send
