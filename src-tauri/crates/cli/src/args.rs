@@ -346,7 +346,8 @@ pub struct ServerAddress {
     #[arg(long, value_name = "URL")]
     pub server: String,
     /// A desk credential from `clinicdesk-server enroll-desk` (the whole line is fine).
-    #[arg(long, value_name = "CREDENTIAL")]
+    // A credential may begin with '-' (one in 64 do): it is the value, not another option.
+    #[arg(long, value_name = "CREDENTIAL", allow_hyphen_values = true)]
     pub credential: String,
     /// The clinic's own certificate (PEM file), when the server's is not from a public authority.
     #[arg(long, value_name = "FILE")]
@@ -374,4 +375,26 @@ pub enum ServerCommand {
         #[command(flatten)]
         to: ServerAddress,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn a_desk_credential_beginning_with_a_dash_is_taken_as_the_credential() {
+        let cli = Cli::try_parse_from([
+            "clinicdesk",
+            "server",
+            "join",
+            "--server",
+            "https://clinic-server:8640",
+            "--credential",
+            "-CzQ3x_secret",
+        ])
+        .expect("parsed");
+        let Command::Server(ServerCommand::Join { to }) = cli.command else { panic!("not a join") };
+        assert_eq!(to.credential, "-CzQ3x_secret");
+    }
 }
