@@ -359,6 +359,11 @@ test("an administrator ends a consultation its doctor left running, from the app
   assert.match(await running.getText(), /Dr Amara Okafor's video consultation is still running/);
   await click(browser, 'button=End the consultation…');
   assert.match(await textOf(browser, 'dialog[open] .banner.warn'), /the patient leaves the call, the chat closes/);
+  // The safe choice has the focus; the screenshot once that frame is drawn.
+  await browser.waitUntil(async () => (await browser.execute(() => document.activeElement?.textContent?.trim())) === 'Keep it running', {
+    timeout: 10_000, timeoutMsg: '"Keep it running" should have the focus',
+  });
+  await browser.pause(300);
   await screenshot(browser, '23-admin-ends-consultation-left-running');
   await click(browser, 'dialog[open] button.danger');
   await browser.waitUntil(async () => /Ended Liam Brown's video consultation with Dr Amara Okafor/.test(await textOf(browser, '.schedule')), {

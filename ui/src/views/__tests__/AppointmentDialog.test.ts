@@ -103,4 +103,13 @@ describe('appointment dialog: a consultation left running', () => {
       shown.unmount();
     }
   });
+
+  it('offers no Cancel or Reschedule while the consultation runs, and says why (reception)', async () => {
+    backend = fakeBackend({ appointment_texts: () => ({ texts: [], planned_reminders: [] }) });
+    render(AppointmentDialog, { ...props, consultation: running });
+    expect(await screen.findByText(/Its video consultation is running: the appointment can be moved or cancelled once it ends/)).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Cancel appointment…' })).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Reschedule…' })).toBeNull();
+    expect(screen.getByRole('button', { name: 'Text the video link' })).toBeInTheDocument();
+  });
 });
