@@ -116,7 +116,7 @@ impl super::AppointmentTexts<'_> {
             return Err(CoreError::Server { code: refused.code, message: refused.message });
         };
         let conn = self.clinic.db().conn()?;
-        let id = crate::sync::apply::keep_answered_text(&conn, row)?;
+        let id = crate::sync::apply_texts::keep_answered_text(&conn, row)?;
         outbox::find(&conn, id)
     }
 }

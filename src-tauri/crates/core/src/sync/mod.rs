@@ -7,6 +7,7 @@
 
 mod answers;
 pub(crate) mod apply;
+pub(crate) mod apply_texts;
 mod audit_upload;
 pub mod link;
 pub(crate) mod migration;
